@@ -1,0 +1,38 @@
+import type { EcsDocument } from '../ecs/document.js';
+import type { Lifecycle } from '../util/lifecycle.js';
+
+/**
+ * Where collectors and detectors put events. `accept` resolves once the event is durably accepted
+ * (appended to the spool under the configured fsync policy); from then on the pipeline owes it to
+ * every output. It may wait (back-pressure) when the spool is full and `when_full: block`.
+ */
+export interface EventSink {
+  accept(doc: EcsDocument): Promise<void>;
+}
+
+/** Per-output counters, as the heartbeat and the metrics endpoint show them. */
+export interface OutputStats {
+  name: string;
+  type: string;
+  state: 'running' | 'backoff' | 'open' | 'paused' | 'stopped';
+  sent: number;
+  failed: Record<string, number>;
+  dropped: Record<string, number>;
+  deadLettered: number;
+  retries: number;
+  queuedEvents: number;
+  queuedBytes: number;
+  oldestQueuedAgeMs: number;
+}
+
+export interface PipelineStats {
+  received: number;
+  dropped: Record<string, number>;
+  lost: number;
+  outputs: OutputStats[];
+}
+
+/** The delivery pipeline: spool, one dispatcher per output, telemetry. */
+export interface Pipeline extends EventSink, Lifecycle {
+  stats(): PipelineStats;
+}

@@ -1,0 +1,96 @@
+import type { Lifecycle } from '../util/lifecycle.js';
+
+export type Transport = 'tcp' | 'udp';
+export type Family = 'ipv4' | 'ipv6';
+
+/** One listening socket: TCP in LISTEN, or UDP bound and unconnected. */
+export interface ListenerRecord {
+  /** Network namespace id (Linux: the netns inode, e.g. "4026531840"); "host" where the OS has none. */
+  netns: string;
+  transport: Transport;
+  family: Family;
+  /** Local address as text: `0.0.0.0`, `::`, `127.0.0.1`, `fe80::1%eth0` (zone kept). */
+  address: string;
+  port: number;
+  /** Socket inode (Linux) or 0 where the OS has no such id. */
+  inode: number;
+  /** Pids holding the socket, oldest first; empty when it cannot be attributed (privileges). */
+  owners: number[];
+  /** Socket owner uid (Linux sock_diag / /proc/net), when known. */
+  uid?: number;
+  /** Windows: the owning service name (OWNER_MODULE tables). */
+  serviceName?: string;
+  /** Windows: when the socket was bound (ISO time), where the OS records it. */
+  boundAt?: string;
+  /** Windows firewall verdict for this listener, where evaluated. */
+  firewall?: 'allowed' | 'blocked' | 'unknown';
+}
+
+/** One process as the OS shows it. */
+export interface ProcessRecord {
+  pid: number;
+  ppid: number;
+  /**
+   * Exact, stable start key as the OS gives it (Linux: start ticks since boot; Windows: creation
+   * FILETIME; macOS: lstart seconds). Two records with the same pid and startKey are one process.
+   */
+  startKey: string;
+  /** Start time, ISO 8601 with milliseconds. */
+  start: string;
+  /** Short name (Linux comm, or the basename of the executable where comm is truncated). */
+  name: string;
+  executable?: string;
+  /** True when the executable was deleted or replaced on disk after the process started. */
+  executableDeleted?: boolean;
+  args?: string[];
+  commandLine?: string;
+  workingDirectory?: string;
+  uid?: number;
+  userName?: string;
+  /** Windows: `DOMAIN` part of `DOMAIN\user`. */
+  userDomain?: string;
+  /** Linux: process group and session leader pids. */
+  pgid?: number;
+  sid?: number;
+  /** Network namespace id the process lives in (matches ListenerRecord.netns). */
+  netns?: string;
+  containerId?: string;
+  /** Windows extras. */
+  originalFileName?: string;
+  codeSignature?: { exists: boolean; trusted?: boolean; subjectName?: string };
+  sha256?: string;
+}
+
+/** What the collector can see on this host, said once at start-up. */
+export interface SourceInfo {
+  /** `linux`, `windows`, `darwin`, or `systeminformation` (the portable fallback). */
+  platform: string;
+  /** How listeners are read, e.g. `sock_diag via ss -ltnuHe` or `/proc/net (fallback)`. */
+  listenerPath: string;
+  processPath: string;
+  /** False when other users' sockets or processes cannot be attributed. */
+  privileged: boolean;
+  /** Human sentences about reduced visibility, each said once. */
+  limitations: string[];
+}
+
+export interface Snapshot {
+  takenAt: Date;
+  listeners: ListenerRecord[];
+  /**
+   * The full live process table. Implementations may reuse unchanged records between ticks
+   * (identity comparison is allowed) and only read details for new pids.
+   */
+  processes: Map<number, ProcessRecord>;
+  /** Problems met during this poll (malformed lines, vanished pids); reported, never fatal. */
+  warnings: string[];
+}
+
+/**
+ * A platform collector. `poll()` never throws for per-item problems (they become warnings);
+ * it rejects only when the whole collector is blind (e.g. /proc unreadable).
+ */
+export interface Source extends Lifecycle {
+  info(): SourceInfo;
+  poll(): Promise<Snapshot>;
+}

@@ -1,0 +1,117 @@
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError, errorMessage } from '../agent/util/errors.js';
+import { configSchema } from './schema.js';
+import type { Config } from './schema.js';
+
+/** Label used in errors when no config file was given. */
+export const EMBEDDED = '(embedded default)';
+
+export interface LoadedConfig {
+  config: Config;
+  /** The file it came from, or EMBEDDED. */
+  file: string;
+  /** Output names after defaulting (`stdout`, `file`, `file-2` ...), index-aligned with config.outputs. */
+  outputNames: string[];
+}
+
+/** `outputs[1].tls.ca` from a zod or our own path. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else out += out === '' ? String(seg) : `.${String(seg)}`;
+  }
+  return out;
+}
+
+const ENV_RE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/** Replaces `${VAR}` and `${VAR:-default}` in every string value; `$${` stays a literal `${`. */
+export function interpolate(value: unknown, env: NodeJS.ProcessEnv, file: string, path: PropertyKey[] = []): unknown {
+  if (typeof value === 'string') {
+    const escaped = value.split('$${');
+    return escaped
+      .map((part) => part.replace(ENV_RE, (_m, name: string, def: string | undefined) => {
+        const v = env[name];
+        if (v !== undefined) return v;
+        if (def !== undefined) return def;
+        throw new ConfigError(file, formatPath(path), `environment variable ${name} is not set (use \${${name}:-default} for a default)`);
+      }))
+      .join('${');
+  }
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, env, file, [...path, i]));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env, file, [...path, k])]));
+  }
+  return value;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): { path: PropertyKey[]; expected: string } {
+  const path = [...issue.path];
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return { path, expected: `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}` };
+    case 'invalid_union': {
+      if (issue.discriminator !== undefined && issue.errors.length === 0 && 'options' in issue) {
+        const opts = (issue.options ?? []).map((o) => JSON.stringify(o)).join(', ');
+        return { path, expected: `expected one of ${opts}` };
+      }
+      // One union member failed: report the deepest issue of the closest member.
+      const inner = issue.errors.flat()[0];
+      if (inner !== undefined) {
+        const d = describeIssue(inner);
+        return { path: [...path, ...d.path], expected: d.expected };
+      }
+      return { path, expected: issue.message };
+    }
+    default:
+      return { path, expected: issue.message };
+  }
+}
+
+/** Validates a plain object (already interpolated) against the schema; throws ConfigError. */
+export function parseConfig(raw: unknown, file: string): LoadedConfig {
+  const result = configSchema.safeParse(raw ?? {});
+  if (!result.success) {
+    const first = result.error.issues[0];
+    if (first === undefined) throw new ConfigError(file, '', 'invalid configuration');
+    const { path, expected } = describeIssue(first);
+    const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more problem(s))` : '';
+    throw new ConfigError(file, formatPath(path), expected + more);
+  }
+  const config = result.data;
+  const counts = new Map<string, number>();
+  const outputNames = config.outputs.map((o) => {
+    if (o.name !== undefined) return o.name;
+    const n = (counts.get(o.type) ?? 0) + 1;
+    counts.set(o.type, n);
+    return n === 1 ? o.type : `${o.type}-${n}`;
+  });
+  if (new Set(outputNames).size !== outputNames.length) {
+    throw new ConfigError(file, 'outputs', 'output names must be unique; give each repeated output a `name`');
+  }
+  return { config, file, outputNames };
+}
+
+/** Reads, interpolates and validates a YAML config file; without a file, the embedded default. */
+export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  if (file === undefined) return parseConfig({}, EMBEDDED);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, '', `cannot read the config file (${errorMessage(err)})`, err);
+  }
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  const yamlError = doc.errors[0];
+  if (yamlError !== undefined) {
+    throw new ConfigError(file, '', `not valid YAML: ${yamlError.message.split('\n')[0] ?? ''}`, yamlError);
+  }
+  const raw: unknown = doc.toJS();
+  if (raw !== null && raw !== undefined && (typeof raw !== 'object' || Array.isArray(raw))) {
+    throw new ConfigError(file, '', 'expected a mapping of settings at the top level');
+  }
+  return parseConfig(interpolate(raw, env, file), file);
+}

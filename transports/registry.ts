@@ -1,0 +1,16 @@
+import type { TransportFactory } from './types.js';
+import { stdoutTransport } from './stdout/index.js';
+import { fileTransport } from './file/index.js';
+
+/**
+ * Every output type the agent can create, one line each. Adding a transport is a new folder under
+ * transports/ and one line here. Types must be unique (checked at start-up and by a test).
+ */
+export const transportRegistry: readonly TransportFactory[] = [
+  stdoutTransport,
+  fileTransport,
+];
+
+export function findTransport(type: string): TransportFactory | undefined {
+  return transportRegistry.find((t) => t.type === type);
+}
