@@ -64,6 +64,7 @@ export const F = {
   hostOsType: 'host.os.type',
   hostIp: 'host.ip',
   agentId: 'agent.id',
+  agentVersion: 'agent.version',
   destinationIp: 'destination.ip',
   destinationPort: 'destination.port',
   serverIp: 'server.ip',
