@@ -1,6 +1,7 @@
 import type { TransportFactory } from './types.js';
 import { stdoutTransport } from './stdout/index.js';
 import { fileTransport } from './file/index.js';
+import { httpTransport } from './http/index.js';
 
 /**
  * Every output type the agent can create, one line each. Adding a transport is a new folder under
@@ -9,6 +10,7 @@ import { fileTransport } from './file/index.js';
 export const transportRegistry: readonly TransportFactory[] = [
   stdoutTransport,
   fileTransport,
+  httpTransport,
 ];
 
 export function findTransport(type: string): TransportFactory | undefined {
