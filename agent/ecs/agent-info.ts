@@ -1,0 +1,55 @@
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+
+/** The `agent.*` block. */
+export interface AgentInfo {
+  type: 'portwarden';
+  name: string;
+  id: string;
+  version: string;
+  ephemeral_id: string;
+}
+
+const require = createRequire(import.meta.url);
+
+/** The package version, from package.json (works from the source tree and from dist/). */
+export function agentVersion(): string {
+  for (const rel of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = require(rel) as { name?: string; version?: string };
+      if (pkg.name === 'portwarden' && pkg.version !== undefined) return pkg.version;
+    } catch {
+      // try the next layout
+    }
+  }
+  return '0.0.0';
+}
+
+/**
+ * The persistent agent id, created once in `<stateDir>/agent-id` (written atomically). When the
+ * state dir cannot be written, an ephemeral id is used and `persisted` is false.
+ */
+export function loadAgentId(stateDir: string): { id: string; persisted: boolean } {
+  const file = join(stateDir, 'agent-id');
+  try {
+    const id = readFileSync(file, 'utf8').trim();
+    if (/^[0-9a-f-]{36}$/.test(id)) return { id, persisted: true };
+  } catch {
+    // first start
+  }
+  const id = randomUUID();
+  try {
+    mkdirSync(stateDir, { recursive: true, mode: 0o750 });
+    writeFileSync(`${file}.tmp`, `${id}\n`, { mode: 0o640 });
+    renameSync(`${file}.tmp`, file);
+    return { id, persisted: true };
+  } catch {
+    return { id, persisted: false };
+  }
+}
+
+export function makeAgentInfo(id: string, name: string): AgentInfo {
+  return { type: 'portwarden', name, id, version: agentVersion(), ephemeral_id: randomUUID() };
+}

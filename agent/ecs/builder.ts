@@ -1,0 +1,165 @@
+import { isIP } from 'node:net';
+import type { ProcessNode } from '../lineage/process-table.js';
+import type { ListenerRecord } from '../sources/types.js';
+import { uuidv7 } from '../util/uuid7.js';
+import type { AgentInfo } from './agent-info.js';
+import type { AgentEventInput, EcsDocument } from './document.js';
+import { Action, Dataset, ECS_VERSION, Kind, MODULE } from './fields.js';
+import type { HostContext } from './host.js';
+import { processBlock } from './process-fields.js';
+import { addressScope } from './scope.js';
+
+export interface BaseOptions {
+  dataset: Dataset;
+  kind: Kind;
+  action: string;
+  category?: string[];
+  type?: string[];
+  /** When it happened (ISO); now when absent. */
+  timestamp?: string;
+  message?: string;
+}
+
+/** What a listener document needs beyond the socket. */
+export interface ListenerEventOptions {
+  action: typeof Action.listeningStarted | typeof Action.listeningStopped | typeof Action.listeningExisting;
+  /** `state` for scheduled inventories; `event` otherwise. */
+  kind?: typeof Kind.event | typeof Kind.state;
+  timestamp?: string;
+  /** First seen (listening_stopped: event.start) and last seen (event.end). */
+  start?: string;
+  end?: string;
+}
+
+export type ProcessAction = typeof Action.processStart | typeof Action.processExec | typeof Action.processEnd | typeof Action.alreadyRunning;
+
+/** Deep-merges plain objects (b wins), for callers that add fields to a base document. */
+export function mergeFields(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const prev = out[k];
+    out[k] = isPlain(prev) && isPlain(v) ? mergeFields(prev, v) : v;
+  }
+  return out;
+}
+
+function isPlain(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+const IANA: Record<string, string> = { tcp: '6', udp: '17' };
+const TYPE_BY_ACTION: Record<string, string> = {
+  listening_started: 'start', listening_stopped: 'end', listening_existing: 'info',
+  start: 'start', exec: 'start', end: 'end', already_running: 'info',
+};
+
+/**
+ * Builds every portwarden document. Each call sets a fresh `event.id` (UUIDv7) and the next
+ * `event.sequence`; host and agent blocks come from the context read at start-up.
+ */
+export class DocumentBuilder {
+  private sequence = 0;
+
+  constructor(readonly host: HostContext, readonly agent: AgentInfo, private readonly namespace = 'default') {}
+
+  base(o: BaseOptions): EcsDocument {
+    const created = new Date().toISOString();
+    const doc: EcsDocument = {
+      '@timestamp': o.timestamp ?? created,
+      ...(o.message === undefined ? {} : { message: o.message }),
+      ecs: { version: ECS_VERSION },
+      event: {
+        id: uuidv7(),
+        kind: o.kind,
+        ...(o.category === undefined ? {} : { category: o.category }),
+        ...(o.type === undefined ? {} : { type: o.type }),
+        action: o.action,
+        dataset: o.dataset,
+        module: MODULE,
+        created,
+        sequence: ++this.sequence,
+      },
+      data_stream: { type: 'logs', dataset: o.dataset, namespace: this.namespace },
+      agent: { ...this.agent },
+      host: structuredClone(this.host),
+    };
+    return doc;
+  }
+
+  /** A listener event, with its owner (the oldest holder) and the owner's ancestry. */
+  listener(l: ListenerRecord & { zone?: string }, owner: ProcessNode | undefined, ancestors: readonly ProcessNode[], o: ListenerEventOptions): EcsDocument {
+    const scope = addressScope(l.address);
+    const action = o.action;
+    const doc = this.base({
+      dataset: Dataset.network,
+      kind: o.kind ?? Kind.event,
+      action,
+      category: ['network'],
+      type: [TYPE_BY_ACTION[action] ?? 'info'],
+      ...(o.timestamp === undefined ? {} : { timestamp: o.timestamp }),
+    });
+    if (o.start !== undefined) doc.event.start = o.start;
+    if (o.end !== undefined) doc.event.end = o.end;
+    if (o.start !== undefined && o.end !== undefined) {
+      doc.event.duration = Math.max(0, Date.parse(o.end) - Date.parse(o.start)) * 1_000_000;
+    }
+    const ip = isIP(l.address) === 0 ? undefined : l.address;
+    const endpoint = { ...(ip === undefined ? {} : { ip }), port: l.port, address: l.address };
+    const listener: Record<string, unknown> = { scope, netns: l.netns, owners: l.owners };
+    if (l.inode > 0) listener.socket_inode = String(l.inode);
+    if (l.zone !== undefined) listener.interface = l.zone;
+    if (l.uid !== undefined) listener.uid = String(l.uid);
+    if (l.serviceName !== undefined) listener.service_name = l.serviceName;
+    if (l.boundAt !== undefined) listener.bound_at = l.boundAt;
+    if (l.firewall !== undefined) listener.firewall = l.firewall;
+    const fields: Record<string, unknown> = {
+      destination: endpoint,
+      server: { ...endpoint },
+      network: { transport: l.transport, type: l.family, iana_number: IANA[l.transport] },
+      portwarden: { listener },
+      related: { ...(ip === undefined ? {} : { ip: [ip] }) },
+    };
+    let merged: Record<string, unknown> = mergeFields(doc, fields);
+    if (owner !== undefined) {
+      const p = processBlock(owner, ancestors);
+      merged = mergeFields(merged, {
+        process: p.process,
+        ...(p.user === undefined ? {} : { user: p.user }),
+        ...(p.container === undefined ? {} : { container: p.container }),
+        portwarden: p.portwarden,
+        related: p.relatedUsers.length > 0 ? { user: p.relatedUsers } : {},
+      });
+    } else if (l.uid !== undefined) {
+      merged = mergeFields(merged, { user: { id: String(l.uid) } });
+    }
+    return merged as EcsDocument;
+  }
+
+  /** A process event about `node`, with its parent and ancestry as captured in the table. */
+  process(action: ProcessAction, node: ProcessNode, ancestors: readonly ProcessNode[], timestamp?: string): EcsDocument {
+    const doc = this.base({
+      dataset: Dataset.process,
+      kind: Kind.event,
+      action,
+      category: ['process'],
+      type: [TYPE_BY_ACTION[action] ?? 'info'],
+      timestamp: timestamp ?? (action === 'start' || action === 'exec' ? node.record.start : new Date().toISOString()),
+    });
+    const p = processBlock(node, ancestors);
+    if (action === 'end' && node.exitedAt !== undefined) p.process.end = new Date(node.exitedAt).toISOString();
+    return mergeFields(doc, {
+      process: p.process,
+      ...(p.user === undefined ? {} : { user: p.user }),
+      ...(p.container === undefined ? {} : { container: p.container }),
+      portwarden: p.portwarden,
+      related: p.relatedUsers.length > 0 ? { user: p.relatedUsers } : {},
+    }) as EcsDocument;
+  }
+
+  /** A `portwarden.agent` document (heartbeat, events_lost, output_paused ...). */
+  readonly agentEvent = (input: AgentEventInput): EcsDocument => {
+    const doc = this.base({ dataset: Dataset.agent, kind: input.kind ?? Kind.event, action: input.action, message: input.message });
+    if (input.severity !== undefined) doc.event.severity = input.severity;
+    return (input.fields === undefined ? doc : mergeFields(doc, input.fields)) as EcsDocument;
+  };
+}

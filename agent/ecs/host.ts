@@ -1,0 +1,91 @@
+import { readFileSync } from 'node:fs';
+import { arch, hostname, platform } from 'node:os';
+import si from 'systeminformation';
+
+/** The `host.*` block, read once at start-up (systeminformation) and cached. */
+export interface HostContext {
+  id: string;
+  name: string;
+  hostname: string;
+  architecture: string;
+  os: { type: 'linux' | 'windows' | 'macos' | 'unix'; family?: string; name?: string; version?: string; kernel?: string; platform: string; full?: string };
+  ip: string[];
+  mac: string[];
+  boot: { id: string };
+}
+
+function osType(p: NodeJS.Platform): HostContext['os']['type'] {
+  if (p === 'linux') return 'linux';
+  if (p === 'win32') return 'windows';
+  if (p === 'darwin') return 'macos';
+  return 'unix';
+}
+
+function readTrim(path: string): string | undefined {
+  try {
+    const v = readFileSync(path, 'utf8').trim();
+    return v === '' ? undefined : v;
+  } catch {
+    return undefined;
+  }
+}
+
+/** ECS wants MACs as upper-case, dash-separated. */
+function ecsMac(mac: string): string {
+  return mac.toUpperCase().replace(/:/g, '-');
+}
+
+/**
+ * Reads host metadata. `fallbackId` (the persisted agent id) is host.id when the OS gives no
+ * machine id. Never throws: missing pieces are left out.
+ */
+export async function readHostContext(fallbackId: string): Promise<HostContext> {
+  const [osInfo, uuid, ifaces, time] = await Promise.all([
+    si.osInfo().catch(() => undefined),
+    si.uuid().catch(() => undefined),
+    si.networkInterfaces().catch(() => []),
+    Promise.resolve(si.time()),
+  ]);
+  const list = Array.isArray(ifaces) ? ifaces : [ifaces];
+  const ip = new Set<string>();
+  const mac = new Set<string>();
+  for (const i of list) {
+    if (i.internal) continue;
+    if (i.ip4 !== '') ip.add(i.ip4);
+    if (i.ip6 !== '') ip.add(i.ip6.split('%')[0] ?? i.ip6);
+    if (i.mac !== '' && i.mac !== '00:00:00:00:00:00') mac.add(ecsMac(i.mac));
+  }
+  const machineId = readTrim('/etc/machine-id') ?? (uuid?.os !== undefined && uuid.os !== '' ? uuid.os : undefined);
+  const bootStart = Math.round((Date.now() / 1000 - time.uptime) / 10) * 10;
+  const bootId = readTrim('/proc/sys/kernel/random/boot_id') ?? `boot-${bootStart}`;
+  const short = hostname().toLowerCase();
+  const fqdn = osInfo?.fqdn !== undefined && osInfo.fqdn !== '' ? osInfo.fqdn.toLowerCase() : short;
+  const os: HostContext['os'] = { type: osType(platform()), platform: osInfo?.platform ?? platform() };
+  if (osInfo !== undefined) {
+    if (osInfo.distro !== '') os.name = osInfo.distro;
+    if (osInfo.release !== '') os.version = osInfo.release;
+    if (osInfo.kernel !== '') os.kernel = osInfo.kernel;
+    if (osInfo.distro !== '') os.full = `${osInfo.distro} ${osInfo.release}`.trim();
+    if (os.type === 'linux' && osInfo.platform === 'linux') os.family = familyOf(osInfo.distro);
+  }
+  return {
+    id: machineId ?? fallbackId,
+    name: fqdn,
+    hostname: short,
+    architecture: osInfo?.arch ?? arch(),
+    os,
+    ip: [...ip],
+    mac: [...mac],
+    boot: { id: bootId },
+  };
+}
+
+function familyOf(distro: string): string {
+  const d = distro.toLowerCase();
+  if (/debian|ubuntu|mint/.test(d)) return 'debian';
+  if (/red ?hat|centos|fedora|rocky|alma|amazon|oracle/.test(d)) return 'redhat';
+  if (/suse/.test(d)) return 'suse';
+  if (/alpine/.test(d)) return 'alpine';
+  if (/arch/.test(d)) return 'arch';
+  return d.split(/\s+/)[0] ?? 'linux';
+}

@@ -1,0 +1,111 @@
+import type { ProcessNode } from '../lineage/process-table.js';
+import type { ProcessRecord } from '../sources/types.js';
+
+/** Longest command line shipped; longer ones are cut and flagged `portwarden.process.truncated`. */
+export const MAX_COMMAND_LINE = 32 * 1024;
+const MAX_ARGS = 256;
+const MAX_ARG = 4 * 1024;
+const MAX_LINEAGE_COMMAND_LINE = 1024;
+
+function cut(s: string, n: number): string {
+  if (s.length <= n) return s;
+  // Never split a surrogate pair.
+  const end = /[\uD800-\uDBFF]/.test(s.charAt(n - 1)) ? n - 1 : n;
+  return s.slice(0, end);
+}
+
+function userOf(r: ProcessRecord): Record<string, unknown> | undefined {
+  if (r.uid === undefined && r.userName === undefined) return undefined;
+  return {
+    ...(r.uid === undefined ? {} : { id: String(r.uid) }),
+    ...(r.userName === undefined ? {} : { name: r.userName }),
+    ...(r.userDomain === undefined ? {} : { domain: r.userDomain }),
+  };
+}
+
+/** The fields of one process as ECS `process.*` (also used for `process.parent.*`). */
+function describe(node: ProcessNode): { fields: Record<string, unknown>; truncated: boolean } {
+  const r = node.record;
+  let truncated = false;
+  const f: Record<string, unknown> = { pid: r.pid, entity_id: node.entityId, name: r.name, start: r.start };
+  if (r.executable !== undefined) f.executable = r.executable;
+  if (r.commandLine !== undefined) {
+    f.command_line = cut(r.commandLine, MAX_COMMAND_LINE);
+    truncated ||= r.commandLine.length > MAX_COMMAND_LINE;
+  }
+  if (r.args !== undefined) {
+    f.args = r.args.slice(0, MAX_ARGS).map((a) => cut(a, MAX_ARG));
+    f.args_count = r.args.length;
+    truncated ||= r.args.length > MAX_ARGS || r.args.some((a) => a.length > MAX_ARG);
+  }
+  if (r.workingDirectory !== undefined) f.working_directory = r.workingDirectory;
+  const user = userOf(r);
+  if (user !== undefined) f.user = user;
+  if (r.sha256 !== undefined) f.hash = { sha256: r.sha256 };
+  if (r.originalFileName !== undefined) f.pe = { original_file_name: r.originalFileName };
+  if (r.codeSignature !== undefined) {
+    f.code_signature = {
+      exists: r.codeSignature.exists,
+      ...(r.codeSignature.trusted === undefined ? {} : { trusted: r.codeSignature.trusted }),
+      ...(r.codeSignature.subjectName === undefined ? {} : { subject_name: r.codeSignature.subjectName }),
+    };
+  }
+  return { fields: f, truncated };
+}
+
+/** One ancestor for humans in `portwarden.lineage`. */
+function lineageEntry(n: ProcessNode): Record<string, unknown> {
+  const r = n.record;
+  return {
+    pid: r.pid,
+    entity_id: n.entityId,
+    name: r.name,
+    ...(r.executable === undefined ? {} : { executable: r.executable }),
+    ...(r.commandLine === undefined ? {} : { command_line: cut(r.commandLine, MAX_LINEAGE_COMMAND_LINE) }),
+    ...(r.userName === undefined ? {} : { user: r.userName }),
+    start: r.start,
+  };
+}
+
+/**
+ * `process.*` (with parent, leaders and ancestry), top-level `user.*`, `container.id` and the
+ * `portwarden.lineage` / `portwarden.process` parts of a document about `node`.
+ */
+export function processBlock(node: ProcessNode, ancestors: readonly ProcessNode[]): {
+  process: Record<string, unknown>;
+  user?: Record<string, unknown>;
+  container?: Record<string, unknown>;
+  portwarden: Record<string, unknown>;
+  relatedUsers: string[];
+} {
+  const self = describe(node);
+  const process = self.fields;
+  const r = node.record;
+  const parent = ancestors[0];
+  let truncated = self.truncated;
+  if (parent !== undefined) {
+    const p = describe(parent);
+    process.parent = p.fields;
+    truncated ||= p.truncated;
+  } else if (r.ppid > 0) {
+    process.parent = { pid: r.ppid };
+  }
+  if (r.pgid !== undefined && r.pgid > 0) process.group_leader = { pid: r.pgid };
+  if (r.sid !== undefined && r.sid > 0) process.session_leader = { pid: r.sid };
+  process.Ext = { ancestry: ancestors.map((a) => a.entityId) };
+  const pw: Record<string, unknown> = { lineage: ancestors.map(lineageEntry) };
+  const flags: Record<string, unknown> = {};
+  if (r.executableDeleted === true) flags.executable_deleted = true;
+  if (truncated) flags.truncated = true;
+  if (r.netns !== undefined) flags.netns = r.netns;
+  if (Object.keys(flags).length > 0) pw.process = flags;
+  const user = userOf(r);
+  const relatedUsers = [...new Set([r.userName, parent?.record.userName].filter((u): u is string => u !== undefined))];
+  return {
+    process,
+    ...(user === undefined ? {} : { user }),
+    ...(r.containerId === undefined ? {} : { container: { id: r.containerId } }),
+    portwarden: pw,
+    relatedUsers,
+  };
+}

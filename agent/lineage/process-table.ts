@@ -1,0 +1,126 @@
+import type { ProcessRecord } from '../sources/types.js';
+import { entityId } from './entity-id.js';
+
+/** Longest ancestry kept in documents (process.Ext.ancestry). */
+export const MAX_ANCESTRY = 32;
+
+/** A process as the lineage knows it, alive or recently exited. */
+export interface ProcessNode {
+  readonly key: string;
+  readonly record: ProcessRecord;
+  readonly entityId: string;
+  /** The parent as it was when this process was first seen; undefined when unknown. */
+  readonly parent: ProcessNode | undefined;
+  exitedAt: number | undefined;
+}
+
+export interface TableOptions {
+  hostId: string;
+  bootId: string;
+  /** How long exited processes stay resolvable (>= 10 minutes). */
+  retentionMs?: number;
+}
+
+const keyOf = (pid: number, startKey: string) => `${pid}:${startKey}`;
+
+/**
+ * The process table behind lineage. Keyed by (pid, start key), so PID reuse never links the wrong
+ * parent: a parent is accepted only if it started no later than the child. Exited processes are
+ * kept for `retentionMs` because parents exit before their children are reported.
+ */
+export class ProcessTable {
+  private readonly byKey = new Map<string, ProcessNode>();
+  private readonly live = new Map<number, ProcessNode>();
+  private readonly retentionMs: number;
+
+  constructor(private readonly opts: TableOptions) {
+    this.retentionMs = Math.max(opts.retentionMs ?? 15 * 60_000, 10 * 60_000);
+  }
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  /** The live process with this pid. */
+  get(pid: number): ProcessNode | undefined {
+    return this.live.get(pid);
+  }
+
+  /** A process by entity-independent key, alive or exited. */
+  find(pid: number, startKey: string): ProcessNode | undefined {
+    return this.byKey.get(keyOf(pid, startKey));
+  }
+
+  liveNodes(): IterableIterator<ProcessNode> {
+    return this.live.values();
+  }
+
+  /**
+   * Records a process seen alive. Returns the node and whether it is new (a start) or a changed
+   * image of the same process (an exec: same pid and start, new executable or command line).
+   */
+  upsert(rec: ProcessRecord): { node: ProcessNode; change: 'new' | 'exec' | 'same' } {
+    const key = keyOf(rec.pid, rec.startKey);
+    const prev = this.byKey.get(key);
+    if (prev !== undefined) {
+      if (prev.record === rec) return { node: prev, change: 'same' };
+      const exec = prev.record.executable !== rec.executable || prev.record.commandLine !== rec.commandLine;
+      const node: ProcessNode = { ...prev, record: rec };
+      this.byKey.set(key, node);
+      this.live.set(rec.pid, node);
+      return { node, change: exec ? 'exec' : 'same' };
+    }
+    const older = this.live.get(rec.pid);
+    if (older !== undefined && older.exitedAt === undefined) older.exitedAt = Date.now();
+    const node: ProcessNode = {
+      key,
+      record: rec,
+      entityId: entityId(this.opts.hostId, this.opts.bootId, rec.pid, rec.startKey),
+      parent: this.parentOf(rec),
+      exitedAt: undefined,
+    };
+    this.byKey.set(key, node);
+    this.live.set(rec.pid, node);
+    return { node, change: 'new' };
+  }
+
+  private parentOf(rec: ProcessRecord): ProcessNode | undefined {
+    if (rec.ppid <= 0 || rec.ppid === rec.pid) return undefined;
+    const cand = this.live.get(rec.ppid);
+    if (cand === undefined) return undefined;
+    return Date.parse(cand.record.start) <= Date.parse(rec.start) + 999 ? cand : undefined;
+  }
+
+  /** Marks a live pid as exited; returns its node. */
+  exit(pid: number, at: number): ProcessNode | undefined {
+    const node = this.live.get(pid);
+    if (node === undefined) return undefined;
+    node.exitedAt = at;
+    this.live.delete(pid);
+    return node;
+  }
+
+  /** Ancestors, parent first, at most MAX_ANCESTRY, stopping at a cycle. */
+  ancestors(node: ProcessNode): ProcessNode[] {
+    const out: ProcessNode[] = [];
+    const seen = new Set<string>([node.key]);
+    for (let cur = node.parent; cur !== undefined && out.length < MAX_ANCESTRY; cur = cur.parent) {
+      if (seen.has(cur.key)) break;
+      seen.add(cur.key);
+      out.push(cur);
+    }
+    return out;
+  }
+
+  /** Forgets exited processes older than the retention window. */
+  prune(now: number): number {
+    let n = 0;
+    for (const [key, node] of this.byKey) {
+      if (node.exitedAt !== undefined && now - node.exitedAt > this.retentionMs) {
+        this.byKey.delete(key);
+        n++;
+      }
+    }
+    return n;
+  }
+}

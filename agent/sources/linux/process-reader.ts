@@ -1,0 +1,122 @@
+import { readFileSync, readlinkSync, readdirSync, statSync } from 'node:fs';
+import type { ProcessRecord } from '../types.js';
+import {
+  joinCommandLine, parseCgroupContainerId, parseCmdline, parseExeLink, parseNsLink, parsePasswd, parseStat,
+} from './proc-parsers.js';
+
+/** Longest command line kept per process; the rest is cut (and flagged by the document builder). */
+export const MAX_CMDLINE_BYTES = 256 * 1024;
+
+function tryRead(path: string): Buffer | undefined {
+  try {
+    return readFileSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+function tryReadlink(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Numeric entries of /proc: the live pids. */
+export function listPids(procRoot: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync(procRoot)) {
+    const c = name.charCodeAt(0);
+    if (c >= 48 && c <= 57) out.push(Number(name));
+  }
+  return out;
+}
+
+/** uid -> user name from /etc/passwd, re-read when the file changes. */
+export class UserNames {
+  private names = new Map<number, string>();
+  private mtimeMs = -1;
+
+  constructor(private readonly passwdPath = '/etc/passwd') {}
+
+  lookup(uid: number): string | undefined {
+    try {
+      const m = statSync(this.passwdPath).mtimeMs;
+      if (m !== this.mtimeMs) {
+        this.names = parsePasswd(readFileSync(this.passwdPath, 'utf8'));
+        this.mtimeMs = m;
+      }
+    } catch {
+      // No passwd (scratch containers): ids only.
+    }
+    return this.names.get(uid);
+  }
+}
+
+export interface ProcessReadContext {
+  procRoot: string;
+  bootTimeMs: number;
+  clockTicks: number;
+  users: UserNames;
+}
+
+/**
+ * Reads one process from /proc. Returns undefined when it vanished or its stat is unreadable;
+ * every other field is best effort (another user's exe/cwd need privileges).
+ */
+export function readProcess(pid: number, ctx: ProcessReadContext): ProcessRecord | undefined {
+  const base = `${ctx.procRoot}/${pid}`;
+  const statBuf = tryRead(`${base}/stat`);
+  if (statBuf === undefined) return undefined;
+  const stat = parseStat(statBuf.toString('utf8'));
+  if (stat === undefined) return undefined;
+  const startMs = ctx.bootTimeMs + (Number(stat.startTicks) * 1000) / ctx.clockTicks;
+  const rec: ProcessRecord = {
+    pid,
+    ppid: stat.ppid,
+    startKey: stat.startTicks,
+    start: new Date(Math.round(startMs)).toISOString(),
+    name: stat.comm,
+    pgid: stat.pgrp,
+    sid: stat.session,
+  };
+  const cmd = tryRead(`${base}/cmdline`);
+  if (cmd !== undefined && cmd.length > 0) {
+    const args = parseCmdline(cmd.length > MAX_CMDLINE_BYTES ? cmd.subarray(0, MAX_CMDLINE_BYTES) : cmd);
+    rec.args = args;
+    rec.commandLine = joinCommandLine(args);
+  }
+  const exe = tryReadlink(`${base}/exe`);
+  if (exe !== undefined) {
+    const { path, deleted } = parseExeLink(exe);
+    rec.executable = path;
+    if (deleted) rec.executableDeleted = true;
+    // comm is cut at 15 bytes; the executable's basename is the full name when it starts the same.
+    const baseName = path.slice(path.lastIndexOf('/') + 1);
+    if (stat.comm.length === 15 && baseName.startsWith(stat.comm)) rec.name = baseName;
+  }
+  const cwd = tryReadlink(`${base}/cwd`);
+  if (cwd !== undefined) rec.workingDirectory = cwd;
+  try {
+    const uid = statSync(base).uid;
+    rec.uid = uid;
+    const name = ctx.users.lookup(uid);
+    if (name !== undefined) rec.userName = name;
+  } catch {
+    return undefined;
+  }
+  const ns = tryReadlink(`${base}/ns/net`);
+  const netns = ns === undefined ? undefined : parseNsLink(ns);
+  if (netns !== undefined) rec.netns = netns;
+  const cgroup = tryRead(`${base}/cgroup`);
+  const containerId = cgroup === undefined ? undefined : parseCgroupContainerId(cgroup.toString('utf8'));
+  if (containerId !== undefined) rec.containerId = containerId;
+  return rec;
+}
+
+/** Re-reads only the start key, to tell a reused pid from the same process. */
+export function readStartKey(pid: number, procRoot: string): string | undefined {
+  const buf = tryRead(`${procRoot}/${pid}/stat`);
+  return buf === undefined ? undefined : parseStat(buf.toString('utf8'))?.startTicks;
+}

@@ -1,0 +1,188 @@
+import type { DocumentBuilder, ProcessAction } from '../ecs/builder.js';
+import type { EcsDocument } from '../ecs/document.js';
+import { Action, Kind } from '../ecs/fields.js';
+import type { ProcessNode, ProcessTable } from '../lineage/process-table.js';
+import type { Logger } from '../log/logger.js';
+import type { EventSink } from '../pipeline/types.js';
+import type { ProcessRecord, Source } from '../sources/types.js';
+import { errorMessage } from '../util/errors.js';
+import type { Lifecycle } from '../util/lifecycle.js';
+import { diffListeners } from './listener-diff.js';
+import type { TrackedListener } from './listener-diff.js';
+import { WarningAggregator } from './warnings.js';
+
+/** Turns an event into alerts; the detectors plug in here. */
+export type Detect = (doc: EcsDocument) => EcsDocument[];
+
+export interface ProcessFilter {
+  users: string[];
+  exclude_executables: string[];
+  parents: string[];
+}
+
+export interface WatcherOptions {
+  source: Source;
+  builder: DocumentBuilder;
+  table: ProcessTable;
+  sink: EventSink;
+  logger: Logger;
+  intervalMs: number;
+  /** Ship process events (they are always tracked). */
+  shipProcesses: boolean;
+  processFilter?: ProcessFilter;
+  detect?: Detect;
+}
+
+/**
+ * Polls the source, keeps the process table and the listener set, and hands events (and the
+ * alerts the detectors raise on them) to the sink. One tick at a time; a failing poll is reported
+ * in-band and the next tick tries again.
+ */
+export class Watcher implements Lifecycle {
+  private listeners = new Map<string, TrackedListener>();
+  private first = true;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  private readonly warnings: WarningAggregator;
+  ticks = 0;
+
+  constructor(private readonly o: WatcherOptions) {
+    this.warnings = new WarningAggregator(o.logger, (doc) => o.sink.accept(doc), o.builder.agentEvent);
+  }
+
+  start(): Promise<void> {
+    this.stopped = false;
+    this.schedule(0);
+    return Promise.resolve();
+  }
+
+  private schedule(delay: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.tick().finally(() => {
+        this.running = undefined;
+        this.schedule(this.o.intervalMs);
+      });
+    }, delay);
+    this.timer.unref();
+  }
+
+  async flush(): Promise<void> {
+    await this.running;
+  }
+
+  async shutdown(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+    await this.warnings.flush();
+  }
+
+  /** The current listener set, for inventories. */
+  current(): TrackedListener[] {
+    return [...this.listeners.values()];
+  }
+
+  /** One poll: processes first (lineage must know owners), then listeners. */
+  async tick(): Promise<void> {
+    let snap;
+    try {
+      snap = await this.o.source.poll();
+    } catch (err) {
+      await this.warnings.fatal(`collector failed: ${errorMessage(err)}`);
+      return;
+    }
+    this.ticks++;
+    for (const w of snap.warnings) this.warnings.add(w);
+    const at = snap.takenAt.toISOString();
+    const out: EcsDocument[] = [];
+    this.trackProcesses(snap.processes, out);
+
+    const now = snap.listeners.map((record) => {
+      const pid = record.owners[0];
+      const owner = pid === undefined ? undefined : this.o.table.get(pid);
+      return { record, owner };
+    });
+    const diff = diffListeners(this.listeners, now, at);
+    for (const t of diff.stopped) {
+      out.push(this.listenerDoc(t, Action.listeningStopped, at, { start: t.firstSeen, end: at }));
+    }
+    for (const t of diff.started) {
+      const doc = this.listenerDoc(t, this.first ? Action.listeningExisting : Action.listeningStarted, at);
+      out.push(doc, ...(this.o.detect?.(doc) ?? []));
+    }
+    this.listeners = diff.current;
+    this.first = false;
+    this.o.table.prune(Date.now());
+    for (const doc of out) await this.o.sink.accept(doc);
+    await this.warnings.maybeReport();
+  }
+
+  private trackProcesses(live: ReadonlyMap<number, ProcessRecord>, out: EcsDocument[]): void {
+    const table = this.o.table;
+    const now = Date.now();
+    for (const node of [...table.liveNodes()]) {
+      const rec = live.get(node.record.pid);
+      if (rec === undefined || rec.startKey !== node.record.startKey) {
+        const ended = table.exit(node.record.pid, now);
+        if (ended !== undefined) this.processEvent(Action.processEnd, ended, out);
+      }
+    }
+    const fresh = [...live.values()].filter((r) => {
+      const n = table.get(r.pid);
+      return n === undefined || n.record !== r;
+    });
+    // Parents before children, so each child finds its parent in the table.
+    fresh.sort((a, b) => Date.parse(a.start) - Date.parse(b.start) || a.pid - b.pid);
+    for (const rec of fresh) {
+      const { node, change } = table.upsert(rec);
+      if (change === 'new') this.processEvent(this.first ? Action.alreadyRunning : startAction(), node, out);
+      else if (change === 'exec') this.processEvent(Action.processExec, node, out);
+    }
+  }
+
+  private processEvent(action: ProcessAction, node: ProcessNode, out: EcsDocument[]): void {
+    const detect = action !== Action.processEnd && this.o.detect !== undefined;
+    const ship = this.o.shipProcesses && this.passesFilter(node);
+    if (!detect && !ship) return;
+    const doc = this.o.builder.process(action, node, this.o.table.ancestors(node));
+    if (ship) out.push(doc);
+    if (detect) out.push(...(this.o.detect?.(doc) ?? []));
+  }
+
+  private passesFilter(node: ProcessNode): boolean {
+    const f = this.o.processFilter;
+    if (f === undefined) return true;
+    const r = node.record;
+    if (f.users.length > 0 && (r.userName === undefined || !f.users.includes(r.userName))) return false;
+    if (r.executable !== undefined && f.exclude_executables.some((p) => r.executable?.startsWith(p))) return false;
+    if (f.parents.length > 0 && (node.parent === undefined || !f.parents.includes(node.parent.record.name))) return false;
+    return true;
+  }
+
+  private listenerDoc(
+    t: TrackedListener,
+    action: typeof Action.listeningStarted | typeof Action.listeningStopped | typeof Action.listeningExisting,
+    at: string,
+    span: { start?: string; end?: string } = {},
+    kind: typeof Kind.event | typeof Kind.state = Kind.event,
+  ): EcsDocument {
+    const owner = t.owner;
+    return this.o.builder.listener(t.record, owner, owner === undefined ? [] : this.o.table.ancestors(owner), {
+      action, kind, timestamp: at, ...span,
+    });
+  }
+
+  /** Every current listener as `listening_existing` with `event.kind: state` (scheduled inventory). */
+  async inventory(): Promise<number> {
+    const at = new Date().toISOString();
+    const docs = this.current().map((t) => this.listenerDoc(t, Action.listeningExisting, at, {}, Kind.state));
+    for (const doc of docs) await this.o.sink.accept(doc);
+    return docs.length;
+  }
+}
+
+function startAction(): typeof Action.processExec | typeof Action.processStart {
+  return process.platform === 'win32' ? Action.processStart : Action.processExec;
+}
