@@ -2,6 +2,7 @@ import type { TransportFactory } from './types.js';
 import { stdoutTransport } from './stdout/index.js';
 import { fileTransport } from './file/index.js';
 import { httpTransport } from './http/index.js';
+import { syslogTransport } from './syslog/index.js';
 
 /**
  * Every output type the agent can create, one line each. Adding a transport is a new folder under
@@ -11,6 +12,7 @@ export const transportRegistry: readonly TransportFactory[] = [
   stdoutTransport,
   fileTransport,
   httpTransport,
+  syslogTransport,
 ];
 
 export function findTransport(type: string): TransportFactory | undefined {

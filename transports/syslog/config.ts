@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import { byteSize, duration, tlsSchema } from '../../config/types.js';
+
+/** Syslog facility names (RFC 5424 table 1) and their codes. */
+export const FACILITIES = {
+  kern: 0, user: 1, mail: 2, daemon: 3, auth: 4, syslog: 5, lpr: 6, news: 7, uucp: 8, cron: 9,
+  authpriv: 10, ftp: 11, ntp: 12, security: 13, console: 14, solaris_cron: 15,
+  local0: 16, local1: 17, local2: 18, local3: 19, local4: 20, local5: 21, local6: 22, local7: 23,
+} as const;
+export type FacilityName = keyof typeof FACILITIES;
+
+/** SD-NAME (RFC 5424 6.3.2): 1-32 printable ASCII characters except `=`, SP, `]`, `"`. */
+const SD_NAME = /^[!#-<>-\\^-~]{1,32}$/;
+/** Header fields: printable US-ASCII (33-126). */
+const PRINTUSASCII = /^[!-~]+$/;
+
+export const syslogConfigSchema = z.strictObject({
+  type: z.literal('syslog'),
+  host: z.string().min(1).describe('syslog server host name or IP address (required)'),
+  port: z.number().int().min(1).max(65535).optional()
+    .describe('server port; default 514 for udp and tcp, 6514 for tls (RFC 5425)'),
+  protocol: z.enum(['udp', 'tcp', 'tls']).default('tcp')
+    .describe('udp: one message per datagram, at most once; tcp/tls: stream, at least once'),
+  format: z.enum(['rfc5424', 'rfc3164', 'cef', 'leef']).default('rfc5424')
+    .describe('rfc5424 (structured data + ECS JSON), rfc3164 (legacy BSD), cef (ArcSight), leef (QRadar LEEF 2.0)'),
+  framing: z.enum(['octet-counting', 'lf']).default('octet-counting')
+    .describe('tcp/tls framing (RFC 6587): octet-counting "LEN SP MSG", or legacy "MSG LF"'),
+  facility: z.union([z.enum(Object.keys(FACILITIES) as [FacilityName, ...FacilityName[]]), z.number().int().min(0).max(23)])
+    .default('local0').describe('syslog facility, by name (local0) or code (16)'),
+  app_name: z.string().regex(PRINTUSASCII, 'expected printable ASCII without spaces').max(48).default('portwarden')
+    .describe('APP-NAME (RFC 5424, at most 48 chars) and the RFC 3164 TAG'),
+  sd_id: z.string().regex(SD_NAME, 'expected an SD-ID of 1-32 printable ASCII chars without = ] " or space, e.g. portwarden@32473')
+    .default('portwarden@32473').describe('ID of the RFC 5424 structured-data element (name@PEN for private IDs)'),
+  max_message_bytes: byteSize().optional()
+    .describe('longest message (before framing), cut on a UTF-8 boundary and counted; default 2048 for udp, 256KiB for tcp/tls'),
+  resend_window: byteSize().default(1024 * 1024)
+    .describe('tcp/tls: after a lost connection, re-send the frames written in the last this-many bytes (0: off)'),
+  connect_timeout: duration().default(10_000).describe('tcp/tls: give up connecting (and the TLS handshake) after this long'),
+  keepalive: duration().default(30_000).describe('tcp/tls: TCP keepalive idle time (0: off)'),
+  tls: tlsSchema.prefault({}).describe('tls: server verification (on by default), optional client certificate, SNI'),
+});
+export type SyslogConfig = z.output<typeof syslogConfigSchema>;
+
+export const UDP_MAX = 65_507;
+
+/** The effective port and message cap, defaults depending on the protocol. */
+export function effective(cfg: SyslogConfig): { port: number; maxBytes: number; facility: number } {
+  const port = cfg.port ?? (cfg.protocol === 'tls' ? 6514 : 514);
+  const dflt = cfg.protocol === 'udp' ? 2048 : 256 * 1024;
+  const cap = cfg.max_message_bytes ?? dflt;
+  const maxBytes = cfg.protocol === 'udp' ? Math.min(cap, UDP_MAX) : cap;
+  const facility = typeof cfg.facility === 'number' ? cfg.facility : FACILITIES[cfg.facility];
+  return { port, maxBytes: Math.max(maxBytes, 480), facility };
+}
