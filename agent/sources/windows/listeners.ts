@@ -1,0 +1,79 @@
+import { familyOf } from './address.js';
+import { decodeTable, filetimeToIso, MIB_TCP_STATE_LISTEN, type IpHelperRow, type TableKind } from './iphlp-decode.js';
+import { decodeNetstatOutput, parseNetstat } from './netstat-parse.js';
+import { serviceNameFromModule } from './ntdll-decode.js';
+import type { WindowsNative } from './runner.js';
+import type { ListenerRecord } from '../types.js';
+
+export const TABLE_KINDS: readonly TableKind[] = ['tcp4', 'tcp6', 'udp4', 'udp6'];
+
+function base(transport: 'tcp' | 'udp', address: string, port: number, pid: number | undefined): ListenerRecord {
+  return {
+    netns: 'host',
+    transport,
+    family: familyOf(address),
+    address,
+    port,
+    inode: 0,
+    owners: pid !== undefined && pid > 0 ? [pid] : [],
+  };
+}
+
+/**
+ * Listeners from the IP Helper OWNER_MODULE tables. Service names come from
+ * GetOwnerModuleFrom*Entry, asked once per (row, bind time) and remembered in `serviceCache`
+ * (entries not seen this poll are forgotten).
+ */
+export function listenersFromNative(
+  native: WindowsNative,
+  imageNameOf: (pid: number) => string | undefined,
+  serviceCache: Map<string, string | null>,
+  warnings: string[],
+): ListenerRecord[] {
+  const out: ListenerRecord[] = [];
+  const seen = new Set<string>();
+  for (const kind of TABLE_KINDS) {
+    const decoded = decodeTable(kind, native.table(kind));
+    warnings.push(...decoded.warnings);
+    for (const row of decoded.rows) {
+      if (kind.startsWith('tcp') && row.state !== MIB_TCP_STATE_LISTEN) continue;
+      const rec = base(kind.startsWith('tcp') ? 'tcp' : 'udp', row.address, row.port, row.pid);
+      const bound = filetimeToIso(row.createTimestamp);
+      if (bound !== undefined) rec.boundAt = bound;
+      const key = cacheKey(row);
+      seen.add(key);
+      let svc = serviceCache.get(key);
+      if (svc === undefined && row.pid > 4) {
+        const module = native.ownerModule(kind, row.row);
+        svc = (module === undefined ? undefined : serviceNameFromModule(module, imageNameOf(row.pid))) ?? null;
+        serviceCache.set(key, svc);
+      }
+      if (typeof svc === 'string') rec.serviceName = svc;
+      out.push(rec);
+    }
+  }
+  for (const k of serviceCache.keys()) if (!seen.has(k)) serviceCache.delete(k);
+  return out;
+}
+
+function cacheKey(row: IpHelperRow): string {
+  return `${row.kind}|${row.address}|${row.port}|${row.pid}|${row.createTimestamp}`;
+}
+
+/** Listeners from `netstat -ano` bytes: TCP rows whose foreign port is 0 and all UDP rows. */
+export function listenersFromNetstat(bytes: Buffer, warnings: string[]): ListenerRecord[] {
+  const parsed = parseNetstat(decodeNetstatOutput(bytes));
+  warnings.push(...parsed.warnings);
+  const out: ListenerRecord[] = [];
+  const seen = new Set<string>();
+  for (const row of parsed.rows) {
+    if (!row.listener) continue;
+    const key = `${row.transport}|${row.address}|${row.port}|${row.pid ?? ''}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const rec = base(row.transport, row.address, row.port, row.pid);
+    if (row.serviceName !== undefined) rec.serviceName = row.serviceName;
+    out.push(rec);
+  }
+  return out;
+}

@@ -1,0 +1,153 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+
+/**
+ * One long-lived `powershell.exe -Command -` (cold start costs ~0.6 s, so it is started once).
+ * Each request is one stdin line carrying the script base64-encoded (no quoting of data into
+ * command text), and each reply ends with a per-session marker line. Requests run one at a
+ * time; a request that times out kills the process, the next one starts a fresh one.
+ */
+export const ERROR_PREFIX = 'PORTWARDEN-ERROR: ';
+
+/** The stdin line for one request. */
+export function encodeRequest(script: string, marker: string): string {
+  const b64 = Buffer.from(script, 'utf8').toString('base64');
+  return [
+    '& { try { $__sb = [scriptblock]::Create([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String(',
+    `'${b64}'`,
+    '))); $__r = (& $__sb) -join "`n"; [Console]::Out.Write($__r) }',
+    ` catch { [Console]::Out.Write('${ERROR_PREFIX}' + $_.Exception.Message) };`,
+    ` [Console]::Out.Write("\`n${marker}\`n"); [Console]::Out.Flush() }\n`,
+  ].join('');
+}
+
+/** Splits a byte stream into replies ended by `\n<marker>\n` (CRLF tolerated). */
+export class FrameReader {
+  private buf = '';
+  constructor(private readonly marker: string) {}
+
+  push(chunk: string): string[] {
+    this.buf += chunk;
+    const out: string[] = [];
+    for (;;) {
+      const i = this.buf.indexOf(this.marker);
+      if (i < 0) break;
+      let end = i + this.marker.length;
+      if (this.buf[end] === '\r') end++;
+      if (this.buf[end] === '\n') end++;
+      out.push(this.buf.slice(0, i).replace(/\r?\n$/, ''));
+      this.buf = this.buf.slice(end);
+    }
+    return out;
+  }
+}
+
+interface Pending {
+  script: string;
+  timeoutMs: number;
+  resolve: (v: string) => void;
+  reject: (e: Error) => void;
+}
+
+export interface PowerShellOptions {
+  command?: string;
+  args?: string[];
+}
+
+export class PowerShellSession {
+  private child: ChildProcessWithoutNullStreams | undefined;
+  private marker = '';
+  private readonly queue: Pending[] = [];
+  private busy = false;
+  private closed = false;
+  private current: ((reply: string | Error) => void) | undefined;
+
+  constructor(private readonly opts: PowerShellOptions = {}) {}
+
+  run(script: string, timeoutMs: number): Promise<string> {
+    if (this.closed) return Promise.reject(new Error('PowerShell session is closed'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ script, timeoutMs, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private ensure(): ChildProcessWithoutNullStreams {
+    if (this.child !== undefined) return this.child;
+    this.marker = `PORTWARDEN-END-${randomUUID()}`;
+    const reader = new FrameReader(this.marker);
+    const child = spawn(this.opts.command ?? 'powershell.exe',
+      this.opts.args ?? ['-NoLogo', '-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-Command', '-'],
+      { windowsHide: true, stdio: 'pipe' });
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => { for (const r of reader.push(d)) this.current?.(r); });
+    child.stderr.resume();
+    child.stdin.on('error', () => undefined);
+    const gone = (why: string) => {
+      if (this.child !== child) return;
+      this.child = undefined;
+      this.current?.(new Error(`PowerShell exited (${why})`));
+    };
+    child.on('error', (e) => { gone(e.message); });
+    child.on('exit', (code, signal) => { gone(`code ${code ?? 'none'}, signal ${signal ?? 'none'}`); });
+    child.stdin.write(encodeRequest('[Console]::OutputEncoding = [Text.Encoding]::UTF8; $ProgressPreference = "SilentlyContinue"', this.marker));
+    this.child = child;
+    // The first reply is the set-up request's; skip it.
+    this.current = () => { this.current = undefined; };
+    return child;
+  }
+
+  private pump(): void {
+    if (this.busy || this.closed) return;
+    const next = this.queue.shift();
+    if (next === undefined) return;
+    this.busy = true;
+    let child: ChildProcessWithoutNullStreams;
+    try {
+      child = this.ensure();
+    } catch (err) {
+      this.busy = false;
+      next.reject(err as Error);
+      this.pump();
+      return;
+    }
+    const setup = this.current;
+    const timer = setTimeout(() => { finish(new Error(`PowerShell timed out after ${next.timeoutMs} ms`)); this.kill(); }, next.timeoutMs);
+    timer.unref();
+    const finish = (reply: string | Error) => {
+      clearTimeout(timer);
+      this.current = undefined;
+      this.busy = false;
+      if (reply instanceof Error) next.reject(reply);
+      else if (reply.startsWith(ERROR_PREFIX)) next.reject(new Error(reply.slice(ERROR_PREFIX.length).trim()));
+      else next.resolve(reply);
+      this.pump();
+    };
+    this.current = setup === undefined ? finish : (r) => {
+      if (r instanceof Error) { finish(r); return; }
+      this.current = finish;
+    };
+    child.stdin.write(encodeRequest(next.script, this.marker));
+  }
+
+  private kill(): void {
+    const c = this.child;
+    this.child = undefined;
+    if (c !== undefined && c.exitCode === null) c.kill();
+  }
+
+  /** Idempotent; rejects queued requests and ends the process. */
+  close(): Promise<void> {
+    this.closed = true;
+    for (const p of this.queue.splice(0)) p.reject(new Error('PowerShell session closed'));
+    this.current?.(new Error('PowerShell session closed'));
+    const c = this.child;
+    this.kill();
+    if (c === undefined || c.exitCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, 2000);
+      t.unref();
+      c.once('exit', () => { clearTimeout(t); resolve(); });
+    });
+  }
+}

@@ -1,0 +1,103 @@
+import { filetimeToIso } from './iphlp-decode.js';
+import { splitCommandLine } from './powershell-json.js';
+import { sameInstance, type Win32ProcessRow } from './win32-process.js';
+import type { ProcessRecord } from '../types.js';
+
+/** What every process-table path yields per process before details. */
+export interface ProcessBase {
+  pid: number;
+  ppid: number;
+  /** Creation FILETIME; 0n when Windows gives none (idle process). */
+  createTime: bigint;
+  imageName: string;
+  executable?: string | undefined;
+  commandLine?: string | undefined;
+}
+
+/**
+ * The live Windows process table between polls. A record is reused (same object) while its
+ * (pid, creation FILETIME) is unchanged, so a reused pid becomes a new record; command lines and
+ * owners are asked for new instances only, once each.
+ */
+export class WindowsProcessTable {
+  private records = new Map<number, ProcessRecord>();
+  private readonly needDetails = new Set<string>();
+
+  /** Replaces the table from a fresh enumeration; returns the pids that still need details. */
+  update(entries: readonly ProcessBase[], imagePath?: (pid: number) => string | undefined): number[] {
+    const next = new Map<number, ProcessRecord>();
+    const bootFt = entries.reduce((min, e) => (e.createTime > 0n && (min === 0n || e.createTime < min) ? e.createTime : min), 0n);
+    for (const e of entries) {
+      const startKey = e.createTime.toString();
+      const old = this.records.get(e.pid);
+      if (old?.startKey === startKey) {
+        next.set(e.pid, old);
+        continue;
+      }
+      const rec: ProcessRecord = {
+        pid: e.pid,
+        ppid: e.ppid,
+        startKey,
+        start: filetimeToIso(e.createTime > 0n ? e.createTime : bootFt) ?? new Date(0).toISOString(),
+        name: e.imageName.length > 0 ? e.imageName : e.pid === 0 ? 'System Idle Process' : `pid ${e.pid}`,
+        netns: 'host',
+      };
+      const exe = e.executable ?? (e.pid > 4 ? imagePath?.(e.pid) : undefined);
+      if (exe !== undefined) rec.executable = exe;
+      if (e.commandLine !== undefined) {
+        rec.commandLine = e.commandLine;
+        rec.args = splitCommandLine(e.commandLine);
+      }
+      next.set(e.pid, rec);
+      // The idle process and System have no command line or owner worth a WMI round trip.
+      if (e.pid > 4) this.needDetails.add(`${e.pid}/${startKey}`);
+    }
+    for (const key of this.needDetails) {
+      const pid = Number(key.split('/')[0]);
+      if (next.get(pid)?.startKey !== key.split('/')[1]) this.needDetails.delete(key);
+    }
+    this.records = next;
+    return [...this.needDetails].map((k) => Number(k.split('/')[0]));
+  }
+
+  /** Merges Win32_Process details into the matching instances; asked-for pids are never asked again. */
+  applyDetails(asked: readonly number[], rows: readonly Win32ProcessRow[]): void {
+    const byPid = new Map(rows.map((r) => [r.pid, r]));
+    for (const pid of asked) {
+      const rec = this.records.get(pid);
+      if (rec === undefined) continue;
+      this.needDetails.delete(`${pid}/${rec.startKey}`);
+      const row = byPid.get(pid);
+      if (row === undefined || !sameInstance(row, pid, BigInt(rec.startKey))) continue;
+      const merged: ProcessRecord = { ...rec };
+      if (merged.executable === undefined && row.executable !== undefined) merged.executable = row.executable;
+      if (row.commandLine !== undefined) {
+        merged.commandLine = row.commandLine;
+        merged.args = splitCommandLine(row.commandLine);
+      }
+      if (row.user !== undefined) merged.userName = row.user;
+      if (row.domain !== undefined) merged.userDomain = row.domain;
+      this.records.set(pid, merged);
+    }
+  }
+
+  snapshot(): Map<number, ProcessRecord> {
+    return new Map(this.records);
+  }
+
+  get(pid: number): ProcessRecord | undefined {
+    return this.records.get(pid);
+  }
+}
+
+/** Base entries from Win32_Process rows (the no-FFI path). */
+export function basesFromWin32(rows: readonly Win32ProcessRow[]): ProcessBase[] {
+  return rows.map((r) => ({
+    pid: r.pid,
+    ppid: r.ppid ?? 0,
+    createTime: r.created ?? 0n,
+    imageName: r.name ?? '',
+    executable: r.executable,
+    commandLine: r.commandLine,
+  }));
+}
