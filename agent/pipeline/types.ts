@@ -15,6 +15,8 @@ export interface OutputStats {
   name: string;
   type: string;
   state: 'running' | 'backoff' | 'open' | 'paused' | 'stopped';
+  /** Events this output owes since start (including the backlog found in the spool at start). */
+  received: number;
   sent: number;
   failed: Record<string, number>;
   dropped: Record<string, number>;
@@ -30,6 +32,8 @@ export interface PipelineStats {
   dropped: Record<string, number>;
   lost: number;
   outputs: OutputStats[];
+  /** Spool usage on disk. */
+  spool?: { bytes: number; maxBytes: number; segments: number };
 }
 
 /** The delivery pipeline: spool, one dispatcher per output, telemetry. */

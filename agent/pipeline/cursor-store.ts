@@ -1,0 +1,116 @@
+import { open, readFile, rename, mkdir } from 'node:fs/promises';
+import { crc32 } from 'node:zlib';
+import { join } from 'node:path';
+import type { FaultHook } from './fault.js';
+
+/** Where an output has got to: the next seq to deliver and a hint where its frame starts. */
+export interface CursorPos {
+  seq: number;
+  /** firstSeq of the segment that holds `seq` (a hint; verified before use). */
+  segment: number;
+  offset: number;
+}
+
+export type CursorLoad =
+  | { kind: 'ok'; pos: CursorPos }
+  | { kind: 'missing' }
+  | { kind: 'corrupt'; why: string };
+
+function encode(pos: CursorPos): string {
+  const body = JSON.stringify({ v: 1, seq: pos.seq, segment: pos.segment, offset: pos.offset });
+  return `${body}\n${crc32(body).toString(16)}\n`;
+}
+
+export function decodeCursor(text: string): CursorLoad {
+  const [body, sum] = text.split('\n');
+  if (body === undefined || sum === undefined || crc32(body).toString(16) !== sum) return { kind: 'corrupt', why: 'checksum mismatch' };
+  try {
+    const v = JSON.parse(body) as Partial<CursorPos>;
+    const ok = [v.seq, v.segment, v.offset].every((n) => Number.isSafeInteger(n) && (n as number) >= 0);
+    return ok ? { kind: 'ok', pos: v as CursorPos } : { kind: 'corrupt', why: 'bad fields' };
+  } catch {
+    return { kind: 'corrupt', why: 'not JSON' };
+  }
+}
+
+/**
+ * One output's persisted cursor (`<dir>/<name>.cursor`), written atomically: tmp file, fsync,
+ * rename, fsync of the directory. Saves coalesce: one write in flight, the newest position wins.
+ */
+export class CursorStore {
+  private persisted: CursorPos | undefined;
+  private wanted: CursorPos | undefined;
+  private writing: Promise<void> | undefined;
+  private readonly path: string;
+
+  constructor(
+    private readonly dir: string,
+    readonly name: string,
+    private readonly sync: boolean,
+    private readonly onPersisted: (pos: CursorPos) => void,
+    private readonly fault: FaultHook | undefined,
+  ) {
+    this.path = join(dir, `${name}.cursor`);
+  }
+
+  async load(): Promise<CursorLoad> {
+    await mkdir(this.dir, { recursive: true });
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
+      return { kind: 'corrupt', why: String(err) };
+    }
+    const r = decodeCursor(text);
+    if (r.kind === 'ok') this.persisted = r.pos;
+    return r;
+  }
+
+  /** The position known to be on disk (segments before it may be deleted). */
+  get durable(): CursorPos | undefined {
+    return this.persisted;
+  }
+
+  /** Asks for `pos` to be persisted; resolves once it (or a later position) is on disk. */
+  save(pos: CursorPos): Promise<void> {
+    if (this.wanted !== undefined && this.wanted.seq >= pos.seq) return this.writing ?? Promise.resolve();
+    this.wanted = pos;
+    this.writing ??= this.loop().finally(() => { this.writing = undefined; });
+    return this.writing;
+  }
+
+  private async loop(): Promise<void> {
+    while (this.wanted !== undefined && (this.persisted === undefined || this.wanted.seq > this.persisted.seq)) {
+      const pos = this.wanted;
+      await this.write(pos);
+      this.persisted = pos;
+      this.onPersisted(pos);
+    }
+  }
+
+  private async write(pos: CursorPos): Promise<void> {
+    const tmp = `${this.path}.tmp`;
+    const fh = await open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(encode(pos));
+      if (this.sync) await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    this.fault?.('cursor.tmp');
+    await rename(tmp, this.path);
+    if (this.sync) await syncDir(this.dir);
+  }
+}
+
+export async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } catch {
+    // Some filesystems refuse fsync on directories; the rename is still atomic.
+  } finally {
+    await fh.close();
+  }
+}

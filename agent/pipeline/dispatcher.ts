@@ -1,0 +1,259 @@
+import type { Logger } from '../log/logger.js';
+import type { AgentEventInput } from '../ecs/document.js';
+import { Action } from '../ecs/fields.js';
+import { errorMessage } from '../util/errors.js';
+import type { OutputConfig } from '../../config/schema.js';
+import type { SendResult, Transport } from '../../transports/types.js';
+import { Backoff } from './backoff.js';
+import type { DeadLetter } from './dead-letter.js';
+import type { Lane } from './lane.js';
+import type { LaneReader, ReadResult } from './spool-reader.js';
+import { SpooledEvent } from './outbound.js';
+
+export interface DispatcherDeps {
+  lane: Lane;
+  reader: LaneReader;
+  transport: Transport;
+  config: OutputConfig;
+  deadLetter: DeadLetter;
+  logger: Logger;
+  now: () => number;
+  /** Raises a portwarden.agent event (output_paused, output_resumed). */
+  emit: (input: AgentEventInput) => void;
+  sendTimeoutMs: number;
+  random?: () => number;
+}
+
+/**
+ * Moves one output's events from the spool to its transport: one batch in flight, retried until
+ * it resolves, then the cursor moves. Nothing else waits on it, so a dead output holds back no one.
+ */
+export class Dispatcher {
+  private stopping = false;
+  /** A method, not the field, so checks after an await are not narrowed away. */
+  private isStopping(): boolean { return this.stopping; }
+  private readonly stopCtl = new AbortController();
+  private running: Promise<void> | undefined;
+  private readonly backoff: Backoff;
+  private lastReason = '';
+  private wakeSleep: (() => void) | undefined;
+
+  constructor(private readonly d: DispatcherDeps) {
+    this.backoff = new Backoff(d.config.retry, d.random);
+  }
+
+  get lastFailure(): string { return this.lastReason; }
+
+  start(): void {
+    this.running ??= this.loop().catch((err: unknown) => {
+      this.d.logger.error('output dispatcher stopped on an internal error', { output: this.d.lane.name, error: errorMessage(err) });
+    });
+  }
+
+  /** Stops taking batches; the in-flight one gets until `deadline` (epoch ms), then is abandoned unacknowledged. */
+  async stop(deadline: number): Promise<void> {
+    this.stopping = true;
+    this.d.lane.notify();
+    this.wakeSleep?.();
+    const t = setTimeout(() => { this.stopCtl.abort(); }, Math.max(0, deadline - Date.now()));
+    t.unref();
+    await this.running;
+    clearTimeout(t);
+    this.stopCtl.abort();
+    await this.d.reader.close();
+  }
+
+  private async loop(): Promise<void> {
+    const { lane } = this.d;
+    while (!this.stopping) {
+      const batch = await this.collect();
+      if (batch === undefined) continue;
+      // Stopping: what is not in flight stays in the spool for the next run.
+      if (this.isStopping() && batch.frames.length > 0) break;
+      lane.readPos = batch.end;
+      if (batch.frames.length === 0) {
+        this.ack(batch.end);
+        continue;
+      }
+      lane.inFlight = true;
+      lane.oldestTime = batch.frames[0]?.time;
+      const unresolved = await this.deliver(batch);
+      lane.inFlight = false;
+      lane.oldestTime = undefined;
+      this.ack(unresolved === undefined ? lane.readPos : batch.starts[unresolved] ?? lane.readPos);
+    }
+  }
+
+  private ack(pos: Lane['ackPos']): void {
+    const { lane } = this.d;
+    if (pos.seq <= lane.ackPos.seq) return;
+    lane.ackPos = pos;
+    if (lane.readPos.seq < pos.seq) lane.readPos = pos;
+    lane.cursor.save(pos).catch((err: unknown) => {
+      this.d.logger.warn('cursor write failed (events may be sent again after a restart)', { output: lane.name, error: errorMessage(err) });
+    });
+  }
+
+  /** Reads the next batch, waiting up to batch.max_wait for it to fill. */
+  private async collect(): Promise<ReadResult | undefined> {
+    const { lane, reader, config } = this.d;
+    const { max_events: maxEvents, max_bytes: maxBytes, max_wait: maxWait } = config.batch;
+    const gen = lane.generation;
+    const r = await reader.read(lane.readPos, maxEvents, maxBytes);
+    if (gen !== lane.generation) return undefined;
+    if (r.frames.length === 0) {
+      if (r.end.seq === lane.readPos.seq) await lane.waitForNotify(1000);
+      return r;
+    }
+    const deadline = (r.frames[0]?.time ?? this.d.now()) + maxWait;
+    let bytes = r.frames.reduce((n, f) => n + f.bytes, 0);
+    while (r.frames.length < maxEvents && bytes < maxBytes && !this.stopping && this.d.now() < deadline) {
+      await lane.waitForNotify(deadline - this.d.now());
+      const more = await reader.read(r.end, maxEvents - r.frames.length, maxBytes - bytes);
+      if (gen !== lane.generation) return undefined;
+      r.frames.push(...more.frames);
+      r.starts.push(...more.starts);
+      r.end = more.end;
+      bytes += more.frames.reduce((n, f) => n + f.bytes, 0);
+    }
+    return r;
+  }
+
+  /** Sends until every event is resolved; returns the index of the first unresolved one if stopped. */
+  private async deliver(batch: ReadResult): Promise<number | undefined> {
+    const { lane } = this.d;
+    const events = batch.frames.map((f) => new SpooledEvent(f.json));
+    let pending = events.map((_, i) => i);
+    const settle = (idx: readonly number[]): void => {
+      for (const i of idx) {
+        lane.queuedEvents--;
+        lane.queuedBytes -= batch.frames[i]?.bytes ?? 0;
+      }
+      const gone = new Set(idx);
+      pending = pending.filter((i) => !gone.has(i));
+    };
+    while (pending.length > 0) {
+      if (this.stopping && this.stopCtl.signal.aborted) return pending[0];
+      const attempt = this.backoff.open ? pending.slice(0, 1) : pending;
+      const result = await this.send(attempt.map((i) => events[i] as SpooledEvent));
+      if (this.stopCtl.signal.aborted && result.kind === 'retryable') return pending[0];
+      let delay: number | undefined;
+      switch (result.kind) {
+        case 'ok':
+          lane.sent += attempt.length;
+          settle(attempt);
+          this.recovered();
+          break;
+        case 'permanent':
+          await this.deadLetter(attempt.map((i) => ({ i, reason: result.reason })), events);
+          settle(attempt);
+          this.recovered();
+          break;
+        case 'partial': {
+          const retry = new Set(result.retry.filter((k) => k >= 0 && k < attempt.length));
+          const rejected = result.rejected.filter((r) => r.index >= 0 && r.index < attempt.length && !retry.has(r.index));
+          const rejectedIdx = new Set(rejected.map((r) => r.index));
+          await this.deadLetter(rejected.map((r) => ({ i: attempt[r.index] ?? 0, reason: r.reason })), events);
+          settle(rejected.map((r) => attempt[r.index] ?? 0));
+          const done = attempt.filter((_, k) => !retry.has(k) && !rejectedIdx.has(k));
+          lane.sent += done.length;
+          settle(done);
+          if (retry.size === 0) { this.recovered(); break; }
+          delay = this.failed('partial', `${retry.size} of ${attempt.length} events to retry`);
+          break;
+        }
+        case 'retryable':
+          delay = this.failed(result.reason === 'send timed out' ? 'timeout' : 'retryable', result.reason, result.retryAfterMs);
+          break;
+        case 'paused':
+          delay = this.failed('paused', result.reason);
+          if (lane.state !== 'paused') {
+            lane.state = 'paused';
+            this.d.logger.error('output paused: it refuses our credentials or configuration; events stay queued', { output: lane.name, reason: result.reason });
+            this.d.emit({ action: Action.outputPaused, severity: 73, message: `output ${lane.name} paused: ${result.reason}`, fields: { portwarden: { output: { name: lane.name, type: lane.type, reason: result.reason } } } });
+          }
+          break;
+      }
+      if (delay !== undefined && pending.length > 0) {
+        if (this.stopping) return pending[0];
+        await this.sleep(delay);
+        if (this.isStopping()) return pending[0];
+      }
+    }
+    return undefined;
+  }
+
+  private failed(reason: string, detail: string, retryAfterMs?: number): number {
+    const { lane } = this.d;
+    lane.count('failed', reason);
+    lane.retries++;
+    this.lastReason = detail;
+    const delay = this.backoff.next(retryAfterMs);
+    if (lane.state !== 'paused') lane.state = this.backoff.open ? 'open' : 'backoff';
+    return delay;
+  }
+
+  private recovered(): void {
+    const { lane } = this.d;
+    this.backoff.succeed();
+    if (lane.state === 'paused') {
+      this.d.logger.info('output resumed', { output: lane.name });
+      this.d.emit({ action: Action.outputResumed, message: `output ${lane.name} resumed`, fields: { portwarden: { output: { name: lane.name, type: lane.type } } } });
+    }
+    lane.state = 'running';
+  }
+
+  private async deadLetter(items: { i: number; reason: string }[], events: SpooledEvent[]): Promise<void> {
+    const { lane } = this.d;
+    if (items.length === 0) return;
+    for (;;) {
+      try {
+        await this.d.deadLetter.write(lane.name, items.map((x) => ({ event: events[x.i] as SpooledEvent, reason: x.reason })));
+        break;
+      } catch (err) {
+        // Never move past an event we could neither deliver nor record.
+        this.d.logger.error('dead-letter write failed; retrying', { output: lane.name, error: errorMessage(err) });
+        await this.sleep(1000);
+        if (this.stopping) throw err;
+      }
+    }
+    lane.deadLettered += items.length;
+  }
+
+  private async send(batch: SpooledEvent[]): Promise<SendResult> {
+    const ctl = new AbortController();
+    const onStop = (): void => { ctl.abort(); };
+    this.stopCtl.signal.addEventListener('abort', onStop);
+    const timer = setTimeout(() => { ctl.abort(); }, this.d.sendTimeoutMs);
+    timer.unref();
+    // A transport that ignores the signal is abandoned a second after the abort.
+    const abandon = new Promise<SendResult>((resolve) => {
+      ctl.signal.addEventListener('abort', () => {
+        setTimeout(() => { resolve({ kind: 'retryable', reason: 'send timed out' }); }, 1000).unref();
+      });
+    });
+    try {
+      const r = await Promise.race([this.d.transport.send(batch, ctl.signal), abandon]);
+      return ctl.signal.aborted && r.kind === 'retryable' && !this.stopCtl.signal.aborted ? { kind: 'retryable', reason: 'send timed out' } : r;
+    } catch (err) {
+      return { kind: 'retryable', reason: `transport error: ${errorMessage(err)}` };
+    } finally {
+      clearTimeout(timer);
+      this.stopCtl.signal.removeEventListener('abort', onStop);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(t);
+        this.wakeSleep = undefined;
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      t.unref();
+      this.wakeSleep = done;
+    });
+  }
+}

@@ -1,0 +1,215 @@
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import type { z } from 'zod';
+import type { Logger } from '../log/logger.js';
+import type { AgentEventFactory, AgentEventInput, EcsDocument } from '../ecs/document.js';
+import { Action, Kind } from '../ecs/fields.js';
+import { PortwardenError, errorMessage } from '../util/errors.js';
+import type { OutputConfig } from '../../config/schema.js';
+import type { Transport } from '../../transports/types.js';
+import type { heartbeatSchema, metricsSchema, spoolSchema } from './config.js';
+import { CursorStore } from './cursor-store.js';
+import { DeadLetter } from './dead-letter.js';
+import { Dispatcher } from './dispatcher.js';
+import type { FaultHook } from './fault.js';
+import { Lane } from './lane.js';
+import { startMetricsServer } from './metrics.js';
+import { recover } from './recover.js';
+import type { RecoveryReport } from './recover.js';
+import { Spool } from './spool.js';
+import { LaneReader } from './spool-reader.js';
+import { Telemetry } from './telemetry.js';
+import type { Pipeline, PipelineStats } from './types.js';
+
+export interface PipelineOptions {
+  /** The spool lives in <stateDir>/spool, dead letters in <stateDir>/dead-letter/<output>.ndjson. */
+  stateDir: string;
+  spool: z.output<typeof spoolSchema>;
+  metrics: z.output<typeof metricsSchema>;
+  heartbeat: z.output<typeof heartbeatSchema>;
+  outputs: { name: string; config: OutputConfig; transport: Transport }[];
+  logger: Logger;
+  /** Builds portwarden.agent documents (events_lost, output_paused, heartbeat ...). */
+  agentEvent: AgentEventFactory;
+  /** Injectable clock (event ages, dead-letter timestamps). */
+  now?: () => number;
+  /** Longest one send may take before it is aborted and retried (default 30 s). */
+  sendTimeoutMs?: number;
+  /** Total time shutdown gives in-flight sends (default 5 s). */
+  shutdownTimeoutMs?: number;
+  /** Period of the aggregated warning line (default 30 s). */
+  warnIntervalMs?: number;
+  /** Backoff jitter source (tests). */
+  random?: () => number;
+  /** Test-only crash points; see fault.ts. */
+  fault?: FaultHook;
+}
+
+type Phase = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+/** See Pipeline in types.ts: accept() appends to the spool; one dispatcher per output delivers. */
+export class DeliveryPipeline implements Pipeline {
+  private phase: Phase = 'new';
+  private currentPhase(): Phase { return this.phase; }
+  private starting: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
+  private readonly now: () => number;
+  private readonly spool: Spool;
+  private readonly lanes: Lane[];
+  private readonly dispatchers: Dispatcher[];
+  private readonly telemetry: Telemetry;
+  private metricsServer: Server | undefined;
+  private received = 0;
+  private readonly dropped: Record<string, number> = {};
+  private lost = 0;
+  /** What start-up recovery found (for tests and the `status` command). */
+  recovery: RecoveryReport | undefined;
+  /** The metrics endpoint's bound port, once listening. */
+  metricsPort: number | undefined;
+
+  constructor(private readonly o: PipelineOptions) {
+    this.now = o.now ?? Date.now;
+    const dir = join(o.stateDir, 'spool');
+    this.spool = new Spool(dir, o.spool, { now: this.now, logger: o.logger, fault: o.fault, onWritten: () => { for (const l of this.lanes) l.notify(); } });
+    this.lanes = o.outputs.map((out) => new Lane(out.name, out.config.type, new CursorStore(join(dir, 'cursors'), out.name, o.spool.fsync !== 'never', () => {
+      void this.spool.collect().catch((err: unknown) => { o.logger.warn('spool segment deletion failed', { error: errorMessage(err) }); });
+    }, o.fault)));
+    this.spool.lanes = this.lanes;
+    this.dispatchers = o.outputs.map((out, i) => {
+      const lane = this.lanes[i] as Lane;
+      return new Dispatcher({
+        lane, transport: out.transport, config: out.config, logger: o.logger, now: this.now,
+        reader: new LaneReader(() => this.spool.segments, lane, o.logger),
+        deadLetter: new DeadLetter(join(o.stateDir, 'dead-letter'), out.name, this.now),
+        emit: (input) => { this.emit(input); },
+        sendTimeoutMs: o.sendTimeoutMs ?? 30_000,
+        ...(o.random === undefined ? {} : { random: o.random }),
+      });
+    });
+    this.telemetry = new Telemetry({
+      heartbeat: o.heartbeat, stats: () => this.stats(), emit: (input) => { this.emit(input); }, logger: o.logger,
+      lastFailure: (name) => this.dispatchers[this.lanes.findIndex((l) => l.name === name)]?.lastFailure ?? '',
+      warnIntervalMs: o.warnIntervalMs ?? 30_000,
+    });
+  }
+
+  start(): Promise<void> {
+    this.starting ??= this.doStart();
+    return this.starting;
+  }
+
+  private async doStart(): Promise<void> {
+    if (this.phase !== 'new') return;
+    this.phase = 'starting';
+    const rep = await recover(this.spool, this.lanes, this.o.logger, this.now);
+    this.recovery = rep;
+    this.lost = rep.lost;
+    for (const out of this.o.outputs) {
+      await out.transport.start().catch((err: unknown) => {
+        this.o.logger.error('output failed to start; its events stay queued and it is retried', { output: out.name, error: errorMessage(err) });
+      });
+    }
+    if (this.currentPhase() !== 'starting') return;
+    this.spool.start();
+    this.phase = 'running';
+    if (rep.lost > 0 || rep.repairedSegments.length > 0 || rep.cursorsReset.length > 0 || rep.spoolMovedTo !== undefined) {
+      this.o.logger.error('spool recovery found damage', { lost: rep.lost, repaired: rep.repairedSegments, cursors_reset: rep.cursorsReset });
+      this.emit({
+        action: Action.eventsLost, severity: rep.lost > 0 ? 73 : 47,
+        message: `portwarden spool recovery: ${rep.lost} event(s) lost, ${rep.repairedSegments.length} segment(s) repaired, ${rep.cursorsReset.length} cursor(s) reset`,
+        fields: { portwarden: { pipeline: { lost: rep.lost, lost_by_output: rep.lostByOutput, repaired_segments: rep.repairedSegments, dropped_bytes: rep.droppedBytes, cursors_reset: rep.cursorsReset } } },
+      });
+    }
+    for (const d of this.dispatchers) d.start();
+    this.telemetry.start();
+    if (this.o.metrics.listen !== undefined) {
+      const m = await startMetricsServer(this.o.metrics.listen, () => this.stats(), this.o.logger);
+      this.metricsServer = m.server;
+      this.metricsPort = m.port;
+    }
+  }
+
+  async accept(doc: EcsDocument): Promise<void> {
+    if (this.phase !== 'running') throw new PortwardenError('PIPELINE_STOPPED', `the pipeline is not running (${this.phase})`);
+    const json = JSON.stringify(doc);
+    const outcome = await this.spool.append(json, doc.event.kind === Kind.alert);
+    this.received++;
+    if (outcome === 'dropped') {
+      this.dropped.queue_full = (this.dropped.queue_full ?? 0) + 1;
+      for (const lane of this.lanes) {
+        lane.received++;
+        lane.count('dropped', 'queue_full');
+      }
+    }
+  }
+
+  /** Raises a portwarden.agent event through the pipeline itself. */
+  private emit(input: AgentEventInput): void {
+    if (this.phase !== 'running') return;
+    let doc: EcsDocument;
+    try {
+      doc = this.o.agentEvent(input);
+    } catch (err) {
+      this.o.logger.warn('could not build an agent event', { action: input.action, error: errorMessage(err) });
+      return;
+    }
+    this.accept(doc).catch((err: unknown) => { this.o.logger.warn('could not queue an agent event', { action: input.action, error: errorMessage(err) }); });
+  }
+
+  stats(): PipelineStats {
+    const now = this.now();
+    return {
+      received: this.received,
+      dropped: { ...this.dropped },
+      lost: this.lost,
+      outputs: this.lanes.map((l) => l.stats(now)),
+      spool: { bytes: this.spool.usedBytes, maxBytes: this.spool.maxBytes, segments: this.spool.segments.length },
+    };
+  }
+
+  /** Emits a heartbeat now (the schedule does it otherwise). */
+  heartbeat(): void {
+    this.telemetry.heartbeat();
+  }
+
+  /** Makes everything accepted so far durable (fsync) and persists every cursor. */
+  async flush(): Promise<void> {
+    if (this.phase !== 'running') return;
+    await this.spool.tick();
+    await Promise.all(this.lanes.map((l) => l.cursor.save(l.ackPos)));
+  }
+
+  shutdown(): Promise<void> {
+    this.stopping ??= this.doShutdown();
+    return this.stopping;
+  }
+
+  private async doShutdown(): Promise<void> {
+    const deadline = Date.now() + (this.o.shutdownTimeoutMs ?? 5000);
+    if (this.phase === 'starting') await this.starting?.catch(() => undefined);
+    const wasStarted = this.phase === 'running';
+    this.phase = 'stopping';
+    await this.telemetry.stop();
+    if (wasStarted) {
+      await this.spool.close();
+      await Promise.all(this.dispatchers.map((d) => d.stop(deadline)));
+      for (const l of this.lanes) l.state = 'stopped';
+      await Promise.all(this.lanes.map((l) => l.cursor.save(l.ackPos).catch((err: unknown) => {
+        this.o.logger.warn('final cursor write failed (events may be sent again)', { output: l.name, error: errorMessage(err) });
+      })));
+    }
+    await Promise.all(this.o.outputs.map((out) => bounded(out.transport.shutdown(), Math.max(500, deadline - Date.now())).catch((err: unknown) => {
+      this.o.logger.warn('output shutdown failed', { output: out.name, error: errorMessage(err) });
+    })));
+    await new Promise<void>((resolve) => { if (this.metricsServer === undefined) resolve(); else this.metricsServer.close(() => { resolve(); }); });
+    this.phase = 'stopped';
+  }
+}
+
+function bounded(p: Promise<void>, ms: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    t.unref();
+    p.then(() => { clearTimeout(t); resolve(); }, (err: unknown) => { clearTimeout(t); reject(err instanceof Error ? err : new Error(String(err))); });
+  });
+}

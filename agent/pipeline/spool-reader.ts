@@ -1,0 +1,125 @@
+import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import type { Logger } from '../log/logger.js';
+import { decodeFrame, frameIsFor } from './frame.js';
+import type { Frame } from './frame.js';
+import type { CursorPos } from './cursor-store.js';
+import type { Lane } from './lane.js';
+import type { SegmentInfo } from './spool-recovery.js';
+
+export interface ReadResult {
+  frames: Frame[];
+  /** Where each frame starts, index-aligned with frames (to acknowledge a prefix at shutdown). */
+  starts: CursorPos[];
+  /** Position after the last frame consumed (frames for other outputs are consumed silently). */
+  end: CursorPos;
+}
+
+/**
+ * Reads one output's next frames straight from the segment files, so memory holds one batch per
+ * output however large the backlog on disk is.
+ */
+export class LaneReader {
+  private fh: FileHandle | undefined;
+  private fhId = -1;
+  private buf = Buffer.allocUnsafe(256 * 1024);
+
+  constructor(
+    private readonly segments: () => readonly SegmentInfo[],
+    private readonly lane: Lane,
+    private readonly logger: Logger,
+  ) {}
+
+  private locate(pos: CursorPos): SegmentInfo | undefined {
+    const segs = this.segments();
+    const byId = segs.find((s) => s.id === pos.segment);
+    if (byId !== undefined && pos.seq <= byId.lastSeq + 1) return byId;
+    let found: SegmentInfo | undefined = segs[0];
+    for (const s of segs) if (s.id <= pos.seq) found = s;
+    return found;
+  }
+
+  private async handle(seg: SegmentInfo): Promise<FileHandle> {
+    if (this.fh !== undefined && this.fhId === seg.id) return this.fh;
+    await this.close();
+    this.fh = await open(seg.path, 'r');
+    this.fhId = seg.id;
+    return this.fh;
+  }
+
+  async read(from: CursorPos, maxEvents: number, maxBytes: number): Promise<ReadResult> {
+    let pos = { ...from };
+    const frames: Frame[] = [];
+    const starts: CursorPos[] = [];
+    let bytes = 0;
+    for (;;) {
+      const seg = this.locate(pos);
+      if (seg === undefined) break;
+      if (seg.id !== pos.segment) pos = { seq: pos.seq, segment: seg.id, offset: 0 };
+      const segs = this.segments();
+      const limit = seg.bytes;
+      if (pos.offset >= limit) {
+        const next = segs[segs.indexOf(seg) + 1];
+        if (next === undefined) break;
+        pos = { seq: Math.max(pos.seq, next.firstSeq), segment: next.id, offset: 0 };
+        continue;
+      }
+      let fh: FileHandle;
+      try {
+        fh = await this.handle(seg);
+      } catch {
+        // Deleted under us (drop_oldest); the next locate() finds where to go.
+        if (!this.segments().includes(seg)) continue;
+        throw new Error(`spool segment ${seg.path} cannot be opened`);
+      }
+      const want = Math.min(this.buf.length, limit - pos.offset);
+      const { bytesRead } = await fh.read(this.buf, 0, want, pos.offset);
+      const chunk = this.buf.subarray(0, bytesRead);
+      let off = 0;
+      let full = false;
+      while (off < chunk.length) {
+        const r = decodeFrame(chunk, off);
+        if (r.kind === 'short') {
+          if (off === 0 && bytesRead === limit - pos.offset) return this.corrupt(seg, pos, frames, starts);
+          if (off === 0) this.buf = Buffer.allocUnsafe(Math.max(r.need, this.buf.length * 2));
+          break;
+        }
+        if (r.kind === 'bad') return this.corrupt(seg, pos, frames, starts);
+        const f = r.frame;
+        if (f.seq >= pos.seq && frameIsFor(f, this.lane.name)) {
+          if (frames.length >= maxEvents || (frames.length > 0 && bytes + f.bytes > maxBytes)) { full = true; break; }
+          frames.push(f);
+          starts.push({ seq: f.seq, segment: seg.id, offset: pos.offset });
+          bytes += f.bytes;
+        }
+        off += f.bytes;
+        pos = { seq: Math.max(pos.seq, f.seq + 1), segment: seg.id, offset: pos.offset + f.bytes };
+      }
+      if (full || frames.length >= maxEvents) break;
+      if (bytesRead === 0) break;
+    }
+    return { frames, starts, end: pos };
+  }
+
+  /** A frame that went bad after start-up: skip the rest of the segment and count it. */
+  private corrupt(seg: SegmentInfo, pos: CursorPos, frames: Frame[], starts: CursorPos[]): ReadResult {
+    if (frames.length > 0) return { frames, starts, end: pos };
+    const segs = this.segments();
+    const next = segs[segs.indexOf(seg) + 1];
+    const lost = Math.max(0, seg.lastSeq - pos.seq + 1);
+    this.logger.error('spool segment damaged while running; skipping the rest of it', { segment: seg.path, events: lost });
+    this.lane.count('dropped', 'corrupt', lost);
+    this.lane.queuedEvents -= lost;
+    const end = next === undefined
+      ? { seq: seg.lastSeq + 1, segment: seg.id, offset: seg.bytes }
+      : { seq: next.firstSeq, segment: next.id, offset: 0 };
+    return { frames: [], starts: [], end };
+  }
+
+  async close(): Promise<void> {
+    const fh = this.fh;
+    this.fh = undefined;
+    this.fhId = -1;
+    await fh?.close();
+  }
+}

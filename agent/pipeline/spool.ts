@@ -1,0 +1,286 @@
+import { open, readFile, rename, rm } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { z } from 'zod';
+import type { Logger } from '../log/logger.js';
+import { PortwardenError, errorMessage } from '../util/errors.js';
+import { decodeFrame, encodeFrame, FrameFlag, frameIsFor, HEADER_BYTES, segmentName } from './frame.js';
+import type { Frame } from './frame.js';
+import { scanSpool } from './spool-recovery.js';
+import type { ScanReport, SegmentInfo } from './spool-recovery.js';
+import { syncDir } from './cursor-store.js';
+import type { FaultHook } from './fault.js';
+import type { Lane } from './lane.js';
+import type { spoolSchema } from './config.js';
+
+export type SpoolConfig = z.output<typeof spoolSchema>;
+interface Pending { buf: Buffer; seq: number; done: () => void; fail: (e: Error) => void }
+export type AppendOutcome = 'appended' | 'dropped';
+const CHUNK_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The durable queue: append-only segment files, one writer, group commit, a disk cap, and
+ * deletion of segments once every output's persisted cursor has passed them.
+ */
+export class Spool {
+  segments: SegmentInfo[] = [];
+  nextSeq = 1;
+  private writtenNext = 1;
+  private durableNext = 1;
+  private headWritten = 0;
+  private fh: FileHandle | undefined;
+  private pending: Pending[] = [];
+  private pendingBytes = 0;
+  private diskBytes = 0;
+  private writing = false;
+  private dirty = false;
+  private closed = false;
+  private lock: Promise<unknown> = Promise.resolve();
+  private spaceWaiters: (() => void)[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private lastWriteError = 0;
+  readonly rollBytes: number;
+  lanes: Lane[] = [];
+
+  constructor(
+    readonly dir: string,
+    private readonly cfg: SpoolConfig,
+    private readonly hooks: { now: () => number; logger: Logger; fault: FaultHook | undefined; onWritten: () => void },
+  ) {
+    this.rollBytes = Math.max(64 * 1024, Math.min(cfg.segment_bytes, Math.floor(cfg.max_bytes / 8)));
+  }
+
+  get usedBytes(): number { return this.diskBytes + this.pendingBytes; }
+  get maxBytes(): number { return this.cfg.max_bytes; }
+  private get headPath(): string { return join(this.dir, 'head.json'); }
+
+  /** Scans the segments (see scanSpool) and reopens the last one for appending. */
+  async open(onFrame: (f: Frame) => void): Promise<ScanReport> {
+    let headNext = 1;
+    try {
+      const v = JSON.parse(await readFile(this.headPath, 'utf8')) as { next?: unknown };
+      if (typeof v.next === 'number' && Number.isSafeInteger(v.next)) headNext = v.next;
+    } catch { /* no head yet, or unreadable: the scan alone decides */ }
+    const report = await scanSpool(this.dir, headNext, onFrame);
+    this.segments = report.segments;
+    this.diskBytes = this.segments.reduce((n, s) => n + s.bytes, 0);
+    const last = this.segments.at(-1);
+    this.nextSeq = Math.max(headNext, (last?.lastSeq ?? 0) + 1, 1);
+    this.writtenNext = this.durableNext = this.headWritten = this.nextSeq;
+    if (last !== undefined) this.fh = await open(last.path, 'r+');
+    return report;
+  }
+
+  /** Never reuse a seq a cursor has already passed. */
+  raiseNextSeq(seq: number): void {
+    if (seq > this.nextSeq) this.nextSeq = this.writtenNext = this.durableNext = seq;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => { void this.tick(); }, this.cfg.fsync_interval);
+    this.timer.unref();
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Appends one event. Resolves 'appended' once written (and fsynced for `always`), 'dropped'
+   * when drop_newest refused it; waits while the spool is full and the policy is to block.
+   */
+  async append(json: string, alert: boolean): Promise<AppendOutcome> {
+    const size = HEADER_BYTES + Buffer.byteLength(json);
+    if (size > this.cfg.max_bytes / 2) throw new PortwardenError('EVENT_TOO_LARGE', `event of ${size} bytes is larger than half the spool cap`);
+    while (this.usedBytes + size > this.cfg.max_bytes) {
+      if (this.closed) throw new PortwardenError('PIPELINE_STOPPED', 'the pipeline is shutting down');
+      if (!alert && this.cfg.when_full === 'drop_newest') return 'dropped';
+      if (this.cfg.when_full === 'drop_oldest' && await this.evictOldest()) continue;
+      await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
+    }
+    if (this.closed) throw new PortwardenError('PIPELINE_STOPPED', 'the pipeline is shutting down');
+    const flags = alert ? FrameFlag.alert : 0;
+    await this.enqueue(encodeFrame(this.nextSeq++, this.hooks.now(), flags, json), undefined, true);
+    return 'appended';
+  }
+
+  private enqueue(buf: Buffer, targets: readonly string[] | undefined, isNew: boolean): Promise<void> {
+    const seq = buf.readUInt32LE(8) + buf.readUInt32LE(12) * 0x1_0000_0000;
+    for (const lane of this.lanes) {
+      if (targets !== undefined && !targets.includes(lane.name)) continue;
+      if (isNew) lane.received++;
+      lane.queuedEvents++;
+      lane.queuedBytes += buf.length;
+    }
+    this.pendingBytes += buf.length;
+    return new Promise<void>((done, fail) => {
+      this.pending.push({ buf, seq, done, fail });
+      if (!this.writing) { this.writing = true; void this.writeLoop(); }
+    });
+  }
+
+  private async writeLoop(): Promise<void> {
+    while (this.pending.length > 0) {
+      try {
+        await this.exclusive(() => this.writeChunk());
+      } catch (err) {
+        // Disk full or an I/O error: keep the events pending (accept() waits) and try again.
+        if (this.hooks.now() - this.lastWriteError > 30_000) this.hooks.logger.error('spool write failed; retrying', { error: errorMessage(err) });
+        this.lastWriteError = this.hooks.now();
+        if (this.closed) break;
+        await new Promise((r) => setTimeout(r, 1000).unref());
+      }
+    }
+    this.writing = false;
+  }
+
+  private async writeChunk(): Promise<void> {
+    let n = 0;
+    let bytes = 0;
+    while (n < this.pending.length && bytes < CHUNK_BYTES) bytes += this.pending[n++]?.buf.length ?? 0;
+    const items = this.pending.slice(0, n);
+    const first = items[0];
+    if (first === undefined) return;
+    let seg = this.segments.at(-1);
+    if (seg === undefined || this.fh === undefined || seg.bytes >= this.rollBytes) seg = await this.roll(first.seq);
+    const fh = this.fh;
+    if (fh === undefined) return;
+    const chunk = items.length === 1 ? first.buf : Buffer.concat(items.map((p) => p.buf), bytes);
+    let off = 0;
+    if (this.hooks.fault !== undefined && chunk.length > 1) {
+      off = (await fh.write(chunk, 0, chunk.length >> 1, seg.bytes)).bytesWritten;
+      this.hooks.fault('append.torn');
+    }
+    while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off, seg.bytes + off)).bytesWritten;
+    this.pending.splice(0, n);
+    this.pendingBytes -= bytes;
+    this.diskBytes += bytes;
+    if (seg.count === 0) seg.firstSeq = first.seq;
+    seg.count += n;
+    seg.bytes += bytes;
+    seg.lastSeq = items[n - 1]?.seq ?? seg.lastSeq;
+    this.writtenNext = seg.lastSeq + 1;
+    if (this.cfg.fsync === 'always') {
+      await fh.datasync();
+      this.durableNext = this.writtenNext;
+    } else {
+      this.dirty = true;
+    }
+    for (const p of items) p.done();
+    this.hooks.onWritten();
+  }
+
+  private async roll(firstSeq: number): Promise<SegmentInfo> {
+    if (this.fh !== undefined) {
+      if (this.cfg.fsync !== 'never') await this.fh.datasync();
+      this.durableNext = this.writtenNext;
+      await this.fh.close();
+      this.fh = undefined;
+    }
+    const seg: SegmentInfo = { id: firstSeq, path: join(this.dir, segmentName(firstSeq)), bytes: 0, firstSeq, lastSeq: firstSeq - 1, count: 0 };
+    this.fh = await open(seg.path, 'w', 0o600);
+    this.segments.push(seg);
+    if (this.cfg.fsync !== 'never') await syncDir(this.dir);
+    return seg;
+  }
+
+  /** Group commit: fsync what was written since the last tick, then record the head. */
+  async tick(): Promise<void> {
+    await this.exclusive(async () => {
+      if (this.dirty && this.fh !== undefined && this.cfg.fsync === 'interval') await this.fh.datasync();
+      this.dirty = false;
+      this.durableNext = this.writtenNext;
+      if (this.durableNext === this.headWritten) return;
+      const tmp = `${this.headPath}.tmp`;
+      const fh = await open(tmp, 'w', 0o600);
+      try {
+        await fh.writeFile(JSON.stringify({ next: this.durableNext }));
+        if (this.cfg.fsync !== 'never') await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, this.headPath);
+      this.headWritten = this.durableNext;
+    }).catch((err: unknown) => { this.hooks.logger.warn('spool fsync failed', { error: errorMessage(err) }); });
+  }
+
+  /** Deletes every closed segment that all outputs' persisted cursors have passed. */
+  async collect(): Promise<void> {
+    await this.exclusive(async () => {
+      while (this.segments.length > 1) {
+        const seg = this.segments[0];
+        if (seg === undefined || !this.lanes.every((l) => (l.cursor.durable?.seq ?? 0) > seg.lastSeq)) break;
+        await this.unlink(seg);
+      }
+    });
+  }
+
+  private async unlink(seg: SegmentInfo): Promise<void> {
+    this.hooks.fault?.('segment.unlink');
+    await rm(seg.path, { force: true });
+    this.segments.splice(this.segments.indexOf(seg), 1);
+    this.diskBytes -= seg.bytes;
+    const waiters = this.spaceWaiters.splice(0);
+    for (const w of waiters) w();
+  }
+
+  /**
+   * drop_oldest: removes the oldest segment, counting what each output had not yet read as
+   * dropped, except alerts, which are appended again for the outputs that still need them.
+   * Returns false when it could not free anything.
+   */
+  private evictOldest(): Promise<boolean> {
+    return this.exclusive(async () => {
+      if (this.segments.length === 1 && this.fh !== undefined && (this.segments[0]?.count ?? 0) > 0) await this.roll(this.writtenNext);
+      const seg = this.segments[0];
+      if (seg === undefined || seg === this.segments.at(-1)) return false;
+      const buf = await readFile(seg.path).catch(() => Buffer.alloc(0));
+      const rescue: { frame: Frame; raw: Buffer; lanes: string[] }[] = [];
+      for (let off = 0; off < buf.length;) {
+        const r = decodeFrame(buf, off);
+        if (r.kind !== 'frame') break;
+        const f = r.frame;
+        const owed = this.lanes.filter((l) => l.readPos.seq <= f.seq && frameIsFor(f, l.name));
+        for (const lane of owed) {
+          lane.queuedEvents--;
+          lane.queuedBytes -= f.bytes;
+          if ((f.flags & FrameFlag.alert) === 0) lane.count('dropped', 'queue_full');
+        }
+        if ((f.flags & FrameFlag.alert) !== 0 && owed.length > 0) rescue.push({ frame: f, raw: buf.subarray(off, off + f.bytes), lanes: owed.map((l) => l.name) });
+        off += f.bytes;
+      }
+      const next = this.segments[1];
+      for (const lane of this.lanes) {
+        if (lane.readPos.seq > seg.lastSeq || next === undefined) continue;
+        lane.readPos = { seq: Math.max(seg.lastSeq + 1, lane.readPos.seq), segment: next.id, offset: 0 };
+        lane.generation++;
+        if (!lane.inFlight) lane.ackPos = lane.readPos;
+      }
+      await this.unlink(seg);
+      const rescuedBytes = rescue.reduce((n, r) => n + r.raw.length, 0);
+      for (const r of rescue) {
+        this.enqueue(encodeFrame(this.nextSeq++, r.frame.time, r.frame.flags, r.frame.json, r.lanes), r.lanes, false).catch(() => undefined);
+      }
+      if (rescue.length > 0) this.hooks.logger.warn('spool full: kept alerts from a dropped segment', { alerts: rescue.length });
+      return seg.bytes > rescuedBytes;
+    });
+  }
+
+  /** Stops intake (pending appends are still written), flushes, fsyncs and closes. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    for (const w of this.spaceWaiters.splice(0)) w();
+    while (this.writing) await new Promise((r) => setImmediate(r));
+    await this.tick();
+    await this.exclusive(async () => {
+      if (this.cfg.fsync !== 'never') await this.fh?.datasync();
+      await this.fh?.close();
+      this.fh = undefined;
+    }).catch(() => undefined);
+    for (const p of this.pending.splice(0)) p.fail(new PortwardenError('PIPELINE_STOPPED', 'spool closed before the event was written'));
+  }
+}
