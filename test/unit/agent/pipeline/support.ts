@@ -42,7 +42,7 @@ const common = z.strictObject({ type: z.string(), ...outputCommonShape });
 
 /** An output config with the pipeline's defaults, fast retries unless overridden. */
 export function outputConfig(type: string, over: Record<string, unknown> = {}): OutputConfig {
-  return common.parse({ type, batch: { max_wait: 5 }, retry: { initial: 1, max: 20 }, ...over }) as OutputConfig;
+  return common.parse({ type, batch: { max_wait: 5 }, retry: { initial: 1, max: 20 }, ...over });
 }
 
 export function pipelineOptions(stateDir: string, outputs: { name: string; transport: Transport; config?: OutputConfig }[], over: {
