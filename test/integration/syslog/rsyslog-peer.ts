@@ -73,7 +73,7 @@ function config(dir: string, ports: { tcp: number; udp: number; tls: number; mtl
     `input(type="${type}" port="${port}" address="127.0.0.1" ruleset="in_${via}"${extra})\n` +
     `ruleset(name="in_${via}") { set $.via = "${via}"; call out }`;
   const lines = [
-    `global(maxMessageSize="256k" workDirectory="${dir}" net.enableDNS="off"${tlsGlobals})`,
+    `global(maxMessageSize="256k" workDirectory="${dir}" net.enableDNS="off" parser.escapeControlCharacterTab="off"${tlsGlobals})`,
     'module(load="imtcp" maxSessions="200")', 'module(load="imudp")', 'module(load="mmpstrucdata")',
     `template(name="json" type="list" option.jsonf="on") {\n${tpl.join('\n')}\n}`,
     `ruleset(name="out") {\n  action(type="mmpstrucdata" sd_name.lowercase="off")\n` +
