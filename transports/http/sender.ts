@@ -24,6 +24,12 @@ export interface SenderOptions {
   headers: Record<string, string>;
 }
 
+/** A request body ready for the wire, and whether it is gzipped. */
+export interface PreparedBody {
+  bytes: Buffer;
+  gzip: boolean;
+}
+
 /** The outcome of one POST: a response to classify, or a transport-level failure already classified. */
 export type PostOutcome = { kind: 'response'; res: HttpResponse } | { kind: 'failed'; result: SendResult };
 
@@ -49,16 +55,17 @@ export class HttpSender {
   }
 
   /** Gzips (when configured) off the event loop; the caller may reuse the result across attempts. */
-  async prepare(text: string): Promise<Buffer> {
+  async prepare(text: string): Promise<PreparedBody> {
     const raw = Buffer.from(text, 'utf8');
-    return this.opts.gzip ? gzipAsync(raw, { level: GZIP_LEVEL }) : raw;
+    return this.opts.gzip ? { bytes: await gzipAsync(raw, { level: GZIP_LEVEL }), gzip: true } : { bytes: raw, gzip: false };
   }
 
-  async post(path: string, body: Buffer, signal: AbortSignal, extra: Record<string, string> = {}): Promise<PostOutcome> {
+  async post(path: string, prepared: PreparedBody, signal: AbortSignal): Promise<PostOutcome> {
     if (signal.aborted) return { kind: 'failed', result: { kind: 'retryable', reason: 'aborted' } };
     if (this.closed) return { kind: 'failed', result: { kind: 'retryable', reason: 'output is shut down' } };
-    const headers: Record<string, string> = { ...this.opts.headers, ...extra, 'content-length': String(body.length) };
-    if (this.opts.gzip) headers['content-encoding'] = 'gzip';
+    const body = prepared.bytes;
+    const headers: Record<string, string> = { ...this.opts.headers, 'content-length': String(body.length) };
+    if (prepared.gzip) headers['content-encoding'] = 'gzip';
     try {
       const res = await this.pool.request({ path, method: 'POST', headers, body, signal });
       const text = await res.body.text();

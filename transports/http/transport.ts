@@ -115,7 +115,7 @@ export class HttpTransport implements Transport {
     if (outcome.kind === 'failed') return outcome.result;
     let verdict = this.classify(outcome.res, count);
     if (verdict.kind === 'accepted') {
-      verdict = await waitForAck((body) => sender.post(this.ackPath, Buffer.from(body), signal), verdict.ackId, this.cfg.ack_timeout, signal);
+      verdict = await waitForAck((body) => sender.post(this.ackPath, { bytes: Buffer.from(body), gzip: false }, signal), verdict.ackId, this.cfg.ack_timeout, signal);
     }
     if (verdict.kind === 'too_large') return this.tooLarge(verdict.reason, count, bodyBytes, batch.length);
     return liftPrefixResult(verdict, count, batch.length);
