@@ -20,18 +20,31 @@ export interface Delivery {
   deadLettered: { ev: OutboundEvent; reason: string }[];
 }
 
+export interface DeliverOptions {
+  deadlineMs?: number;
+  backoffMs?: number;
+  /** Called with every attempt's result as it happens. */
+  onResult?: (r: SendResult) => void;
+  /** Gives up (throws) once aborted. */
+  signal?: AbortSignal;
+}
+
 /**
  * Stands in for the pipeline's retry loop: re-sends what is retryable (after `backoffMs`), keeps
  * rejected events aside as dead letters, gives up at `deadline`. One send in flight, like the pipeline.
  */
-export async function deliver(t: KafkaTransport, batch: readonly OutboundEvent[], deadlineMs = 60_000, backoffMs = 200): Promise<Delivery> {
+export async function deliver(t: KafkaTransport, batch: readonly OutboundEvent[], opts: DeliverOptions = {}): Promise<Delivery> {
+  const { deadlineMs = 60_000, backoffMs = 200 } = opts;
   const out: Delivery = { results: [], deadLettered: [] };
   let pending = [...batch];
   const end = Date.now() + deadlineMs;
   while (pending.length > 0) {
-    if (Date.now() > end) throw new Error(`undelivered after ${String(deadlineMs)} ms: ${JSON.stringify(out.results.slice(-3))}`);
+    if (Date.now() > end || opts.signal?.aborted === true) {
+      throw new Error(`undelivered after ${String(deadlineMs)} ms: ${JSON.stringify(out.results.slice(-3))}`);
+    }
     const r = await t.send(pending, new AbortController().signal);
     out.results.push(r);
+    opts.onResult?.(r);
     switch (r.kind) {
       case 'ok':
         pending = [];

@@ -1,0 +1,136 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, connect } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import { getField } from '../../../agent/ecs/document.js';
+import { F } from '../../../agent/ecs/fields.js';
+import { memoryLogger } from '../../../agent/log/logger.js';
+import type { OutboundEvent, SendResult } from '../../../transports/types.js';
+import { MockCluster } from './mock-cluster.js';
+import { deliver, kafkaOutput } from './drive.js';
+import { alertEvent, listenerEvent, outbound } from './sample-events.js';
+
+const batchOf = (n: number): OutboundEvent[] =>
+  Array.from({ length: n }, (_, i) => outbound(i % 4 === 0 ? alertEvent(i) : listenerEvent(i, 2000 + i)));
+const ids = (evs: readonly OutboundEvent[]) => evs.map((e) => String(getField(e.doc, F.eventId)));
+
+async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test('a hung cluster (SIGSTOP 20 s, then SIGCONT) during a stream loses nothing', async (t) => {
+  const cluster = await MockCluster.start({ topics: ['siem-hung'] });
+  t.after(() => cluster.close());
+  const out = kafkaOutput({ brokers: cluster.bootstrap, topic: 'siem-hung', timeout: '2s' });
+  t.after(() => out.shutdown());
+  await out.start();
+
+  const sent: OutboundEvent[] = [];
+  const results: SendResult[] = [];
+  let delivered = 0;
+  let stop = false;
+  const giveUp = new AbortController();
+  t.after(() => { giveUp.abort(); });
+  const stream = (async () => {
+    while (!stop) {
+      const b = batchOf(20);
+      sent.push(...b);
+      const d = await deliver(out, b, { deadlineMs: 120_000, signal: giveUp.signal, onResult: (r) => results.push(r) });
+      assert.equal(d.deadLettered.length, 0);
+      delivered += 1;
+    }
+  })();
+  stream.catch(() => undefined);
+  await until(() => delivered >= 3, 20_000, 'the stream to flow');
+  cluster.freeze();
+  const frozenAt = Date.now();
+  const before = results.length;
+  await until(() => Date.now() - frozenAt >= 20_000, 25_000, 'the freeze to last 20 s');
+  cluster.thaw();
+  const during = results.slice(before).filter((r) => r.kind === 'retryable').length;
+  // Each attempt gave up within its timeout (2 s) instead of hanging for the whole freeze.
+  assert.ok(during >= 5, `only ${String(during)} retryable results during the freeze`);
+  assert.equal(out.health(), 'down');
+  const after = delivered;
+  await until(() => delivered >= after + 3, 60_000, 'the stream to resume');
+  stop = true;
+  await stream;
+
+  const want = new Set(ids(sent));
+  await cluster.waitFor((m) => {
+    const got = new Set(m.map((x) => String(getField(JSON.parse(x.payload), F.eventId))));
+    return [...want].every((id) => got.has(id));
+  }, 60_000);
+  assert.equal(out.health(), 'up');
+});
+
+/** A port with nothing listening (yet); `open()` later forwards it to `target`. */
+async function reservePort(): Promise<{ port: number; open: (target: string) => Promise<Server> }> {
+  const probe = createServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const addr = probe.address();
+  const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+  await new Promise((r) => probe.close(r));
+  return {
+    port,
+    open: async (target) => {
+      const [host, p] = target.split(':');
+      const sockets = new Set<Socket>();
+      const server = createServer((c) => {
+        const u = connect(Number(p), host ?? '127.0.0.1');
+        sockets.add(c).add(u);
+        c.pipe(u).pipe(c);
+        c.on('error', () => u.destroy());
+        u.on('error', () => c.destroy());
+      });
+      server.on('close', () => { for (const s of sockets) s.destroy(); });
+      await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+      return server;
+    },
+  };
+}
+
+test('brokers unreachable at start: start() returns at once, sends fail fast without spinning, then recover', async (t) => {
+  const cluster = await MockCluster.start({ topics: ['siem-late'] });
+  t.after(() => cluster.close());
+  const reserved = await reservePort();
+  const logger = memoryLogger();
+  const out = kafkaOutput({ brokers: [`127.0.0.1:${String(reserved.port)}`], topic: 'siem-late', timeout: '3s' }, logger);
+  t.after(() => out.shutdown());
+
+  const t0 = Date.now();
+  await out.start();
+  assert.ok(Date.now() - t0 < 500, 'start() does not wait for the brokers');
+
+  const cpu0 = process.cpuUsage();
+  const wall0 = Date.now();
+  const failures: SendResult[] = [];
+  const batch = batchOf(30);
+  while (Date.now() - wall0 < 4000) {
+    const s0 = Date.now();
+    const r = await out.send(batch, new AbortController().signal);
+    assert.ok(Date.now() - s0 <= 3500, 'a send is bounded by timeout');
+    failures.push(r);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  const cpu = process.cpuUsage(cpu0);
+  const cpuShare = (cpu.user + cpu.system) / 1000 / (Date.now() - wall0);
+  assert.ok(failures.length >= 3 && failures.every((r) => r.kind === 'retryable'), JSON.stringify(failures.slice(0, 3)));
+  assert.ok(cpuShare < 0.3, `CPU ${cpuShare.toFixed(2)} of a core while brokers are away`);
+  assert.equal(out.health(), 'down');
+  const downLines = logger.records.filter((r) => r.message.startsWith('kafka output down'));
+  assert.equal(downLines.length, 1, 'one warning when the output goes down, not one per send');
+
+  const proxy = await reserved.open(cluster.bootstrap[0] ?? '');
+  t.after(() => new Promise((r) => proxy.close(r)));
+  const d = await deliver(out, batch, { deadlineMs: 30_000 });
+  assert.equal(d.deadLettered.length, 0);
+  await cluster.waitFor((m) => m.length >= batch.length);
+  assert.deepEqual(new Set(cluster.messages.map((m) => String(getField(JSON.parse(m.payload), F.eventId)))), new Set(ids(batch)));
+  assert.equal(out.health(), 'up');
+  assert.ok(logger.records.some((r) => r.level === 'info' && r.message.startsWith('kafka output recovered')));
+});
