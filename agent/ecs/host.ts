@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { arch, hostname, platform } from 'node:os';
+import { arch, hostname, networkInterfaces, platform } from 'node:os';
 import si from 'systeminformation';
 
 /** The `host.*` block, read once at start-up (systeminformation) and cached. */
@@ -40,20 +40,17 @@ function ecsMac(mac: string): string {
  * machine id. Never throws: missing pieces are left out.
  */
 export async function readHostContext(fallbackId: string): Promise<HostContext> {
-  const [osInfo, uuid, ifaces, time] = await Promise.all([
-    si.osInfo().catch(() => undefined),
-    si.uuid().catch(() => undefined),
-    si.networkInterfaces().catch(() => []),
-    Promise.resolve(si.time()),
-  ]);
-  const list = Array.isArray(ifaces) ? ifaces : [ifaces];
+  const [osInfo, uuid] = await Promise.all([si.osInfo().catch(() => undefined), si.uuid().catch(() => undefined)]);
+  const time = si.time();
+  // node:os has addresses at no cost; systeminformation's interface scan spawns tools per NIC.
   const ip = new Set<string>();
   const mac = new Set<string>();
-  for (const i of list) {
-    if (i.internal) continue;
-    if (i.ip4 !== '') ip.add(i.ip4);
-    if (i.ip6 !== '') ip.add(i.ip6.split('%')[0] ?? i.ip6);
-    if (i.mac !== '' && i.mac !== '00:00:00:00:00:00') mac.add(ecsMac(i.mac));
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const a of addrs ?? []) {
+      if (a.internal) continue;
+      ip.add(a.address.split('%')[0] ?? a.address);
+      if (a.mac !== '00:00:00:00:00:00') mac.add(ecsMac(a.mac));
+    }
   }
   const machineId = readTrim('/etc/machine-id') ?? (uuid?.os !== undefined && uuid.os !== '' ? uuid.os : undefined);
   const bootStart = Math.round((Date.now() / 1000 - time.uptime) / 10) * 10;

@@ -64,7 +64,7 @@ export class ProcessTable {
     const prev = this.byKey.get(key);
     if (prev !== undefined) {
       if (prev.record === rec) return { node: prev, change: 'same' };
-      const exec = prev.record.executable !== rec.executable || prev.record.commandLine !== rec.commandLine;
+      const exec = prev.record.executable !== rec.executable || prev.record.commandLine !== rec.commandLine || prev.record.name !== rec.name;
       const node: ProcessNode = { ...prev, record: rec };
       this.byKey.set(key, node);
       this.live.set(rec.pid, node);

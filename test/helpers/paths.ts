@@ -17,6 +17,6 @@ export const repoRoot = findRoot();
 /** A path under test/fixtures. */
 export const fixture = (...parts: string[]): string => join(repoRoot, 'test', 'fixtures', ...parts);
 /** The compiled CLI entry point. */
-export const cliPath = join(repoRoot, 'dist', 'agent', 'cli', 'main.js');
+export const cliPath = join(repoRoot, 'dist', 'agent', 'cli', 'bin.js');
 /** ../shared next to the repository (research fixtures, evalset), when present. */
 export const sharedDir = join(repoRoot, '..', 'shared');

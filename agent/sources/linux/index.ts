@@ -115,6 +115,11 @@ export class LinuxSource implements Source {
     this.reuseCursor = existing.length === 0 ? 0 : (this.reuseCursor + REUSE_CHECKS_PER_TICK) % existing.length;
     if (next.size === 0) warnings.push(`no process readable under ${this.procRoot}`);
     this.processes = next;
+    // A parent that forks a new child may have exec'd since we read it (`ip netns exec`, shells).
+    const fresh = new Set(newPids);
+    for (const ppid of new Set(newPids.map((p) => next.get(p)?.ppid ?? 0))) {
+      if (ppid > 0 && !fresh.has(ppid)) this.reread(ppid);
+    }
     // Newest first: a fresh listener most likely belongs to a fresh process.
     return newPids.sort((a, b) => Date.parse(next.get(b)?.start ?? '') - Date.parse(next.get(a)?.start ?? ''));
   }
@@ -149,14 +154,16 @@ export class LinuxSource implements Source {
 
   /** An old process that opens a new listener may have exec'd since we read it: read it again. */
   private refreshOwners(pids: number[], fresh: Set<number>): void {
-    for (const pid of pids) {
-      if (fresh.has(pid)) continue;
-      const prev = this.processes.get(pid);
-      const rec = readProcess(pid, this.ctx);
-      if (prev !== undefined && rec !== undefined && rec.startKey === prev.startKey
-        && (rec.executable !== prev.executable || rec.commandLine !== prev.commandLine)) {
-        this.processes.set(pid, rec);
-      }
+    for (const pid of pids) if (!fresh.has(pid)) this.reread(pid);
+  }
+
+  /** Re-reads a known process; keeps the new record when the same process exec'd a new image. */
+  private reread(pid: number): void {
+    const prev = this.processes.get(pid);
+    const rec = readProcess(pid, this.ctx);
+    if (prev !== undefined && rec !== undefined && rec.startKey === prev.startKey
+      && (rec.executable !== prev.executable || rec.commandLine !== prev.commandLine || rec.name !== prev.name)) {
+      this.processes.set(pid, rec);
     }
   }
 }

@@ -1,0 +1,11 @@
+import type { Command } from '../command.js';
+import { checkConfigCommand } from './check-config.js';
+import { listenersCommand } from './listeners.js';
+import { runCommand } from './run.js';
+
+/** Every `portwarden <command>`, in the order --help lists them. */
+export const commands: readonly Command[] = [
+  runCommand,
+  listenersCommand,
+  checkConfigCommand,
+];

@@ -1,0 +1,106 @@
+import cron from 'node-cron';
+import type { ScheduledTask } from 'node-cron';
+import { loadConfig } from '../../../config/loader.js';
+// DETECT-WIRING import { createDetectionEngine } from '../../detect/index.js';
+import { Action } from '../../ecs/fields.js';
+import { createLogger } from '../../log/logger.js';
+import type { Logger } from '../../log/logger.js';
+import { createPipeline, createTransports } from '../../pipeline/index.js';
+import { ConfigError, errorMessage } from '../../util/errors.js';
+import { Watcher } from '../../watch/watcher.js';
+import { createAgentContext } from '../bootstrap.js';
+import { parseCommandArgs } from '../command.js';
+import type { CliIO, Command } from '../command.js';
+
+const HELP = `Usage: portwarden run [--config FILE]
+
+Runs the agent in the foreground: polls listeners and processes, raises alerts, and ships ECS
+events to the configured outputs through the durable spool. Without --config: the embedded
+default (watch this host every 1s, print events on stdout).
+SIGINT/SIGTERM: stop collecting, flush, exit 0 within 5 s.`;
+
+const SHUTDOWN_BUDGET_MS = 5_000;
+
+function schedule(file: string, key: string, expr: string, logger: Logger, fn: () => Promise<unknown>): ScheduledTask {
+  if (!cron.validate(expr)) throw new ConfigError(file, key, `a cron schedule (node-cron syntax, e.g. "0 * * * *"), got "${expr}"`);
+  const task = cron.schedule(expr, async () => {
+    try {
+      await fn();
+    } catch (err) {
+      logger.error(`${key} task failed: ${errorMessage(err)}`);
+    }
+  }, { noOverlap: true, name: key });
+  return task;
+}
+
+export const runCommand: Command = {
+  name: 'run',
+  summary: 'run the agent in the foreground',
+  help: HELP,
+  async run(argv: string[], io: CliIO): Promise<number> {
+    const { values } = parseCommandArgs('run', argv, { config: { type: 'string', short: 'c' } });
+    if (values.help === true) {
+      io.stdout.write(`${HELP}\n`);
+      return 0;
+    }
+    const loaded = loadConfig(values.config, io.env);
+    const { config } = loaded;
+    const format = config.log.format === 'auto' ? (config.log.file === undefined && io.stderr.isTTY === true ? 'human' : 'ecs') : config.log.format;
+    const logger = createLogger({ level: config.log.level, file: config.log.file, format });
+    const ctx = await createAgentContext(loaded, logger, io.env);
+    const { builder, source, stateDir } = ctx;
+
+    const outputs = createTransports(loaded, {
+      logger, stateDir, configFile: loaded.file, agentPid: process.pid, hostName: builder.host.name,
+    });
+    const detection = undefined as undefined | { start(): Promise<void>; shutdown(): Promise<void>; evaluate(d: import('../../ecs/document.js').EcsDocument): import('../../ecs/document.js').EcsDocument[] }; // DETECT-WIRING
+    const pipeline = createPipeline({
+      stateDir, spool: config.spool, metrics: config.metrics, heartbeat: config.heartbeat, outputs, logger, agentEvent: builder.agentEvent,
+    });
+    await pipeline.start();
+    await detection?.start();
+
+    const info = source.info();
+    logger.info(`portwarden ${builder.agent.version} watching ${builder.host.name}`, {
+      collector: info.platform, listeners: info.listenerPath, processes: info.processPath, outputs: outputs.map((o) => o.name),
+    });
+    for (const l of info.limitations) logger.warn(l);
+    await pipeline.accept(builder.agentEvent({
+      action: Action.agentStarted,
+      message: `portwarden ${builder.agent.version} started (${info.platform}: ${info.listenerPath})`,
+      ...(info.limitations.length > 0 ? { severity: 21 } : {}),
+      fields: { portwarden: { collector: { platform: info.platform, listener_path: info.listenerPath, privileged: info.privileged, limitations: info.limitations } } },
+    }));
+
+    const watcher = new Watcher({
+      source, builder, table: ctx.table, sink: pipeline, logger, intervalMs: config.interval,
+      shipProcesses: config.events.process, processFilter: config.events.process_filter,
+      ...(detection === undefined ? {} : { detect: (doc) => detection.evaluate(doc) }),
+    });
+    const tasks = config.inventory.enabled
+      ? [schedule(loaded.file, 'inventory.schedule', config.inventory.schedule, logger, () => watcher.inventory())]
+      : [];
+    await watcher.start();
+
+    // Timers are unref'd everywhere; this one keeps the process alive until a signal arrives.
+    const keepAlive = setInterval(() => undefined, 1 << 30);
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGINT', () => { resolve('SIGINT'); });
+      process.once('SIGTERM', () => { resolve('SIGTERM'); });
+    });
+    logger.info(`${signal}: stopping`);
+    const deadline = setTimeout(() => {
+      logger.error('shutdown took longer than 5 s; exiting with work still queued in the spool');
+      process.exit(1);
+    }, SHUTDOWN_BUDGET_MS);
+    deadline.unref();
+    for (const t of tasks) await t.destroy();
+    await watcher.shutdown();
+    await detection?.shutdown();
+    await pipeline.accept(builder.agentEvent({ action: Action.agentStopped, message: `portwarden stopped (${signal})` }));
+    await pipeline.shutdown();
+    clearInterval(keepAlive);
+    clearTimeout(deadline);
+    return 0;
+  },
+};

@@ -1,0 +1,51 @@
+import { agentVersion } from '../ecs/agent-info.js';
+import { ConfigError, UsageError, errorMessage } from '../util/errors.js';
+import type { CliIO } from './command.js';
+import { commands } from './commands/index.js';
+
+function usage(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return [
+    'Usage: portwarden <command> [options]',
+    '',
+    'Watches listening ports and process lineage; ships ECS events to your SIEM.',
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Options:',
+    '  --version   print the version',
+    '  --help      this help; `portwarden <command> --help` for a command',
+    '',
+    'Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.',
+  ].join('\n');
+}
+
+/** Runs the CLI; resolves with the exit code. */
+export async function main(argv: string[], io: CliIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(`${usage()}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-v') {
+    io.stdout.write(`portwarden ${agentVersion()}\n`);
+    return 0;
+  }
+  const cmd = commands.find((c) => c.name === name);
+  try {
+    if (cmd === undefined) throw new UsageError(`portwarden: unknown command "${name}" (see portwarden --help)`);
+    return await cmd.run(rest, io);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.stderr.write(`portwarden: configuration error: ${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof UsageError) {
+      io.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    io.stderr.write(`portwarden: ${errorMessage(err)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,29 @@
+import type { Logger } from '../log/logger.js';
+import type { Source } from './types.js';
+import { createLinuxSource } from './linux/index.js';
+import { PortableSource } from './portable/index.js';
+
+export type SourceKind = 'auto' | 'linux' | 'windows' | 'darwin' | 'portable';
+
+/**
+ * Picks the collector for this platform at run time. Native collectors for Windows and macOS are
+ * loaded lazily (they pull in platform-only modules); anything else gets the portable fallback.
+ */
+export async function createSource(kind: SourceKind, logger: Logger): Promise<Source> {
+  const platform = kind === 'auto' ? process.platform : kind;
+  switch (platform) {
+    case 'linux':
+      return createLinuxSource({ logger });
+    case 'win32':
+    case 'windows': {
+      const m = await import('./windows/index.js');
+      return m.createWindowsSource({ logger });
+    }
+    case 'darwin': {
+      const m = await import('./darwin/index.js');
+      return m.createDarwinSource({ logger });
+    }
+    default:
+      return new PortableSource();
+  }
+}

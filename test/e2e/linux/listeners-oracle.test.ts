@@ -1,0 +1,83 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readlinkSync, statSync } from 'node:fs';
+import { promisify } from 'node:util';
+import type { EcsDocument } from '../../../agent/ecs/document.js';
+import { getField } from '../../../agent/ecs/document.js';
+import { parseSsLine } from '../../../agent/sources/linux/proc-parsers.js';
+import { cliPath } from '../../helpers/paths.js';
+import { ecsProblems } from '../../helpers/ecs-validate.js';
+import { createNetns, startListenerChain } from '../../helpers/listeners.js';
+
+const run = promisify(execFile);
+const ownNetns = /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/net'))?.[1] ?? '';
+
+/** `proto addr port netns pids` for every listener ss sees in one namespace. */
+async function ssKeys(netns: string, nsName?: string): Promise<Set<string>> {
+  const cmd = nsName === undefined ? ['ss', '-ltnupHe'] : ['ip', 'netns', 'exec', nsName, 'ss', '-ltnupHe'];
+  const { stdout } = await run(cmd[0] ?? 'ss', cmd.slice(1), { maxBuffer: 64 * 1024 * 1024 });
+  const keys = new Set<string>();
+  for (const line of stdout.split('\n')) {
+    if (line.trim() === '') continue;
+    const row = parseSsLine(line);
+    assert.ok(row, `ss line not understood: ${line}`);
+    const pids = [...line.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
+    keys.add(`${row.transport} ${row.address} ${row.port} ${netns} [${[...new Set(pids)].join(',')}]`);
+  }
+  return keys;
+}
+
+function docKey(d: EcsDocument): string {
+  const owners = [...(getField(d, 'portwarden.listener.owners') as number[])].sort((a, b) => a - b);
+  return `${String(getField(d, 'network.transport'))} ${String(getField(d, 'destination.address'))} ${String(getField(d, 'destination.port'))} ${String(getField(d, 'portwarden.listener.netns'))} [${owners.join(',')}]`;
+}
+
+test('listeners --json agrees with ss -ltnupH on (protocol, address, port, pids) in every namespace', async (t) => {
+  const ns = createNetns('pworacle');
+  t.after(() => { ns.remove(); });
+  const nsId = String(statSync(`/run/netns/${ns.name}`).ino);
+  const here = await startListenerChain('oracle', ['tcp:0.0.0.0:0', 'udp6:[::1]:0', 'tcp6:[::]:0', 'udp:0.0.0.0:0']);
+  t.after(() => { here.kill(); });
+  const there = await startListenerChain('oracle-ns', ['tcp:127.0.0.1:0', 'udp:0.0.0.0:0'], ns.name);
+  t.after(() => { there.kill(); });
+
+  // Other tests open and close listeners meanwhile: what ss saw both before and after must be
+  // reported, and nothing may be reported that ss saw neither before nor after.
+  const before = new Set([...await ssKeys(ownNetns), ...await ssKeys(nsId, ns.name)]);
+  const { stdout } = await run(process.execPath, [cliPath, 'listeners', '--json'], { maxBuffer: 64 * 1024 * 1024 });
+  const after = new Set([...await ssKeys(ownNetns), ...await ssKeys(nsId, ns.name)]);
+  const docs = stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as EcsDocument);
+  const ours = new Set(docs.filter((d) => [ownNetns, nsId].includes(String(getField(d, 'portwarden.listener.netns')))).map(docKey));
+
+  const stable = [...before].filter((k) => after.has(k));
+  const missing = stable.filter((k) => !ours.has(k));
+  const extra = [...ours].filter((k) => !before.has(k) && !after.has(k));
+  assert.deepEqual(missing, [], 'listeners ss saw that portwarden did not report');
+  assert.deepEqual(extra, [], 'listeners portwarden reported that ss never saw');
+  for (const o of [...here.opened, ...there.opened]) {
+    assert.ok(docs.some((d) => getField(d, 'destination.port') === o.port), `port ${o.port} (${o.spec}) reported`);
+  }
+  assert.ok(stable.some((k) => k.includes(` ${nsId} `)), 'the other namespace was compared');
+  for (const d of docs) {
+    assert.equal(d.event.action, 'listening_existing');
+    assert.deepEqual(ecsProblems(d), []);
+  }
+});
+
+test('listeners: readable table, --port filter, usage errors exit 2', async (t) => {
+  const here = await startListenerChain('tabled', ['tcp:127.0.0.1:0']);
+  t.after(() => { here.kill(); });
+  const port = here.opened[0]?.port ?? 0;
+  const { stdout } = await run(process.execPath, [cliPath, 'listeners', '--port', String(port)]);
+  const lines = stdout.trim().split('\n');
+  assert.match(lines[0] ?? '', /^PROTO\s+LOCAL ADDRESS\s+SCOPE\s+PID\s+USER\s+NETNS\s+PROCESS <- ANCESTRY$/);
+  assert.equal(lines.length, 2, stdout);
+  assert.match(lines[1] ?? '', new RegExp(`^tcp\\s+127\\.0\\.0\\.1:${port}\\s+loopback\\s+\\d+\\s+root\\s+host\\s+python3\\[\\d+\\] <- sh\\[\\d+\\] <- tabled\\[\\d+\\]`));
+  await assert.rejects(run(process.execPath, [cliPath, 'listeners', '--port', 'http']), (e: { code?: number; stderr?: string }) => {
+    assert.equal(e.code, 2);
+    assert.match(e.stderr ?? '', /--port expects a whole number/);
+    return true;
+  });
+  await assert.rejects(run(process.execPath, [cliPath, 'listeners', '--bogus']), (e: { code?: number }) => e.code === 2);
+});

@@ -1,0 +1,66 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { EcsDocument } from '../../agent/ecs/document.js';
+import { cliPath } from './paths.js';
+
+/** Polls `check` until it returns a value (not undefined) or the deadline passes. */
+export async function waitFor<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Reads an NDJSON file (missing file = no documents). */
+export function readNdjson(path: string): EcsDocument[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return [];
+  }
+  return text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as EcsDocument);
+}
+
+export interface RunningAgent {
+  dir: string;
+  eventsFile: string;
+  proc: ChildProcess;
+  stderr: () => string;
+  events: () => EcsDocument[];
+  /** SIGTERM and wait for exit; resolves with the exit code. */
+  stop: () => Promise<number | null>;
+}
+
+/**
+ * Starts `portwarden run` with a file output under a fresh temp dir. `extraYaml` is appended to the
+ * generated config (top-level keys other than state_dir and outputs).
+ */
+export function startAgent(extraYaml = '', opts: { outputsYaml?: string } = {}): RunningAgent {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-agent-'));
+  const eventsFile = join(dir, 'events.ndjson');
+  const outputs = opts.outputsYaml ?? `outputs:\n  - type: file\n    path: ${eventsFile}\n    batch: { max_wait: 100ms }\n`;
+  const cfg = `state_dir: ${join(dir, 'state')}\ninterval: 250ms\nlog: { level: debug, file: ${join(dir, 'agent.log')} }\n${outputs}${extraYaml}`;
+  writeFileSync(join(dir, 'portwarden.yaml'), cfg);
+  const proc = spawn(process.execPath, [cliPath, 'run', '--config', join(dir, 'portwarden.yaml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  proc.stderr?.on('data', (b: Buffer) => { err += b.toString(); });
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => { resolve(code); }));
+  return {
+    dir,
+    eventsFile,
+    proc,
+    stderr: () => err,
+    events: () => readNdjson(eventsFile),
+    stop: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
