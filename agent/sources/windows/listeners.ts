@@ -7,8 +7,13 @@ import type { ListenerRecord } from '../types.js';
 
 export const TABLE_KINDS: readonly TableKind[] = ['tcp4', 'tcp6', 'udp4', 'udp6'];
 
-function base(transport: 'tcp' | 'udp', address: string, port: number, pid: number | undefined): ListenerRecord {
-  return {
+/** A listener; like the Linux collector, an IPv6 zone (`%12`) moves out of the address into `zone`. */
+export type WindowsListener = ListenerRecord & { zone?: string };
+
+function base(transport: 'tcp' | 'udp', text: string, port: number, pid: number | undefined): WindowsListener {
+  const pct = text.indexOf('%');
+  const address = pct < 0 ? text : text.slice(0, pct);
+  const rec: WindowsListener = {
     netns: 'host',
     transport,
     family: familyOf(address),
@@ -17,6 +22,8 @@ function base(transport: 'tcp' | 'udp', address: string, port: number, pid: numb
     inode: 0,
     owners: pid !== undefined && pid > 0 ? [pid] : [],
   };
+  if (pct >= 0) rec.zone = text.slice(pct + 1);
+  return rec;
 }
 
 /**
@@ -29,8 +36,8 @@ export function listenersFromNative(
   imageNameOf: (pid: number) => string | undefined,
   serviceCache: Map<string, string | null>,
   warnings: string[],
-): ListenerRecord[] {
-  const out: ListenerRecord[] = [];
+): WindowsListener[] {
+  const out: WindowsListener[] = [];
   const seen = new Set<string>();
   for (const kind of TABLE_KINDS) {
     const decoded = decodeTable(kind, native.table(kind));
@@ -61,10 +68,10 @@ function cacheKey(row: IpHelperRow): string {
 }
 
 /** Listeners from `netstat -ano` bytes: TCP rows whose foreign port is 0 and all UDP rows. */
-export function listenersFromNetstat(bytes: Buffer, warnings: string[]): ListenerRecord[] {
+export function listenersFromNetstat(bytes: Buffer, warnings: string[]): WindowsListener[] {
   const parsed = parseNetstat(decodeNetstatOutput(bytes));
   warnings.push(...parsed.warnings);
-  const out: ListenerRecord[] = [];
+  const out: WindowsListener[] = [];
   const seen = new Set<string>();
   for (const row of parsed.rows) {
     if (!row.listener) continue;

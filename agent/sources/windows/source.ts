@@ -142,8 +142,8 @@ export function createWindowsSource(opts: WindowsSourceOptions): Source {
       };
     },
     async poll(): Promise<Snapshot> {
-      if (!started) await this.start();
       if (closed) throw new Error('windows source is shut down');
+      if (!started) await this.start();
       const warnings: string[] = [];
       await readProcesses(warnings);
       let listeners: ListenerRecord[];

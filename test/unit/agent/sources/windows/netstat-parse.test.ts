@@ -42,7 +42,7 @@ test('fr-FR raw CP850 output: localised header with no PID word, IPv6 zones, UDP
   const text = decodeNetstatOutput(bytes);
   assert.match(text, /État/, 'CP850 0x90 decodes to É');
   const listeners = listenersFromNetstat(bytes, []);
-  const keys = listeners.map((l) => `${l.transport} ${l.address} ${l.port} ${l.owners.join(',')}`);
+  const keys = listeners.map((l) => `${l.transport} ${l.address}${l.zone === undefined ? '' : `%${l.zone}`} ${l.port} ${l.owners.join(',')}`);
   assert.deepEqual(keys, [
     'tcp 0.0.0.0 135 1020', 'tcp 0.0.0.0 3389 1184', 'tcp 0.0.0.0 445 4', 'tcp 127.0.0.1 5354 3412',
     'tcp 192.168.1.20 139 4', 'tcp :: 135 1020', 'tcp :: 3389 1184', 'tcp ::1 5354 3412',
@@ -50,7 +50,8 @@ test('fr-FR raw CP850 output: localised header with no PID word, IPv6 zones, UDP
     'udp 0.0.0.0 3389 1184', 'udp 0.0.0.0 5353 2208', 'udp 127.0.0.1 1900 3920', 'udp :: 3389 1184',
     'udp fe80::1c2d:3e4f:5a6b:7c8d%12 1900 3920',
   ]);
-  assert.equal(listeners.find((l) => l.port === 2869)?.family, 'ipv6');
+  const zoned = listeners.find((l) => l.port === 2869);
+  assert.deepEqual([zoned?.family, zoned?.address, zoned?.zone], ['ipv6', 'fe80::1c2d:3e4f:5a6b:7c8d', '12']);
   assert.ok(listeners.every((l) => l.netns === 'host' && l.inode === 0));
 });
 
