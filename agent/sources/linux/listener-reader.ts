@@ -76,16 +76,17 @@ export class ListenerReader {
     private readonly procRoot: string,
     private readonly ssPath = 'ss',
     private readonly nsenterPath = 'nsenter',
-    private readonly native: SockDiag | undefined = loadSockDiag(),
+    /** null: no native dump (addon not built, or switched off). */
+    private readonly native: SockDiag | null = loadSockDiag() ?? null,
   ) {}
 
   private ownPath(): PathKind {
-    if (this.native !== undefined && this.nativeWorks !== false) return 'native';
+    if (this.native !== null && this.nativeWorks !== false) return 'native';
     return this.ssWorks === false ? 'procfs' : 'ss';
   }
 
   private otherPath(): PathKind {
-    if (this.native !== undefined && this.nativeWorks !== false && this.nativeNsWorks !== false) return 'native';
+    if (this.native !== null && this.nativeWorks !== false && this.nativeNsWorks !== false) return 'native';
     return this.ssWorks === false || this.nsenterWorks === false ? 'procfs' : 'ss';
   }
 
@@ -94,7 +95,7 @@ export class ListenerReader {
     const own = this.ownPath();
     const other = this.otherPath();
     const main = own === 'native' ? 'NETLINK_SOCK_DIAG (native)'
-      : own === 'ss' ? `NETLINK_SOCK_DIAG via ss -ltnuHe${this.native === undefined ? ' (native addon not built)' : ' (native dump failed)'}`
+      : own === 'ss' ? `NETLINK_SOCK_DIAG via ss -ltnuHe${this.native === null ? ' (native addon not built)' : ' (native dump failed)'}`
         : '/proc/<pid>/net/{tcp,tcp6,udp,udp6} (fallback: ss unavailable)';
     if (other === own) return main;
     const why = own !== 'native' ? 'nsenter not permitted' : other === 'ss' ? 'setns not permitted' : 'setns and nsenter not permitted';
@@ -105,7 +106,7 @@ export class ListenerReader {
 
   /** The native dump for one namespace, or undefined to take the next path. */
   private readNative(pid: number | 'self', own: boolean, warnings: string[]): NamespaceRows | undefined {
-    if (this.native === undefined || this.nativeWorks === false || (!own && this.nativeNsWorks === false)) return undefined;
+    if (this.native === null || this.nativeWorks === false || (!own && this.nativeNsWorks === false)) return undefined;
     const r = this.native.dump(own ? undefined : `${this.procRoot}/${pid}/ns/net`);
     switch (r.kind) {
       case 'ok':

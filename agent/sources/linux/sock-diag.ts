@@ -41,6 +41,8 @@ function ipv4(b: Uint8Array, o: number): string {
 }
 
 function ipv6(b: Uint8Array, o: number): string {
+  // inet_ntop (hence ss) prints the deprecated IPv4-compatible form ::a.b.c.d dotted as well.
+  if (b.subarray(o, o + 12).every((x) => x === 0) && ((b[o + 12] ?? 0) | (b[o + 13] ?? 0)) !== 0) return `::${ipv4(b, o + 12)}`;
   const groups: string[] = [];
   for (let i = 0; i < 16; i += 2) groups.push((((b[o + i] ?? 0) << 8) | (b[o + i + 1] ?? 0)).toString(16));
   return compressIpv6(groups);
