@@ -1,0 +1,91 @@
+import type { DocumentBuilder } from '../ecs/builder.js';
+import { mergeFields } from '../ecs/builder.js';
+import type { EcsDocument } from '../ecs/document.js';
+import { getField } from '../ecs/document.js';
+import { Action, Dataset, F, Kind } from '../ecs/fields.js';
+import type { ThreatRefs } from './attack.js';
+import type { Hit, RuleMeta } from './types.js';
+
+/** Top-level parts of the trigger an analyst needs in the alert itself. */
+const COPIED = ['process', 'destination', 'server', 'network', 'user', 'container'] as const;
+const COPIED_PORTWARDEN = ['lineage', 'listener', 'process'] as const;
+
+function threatBlock(t: ThreatRefs): Record<string, unknown> {
+  const technique: Record<string, unknown> = { id: [t.technique.id], name: [t.technique.name], reference: [t.technique.reference] };
+  if (t.subtechnique !== undefined) {
+    technique.subtechnique = { id: [t.subtechnique.id], name: [t.subtechnique.name], reference: [t.subtechnique.reference] };
+  }
+  return {
+    framework: 'MITRE ATT&CK',
+    tactic: { id: [t.tactic.id], name: [t.tactic.name], reference: [t.tactic.reference] },
+    technique,
+  };
+}
+
+/**
+ * The `portwarden.alerts` document for one hit: rule, threat, severity and reason, plus the
+ * trigger's process/network/user/container fields and lineage, and the trigger's `event.id`.
+ */
+export function buildAlert(builder: DocumentBuilder, trigger: EcsDocument, rule: RuleMeta, hit: Hit, severity: number): EcsDocument {
+  const listener = rule.family === 'listener';
+  const base = builder.base({
+    dataset: Dataset.alerts,
+    kind: Kind.alert,
+    action: listener ? Action.unusualListener : Action.unusualParentChild,
+    category: listener ? ['process', 'intrusion_detection', 'network'] : ['process', 'intrusion_detection'],
+    type: ['info'],
+    message: rule.name,
+    timestamp: trigger['@timestamp'],
+  });
+  base.event.reason = hit.reason;
+  base.event.severity = severity;
+  base.event.risk_score = hit.riskScore ?? (severity === rule.severity ? rule.riskScore : severity);
+  const copied: Record<string, unknown> = {};
+  for (const k of COPIED) {
+    const v = trigger[k];
+    if (v !== undefined) copied[k] = structuredClone(v);
+  }
+  const pw: Record<string, unknown> = {};
+  for (const k of COPIED_PORTWARDEN) {
+    const v = getField(trigger, `portwarden.${k}`);
+    if (v !== undefined) pw[k] = structuredClone(v);
+  }
+  const related: Record<string, unknown> = {};
+  for (const k of ['ip', 'user', 'hash'] as const) {
+    const v = getField(trigger, `related.${k}`);
+    if (Array.isArray(v) && v.length > 0) related[k] = (v as unknown[]).slice();
+  }
+  pw.alert = {
+    trigger_event_id: trigger.event.id,
+    trigger_action: trigger.event.action,
+    ...(rule.references.length > 1 ? { references: rule.references } : {}),
+  };
+  const ruleBlock: Record<string, unknown> = {
+    id: rule.id,
+    name: rule.name,
+    ruleset: rule.ruleset,
+    version: rule.version,
+    description: rule.description,
+    category: listener ? 'unusual_listener' : 'unusual_parent_child',
+  };
+  const ref = rule.references[0];
+  if (ref !== undefined) ruleBlock.reference = ref;
+  return mergeFields(base, {
+    ...copied,
+    rule: ruleBlock,
+    threat: threatBlock(hit.threat ?? rule.threat),
+    portwarden: pw,
+    ...(Object.keys(related).length > 0 ? { related } : {}),
+  }) as EcsDocument;
+}
+
+/** Identity the "fire once" memory uses: the listener (netns, transport, address, port, owner) or the process entity. */
+export function identityOf(doc: EcsDocument, listener: boolean): string {
+  const s = (p: string) => {
+    const v = getField(doc, p);
+    return typeof v === 'string' || typeof v === 'number' ? String(v) : '';
+  };
+  const owner = s(F.processEntityId) || `${s(F.hostId)}:${s(F.processPid)}:${s(F.processStart)}`;
+  if (!listener) return `${s(F.hostId)}|${owner}`;
+  return [s(F.hostId), s(F.listenerNetns), s(F.networkTransport), s(F.destinationAddress) || s(F.destinationIp), s(F.destinationPort), owner].join('|');
+}

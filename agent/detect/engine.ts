@@ -1,0 +1,126 @@
+import type { DocumentBuilder } from '../ecs/builder.js';
+import type { EcsDocument } from '../ecs/document.js';
+import { getField } from '../ecs/document.js';
+import { Action, Dataset, F } from '../ecs/fields.js';
+import type { Logger } from '../log/logger.js';
+import type { Lifecycle } from '../util/lifecycle.js';
+import { buildAlert, identityOf } from './alert.js';
+import { Allowlist } from './allowlist.js';
+import type { Baseline } from './baseline.js';
+import { NewListenerDetector, RarePairDetector } from './baseline-detectors.js';
+import type { DetectConfig } from './config.js';
+import { catalogueFrom, loadRules } from './load.js';
+import { listenerDetectors } from './listener-detectors.js';
+import { SUSPICIOUS_PORTS } from './port-catalogue.js';
+import type { DetectContext, Detector, Family, OsType, Scope } from './types.js';
+
+/** Turns events into alerts. `evaluate` is synchronous; the "fire once" memory and the baseline live inside. */
+export interface DetectionEngine extends Lifecycle {
+  evaluate(doc: EcsDocument): EcsDocument[];
+  /** Every active rule, for `--help`-style listings and docs. */
+  rules(): readonly Detector[];
+}
+
+export interface EngineOptions {
+  config: DetectConfig;
+  configFile: string;
+  builder: DocumentBuilder;
+  logger: Logger;
+  /** Learned baseline; undefined switches baseline detection off. */
+  baseline: Baseline | undefined;
+}
+
+const MAX_FIRED = 200_000;
+const LISTENER_ACTIONS = new Set<string>([Action.listeningStarted, Action.listeningExisting]);
+const PROCESS_ACTIONS = new Set<string>([Action.processStart, Action.processExec, Action.alreadyRunning]);
+const OSES = new Set(['linux', 'windows', 'macos']);
+
+/** Which rule family looks at a document, if any. */
+export function familyOf(doc: EcsDocument): Family | undefined {
+  if (doc.event.kind === 'alert') return undefined;
+  if (LISTENER_ACTIONS.has(doc.event.action)) return 'listener';
+  if (PROCESS_ACTIONS.has(doc.event.action) && doc.event.dataset === Dataset.process) return 'process';
+  return undefined;
+}
+
+class Engine implements DetectionEngine {
+  private readonly byFamily: Record<Family, Detector[]> = { listener: [], process: [] };
+  private readonly allow: Allowlist;
+  private readonly fired = new Map<string, true>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly o: EngineOptions) {
+    const c = o.config;
+    const disabled = new Set(c.disabled_rules);
+    const all: Detector[] = [
+      ...listenerDetectors(catalogueFrom(c.sensitive_ports), c.suspicious_ports ?? SUSPICIOUS_PORTS),
+      ...loadRules(c, o.configFile),
+    ];
+    if (o.baseline !== undefined) all.push(new NewListenerDetector(o.baseline), new RarePairDetector(o.baseline));
+    for (const d of all) if (!disabled.has(d.meta.id)) this.byFamily[d.meta.family].push(d);
+    this.allow = new Allowlist(c.allowlist, o.configFile);
+  }
+
+  rules(): readonly Detector[] {
+    return [...this.byFamily.listener, ...this.byFamily.process];
+  }
+
+  evaluate(doc: EcsDocument): EcsDocument[] {
+    if (!this.o.config.enabled) return [];
+    const family = familyOf(doc);
+    if (family === undefined) return [];
+    const osRaw = getField(doc, F.hostOsType);
+    const os = typeof osRaw === 'string' && OSES.has(osRaw) ? (osRaw as OsType) : undefined;
+    const t = Date.parse(doc['@timestamp']);
+    const ctx: DetectContext = { os, ci: os === 'windows', now: Number.isNaN(t) ? Date.now() : t };
+    const identity = identityOf(doc, family === 'listener');
+    const scopeRaw = getField(doc, F.listenerScope);
+    const out: EcsDocument[] = [];
+    for (const d of this.byFamily[family]) {
+      if (d.meta.os.length > 0 && (os === undefined || !d.meta.os.includes(os))) continue;
+      const hit = d.test(doc, ctx);
+      if (hit === undefined) continue;
+      if (this.allow.allows(d.meta.id, doc, ctx.ci)) continue;
+      const key = `${d.meta.id}\u0000${identity}`;
+      if (this.fired.has(key)) continue;
+      this.remember(key);
+      const byScope = typeof scopeRaw === 'string' ? d.meta.severityByScope?.[scopeRaw as Scope] : undefined;
+      out.push(buildAlert(this.o.builder, doc, d.meta, hit, hit.severity ?? byScope ?? d.meta.severity));
+    }
+    return out;
+  }
+
+  private remember(key: string): void {
+    this.fired.set(key, true);
+    if (this.fired.size > MAX_FIRED) {
+      const oldest = this.fired.keys().next();
+      if (oldest.done !== true) this.fired.delete(oldest.value);
+    }
+  }
+
+  start(): Promise<void> {
+    const b = this.o.baseline;
+    if (b !== undefined && this.timer === undefined) {
+      this.timer = setInterval(() => { b.save(); }, Math.max(1000, this.o.config.baseline.save_interval));
+      this.timer.unref();
+    }
+    return Promise.resolve();
+  }
+
+  flush(): Promise<void> {
+    this.o.baseline?.save();
+    return Promise.resolve();
+  }
+
+  shutdown(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.o.baseline?.save();
+    return Promise.resolve();
+  }
+}
+
+/** An engine over explicit parts (replay, eval, tests). Throws ConfigError for bad rules or allowlists. */
+export function createEngine(o: EngineOptions): DetectionEngine {
+  return new Engine(o);
+}

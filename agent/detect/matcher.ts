@@ -1,0 +1,210 @@
+import { getField } from '../ecs/document.js';
+import { F } from '../ecs/fields.js';
+
+/**
+ * The condition language of detection rules (built-in packs and user YAML alike).
+ *
+ * A node is a selection (`{ "process.parent.name": [w3wp.exe, httpd.exe], "process.name": cmd.exe }`,
+ * every key must hold), `{ all: [node...] }`, `{ any: [node...] }`, `{ not: node }`, or a list of
+ * nodes (any of them). A field matcher is a scalar (equals), a list (equals any), or an object of
+ * operators that must all hold. Pseudo-field `ancestor.<field>` holds when any ancestor in
+ * `portwarden.lineage` matches. A condition on an absent field is false, negated or not.
+ */
+export type Evidence = string[];
+export type Predicate = (doc: unknown, ci: boolean) => Evidence | undefined;
+
+export const OPERATORS = ['equals', 'startswith', 'endswith', 'contains', 'regex', 'glob', 'exists', 'range', 'differs_from', 'same_as'] as const;
+export const MODIFIERS = ['all', 'not', 'case_sensitive'] as const;
+
+/** Thrown while compiling; `path` is the key path inside the rule. */
+export class RuleSyntaxError extends Error {
+  constructor(readonly path: (string | number)[], message: string) {
+    super(message);
+  }
+}
+
+type Scalar = string | number | boolean;
+const isScalar = (v: unknown): v is Scalar => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+
+function scalars(v: unknown, path: (string | number)[]): Scalar[] {
+  // Nested lists are flattened so YAML anchors of lists can be combined: [*shells, *lolbins].
+  const list = Array.isArray(v) ? (v as unknown[]).flat(3) : [v];
+  if (list.length === 0) throw new RuleSyntaxError(path, 'expected at least one value');
+  list.forEach((x, i) => {
+    if (!isScalar(x)) throw new RuleSyntaxError(Array.isArray(v) ? [...path, i] : path, `expected a string, number or boolean, got ${JSON.stringify(x)}`);
+  });
+  return list as Scalar[];
+}
+
+/** Shell-style glob (`*`, `?`, `[abc]`) to an anchored regular expression source. */
+export function globSource(glob: string): string {
+  let out = '';
+  for (const ch of glob) {
+    if (ch === '*') out += '.*';
+    else if (ch === '?') out += '.';
+    else if (ch === '[' || ch === ']') out += ch;
+    else out += ch.replace(/[.+^${}()|\\/]/g, '\\$&');
+  }
+  return `^${out}$`;
+}
+
+type Test = (value: string, ci: boolean) => boolean;
+
+function stringTest(op: string, raw: Scalar, path: (string | number)[], forceCase: boolean | undefined): Test {
+  const exact = String(raw);
+  const lower = exact.toLowerCase();
+  const pick = (v: string, ci: boolean): [string, string] => ((forceCase ?? !ci) ? [v, exact] : [v.toLowerCase(), lower]);
+  switch (op) {
+    case 'equals': return (v, ci) => { const [a, b] = pick(v, ci); return a === b; };
+    case 'startswith': return (v, ci) => { const [a, b] = pick(v, ci); return a.startsWith(b); };
+    case 'endswith': return (v, ci) => { const [a, b] = pick(v, ci); return a.endsWith(b); };
+    case 'contains': return (v, ci) => { const [a, b] = pick(v, ci); return a.includes(b); };
+    case 'regex':
+    case 'glob': {
+      const src = op === 'glob' ? globSource(exact) : exact;
+      let cs: RegExp; let ins: RegExp;
+      try {
+        cs = new RegExp(src, 'u');
+        ins = new RegExp(src, 'iu');
+      } catch (err) {
+        throw new RuleSyntaxError(path, `invalid ${op}: ${(err as Error).message}`);
+      }
+      return (v, ci) => ((forceCase ?? !ci) ? cs : ins).test(v);
+    }
+    default:
+      throw new RuleSyntaxError(path, `unknown operator "${op}" (expected one of ${OPERATORS.join(', ')}, with modifiers ${MODIFIERS.join(', ')})`);
+  }
+}
+
+/** Values of a field: ancestors' for `ancestor.*`, array elements, else the single value. */
+function valuesOf(doc: unknown, field: string): unknown[] | undefined {
+  if (field.startsWith('ancestor.')) {
+    const lineage = getField(doc, F.lineage);
+    if (!Array.isArray(lineage)) return undefined;
+    const sub = field.slice('ancestor.'.length);
+    const vals = lineage.map((a) => getField(a, sub)).filter((v) => v !== undefined && v !== null);
+    return vals.length === 0 ? undefined : vals;
+  }
+  const v = getField(doc, field);
+  if (v === undefined || v === null) return undefined;
+  return Array.isArray(v) ? (v as unknown[]) : [v];
+}
+
+const show = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
+
+/** One field's matcher. */
+export function compileField(field: string, spec: unknown, path: (string | number)[]): Predicate {
+  if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
+    const tests = scalars(spec, path).map((s) => stringTest('equals', s, path, undefined));
+    return fieldPredicate(field, (v, ci) => tests.some((t) => t(v, ci)), '=');
+  }
+  const obj = spec as Record<string, unknown>;
+  const negate = obj.not === true;
+  const all = obj.all === true;
+  const cs = obj.case_sensitive;
+  if (cs !== undefined && typeof cs !== 'boolean') throw new RuleSyntaxError([...path, 'case_sensitive'], 'expected true or false');
+  for (const m of ['not', 'all'] as const) {
+    if (obj[m] !== undefined && typeof obj[m] !== 'boolean') throw new RuleSyntaxError([...path, m], 'expected true or false');
+  }
+  const parts: Predicate[] = [];
+  for (const [op, raw] of Object.entries(obj)) {
+    if ((MODIFIERS as readonly string[]).includes(op)) continue;
+    const p = [...path, op];
+    if (op === 'exists') {
+      if (typeof raw !== 'boolean') throw new RuleSyntaxError(p, 'expected true or false');
+      parts.push((doc) => ((valuesOf(doc, field) !== undefined) === raw ? [`${field} ${raw ? 'present' : 'absent'}`] : undefined));
+      continue;
+    }
+    if (op === 'range') {
+      if (!Array.isArray(raw) || raw.length !== 2 || !raw.every((n) => typeof n === 'number')) throw new RuleSyntaxError(p, 'expected [low, high] numbers');
+      const [lo, hi] = raw as [number, number];
+      parts.push(fieldPredicate(field, (v) => Number(v) >= lo && Number(v) <= hi, 'in range'));
+      continue;
+    }
+    if (op === 'differs_from' || op === 'same_as') {
+      if (typeof raw !== 'string') throw new RuleSyntaxError(p, 'expected a field path');
+      const want = op === 'same_as';
+      parts.push((doc, ci) => {
+        const a = valuesOf(doc, field)?.[0];
+        const b = valuesOf(doc, raw)?.[0];
+        if (a === undefined || b === undefined) return undefined;
+        const [x, y] = ci && cs !== true ? [show(a).toLowerCase(), show(b).toLowerCase()] : [show(a), show(b)];
+        return (x === y) === want ? [`${field}=${show(a)} ${want ? '=' : '!='} ${raw}=${show(b)}`] : undefined;
+      });
+      continue;
+    }
+    const tests = scalars(raw, p).map((s) => stringTest(op, s, p, cs === undefined ? undefined : cs));
+    parts.push(fieldPredicate(field, (v, ci) => (all ? tests.every((t) => t(v, ci)) : tests.some((t) => t(v, ci))), op));
+  }
+  if (parts.length === 0) throw new RuleSyntaxError(path, `no operator (expected one of ${OPERATORS.join(', ')})`);
+  const joined: Predicate = (doc, ci) => {
+    const ev: Evidence = [];
+    for (const p of parts) {
+      const r = p(doc, ci);
+      if (r === undefined) return undefined;
+      ev.push(...r);
+    }
+    return ev;
+  };
+  if (!negate) return joined;
+  return (doc, ci) => {
+    const vals = valuesOf(doc, field);
+    if (vals === undefined) return undefined;
+    return joined(doc, ci) === undefined ? [`${field}=${vals.map(show).join(',')} (not listed)`] : undefined;
+  };
+}
+
+function fieldPredicate(field: string, test: Test, verb: string): Predicate {
+  return (doc, ci) => {
+    const vals = valuesOf(doc, field);
+    if (vals === undefined) return undefined;
+    const hit = vals.find((v) => isScalar(v) && test(String(v), ci));
+    return hit === undefined ? undefined : [verb === '=' ? `${field}=${show(hit)}` : `${field} ${verb} ${show(hit)}`];
+  };
+}
+
+const BOOL_KEYS = new Set(['all', 'any', 'not']);
+
+/** A node of the boolean tree. */
+export function compileNode(node: unknown, path: (string | number)[]): Predicate {
+  if (Array.isArray(node)) return anyOf(node.map((n, i) => compileNode(n, [...path, i])), path);
+  if (node === null || typeof node !== 'object') throw new RuleSyntaxError(path, 'expected a selection (field: matcher) or all/any/not');
+  const obj = node as Record<string, unknown>;
+  const keys = Object.keys(obj);
+  if (keys.length === 0) throw new RuleSyntaxError(path, 'empty selection');
+  // all/any/not may stand beside field keys; everything in one mapping must hold.
+  return allOf(keys.map((k) => (BOOL_KEYS.has(k) ? compileBool(k as 'all' | 'any' | 'not', obj[k], [...path, k]) : compileField(k, obj[k], [...path, k]))));
+}
+
+function compileBool(k: 'all' | 'any' | 'not', inner: unknown, path: (string | number)[]): Predicate {
+  if (k === 'not') {
+    const p = compileNode(inner, path);
+    return (doc, ci) => (p(doc, ci) === undefined ? [] : undefined);
+  }
+  if (!Array.isArray(inner)) throw new RuleSyntaxError(path, 'expected a list of conditions');
+  const ps = inner.map((n, i) => compileNode(n, [...path, i]));
+  return k === 'any' ? anyOf(ps, path) : allOf(ps);
+}
+
+function allOf(ps: Predicate[]): Predicate {
+  return (doc, ci) => {
+    const ev: Evidence = [];
+    for (const p of ps) {
+      const r = p(doc, ci);
+      if (r === undefined) return undefined;
+      ev.push(...r);
+    }
+    return ev;
+  };
+}
+
+function anyOf(ps: Predicate[], path: (string | number)[]): Predicate {
+  if (ps.length === 0) throw new RuleSyntaxError(path, 'expected at least one condition');
+  return (doc, ci) => {
+    for (const p of ps) {
+      const r = p(doc, ci);
+      if (r !== undefined) return r;
+    }
+    return undefined;
+  };
+}

@@ -1,0 +1,61 @@
+import type { EcsDocument } from '../ecs/document.js';
+import type { ThreatRefs } from './attack.js';
+
+/** Which documents a rule looks at: listener events or process events. */
+export type Family = 'listener' | 'process';
+export type OsType = 'linux' | 'windows' | 'macos';
+
+export const SEVERITY = { low: 21, medium: 47, high: 73, critical: 99 } as const;
+export type SeverityName = keyof typeof SEVERITY;
+export type Scope = 'any' | 'loopback' | 'link_local' | 'private' | 'public';
+
+/** What an alert says about the rule that raised it (ECS `rule.*`, `threat.*`). */
+export interface RuleMeta {
+  id: string;
+  name: string;
+  description: string;
+  ruleset: string;
+  version: string;
+  family: Family;
+  /** Empty: every OS. */
+  os: OsType[];
+  severity: number;
+  riskScore: number;
+  /** Severity per listener scope (listener rules); overrides `severity` when the scope is listed. */
+  severityByScope?: Partial<Record<Scope, number>>;
+  threat: ThreatRefs;
+  references: string[];
+}
+
+/** Why a detector fired: the reason text and, optionally, a severity other than the rule's. */
+export interface Hit {
+  reason: string;
+  severity?: number;
+  riskScore?: number;
+  /** ATT&CK mapping of this hit when it differs from the rule's (e.g. per catalogue entry). */
+  threat?: ThreatRefs;
+}
+
+/** What a detector may read besides the document. */
+export interface DetectContext {
+  os: OsType | undefined;
+  /** Compare strings case-insensitively (Windows). */
+  ci: boolean;
+  /** Event time (ms), from `@timestamp`; the baseline's clock. */
+  now: number;
+}
+
+/** One rule: a pure test of a document (the baseline detector keeps its own state). */
+export interface Detector {
+  meta: RuleMeta;
+  test(doc: EcsDocument, ctx: DetectContext): Hit | undefined;
+}
+
+/** Risk score that goes with a severity when a rule gives none. */
+export function defaultRisk(severity: number): number {
+  return severity;
+}
+
+export function severityOf(v: number | SeverityName): number {
+  return typeof v === 'number' ? v : SEVERITY[v];
+}
