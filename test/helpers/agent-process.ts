@@ -50,7 +50,7 @@ export function startAgent(extraYaml = '', opts: { outputsYaml?: string } = {}):
   writeFileSync(join(dir, 'portwarden.yaml'), cfg);
   const proc = spawn(process.execPath, [cliPath, 'run', '--config', join(dir, 'portwarden.yaml')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
-  proc.stderr?.on('data', (b: Buffer) => { err += b.toString(); });
+  proc.stderr.on('data', (b: Buffer) => { err += b.toString(); });
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => { resolve(code); }));
   return {
     dir,

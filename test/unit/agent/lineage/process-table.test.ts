@@ -1,0 +1,68 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ProcessTable } from '../../../../agent/lineage/process-table.js';
+import { entityId } from '../../../../agent/lineage/entity-id.js';
+import type { ProcessRecord } from '../../../../agent/sources/types.js';
+
+const rec = (pid: number, ppid: number, startSec: number, name: string, extra: Partial<ProcessRecord> = {}): ProcessRecord => ({
+  pid, ppid, startKey: String(startSec * 100), start: new Date(1_700_000_000_000 + startSec * 1000).toISOString(), name, ...extra,
+});
+
+test('entity ids: stable for (host, boot, pid, start), different after PID reuse or reboot', () => {
+  const a = entityId('h', 'b', 42, '100');
+  assert.equal(a, entityId('h', 'b', 42, '100'));
+  assert.notEqual(a, entityId('h', 'b', 42, '101'));
+  assert.notEqual(a, entityId('h', 'b2', 42, '100'));
+  assert.match(a, /^[A-Za-z0-9_-]{43}$/);
+});
+
+test('ancestry: parent first, captured at creation, kept after the parent exits', () => {
+  const t = new ProcessTable({ hostId: 'h', bootId: 'b' });
+  t.upsert(rec(1, 0, 0, 'init'));
+  t.upsert(rec(10, 1, 5, 'sshd'));
+  t.upsert(rec(20, 10, 6, 'bash'));
+  const child = t.upsert(rec(30, 20, 7, 'nc')).node;
+  t.exit(20, Date.now());
+  t.exit(10, Date.now());
+  assert.deepEqual(t.ancestors(child).map((n) => n.record.name), ['bash', 'sshd', 'init']);
+  assert.equal(child.parent?.entityId, entityId('h', 'b', 20, '600'));
+});
+
+test('PID reuse: a parent that started after the child is never linked', () => {
+  const t = new ProcessTable({ hostId: 'h', bootId: 'b' });
+  t.upsert(rec(500, 0, 10, 'new-owner-of-pid-500'));
+  const orphan = t.upsert(rec(600, 500, 5, 'child-of-old-500')).node;
+  assert.equal(orphan.parent, undefined);
+  const ok = t.upsert(rec(601, 500, 11, 'real-child')).node;
+  assert.equal(ok.parent?.record.name, 'new-owner-of-pid-500');
+});
+
+test('the same pid with a new start key is a new process; same start with a new image is an exec', () => {
+  const t = new ProcessTable({ hostId: 'h', bootId: 'b' });
+  const first = t.upsert(rec(7, 1, 1, 'sh', { executable: '/bin/sh' }));
+  assert.equal(first.change, 'new');
+  const exec = t.upsert(rec(7, 1, 1, 'python3', { executable: '/usr/bin/python3' }));
+  assert.equal(exec.change, 'exec');
+  assert.equal(exec.node.entityId, first.node.entityId);
+  const reused = t.upsert(rec(7, 1, 9, 'other'));
+  assert.equal(reused.change, 'new');
+  assert.notEqual(reused.node.entityId, first.node.entityId);
+  assert.equal(t.get(7)?.record.name, 'other');
+});
+
+test('exited processes are kept for at least 10 minutes, then pruned', () => {
+  const t = new ProcessTable({ hostId: 'h', bootId: 'b', retentionMs: 1 });
+  t.upsert(rec(1, 0, 0, 'init'));
+  t.exit(1, 1_000);
+  assert.equal(t.prune(1_000 + 9 * 60_000), 0);
+  assert.equal(t.find(1, '0')?.record.name, 'init');
+  assert.equal(t.prune(1_000 + 11 * 60_000), 1);
+  assert.equal(t.find(1, '0'), undefined);
+});
+
+test('a parent cycle (corrupt ppids) ends the ancestry instead of looping', () => {
+  const t = new ProcessTable({ hostId: 'h', bootId: 'b' });
+  const a = t.upsert(rec(2, 3, 1, 'a')).node;
+  t.upsert(rec(3, 2, 1, 'b'));
+  assert.ok(t.ancestors(a).length <= 32);
+});
