@@ -33,8 +33,10 @@ export const syslogConfigSchema = z.strictObject({
     .default('portwarden@32473').describe('ID of the RFC 5424 structured-data element (name@PEN for private IDs)'),
   max_message_bytes: byteSize().optional()
     .describe('longest message (before framing), cut on a UTF-8 boundary and counted; default 2048 for udp, 256KiB for tcp/tls'),
-  resend_window: byteSize().default(1024 * 1024)
-    .describe('tcp/tls: after a lost connection, re-send the frames written in the last this-many bytes (0: off)'),
+  resend_window: duration().default(5000)
+    .describe('tcp/tls: a frame is confirmed once the connection stayed up this long after writing it; unconfirmed frames are re-sent after a reconnect'),
+  resend_window_bytes: byteSize().default(8 * 1024 * 1024)
+    .describe('tcp/tls: most unconfirmed bytes kept for re-sending; when full, sends wait (retryable) until frames are confirmed'),
   connect_timeout: duration().default(10_000).describe('tcp/tls: give up connecting (and the TLS handshake) after this long'),
   keepalive: duration().default(30_000).describe('tcp/tls: TCP keepalive idle time (0: off)'),
   tls: tlsSchema.prefault({}).describe('tls: server verification (on by default), optional client certificate, SNI'),

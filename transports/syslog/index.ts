@@ -40,7 +40,8 @@ export class SyslogTransport implements Transport {
     this.enc = { facility, appName: cfg.app_name, sdId: cfg.sd_id, procId: ctx.agentPid, hostName: ctx.hostName };
     const opts = {
       protocol: cfg.protocol, host: cfg.host, port, tls: cfg.tls,
-      connectTimeoutMs: cfg.connect_timeout, keepaliveMs: cfg.keepalive, resendWindowBytes: cfg.resend_window,
+      connectTimeoutMs: cfg.connect_timeout, keepaliveMs: cfg.keepalive, 
+      resendWindowMs: cfg.resend_window, resendWindowBytes: cfg.resend_window_bytes,
     };
     this.sender = cfg.protocol === 'udp' ? new UdpSender(opts) : new StreamSender(opts);
   }

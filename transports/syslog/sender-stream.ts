@@ -10,24 +10,33 @@ interface Conn {
   socket: Socket;
   /** Set by 'error', 'end' or 'close': the connection can no longer be trusted. */
   lost: Error | undefined;
+  lostAt: number;
+}
+
+interface Written {
+  bytes: Buffer;
+  at: number;
 }
 
 /**
- * TCP or TLS stream to the syslog server. Syslog has no application-level acknowledgement, so the
- * last `resendWindowBytes` of frames stay in memory; when a connection is lost (peer closed or
- * reset it, a write failed, a send was aborted), the next connection first re-sends that window.
- * Delivery is therefore at least once, with duplicates counted in `stats().resent`.
+ * TCP or TLS stream to the syslog server. Syslog has no application-level acknowledgement, so a
+ * written frame stays *unconfirmed* until its connection has stayed up `resendWindowMs` after the
+ * write. When a connection is lost (peer closed or reset it, a write failed, a send was aborted),
+ * the next connection first re-sends the frames written in the last `resendWindowMs` before the
+ * loss: delivery is at least once, with the re-sent frames counted in `stats().resent`. When the
+ * unconfirmed frames reach `resendWindowBytes`, sends answer `retryable` until some are confirmed
+ * (a connection that keeps dropping right after each write must not push frames out unsent).
  */
 export class StreamSender implements Sender {
   private conn: Conn | undefined;
-  private window: Buffer[] = [];
+  private window: Written[] = [];
   private windowBytes = 0;
   private replayPending = false;
   private closed = false;
   private chain: Promise<unknown> = Promise.resolve();
   private readonly counters: SenderStats = { reconnects: 0, resent: 0 };
 
-  constructor(private readonly opts: SenderOptions) {}
+  constructor(private readonly opts: SenderOptions, private readonly now: () => number = Date.now) {}
 
   stats(): SenderStats {
     return { ...this.counters };
@@ -45,7 +54,12 @@ export class StreamSender implements Sender {
     if (signal.aborted) return { kind: 'retryable', reason: 'aborted' };
     let conn = this.conn;
     if (conn?.lost !== undefined) { this.drop(conn); conn = undefined; }
-    let replay: Buffer[] = [];
+    if (conn !== undefined) this.confirm(this.now());
+    const size = frames.reduce((n, f) => n + f.length, 0);
+    const full = this.windowBytes > 0 && this.windowBytes + size > this.opts.resendWindowBytes;
+    const fullReason = `${this.windowBytes} bytes written in the last ${this.opts.resendWindowMs} ms are not yet confirmed (connection unstable)`;
+    if (full && conn !== undefined) return { kind: 'retryable', reason: fullReason };
+    let replay: Written[] = [];
     if (conn === undefined) {
       const c = await this.connect(signal);
       if ('kind' in c) return c;
@@ -55,21 +69,24 @@ export class StreamSender implements Sender {
         this.counters.reconnects++;
       }
     }
-    const payload = Buffer.concat([...replay, ...frames]);
-    const res = await this.writeTo(conn, payload, signal);
+    // With the window full, a new connection carries only the replay; this batch waits for it.
+    const fresh = full ? [] : frames;
+    const res = await this.writeTo(conn, Buffer.concat([...replay.map((w) => w.bytes), ...fresh]), signal);
     if (res.kind !== 'ok') { this.drop(conn); return res; }
+    const at = this.now();
     this.counters.resent += replay.length;
+    for (const w of replay) w.at = at;
+    if (this.opts.resendWindowMs > 0) {
+      for (const f of fresh) { this.window.push({ bytes: f, at }); this.windowBytes += f.length; }
+    }
     this.replayPending = false;
-    this.remember(frames);
-    return res;
+    return full ? { kind: 'retryable', reason: fullReason } : res;
   }
 
-  /** Keeps the newest frames, at most `resendWindowBytes` of them. */
-  private remember(frames: readonly Buffer[]): void {
-    if (this.opts.resendWindowBytes <= 0) return;
-    for (const f of frames) { this.window.push(f); this.windowBytes += f.length; }
-    while (this.windowBytes > this.opts.resendWindowBytes && this.window.length > 0) {
-      this.windowBytes -= this.window.shift()?.length ?? 0;
+  /** Forgets frames whose connection has stayed up `resendWindowMs` since they were written. */
+  private confirm(now: number): void {
+    while (this.window.length > 0 && (this.window[0]?.at ?? now) <= now - this.opts.resendWindowMs) {
+      this.windowBytes -= this.window.shift()?.bytes.length ?? 0;
     }
   }
 
@@ -104,14 +121,19 @@ export class StreamSender implements Sender {
     } catch (err) {
       return classify(err, what);
     }
-    const conn: Conn = { socket, lost: undefined };
+    const conn: Conn = { socket, lost: undefined, lostAt: 0 };
     const ready = new Promise<SendResult | 'ready'>((resolve) => {
       socket.once(protocol === 'tls' ? 'secureConnect' : 'connect', () => { resolve('ready'); });
       socket.once('error', (err) => { resolve(classify(err, what)); });
     });
-    socket.on('error', (err) => { conn.lost ??= err; });
-    socket.on('end', () => { conn.lost ??= new Error('connection closed by the server'); });
-    socket.on('close', () => { conn.lost ??= new Error('connection closed'); });
+    const lose = (err: Error) => {
+      if (conn.lost !== undefined) return;
+      conn.lost = err;
+      conn.lostAt = this.now();
+    };
+    socket.on('error', lose);
+    socket.on('end', () => { lose(new Error('connection closed by the server')); });
+    socket.on('close', () => { lose(new Error('connection closed')); });
     const abort = onAbort(signal);
     const t = timeout(this.opts.connectTimeoutMs);
     const r = await Promise.race([ready, abort.promise, t.promise]);
@@ -129,10 +151,11 @@ export class StreamSender implements Sender {
     return conn;
   }
 
-  /** Forgets a connection that failed; the next connection replays the window. */
+  /** Forgets a connection that failed; frames written shortly before the loss are replayed next. */
   private drop(conn: Conn): void {
     conn.socket.destroy();
     if (this.conn === conn) this.conn = undefined;
+    this.confirm(conn.lostAt > 0 ? conn.lostAt : this.now());
     this.replayPending = this.window.length > 0;
   }
 

@@ -29,6 +29,7 @@ export interface SenderOptions {
   tls: TlsConfig;
   connectTimeoutMs: number;
   keepaliveMs: number;
+  resendWindowMs: number;
   resendWindowBytes: number;
 }
 

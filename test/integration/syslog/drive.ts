@@ -33,3 +33,9 @@ export async function sendUntilOk(
     await new Promise((res) => setTimeout(res, backoffMs));
   }
 }
+
+/** The reason of a `paused` result; fails the test with the actual result otherwise. */
+export function pausedReason(r: SendResult): string {
+  if (r.kind !== 'paused') throw new Error(`expected paused, got ${JSON.stringify(r)}`);
+  return r.reason;
+}
