@@ -55,8 +55,8 @@ export class Dispatcher {
     this.stopping = true;
     this.d.lane.notify();
     this.wakeSleep?.();
+    // Referenced on purpose: shutdown is bounded and must get to its end even if nothing else runs.
     const t = setTimeout(() => { this.stopCtl.abort(); }, Math.max(0, deadline - Date.now()));
-    t.unref();
     await this.running;
     clearTimeout(t);
     this.stopCtl.abort();
@@ -227,9 +227,10 @@ export class Dispatcher {
     const timer = setTimeout(() => { ctl.abort(); }, this.d.sendTimeoutMs);
     timer.unref();
     // A transport that ignores the signal is abandoned a second after the abort.
+    let grace: NodeJS.Timeout | undefined;
     const abandon = new Promise<SendResult>((resolve) => {
       ctl.signal.addEventListener('abort', () => {
-        setTimeout(() => { resolve({ kind: 'retryable', reason: 'send timed out' }); }, 1000).unref();
+        grace = setTimeout(() => { resolve({ kind: 'retryable', reason: 'send timed out' }); }, 1000);
       });
     });
     try {
@@ -239,6 +240,7 @@ export class Dispatcher {
       return { kind: 'retryable', reason: `transport error: ${errorMessage(err)}` };
     } finally {
       clearTimeout(timer);
+      clearTimeout(grace);
       this.stopCtl.signal.removeEventListener('abort', onStop);
     }
   }

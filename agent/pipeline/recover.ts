@@ -37,16 +37,18 @@ async function scanOnce(spool: Spool, lanes: Lane[], loads: CursorLoad[]) {
  * throws for damaged data: a spool that cannot be read at all is moved aside and started afresh.
  */
 export async function recover(spool: Spool, lanes: Lane[], logger: Logger, now: () => number): Promise<RecoveryReport> {
-  const loads = await Promise.all(lanes.map((l) => l.cursor.load()));
   const report: RecoveryReport = { lost: 0, lostByOutput: {}, repairedSegments: [], droppedBytes: 0, cursorsReset: [] };
+  let loads: CursorLoad[];
   let scan;
   try {
+    loads = await Promise.all(lanes.map((l) => l.cursor.load()));
     scan = await scanOnce(spool, lanes, loads);
   } catch (err) {
     const aside = `${spool.dir}.damaged-${now()}`;
     logger.error('spool unreadable; moving it aside and starting a new one', { error: errorMessage(err), moved_to: aside });
     await rename(spool.dir, aside);
     report.spoolMovedTo = aside;
+    loads = await Promise.all(lanes.map((l) => l.cursor.load()));
     scan = await scanOnce(spool, lanes, loads);
   }
   report.repairedSegments = scan.repaired;

@@ -137,14 +137,16 @@ export class Spool {
   }
 
   private async writeChunk(): Promise<void> {
-    let n = 0;
-    let bytes = 0;
-    while (n < this.pending.length && bytes < CHUNK_BYTES) bytes += this.pending[n++]?.buf.length ?? 0;
-    const items = this.pending.slice(0, n);
-    const first = items[0];
+    const first = this.pending[0];
     if (first === undefined) return;
     let seg = this.segments.at(-1);
     if (seg === undefined || this.fh === undefined || seg.bytes >= this.rollBytes) seg = await this.roll(first.seq);
+    // A chunk never runs far past the segment size, so segments stay small enough to delete early.
+    const room = Math.min(CHUNK_BYTES, this.rollBytes - seg.bytes);
+    let n = 0;
+    let bytes = 0;
+    while (n < this.pending.length && (n === 0 || bytes < room)) bytes += this.pending[n++]?.buf.length ?? 0;
+    const items = this.pending.slice(0, n);
     const fh = this.fh;
     if (fh === undefined) return;
     const chunk = items.length === 1 ? first.buf : Buffer.concat(items.map((p) => p.buf), bytes);

@@ -1,0 +1,104 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { open, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createPipeline } from '../../../agent/pipeline/index.js';
+import { DeliveryPipeline } from '../../../agent/pipeline/index.js';
+import { Action } from '../../../agent/ecs/fields.js';
+import { MemoryTransport } from '../../../transports/memory/index.js';
+import { assertInvariant, defer, pipelineOptions, sequences, tempState, testDoc, waitFor } from '../../unit/agent/pipeline/support.js';
+import { listSegments } from './spool-files.js';
+
+const spool = { segment_bytes: 64 * 1024, max_bytes: 64 * 1024 * 1024 };
+const N = 2000;
+
+/** Fills a spool with N events while the output is down, then stops cleanly. */
+async function fill(dir: string): Promise<void> {
+  const down = new MemoryTransport().behave(() => ({ kind: 'retryable' }));
+  const p = createPipeline(pipelineOptions(dir, [{ name: 'out', transport: down }], { spool }));
+  await p.start();
+  await Promise.all(Array.from({ length: N }, (_, i) => p.accept(testDoc(i + 1, 'event', 100))));
+  await p.shutdown();
+}
+
+async function flipByte(path: string, at: number): Promise<void> {
+  const fh = await open(path, 'r+');
+  const b = Buffer.alloc(1);
+  await fh.read(b, 0, 1, at);
+  b[0] = (b[0] ?? 0) ^ 0xff;
+  await fh.write(b, 0, 1, at);
+  await fh.close();
+}
+
+async function restart(t: Parameters<typeof tempState>[0], dir: string) {
+  const m = new MemoryTransport();
+  const p = new DeliveryPipeline(pipelineOptions(dir, [{ name: 'out', transport: m }], { spool }));
+  defer(t, () => p.shutdown());
+  await p.start();
+  await waitFor(() => p.stats().outputs[0]?.queuedEvents === 0 && m.delivered.length > 0, 'backlog delivered', 30_000);
+  return { m, p };
+}
+
+test('flipped bytes, a torn tail and a missing segment: everything else is delivered, exactly the loss is reported', async (t) => {
+  const dir = await tempState(t);
+  await fill(dir);
+  const segs = await listSegments(dir);
+  assert.ok(segs.length >= 5, `expected several segments, got ${segs.length}`);
+  const lost = new Set<number>();
+  // 1. one flipped byte inside a frame of segment 1: that frame only.
+  const s1 = segs[1]!;
+  const victim = s1.frames[10]!;
+  await flipByte(s1.path, victim.offset + victim.bytes - 3);
+  lost.add(victim.seq);
+  // 2. segment 3 is gone.
+  await rm(segs[3]!.path);
+  for (const f of segs[3]!.frames) lost.add(f.seq);
+  // 3. the last segment is torn in the middle of a frame: that frame and the ones after it.
+  const last = segs.at(-1)!;
+  const cut = last.frames[Math.floor(last.frames.length / 2)]!;
+  await truncate(last.path, cut.offset + 7);
+  for (const f of last.frames) if (f.seq >= cut.seq) lost.add(f.seq);
+
+  const { m, p } = await restart(t, dir);
+  const got = new Set(sequences(m.delivered));
+  for (let n = 1; n <= N; n++) assert.equal(got.has(n), !lost.has(n), `event ${n}: delivered=${got.has(n)} lost=${lost.has(n)}`);
+  assert.equal(p.stats().lost, lost.size);
+  assert.equal(p.stats().outputs[0]?.dropped.lost, lost.size);
+  assert.deepEqual(p.recovery?.lostByOutput, { out: lost.size });
+  assertInvariant(p.stats());
+  const report = m.delivered.find((e) => e.doc.event.action === Action.eventsLost);
+  assert.ok(report, 'an events_lost agent event is delivered');
+  assert.equal((report.doc.portwarden as { pipeline: { lost: number } }).pipeline.lost, lost.size);
+});
+
+test('an unreadable cursor restarts from the oldest queued event: duplicates, never loss', async (t) => {
+  const dir = await tempState(t);
+  await fill(dir);
+  const first = await restart(t, dir);
+  await first.p.shutdown();
+  assert.equal(sequences(first.m.delivered).length, N);
+  const cursor = join(dir, 'spool', 'cursors', 'out.cursor');
+  await writeFile(cursor, (await readFile(cursor, 'utf8')).replace(/"seq":\d/, '"seq":9'));
+  const m = new MemoryTransport();
+  const p = new DeliveryPipeline(pipelineOptions(dir, [{ name: 'out', transport: m }], { spool }));
+  defer(t, () => p.shutdown());
+  await p.start();
+  assert.deepEqual(p.recovery?.cursorsReset, ['out']);
+  assert.equal(p.stats().lost, 0);
+  await waitFor(() => p.stats().outputs[0]?.queuedEvents === 0 && m.delivered.length > 0, 'resend');
+  const again = sequences(m.delivered);
+  assert.ok(again.length > 0 && again.includes(N), 'the retained tail is sent again');
+  assert.ok(m.delivered.some((e) => e.doc.event.action === Action.eventsLost), 'the reset is reported in-band');
+});
+
+test('a spool that cannot be read at all is moved aside; the agent starts and keeps working', async (t) => {
+  const dir = await tempState(t);
+  await writeFile(join(dir, 'spool'), 'not a directory');
+  const m = new MemoryTransport();
+  const p = new DeliveryPipeline(pipelineOptions(dir, [{ name: 'out', transport: m }]));
+  defer(t, () => p.shutdown());
+  await p.start();
+  assert.match(p.recovery?.spoolMovedTo ?? '', /spool\.damaged-/);
+  await p.accept(testDoc(1));
+  await waitFor(() => sequences(m.delivered).includes(1), 'delivery');
+});
