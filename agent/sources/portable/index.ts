@@ -14,7 +14,7 @@ export function mapConnections(rows: readonly si.Systeminformation.NetworkConnec
     if (!Number.isInteger(port)) continue;
     const address = c.localAddress === '*' ? (proto.endsWith('6') ? '::' : '0.0.0.0') : c.localAddress.replace(/^\[|\]$/g, '');
     const family: Family = address.includes(':') || proto.endsWith('6') ? 'ipv6' : 'ipv4';
-    out.push({ netns: 'host', transport, family, address, port, inode: 0, owners: Number(c.pid) > 0 ? [c.pid] : [] });
+    out.push({ netns: 'host', transport, family, address, port, inode: 0, owners: (c.pid as number | null) !== null && c.pid > 0 ? [c.pid] : [] });
   }
   return out;
 }
