@@ -45,6 +45,7 @@ export function buildAlert(builder: DocumentBuilder, trigger: EcsDocument, rule:
     const v = trigger[k];
     if (v !== undefined) copied[k] = structuredClone(v);
   }
+  dropNonEcs(copied.process);
   const pw: Record<string, unknown> = {};
   for (const k of COPIED_PORTWARDEN) {
     const v = getField(trigger, `portwarden.${k}`);
@@ -77,6 +78,14 @@ export function buildAlert(builder: DocumentBuilder, trigger: EcsDocument, rule:
     portwarden: pw,
     ...(Object.keys(related).length > 0 ? { related } : {}),
   }) as EcsDocument;
+}
+
+/** ECS has no `process.user.domain` (only top-level `user.domain`); alerts must validate. */
+function dropNonEcs(process: unknown): void {
+  for (const p of [process, getField(process, 'parent')]) {
+    const user = getField(p, 'user');
+    if (user !== null && typeof user === 'object') delete (user as Record<string, unknown>).domain;
+  }
 }
 
 /** Identity the "fire once" memory uses: the listener (netns, transport, address, port, owner) or the process entity. */

@@ -96,7 +96,7 @@ const show = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify
 export function compileField(field: string, spec: unknown, path: (string | number)[]): Predicate {
   if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
     const tests = scalars(spec, path).map((s) => stringTest('equals', s, path, undefined));
-    return fieldPredicate(field, (v, ci) => tests.some((t) => t(v, ci)), '=');
+    return fieldPredicate(field, (v, ci) => tests.some((t) => t(v, ci)));
   }
   const obj = spec as Record<string, unknown>;
   const negate = obj.not === true;
@@ -118,7 +118,7 @@ export function compileField(field: string, spec: unknown, path: (string | numbe
     if (op === 'range') {
       if (!Array.isArray(raw) || raw.length !== 2 || !raw.every((n) => typeof n === 'number')) throw new RuleSyntaxError(p, 'expected [low, high] numbers');
       const [lo, hi] = raw as [number, number];
-      parts.push(fieldPredicate(field, (v) => Number(v) >= lo && Number(v) <= hi, 'in range'));
+      parts.push(fieldPredicate(field, (v) => Number(v) >= lo && Number(v) <= hi));
       continue;
     }
     if (op === 'differs_from' || op === 'same_as') {
@@ -134,7 +134,7 @@ export function compileField(field: string, spec: unknown, path: (string | numbe
       continue;
     }
     const tests = scalars(raw, p).map((s) => stringTest(op, s, p, cs === undefined ? undefined : cs));
-    parts.push(fieldPredicate(field, (v, ci) => (all ? tests.every((t) => t(v, ci)) : tests.some((t) => t(v, ci))), op));
+    parts.push(fieldPredicate(field, (v, ci) => (all ? tests.every((t) => t(v, ci)) : tests.some((t) => t(v, ci)))));
   }
   if (parts.length === 0) throw new RuleSyntaxError(path, `no operator (expected one of ${OPERATORS.join(', ')})`);
   const joined: Predicate = (doc, ci) => {
@@ -154,12 +154,12 @@ export function compileField(field: string, spec: unknown, path: (string | numbe
   };
 }
 
-function fieldPredicate(field: string, test: Test, verb: string): Predicate {
+function fieldPredicate(field: string, test: Test): Predicate {
   return (doc, ci) => {
     const vals = valuesOf(doc, field);
     if (vals === undefined) return undefined;
     const hit = vals.find((v) => isScalar(v) && test(String(v), ci));
-    return hit === undefined ? undefined : [verb === '=' ? `${field}=${show(hit)}` : `${field} ${verb} ${show(hit)}`];
+    return hit === undefined ? undefined : [`${field}=${show(hit)}`];
   };
 }
 

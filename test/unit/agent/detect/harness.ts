@@ -60,8 +60,8 @@ export class Harness {
     );
   }
 
-  engine(config: unknown = {}, baseline?: Baseline): DetectionEngine {
-    return createEngine({ config: detectSchema.parse(config), configFile: '(test)', builder: this.builder, logger: silentLogger, baseline });
+  engine(config: unknown = {}, baseline?: Baseline, configFile = '(test)'): DetectionEngine {
+    return createEngine({ config: detectSchema.parse(config), configFile, builder: this.builder, logger: silentLogger, baseline });
   }
 
   baseline(learningMs = 3600_000): Baseline {
