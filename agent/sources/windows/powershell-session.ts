@@ -33,7 +33,12 @@ export class FrameReader {
       const i = this.buf.indexOf(this.marker);
       if (i < 0) break;
       let end = i + this.marker.length;
-      if (this.buf[end] === '\r') end++;
+      // Wait for the newline that always follows the marker, so it is not taken as the next reply.
+      if (end >= this.buf.length) break;
+      if (this.buf[end] === '\r') {
+        if (end + 1 >= this.buf.length) break;
+        end++;
+      }
       if (this.buf[end] === '\n') end++;
       out.push(this.buf.slice(0, i).replace(/\r?\n$/, ''));
       this.buf = this.buf.slice(end);
