@@ -1,0 +1,77 @@
+import { configReference } from '../../config/reference.js';
+import { commands } from '../cli/commands/index.js';
+import type { EcsDocument } from '../ecs/document.js';
+import { sampleDocuments } from '../ecs/samples.js';
+
+/** The README sections generated from the code: name -> markdown. */
+export function generatedSections(extraDocs: readonly EcsDocument[] = []): Record<string, string> {
+  return {
+    'cli-reference': cliReference(),
+    'config-reference': configReference(),
+    'ecs-reference': ecsReference([...sampleDocuments(), ...extraDocs], [...sampleDocuments(), ...extraDocs]),
+  };
+}
+
+function cliReference(): string {
+  return commands.map((c) => [`### \`portwarden ${c.name}\``, '', c.summary + '.', '', '```text', c.help, '```'].join('\n')).join('\n\n');
+}
+
+function flatten(v: unknown, prefix: string, out: Map<string, unknown>): void {
+  if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+    for (const [k, x] of Object.entries(v)) flatten(x, prefix === '' ? k : `${prefix}.${k}`, out);
+  } else if (Array.isArray(v) && v.length > 0 && typeof v[0] === 'object') {
+    for (const x of v) flatten(x, `${prefix}[]`, out);
+  } else {
+    out.set(prefix, v);
+  }
+}
+
+function jsonType(v: unknown): string {
+  if (Array.isArray(v)) return `array of ${v.length > 0 ? jsonType(v[0]) : 'keyword'}`;
+  if (typeof v === 'number') return Number.isInteger(v) ? 'long' : 'float';
+  if (typeof v === 'boolean') return 'boolean';
+  return 'keyword';
+}
+
+function example(v: unknown): string {
+  const s = JSON.stringify(v);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+/** Every field of every document kind, with its JSON type, the kinds that carry it, an example. */
+function ecsReference(docs: readonly EcsDocument[], again: readonly EcsDocument[]): string {
+  const fields = new Map<string, { type: string; example: string; kinds: Set<string> }>();
+  docs.forEach((d, i) => {
+    const flat = new Map<string, unknown>();
+    flatten(d, '', flat);
+    // A second build of the same documents tells which values vary (ids, clocks): no example for those.
+    const other = new Map<string, unknown>();
+    flatten(again[i], '', other);
+    const kind = d.event.dataset.replace('portwarden.', '');
+    for (const [path, v] of flat) {
+      const stable = JSON.stringify(other.get(path)) === JSON.stringify(v);
+      const f = fields.get(path) ?? { type: jsonType(v), example: stable ? example(v) : '(varies)', kinds: new Set<string>() };
+      if (!stable) f.example = '(varies)';
+      f.kinds.add(kind);
+      fields.set(path, f);
+    }
+  });
+  const rows = [...fields].sort(([a], [b]) => a.localeCompare(b))
+    .map(([path, f]) => `| \`${path}\` | ${f.type} | ${[...f.kinds].sort().join(', ')} | \`${f.example.replace(/\|/g, '\\|')}\` |`);
+  return ['| field | type | in | example |', '|---|---|---|---|', ...rows].join('\n');
+}
+
+const START = (name: string) => `<!-- generated:${name}:start -->`;
+const END = (name: string) => `<!-- generated:${name}:end -->`;
+
+/** Replaces each generated section of a README text; throws when a marker is missing. */
+export function updateReadme(text: string, sections: Record<string, string>): string {
+  let out = text;
+  for (const [name, body] of Object.entries(sections)) {
+    const s = out.indexOf(START(name));
+    const e = out.indexOf(END(name));
+    if (s === -1 || e === -1) throw new Error(`README has no ${START(name)} ... ${END(name)} markers`);
+    out = `${out.slice(0, s + START(name).length)}\n${body}\n${out.slice(e)}`;
+  }
+  return out;
+}
