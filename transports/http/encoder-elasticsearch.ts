@@ -1,6 +1,5 @@
 import type { OutboundEvent } from '../types.js';
-import { getField } from '../../agent/ecs/document.js';
-import { F } from '../../agent/ecs/fields.js';
+import type { EncodedItem } from './encoded.js';
 
 /** Where an event goes and how it is identified, for `_bulk` `create` operations. */
 export interface BulkTarget {
@@ -12,9 +11,7 @@ export interface BulkTarget {
 
 /** `logs-<event.dataset>-<namespace>`, e.g. `logs-portwarden.network-default`. */
 export function dataStreamName(e: OutboundEvent, target: BulkTarget): string {
-  if (target.index !== undefined) return target.index;
-  const dataset = getField(e.doc, F.eventDataset);
-  return `logs-${typeof dataset === 'string' ? dataset : 'portwarden.agent'}-${target.namespace}`;
+  return target.index ?? `logs-${e.doc.event.dataset}-${target.namespace}`;
 }
 
 /**
@@ -22,12 +19,11 @@ export function dataStreamName(e: OutboundEvent, target: BulkTarget): string {
  * `create`; `_id` = `event.id` makes a re-send idempotent (409 = already indexed). The document is
  * the pipeline's JSON text, byte for byte.
  */
-export function encodeBulkItem(e: OutboundEvent, target: BulkTarget): string {
-  const id = getField(e.doc, F.eventId);
-  const action = typeof id === 'string' && id !== ''
-    ? { create: { _index: dataStreamName(e, target), _id: id } }
-    : { create: { _index: dataStreamName(e, target) } };
-  return `${JSON.stringify(action)}\n${e.json}\n`;
+export function encodeBulkItem(e: OutboundEvent, target: BulkTarget): EncodedItem {
+  const id = e.doc.event.id;
+  const index = JSON.stringify(dataStreamName(e, target));
+  const head = id === '' ? `{"create":{"_index":${index}}}\n` : `{"create":{"_index":${index},"_id":${JSON.stringify(id)}}}\n`;
+  return { head, json: e.json, tail: '\n' };
 }
 
 /** The request path of the bulk endpoint under the configured base URL's path. */

@@ -1,4 +1,5 @@
 import type { OutboundEvent } from '../types.js';
+import type { EncodedItem } from './encoded.js';
 import { getField } from '../../agent/ecs/document.js';
 import { Dataset, F } from '../../agent/ecs/fields.js';
 
@@ -13,8 +14,7 @@ const SOURCETYPES: Record<string, string> = {
 };
 
 export function sourcetypeOf(e: OutboundEvent): string {
-  const dataset = getField(e.doc, F.eventDataset);
-  return (typeof dataset === 'string' ? SOURCETYPES[dataset] : undefined) ?? SOURCETYPES[Dataset.agent] ?? 'portwarden:agent';
+  return SOURCETYPES[e.doc.event.dataset] ?? 'portwarden:agent';
 }
 
 const FRACTION_RE = /^(.*T\d{2}:\d{2}:\d{2})\.(\d+)(.*)$/;
@@ -42,15 +42,14 @@ export interface SplunkTarget {
  * One HEC event envelope, newline-terminated (HEC batches are concatenated objects, no array).
  * `event` is the pipeline's JSON text of the ECS document, byte for byte.
  */
-export function encodeHecEnvelope(e: OutboundEvent, target: SplunkTarget): string {
-  const ts = getField(e.doc, F.timestamp);
-  const time = typeof ts === 'string' ? epochSecondsText(ts) : undefined;
+export function encodeHecEnvelope(e: OutboundEvent, target: SplunkTarget): EncodedItem {
+  const time = epochSecondsText(e.doc['@timestamp']);
   const host = getField(e.doc, F.hostName);
   let head = time === undefined ? '{' : `{"time":${time},`;
   if (typeof host === 'string' && host !== '') head += `"host":${JSON.stringify(host)},`;
   head += `"source":"${SPLUNK_SOURCE}","sourcetype":${JSON.stringify(sourcetypeOf(e))},`;
   if (target.index !== undefined) head += `"index":${JSON.stringify(target.index)},`;
-  return `${head}"event":${e.json}}\n`;
+  return { head: `${head}"event":`, json: e.json, tail: '}\n' };
 }
 
 /** Paths of the event and ack endpoints under the configured base URL's path. */

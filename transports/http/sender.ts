@@ -55,8 +55,7 @@ export class HttpSender {
   }
 
   /** Gzips (when configured) off the event loop; the caller may reuse the result across attempts. */
-  async prepare(text: string): Promise<PreparedBody> {
-    const raw = Buffer.from(text, 'utf8');
+  async prepare(raw: Buffer): Promise<PreparedBody> {
     return this.opts.gzip ? { bytes: await gzipAsync(raw, { level: GZIP_LEVEL }), gzip: true } : { bytes: raw, gzip: false };
   }
 

@@ -15,6 +15,8 @@ import type { HttpResponse, Verdict } from './classify-common.js';
 import { HttpSender } from './sender.js';
 import { waitForAck } from './splunk-ack.js';
 import { liftPrefixResult, prefixWithin } from './batching.js';
+import { itemBytes, maxItemsBytes, writeItems } from './encoded.js';
+import type { EncodedItem } from './encoded.js';
 
 const USER_AGENT = 'portwarden';
 
@@ -70,7 +72,7 @@ export class HttpTransport implements Transport {
     return this.starting;
   }
 
-  private encode(e: OutboundEvent): string {
+  private encode(e: OutboundEvent): EncodedItem {
     switch (this.cfg.format) {
       case 'elasticsearch':
         return encodeBulkItem(e, { namespace: this.cfg.namespace, index: this.cfg.index });
@@ -102,20 +104,29 @@ export class HttpTransport implements Transport {
       return { kind: 'paused', reason: `http output ${this.ctx.name}: ${errorMessage(err)}` };
     }
     const items = batch.map((e) => this.encode(e));
-    const sizes = items.map((t) => Buffer.byteLength(t));
-    const count = prefixWithin(sizes, this.capBytes);
-    const first = sizes[0] ?? 0;
-    if (count === 1 && first > this.cfg.max_body_bytes) {
-      const reason = `event of ${first} bytes is over max_body_bytes (${this.cfg.max_body_bytes})`;
-      return liftPrefixResult({ kind: 'permanent', reason }, 1, batch.length);
+    const upper = maxItemsBytes(items);
+    let count = items.length;
+    let body: Buffer;
+    if (upper <= this.capBytes) {
+      // The common case: the whole batch clearly fits, no per-event byte counting.
+      body = writeItems(items, count, upper);
+    } else {
+      const sizes = items.map(itemBytes);
+      count = prefixWithin(sizes, this.capBytes);
+      const first = sizes[0] ?? 0;
+      if (count === 1 && first > this.cfg.max_body_bytes) {
+        const reason = `event of ${first} bytes is over max_body_bytes (${this.cfg.max_body_bytes})`;
+        return liftPrefixResult({ kind: 'permanent', reason }, 1, batch.length);
+      }
+      body = writeItems(items, count, sizes.slice(0, count).reduce((a, b) => a + b, 0));
     }
-    const text = count === items.length ? items.join('') : items.slice(0, count).join('');
-    const bodyBytes = sizes.slice(0, count).reduce((a, b) => a + b, 0);
-    const outcome = await sender.post(this.path, await sender.prepare(text), signal);
+    const bodyBytes = body.length;
+    const outcome = await sender.post(this.path, await sender.prepare(body), signal);
     if (outcome.kind === 'failed') return outcome.result;
     let verdict = this.classify(outcome.res, count);
     if (verdict.kind === 'accepted') {
-      verdict = await waitForAck((body) => sender.post(this.ackPath, { bytes: Buffer.from(body), gzip: false }, signal), verdict.ackId, this.cfg.ack_timeout, signal);
+      const query = (json: string) => sender.post(this.ackPath, { bytes: Buffer.from(json), gzip: false }, signal);
+      verdict = await waitForAck(query, verdict.ackId, this.cfg.ack_timeout, signal);
     }
     if (verdict.kind === 'too_large') return this.tooLarge(verdict.reason, count, bodyBytes, batch.length);
     return liftPrefixResult(verdict, count, batch.length);

@@ -4,6 +4,7 @@ import type { EcsDocument } from '../../../../agent/ecs/document.js';
 import { bulkPath, encodeBulkItem } from '../../../../transports/http/encoder-elasticsearch.js';
 import { encodeHecEnvelope, epochSecondsText, hecPaths } from '../../../../transports/http/encoder-splunk.js';
 import { encodeNdjsonItem } from '../../../../transports/http/encoder-ndjson.js';
+import { itemBytes, itemText, writeItems } from '../../../../transports/http/encoded.js';
 
 function event(dataset: string, extra: Record<string, unknown> = {}) {
   const doc = {
@@ -16,10 +17,10 @@ function event(dataset: string, extra: Record<string, unknown> = {}) {
 
 test('ES: a create action into logs-<dataset>-<namespace> with _id = event.id, then the JSON text unchanged', () => {
   const e = event('portwarden.network');
-  assert.equal(encodeBulkItem(e, { namespace: 'default' }),
+  assert.equal(itemText(encodeBulkItem(e, { namespace: 'default' })),
     `{"create":{"_index":"logs-portwarden.network-default","_id":"0193b8f2-7c1e-7000-8000-000000000001"}}\n${e.json}\n`);
-  assert.match(encodeBulkItem(event('portwarden.alerts'), { namespace: 'prod' }), /"_index":"logs-portwarden\.alerts-prod"/);
-  assert.match(encodeBulkItem(e, { namespace: 'default', index: 'portwarden-all' }), /"_index":"portwarden-all"/);
+  assert.match(itemText(encodeBulkItem(event('portwarden.alerts'), { namespace: 'prod' })), /"_index":"logs-portwarden\.alerts-prod"/);
+  assert.match(itemText(encodeBulkItem(e, { namespace: 'default', index: 'portwarden-all' })), /"_index":"portwarden-all"/);
 });
 
 test('ES: bulk path under the base URL path, with filter_path', () => {
@@ -30,12 +31,12 @@ test('ES: bulk path under the base URL path, with filter_path', () => {
 
 test('HEC: envelope fields in order, sourcetype per dataset, event = the JSON text', () => {
   const e = event('portwarden.process');
-  assert.equal(encodeHecEnvelope(e, {}),
+  assert.equal(itemText(encodeHecEnvelope(e, {})),
     `{"time":1795773600.5,"host":"db-1","source":"portwarden","sourcetype":"portwarden:process","event":${e.json}}\n`);
-  assert.match(encodeHecEnvelope(event('portwarden.alerts'), { index: 'sec' }), /"sourcetype":"portwarden:alert","index":"sec","event":/);
-  assert.match(encodeHecEnvelope(event('portwarden.agent'), {}), /"sourcetype":"portwarden:agent"/);
-  assert.match(encodeHecEnvelope(event('portwarden.network'), {}), /"sourcetype":"portwarden:network"/);
-  const parsed = JSON.parse(encodeHecEnvelope(e, {})) as { event: unknown };
+  assert.match(itemText(encodeHecEnvelope(event('portwarden.alerts'), { index: 'sec' })), /"sourcetype":"portwarden:alert","index":"sec","event":/);
+  assert.match(itemText(encodeHecEnvelope(event('portwarden.agent'), {})), /"sourcetype":"portwarden:agent"/);
+  assert.match(itemText(encodeHecEnvelope(event('portwarden.network'), {})), /"sourcetype":"portwarden:network"/);
+  const parsed = JSON.parse(itemText(encodeHecEnvelope(e, {}))) as { event: unknown };
   assert.deepEqual(parsed.event, e.doc);
 });
 
@@ -54,5 +55,12 @@ test('HEC paths from a base URL path', () => {
 
 test('NDJSON: the JSON text and a newline', () => {
   const e = event('portwarden.network');
-  assert.equal(encodeNdjsonItem(e), `${e.json}\n`);
+  assert.equal(itemText(encodeNdjsonItem(e)), `${e.json}\n`);
+});
+
+test('writeItems: one buffer with exactly the UTF-8 bytes of the items, multi-byte text included', () => {
+  const items = [event('portwarden.network', { message: 'päckchen ✓ 𝄞' }), event('portwarden.process')].map((e) => encodeBulkItem(e, { namespace: 'default' }));
+  const total = items.reduce((n, i) => n + itemBytes(i), 0);
+  assert.equal(writeItems(items, 2, total).toString('utf8'), items.map(itemText).join(''));
+  assert.equal(writeItems(items, 1, itemBytes(items[0]!)).toString('utf8'), itemText(items[0]!));
 });
