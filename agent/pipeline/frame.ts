@@ -10,7 +10,7 @@ export const HEADER_BYTES = 25;
 export const MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
 
 export const FrameFlag = {
-  /** The event is an alert: drop policies never drop it. */
+  /** An alert or the agent's own report: drop policies never drop it. */
   alert: 1,
   /** The payload starts with a JSON array of the output names that still need it, then `\n`. */
   targeted: 2,

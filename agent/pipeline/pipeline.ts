@@ -129,10 +129,15 @@ export class DeliveryPipeline implements Pipeline {
     }
   }
 
-  async accept(doc: EcsDocument): Promise<void> {
+  accept(doc: EcsDocument): Promise<void> {
+    return this.append(doc, doc.event.kind === Kind.alert);
+  }
+
+  /** `keep`: never dropped by a drop policy (alerts, and the agent's own reports about loss). */
+  private async append(doc: EcsDocument, keep: boolean): Promise<void> {
     if (this.phase !== 'running') throw new PortwardenError('PIPELINE_STOPPED', `the pipeline is not running (${this.phase})`);
     const json = JSON.stringify(doc);
-    const outcome = await this.spool.append(json, doc.event.kind === Kind.alert);
+    const outcome = await this.spool.append(json, keep);
     this.received++;
     if (outcome === 'dropped') {
       this.dropped.queue_full = (this.dropped.queue_full ?? 0) + 1;
@@ -153,7 +158,7 @@ export class DeliveryPipeline implements Pipeline {
       this.o.logger.warn('could not build an agent event', { action: input.action, error: errorMessage(err) });
       return;
     }
-    this.accept(doc).catch((err: unknown) => { this.o.logger.warn('could not queue an agent event', { action: input.action, error: errorMessage(err) }); });
+    this.append(doc, true).catch((err: unknown) => { this.o.logger.warn('could not queue an agent event', { action: input.action, error: errorMessage(err) }); });
   }
 
   stats(): PipelineStats {

@@ -55,11 +55,13 @@ export class Telemetry {
   /** Logs one warning per output whose failures, drops or dead letters grew since the last call. */
   summarize(): void {
     const secs = Math.round(this.o.warnIntervalMs / 1000);
+    const droppedNow: Record<string, number> = {};
     for (const out of this.o.stats().outputs) {
       const now = { failed: sum(out.failed), dropped: sum(out.dropped), dead: out.deadLettered };
       const prev = this.last.get(out.name) ?? { failed: 0, dropped: 0, dead: 0 };
       this.last.set(out.name, now);
       const d = { failed: now.failed - prev.failed, dropped: now.dropped - prev.dropped, dead: now.dead - prev.dead };
+      if (d.dropped > 0) droppedNow[out.name] = d.dropped;
       if (d.failed + d.dropped + d.dead === 0) continue;
       const parts = [
         d.failed > 0 ? `${d.failed} failed send(s) (last: ${this.o.lastFailure(out.name)})` : '',
@@ -68,6 +70,15 @@ export class Telemetry {
       ].filter((p) => p !== '');
       this.o.logger.warn(`output ${out.name}: ${parts.join(', ')} in the last ${secs} s; ${out.queuedEvents} queued, state ${out.state}`, {
         output: out.name, failed: d.failed, dropped: d.dropped, dead_lettered: d.dead, queued: out.queuedEvents,
+      });
+    }
+    const total = Object.values(droppedNow).reduce((a, b) => a + b, 0);
+    if (total > 0) {
+      // In-band, so the SIEM sees the gap, not only the agent's log.
+      this.o.emit({
+        action: Action.eventsDropped, severity: 73,
+        message: `portwarden dropped ${total} event(s) in the last ${secs} s`,
+        fields: { portwarden: { pipeline: { dropped_by_output: droppedNow, window_seconds: secs } } },
       });
     }
   }

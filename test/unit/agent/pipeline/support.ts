@@ -68,7 +68,10 @@ export async function tempState(t: { after: (fn: () => Promise<void>) => void })
   const dir = await mkdtemp(join(tmpdir(), 'pw-pipeline-'));
   const list: (() => Promise<unknown>)[] = [];
   cleanups.set(t, list);
+  // The pipeline's timers are unref'd (the agent's collectors keep it alive); a test has no collectors.
+  const alive = setInterval(() => undefined, 1000);
   t.after(async () => {
+    clearInterval(alive);
     for (const fn of list.reverse()) await fn().catch(() => undefined);
     await rm(dir, { recursive: true, force: true, maxRetries: 5 });
   });

@@ -1,0 +1,89 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DeliveryPipeline } from '../../../agent/pipeline/index.js';
+import { Action } from '../../../agent/ecs/fields.js';
+import type { EcsDocument } from '../../../agent/ecs/document.js';
+import { MemoryTransport } from '../../../transports/memory/index.js';
+import { assertInvariant, defer, outputConfig, pipelineOptions, sequences, tempState, testDoc, waitFor } from '../../unit/agent/pipeline/support.js';
+
+const CAP = 256 * 1024;
+const N = 2000; // ~ 700 KB of events: well past the cap
+
+async function setup(t: Parameters<typeof tempState>[0], policy: string) {
+  const dir = await tempState(t);
+  const m = new MemoryTransport().behave(() => ({ kind: 'retryable' }));
+  const p = new DeliveryPipeline(pipelineOptions(dir, [{ name: 'siem', transport: m, config: outputConfig('memory', { retry: { initial: 1, max: 10 } }) }], {
+    spool: { max_bytes: CAP, when_full: policy }, warnIntervalMs: 100,
+  }));
+  defer(t, () => p.shutdown());
+  await p.start();
+  return { m, p };
+}
+
+const isAlert = (n: number): boolean => n % 100 === 0;
+const doc = (n: number): EcsDocument => testDoc(n, isAlert(n) ? 'alert' : 'event', 250);
+
+test('when_full: block makes accept() wait at the cap and loses nothing', async (t) => {
+  const { m, p } = await setup(t, 'block');
+  let resolved = 0;
+  const all = Array.from({ length: N }, (_, i) => p.accept(doc(i + 1)).then(() => { resolved++; }));
+  // Wait until accepts stop resolving: the spool is full and everything in it is written.
+  let seen = -1;
+  await waitFor(async () => {
+    const before = resolved;
+    await new Promise((r) => setTimeout(r, 150));
+    const stable = before === resolved && before === seen && before > 0;
+    seen = before;
+    return stable;
+  }, 'accepts to stop at the cap');
+  const stuck = resolved;
+  assert.ok((p.stats().spool?.bytes ?? 0) > CAP - 2000, 'stopped because the spool is full');
+  assert.equal(resolved, stuck, 'no accept resolves while the spool is full');
+  assert.ok(resolved < N);
+  assert.ok((p.stats().spool?.bytes ?? 0) <= CAP, 'the cap holds');
+  m.behave(() => ({ kind: 'ok' }));
+  await Promise.all(all);
+  await waitFor(() => p.stats().outputs[0]?.queuedEvents === 0, 'drained');
+  assert.deepEqual(sequences(m.delivered), Array.from({ length: N }, (_, i) => i + 1));
+  assert.deepEqual(p.stats().outputs[0]?.dropped, {});
+  assertInvariant(p.stats());
+});
+
+for (const policy of ['drop_newest', 'drop_oldest'] as const) {
+  test(`when_full: ${policy} keeps the cap, never drops alerts, counts and reports drops in-band`, async (t) => {
+    const { m, p } = await setup(t, policy);
+    // Non-alerts never wait; alerts may wait for room, so do not hold the loop on them.
+    const alerts: Promise<void>[] = [];
+    for (let n = 1; n <= N; n++) {
+      if (isAlert(n)) alerts.push(p.accept(doc(n)));
+      else await p.accept(doc(n));
+      assert.ok((p.stats().spool?.bytes ?? 0) <= CAP, `cap exceeded at ${n}`);
+      assertInvariant(p.stats());
+    }
+    const s = p.stats();
+    const dropped = s.outputs[0]?.dropped.queue_full ?? 0;
+    assert.ok(dropped > 0, 'something was dropped');
+    if (policy === 'drop_newest') assert.equal(s.dropped.queue_full, dropped);
+    m.behave(() => ({ kind: 'ok' }));
+    await Promise.all(alerts);
+    await waitFor(() => p.stats().outputs[0]?.queuedEvents === 0, 'drained');
+    assertInvariant(p.stats());
+    const got = sequences(m.delivered);
+    for (let n = 100; n <= N; n += 100) assert.ok(got.includes(n), `alert ${n} delivered`);
+    const plain = new Set(got.filter((n) => !isAlert(n)));
+    assert.equal(plain.size, N - N / 100 - dropped, 'every non-alert is either delivered or counted as dropped');
+    if (policy === 'drop_newest') assert.ok(plain.has(1), 'the oldest were kept');
+    else {
+      assert.ok(plain.has(N - 1), 'the newest were kept');
+      // The batch already in flight is not taken back; after it, the oldest went first.
+      const firstGap = [...Array(N).keys()].map((i) => i + 1).find((n) => !isAlert(n) && !plain.has(n)) ?? N;
+      const keptAfterGap = [...plain].filter((n) => n > firstGap);
+      assert.ok(keptAfterGap.every((n) => n > firstGap + dropped - 50), `dropped a contiguous oldest run (gap at ${firstGap})`);
+    }
+    const reported = (): number => m.delivered.filter((e) => e.doc.event.action === Action.eventsDropped)
+      .map((e) => (e.doc.portwarden as { pipeline: { dropped_by_output: Record<string, number> } }).pipeline.dropped_by_output.siem ?? 0)
+      .reduce((a, b) => a + b, 0);
+    await waitFor(() => reported() >= dropped, 'in-band reports to cover every drop');
+    assert.equal(reported(), dropped, 'in-band reports add up to the drop counter');
+  });
+}
