@@ -25,6 +25,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <netinet/in.h>
 #include <linux/netlink.h>
@@ -230,6 +231,13 @@ static napi_value dump(napi_env env, napi_callback_info info) {
   const char *what = "";
   int fd = open_diag_socket(nspath, &what);
   if (fd < 0) return throw_errno(env, -fd, what);
+  /* The dump runs on the JS thread: a kernel that never answers must not hang the agent. */
+  struct timeval timeout = { .tv_sec = 5, .tv_usec = 0 };
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout) != 0) {
+    int e = errno;
+    close(fd);
+    return throw_errno(env, e, "setsockopt(SO_RCVTIMEO)");
+  }
   uint8_t *buf = malloc(RECV_SIZE);
   rows_t rows = { 0 };
   int err = buf == NULL ? ENOMEM : 0;

@@ -3,7 +3,7 @@
 // Node's own headers (no node-gyp). Never fails the build: without a compiler or headers it prints
 // one warning and exits 0, and the Linux collector falls back to `ss`.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,6 +13,8 @@ const outDir = join(root, 'dist', 'native');
 const output = join(outDir, 'sock_diag.node');
 
 function warn(reason) {
+  // A stale addon from an earlier build would contradict the message below.
+  rmSync(output, { force: true });
   console.warn(`build-native: skipped sock_diag.node (${reason}); the Linux collector will use ss -ltnuHe instead`);
   process.exit(0);
 }
@@ -28,12 +30,16 @@ const headers = candidates.find((d) => existsSync(join(d, 'node_api.h')));
 if (headers === undefined) warn(`node_api.h not found in ${candidates.join(', ')}`);
 
 const cc = process.env.CC || 'cc';
-const args = ['-shared', '-fPIC', '-O2', '-Wall', '-Wextra', '-std=gnu11', `-I${headers}`, '-o', output, source];
+// Built beside the target and renamed over it, so a running agent never maps a half-written file.
+const temp = `${output}.${process.pid}.tmp`;
+const args = ['-shared', '-fPIC', '-O2', '-Wall', '-Wextra', '-std=gnu11', `-I${headers}`, '-o', temp, source];
 mkdirSync(outDir, { recursive: true });
 execFile(cc, args, { timeout: 120_000 }, (err, _stdout, stderr) => {
   if (err) {
-    const detail = err.code === 'ENOENT' ? `C compiler '${cc}' not found` : `${cc} failed: ${stderr.trim().split('\n').slice(-3).join(' | ') || err.message}`;
+    rmSync(temp, { force: true });
+    const detail = err.code === 'ENOENT' ? `C compiler '${cc}' not found` : `${cc} failed: ${stderr.trim().split('\n').slice(-3).join(' | ') || err.message.split('\n')[0]}`;
     warn(detail);
   }
   if (stderr.trim() !== '') process.stderr.write(stderr);
+  renameSync(temp, output);
 });
