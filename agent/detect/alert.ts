@@ -41,6 +41,8 @@ export function buildAlert(builder: DocumentBuilder, trigger: EcsDocument, rule:
   base.event.severity = severity;
   base.event.risk_score = hit.riskScore ?? (severity === rule.severity ? rule.riskScore : severity);
   const copied: Record<string, unknown> = {};
+  // The trigger's host (the same as ours live; the recorded one in replay).
+  if (trigger.host !== null && typeof trigger.host === 'object') copied.host = structuredClone(trigger.host);
   for (const k of COPIED) {
     const v = trigger[k];
     if (v !== undefined) copied[k] = structuredClone(v);
@@ -71,13 +73,15 @@ export function buildAlert(builder: DocumentBuilder, trigger: EcsDocument, rule:
   };
   const ref = rule.references[0];
   if (ref !== undefined) ruleBlock.reference = ref;
-  return mergeFields(base, {
+  const doc = mergeFields(base, {
     ...copied,
     rule: ruleBlock,
     threat: threatBlock(hit.threat ?? rule.threat),
     portwarden: pw,
     ...(Object.keys(related).length > 0 ? { related } : {}),
   }) as EcsDocument;
+  if (copied.host !== undefined) doc.host = copied.host;
+  return doc;
 }
 
 /** ECS has no `process.user.domain` (only top-level `user.domain`); alerts must validate. */
