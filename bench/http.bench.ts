@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
+import { cpus, loadavg } from 'node:os';
 import { gzip, gzipSync } from 'node:zlib';
 import { promisify } from 'node:util';
 import { Pool } from 'undici';
@@ -110,7 +111,8 @@ async function runCase(origin: string, c: Case, batches: OutboundEvent[][]): Pro
   const n = BATCH * BATCHES;
   const eps = (t: Timed) => Math.round(n / (t.wallMs / 1000));
   const cpu = (t: Timed) => Number((t.ms / (n / 1000)).toFixed(2));
-  return [c.label, eps(o), eps(inline), Number((eps(o) / eps(inline)).toFixed(2)), eps(pre), Number((eps(o) / eps(pre)).toFixed(2)), cpu(o), cpu(inline)];
+  const ratio = (a: number, b: number) => Number((a / b).toFixed(2));
+  return [c.label, eps(o), eps(inline), ratio(eps(o), eps(inline)), eps(pre), ratio(eps(o), eps(pre)), cpu(o), cpu(inline), ratio(cpu(inline), cpu(o))];
 }
 
 export default async function bench(): Promise<BenchTable[]> {
@@ -131,11 +133,12 @@ export default async function bench(): Promise<BenchTable[]> {
   const size = Math.round(all.reduce((s, e) => s + e.json.length, 0) / all.length);
   return [{
     title: `http output vs minimal undici loops posting the same bodies (${BATCHES} batches of ${BATCH} events, ~${size} B each, best of ${ROUNDS})`,
-    columns: ['case', 'ours ev/s', 'undici loop ev/s', 'ratio', 'pre-encoded loop ev/s', 'ratio', 'ours CPU ms/1k', 'loop CPU ms/1k'],
+    columns: ['case', 'ours ev/s', 'undici loop ev/s', 'ratio', 'pre-encoded loop ev/s', 'ratio', 'ours CPU ms/1k', 'loop CPU ms/1k', 'CPU ratio (loop/ours)'],
     rows,
     notes: [
       'undici loop: the simplest correct client, building the same body from the events (and gzipping it) before each POST.',
       'pre-encoded loop: the same bodies encoded before timing (the wire ceiling). One process serves the loopback peer too.',
+      `Load average during the run: ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${cpus().length} CPUs (events/s are noisy on a busy machine; CPU per event less so).`,
     ],
   }];
 }
