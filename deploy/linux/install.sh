@@ -43,7 +43,7 @@ while [ $# -gt 0 ]; do
 done
 
 [ -f "$source_dir/package.json" ] || die "no package.json in $source_dir (use --source)"
-[ -f "$source_dir/dist/agent/cli/main.js" ] || die "$source_dir is not built: run npm ci && npm run build"
+[ -f "$source_dir/dist/agent/cli/bin.js" ] || die "$source_dir is not built: run npm ci && npm run build"
 [ -d "$source_dir/node_modules" ] || die "no node_modules in $source_dir: run npm ci --omit=dev"
 if [ -z "$root" ] && [ "$(id -u)" -ne 0 ]; then die 'run as root (or stage with --root DIR)'; fi
 
@@ -103,7 +103,7 @@ if [ "$node_bin" != /usr/bin/node ]; then
   install -d -m 0755 "$dropins"
   {
     printf '# Written by install.sh: node is not /usr/bin/node on this host.\n[Service]\nExecStart=\n'
-    printf 'ExecStart=%s /opt/portwarden/dist/agent/cli/main.js run --config /etc/portwarden/portwarden.yml\n' "$node_bin"
+    printf 'ExecStart=%s /opt/portwarden/dist/agent/cli/bin.js run --config /etc/portwarden/portwarden.yml\n' "$node_bin"
   } > "$dropins/node-path.conf"
   chmod 0644 "$dropins/node-path.conf"
 else
@@ -119,7 +119,7 @@ if [ -n "$root" ]; then
   exit 0
 fi
 
-"$node_bin" "$prefix/dist/agent/cli/main.js" check-config --config "$etc/portwarden.yml" \
+"$node_bin" "$prefix/dist/agent/cli/bin.js" check-config --config "$etc/portwarden.yml" \
   || die "the config does not validate: fix $etc/portwarden.yml and run this script again"
 systemctl daemon-reload
 systemctl enable portwarden.service

@@ -40,7 +40,7 @@ test('Dockerfile: node:20-slim, non-root runtime, exec-form entrypoint, a health
   assert.ok(hc !== undefined, 'no HEALTHCHECK');
   assert.match(hc.args, /CMD \["node", "\/opt\/portwarden\/healthcheck\.mjs"/);
   const entry = final.find((x) => x.op === 'ENTRYPOINT')?.args ?? '';
-  assert.deepEqual(JSON.parse(entry), ['node', '/opt/portwarden/dist/agent/cli/main.js'], 'exec form, so signals reach node');
+  assert.deepEqual(JSON.parse(entry), ['node', '/opt/portwarden/dist/agent/cli/bin.js'], 'exec form, so signals reach node');
   assert.ok(!all.some((x) => x.op === 'ADD'), 'COPY, never ADD');
   const runs = all.filter((x) => x.op === 'RUN').map((x) => x.args);
   for (const r of runs.filter((x) => x.includes('apt-get install'))) {

@@ -18,7 +18,7 @@ function fakeSource(dir: string): string {
   mkdirSync(join(src, 'dist', 'agent', 'cli'), { recursive: true });
   mkdirSync(join(src, 'node_modules', 'zod'), { recursive: true });
   writeFileSync(join(src, 'package.json'), '{"name":"portwarden","version":"0.1.0"}\n');
-  writeFileSync(join(src, 'dist', 'agent', 'cli', 'main.js'), '// stub\n');
+  writeFileSync(join(src, 'dist', 'agent', 'cli', 'bin.js'), '// stub\n');
   writeFileSync(join(src, 'node_modules', 'zod', 'index.js'), '// stub\n');
   return src;
 }
@@ -40,17 +40,17 @@ test('install.sh stages code, config, state and log dirs with safe permissions',
   symlinkSync(process.execPath, node);
   const r = install(['--root', root, '--source', fakeSource(dir), '--node', node, '--enable-netns']);
   assert.equal(r.status, 0, r.out);
-  assert.ok(existsSync(join(root, 'opt/portwarden/dist/agent/cli/main.js')));
+  assert.ok(existsSync(join(root, 'opt/portwarden/dist/agent/cli/bin.js')));
   assert.equal(mode(join(root, 'etc/portwarden')), '750');
   assert.equal(mode(join(root, 'etc/portwarden/portwarden.yml')), '640');
   assert.equal(mode(join(root, 'var/lib/portwarden')), '750');
   assert.equal(mode(join(root, 'var/log/portwarden')), '750');
-  assert.equal(mode(join(root, 'opt/portwarden/dist/agent/cli/main.js')), '644');
+  assert.equal(mode(join(root, 'opt/portwarden/dist/agent/cli/bin.js')), '644');
   assert.equal(readFileSync(join(root, 'etc/systemd/system/portwarden.service'), 'utf8'), readDeploy('linux', 'portwarden.service'));
   assert.ok(existsSync(join(root, 'etc/systemd/system/portwarden.service.d/network-namespaces.conf')));
   loadConfig(join(root, 'etc/portwarden/portwarden.yml'), {});
   const dropIn = readFileSync(join(root, 'etc/systemd/system/portwarden.service.d/node-path.conf'), 'utf8');
-  assert.match(dropIn, new RegExp(`^ExecStart=\\n^ExecStart=${node.replace(/[.+]/g, '\\$&')} /opt/portwarden/dist/agent/cli/main.js run`, 'm'));
+  assert.match(dropIn, new RegExp(`^ExecStart=\\n^ExecStart=${node.replace(/[.+]/g, '\\$&')} /opt/portwarden/dist/agent/cli/bin.js run`, 'm'));
   // The drop-in is what makes the unit valid on such a host: verify the staged pair.
   const v = spawnSync('systemd-analyze', ['verify', 'portwarden.service'], { encoding: 'utf8', env: { ...process.env, SYSTEMD_UNIT_PATH: `${join(root, 'etc/systemd/system')}:` } });
   assert.equal(v.status, 0, `${v.stdout}${v.stderr}`);
