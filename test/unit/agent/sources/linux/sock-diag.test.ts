@@ -104,3 +104,23 @@ test('without the addon the reader names ss as its path', () => {
   const reader = new ListenerReader('/proc', 'ss', 'nsenter', null);
   assert.equal(reader.describe(), 'NETLINK_SOCK_DIAG via ss -ltnuHe (native addon not built)');
 });
+
+test('a native dump that fails after working falls back for one tick with a warning; one that never worked is dropped', async () => {
+  const ok = { rows: pack([row({ addr: [127, 0, 0, 1], port: 631, inode: 99 })]), ifnames: {} };
+  const fail = () => { throw Object.assign(new Error('dump tcp: Protocol error'), { code: 'EPROTO', syscall: 'dump tcp' }); };
+  let failing = false;
+  const flaky = new ListenerReader('/proc', 'ss', 'nsenter', new SockDiag({ dump: () => (failing ? fail() : ok) }));
+  assert.equal((await flaky.read('self', true)).rows.length, 1);
+  failing = true;
+  const fallback = await flaky.read('self', true);
+  assert.match(fallback.warnings.join('\n'), /NETLINK_SOCK_DIAG dump failed \(dump tcp: Protocol error\)/);
+  assert.ok(!fallback.rows.some((r) => r.inode === 99), 'the tick came from ss or /proc, not the failed dump');
+  failing = false;
+  assert.deepEqual((await flaky.read('self', true)).warnings, []);
+  assert.equal(flaky.describe(), 'NETLINK_SOCK_DIAG (native)');
+
+  const broken = new ListenerReader('/proc', 'ss', 'nsenter', new SockDiag({ dump: fail }));
+  const first = await broken.read('self', true);
+  assert.deepEqual(first.warnings.filter((w) => w.includes('NETLINK')), []);
+  assert.equal(broken.describe(), 'NETLINK_SOCK_DIAG via ss -ltnuHe (native dump failed)');
+});
