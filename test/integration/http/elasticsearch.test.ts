@@ -96,6 +96,17 @@ test('413 halves the batch: later requests fit, every document is indexed exactl
   assert.ok(accepted.every((r) => r.req.body.length <= limit));
 });
 
+test('a single event refused with 413 is dead-lettered; the cap warning is logged without secrets', async (t) => {
+  const { peer, transport, logger } = await setup(t, { maxBodyBytes: 3000, apiKey: 'c2VjcmV0LWtleQ==' }, { api_key: 'c2VjcmV0LWtleQ==' });
+  const events = [...makeEvents(2, { padBytes: 1000 }), ...makeEvents(1, { padBytes: 4000 })];
+  const report = await deliver(transport, events);
+  assert.deepEqual([...report.deadLettered.keys()], [idOf(events[2]!)]);
+  assert.match(report.deadLettered.get(idOf(events[2]!)) ?? '', /HTTP 413.*one event of \d+ bytes/);
+  assert.equal(peer.docs().length, 2);
+  assert.ok(logger.records.some((r) => r.level === 'warn' && r.meta?.cap_bytes !== undefined));
+  assert.doesNotMatch(JSON.stringify(logger.records), /c2VjcmV0LWtleQ==/);
+});
+
 test('an event alone over max_body_bytes is dead-lettered, the others are delivered', async (t) => {
   const { peer, transport } = await setup(t, {}, { max_body_bytes: 2000 });
   const events = [...makeEvents(1, { padBytes: 5000 }), ...makeEvents(2)];
@@ -115,6 +126,7 @@ test('api key and basic authentication; a wrong credential pauses without leakin
   assert.equal(r.kind, 'paused');
   assert.match(reasonOf(r), /HTTP 401/);
   assert.doesNotMatch(JSON.stringify(r), /d3Jvbmc6a2V5/);
+  assert.doesNotMatch(JSON.stringify(bad.logger.records), /d3Jvbmc6a2V5/);
   assert.equal(bad.peer.docs().length, 0);
 });
 
