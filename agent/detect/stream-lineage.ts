@@ -81,7 +81,11 @@ export class StreamLineage {
     const known = this.lookup(host, self.entityId, self.pid);
     // A listener seen by pid only takes the process facts a start event told us.
     const merged: Known = { ...(isProcess ? {} : known), ...self };
-    const parent = this.lookup(host, merged.parentEntityId ?? known?.parentEntityId, merged.parentPid ?? known?.parentPid);
+    const parentEntity = merged.parentEntityId ?? known?.parentEntityId;
+    // A parent named by entity id but never seen is unknown: a pid lookup could pick a reused pid.
+    const parent = parentEntity !== undefined
+      ? this.lookup(host, parentEntity, undefined)
+      : this.lookup(host, undefined, merged.parentPid ?? known?.parentPid);
     const chain = this.ancestors(host, parent);
     const add: Record<string, unknown> = {};
     if (merged.pid !== undefined || merged.name !== undefined) {
@@ -115,7 +119,8 @@ export class StreamLineage {
   private ancestors(host: string, first: Known | undefined): Known[] {
     const out: Known[] = [];
     const seen = new Set<Known>();
-    for (let cur = first; cur !== undefined && out.length < MAX_ANCESTRY && !seen.has(cur); cur = this.lookup(host, cur.parentEntityId, cur.parentPid)) {
+    for (let cur = first; cur !== undefined && out.length < MAX_ANCESTRY && !seen.has(cur);
+      cur = cur.parentEntityId !== undefined ? this.lookup(host, cur.parentEntityId, undefined) : this.lookup(host, undefined, cur.parentPid)) {
       seen.add(cur);
       out.push(cur);
     }
