@@ -36,7 +36,7 @@ export const syslogConfigSchema = z.strictObject({
   resend_window: duration().default(5000)
     .describe('tcp/tls: a frame is confirmed once the connection stayed up this long after writing it; unconfirmed frames are re-sent after a reconnect'),
   resend_window_bytes: byteSize().default(8 * 1024 * 1024)
-    .describe('tcp/tls: most unconfirmed bytes kept for re-sending; when full, sends wait (retryable) until frames are confirmed'),
+    .describe('tcp/tls: most unconfirmed bytes kept for re-sending (oldest dropped; right after a reconnect, sends wait instead)'),
   connect_timeout: duration().default(10_000).describe('tcp/tls: give up connecting (and the TLS handshake) after this long'),
   keepalive: duration().default(30_000).describe('tcp/tls: TCP keepalive idle time (0: off)'),
   tls: tlsSchema.prefault({}).describe('tls: server verification (on by default), optional client certificate, SNI'),

@@ -35,6 +35,7 @@ export function escapeCefHeader(v: string): string {
 
 /** Extension values: `\` and `=` escaped, CR and LF written as `\r` and `\n` (CEF multi-line rule). */
 export function escapeCefValue(v: string): string {
+  if (!/[\\=\r\n]/.test(v)) return v;
   return v.replace(/[\\=]/g, '\\$&').replace(/\r\n|\n/g, '\\n').replace(/\r/g, '\\r');
 }
 

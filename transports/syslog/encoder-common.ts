@@ -54,10 +54,11 @@ function scalar(v: unknown): string | undefined {
  */
 export function headerField(value: string | undefined, max: number): string {
   if (value === undefined || value === '') return '-';
-  const clean = value.replace(/[^!-~]/g, '_').slice(0, max);
+  const clean = (PRINTABLE.test(value) ? value : value.replace(/[^!-~]/g, '_')).slice(0, max);
   return clean === '' ? '-' : clean;
 }
 
+const PRINTABLE = /^[!-~]*$/;
 const RFC3339 = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/i;
 
 /** RFC 5424 TIMESTAMP: RFC 3339 with a 3-6 digit fraction; the event time, else now. */
@@ -99,6 +100,8 @@ export function truncateUtf8(buf: Buffer, max: number): Buffer {
 
 /** Keeps at most `max` UTF-8 bytes of a string, on a character boundary. */
 export function capUtf8(value: string, max: number): string {
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: short strings need no encoding to know they fit.
+  if (value.length * 3 <= max) return value;
   const buf = Buffer.from(value, 'utf8');
   return buf.length <= max ? value : truncateUtf8(buf, max).toString('utf8');
 }

@@ -37,6 +37,7 @@ export function escapeLeefHeader(v: string): string {
 
 /** Values: the delimiter and line breaks cannot appear raw; they are written as `\t`, `\n`, `\r`. */
 export function escapeLeefValue(v: string): string {
+  if (!/[\t\r\n]/.test(v)) return v;
   return v.replace(/\t/g, '\\t').replace(/\r\n|\n/g, '\\n').replace(/\r/g, '\\r');
 }
 

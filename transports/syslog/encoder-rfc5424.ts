@@ -37,9 +37,15 @@ export const SD_VALUE_MAX = 1024;
  * (newlines, tabs) become spaces so that LF framing and line-oriented relays stay safe.
  */
 export function escapeSdValue(v: string): string {
-  // eslint-disable-next-line no-control-regex -- replacing control characters is the point
-  return capUtf8(v, SD_VALUE_MAX).replace(/[\u0000-\u001f\u007f]/g, ' ').replace(/["\\\]]/g, '\\$&');
+  const capped = capUtf8(v, SD_VALUE_MAX);
+  if (!SD_SPECIAL.test(capped)) return capped;
+  return capped.replace(SD_CONTROL, ' ').replace(/["\\\]]/g, '\\$&');
 }
+
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const SD_SPECIAL = /[\u0000-\u001f\u007f"\\\]]/;
+// eslint-disable-next-line no-control-regex -- replacing control characters is the point
+const SD_CONTROL = /[\u0000-\u001f\u007f]/g;
 
 export function structuredData(ctx: EncodeContext, doc: EcsDocument): string {
   let sd = `[${ctx.sdId}`;

@@ -32,6 +32,7 @@ export class StreamSender implements Sender {
   private window: Written[] = [];
   private windowBytes = 0;
   private replayPending = false;
+  private lastReplayAt = Number.NEGATIVE_INFINITY;
   private closed = false;
   private chain: Promise<unknown> = Promise.resolve();
   private readonly counters: SenderStats = { reconnects: 0, resent: 0 };
@@ -56,7 +57,11 @@ export class StreamSender implements Sender {
     if (conn?.lost !== undefined) { this.drop(conn); conn = undefined; }
     if (conn !== undefined) this.confirm(this.now());
     const size = frames.reduce((n, f) => n + f.length, 0);
-    const full = this.windowBytes > 0 && this.windowBytes + size > this.opts.resendWindowBytes;
+    const over = this.windowBytes > 0 && this.windowBytes + size > this.opts.resendWindowBytes;
+    // On a connection that has not dropped lately, the oldest frames make room (they left the
+    // kernel long ago); right after a replay the connection is suspect and the batch must wait.
+    const full = over && (this.replayPending || this.now() - this.lastReplayAt < this.opts.resendWindowMs);
+    if (over && !full) this.trim(this.opts.resendWindowBytes - size);
     const fullReason = `${this.windowBytes} bytes written in the last ${this.opts.resendWindowMs} ms are not yet confirmed (connection unstable)`;
     if (full && conn !== undefined) return { kind: 'retryable', reason: fullReason };
     let replay: Written[] = [];
@@ -75,12 +80,20 @@ export class StreamSender implements Sender {
     if (res.kind !== 'ok') { this.drop(conn); return res; }
     const at = this.now();
     this.counters.resent += replay.length;
+    if (replay.length > 0) this.lastReplayAt = at;
     for (const w of replay) w.at = at;
     if (this.opts.resendWindowMs > 0) {
       for (const f of fresh) { this.window.push({ bytes: f, at }); this.windowBytes += f.length; }
     }
     this.replayPending = false;
     return full ? { kind: 'retryable', reason: fullReason } : res;
+  }
+
+  /** Drops the oldest frames until at most `bytes` remain. */
+  private trim(bytes: number): void {
+    while (this.windowBytes > Math.max(bytes, 0) && this.window.length > 0) {
+      this.windowBytes -= this.window.shift()?.bytes.length ?? 0;
+    }
   }
 
   /** Forgets frames whose connection has stayed up `resendWindowMs` since they were written. */

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +35,8 @@ export interface RsyslogPeer {
   readonly mtlsPort: number;
   /** Everything rsyslog wrote so far, probes excluded. */
   records(): Promise<RsyslogRecord[]>;
+  /** Lines rsyslog wrote so far, probes included (cheap: counts newlines, parses nothing). */
+  lineCount(): Promise<number>;
   /** Waits until `pred(records)` holds, or throws after `ms` with what arrived. */
   waitFor(pred: (r: RsyslogRecord[]) => boolean, ms?: number): Promise<RsyslogRecord[]>;
   /** SIGTERM and wait for exit (idempotent). */
@@ -126,6 +128,7 @@ export async function startRsyslog(pki?: TestPki): Promise<RsyslogPeer> {
   let child: ChildProcess | undefined;
   let stderr = '';
   let probes = 0;
+  const lines = { n: 0, offset: 0 };
 
   const readAll = async (): Promise<RsyslogRecord[]> => {
     const text = await readFile(out, 'utf8').catch(() => '');
@@ -160,6 +163,23 @@ export async function startRsyslog(pki?: TestPki): Promise<RsyslogPeer> {
   return {
     tcpPort: ports.tcp, udpPort: ports.udp, tlsPort: ports.tls, mtlsPort: ports.mtls,
     records,
+    lineCount: async () => {
+      // Incremental: only the bytes appended since the last call are read.
+      const fh = await open(out, 'r').catch(() => undefined);
+      if (fh === undefined) return lines.n;
+      try {
+        const buf = Buffer.alloc(1 << 20);
+        for (;;) {
+          const { bytesRead } = await fh.read(buf, 0, buf.length, lines.offset);
+          if (bytesRead === 0) break;
+          lines.offset += bytesRead;
+          for (let i = buf.indexOf(10); i !== -1 && i < bytesRead; i = buf.indexOf(10, i + 1)) lines.n++;
+        }
+      } finally {
+        await fh.close();
+      }
+      return lines.n;
+    },
     waitFor: async (pred, ms = 20_000) => {
       let last: RsyslogRecord[] = [];
       try {
