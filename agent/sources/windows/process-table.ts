@@ -81,6 +81,16 @@ export class WindowsProcessTable {
     }
   }
 
+  /** Replaces a live record with extra fields (a new object, so consumers see the change). */
+  enrich(pid: number, fields: Partial<Pick<ProcessRecord, 'originalFileName' | 'codeSignature'>>): void {
+    const rec = this.records.get(pid);
+    if (rec === undefined) return;
+    const next: ProcessRecord = { ...rec };
+    if (fields.originalFileName !== undefined) next.originalFileName = fields.originalFileName;
+    if (fields.codeSignature !== undefined) next.codeSignature = fields.codeSignature;
+    this.records.set(pid, next);
+  }
+
   snapshot(): Map<number, ProcessRecord> {
     return new Map(this.records);
   }

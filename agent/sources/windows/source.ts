@@ -1,5 +1,6 @@
 import type { Logger } from '../../log/logger.js';
 import type { ListenerRecord, Snapshot, Source, SourceInfo } from '../types.js';
+import { exeMetadataScript, parseExeMetadataJson, type ExeMetadata } from './exe-metadata.js';
 import { evaluateFirewall } from './firewall-eval.js';
 import { FIREWALL_SCRIPT, parseFirewallJson, type FirewallState } from './firewall-state.js';
 import { listenersFromNative, listenersFromNetstat } from './listeners.js';
@@ -37,6 +38,8 @@ export function createWindowsSource(opts: WindowsSourceOptions): Source {
   const env = lowerKeys(opts.env ?? process.env);
   const table = new WindowsProcessTable();
   const serviceCache = new Map<string, string | null>();
+  /** Executable path (lower case) -> PE name and signature; `null` = asked, nothing known. */
+  const exeCache = new Map<string, ExeMetadata | null>();
   let native: WindowsNative | undefined;
   let nativeReason = '';
   let elevated: boolean | undefined;
@@ -73,9 +76,16 @@ export function createWindowsSource(opts: WindowsSourceOptions): Source {
   async function readProcesses(warnings: string[]): Promise<void> {
     let bases: ProcessBase[];
     let imagePath: ((pid: number) => string | undefined) | undefined;
+    let walked: ReturnType<typeof walkSystemProcessInformation> | undefined;
     if (native !== undefined) {
-      const { buffer, base } = native.processTable();
-      const walked = walkSystemProcessInformation(buffer, base);
+      try {
+        const { buffer, base } = native.processTable();
+        walked = walkSystemProcessInformation(buffer, base);
+      } catch (err) {
+        warnings.push(`NtQuerySystemInformation failed (${(err as Error).message}); process table from Win32_Process this time`);
+      }
+    }
+    if (walked !== undefined && native !== undefined) {
       warnings.push(...walked.warnings);
       bases = walked.entries;
       const n = native;
@@ -93,6 +103,32 @@ export function createWindowsSource(opts: WindowsSourceOptions): Source {
     } catch (err) {
       warnings.push(`command lines and users for ${pending.length} new processes could not be read: ${(err as Error).message}`);
       table.applyDetails(pending, []);
+    }
+  }
+
+  /** Original file name and signature for the executables of listener owners, once per path. */
+  async function enrichOwners(listeners: ListenerRecord[], warnings: string[]): Promise<void> {
+    const owners = new Set(listeners.flatMap((l) => l.owners));
+    const missing = new Set<string>();
+    for (const pid of owners) {
+      const exe = table.get(pid)?.executable;
+      if (exe !== undefined && !exeCache.has(exe.toLowerCase())) missing.add(exe);
+    }
+    if (missing.size > 0) {
+      try {
+        const found = parseExeMetadataJson(await ps(exeMetadataScript([...missing])));
+        for (const p of missing) exeCache.set(p.toLowerCase(), found.get(p.toLowerCase()) ?? null);
+      } catch (err) {
+        warnings.push(`signatures of ${missing.size} listener executables could not be read: ${(err as Error).message}`);
+        for (const p of missing) exeCache.set(p.toLowerCase(), null);
+      }
+    }
+    for (const pid of owners) {
+      const rec = table.get(pid);
+      const meta = rec?.executable === undefined ? undefined : exeCache.get(rec.executable.toLowerCase());
+      if (rec === undefined || meta === undefined || meta === null) continue;
+      if (rec.originalFileName === meta.originalFileName && rec.codeSignature === meta.codeSignature) continue;
+      table.enrich(pid, meta);
     }
   }
 
@@ -160,6 +196,7 @@ export function createWindowsSource(opts: WindowsSourceOptions): Source {
       else if (stale && firewallLoading === undefined) void loadFirewall();
       if (firewallError !== undefined) warnings.push(firewallError);
       annotate(listeners);
+      await enrichOwners(listeners, warnings);
       return { takenAt: now(), listeners, processes: table.snapshot(), warnings };
     },
     async flush() { /* nothing buffered */ },

@@ -57,4 +57,7 @@ test('listening_existing documents for the recorded Windows snapshot are valid E
   assert.equal(getField(node, 'process.parent.executable'), 'C:\\Windows\\explorer.exe');
   assert.equal(getField(node, 'portwarden.listener.firewall'), 'blocked');
   assert.equal(getField(node, 'event.action'), 'listening_existing');
+  assert.equal(getField(node, 'process.pe.original_file_name'), 'node.exe');
+  assert.equal(getField(node, 'process.code_signature.trusted'), true);
+  assert.equal(getField(node, 'process.code_signature.subject_name'), 'OpenJS Foundation');
 });

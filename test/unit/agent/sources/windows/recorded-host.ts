@@ -76,25 +76,33 @@ export interface RecordedHost {
   tables: Record<TableKind, RowSpec[]>;
   /** Extra detail rows (JSON objects) served for pids not in the recording. */
   extraDetails: Record<string, unknown>[];
+  /** Makes the native calls throw, as a failing Win32 call would. */
+  failNative: boolean;
 }
 
 export function recordedHost(o: { native?: boolean; elevated?: boolean; firewall?: 'ok' | 'fail' } = {}): RecordedHost {
   const base = 0x2_0000_0000n;
   const details = JSON.parse(readFileSync(fixture('windows', 'ps-win32-process-details.json'), 'utf8')) as Record<string, unknown>[];
   const host: RecordedHost = {
-    scripts: [], ownerModuleCalls: 0, closed: false, processes: recordedProcesses(), tables: recordedTables(), extraDetails: [],
+    scripts: [], ownerModuleCalls: 0, closed: false, processes: recordedProcesses(), tables: recordedTables(), extraDetails: [], failNative: false,
     runner: {
       loadNative(): Promise<NativeLoad> {
         if (o.native === false) return Promise.resolve({ kind: 'unavailable', reason: 'koffi could not be loaded (test)' });
         return Promise.resolve({
           kind: 'ok',
           native: {
-            table: (kind) => buildTable(kind, host.tables[kind]),
+            table: (kind) => {
+              if (host.failNative) throw new Error('GetExtendedTcpTable failed with error 87');
+              return buildTable(kind, host.tables[kind]);
+            },
             ownerModule: (kind, row) => {
               host.ownerModuleCalls++;
               return MODULES[row.readUInt32LE(PID_OFFSET[kind])];
             },
-            processTable: () => ({ buffer: buildProcessTable(host.processes, base), base }),
+            processTable: () => {
+              if (host.failNative) throw new Error('NtQuerySystemInformation failed: 0xc0000022');
+              return { buffer: buildProcessTable(host.processes, base), base };
+            },
             imagePath: (pid) => IMAGE_PATHS[pid],
           },
         });
@@ -107,6 +115,12 @@ export function recordedHost(o: { native?: boolean; elevated?: boolean; firewall
           return o.firewall === 'fail'
             ? Promise.reject(new Error('Access is denied'))
             : Promise.resolve(readFileSync(fixture('windows', 'ps-firewall.json'), 'utf8'));
+        }
+        const b64 = /FromBase64String\('([A-Za-z0-9+/=]+)'\)/.exec(script)?.[1];
+        if (b64 !== undefined) {
+          const asked = new Set((JSON.parse(Buffer.from(b64, 'base64').toString('utf8')) as string[]).map((p) => p.toLowerCase()));
+          const meta = JSON.parse(readFileSync(fixture('windows', 'ps-exe-metadata.json'), 'utf8')) as { Path: string }[];
+          return Promise.resolve(JSON.stringify(meta.filter((m) => asked.has(m.Path.toLowerCase()))));
         }
         if (script === PROCESS_LIST_SCRIPT) return Promise.resolve(readFileSync(fixture('windows', 'ps-win32-process-list.json'), 'utf8'));
         const filter = /-Filter '([^']*)'/.exec(script)?.[1];

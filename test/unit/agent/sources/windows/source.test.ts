@@ -45,6 +45,10 @@ test('Windows collector end to end over recorded IP Helper, process and PowerShe
   assert.equal(node.startKey, ft(120000).toString(), 'startKey is the creation FILETIME in decimal');
   assert.equal(node.start, '2026-11-20T08:02:00.000Z');
   assert.equal(node.ppid, 4410);
+  assert.equal(node.originalFileName, 'node.exe', 'PE original file name of a listener owner');
+  assert.deepEqual(node.codeSignature, { exists: true, trusted: true, subjectName: 'OpenJS Foundation' });
+  assert.equal(snap.processes.get(1184)!.codeSignature?.subjectName, 'Microsoft Windows Publisher');
+  assert.equal(snap.processes.get(4410)!.codeSignature, undefined, 'only listener owners are checked');
   assert.equal(snap.processes.get(1184)!.userName, 'NETWORK SERVICE');
   assert.equal(snap.processes.get(1184)!.userDomain, 'NT AUTHORITY');
   const wininit = snap.processes.get(612)!;
@@ -72,6 +76,7 @@ test('second poll: unchanged processes are reused, details and owner modules are
   const modules = host.ownerModuleCalls;
   const second = await src.poll();
   assert.equal(second.processes.get(1184), first.processes.get(1184), 'same record object');
+  assert.equal(second.processes.get(5120), first.processes.get(5120), 'signature enrichment is not redone');
   assert.equal(host.scripts.length, scripts, 'no PowerShell round trip for known processes');
   assert.equal(host.ownerModuleCalls, modules, 'service names cached per socket');
 
@@ -151,6 +156,19 @@ test('without koffi: netstat + PowerShell fallback, and the limitation says what
   const info = src.info();
   assert.match(info.listenerPath, /netstat -ano/);
   assert.match(info.limitations.join('\n'), /koffi unavailable \(koffi could not be loaded \(test\)\).*without bind times or owning service names/);
+});
+
+test('a failing Win32 call falls back to netstat and Win32_Process for that poll, with warnings', async (t) => {
+  const host = recordedHost();
+  const src = createWindowsSource({ logger: memoryLogger(), runner: host.runner, env: {} });
+  t.after(() => src.shutdown());
+  await src.poll();
+  host.failNative = true;
+  const snap = await src.poll();
+  assert.match(snap.warnings.join('\n'), /NtQuerySystemInformation failed \(NtQuerySystemInformation failed: 0xc0000022\)/);
+  assert.match(snap.warnings.join('\n'), /IP Helper failed \(GetExtendedTcpTable failed with error 87\); listeners from netstat/);
+  assert.deepEqual(find(snap, 'tcp 0.0.0.0:3389')?.owners, [1184]);
+  assert.equal(snap.processes.get(5120)?.name, 'node.exe');
 });
 
 test('shutdown closes the PowerShell session and is idempotent', async () => {
