@@ -3,6 +3,7 @@ import { stdoutTransport } from './stdout/index.js';
 import { fileTransport } from './file/index.js';
 import { httpTransport } from './http/index.js';
 import { syslogTransport } from './syslog/index.js';
+import { kafkaTransport } from './kafka/index.js';
 
 /**
  * Every output type the agent can create, one line each. Adding a transport is a new folder under
@@ -13,6 +14,7 @@ export const transportRegistry: readonly TransportFactory[] = [
   fileTransport,
   httpTransport,
   syslogTransport,
+  kafkaTransport,
 ];
 
 export function findTransport(type: string): TransportFactory | undefined {

@@ -44,6 +44,8 @@ const BY_NAME: Readonly<Record<string, KafkaFailure>> = {
   KafkaJSTimeout: 'timeout',
   KafkaJSLockTimeout: 'timeout',
   KafkaJSSASLAuthenticationError: 'authentication',
+  // e.g. SASL configured against a listener without it: the broker lacks the API we asked for.
+  KafkaJSServerDoesNotSupportApiKey: 'config',
 };
 
 /** kafkajs wraps the real error when it gives up (retries: 0 means "gave up at once"). */
