@@ -14,25 +14,54 @@ export function prefixWithin(sizes: readonly number[], cap: number): number {
   return sizes.length;
 }
 
-const range = (from: number, to: number): number[] => Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
-
 /**
- * Turns the result of sending only the first `sent` of `total` events into the result for the
- * whole batch: the unsent tail goes around again, and nothing the peer did not confirm counts
- * as delivered.
+ * Collects the results of the requests one batch was split into (each covering `count` events
+ * from `offset`) into one SendResult for the batch. Events of a chunk count as delivered only
+ * when its result says so; whatever was not sent goes around again.
  */
-export function liftPrefixResult(r: SendResult, sent: number, total: number): SendResult {
-  if (sent >= total) return r;
-  const tail = range(sent, total);
-  switch (r.kind) {
-    case 'ok':
-      return { kind: 'partial', retry: tail, rejected: [] };
-    case 'partial':
-      return { kind: 'partial', retry: [...r.retry, ...tail], rejected: r.rejected };
-    case 'permanent':
-      return { kind: 'partial', retry: tail, rejected: range(0, sent).map((index) => ({ index, reason: r.reason })) };
-    case 'retryable':
-    case 'paused':
-      return r;
+export class BatchOutcome {
+  private readonly retry: number[] = [];
+  private readonly rejected: { index: number; reason: string }[] = [];
+  private touched = false;
+
+  constructor(private readonly total: number) {}
+
+  /** Records one chunk's result. Returns false when the rest of the batch must not be sent now. */
+  add(r: SendResult, offset: number, count: number): boolean {
+    switch (r.kind) {
+      case 'ok':
+        this.touched = true;
+        return true;
+      case 'partial':
+        this.touched = true;
+        this.retry.push(...r.retry.map((i) => i + offset));
+        this.rejected.push(...r.rejected.map((x) => ({ index: x.index + offset, reason: x.reason })));
+        return true;
+      case 'permanent':
+        this.touched = true;
+        for (let i = offset; i < offset + count; i++) this.rejected.push({ index: i, reason: r.reason });
+        return true;
+      case 'retryable':
+      case 'paused':
+        return false;
+    }
+  }
+
+  /**
+   * The batch's result. `stoppedAt`/`stop`: the chunk result that ended the loop early (from that
+   * offset on nothing is delivered). A stop before any chunk resolved is returned as is, so a
+   * whole-batch retry keeps its Retry-After and a pause stays a pause.
+   */
+  result(stop?: { at: number; result: SendResult }): SendResult {
+    if (stop !== undefined) {
+      if (!this.touched) return stop.result;
+      for (let i = stop.at; i < this.total; i++) this.retry.push(i);
+    }
+    if (this.retry.length === 0 && this.rejected.length === 0) return { kind: 'ok' };
+    if (this.retry.length === 0 && this.rejected.length === this.total) {
+      const first = this.rejected[0]?.reason ?? '';
+      if (this.rejected.every((x) => x.reason === first)) return { kind: 'permanent', reason: first };
+    }
+    return { kind: 'partial', retry: this.retry, rejected: this.rejected };
   }
 }

@@ -14,7 +14,7 @@ import { classifyNdjson } from './classify-ndjson.js';
 import type { HttpResponse, Verdict } from './classify-common.js';
 import { HttpSender } from './sender.js';
 import { waitForAck } from './splunk-ack.js';
-import { liftPrefixResult, prefixWithin } from './batching.js';
+import { BatchOutcome, prefixWithin } from './batching.js';
 import { itemBytes, maxItemsBytes, writeItems } from './encoded.js';
 import type { EncodedItem } from './encoded.js';
 
@@ -24,8 +24,8 @@ const USER_AGENT = 'portwarden';
  * The `http` output: encodes a batch for Elasticsearch `_bulk`, Splunk HEC or a generic NDJSON
  * endpoint, POSTs it over a pooled keep-alive connection and classifies the answer. It never
  * retries or sleeps on its own (except polling HEC acks within `ack_timeout`). A batch whose body
- * would exceed the current cap goes out as a prefix, the rest reported for retry; after an
- * HTTP 413 the cap is halved for the life of the output.
+ * would exceed the current cap goes out in several requests within one send; after an HTTP 413
+ * the cap is halved for the life of the output and the refused events go out in smaller requests.
  */
 export class HttpTransport implements Transport {
   readonly type = 'http';
@@ -104,41 +104,60 @@ export class HttpTransport implements Transport {
       return { kind: 'paused', reason: `http output ${this.ctx.name}: ${errorMessage(err)}` };
     }
     const items = batch.map((e) => this.encode(e));
+    const outcome = new BatchOutcome(batch.length);
+    // The common case, one request: the whole batch clearly fits, no per-event byte counting.
     const upper = maxItemsBytes(items);
-    let count = items.length;
-    let body: Buffer;
     if (upper <= this.capBytes) {
-      // The common case: the whole batch clearly fits, no per-event byte counting.
-      body = writeItems(items, count, upper);
-    } else {
-      const sizes = items.map(itemBytes);
-      count = prefixWithin(sizes, this.capBytes);
-      const first = sizes[0] ?? 0;
-      if (count === 1 && first > this.cfg.max_body_bytes) {
-        const reason = `event of ${first} bytes is over max_body_bytes (${this.cfg.max_body_bytes})`;
-        return liftPrefixResult({ kind: 'permanent', reason }, 1, batch.length);
+      const r = await this.post(sender, writeItems(items, items.length, upper), items.length, signal);
+      if (r.kind !== 'too_large') return r;
+      this.lowerCap(r.reason, r.bodyBytes);
+    }
+    // Several requests, each within the cap; a 413 halves the cap and the same events go out
+    // again in smaller requests (a split, not a retry: the server refused the size, not the data).
+    const sizes = items.map(itemBytes);
+    let offset = 0;
+    while (offset < items.length) {
+      if (signal.aborted) return outcome.result({ at: offset, result: { kind: 'retryable', reason: 'aborted' } });
+      const rest = sizes.slice(offset);
+      const count = prefixWithin(rest, this.capBytes);
+      const bytes = rest.slice(0, count).reduce((a, b) => a + b, 0);
+      if (count === 1 && bytes > this.cfg.max_body_bytes) {
+        outcome.add({ kind: 'permanent', reason: `event of ${bytes} bytes is over max_body_bytes (${this.cfg.max_body_bytes})` }, offset, 1);
+        offset += 1;
+        continue;
       }
-      body = writeItems(items, count, sizes.slice(0, count).reduce((a, b) => a + b, 0));
+      const r = await this.post(sender, writeItems(items.slice(offset), count, bytes), count, signal);
+      if (r.kind === 'too_large') {
+        if (count === 1) {
+          outcome.add({ kind: 'permanent', reason: `${r.reason} (one event of ${bytes} bytes)` }, offset, 1);
+          offset += 1;
+        } else {
+          this.lowerCap(r.reason, bytes);
+        }
+        continue;
+      }
+      if (!outcome.add(r, offset, count)) return outcome.result({ at: offset, result: r });
+      offset += count;
     }
-    const bodyBytes = body.length;
-    const outcome = await sender.post(this.path, await sender.prepare(body), signal);
-    if (outcome.kind === 'failed') return outcome.result;
-    let verdict = this.classify(outcome.res, count);
-    if (verdict.kind === 'accepted') {
-      const query = (json: string) => sender.post(this.ackPath, { bytes: Buffer.from(json), gzip: false }, signal);
-      verdict = await waitForAck(query, verdict.ackId, this.cfg.ack_timeout, signal);
-    }
-    if (verdict.kind === 'too_large') return this.tooLarge(verdict.reason, count, bodyBytes, batch.length);
-    return liftPrefixResult(verdict, count, batch.length);
+    return outcome.result();
   }
 
-  private tooLarge(reason: string, count: number, bodyBytes: number, total: number): SendResult {
-    if (count === 1) return liftPrefixResult({ kind: 'permanent', reason: `${reason} (one event of ${bodyBytes} bytes)` }, 1, total);
-    this.capBytes = Math.max(1, Math.floor(bodyBytes / 2));
-    this.ctx.logger.warn('http output: the server refused a request body as too large; later requests are smaller', {
-      output: this.ctx.name, refused_bytes: bodyBytes, cap_bytes: this.capBytes,
+  /** One request for `count` events; waits for the HEC ack when indexer acknowledgement is on. */
+  private async post(sender: HttpSender, body: Buffer, count: number, signal: AbortSignal): Promise<SendResult | { kind: 'too_large'; reason: string; bodyBytes: number }> {
+    const outcome = await sender.post(this.path, await sender.prepare(body), signal);
+    if (outcome.kind === 'failed') return outcome.result;
+    const verdict = this.classify(outcome.res, count);
+    if (verdict.kind === 'too_large') return { ...verdict, bodyBytes: body.length };
+    if (verdict.kind !== 'accepted') return verdict;
+    const query = (json: string) => sender.post(this.ackPath, { bytes: Buffer.from(json), gzip: false }, signal);
+    return waitForAck(query, verdict.ackId, this.cfg.ack_timeout, signal);
+  }
+
+  private lowerCap(reason: string, refusedBytes: number): void {
+    this.capBytes = Math.max(1, Math.min(this.capBytes, Math.floor(refusedBytes / 2)));
+    this.ctx.logger.warn('http output: the server refused a request body as too large; sending smaller requests from now on', {
+      output: this.ctx.name, reason, refused_bytes: refusedBytes, cap_bytes: this.capBytes,
     });
-    return { kind: 'retryable', reason: `${reason} (${bodyBytes} bytes); now sending at most ${this.capBytes} bytes per request`, retryAfterMs: 0 };
   }
 
   flush(): Promise<void> {

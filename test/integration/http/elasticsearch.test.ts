@@ -81,19 +81,20 @@ test('413 halves the batch: later requests fit, every document is indexed exactl
   const limit = oneItem * 12;
   const { peer, transport } = await setup(t, { maxBodyBytes: limit });
   const report = await deliver(transport, events, 40);
-  // 40 items -> 413 -> cap of ~20 -> 413 -> cap of ~10: two refusals, then requests of about 10.
-  assert.deepEqual(report.results.slice(0, 2).map((r) => r.kind), ['retryable', 'retryable']);
-  assert.match(reasonOf(report.results[0]), /HTTP 413/);
+  // One send: 40 items -> 413 -> cap of ~20 -> 413 -> cap of ~10 -> requests of about 10 each.
+  assert.deepEqual(report.results, [{ kind: 'ok' }]);
   assert.equal(report.delivered.size, 40);
-  assert.equal(report.deadLettered.size, 0);
   assert.equal(peer.docs().length, 40);
   assert.deepEqual(peer.resentAfterAck, []);
   const refused = peer.requests.filter((r) => r.ops.length === 0);
   const accepted = peer.requests.filter((r) => r.ops.length > 0);
   assert.equal(refused.length, 2);
   assert.equal(accepted.reduce((n, r) => n + r.ops.length, 0), 40);
-  assert.ok(accepted.every((r) => r.ops.length <= 10) && accepted.length <= 5, `requests of ${accepted.map((r) => r.ops.length).join(', ')}`);
-  assert.ok(accepted.every((r) => r.req.body.length <= limit));
+  assert.ok(accepted.every((r) => r.ops.length <= 10 && r.req.body.length <= limit) && accepted.length <= 5,
+    `requests of ${accepted.map((r) => r.ops.length).join(', ')}`);
+  // The smaller cap stays: the next batch goes out without another refusal.
+  assert.deepEqual(await transport.send(makeEvents(20, { padBytes: 200 }), new AbortController().signal), { kind: 'ok' });
+  assert.equal(peer.requests.filter((r) => r.ops.length === 0).length, 2);
 });
 
 test('a single event refused with 413 is dead-lettered; the cap warning is logged without secrets', async (t) => {
@@ -105,6 +106,25 @@ test('a single event refused with 413 is dead-lettered; the cap warning is logge
   assert.equal(peer.docs().length, 2);
   assert.ok(logger.records.some((r) => r.level === 'warn' && r.meta?.cap_bytes !== undefined));
   assert.doesNotMatch(JSON.stringify(logger.records), /c2VjcmV0LWtleQ==/);
+});
+
+test('a batch over max_body_bytes goes out in several requests; a failure midway retries exactly the unsent rest', async (t) => {
+  const { peer, transport } = await setup(t, {}, { max_body_bytes: 4000 });
+  const events = makeEvents(12, { padBytes: 600 });
+  assert.deepEqual(await transport.send(events, new AbortController().signal), { kind: 'ok' });
+  assert.ok(peer.requests.length >= 3 && peer.requests.every((r) => r.req.body.length <= 4000));
+  assert.equal(peer.docs().length, 12);
+
+  const more = makeEvents(12, { padBytes: 600 });
+  peer.requestAnswers.push('pass', { status: 503 });
+  const before = peer.requests.length;
+  const report = await deliver(transport, more);
+  const firstChunk = peer.requests[before]?.ops.map((op) => op.id) ?? [];
+  assert.ok(firstChunk.length > 0);
+  assert.deepEqual(report.results[0], { kind: 'partial', retry: Array.from({ length: 12 - firstChunk.length }, (_, i) => firstChunk.length + i), rejected: [] });
+  assert.deepEqual(report.sends[1], more.slice(firstChunk.length).map(idOf), 'the second send carries only what was not delivered');
+  assert.equal(report.delivered.size, 12);
+  assert.deepEqual(peer.resentAfterAck, []);
 });
 
 test('an event alone over max_body_bytes is dead-lettered, the others are delivered', async (t) => {

@@ -47,8 +47,8 @@ export class ElasticsearchPeer {
   readonly requests: { req: RecordedRequest; ops: BulkOp[] }[] = [];
   /** Programmed per-item answers by `_id`. */
   readonly itemAnswers = new Map<string, ItemAnswer[]>();
-  /** Programmed whole-request answers, one per request, in order. */
-  readonly requestAnswers: RequestAnswer[] = [];
+  /** Programmed whole-request answers, one per request, in order ('pass': handle normally). */
+  readonly requestAnswers: (RequestAnswer | 'pass')[] = [];
   /** `_id`s that arrived again after this peer had answered them 201 or 409. */
   readonly resentAfterAck: string[] = [];
   private readonly acked = new Set<string>();
@@ -104,7 +104,7 @@ export class ElasticsearchPeer {
       return;
     }
     const programmed = this.requestAnswers.shift();
-    if (programmed !== undefined) {
+    if (programmed !== undefined && programmed !== 'pass') {
       this.requests.push({ req, ops: [] });
       const headers: Record<string, string> = programmed.retryAfter === undefined ? {} : { 'retry-after': programmed.retryAfter };
       sendJson(res, programmed.status, programmed.body ?? { error: { type: 'es_rejected_execution_exception', reason: 'rejected' }, status: programmed.status }, headers);
