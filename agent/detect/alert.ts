@@ -42,7 +42,12 @@ export function buildAlert(builder: DocumentBuilder, trigger: EcsDocument, rule:
   base.event.risk_score = hit.riskScore ?? (severity === rule.severity ? rule.riskScore : severity);
   const copied: Record<string, unknown> = {};
   // The trigger's host (the same as ours live; the recorded one in replay).
-  if (trigger.host !== null && typeof trigger.host === 'object') copied.host = structuredClone(trigger.host);
+  if (trigger.host !== null && typeof trigger.host === 'object') {
+    const host = structuredClone(trigger.host) as Record<string, unknown>;
+    // Foreign recordings may lack host.id (required here): the recorded name stands in for it.
+    host.id ??= host.name ?? host.hostname ?? builder.host.id;
+    copied.host = host;
+  }
   for (const k of COPIED) {
     const v = trigger[k];
     if (v !== undefined) copied[k] = structuredClone(v);
