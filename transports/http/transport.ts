@@ -37,6 +37,7 @@ export class HttpTransport implements Transport {
   private readonly path: string;
   private readonly ackPath: string;
   private shutDown = false;
+  private warnedNoAck = false;
 
   constructor(private readonly cfg: HttpConfig, private readonly ctx: TransportContext) {
     this.capBytes = cfg.max_body_bytes;
@@ -148,6 +149,10 @@ export class HttpTransport implements Transport {
     if (outcome.kind === 'failed') return outcome.result;
     const verdict = this.classify(outcome.res, count);
     if (verdict.kind === 'too_large') return { ...verdict, bodyBytes: body.length };
+    if (verdict.kind === 'ok' && this.cfg.indexer_ack && !this.warnedNoAck) {
+      this.warnedNoAck = true;
+      this.ctx.logger.warn('http output: indexer_ack is on but HEC returned no ackId (acknowledgement is off for this token); delivery is confirmed by HTTP 200 only', { output: this.ctx.name });
+    }
     if (verdict.kind !== 'accepted') return verdict;
     const query = (json: string) => sender.post(this.ackPath, { bytes: Buffer.from(json), gzip: false }, signal);
     return waitForAck(query, verdict.ackId, this.cfg.ack_timeout, signal);

@@ -106,3 +106,14 @@ test('configuration refusals pause: ack required but not configured, index not a
   assert.match(reasonOf(r2), /code 7 Incorrect index/);
   assert.equal(badIndex.peer.events.length, 0);
 });
+
+test('indexer_ack on but the token has acknowledgement off: delivered on HTTP 200, one warning', async (t) => {
+  const peer = await SplunkHecPeer.start({ token: TOKEN });
+  const { transport, logger } = makeHttp({ url: peer.url, format: 'splunk_hec', token: TOKEN, indexer_ack: true });
+  t.after(async () => { await transport.shutdown(); await peer.close(); });
+  assert.deepEqual(await transport.send(makeEvents(1), new AbortController().signal), { kind: 'ok' });
+  assert.deepEqual(await transport.send(makeEvents(1), new AbortController().signal), { kind: 'ok' });
+  assert.equal(peer.events.length, 2);
+  assert.equal(logger.records.filter((r) => r.level === 'warn' && r.message.includes('no ackId')).length, 1);
+  assert.doesNotMatch(JSON.stringify(logger.records), new RegExp(TOKEN));
+});
