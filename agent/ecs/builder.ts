@@ -43,6 +43,14 @@ export function mergeFields(a: Record<string, unknown>, b: Record<string, unknow
   return out;
 }
 
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object') {
+    for (const x of Object.values(v)) deepFreeze(x);
+    Object.freeze(v);
+  }
+  return v;
+}
+
 function isPlain(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
@@ -59,8 +67,14 @@ const TYPE_BY_ACTION: Record<string, string> = {
  */
 export class DocumentBuilder {
   private sequence = 0;
+  // Shared by every document (never copied per event); frozen so an accidental mutation throws.
+  private readonly frozenHost: HostContext;
+  private readonly frozenAgent: AgentInfo;
 
-  constructor(readonly host: HostContext, readonly agent: AgentInfo, private readonly namespace = 'default') {}
+  constructor(readonly host: HostContext, readonly agent: AgentInfo, private readonly namespace = 'default') {
+    this.frozenHost = deepFreeze(structuredClone(host));
+    this.frozenAgent = deepFreeze({ ...agent });
+  }
 
   base(o: BaseOptions): EcsDocument {
     const created = new Date().toISOString();
@@ -80,8 +94,8 @@ export class DocumentBuilder {
         sequence: ++this.sequence,
       },
       data_stream: { type: 'logs', dataset: o.dataset, namespace: this.namespace },
-      agent: { ...this.agent },
-      host: structuredClone(this.host),
+      agent: this.frozenAgent,
+      host: this.frozenHost,
     };
     return doc;
   }
@@ -112,27 +126,24 @@ export class DocumentBuilder {
     if (l.serviceName !== undefined) listener.service_name = l.serviceName;
     if (l.boundAt !== undefined) listener.bound_at = l.boundAt;
     if (l.firewall !== undefined) listener.firewall = l.firewall;
-    const fields: Record<string, unknown> = {
-      destination: endpoint,
-      server: { ...endpoint },
-      network: { transport: l.transport, type: l.family, iana_number: IANA[l.transport] },
-      portwarden: { listener },
-      related: { ...(ip === undefined ? {} : { ip: [ip] }) },
-    };
-    let merged: Record<string, unknown> = mergeFields(doc, fields);
+    // The base document is fresh and has none of these roots: assign, don't merge.
+    doc.destination = endpoint;
+    doc.server = { ...endpoint };
+    doc.network = { transport: l.transport, type: l.family, iana_number: IANA[l.transport] };
+    const related: Record<string, unknown> = ip === undefined ? {} : { ip: [ip] };
     if (owner !== undefined) {
       const p = processBlock(owner, ancestors);
-      merged = mergeFields(merged, {
-        process: p.process,
-        ...(p.user === undefined ? {} : { user: p.user }),
-        ...(p.container === undefined ? {} : { container: p.container }),
-        portwarden: p.portwarden,
-        related: p.relatedUsers.length > 0 ? { user: p.relatedUsers } : {},
-      });
-    } else if (l.uid !== undefined) {
-      merged = mergeFields(merged, { user: { id: String(l.uid) } });
+      doc.process = p.process;
+      if (p.user !== undefined) doc.user = p.user;
+      if (p.container !== undefined) doc.container = p.container;
+      doc.portwarden = { listener, ...p.portwarden };
+      if (p.relatedUsers.length > 0) related.user = p.relatedUsers;
+    } else {
+      doc.portwarden = { listener };
+      if (l.uid !== undefined) doc.user = { id: String(l.uid) };
     }
-    return merged as EcsDocument;
+    doc.related = related;
+    return doc;
   }
 
   /** A process event about `node`, with its parent and ancestry as captured in the table. */
@@ -146,14 +157,14 @@ export class DocumentBuilder {
       timestamp: timestamp ?? (action === 'start' || action === 'exec' ? node.record.start : new Date().toISOString()),
     });
     const p = processBlock(node, ancestors);
-    if (action === 'end' && node.exitedAt !== undefined) p.process.end = new Date(node.exitedAt).toISOString();
-    return mergeFields(doc, {
-      process: p.process,
-      ...(p.user === undefined ? {} : { user: p.user }),
-      ...(p.container === undefined ? {} : { container: p.container }),
-      portwarden: p.portwarden,
-      related: p.relatedUsers.length > 0 ? { user: p.relatedUsers } : {},
-    }) as EcsDocument;
+    doc.process = action === 'end' && node.exitedAt !== undefined
+      ? { ...p.process, end: new Date(node.exitedAt).toISOString() }
+      : p.process;
+    if (p.user !== undefined) doc.user = p.user;
+    if (p.container !== undefined) doc.container = p.container;
+    doc.portwarden = p.portwarden;
+    if (p.relatedUsers.length > 0) doc.related = { user: p.relatedUsers };
+    return doc;
   }
 
   /** A `portwarden.agent` document (heartbeat, events_lost, output_paused ...). */

@@ -71,13 +71,28 @@ function lineageEntry(n: ProcessNode): Record<string, unknown> {
  * `process.*` (with parent, leaders and ancestry), top-level `user.*`, `container.id` and the
  * `portwarden.lineage` / `portwarden.process` parts of a document about `node`.
  */
-export function processBlock(node: ProcessNode, ancestors: readonly ProcessNode[]): {
+export interface ProcessBlock {
   process: Record<string, unknown>;
   user?: Record<string, unknown>;
   container?: Record<string, unknown>;
   portwarden: Record<string, unknown>;
   relatedUsers: string[];
-} {
+}
+
+// A node's record and its ancestors never change (an exec makes a new node), so its block is
+// built once and shared by every document about it (a pre-fork server's 100 sockets); never mutate it.
+const cache = new WeakMap<ProcessNode, ProcessBlock>();
+
+export function processBlock(node: ProcessNode, ancestors: readonly ProcessNode[]): ProcessBlock {
+  const hit = cache.get(node);
+  if (hit !== undefined && hit.process.Ext !== undefined
+    && (hit.process.Ext as { ancestry: string[] }).ancestry.length === ancestors.length) return hit;
+  const block = Object.freeze(buildBlock(node, ancestors));
+  cache.set(node, block);
+  return block;
+}
+
+function buildBlock(node: ProcessNode, ancestors: readonly ProcessNode[]): ProcessBlock {
   const self = describe(node);
   const process = self.fields;
   const r = node.record;

@@ -84,6 +84,11 @@ export interface Snapshot {
   processes: Map<number, ProcessRecord>;
   /** Problems met during this poll (malformed lines, vanished pids); reported, never fatal. */
   warnings: string[];
+  /**
+   * What changed since the previous poll, when the source knows: `false` lets the watch skip work
+   * on a steady-state tick. Absent means "assume both changed".
+   */
+  changed?: { processes: boolean; listeners: boolean };
 }
 
 /**

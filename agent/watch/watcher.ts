@@ -97,7 +97,12 @@ export class Watcher implements Lifecycle {
     for (const w of snap.warnings) this.warnings.add(w);
     const at = snap.takenAt.toISOString();
     const out: EcsDocument[] = [];
-    this.trackProcesses(snap.processes, out);
+    const changed = snap.changed ?? { processes: true, listeners: true };
+    if (changed.processes || this.first) this.trackProcesses(snap.processes, out);
+    if (!changed.processes && !changed.listeners && !this.first) {
+      await this.warnings.maybeReport();
+      return;
+    }
 
     const now = snap.listeners.map((record) => {
       const pid = record.owners[0];

@@ -37,6 +37,10 @@ export class LinuxSource implements Source {
   private readonly privileged: boolean;
   private processes = new Map<number, ProcessRecord>();
   private knownInodes = new Set<number>();
+  private namespaces: Map<string, number> | undefined;
+  private lastSig = '';
+  private lastRows: (ListenerRecord & { zone?: string })[] = [];
+  private rereadChanged = false;
   private reuseCursor = 0;
   private ownNetns: string | undefined;
 
@@ -81,75 +85,114 @@ export class LinuxSource implements Source {
     };
   }
 
-  private refreshProcesses(warnings: string[]): number[] {
+  /** Updates the process table in place; returns the new pids (newest first) and whether anything changed. */
+  private refreshProcesses(warnings: string[]): { newPids: number[]; changed: boolean } {
     const pids = listPids(this.procRoot);
-    const next = new Map<number, ProcessRecord>();
+    const procs = this.processes;
+    const alive = new Set(pids);
+    let changed = false;
+    for (const pid of procs.keys()) {
+      if (!alive.has(pid)) {
+        procs.delete(pid);
+        changed = true;
+      }
+    }
     const newPids: number[] = [];
+    const existing: number[] = [];
     for (const pid of pids) {
-      const prev = this.processes.get(pid);
-      if (prev !== undefined) {
-        next.set(pid, prev);
+      if (procs.has(pid)) {
+        existing.push(pid);
         continue;
       }
       const rec = readProcess(pid, this.ctx);
       if (rec !== undefined) {
-        next.set(pid, rec);
+        procs.set(pid, rec);
         newPids.push(pid);
       }
     }
     // A pid that exited and came back between two ticks is a new process: check a slice each tick.
-    const existing = pids.filter((p) => this.processes.has(p));
-    for (let i = 0; i < Math.min(REUSE_CHECKS_PER_TICK, existing.length); i++) {
-      const pid = existing[(this.reuseCursor + i) % existing.length];
-      const prev = pid === undefined ? undefined : next.get(pid);
-      if (pid === undefined || prev === undefined) continue;
+    const n = Math.min(REUSE_CHECKS_PER_TICK, existing.length);
+    for (let i = 0; i < n; i++) {
+      const pid = existing[(this.reuseCursor + i) % existing.length] ?? 0;
       const key = readStartKey(pid, this.procRoot);
-      if (key !== undefined && key !== prev.startKey) {
+      if (key !== undefined && key !== procs.get(pid)?.startKey) {
         const rec = readProcess(pid, this.ctx);
         if (rec !== undefined) {
-          next.set(pid, rec);
+          procs.set(pid, rec);
           newPids.push(pid);
         }
       }
     }
-    this.reuseCursor = existing.length === 0 ? 0 : (this.reuseCursor + REUSE_CHECKS_PER_TICK) % existing.length;
-    if (next.size === 0) warnings.push(`no process readable under ${this.procRoot}`);
-    this.processes = next;
+    this.reuseCursor = existing.length === 0 ? 0 : (this.reuseCursor + n) % existing.length;
+    if (procs.size === 0) warnings.push(`no process readable under ${this.procRoot}`);
     // A parent that forks a new child may have exec'd since we read it (`ip netns exec`, shells).
     const fresh = new Set(newPids);
-    for (const ppid of new Set(newPids.map((p) => next.get(p)?.ppid ?? 0))) {
-      if (ppid > 0 && !fresh.has(ppid)) this.reread(ppid);
+    for (const ppid of new Set(newPids.map((p) => procs.get(p)?.ppid ?? 0))) {
+      if (ppid > 0 && !fresh.has(ppid) && this.reread(ppid)) changed = true;
+    }
+    if (newPids.length > 0) {
+      changed = true;
+      this.namespaces = undefined;
     }
     // Newest first: a fresh listener most likely belongs to a fresh process.
-    return newPids.sort((a, b) => Date.parse(next.get(b)?.start ?? '') - Date.parse(next.get(a)?.start ?? ''));
+    newPids.sort((a, b) => Date.parse(procs.get(b)?.start ?? '') - Date.parse(procs.get(a)?.start ?? ''));
+    return { newPids, changed };
+  }
+
+  /** One representative pid per network namespace other than ours; recomputed when processes come or go. */
+  private otherNamespaces(): Map<string, number> {
+    const cached = this.namespaces;
+    if (cached !== undefined && [...cached.values()].every((pid) => this.processes.has(pid))) return cached;
+    const namespaces = new Map<string, number>();
+    for (const p of this.processes.values()) {
+      if (p.netns !== undefined && p.netns !== this.ownNetns && !namespaces.has(p.netns)) namespaces.set(p.netns, p.pid);
+    }
+    this.namespaces = namespaces;
+    return namespaces;
   }
 
   async poll(): Promise<Snapshot> {
     const takenAt = new Date();
     const warnings: string[] = [];
-    const newPids = this.refreshProcesses(warnings);
+    this.rereadChanged = false;
+    const { newPids, changed } = this.refreshProcesses(warnings);
 
-    const namespaces = new Map<string, number>();
-    for (const p of this.processes.values()) {
-      if (p.netns !== undefined && p.netns !== this.ownNetns && !namespaces.has(p.netns)) namespaces.set(p.netns, p.pid);
-    }
     const rows: (ListenerRecord & { zone?: string })[] = [];
-    const targets: [string, number | 'self'][] = [[this.ownNetns ?? 'host', 'self'], ...namespaces];
+    const targets: [string, number | 'self'][] = [[this.ownNetns ?? 'host', 'self'], ...this.otherNamespaces()];
     for (const [netns, pid] of targets) {
       const r = await this.reader.read(pid, pid === 'self');
       warnings.push(...r.warnings);
-      for (const row of r.rows) rows.push({ ...row, netns, owners: [] });
+      for (const row of r.rows) {
+        const rec: ListenerRecord & { zone?: string } = {
+          netns, transport: row.transport, family: row.family, address: row.address, port: row.port, inode: row.inode, owners: [],
+        };
+        if (row.uid !== undefined) rec.uid = row.uid;
+        if (row.zone !== undefined) rec.zone = row.zone;
+        rows.push(rec);
+      }
     }
 
-    const listening = new Map<number, number | undefined>(rows.map((r) => [r.inode, r.uid]));
+    const listening = new Map<number, number | undefined>();
+    for (const r of rows) listening.set(r.inode, r.uid);
     const owners = this.owners.resolve(listening, this.processes, newPids);
     const fresh = new Set(newPids);
+    let sig = '';
     for (const row of rows) {
       row.owners = owners.get(row.inode) ?? [];
       if (!this.knownInodes.has(row.inode)) this.refreshOwners(row.owners, fresh);
+      sig += `${row.netns}/${row.inode}/${row.owners.join('.')},`;
     }
     this.knownInodes = new Set(listening.keys());
-    return { takenAt, listeners: rows, processes: this.processes, warnings };
+    const listenersChanged = sig !== this.lastSig;
+    this.lastSig = sig;
+    if (listenersChanged) this.lastRows = rows;
+    return {
+      takenAt,
+      listeners: this.lastRows,
+      processes: this.processes,
+      warnings,
+      changed: { processes: changed || this.rereadChanged, listeners: listenersChanged },
+    };
   }
 
   /** An old process that opens a new listener may have exec'd since we read it: read it again. */
@@ -158,13 +201,16 @@ export class LinuxSource implements Source {
   }
 
   /** Re-reads a known process; keeps the new record when the same process exec'd a new image. */
-  private reread(pid: number): void {
+  private reread(pid: number): boolean {
     const prev = this.processes.get(pid);
     const rec = readProcess(pid, this.ctx);
     if (prev !== undefined && rec !== undefined && rec.startKey === prev.startKey
       && (rec.executable !== prev.executable || rec.commandLine !== prev.commandLine || rec.name !== prev.name)) {
       this.processes.set(pid, rec);
+      this.rereadChanged = true;
+      return true;
     }
+    return false;
   }
 }
 

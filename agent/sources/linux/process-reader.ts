@@ -1,4 +1,4 @@
-import { readFileSync, readlinkSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readlinkSync, readdirSync, statSync } from 'node:fs';
 import type { ProcessRecord } from '../types.js';
 import {
   joinCommandLine, parseCgroupContainerId, parseCmdline, parseExeLink, parseNsLink, parsePasswd, parseStat,
@@ -7,11 +7,35 @@ import {
 /** Longest command line kept per process; the rest is cut (and flagged by the document builder). */
 export const MAX_CMDLINE_BYTES = 256 * 1024;
 
-function tryRead(path: string): Buffer | undefined {
+const scratch = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * Reads a /proc file with open + read + close into a reused buffer (readFileSync adds an fstat and
+ * grows buffers; /proc files report size 0). Returns a copy, or undefined when unreadable.
+ */
+function tryRead(path: string, max = MAX_CMDLINE_BYTES): Buffer | undefined {
+  let fd: number;
   try {
-    return readFileSync(path);
+    fd = openSync(path, 'r');
   } catch {
     return undefined;
+  }
+  try {
+    let n = readSync(fd, scratch, 0, scratch.length, null);
+    if (n < scratch.length) return Buffer.from(scratch.subarray(0, n));
+    const parts = [Buffer.from(scratch)];
+    let total = n;
+    while (n > 0 && total < max) {
+      const chunk = Buffer.allocUnsafe(Math.min(256 * 1024, max - total));
+      n = readSync(fd, chunk, 0, chunk.length, null);
+      parts.push(chunk.subarray(0, n));
+      total += n;
+    }
+    return Buffer.concat(parts);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -37,18 +61,23 @@ export function listPids(procRoot: string): number[] {
 export class UserNames {
   private names = new Map<number, string>();
   private mtimeMs = -1;
+  private checkedAt = -Infinity;
 
-  constructor(private readonly passwdPath = '/etc/passwd') {}
+  constructor(private readonly passwdPath = '/etc/passwd', private readonly now: () => number = Date.now) {}
 
   lookup(uid: number): string | undefined {
-    try {
-      const m = statSync(this.passwdPath).mtimeMs;
-      if (m !== this.mtimeMs) {
-        this.names = parsePasswd(readFileSync(this.passwdPath, 'utf8'));
-        this.mtimeMs = m;
+    // At most one stat of /etc/passwd per 10 s, however many processes are read.
+    if (this.now() - this.checkedAt > 10_000) {
+      this.checkedAt = this.now();
+      try {
+        const m = statSync(this.passwdPath).mtimeMs;
+        if (m !== this.mtimeMs) {
+          this.names = parsePasswd(readFileSync(this.passwdPath, 'utf8'));
+          this.mtimeMs = m;
+        }
+      } catch {
+        // No passwd (scratch containers): ids only.
       }
-    } catch {
-      // No passwd (scratch containers): ids only.
     }
     return this.names.get(uid);
   }
@@ -83,7 +112,7 @@ export function readProcess(pid: number, ctx: ProcessReadContext): ProcessRecord
   };
   const cmd = tryRead(`${base}/cmdline`);
   if (cmd !== undefined && cmd.length > 0) {
-    const args = parseCmdline(cmd.length > MAX_CMDLINE_BYTES ? cmd.subarray(0, MAX_CMDLINE_BYTES) : cmd);
+    const args = parseCmdline(cmd);
     rec.args = args;
     rec.commandLine = joinCommandLine(args);
   }
