@@ -3,14 +3,13 @@ import type { OutboundEvent, SendResult, Transport, TransportContext } from '../
 import { tlsClientOptions } from '../shared/tls.js';
 import { errorMessage } from '../../agent/util/errors.js';
 import type { HttpConfig } from './config.js';
-import { gzipEnabled } from './config.js';
-import { authorizationHeader, contentType } from './auth.js';
+import { authorizationHeader, contentType, gzipEnabled } from './config.js';
 import { bulkPath, encodeBulkItem } from './encoder-elasticsearch.js';
 import { encodeHecEnvelope, hecPaths } from './encoder-splunk.js';
 import { encodeNdjsonItem } from './encoder-ndjson.js';
 import { classifyBulk } from './classify-elasticsearch.js';
 import { classifyHec } from './classify-splunk.js';
-import { classifyNdjson } from './classify-ndjson.js';
+import { classifyNdjson } from './classify-common.js';
 import type { HttpResponse, Verdict } from './classify-common.js';
 import { HttpSender } from './sender.js';
 import { waitForAck } from './splunk-ack.js';

@@ -2,8 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { classifyBulk } from '../../../../transports/http/classify-elasticsearch.js';
 import { classifyAck, classifyHec } from '../../../../transports/http/classify-splunk.js';
-import { classifyNdjson } from '../../../../transports/http/classify-ndjson.js';
-import { retryAfterMs } from '../../../../transports/http/classify-common.js';
+import { classifyNdjson, retryAfterMs } from '../../../../transports/http/classify-common.js';
 
 const item = (status: number, error?: { type: string; reason: string }) => ({ create: error === undefined ? { status } : { status, error } });
 const bulk = (items: unknown[]) => ({ status: 200, body: JSON.stringify({ errors: true, items }) });

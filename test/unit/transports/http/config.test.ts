@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { gzipEnabled, httpConfigSchema } from '../../../../transports/http/config.js';
-import { authorizationHeader } from '../../../../transports/http/auth.js';
+import { authorizationHeader, gzipEnabled, httpConfigSchema } from '../../../../transports/http/config.js';
 
 const parse = (raw: Record<string, unknown>) => httpConfigSchema.safeParse({ type: 'http', ...raw });
 const problems = (raw: Record<string, unknown>) => (parse(raw).error?.issues ?? []).map((i) => `${i.path.join('.')}: ${i.message}`);
