@@ -1,6 +1,6 @@
 import { connect as netConnect } from 'node:net';
 import type { Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { TLSSocket, connect as tlsConnect } from 'node:tls';
 import type { SendResult } from '../types.js';
 import { tlsClientOptions } from '../shared/tls.js';
 import type { Sender, SenderOptions, SenderStats } from './sender.js';
@@ -11,6 +11,8 @@ interface Conn {
   /** Set by 'error', 'end' or 'close': the connection can no longer be trusted. */
   lost: Error | undefined;
   lostAt: number;
+  /** TLS 1.3: whether the server accepted us (session ticket) or refused the client certificate. */
+  verdict?: Promise<SendResult | undefined> | undefined;
 }
 
 interface Written {
@@ -77,6 +79,9 @@ export class StreamSender implements Sender {
     // With the window full, a new connection carries only the replay; this batch waits for it.
     const fresh = full ? [] : frames;
     const res = await this.writeTo(conn, Buffer.concat([...replay.map((w) => w.bytes), ...fresh]), signal);
+    const verdict = res.kind === 'ok' && conn.verdict !== undefined ? await conn.verdict : undefined;
+    conn.verdict = undefined;
+    if (verdict !== undefined) { this.drop(conn); return verdict; }
     if (res.kind !== 'ok') { this.drop(conn); return res; }
     const at = this.now();
     this.counters.resent += replay.length;
@@ -135,6 +140,8 @@ export class StreamSender implements Sender {
       return classify(err, what);
     }
     const conn: Conn = { socket, lost: undefined, lostAt: 0 };
+    // Listen from the start: the ticket may arrive in the same read as the handshake's end.
+    const ticket = new Promise<undefined>((resolve) => { socket.once('session', () => { resolve(undefined); }); });
     const ready = new Promise<SendResult | 'ready'>((resolve) => {
       socket.once(protocol === 'tls' ? 'secureConnect' : 'connect', () => { resolve('ready'); });
       socket.once('error', (err) => { resolve(classify(err, what)); });
@@ -157,6 +164,11 @@ export class StreamSender implements Sender {
       if (r === 'aborted') return { kind: 'retryable', reason: 'aborted' };
       if (r === 'timeout') return { kind: 'retryable', reason: `${what}: timed out after ${this.opts.connectTimeoutMs} ms` };
       return r;
+    }
+    if (socket instanceof TLSSocket && socket.getProtocol() === 'TLSv1.3') {
+      // Not awaited here: the first batch goes out at once (rsyslog's ossl driver garbles data that
+      // arrives while it is still sending tickets) and its `ok` waits for this verdict.
+      conn.verdict = conn.lost !== undefined ? Promise.resolve(classify(conn.lost, what)) : acceptedByServer(socket, ticket, what);
     }
     socket.setNoDelay(true);
     if (this.opts.keepaliveMs > 0) socket.setKeepAlive(true, this.opts.keepaliveMs);
@@ -185,4 +197,33 @@ export class StreamSender implements Sender {
     t.cancel();
     conn.socket.destroy();
   }
+}
+
+/** How long to wait for the server's TLS 1.3 session ticket before trusting the connection anyway. */
+const TICKET_WAIT_MS = 1000;
+
+/**
+ * In TLS 1.3 the server checks the client certificate after the client considers the handshake
+ * done, so a refused certificate would only show up after the first batch was "written". Servers
+ * (OpenSSL, hence rsyslog's ossl driver) send a session ticket once they accept the client, or an
+ * alert when they refuse it: wait for one of them (bounded, for servers that send no tickets).
+ */
+async function acceptedByServer(
+  socket: TLSSocket, ticket: Promise<undefined>, what: string,
+): Promise<SendResult | undefined> {
+  const t = timeout(TICKET_WAIT_MS);
+  let onError: (err: Error) => void = () => undefined;
+  let onClose: () => void = () => undefined;
+  const verdict = new Promise<SendResult | undefined>((resolve) => {
+    onError = (err) => { resolve(classify(err, what)); };
+    onClose = () => { resolve({ kind: 'retryable', reason: `${what}: closed by the server right after the handshake` }); };
+    void ticket.then(resolve);
+    socket.once('error', onError);
+    socket.once('close', onClose);
+  });
+  const r = await Promise.race([verdict, t.promise]);
+  t.cancel();
+  socket.off('error', onError);
+  socket.off('close', onClose);
+  return r === 'timeout' ? undefined : r;
 }
