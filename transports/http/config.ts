@@ -33,8 +33,8 @@ export const httpConfigSchema = z.strictObject({
     .describe('splunk_hec: the HEC index (else the token default); elasticsearch: one data stream or index for every event'),
   indexer_ack: z.boolean().default(false)
     .describe('splunk_hec: wait for indexer acknowledgement before an event counts as delivered'),
-  ack_timeout: duration().default(60_000)
-    .describe('splunk_hec with indexer_ack: longest wait for the ack; then the batch is sent again'),
+  ack_timeout: duration().default(20_000)
+    .describe('splunk_hec with indexer_ack: longest wait for the ack, then the batch is sent again (the pipeline aborts any send after 30s)'),
   tls: tlsSchema.optional().describe('TLS client settings for https:// URLs'),
 }).superRefine((c, ctx) => {
   const issue = (path: string, message: string) => { ctx.addIssue({ code: 'custom', path: [path], message }); };
