@@ -1,11 +1,13 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { parseAllDocuments } from 'yaml';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError } from '../util/errors.js';
+import { ConfigError, errorMessage } from '../util/errors.js';
 import type { DetectConfig, SensitivePortConfig } from './config.js';
 import { SENSITIVE_PORTS } from './port-catalogue.js';
 import type { PortEntry } from './port-catalogue.js';
-import { loadRuleFile } from './rules.js';
+import { compilePack } from './rules.js';
+import { compileSigma, isSigma } from './sigma.js';
 import type { Detector } from './types.js';
 
 /** `config/rules/` of the installed package (works from the source tree and from dist/). */
@@ -22,6 +24,35 @@ export function builtinRulesDir(): string {
 export function builtinRuleFiles(): string[] {
   const dir = builtinRulesDir();
   return readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort().map((f) => join(dir, f));
+}
+
+/**
+ * Reads a rule file: a portwarden rule pack, or one or more Sigma `process_creation` rules
+ * (YAML documents separated by `---`).
+ */
+export function loadRuleFile(file: string): Detector[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, '', `cannot read rule file: ${errorMessage(err)}`, err);
+  }
+  const docs = parseAllDocuments(text, { prettyErrors: false });
+  if (!Array.isArray(docs)) return [];
+  const out: Detector[] = [];
+  docs.forEach((d, i) => {
+    const err = d.errors[0];
+    if (err !== undefined) throw new ConfigError(file, docs.length > 1 ? `document ${i + 1}` : '', `invalid YAML: ${err.message}`);
+    const raw: unknown = d.toJS();
+    if (raw === null || raw === undefined) return;
+    if (isSigma(raw)) {
+      const rule = compileSigma(raw, file, i);
+      if (rule !== undefined) out.push(rule);
+    } else {
+      out.push(...compilePack(raw, file));
+    }
+  });
+  return out;
 }
 
 /** Built-in packs (unless switched off) and the user's files; rule ids must be unique across all. */

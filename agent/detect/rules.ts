@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import type { EcsDocument } from '../ecs/document.js';
-import { ConfigError, errorMessage } from '../util/errors.js';
+import { ConfigError } from '../util/errors.js';
 import { TACTIC_RE, TECHNIQUE_RE, threatRefs } from './attack.js';
 import { compileNode, RuleSyntaxError } from './matcher.js';
 import type { Predicate } from './matcher.js';
@@ -107,15 +106,20 @@ export function parseRulePack(text: string, file: string): Detector[] {
   const doc = parseDocument(text, { prettyErrors: false });
   const yamlErr = doc.errors[0];
   if (yamlErr !== undefined) throw new ConfigError(file, '', `invalid YAML: ${yamlErr.message}`);
-  const pack = packSchema.safeParse(doc.toJS() ?? {});
+  return compilePack(doc.toJS() ?? {}, file);
+}
+
+/** Compiles a parsed rule pack (`ruleset`, `version`, `lists`, `rules`). */
+export function compilePack(raw: unknown, file: string): Detector[] {
+  const pack = packSchema.safeParse(raw);
   if (!pack.success) {
     const issue = pack.error.issues[0];
     throw new ConfigError(file, pathText(issue?.path ?? []), issue?.message ?? 'expected a rule pack (ruleset, version, rules)');
   }
   const out: Detector[] = [];
   const seen = new Map<string, number>();
-  pack.data.rules.forEach((raw, i) => {
-    const rule = compileRule(raw, file, i, pack.data.ruleset, pack.data.version);
+  pack.data.rules.forEach((r, i) => {
+    const rule = compileRule(r, file, i, pack.data.ruleset, pack.data.version);
     if (rule === undefined) return;
     const prev = seen.get(rule.meta.id);
     if (prev !== undefined) throw new ConfigError(file, `rules[${i}] (id ${rule.meta.id}).id`, `duplicate rule id (also rules[${prev}])`);
@@ -123,17 +127,6 @@ export function parseRulePack(text: string, file: string): Detector[] {
     out.push(rule);
   });
   return out;
-}
-
-/** Reads and parses a rule file. */
-export function loadRuleFile(file: string): Detector[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(file, '', `cannot read rule file: ${errorMessage(err)}`, err);
-  }
-  return parseRulePack(text, file);
 }
 
 export { SEVERITY };

@@ -1,0 +1,83 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadRuleFile } from '../../../../agent/detect/load.js';
+import { ConfigError } from '../../../../agent/util/errors.js';
+import { Harness, ids } from './harness.js';
+
+// Shaped like SigmaHQ's web-server-child rules (written here, not copied).
+const SIGMA = `title: Shell spawned by IIS worker
+id: 8f2b7a61-0c5e-4d8e-9d0a-2f3c1e5b7a10
+status: test
+description: w3wp.exe started a shell that runs discovery commands.
+references:
+  - https://example.org/webshells
+tags:
+  - attack.persistence
+  - attack.t1505.003
+logsource:
+  category: process_creation
+  product: windows
+detection:
+  selection_parent:
+    ParentImage|endswith: '\\w3wp.exe'
+  selection_child:
+    - Image|endswith:
+        - '\\cmd.exe'
+        - '\\powershell.exe'
+    - OriginalFileName: 'Cmd.Exe'
+  selection_recon:
+    CommandLine|contains|all:
+      - 'net'
+      - 'user'
+  filter_health:
+    CommandLine|contains: 'healthcheck'
+  condition: selection_parent and 1 of selection_c* and selection_recon and not filter_health
+level: high
+---
+title: Encoded PowerShell
+id: 2c1d
+logsource: { category: process_creation, product: windows }
+detection:
+  sel: { CommandLine|re: '\\s-enc\\s' }
+  condition: sel
+level: medium
+`;
+
+function files(t: { after: (fn: () => void) => void }, text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-sigma-'));
+  t.after(() => { rmSync(dir, { recursive: true, force: true }); });
+  writeFileSync(join(dir, 'rules.yml'), text);
+  return join(dir, 'rules.yml');
+}
+
+test('Sigma process_creation rules load and fire with Sigma semantics (case-insensitive, modifiers, 1 of, not)', (t) => {
+  const file = files(t, SIGMA);
+  const rules = loadRuleFile(file);
+  assert.deepEqual(rules.map((r) => r.meta.id), ['8f2b7a61-0c5e-4d8e-9d0a-2f3c1e5b7a10', '2c1d']);
+  assert.equal(rules[0]?.meta.severity, 73);
+  assert.equal(rules[0]?.meta.threat.subtechnique?.id, 'T1505.003');
+  assert.equal(rules[0]?.meta.threat.tactic.id, 'TA0003');
+  const h = new Harness('windows');
+  const e = h.engine({ builtin_rules: false, baseline: { enabled: false }, rule_files: [file] });
+  const w3wp = { name: 'w3wp.exe', executable: 'C:\\Windows\\System32\\inetsrv\\w3wp.exe' };
+  const fire = (cmd: string, exe = 'C:\\Windows\\System32\\CMD.EXE') => ids(e.evaluate(h.processDoc(h.chain(w3wp, { name: 'cmd.exe', executable: exe, commandLine: cmd }))));
+  assert.deepEqual(fire('cmd /c NET USER'), ['8f2b7a61-0c5e-4d8e-9d0a-2f3c1e5b7a10']);
+  assert.deepEqual(fire('cmd /c net localgroup'), [], '|all: both words needed');
+  assert.deepEqual(fire('cmd /c net user healthcheck'), [], 'the filter holds');
+  assert.deepEqual(fire('cmd /c net user', 'C:\\Windows\\System32\\whoami.exe'), [], 'neither child selection holds');
+  assert.deepEqual(fire('powershell -enc AAAA'), ['2c1d']);
+});
+
+test('unsupported Sigma constructs are errors naming the file, the rule and the key', (t) => {
+  const check = (text: string, key: RegExp) => {
+    const file = files(t, text);
+    assert.throws(() => loadRuleFile(file), (err: unknown) => err instanceof ConfigError && err.file === file && key.test(err.keyPath));
+  };
+  check(SIGMA.replace('ParentImage|endswith:', 'ParentImage|windash:'), /^sigma rule 8f2b7a61-0c5e-4d8e-9d0a-2f3c1e5b7a10: detection\.selection_parent\.ParentImage\|windash$/);
+  check(SIGMA.replace('IntegrityLevel', 'x').replace("CommandLine|contains: 'healthcheck'", "IntegrityLevel: 'System'"), /detection\.filter_health\.IntegrityLevel$/);
+  check(SIGMA.replace('category: process_creation', 'category: network_connection'), /^sigma rule 8f2b7a61-0c5e-4d8e-9d0a-2f3c1e5b7a10: logsource\.category$/);
+  check(SIGMA.replace('and not filter_health', 'and not filter_missing'), /detection\.condition$/);
+});
