@@ -32,7 +32,10 @@ test('the sample events cover every event type and are valid ECS', async (t) => 
 test('the component template maps exactly fields our events carry, with their types', async () => {
   const mapped = customMapping();
   assert.ok(mapped.size >= 30, `only ${mapped.size} mapped fields`);
-  for (const path of mapped.keys()) assert.match(path, /^(portwarden\.|process\.Ext\.)/, `${path} is not a custom field`);
+  for (const [path, type] of mapped) {
+    assert.match(path, /^(portwarden\.|process\.Ext\.)/, `${path} is not a custom field`);
+    assert.ok(['keyword', 'wildcard', 'long', 'date', 'boolean', 'flattened', 'ip'].includes(type), `${path}: type ${type}`);
+  }
   const refs: FieldRef[] = [...mapped].map(([field, type]) => ({ field, type, where: 'logs-portwarden@custom' }));
   assert.deepEqual(checkRefs(refs, (await samples()).all, mapped), []);
 });
