@@ -1,28 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, connect } from 'node:net';
-import type { Server, Socket } from 'node:net';
 import { getField } from '../../../agent/ecs/document.js';
 import { F } from '../../../agent/ecs/fields.js';
 import { memoryLogger } from '../../../agent/log/logger.js';
 import type { OutboundEvent, SendResult } from '../../../transports/types.js';
 import { MockCluster } from './mock-cluster.js';
 import { deliver, kafkaOutput } from './drive.js';
+import { reservePort, until } from './net.js';
 import { alertEvent, listenerEvent, outbound } from './sample-events.js';
 
 const batchOf = (n: number): OutboundEvent[] =>
   Array.from({ length: n }, (_, i) => outbound(i % 4 === 0 ? alertEvent(i) : listenerEvent(i, 2000 + i)));
 const ids = (evs: readonly OutboundEvent[]) => evs.map((e) => String(getField(e.doc, F.eventId)));
 
-async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-test('a hung cluster (SIGSTOP 20 s, then SIGCONT) during a stream loses nothing', async (t) => {
+// The 20 s acceptance run goes through the real pipeline (pipeline.test.ts); this one checks the
+// transport alone: every attempt during the freeze is bounded by `timeout`, one request in flight.
+test('transport: a hung cluster (SIGSTOP 6 s, then SIGCONT) during a stream loses nothing', async (t) => {
   const cluster = await MockCluster.start({ topics: ['siem-hung'] });
   t.after(() => cluster.close());
   const out = kafkaOutput({ brokers: cluster.bootstrap, topic: 'siem-hung', timeout: '2s' });
@@ -49,11 +42,11 @@ test('a hung cluster (SIGSTOP 20 s, then SIGCONT) during a stream loses nothing'
   cluster.freeze();
   const frozenAt = Date.now();
   const before = results.length;
-  await until(() => Date.now() - frozenAt >= 20_000, 25_000, 'the freeze to last 20 s');
+  await until(() => Date.now() - frozenAt >= 6000, 10_000, 'the freeze to last 6 s');
   cluster.thaw();
   const during = results.slice(before).filter((r) => r.kind === 'retryable').length;
   // Each attempt gave up within its timeout (2 s) instead of hanging for the whole freeze.
-  assert.ok(during >= 5, `only ${String(during)} retryable results during the freeze`);
+  assert.ok(during >= 2, `only ${String(during)} retryable results during the freeze`);
   assert.equal(out.health(), 'down');
   const after = delivered;
   await until(() => delivered >= after + 3, 60_000, 'the stream to resume');
@@ -67,32 +60,6 @@ test('a hung cluster (SIGSTOP 20 s, then SIGCONT) during a stream loses nothing'
   }, 60_000);
   assert.equal(out.health(), 'up');
 });
-
-/** A port with nothing listening (yet); `open()` later forwards it to `target`. */
-async function reservePort(): Promise<{ port: number; open: (target: string) => Promise<Server> }> {
-  const probe = createServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-  const addr = probe.address();
-  const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-  await new Promise((r) => probe.close(r));
-  return {
-    port,
-    open: async (target) => {
-      const [host, p] = target.split(':');
-      const sockets = new Set<Socket>();
-      const server = createServer((c) => {
-        const u = connect(Number(p), host ?? '127.0.0.1');
-        sockets.add(c).add(u);
-        c.pipe(u).pipe(c);
-        c.on('error', () => u.destroy());
-        u.on('error', () => c.destroy());
-      });
-      server.on('close', () => { for (const s of sockets) s.destroy(); });
-      await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-      return server;
-    },
-  };
-}
 
 test('brokers unreachable at start: start() returns at once, sends fail fast without spinning, then recover', async (t) => {
   const cluster = await MockCluster.start({ topics: ['siem-late'] });
