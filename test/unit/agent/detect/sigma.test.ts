@@ -57,9 +57,11 @@ test('Sigma process_creation rules load and fire with Sigma semantics (case-inse
   const file = files(t, SIGMA);
   const rules = loadRuleFile(file);
   assert.deepEqual(rules.map((r) => r.meta.id), ['8f2b7a61-0c5e-4d8e-9d0a-2f3c1e5b7a10', '2c1d']);
-  assert.equal(rules[0]?.meta.severity, 73);
-  assert.equal(rules[0]?.meta.threat.subtechnique?.id, 'T1505.003');
-  assert.equal(rules[0]?.meta.threat.tactic.id, 'TA0003');
+  const first = rules[0];
+  assert.ok(first);
+  assert.equal(first.meta.severity, 73);
+  assert.equal(first.meta.threat.subtechnique?.id, 'T1505.003');
+  assert.equal(first.meta.threat.tactic.id, 'TA0003');
   const h = new Harness('windows');
   const e = h.engine({ builtin_rules: false, baseline: { enabled: false }, rule_files: [file] });
   const w3wp = { name: 'w3wp.exe', executable: 'C:\\Windows\\System32\\inetsrv\\w3wp.exe' };
