@@ -66,6 +66,9 @@ function describeIssue(issue: z.core.$ZodIssue): { path: PropertyKey[]; expected
       }
       return { path, expected: issue.message };
     }
+    case 'invalid_type':
+      if (issue.input === undefined) return { path, expected: `missing (expected ${issue.expected})` };
+      return { path, expected: issue.message };
     default:
       return { path, expected: issue.message };
   }

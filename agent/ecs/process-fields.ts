@@ -14,12 +14,12 @@ function cut(s: string, n: number): string {
   return s.slice(0, end);
 }
 
-function userOf(r: ProcessRecord): Record<string, unknown> | undefined {
+function userOf(r: ProcessRecord, withDomain = true): Record<string, unknown> | undefined {
   if (r.uid === undefined && r.userName === undefined) return undefined;
   return {
     ...(r.uid === undefined ? {} : { id: String(r.uid) }),
     ...(r.userName === undefined ? {} : { name: r.userName }),
-    ...(r.userDomain === undefined ? {} : { domain: r.userDomain }),
+    ...(r.userDomain === undefined || !withDomain ? {} : { domain: r.userDomain }),
   };
 }
 
@@ -39,7 +39,8 @@ function describe(node: ProcessNode): { fields: Record<string, unknown>; truncat
     truncated ||= r.args.length > MAX_ARGS || r.args.some((a) => a.length > MAX_ARG);
   }
   if (r.workingDirectory !== undefined) f.working_directory = r.workingDirectory;
-  const user = userOf(r);
+  // ECS has no process.user.domain (only the top-level user.domain).
+  const user = userOf(r, false);
   if (user !== undefined) f.user = user;
   if (r.sha256 !== undefined) f.hash = { sha256: r.sha256 };
   if (r.originalFileName !== undefined) f.pe = { original_file_name: r.originalFileName };

@@ -12,8 +12,11 @@ export type SourceKind = 'auto' | 'linux' | 'windows' | 'darwin' | 'portable';
 export async function createSource(kind: SourceKind, logger: Logger): Promise<Source> {
   const platform = kind === 'auto' ? process.platform : kind;
   switch (platform) {
-    case 'linux':
-      return createLinuxSource({ logger });
+    case 'linux': {
+      // A container watching its host mounts the host's /proc elsewhere (the DaemonSet: /host/proc).
+      const procRoot = process.env.PORTWARDEN_PROC_ROOT;
+      return createLinuxSource({ logger, ...(procRoot === undefined || procRoot === '' ? {} : { procRoot }) });
+    }
     case 'win32':
     case 'windows': {
       const m = await import('./windows/index.js');

@@ -1,0 +1,97 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { cliPath } from '../../helpers/paths.js';
+import { startAgent, waitFor } from '../../helpers/agent-process.js';
+
+const run = promisify(execFile);
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [cliPath, ...args]);
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+function configFile(text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-cli-'));
+  const file = join(dir, 'portwarden.yaml');
+  writeFileSync(file, text);
+  return file;
+}
+
+test('each config error class exits 2 naming the file, the key and what was expected', async () => {
+  const cases: [string, string[], RegExp][] = [
+    ['bad duration', ['check-config'], /portwarden\.yaml: interval: expected a duration like 500ms, 2s, 5m, 24h, got "fast"/],
+    ['unknown output type', ['check-config'], /portwarden\.yaml: outputs\[0\]\.type: expected one of "stdout", "file"/],
+    ['unknown key', ['check-config'], /portwarden\.yaml: outputs\[0\]: unknown key "pth"/],
+    ['unreadable state dir', ['run'], /portwarden\.yaml: state_dir: a directory the agent can create, read and write/],
+    ['bad inventory schedule', ['run'], /portwarden\.yaml: inventory\.schedule: a cron schedule/],
+  ];
+  const texts: Record<string, string> = {
+    'bad duration': 'interval: fast\n',
+    'unknown output type': 'outputs:\n  - type: pigeon\n',
+    'unknown key': 'outputs:\n  - type: file\n    path: /tmp/x\n    pth: /tmp/x\n',
+    'unreadable state dir': 'state_dir: /proc/version/state\n',
+    'bad inventory schedule': `state_dir: ${mkdtempSync(join(tmpdir(), 'pw-st-'))}\ninventory: { schedule: "every hour" }\noutputs: [{ type: file, path: /dev/null }]\n`,
+  };
+  for (const [name, args, expected] of cases) {
+    const file = configFile(texts[name] ?? '');
+    const r = await cli([...args, '--config', file]);
+    assert.equal(r.code, 2, `${name}: ${r.stderr}`);
+    assert.match(r.stderr, expected, name);
+  }
+  const missing = await cli(['check-config', '--config', '/nonexistent/portwarden.yaml']);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /\/nonexistent\/portwarden\.yaml: \(top level\): cannot read the config file/);
+});
+
+test('usage errors exit 2; --version and per-command --help exit 0', async () => {
+  assert.equal((await cli(['frobnicate'])).code, 2);
+  assert.equal((await cli(['run', '--no-such-flag'])).code, 2);
+  assert.equal((await cli([])).code, 2);
+  const v = await cli(['--version']);
+  assert.equal(v.code, 0);
+  assert.match(v.stdout, /^portwarden \d+\.\d+\.\d+\n$/);
+  for (const c of ['run', 'listeners', 'check-config']) {
+    const h = await cli([c, '--help']);
+    assert.equal(h.code, 0, c);
+    assert.match(h.stdout, new RegExp(`^Usage: portwarden ${c}`), c);
+  }
+});
+
+test('check-config prints the resolved config with secrets redacted', async () => {
+  const file = configFile('outputs:\n  - type: file\n    path: /tmp/x.ndjson\n  - type: stdout\n');
+  const r = await cli(['check-config', '--config', file]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /valid/);
+  assert.match(r.stdout, /max_wait: 1000/);
+  const secret = configFile('outputs:\n  - type: http\n    url: http://127.0.0.1:1/\n    format: ndjson\n    token: hunter2-secret\n');
+  const s = await cli(['check-config', '--config', secret]);
+  assert.equal(s.code, 0, s.stderr);
+  assert.doesNotMatch(s.stdout, /hunter2/);
+  assert.match(s.stdout, /token: "?\[redacted\]"?/);
+});
+
+test('a scheduled inventory re-reports every listener as event.kind state', async (t) => {
+  const agent = startAgent('inventory: { schedule: "*/2 * * * * *" }\ndetect: { enabled: false }\n');
+  t.after(() => agent.stop());
+  const state = await waitFor('an inventory event', () => agent.events().find((d) => d.event.kind === 'state'), 30_000);
+  assert.equal(state.event.action, 'listening_existing');
+  assert.equal(state.event.dataset, 'portwarden.network');
+  assert.equal(await agent.stop(), 0);
+});
+
+test('SIGINT stops the agent with exit code 0', async () => {
+  const agent = startAgent('detect: { enabled: false }\n');
+  await waitFor('the agent started', () => agent.events().find((d) => d.event.action === 'started'), 30_000);
+  agent.proc.kill('SIGINT');
+  assert.equal(await agent.stop(), 0, agent.stderr());
+});
