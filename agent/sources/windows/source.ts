@@ -1,6 +1,7 @@
 import type { Logger } from '../../log/logger.js';
 import type { ListenerRecord, Snapshot, Source, SourceInfo } from '../types.js';
 import { exeMetadataScript, parseExeMetadataJson, type ExeMetadata } from './exe-metadata.js';
+import { FIREWALL_CMDLET_SCRIPT, parseFirewallCmdletJson } from './firewall-cmdlets.js';
 import { evaluateFirewall } from './firewall-eval.js';
 import { FIREWALL_SCRIPT, parseFirewallJson, type FirewallState } from './firewall-state.js';
 import { listenersFromNative, listenersFromNetstat } from './listeners.js';
@@ -62,9 +63,20 @@ export function createWindowsSource(opts: WindowsSourceOptions): Source {
   };
 
   const loadFirewall = (): Promise<void> => {
-    firewallLoading ??= ps(FIREWALL_SCRIPT)
-      .then((text) => {
-        const parsed = parseFirewallJson(text, now());
+    // FwPolicy2 (COM) first: one call, ~3x faster; the NetSecurity cmdlets when COM is unavailable.
+    const read = async () => {
+      try {
+        return parseFirewallJson(await ps(FIREWALL_SCRIPT), now());
+      } catch (com) {
+        try {
+          return parseFirewallCmdletJson(await ps(FIREWALL_CMDLET_SCRIPT), now());
+        } catch (cmdlets) {
+          throw new Error(`FwPolicy2: ${(com as Error).message}; NetSecurity cmdlets: ${(cmdlets as Error).message}`, { cause: cmdlets });
+        }
+      }
+    };
+    firewallLoading ??= read()
+      .then((parsed) => {
         firewall = parsed.state;
         firewallError = parsed.warnings.length > 0 ? parsed.warnings.join('; ') : undefined;
       })

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { evaluateFirewall, matchPorts, normaliseProgram, type FirewallTarget } from '../../../../../agent/sources/windows/firewall-eval.js';
+import { parseFirewallCmdletJson, profileMask } from '../../../../../agent/sources/windows/firewall-cmdlets.js';
 import { parseFirewallJson, type FirewallRule, type FirewallState } from '../../../../../agent/sources/windows/firewall-state.js';
 import { fixture } from '../../../../helpers/paths.js';
 
@@ -97,4 +98,24 @@ test('malformed firewall output is an error; odd rule actions become warnings', 
   assert.equal(s.profiles.length, 1, 'a single profile object is accepted');
   assert.equal(s.rules.length, 0);
   assert.match(warnings[0] ?? '', /unknown action/);
+});
+
+test('NetSecurity cmdlet form: rules joined with their filters on InstanceID; enum names and numbers', () => {
+  const { state: s, warnings } = parseFirewallCmdletJson(readFileSync(fixture('windows', 'ps-firewall-cmdlets.json'), 'utf8'), at);
+  assert.deepEqual(warnings, []);
+  assert.equal(s.currentProfiles, 4, 'a single active connection profile (not an array)');
+  assert.deepEqual(s.profiles.map((p) => [p.type, p.enabled, p.defaultInboundAction]), [[1, true, 0], [2, true, 0], [4, true, 0]]);
+  const smb = s.rules.find((r) => r.name === 'Block inbound SMB')!;
+  assert.deepEqual([smb.action, smb.profiles, smb.protocol, smb.localPorts, smb.applicationName], ['block', 7, 6, '139,445', undefined]);
+  const rdpRule = s.rules.find((r) => r.name.startsWith('Remote Desktop'))!;
+  assert.deepEqual([rdpRule.profiles, rdpRule.applicationName, rdpRule.serviceName], [7, '%SystemRoot%\\system32\\svchost.exe', 'termservice']);
+  assert.equal(evaluateFirewall(rdp, s), evaluateFirewall(rdp, recorded.state), 'same verdict as the FwPolicy2 reading');
+  assert.equal(profileMask('Domain, Public'), 5);
+  assert.equal(profileMask(0), 7);
+  const numeric = parseFirewallCmdletJson(JSON.stringify({ Active: [1, 2], Profiles: [{ Name: 'Private', Enabled: 2, DefaultInboundAction: 2 }],
+    Rules: [{ InstanceID: 'x', Action: 4, Profile: 2 }, { InstanceID: 'y', Action: 0, Profile: 0 }], Ports: { InstanceID: 'x', Protocol: 'ICMPv4', LocalPort: 'RPC' } }), at);
+  assert.equal(numeric.state.currentProfiles, 3);
+  assert.deepEqual(numeric.state.profiles, [{ type: 2, enabled: false, defaultInboundAction: 1 }]);
+  assert.equal(numeric.state.rules[0]!.protocol, -1, 'ICMP never matches a TCP/UDP listener');
+  assert.match(numeric.warnings[0] ?? '', /action 0 ignored/);
 });

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { unixMsToFiletime, type TableKind } from '../../../../../agent/sources/windows/iphlp-decode.js';
+import { FIREWALL_CMDLET_SCRIPT } from '../../../../../agent/sources/windows/firewall-cmdlets.js';
 import { FIREWALL_SCRIPT } from '../../../../../agent/sources/windows/firewall-state.js';
 import type { OwnerModule } from '../../../../../agent/sources/windows/ntdll-decode.js';
 import type { NativeLoad, WindowsRunner } from '../../../../../agent/sources/windows/runner.js';
@@ -80,7 +81,7 @@ export interface RecordedHost {
   failNative: boolean;
 }
 
-export function recordedHost(o: { native?: boolean; elevated?: boolean; firewall?: 'ok' | 'fail' } = {}): RecordedHost {
+export function recordedHost(o: { native?: boolean; elevated?: boolean; firewall?: 'ok' | 'fail' | 'cmdlets' } = {}): RecordedHost {
   const base = 0x2_0000_0000n;
   const details = JSON.parse(readFileSync(fixture('windows', 'ps-win32-process-details.json'), 'utf8')) as Record<string, unknown>[];
   const host: RecordedHost = {
@@ -112,9 +113,14 @@ export function recordedHost(o: { native?: boolean; elevated?: boolean; firewall
         host.scripts.push(script);
         if (script === ELEVATION_SCRIPT) return Promise.resolve(o.elevated === false ? 'False' : 'True');
         if (script === FIREWALL_SCRIPT) {
-          return o.firewall === 'fail'
+          return o.firewall === 'fail' || o.firewall === 'cmdlets'
             ? Promise.reject(new Error('Access is denied'))
             : Promise.resolve(readFileSync(fixture('windows', 'ps-firewall.json'), 'utf8'));
+        }
+        if (script === FIREWALL_CMDLET_SCRIPT) {
+          return o.firewall === 'fail'
+            ? Promise.reject(new Error('Get-NetFirewallRule: Access is denied'))
+            : Promise.resolve(readFileSync(fixture('windows', 'ps-firewall-cmdlets.json'), 'utf8'));
         }
         const b64 = /FromBase64String\('([A-Za-z0-9+/=]+)'\)/.exec(script)?.[1];
         if (b64 !== undefined) {

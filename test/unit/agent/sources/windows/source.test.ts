@@ -118,8 +118,20 @@ test('firewall unreadable: verdicts are unknown and the reason is reported once 
   t.after(() => src.shutdown());
   const snap = await src.poll();
   assert.equal(find(snap, 'tcp 0.0.0.0:3389')!.firewall, 'unknown');
-  assert.match(snap.warnings.join('\n'), /firewall state could not be read: Access is denied/);
+  assert.match(snap.warnings.join('\n'), /firewall state could not be read: FwPolicy2: Access is denied; NetSecurity cmdlets: Get-NetFirewallRule: Access is denied/);
   assert.match(src.info().limitations.join('\n'), /firewall state could not be read/);
+});
+
+test('FwPolicy2 unavailable: the NetSecurity cmdlets give the same verdicts', async (t) => {
+  const host = recordedHost({ firewall: 'cmdlets' });
+  const src = createWindowsSource({ logger: memoryLogger(), runner: host.runner, env: {} });
+  t.after(() => src.shutdown());
+  const snap = await src.poll();
+  assert.deepEqual(snap.warnings, []);
+  assert.deepEqual(snap.listeners.map((l) => `${key(l)} ${l.firewall ?? '-'}`).sort(), [
+    'tcp 0.0.0.0:3389 allowed', 'tcp 0.0.0.0:445 blocked', 'tcp 0.0.0.0:8080 blocked', 'tcp 127.0.0.1:9229 -', 'tcp :::3389 allowed',
+    'tcp fe80::1c2d:3e4f:5a6b:7c8d%12:2869 blocked', 'udp 0.0.0.0:5353 allowed', 'udp fe80::1c2d:3e4f:5a6b:7c8d%12:1900 blocked',
+  ]);
 });
 
 test('firewall is re-read only after the refresh interval', async (t) => {
