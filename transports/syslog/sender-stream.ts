@@ -37,12 +37,12 @@ export class StreamSender implements Sender {
   private lastReplayAt = Number.NEGATIVE_INFINITY;
   private closed = false;
   private chain: Promise<unknown> = Promise.resolve();
-  private readonly counters: SenderStats = { reconnects: 0, resent: 0 };
+  private readonly counters = { reconnects: 0, resent: 0 };
 
   constructor(private readonly opts: SenderOptions, private readonly now: () => number = Date.now) {}
 
   stats(): SenderStats {
-    return { ...this.counters };
+    return { ...this.counters, connected: this.conn !== undefined && this.conn.lost === undefined };
   }
 
   write(frames: readonly Buffer[], signal: AbortSignal): Promise<SendResult> {

@@ -17,7 +17,7 @@ export class UdpSender implements Sender {
   constructor(private readonly opts: SenderOptions) {}
 
   stats(): SenderStats {
-    return { reconnects: 0, resent: 0 };
+    return { reconnects: 0, resent: 0, connected: this.socket !== undefined };
   }
 
   private open(): Promise<Socket> {

@@ -9,6 +9,8 @@ export interface SenderStats {
   reconnects: number;
   /** Frames written again from the unconfirmed window after a reconnect (possible duplicates). */
   resent: number;
+  /** TCP/TLS: a connection is open and has not been seen to fail (UDP: the socket is open). */
+  connected: boolean;
 }
 
 /**

@@ -63,7 +63,7 @@ test('UDP: a message over the cap is cut on a UTF-8 boundary, counted and report
     assert.ok(r.rawmsg.endsWith('日') || r.rawmsg.endsWith('本') || r.rawmsg.endsWith('語'));
   }
   assert.deepEqual(JSON.parse(recs.find((r) => r.rawmsg.includes(small.doc.event.id))?.msg ?? ''), small.doc);
-  assert.deepEqual(out.stats(), { reconnects: 0, resent: 0, sent: 3, truncated: 2 });
+  assert.deepEqual(out.stats(), { reconnects: 0, resent: 0, connected: true, sent: 3, truncated: 2 });
   await out.shutdown();
   const warnings = logger.records.filter((r) => r.level === 'warn');
   assert.equal(warnings.length, 1);
