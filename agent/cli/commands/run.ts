@@ -1,7 +1,7 @@
 import cron from 'node-cron';
 import type { ScheduledTask } from 'node-cron';
 import { loadConfig } from '../../../config/loader.js';
-// DETECT-WIRING import { createDetectionEngine } from '../../detect/index.js';
+import { createDetectionEngine } from '../../detect/index.js';
 import { Action } from '../../ecs/fields.js';
 import { createLogger } from '../../log/logger.js';
 import type { Logger } from '../../log/logger.js';
@@ -53,7 +53,9 @@ export const runCommand: Command = {
     const outputs = createTransports(loaded, {
       logger, stateDir, configFile: loaded.file, agentPid: process.pid, hostName: builder.host.name,
     });
-    const detection = undefined as undefined | { start(): Promise<void>; shutdown(): Promise<void>; evaluate(d: import('../../ecs/document.js').EcsDocument): import('../../ecs/document.js').EcsDocument[] }; // DETECT-WIRING
+    const detection = config.detect.enabled
+      ? createDetectionEngine({ config: config.detect, configFile: loaded.file, stateDir, builder, logger })
+      : undefined;
     const pipeline = createPipeline({
       stateDir, spool: config.spool, metrics: config.metrics, heartbeat: config.heartbeat, outputs, logger, agentEvent: builder.agentEvent,
     });
