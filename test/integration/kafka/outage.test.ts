@@ -5,8 +5,7 @@ import { F } from '../../../agent/ecs/fields.js';
 import { memoryLogger } from '../../../agent/log/logger.js';
 import type { OutboundEvent, SendResult } from '../../../transports/types.js';
 import { MockCluster } from './mock-cluster.js';
-import { deliver, kafkaOutput } from './drive.js';
-import { reservePort, until } from './net.js';
+import { deliver, kafkaOutput, reservePort, until } from './drive.js';
 import { alertEvent, listenerEvent, outbound } from './sample-events.js';
 
 const batchOf = (n: number): OutboundEvent[] =>

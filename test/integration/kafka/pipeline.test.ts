@@ -14,8 +14,7 @@ import { createPipeline } from '../../../agent/pipeline/index.js';
 import type { Pipeline } from '../../../agent/pipeline/index.js';
 import { kafkaConfigSchema } from '../../../transports/kafka/config.js';
 import { MockCluster } from './mock-cluster.js';
-import { kafkaOutput } from './drive.js';
-import { reservePort, until } from './net.js';
+import { kafkaOutput, reservePort, until } from './drive.js';
 import { alertEvent, bigEvent, listenerEvent } from './sample-events.js';
 
 // The kafka output behind the real delivery pipeline (spool, dispatcher, backoff, dead letters).
