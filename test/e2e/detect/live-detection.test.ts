@@ -12,12 +12,15 @@ import { makeAgentInfo } from '../../../agent/ecs/agent-info.js';
 import { DocumentBuilder } from '../../../agent/ecs/builder.js';
 import type { EcsDocument } from '../../../agent/ecs/document.js';
 import { getField } from '../../../agent/ecs/document.js';
+import { Action } from '../../../agent/ecs/fields.js';
 import { readHostContext } from '../../../agent/ecs/host.js';
 import { ProcessTable } from '../../../agent/lineage/process-table.js';
 import { silentLogger } from '../../../agent/log/logger.js';
 import { createSource } from '../../../agent/sources/index.js';
 import { SUSPICIOUS_PORTS } from '../../../agent/detect/port-catalogue.js';
 import { Watcher } from '../../../agent/watch/watcher.js';
+import { readFileSync } from 'node:fs';
+import { startAgent, waitFor } from '../../helpers/agent-process.js';
 import { ecsProblems } from '../../helpers/ecs-validate.js';
 import { startListenerChain } from '../../helpers/listeners.js';
 
@@ -122,4 +125,28 @@ test('a developer server (bash -> python3 -m http.server on 127.0.0.1) raises no
   await a.until('one more tick', () => true);
   const pids = new Set([bash.pid ?? -1, Number(getField(listenerDoc, 'process.pid'))]);
   assert.deepEqual(alertsAbout(a.docs, pids).map((d) => getField(d, 'rule.id')), []);
+});
+
+test('portwarden run ships the alerts for nginx -> sh -> listener on 0.0.0.0:4444 through its output', async (t) => {
+  const agent = startAgent();
+  t.after(async () => { await agent.stop(); rmSync(agent.dir, { recursive: true, force: true }); });
+  await waitFor('the agent started event', () => agent.events().find((d) => d.event.action === Action.agentStarted), 30_000);
+  const log = (): string => { try { return readFileSync(join(agent.dir, 'agent.log'), 'utf8'); } catch { return ''; } };
+  if (!/detection: \d+ rules active/.test(log())) {
+    t.skip('portwarden run does not create the detection engine yet (agent/cli/commands/run.ts DETECT-WIRING)');
+    return;
+  }
+  const chain = await startListenerChain('nginx', ['tcp:0.0.0.0:4444']);
+  t.after(() => { chain.kill(); });
+  const nginxPid = chain.proc.pid ?? -1;
+  const mine = (action: string) => agent.events().filter((d) => d.event.action === action
+    && ((getField(d, 'portwarden.lineage') ?? []) as { pid: number }[]).some((p) => p.pid === nginxPid));
+  await waitFor('both alert kinds in the output file', () => (mine('unusual_parent_child').length > 0 && mine('unusual_listener').length > 0 ? true : undefined), 30_000);
+  for (const d of [...mine('unusual_parent_child'), ...mine('unusual_listener')]) {
+    assert.deepEqual(ecsProblems(d), [], String(getField(d, 'rule.id')));
+    assert.equal(d.event.dataset, 'portwarden.alerts');
+    assert.equal(getField(d, 'threat.framework'), 'MITRE ATT&CK');
+    assert.equal(typeof getField(d, 'rule.id'), 'string');
+  }
+  assert.ok(mine('unusual_listener').some((d) => getField(d, 'destination.port') === 4444));
 });
