@@ -82,6 +82,7 @@ export class KafkaSender {
   }
 
   async send(batch: readonly OutboundEvent[], signal: AbortSignal): Promise<SendResult> {
+    if (batch.length === 0) return { kind: 'ok' };
     const deadline = Date.now() + this.produce.timeoutMs;
     if (!(await this.idle(this.produce.timeoutMs, signal))) {
       return { kind: 'retryable', reason: signal.aborted ? 'aborted' : 'previous send to kafka still unanswered' };
