@@ -8,6 +8,10 @@ import { randomUUID } from 'node:crypto';
  * time; a request that times out kills the process, the next one starts a fresh one.
  */
 export const ERROR_PREFIX = 'PORTWARDEN-ERROR: ';
+/** Suffix of the line that opens a reply: whatever the host printed before it (prompts) is dropped. */
+export const BEGIN = ':BEGIN';
+/** Suffix of the line that closes a reply. */
+export const END = ':END';
 
 /** The stdin line for one request. */
 export function encodeRequest(script: string, marker: string): string {
@@ -15,13 +19,16 @@ export function encodeRequest(script: string, marker: string): string {
   return [
     '& { try { $__sb = [scriptblock]::Create([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String(',
     `'${b64}'`,
-    '))); $__r = (& $__sb) -join "`n"; [Console]::Out.Write($__r) }',
-    ` catch { [Console]::Out.Write('${ERROR_PREFIX}' + $_.Exception.Message) };`,
-    ` [Console]::Out.Write("\`n${marker}\`n"); [Console]::Out.Flush() }\n`,
+    `))); $__r = (& $__sb) -join "\`n"; [Console]::Out.Write("\`n${marker}${BEGIN}\`n" + $__r) }`,
+    ` catch { [Console]::Out.Write("\`n${marker}${BEGIN}\`n" + '${ERROR_PREFIX}' + $_.Exception.Message) };`,
+    ` [Console]::Out.Write("\`n${marker}${END}\`n"); [Console]::Out.Flush() }\n`,
   ].join('');
 }
 
-/** Splits a byte stream into replies ended by `\n<marker>\n` (CRLF tolerated). */
+/**
+ * Splits a byte stream into replies: each is opened by a `<marker>:BEGIN` line and ended by a
+ * `<marker>:END` line (CRLF tolerated); text outside (a host prompt, a stray banner) is ignored.
+ */
 export class FrameReader {
   private buf = '';
   constructor(private readonly marker: string) {}
@@ -30,9 +37,9 @@ export class FrameReader {
     this.buf += chunk;
     const out: string[] = [];
     for (;;) {
-      const i = this.buf.indexOf(this.marker);
+      const i = this.buf.indexOf(`${this.marker}${END}`);
       if (i < 0) break;
-      let end = i + this.marker.length;
+      let end = i + this.marker.length + END.length;
       // Wait for the newline that always follows the marker, so it is not taken as the next reply.
       if (end >= this.buf.length) break;
       if (this.buf[end] === '\r') {
@@ -40,7 +47,10 @@ export class FrameReader {
         end++;
       }
       if (this.buf[end] === '\n') end++;
-      out.push(this.buf.slice(0, i).replace(/\r?\n$/, ''));
+      let reply = this.buf.slice(0, i);
+      const open = reply.lastIndexOf(`${this.marker}${BEGIN}`);
+      if (open >= 0) reply = reply.slice(open + this.marker.length + BEGIN.length).replace(/^\r?\n/, '');
+      out.push(reply.replace(/\r?\n$/, ''));
       this.buf = this.buf.slice(end);
     }
     return out;
@@ -79,10 +89,11 @@ export class PowerShellSession {
 
   private ensure(): ChildProcessWithoutNullStreams {
     if (this.child !== undefined) return this.child;
-    this.marker = `PORTWARDEN-END-${randomUUID()}`;
+    this.marker = `PORTWARDEN-REPLY-${randomUUID()}`;
     const reader = new FrameReader(this.marker);
     const child = spawn(this.opts.command ?? 'powershell.exe',
-      this.opts.args ?? ['-NoLogo', '-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-Command', '-'],
+      // The flags systeminformation's persistent PowerShell has used in the field for years.
+      this.opts.args ?? ['-NoProfile', '-NoLogo', '-InputFormat', 'Text', '-NoExit', '-Command', '-'],
       { windowsHide: true, stdio: 'pipe' });
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (d: string) => { for (const r of reader.push(d)) this.current?.(r); });

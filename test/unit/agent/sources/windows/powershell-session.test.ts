@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeRequest, FrameReader, PowerShellSession } from '../../../../../agent/sources/windows/powershell-session.js';
 
-test('FrameReader: replies split on the marker across arbitrary chunk boundaries, CRLF tolerated', () => {
-  const r = new FrameReader('END-1');
-  const stream = '{"a":1}\nEND-1\n\r\nEND-1\r\nline1\nline2\nEND-1\n';
+test('FrameReader: replies split on the marker across arbitrary chunk boundaries, CRLF and prompts tolerated', () => {
+  const r = new FrameReader('M-1');
+  const stream = '{"a":1}\nM-1:END\n\r\nM-1:END\r\nPS C:\\> \r\nM-1:BEGIN\r\nline1\nline2\nM-1:END\n';
   const out: string[] = [];
   for (let i = 0; i < stream.length; i += 3) out.push(...r.push(stream.slice(i, i + 3)));
   assert.deepEqual(out, ['{"a":1}', '', 'line1\nline2']);
@@ -20,6 +20,8 @@ test('encodeRequest: the script travels base64-encoded on one line, never splice
   assert.ok(!line.includes('rm -r'));
   assert.ok(line.includes(Buffer.from(script, 'utf8').toString('base64')));
   assert.ok(line.includes('END-2'));
+  assert.ok(line.includes('FromBase64String(\'') && line.includes("')))"), 'the base64 literal is closed before the parentheses');
+  assert.ok(line.includes('END-2:BEGIN'), 'replies open with a BEGIN line');
 });
 
 /**
@@ -30,12 +32,13 @@ const FAKE = `
 const rl = require('node:readline').createInterface({ input: process.stdin });
 rl.on('line', (line) => {
   const b64 = /'([A-Za-z0-9+/=]*)'/.exec(line)[1];
-  const marker = /(PORTWARDEN-END-[0-9a-f-]+)/.exec(line)[1];
+  const marker = /(PORTWARDEN-REPLY-[0-9a-f-]+)/.exec(line)[1];
   const script = Buffer.from(b64, 'base64').toString('utf8');
   if (script === 'hang') return;
   if (script === 'die') process.exit(3);
   const body = script === 'fail' ? 'PORTWARDEN-ERROR: Access is denied' : 'pid=' + process.pid + ' echo:' + script;
-  process.stdout.write(body + '\\n' + marker + '\\n');
+  // Like a host that prints a prompt before each command's output.
+  process.stdout.write('PS C:\\\\Windows\\\\system32> \\n' + marker + ':BEGIN\\n' + body + '\\n' + marker + ':END\\n');
 });
 `;
 
