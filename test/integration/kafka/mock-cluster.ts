@@ -32,7 +32,13 @@ export class MockCluster {
   private exited = false;
 
   private constructor(private readonly child: ChildProcess, readonly bootstrap: string[]) {
-    child.once('exit', () => { this.exited = true; });
+    // If the test process dies without close(), do not leave a (possibly SIGSTOPped) kcat behind.
+    const onExit = () => { child.kill('SIGKILL'); };
+    process.once('exit', onExit);
+    child.once('exit', () => {
+      this.exited = true;
+      process.removeListener('exit', onExit);
+    });
   }
 
   static async start(opts: MockClusterOptions): Promise<MockCluster> {
