@@ -51,16 +51,7 @@ export function createWindowsSource(opts: WindowsSourceOptions): Source {
   let started = false;
   let closed = false;
 
-  const ps = async (script: string): Promise<string> => {
-    try {
-      const out = await runner.powershell(script, psTimeout);
-      powershellOk = true;
-      return out;
-    } catch (err) {
-      powershellOk = false;
-      throw err;
-    }
-  };
+  const ps = (script: string): Promise<string> => runner.powershell(script, psTimeout);
 
   const loadFirewall = (): Promise<void> => {
     // FwPolicy2 (COM) first: one call, ~3x faster; the NetSecurity cmdlets when COM is unavailable.
@@ -103,16 +94,26 @@ export function createWindowsSource(opts: WindowsSourceOptions): Source {
       const n = native;
       imagePath = (pid) => n.imagePath(pid);
     } else {
-      const parsed = parseWin32ProcessJson(await ps(PROCESS_LIST_SCRIPT));
-      warnings.push(...parsed.warnings);
-      bases = basesFromWin32(parsed.rows);
+      try {
+        const parsed = parseWin32ProcessJson(await ps(PROCESS_LIST_SCRIPT));
+        powershellOk = true;
+        warnings.push(...parsed.warnings);
+        bases = basesFromWin32(parsed.rows);
+      } catch (err) {
+        // Listeners are still worth reporting; the last known process table stays.
+        powershellOk = false;
+        warnings.push(`process table unavailable (Win32_Process: ${(err as Error).message}); keeping the last one`);
+        return;
+      }
     }
     const pending = table.update(bases, imagePath);
     if (pending.length === 0) return;
     try {
       const details = parseWin32ProcessJson(await ps(processDetailsScript(pending)));
+      powershellOk = true;
       table.applyDetails(pending, details.rows);
     } catch (err) {
+      powershellOk = false;
       warnings.push(`command lines and users for ${pending.length} new processes could not be read: ${(err as Error).message}`);
       table.applyDetails(pending, []);
     }
@@ -165,6 +166,7 @@ export function createWindowsSource(opts: WindowsSourceOptions): Source {
       try {
         elevated = /true/i.test(await ps(ELEVATION_SCRIPT));
       } catch (err) {
+        powershellOk = false;
         log.warn('could not tell whether the agent runs elevated', { error: (err as Error).message });
       }
       if (native === undefined) log.warn(`IP Helper via koffi unavailable (${nativeReason}); using netstat -ano and PowerShell`);

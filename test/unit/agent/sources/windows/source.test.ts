@@ -191,3 +191,19 @@ test('shutdown closes the PowerShell session and is idempotent', async () => {
   assert.equal(host.closed, true);
   await assert.rejects(src.poll(), /shut down/);
 });
+
+test('no koffi and no PowerShell: netstat listeners still arrive; the limitations say what is missing', async (t) => {
+  const host = recordedHost({ native: false });
+  host.runner.powershell = () => Promise.reject(new Error('PowerShell exited (code 1, signal none)'));
+  const src = createWindowsSource({ logger: memoryLogger(), runner: host.runner, env: {} });
+  t.after(() => src.shutdown());
+  await src.start();
+  const snap = await src.poll();
+  assert.equal(find(snap, 'tcp 0.0.0.0:3389')?.firewall, 'unknown');
+  assert.deepEqual(find(snap, 'tcp 0.0.0.0:3389')?.owners, [1184]);
+  assert.equal(snap.processes.size, 0);
+  assert.match(snap.warnings.join('\n'), /process table unavailable \(Win32_Process: PowerShell exited/);
+  const lim = src.info().limitations.join('\n');
+  assert.match(lim, /PowerShell is not answering/);
+  assert.match(lim, /elevation unknown/);
+});
