@@ -28,40 +28,48 @@ export const baselineCommand: Command = {
   summary: 'export or import the learned listener / parent-child baseline',
   help: HELP,
   run(argv: string[], io: CliIO): Promise<number> {
-    const { values, positionals } = parseCommandArgs('baseline', argv, { config: { type: 'string', short: 'c' } }, true);
-    if (values.help === true) {
-      io.stdout.write(`${HELP}\n`);
-      return Promise.resolve(0);
-    }
-    const [verb, file, ...extra] = positionals;
-    if ((verb !== 'export' && verb !== 'import') || file === undefined || extra.length > 0) {
-      throw new UsageError('portwarden baseline: expected "export FILE" or "import FILE" (see portwarden baseline --help)');
-    }
-    const loaded = loadConfig(values.config, io.env);
-    const target = baselineFile(prepareStateDir(loaded, io.env));
-    const b = loaded.config.detect.baseline;
-    const baseline = new Baseline({ file: target, learningMs: b.learning, maxEntries: b.max_entries, logger: silentLogger });
-    if (verb === 'export') {
-      if (!existsSync(target)) io.stderr.write(`note: ${target} does not exist yet (the agent has not learned anything); exporting an empty baseline\n`);
-      const text = `${JSON.stringify(baseline.toJSON(), null, 1)}\n`;
-      if (file === '-') io.stdout.write(text);
-      else writeFileSync(file, text);
-      return Promise.resolve(0);
-    }
-    let raw: unknown;
     try {
-      raw = JSON.parse(readFileSync(file, 'utf8'));
+      return Promise.resolve(runBaseline(argv, io));
     } catch (err) {
-      throw new PortwardenError('BASELINE_UNREADABLE', `portwarden baseline import: cannot read ${file}: ${errorMessage(err)}`, { cause: err });
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
-    let added: number;
-    try {
-      added = baseline.merge(raw, true);
-    } catch (err) {
-      throw new PortwardenError('BASELINE_INVALID', `portwarden baseline import: ${file}: ${errorMessage(err)}`, { cause: err });
-    }
-    baseline.save();
-    io.stdout.write(`imported ${added} new entries from ${file} into ${target}\n`);
-    return Promise.resolve(0);
   },
 };
+
+function runBaseline(argv: string[], io: CliIO): number {
+  const { values, positionals } = parseCommandArgs('baseline', argv, { config: { type: 'string', short: 'c' } }, true);
+  if (values.help === true) {
+    io.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const [verb, file, ...extra] = positionals;
+  if ((verb !== 'export' && verb !== 'import') || file === undefined || extra.length > 0) {
+    throw new UsageError('portwarden baseline: expected "export FILE" or "import FILE" (see portwarden baseline --help)');
+  }
+  const loaded = loadConfig(values.config, io.env);
+  const target = baselineFile(prepareStateDir(loaded, io.env));
+  const b = loaded.config.detect.baseline;
+  const baseline = new Baseline({ file: target, learningMs: b.learning, maxEntries: b.max_entries, logger: silentLogger });
+  if (verb === 'export') {
+    if (!existsSync(target)) io.stderr.write(`note: ${target} does not exist yet (the agent has not learned anything); exporting an empty baseline\n`);
+    const text = `${JSON.stringify(baseline.toJSON(), null, 1)}\n`;
+    if (file === '-') io.stdout.write(text);
+    else writeFileSync(file, text);
+    return 0;
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new PortwardenError('BASELINE_UNREADABLE', `portwarden baseline import: cannot read ${file}: ${errorMessage(err)}`, { cause: err });
+  }
+  let added: number;
+  try {
+    added = baseline.merge(raw, true);
+  } catch (err) {
+    throw new PortwardenError('BASELINE_INVALID', `portwarden baseline import: ${file}: ${errorMessage(err)}`, { cause: err });
+  }
+  baseline.save();
+  io.stdout.write(`imported ${added} new entries from ${file} into ${target}\n`);
+  return 0;
+}
