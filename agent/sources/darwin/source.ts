@@ -36,7 +36,7 @@ export function createDarwinSource(opts: DarwinSourceOptions): Source {
   let closed = false;
 
   async function readProcesses(warnings: string[]): Promise<Map<number, ProcessRecord>> {
-    const [ps, comm] = await Promise.all([runner.run('ps', PS_ARGS, { env: C_LOCALE }), runner.run('ps', PS_COMM_ARGS, { env: C_LOCALE })]);
+    const [ps, comm] = await Promise.all([tool('ps', PS_ARGS), tool('ps', PS_COMM_ARGS)]);
     if (ps.code !== 0) throw new Error(`ps exited ${ps.code}: ${ps.stderr.trim()}`);
     const parsed = parsePsLstart(ps.stdout, toMs);
     warnings.push(...parsed.warnings);
@@ -60,8 +60,18 @@ export function createDarwinSource(opts: DarwinSourceOptions): Source {
     return next;
   }
 
+  /** A missing tool makes the collector blind: say which one and where macOS keeps it. */
+  async function tool(file: 'lsof' | 'ps', args: readonly string[]) {
+    try {
+      return await runner.run(file, args, { env: C_LOCALE });
+    } catch (err) {
+      const where = file === 'lsof' ? '/usr/sbin/lsof' : '/bin/ps';
+      throw new Error(`${(err as Error).message}: macOS ships it as ${where}; check the agent's PATH (the launchd plist sets one)`, { cause: err });
+    }
+  }
+
   async function lsof(args: readonly string[], warnings: string[]) {
-    const res = await runner.run('lsof', args, { env: C_LOCALE });
+    const res = await tool('lsof', args);
     // Exit 1 with no output means "nothing matched".
     if (res.code !== 0 && res.stdout.trim().length > 0) warnings.push(`lsof exited ${res.code}: ${res.stderr.trim().slice(0, 200)}`);
     else if (res.code !== 0 && res.code !== 1) throw new Error(`lsof exited ${res.code}: ${res.stderr.trim()}`);

@@ -106,7 +106,7 @@ export class PowerShellSession {
     };
     child.on('error', (e) => { gone(e.message); });
     child.on('exit', (code, signal) => { gone(`code ${code ?? 'none'}, signal ${signal ?? 'none'}`); });
-    child.stdin.write(encodeRequest('[Console]::OutputEncoding = [Text.Encoding]::UTF8; $ProgressPreference = "SilentlyContinue"', this.marker));
+    child.stdin.write(encodeRequest('[Console]::OutputEncoding = [Text.Encoding]::UTF8; $global:ProgressPreference = "SilentlyContinue"', this.marker));
     this.child = child;
     // The first reply is the set-up request's; skip it.
     this.current = () => { this.current = undefined; };

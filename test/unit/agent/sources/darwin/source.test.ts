@@ -122,3 +122,20 @@ test('a failing ps makes the collector blind (poll rejects); lsof failing with o
   assert.equal(snap.listeners.length, 13);
   assert.match(snap.warnings[0] ?? '', /lsof exited 1/);
 });
+
+test('lsof missing from PATH: the poll fails with the tool, where macOS keeps it, and what to check', async () => {
+  const mac = recordedMac();
+  const runner: CommandRunner = {
+    run: (file, args, opts) => (file === 'lsof' ? Promise.reject(new Error('lsof not found')) : mac.runner.run(file, args, opts)),
+  };
+  const src = createDarwinSource({ logger: memoryLogger(), runner, root: true, localTime: utc });
+  await assert.rejects(src.poll(), /lsof not found: macOS ships it as \/usr\/sbin\/lsof; check the agent's PATH/);
+});
+
+test('the real exec runner: argument arrays, exit codes as results, missing programs as errors', async () => {
+  const { createExecRunner } = await import('../../../../../agent/sources/darwin/command-runner.js');
+  const r = createExecRunner(10_000);
+  const ok = await r.run(process.execPath, ['-e', 'process.stdout.write(process.argv[1] + "|" + process.env.LC_ALL); process.exit(1)', 'a b;$(x)'], { env: { LC_ALL: 'C' } });
+  assert.deepEqual(ok, { stdout: 'a b;$(x)|C', stderr: '', code: 1 }, 'data is an argument, never shell text');
+  await assert.rejects(r.run('portwarden-no-such-tool', []), /portwarden-no-such-tool not found/);
+});
