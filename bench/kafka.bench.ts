@@ -6,7 +6,7 @@ import { cpuMs } from './harness.js';
 import { silentLogger } from '../agent/log/logger.js';
 import type { OutboundEvent } from '../transports/types.js';
 import { kafkaConfigSchema } from '../transports/kafka/config.js';
-import { createKafkaTransport } from '../transports/kafka/index.js';
+import { createKafkaTransport } from '../transports/kafka/create.js';
 import type { KafkaTransport } from '../transports/kafka/index.js';
 import { MockCluster } from '../test/integration/kafka/mock-cluster.js';
 import { listenerEvent, outbound } from '../test/integration/kafka/sample-events.js';

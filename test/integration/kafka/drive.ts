@@ -3,7 +3,7 @@ import type { Server, Socket } from 'node:net';
 import { memoryLogger } from '../../../agent/log/logger.js';
 import type { Logger } from '../../../agent/log/logger.js';
 import { kafkaConfigSchema } from '../../../transports/kafka/config.js';
-import { createKafkaTransport } from '../../../transports/kafka/index.js';
+import { createKafkaTransport } from '../../../transports/kafka/create.js';
 import type { KafkaTransport } from '../../../transports/kafka/index.js';
 import type { OutboundEvent, SendResult } from '../../../transports/types.js';
 

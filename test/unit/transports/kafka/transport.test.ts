@@ -5,7 +5,7 @@ import { KafkaClientError } from '../../../../transports/kafka/client.js';
 import type { TopicRecords } from '../../../../transports/kafka/client.js';
 import { kafkaConfigSchema } from '../../../../transports/kafka/config.js';
 import { FakeKafkaClient } from '../../../../transports/kafka/fake-client.js';
-import { createKafkaTransport } from '../../../../transports/kafka/index.js';
+import { createKafkaTransport } from '../../../../transports/kafka/create.js';
 import type { OutboundEvent } from '../../../../transports/types.js';
 import { alertEvent, bigEvent, listenerEvent, outbound } from '../../../integration/kafka/sample-events.js';
 
