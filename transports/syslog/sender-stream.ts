@@ -170,6 +170,10 @@ export class StreamSender implements Sender {
       // arrives while it is still sending tickets) and its `ok` waits for this verdict.
       conn.verdict = conn.lost !== undefined ? Promise.resolve(classify(conn.lost, what)) : acceptedByServer(socket, ticket, what);
     }
+    if (this.closed) {
+      socket.destroy();
+      return { kind: 'retryable', reason: 'syslog output is shut down' };
+    }
     socket.setNoDelay(true);
     if (this.opts.keepaliveMs > 0) socket.setKeepAlive(true, this.opts.keepaliveMs);
     this.conn = conn;
@@ -186,13 +190,17 @@ export class StreamSender implements Sender {
 
   async close(): Promise<void> {
     this.closed = true;
-    await this.chain;
+    // An in-flight send gets a moment to finish; after that its socket is destroyed under it,
+    // which resolves it as retryable (never acknowledged).
+    const grace = timeout(2000);
+    await Promise.race([this.chain, grace.promise]);
+    grace.cancel();
     const conn = this.conn;
     this.conn = undefined;
     if (conn === undefined || conn.socket.destroyed) return;
     const closed = new Promise<void>((resolve) => { conn.socket.once('close', () => { resolve(); }); });
     conn.socket.end();
-    const t = timeout(2000);
+    const t = timeout(1000);
     await Promise.race([closed, t.promise]);
     t.cancel();
     conn.socket.destroy();

@@ -21,6 +21,7 @@ async function server(t: TestContext) {
     port: typeof addr === 'object' && addr !== null ? addr.port : 0,
     state,
     dropAll: () => { for (const s of sockets) s.destroy(); },
+    stall: () => { for (const s of sockets) s.pause(); },
   };
 }
 
@@ -102,4 +103,17 @@ test('connection refused is retryable and names the peer; close is idempotent', 
   await s.close();
   await s.close();
   assert.equal((await s.write(frames('y'), signal())).kind, 'retryable');
+});
+
+test('shutdown is bounded while a write is stuck and never acknowledges it', async (t) => {
+  const srv = await server(t);
+  const s = sender(srv.port, { now: 0 });
+  assert.deepEqual(await s.write(frames('hello'), signal()), { kind: 'ok' });
+  await until(() => srv.state.received === 'hello;');
+  srv.stall(); // a peer that reads nothing more: 64 MiB cannot fit in the socket buffers
+  const stuck = s.write([Buffer.alloc(64 * 1024 * 1024, 0x61)], new AbortController().signal);
+  const t0 = Date.now();
+  await s.close();
+  assert.ok(Date.now() - t0 < 5000, 'bounded');
+  assert.equal((await stuck).kind, 'retryable');
 });
