@@ -86,3 +86,17 @@ test('ps comm: executable paths with spaces', () => {
   assert.equal(m.get(1), '/sbin/launchd');
   assert.equal(m.get(609), '-bash');
 });
+
+test('the lstart fixture keeps the recorded macOS ps -ef facts (pids, parents, uids, command lines with spaces)', () => {
+  const ef = read('macos-10.14.6-ps-ef.txt').split('\n').slice(1).filter((l) => l.trim().length > 0);
+  const recorded = ef.map((l) => {
+    const m = /^\s*(\d+)\s+(\d+)\s+(\d+)\s+\d+\s+\S+\s+\S+\s+\S+\s(.*)$/.exec(l)!;
+    return { uid: Number(m[1]), pid: Number(m[2]), ppid: Number(m[3]), args: m[4]! };
+  });
+  const rows = new Map(parsePsLstart(read('ps-lstart.txt'), utc).rows.map((r) => [r.pid, r]));
+  assert.equal(recorded.length, 377);
+  for (const r of recorded) {
+    const got = rows.get(r.pid);
+    assert.deepEqual(got && { uid: got.uid, pid: got.pid, ppid: got.ppid, args: got.args }, r, `pid ${r.pid}`);
+  }
+});
