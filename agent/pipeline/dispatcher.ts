@@ -66,22 +66,36 @@ export class Dispatcher {
   private async loop(): Promise<void> {
     const { lane } = this.d;
     while (!this.stopping) {
-      const batch = await this.collect();
-      if (batch === undefined) continue;
-      // Stopping: what is not in flight stays in the spool for the next run.
-      if (this.isStopping() && batch.frames.length > 0) break;
-      lane.readPos = batch.end;
-      if (batch.frames.length === 0) {
-        this.ack(batch.end);
-        continue;
+      try {
+        await this.step();
+      } catch (err) {
+        // Never let one bad read or transport bug stop this output for good.
+        this.d.logger.error('output dispatcher error; retrying', { output: lane.name, error: errorMessage(err) });
+        // Read again from the last acknowledged position: nothing unresolved is skipped.
+        lane.inFlight = false;
+        lane.readPos = lane.ackPos;
+        await this.sleep(1000);
       }
-      lane.inFlight = true;
-      lane.oldestTime = batch.frames[0]?.time;
-      const unresolved = await this.deliver(batch);
-      lane.inFlight = false;
-      lane.oldestTime = undefined;
-      this.ack(unresolved === undefined ? lane.readPos : batch.starts[unresolved] ?? lane.readPos);
     }
+  }
+
+  private async step(): Promise<void> {
+    const { lane } = this.d;
+    const batch = await this.collect();
+    if (batch === undefined) return;
+    // Stopping: what is not in flight stays in the spool for the next run.
+    if (this.isStopping() && batch.frames.length > 0) return;
+    lane.readPos = batch.end;
+    if (batch.frames.length === 0) {
+      this.ack(batch.end);
+      return;
+    }
+    lane.inFlight = true;
+    lane.oldestTime = batch.frames[0]?.time;
+    const unresolved = await this.deliver(batch);
+    lane.inFlight = false;
+    lane.oldestTime = undefined;
+    this.ack(unresolved === undefined ? lane.readPos : batch.starts[unresolved] ?? lane.readPos);
   }
 
   private ack(pos: Lane['ackPos']): void {
@@ -122,7 +136,7 @@ export class Dispatcher {
   /** Sends until every event is resolved; returns the index of the first unresolved one if stopped. */
   private async deliver(batch: ReadResult): Promise<number | undefined> {
     const { lane } = this.d;
-    const events = batch.frames.map((f) => new SpooledEvent(f.json));
+    const events = batch.frames.map((f) => new SpooledEvent(f.payload));
     let pending = events.map((_, i) => i);
     const settle = (idx: readonly number[]): void => {
       for (const i of idx) {

@@ -20,8 +20,8 @@ export interface Frame {
   seq: number;
   time: number;
   flags: number;
-  /** The event's JSON (without the target prefix). */
-  json: string;
+  /** The event's JSON bytes (without the target prefix); a view into the read buffer, not a copy. */
+  payload: Buffer;
   /** Output names the frame is for; undefined = every output. */
   targets: string[] | undefined;
   /** Whole frame size on disk. */
@@ -60,18 +60,18 @@ export function decodeFrame(buf: Buffer, off: number): DecodeResult {
   const seq = buf.readUInt32LE(off + 8) + buf.readUInt32LE(off + 12) * 0x1_0000_0000;
   const time = buf.readDoubleLE(off + 16);
   const flags = buf.readUInt8(off + 24);
-  let json = buf.toString('utf8', off + HEADER_BYTES, off + total);
+  let payload = buf.subarray(off + HEADER_BYTES, off + total);
   let targets: string[] | undefined;
   if ((flags & FrameFlag.targeted) !== 0) {
-    const nl = json.indexOf('\n');
+    const nl = payload.indexOf(0x0a);
     try {
-      targets = JSON.parse(json.slice(0, nl)) as string[];
+      targets = JSON.parse(payload.toString('utf8', 0, nl)) as string[];
     } catch {
       return { kind: 'bad', why: 'unreadable target list' };
     }
-    json = json.slice(nl + 1);
+    payload = payload.subarray(nl + 1);
   }
-  return { kind: 'frame', frame: { seq, time, flags, json, targets, bytes: total } };
+  return { kind: 'frame', frame: { seq, time, flags, payload, targets, bytes: total } };
 }
 
 /** Whether `frame` is meant for the output `name`. */

@@ -2,13 +2,20 @@ import type { EcsDocument } from '../ecs/document.js';
 import type { OutboundEvent } from '../../transports/types.js';
 
 /**
- * An event read back from the spool. The JSON text is what was appended; the document is parsed
- * only if a transport asks for it (file and stdout outputs never do), which keeps the hot path cheap.
+ * An event read back from the spool. Both the JSON text and the document are produced only when
+ * a transport asks for them (a null or byte-oriented output never pays for either), which keeps
+ * the hot path cheap.
  */
 export class SpooledEvent implements OutboundEvent {
+  private text: string | undefined;
   private parsed: EcsDocument | undefined;
 
-  constructor(readonly json: string) {}
+  constructor(private readonly payload: Buffer) {}
+
+  get json(): string {
+    this.text ??= this.payload.toString('utf8');
+    return this.text;
+  }
 
   get doc(): EcsDocument {
     this.parsed ??= JSON.parse(this.json) as EcsDocument;

@@ -60,7 +60,6 @@ export class DeliveryPipeline implements Pipeline {
   private readonly telemetry: Telemetry;
   private metricsServer: Server | undefined;
   private received = 0;
-  private readonly dropped: Record<string, number> = {};
   private lost = 0;
   /** What start-up recovery found (for tests and the `status` command). */
   recovery: RecoveryReport | undefined;
@@ -104,6 +103,7 @@ export class DeliveryPipeline implements Pipeline {
     const rep = await recover(this.spool, this.lanes, this.o.logger, this.now);
     this.recovery = rep;
     this.lost = rep.lost;
+    await this.spool.collect();
     for (const out of this.o.outputs) {
       await out.transport.start().catch((err: unknown) => {
         this.o.logger.error('output failed to start; its events stay queued and it is retried', { output: out.name, error: errorMessage(err) });
@@ -134,17 +134,14 @@ export class DeliveryPipeline implements Pipeline {
   }
 
   /** `keep`: never dropped by a drop policy (alerts, and the agent's own reports about loss). */
-  private async append(doc: EcsDocument, keep: boolean): Promise<void> {
-    if (this.phase !== 'running') throw new PortwardenError('PIPELINE_STOPPED', `the pipeline is not running (${this.phase})`);
-    const json = JSON.stringify(doc);
-    const outcome = await this.spool.append(json, keep);
-    this.received++;
-    if (outcome === 'dropped') {
-      this.dropped.queue_full = (this.dropped.queue_full ?? 0) + 1;
-      for (const lane of this.lanes) {
-        lane.received++;
-        lane.count('dropped', 'queue_full');
-      }
+  private append(doc: EcsDocument, keep: boolean): Promise<void> {
+    try {
+      if (this.phase !== 'running') throw new PortwardenError('PIPELINE_STOPPED', `the pipeline is not running (${this.phase})`);
+      const p = this.spool.append(JSON.stringify(doc), keep);
+      this.received++;
+      return p;
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
   }
 
@@ -165,7 +162,7 @@ export class DeliveryPipeline implements Pipeline {
     const now = this.now();
     return {
       received: this.received,
-      dropped: { ...this.dropped },
+      dropped: this.spool.droppedNewest > 0 ? { queue_full: this.spool.droppedNewest } : {},
       lost: this.lost,
       outputs: this.lanes.map((l) => l.stats(now)),
       spool: { bytes: this.spool.usedBytes, maxBytes: this.spool.maxBytes, segments: this.spool.segments.length },

@@ -22,7 +22,7 @@ export interface ReadResult {
 export class LaneReader {
   private fh: FileHandle | undefined;
   private fhId = -1;
-  private buf = Buffer.allocUnsafe(256 * 1024);
+  private bufSize = 256 * 1024;
 
   constructor(
     private readonly segments: () => readonly SegmentInfo[],
@@ -70,18 +70,21 @@ export class LaneReader {
       } catch {
         // Deleted under us (drop_oldest); the next locate() finds where to go.
         if (!this.segments().includes(seg)) continue;
-        throw new Error(`spool segment ${seg.path} cannot be opened`);
+        // Gone or unreadable behind the spool's back: count it, never stall on it.
+        return this.corrupt(seg, pos, frames, starts);
       }
-      const want = Math.min(this.buf.length, limit - pos.offset);
-      const { bytesRead } = await fh.read(this.buf, 0, want, pos.offset);
-      const chunk = this.buf.subarray(0, bytesRead);
+      const want = Math.min(this.bufSize, limit - pos.offset);
+      // A fresh buffer per read: the frames handed out are views into it.
+      const chunk0 = Buffer.allocUnsafe(want);
+      const { bytesRead } = await fh.read(chunk0, 0, want, pos.offset);
+      const chunk = chunk0.subarray(0, bytesRead);
       let off = 0;
       let full = false;
       while (off < chunk.length) {
         const r = decodeFrame(chunk, off);
         if (r.kind === 'short') {
           if (off === 0 && bytesRead === limit - pos.offset) return this.corrupt(seg, pos, frames, starts);
-          if (off === 0) this.buf = Buffer.allocUnsafe(Math.max(r.need, this.buf.length * 2));
+          if (off === 0) this.bufSize = Math.max(r.need, this.bufSize * 2);
           break;
         }
         if (r.kind === 'bad') return this.corrupt(seg, pos, frames, starts);

@@ -14,8 +14,9 @@ import type { Lane } from './lane.js';
 import type { spoolSchema } from './config.js';
 
 export type SpoolConfig = z.output<typeof spoolSchema>;
-interface Pending { buf: Buffer; seq: number; done: () => void; fail: (e: Error) => void }
-export type AppendOutcome = 'appended' | 'dropped';
+interface Pending { buf: Buffer; seq: number }
+/** Appends that share one promise: resolved once the last of them is written. */
+interface Group { lastSeq: number; promise: Promise<void>; done: () => void; fail: (e: Error) => void }
 const CHUNK_BYTES = 4 * 1024 * 1024;
 
 /**
@@ -30,6 +31,8 @@ export class Spool {
   private headWritten = 0;
   private fh: FileHandle | undefined;
   private pending: Pending[] = [];
+  private groups: Group[] = [];
+  private openGroup: Group | undefined;
   private pendingBytes = 0;
   private diskBytes = 0;
   private writing = false;
@@ -88,22 +91,38 @@ export class Spool {
   }
 
   /**
-   * Appends one event. Resolves 'appended' once written (and fsynced for `always`), 'dropped'
-   * when drop_newest refused it; waits while the spool is full and the policy is to block.
+   * Appends one event; resolves once written (and fsynced for `always`). At the cap: waits
+   * (block), or counts a drop for every output and resolves at once (drop_newest), or evicts the
+   * oldest segment (drop_oldest). `keep` events (alerts, agent reports) are never dropped: they wait.
+   * Throws synchronously for an event that can never fit or a closed spool.
    */
-  async append(json: string, alert: boolean): Promise<AppendOutcome> {
+  append(json: string, keep: boolean): Promise<void> {
     const size = HEADER_BYTES + Buffer.byteLength(json);
     if (size > this.cfg.max_bytes / 2) throw new PortwardenError('EVENT_TOO_LARGE', `event of ${size} bytes is larger than half the spool cap`);
+    if (this.closed) throw new PortwardenError('PIPELINE_STOPPED', 'the pipeline is shutting down');
+    if (this.usedBytes + size > this.cfg.max_bytes) return this.appendWhenFull(json, keep, size);
+    return this.enqueue(encodeFrame(this.nextSeq++, this.hooks.now(), keep ? FrameFlag.alert : 0, json), undefined, true);
+  }
+
+  /** Events refused by drop_newest (they count as received and dropped for every output). */
+  droppedNewest = 0;
+
+  private async appendWhenFull(json: string, keep: boolean, size: number): Promise<void> {
     while (this.usedBytes + size > this.cfg.max_bytes) {
       if (this.closed) throw new PortwardenError('PIPELINE_STOPPED', 'the pipeline is shutting down');
-      if (!alert && this.cfg.when_full === 'drop_newest') return 'dropped';
+      if (!keep && this.cfg.when_full === 'drop_newest') {
+        this.droppedNewest++;
+        for (const lane of this.lanes) {
+          lane.received++;
+          lane.count('dropped', 'queue_full');
+        }
+        return;
+      }
       if (this.cfg.when_full === 'drop_oldest' && await this.evictOldest()) continue;
       await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
     }
     if (this.closed) throw new PortwardenError('PIPELINE_STOPPED', 'the pipeline is shutting down');
-    const flags = alert ? FrameFlag.alert : 0;
-    await this.enqueue(encodeFrame(this.nextSeq++, this.hooks.now(), flags, json), undefined, true);
-    return 'appended';
+    await this.enqueue(encodeFrame(this.nextSeq++, this.hooks.now(), keep ? FrameFlag.alert : 0, json), undefined, true);
   }
 
   private enqueue(buf: Buffer, targets: readonly string[] | undefined, isNew: boolean): Promise<void> {
@@ -115,10 +134,20 @@ export class Spool {
       lane.queuedBytes += buf.length;
     }
     this.pendingBytes += buf.length;
-    return new Promise<void>((done, fail) => {
-      this.pending.push({ buf, seq, done, fail });
-      if (!this.writing) { this.writing = true; void this.writeLoop(); }
-    });
+    this.pending.push({ buf, seq });
+    // One promise per write, not per event: at tens of thousands of events a second it matters.
+    let g = this.openGroup;
+    if (g === undefined) {
+      let done!: () => void;
+      let fail!: (e: Error) => void;
+      const promise = new Promise<void>((res, rej) => { done = res; fail = rej; });
+      g = { lastSeq: seq, promise, done, fail };
+      this.groups.push(g);
+      this.openGroup = g;
+    }
+    g.lastSeq = seq;
+    if (!this.writing) { this.writing = true; void this.writeLoop(); }
+    return g.promise;
   }
 
   private async writeLoop(): Promise<void> {
@@ -139,6 +168,7 @@ export class Spool {
   private async writeChunk(): Promise<void> {
     const first = this.pending[0];
     if (first === undefined) return;
+    this.openGroup = undefined;
     let seg = this.segments.at(-1);
     if (seg === undefined || this.fh === undefined || seg.bytes >= this.rollBytes) seg = await this.roll(first.seq);
     // A chunk never runs far past the segment size, so segments stay small enough to delete early.
@@ -149,13 +179,18 @@ export class Spool {
     const items = this.pending.slice(0, n);
     const fh = this.fh;
     if (fh === undefined) return;
-    const chunk = items.length === 1 ? first.buf : Buffer.concat(items.map((p) => p.buf), bytes);
-    let off = 0;
-    if (this.hooks.fault !== undefined && chunk.length > 1) {
+    let off: number;
+    if (this.hooks.fault !== undefined) {
+      const chunk = Buffer.concat(items.map((p) => p.buf), bytes);
       off = (await fh.write(chunk, 0, chunk.length >> 1, seg.bytes)).bytesWritten;
       this.hooks.fault('append.torn');
+    } else {
+      off = (await fh.writev(items.map((p) => p.buf), seg.bytes)).bytesWritten;
     }
-    while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off, seg.bytes + off)).bytesWritten;
+    if (off < bytes) {
+      const rest = Buffer.concat(items.map((p) => p.buf), bytes).subarray(off);
+      for (let k = 0; k < rest.length;) k += (await fh.write(rest, k, rest.length - k, seg.bytes + off + k)).bytesWritten;
+    }
     this.pending.splice(0, n);
     this.pendingBytes -= bytes;
     this.diskBytes += bytes;
@@ -170,7 +205,7 @@ export class Spool {
     } else {
       this.dirty = true;
     }
-    for (const p of items) p.done();
+    while (this.groups[0] !== undefined && this.groups[0].lastSeq < this.writtenNext) this.groups.shift()?.done();
     this.hooks.onWritten();
   }
 
@@ -211,6 +246,8 @@ export class Spool {
   /** Deletes every closed segment that all outputs' persisted cursors have passed. */
   async collect(): Promise<void> {
     await this.exclusive(async () => {
+      // After close the next run owns the files; it collects once its cursors move.
+      if (this.closed) return;
       while (this.segments.length > 1) {
         const seg = this.segments[0];
         if (seg === undefined || !this.lanes.every((l) => (l.cursor.durable?.seq ?? 0) > seg.lastSeq)) break;
@@ -263,7 +300,7 @@ export class Spool {
       await this.unlink(seg);
       const rescuedBytes = rescue.reduce((n, r) => n + r.raw.length, 0);
       for (const r of rescue) {
-        this.enqueue(encodeFrame(this.nextSeq++, r.frame.time, r.frame.flags, r.frame.json, r.lanes), r.lanes, false).catch(() => undefined);
+        this.enqueue(encodeFrame(this.nextSeq++, r.frame.time, r.frame.flags, r.frame.payload.toString('utf8'), r.lanes), r.lanes, false).catch(() => undefined);
       }
       if (rescue.length > 0) this.hooks.logger.warn('spool full: kept alerts from a dropped segment', { alerts: rescue.length });
       return seg.bytes > rescuedBytes;
@@ -283,6 +320,7 @@ export class Spool {
       await this.fh?.close();
       this.fh = undefined;
     }).catch(() => undefined);
-    for (const p of this.pending.splice(0)) p.fail(new PortwardenError('PIPELINE_STOPPED', 'spool closed before the event was written'));
+    this.pending.splice(0);
+    for (const g of this.groups.splice(0)) g.fail(new PortwardenError('PIPELINE_STOPPED', 'spool closed before the event was written'));
   }
 }

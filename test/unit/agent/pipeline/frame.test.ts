@@ -12,7 +12,7 @@ test('frames round-trip any text, seq, time and targets', () => {
       const buf = encodeFrame(seq, time, FrameFlag.alert, json, targets);
       const r = decodeFrame(Buffer.concat([Buffer.from('xx'), buf]), 2);
       if (r.kind !== 'frame') assert.fail(`not decoded: ${r.kind}`);
-      assert.equal(r.frame.json, json);
+      assert.equal(r.frame.payload.toString('utf8'), json);
       assert.equal(r.frame.seq, seq);
       assert.equal(r.frame.time, time);
       assert.deepEqual(r.frame.targets, targets);
