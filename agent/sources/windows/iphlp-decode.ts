@@ -26,6 +26,8 @@ interface Layout {
   state?: number;
   pid: number;
   timestamp?: number;
+  /** UDP OWNER_MODULE: dwFlags, bit 0 = SpecificPortBind. */
+  flags?: number;
 }
 
 const LAYOUTS: Record<TableKind, Record<TableVariant, Layout>> = {
@@ -39,11 +41,11 @@ const LAYOUTS: Record<TableKind, Record<TableVariant, Layout>> = {
   },
   udp4: {
     pid: { rowSize: 12, rowsAt: 4, addr: 0, port: 4, pid: 8 },
-    module: { rowSize: 160, rowsAt: 8, addr: 0, port: 4, pid: 8, timestamp: 16 },
+    module: { rowSize: 160, rowsAt: 8, addr: 0, port: 4, pid: 8, timestamp: 16, flags: 24 },
   },
   udp6: {
     pid: { rowSize: 28, rowsAt: 4, addr: 0, scope: 16, port: 20, pid: 24 },
-    module: { rowSize: 176, rowsAt: 8, addr: 0, scope: 16, port: 20, pid: 24, timestamp: 32 },
+    module: { rowSize: 176, rowsAt: 8, addr: 0, scope: 16, port: 20, pid: 24, timestamp: 32, flags: 40 },
   },
 };
 
@@ -63,6 +65,12 @@ export interface IpHelperRow {
   pid: number;
   /** Bind time as a FILETIME; 0n when the OS did not record it. */
   createTimestamp: bigint;
+  /**
+   * UDP OWNER_MODULE only: the application bound this port explicitly (SpecificPortBind), as a
+   * server does; false for sockets bound to port 0 (an ephemeral client port). Kept, not filtered,
+   * for parity with Linux, which reports every unconnected UDP socket.
+   */
+  specificPortBind?: boolean;
   /** The row's own bytes, for GetOwnerModuleFrom*Entry. */
   row: Buffer;
 }
@@ -103,6 +111,7 @@ export function decodeTable(kind: TableKind, buf: Buffer, variant: TableVariant 
     };
     if (L.state !== undefined) r.state = row.readUInt32LE(L.state);
     if (L.remotePort !== undefined) r.remotePort = readPort(row, L.remotePort);
+    if (L.flags !== undefined) r.specificPortBind = (row.readUInt32LE(L.flags) & 1) === 1;
     rows.push(r);
   }
   return { rows, warnings };

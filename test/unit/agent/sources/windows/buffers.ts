@@ -14,6 +14,8 @@ export interface RowSpec {
   remotePort?: number;
   /** Bind FILETIME; 0n = not recorded. */
   createTimestamp?: bigint;
+  /** UDP dwFlags (bit 0 SpecificPortBind). */
+  flags?: number;
 }
 
 function ipv6Bytes(addr: string): Buffer {
@@ -62,12 +64,14 @@ export function buildTable(kind: TableKind, rows: RowSpec[], variant: 'pid' | 'm
       writePort(buf, o + 4, r.port);
       buf.writeUInt32LE(r.pid, o + 8);
       if (mod) buf.writeBigUInt64LE(r.createTimestamp ?? 0n, o + 16);
+      if (mod) buf.writeUInt32LE(r.flags ?? 0, o + 24);
     } else {
       ipv6Bytes(r.address).copy(buf, o);
       buf.writeUInt32LE(r.scopeId ?? 0, o + 16);
       writePort(buf, o + 20, r.port);
       buf.writeUInt32LE(r.pid, o + 24);
       if (mod) buf.writeBigUInt64LE(r.createTimestamp ?? 0n, o + 32);
+      if (mod) buf.writeUInt32LE(r.flags ?? 0, o + 40);
     }
   });
   return buf;

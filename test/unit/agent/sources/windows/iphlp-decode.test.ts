@@ -61,6 +61,16 @@ test('MIB_UDPROW_OWNER_MODULE and MIB_UDP6ROW_OWNER_MODULE', () => {
   assert.equal(v6.rows[0]!.pid, 1432);
 });
 
+test('UDP dwFlags: SpecificPortBind tells a server bind from an ephemeral client port', () => {
+  const v4 = decodeTable('udp4', buildTable('udp4', [
+    { address: '0.0.0.0', port: 53, pid: 1, flags: 1 }, { address: '0.0.0.0', port: 61234, pid: 2, flags: 0 },
+  ])).rows;
+  assert.deepEqual(v4.map((r) => r.specificPortBind), [true, false]);
+  const v6 = decodeTable('udp6', buildTable('udp6', [{ address: '::', port: 5353, pid: 3, flags: 1 }])).rows;
+  assert.equal(v6[0]!.specificPortBind, true);
+  assert.equal(decodeTable('tcp4', buildTable('tcp4', [{ address: '0.0.0.0', port: 1, pid: 1 }])).rows[0]!.specificPortBind, undefined);
+});
+
 test('OWNER_PID variants (rows at offset 4) decode with the same fields and no timestamp', () => {
   for (const kind of ['tcp4', 'tcp6', 'udp4', 'udp6'] as const) {
     const addr = kind.endsWith('6') ? '::1' : '127.0.0.1';
