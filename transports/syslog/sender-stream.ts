@@ -96,16 +96,20 @@ export class StreamSender implements Sender {
 
   /** Drops the oldest frames until at most `bytes` remain. */
   private trim(bytes: number): void {
-    while (this.windowBytes > Math.max(bytes, 0) && this.window.length > 0) {
-      this.windowBytes -= this.window.shift()?.bytes.length ?? 0;
+    let k = 0;
+    while (this.windowBytes > Math.max(bytes, 0) && k < this.window.length) {
+      this.windowBytes -= this.window[k++]?.bytes.length ?? 0;
     }
+    if (k > 0) this.window.splice(0, k);
   }
 
   /** Forgets frames whose connection has stayed up `resendWindowMs` since they were written. */
   private confirm(now: number): void {
-    while (this.window.length > 0 && (this.window[0]?.at ?? now) <= now - this.opts.resendWindowMs) {
-      this.windowBytes -= this.window.shift()?.bytes.length ?? 0;
+    let k = 0;
+    while (k < this.window.length && (this.window[k]?.at ?? now) <= now - this.opts.resendWindowMs) {
+      this.windowBytes -= this.window[k++]?.bytes.length ?? 0;
     }
+    if (k > 0) this.window.splice(0, k);
   }
 
   private writeTo(conn: Conn, payload: Buffer, signal: AbortSignal): Promise<SendResult> {
