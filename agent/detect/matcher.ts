@@ -49,31 +49,47 @@ export function globSource(glob: string): string {
 }
 
 type Test = (value: string, ci: boolean) => boolean;
+/** A test of one pattern against a value already lower-cased when `sensitive` is false. */
+type PatternTest = (value: string, sensitive: boolean) => boolean;
 
-function stringTest(op: string, raw: Scalar, path: (string | number)[], forceCase: boolean | undefined): Test {
+function stringTest(op: string, raw: Scalar, path: (string | number)[]): PatternTest {
   const exact = String(raw);
   const lower = exact.toLowerCase();
-  const pick = (v: string, ci: boolean): [string, string] => ((forceCase ?? !ci) ? [v, exact] : [v.toLowerCase(), lower]);
   switch (op) {
-    case 'equals': return (v, ci) => { const [a, b] = pick(v, ci); return a === b; };
-    case 'startswith': return (v, ci) => { const [a, b] = pick(v, ci); return a.startsWith(b); };
-    case 'endswith': return (v, ci) => { const [a, b] = pick(v, ci); return a.endsWith(b); };
-    case 'contains': return (v, ci) => { const [a, b] = pick(v, ci); return a.includes(b); };
+    case 'equals': return (v, cs) => v === (cs ? exact : lower);
+    case 'startswith': return (v, cs) => v.startsWith(cs ? exact : lower);
+    case 'endswith': return (v, cs) => v.endsWith(cs ? exact : lower);
+    case 'contains': return (v, cs) => v.includes(cs ? exact : lower);
     case 'regex':
     case 'glob': {
       const src = op === 'glob' ? globSource(exact) : exact;
-      let cs: RegExp; let ins: RegExp;
+      let sens: RegExp; let ins: RegExp;
       try {
-        cs = new RegExp(src, 'u');
+        sens = new RegExp(src, 'u');
         ins = new RegExp(src, 'iu');
       } catch (err) {
         throw new RuleSyntaxError(path, `invalid ${op}: ${(err as Error).message}`);
       }
-      return (v, ci) => ((forceCase ?? !ci) ? cs : ins).test(v);
+      return (v, cs) => (cs ? sens : ins).test(v);
     }
     default:
       throw new RuleSyntaxError(path, `unknown operator "${op}" (expected one of ${OPERATORS.join(', ')}, with modifiers ${MODIFIERS.join(', ')})`);
   }
+}
+
+/** All patterns of one operator; the value is lower-cased once, equals lists are set lookups. */
+function listTest(op: string, raws: Scalar[], path: (string | number)[], forceCase: boolean | undefined, all: boolean): Test {
+  if (op === 'equals' && !all) {
+    const exact = new Set(raws.map(String));
+    const lower = new Set(raws.map((r) => String(r).toLowerCase()));
+    return (v, ci) => ((forceCase ?? !ci) ? exact.has(v) : lower.has(v.toLowerCase()));
+  }
+  const tests = raws.map((r) => stringTest(op, r, path));
+  return (v, ci) => {
+    const cs = forceCase ?? !ci;
+    const val = cs ? v : v.toLowerCase();
+    return all ? tests.every((t) => t(val, cs)) : tests.some((t) => t(val, cs));
+  };
 }
 
 /** Values of a field: ancestors' for `ancestor.*`, array elements, else the single value. */
@@ -95,8 +111,7 @@ const show = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify
 /** One field's matcher. */
 export function compileField(field: string, spec: unknown, path: (string | number)[]): Predicate {
   if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
-    const tests = scalars(spec, path).map((s) => stringTest('equals', s, path, undefined));
-    return fieldPredicate(field, (v, ci) => tests.some((t) => t(v, ci)));
+    return fieldPredicate(field, listTest('equals', scalars(spec, path), path, undefined, false));
   }
   const obj = spec as Record<string, unknown>;
   const negate = obj.not === true;
@@ -133,8 +148,7 @@ export function compileField(field: string, spec: unknown, path: (string | numbe
       });
       continue;
     }
-    const tests = scalars(raw, p).map((s) => stringTest(op, s, p, cs === undefined ? undefined : cs));
-    parts.push(fieldPredicate(field, (v, ci) => (all ? tests.every((t) => t(v, ci)) : tests.some((t) => t(v, ci)))));
+    parts.push(fieldPredicate(field, listTest(op, scalars(raw, p), p, cs, all)));
   }
   if (parts.length === 0) throw new RuleSyntaxError(path, `no operator (expected one of ${OPERATORS.join(', ')})`);
   const joined: Predicate = (doc, ci) => {
