@@ -44,15 +44,22 @@ export async function createAgentContext(
   loaded: LoadedConfig,
   logger: Logger,
   env: NodeJS.ProcessEnv,
-  sourceKind: SourceKind = 'auto',
+  opts: { sourceKind?: SourceKind; stateOptional?: boolean } = {},
 ): Promise<AgentContext> {
-  const stateDir = prepareStateDir(loaded, env);
+  let stateDir: string;
+  try {
+    stateDir = prepareStateDir(loaded, env);
+  } catch (err) {
+    // One-shot commands work without a writable state dir (the agent id is then ephemeral).
+    if (opts.stateOptional !== true) throw err;
+    stateDir = resolve(loaded.config.state_dir ?? defaultStateDir(env));
+  }
   const { id, persisted } = loadAgentId(stateDir);
   if (!persisted) logger.warn('agent id could not be saved; it will change on restart', { stateDir });
   const host = await readHostContext(id);
   const builder = new DocumentBuilder(host, makeAgentInfo(id, host.hostname));
   const table = new ProcessTable({ hostId: host.id, bootId: host.boot.id });
-  const source = await createSource(sourceKind, logger);
+  const source = await createSource(opts.sourceKind ?? 'auto', logger);
   await source.start();
   return { stateDir, builder, table, source };
 }

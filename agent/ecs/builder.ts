@@ -140,7 +140,7 @@ export class DocumentBuilder {
       if (p.relatedUsers.length > 0) related.user = p.relatedUsers;
     } else {
       doc.portwarden = { listener };
-      if (l.uid !== undefined) doc.user = { id: String(l.uid) };
+      if (l.uid !== undefined) doc.user = { id: String(l.uid), ...(l.userName === undefined ? {} : { name: l.userName }) };
     }
     doc.related = related;
     return doc;

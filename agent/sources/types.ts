@@ -16,8 +16,9 @@ export interface ListenerRecord {
   inode: number;
   /** Pids holding the socket, oldest first; empty when it cannot be attributed (privileges). */
   owners: number[];
-  /** Socket owner uid (Linux sock_diag / /proc/net), when known. */
+  /** Socket owner uid (Linux sock_diag / /proc/net), when known, and its user name. */
   uid?: number;
+  userName?: string;
   /** Windows: the owning service name (OWNER_MODULE tables). */
   serviceName?: string;
   /** Windows: when the socket was bound (ISO time), where the OS records it. */

@@ -74,7 +74,7 @@ export const listenersCommand: Command = {
     const port = intOption('listeners', 'port', values.port, 65535);
     const pid = intOption('listeners', 'pid', values.pid);
     const loaded = loadConfig(values.config, io.env);
-    const ctx = await createAgentContext(loaded, silentLogger, io.env);
+    const ctx = await createAgentContext(loaded, silentLogger, io.env, { stateOptional: true });
     const docs: EcsDocument[] = [];
     const watcher = new Watcher({
       source: ctx.source,

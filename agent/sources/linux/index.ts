@@ -166,7 +166,11 @@ export class LinuxSource implements Source {
         const rec: ListenerRecord & { zone?: string } = {
           netns, transport: row.transport, family: row.family, address: row.address, port: row.port, inode: row.inode, owners: [],
         };
-        if (row.uid !== undefined) rec.uid = row.uid;
+        if (row.uid !== undefined) {
+          rec.uid = row.uid;
+          const name = this.ctx.users.lookup(row.uid);
+          if (name !== undefined) rec.userName = name;
+        }
         if (row.zone !== undefined) rec.zone = row.zone;
         rows.push(rec);
       }

@@ -81,3 +81,17 @@ test('listeners: readable table, --port filter, usage errors exit 2', async (t) 
   });
   await assert.rejects(run(process.execPath, [cliPath, 'listeners', '--bogus']), (e: { code?: number }) => e.code === 2);
 });
+
+test('unprivileged: other users\' listeners without an owner, said once on stderr, exit 0', async (t) => {
+  if (process.getuid?.() !== 0) {
+    t.skip('needs root to drop to another user');
+    return;
+  }
+  const here = await startListenerChain('rootsvc', ['tcp:127.0.0.1:0']);
+  t.after(() => { here.kill(); });
+  const port = String(here.opened[0]?.port ?? 0);
+  const { stdout, stderr } = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, cliPath, 'listeners', '--port', port]);
+  const row = stdout.trim().split('\n')[1] ?? '';
+  assert.match(row, new RegExp(`^tcp\\s+127\\.0\\.0\\.1:${port}\\s+loopback\\s+-\\s+root\\s+host\\s+\\(owner unknown: needs privileges\\)$`));
+  assert.equal(stderr.match(/CAP_SYS_PTRACE \+ CAP_DAC_READ_SEARCH/g)?.length, 1, stderr);
+});
