@@ -100,3 +100,21 @@ test('the lstart fixture keeps the recorded macOS ps -ef facts (pids, parents, u
     assert.deepEqual(got && { uid: got.uid, pid: got.pid, ppid: got.ppid, args: got.args }, r, `pid ${r.pid}`);
   }
 });
+
+test('property: any ps row round-trips (pid, parent, uid, user, start second, args with spaces)', () => {
+  const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+  fc.assert(fc.property(fc.nat(99999), fc.nat(99999), fc.integer({ min: -2, max: 70000 }), fc.stringMatching(/^[_a-z][a-z0-9_]{0,15}$/),
+    fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2037-12-31T23:59:59Z'), noInvalidDate: true }),
+    fc.array(fc.stringMatching(/^[^\s]{1,12}$/), { maxLength: 6 }),
+    (pid, ppid, uid, user, date, argv) => {
+      const d = new Date(Math.floor(date.getTime() / 1000) * 1000);
+      const two = (n: number) => String(n).padStart(2, '0');
+      const lstart = `${DAYS[d.getUTCDay()]} ${MONTHS[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2, ' ')} ${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} ${d.getUTCFullYear()}`;
+      const args = argv.join(' ');
+      const { rows } = parsePsLstart(`${String(pid).padStart(5)} ${String(ppid).padStart(5)} ${String(uid).padStart(5)} ${user} ${lstart} ${args}\n`, utc);
+      const r = rows[0];
+      return rows.length === 1 && r !== undefined && r.pid === pid && r.ppid === ppid && r.uid === uid && r.user === user &&
+        r.startSeconds * 1000 === d.getTime() && r.args === args;
+    }));
+});

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { join } from 'node:path';
 import { decodeNetstatOutput, normaliseState, parseNetstat } from '../../../../../agent/sources/windows/netstat-parse.js';
 import { listenersFromNetstat } from '../../../../../agent/sources/windows/listeners.js';
@@ -95,4 +96,24 @@ test('research fixtures (read in place, not copied: licence) parse when ../share
   assert.ok(listening.every((r) => r.listener), 'foreign port 0 for every LISTENING row');
   assert.ok(rows.filter((r) => r.listener && r.transport === 'tcp').every((r) => r.state === 'LISTENING'), 'no false positives');
   assert.ok(rows.some((r) => r.transport === 'udp' && r.address === 'fe80::f040:a670:6dcc:b24a%23' && r.port === 56063));
+});
+
+test('property: any well-formed listener row round-trips, whatever the column padding and line ending', () => {
+  const v4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((a) => a.join('.'));
+  const v6 = fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 8, maxLength: 8 }).map((g) => g.map((x) => x.toString(16)).join(':'));
+  const zone = fc.option(fc.integer({ min: 1, max: 99 }), { nil: undefined });
+  fc.assert(fc.property(fc.boolean(), fc.oneof(v4, v6), zone, fc.integer({ min: 0, max: 65535 }), fc.nat(99999),
+    fc.integer({ min: 1, max: 12 }), fc.constantFrom('\r\n', '\n'), fc.constantFrom('LISTENING', 'ABHÖREN', 'ABH\uFFFDREN'),
+    (tcp, addr, z, port, pid, pad, eol, state) => {
+      const v6addr = addr.includes(':');
+      const local = v6addr ? `[${addr}${z === undefined ? '' : `%${z}`}]:${port}` : `${addr}:${port}`;
+      const sp = ' '.repeat(pad);
+      const line = tcp
+        ? `  TCP${sp}${local}${sp}${v6addr ? '[::]:0' : '0.0.0.0:0'}${sp}${state}${sp}${pid}`
+        : `  UDP${sp}${local}${sp}*:*${sp}${pid}`;
+      const { rows, warnings } = parseNetstat(`\r\nActive Connections${eol}${eol}  Proto  Local Address${eol}${line}${eol}`);
+      const r = rows[0];
+      return warnings.length === 0 && rows.length === 1 && r !== undefined && r.listener && r.port === port && r.pid === pid &&
+        r.address === (v6addr && z !== undefined ? `${addr}%${z}` : addr) && (!tcp || r.state === 'LISTENING');
+    }));
 });
