@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import cron from 'node-cron';
 import { byteSize, duration, hostPort } from '../../config/types.js';
 
 /** Keys every output has, whatever its type; owned by the pipeline. */
@@ -32,5 +33,6 @@ export const metricsSchema = z.strictObject({
 
 export const heartbeatSchema = z.strictObject({
   enabled: z.boolean().default(true).describe('emit a portwarden.agent heartbeat metric event'),
-  schedule: z.string().default('*/5 * * * *').describe('cron schedule of the heartbeat (node-cron syntax)'),
+  schedule: z.string().default('*/5 * * * *').refine((s) => cron.validate(s), 'expected a cron expression like "*/5 * * * *" (node-cron syntax)')
+    .describe('cron schedule of the heartbeat (node-cron syntax)'),
 }).prefault({}).describe('periodic agent health event with the pipeline counters');

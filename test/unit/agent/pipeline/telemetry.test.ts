@@ -90,3 +90,8 @@ test('createTransports builds each output from the registry and names bad types 
   const bad: LoadedConfig = { ...loaded, config: { ...loaded.config, outputs: [loaded.config.outputs[0]!, { ...loaded.config.outputs[0]!, type: 'carrier-pigeon' }] } };
   assert.throws(() => createTransports(bad, ctx), (err: unknown) => err instanceof ConfigError && err.keyPath === 'outputs[1].type' && /carrier-pigeon/.test(err.message));
 });
+
+test('a bad heartbeat schedule is a config error naming the key', () => {
+  assert.throws(() => parseConfig({ heartbeat: { schedule: 'every five minutes' } }, 'agent.yaml'),
+    (err: unknown) => err instanceof ConfigError && err.keyPath === 'heartbeat.schedule');
+});
