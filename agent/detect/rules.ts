@@ -5,7 +5,7 @@ import { ConfigError } from '../util/errors.js';
 import { TACTIC_RE, TECHNIQUE_RE, threatRefs } from './attack.js';
 import { compileNode, RuleSyntaxError } from './matcher.js';
 import type { Predicate } from './matcher.js';
-import { defaultRisk, SEVERITY, severityOf } from './types.js';
+import { defaultRisk, severityOf } from './types.js';
 import type { DetectContext, Detector, Hit, RuleMeta } from './types.js';
 
 const severity = z.union([z.enum(['low', 'medium', 'high', 'critical']), z.number().int().min(1).max(100)])
@@ -129,4 +129,3 @@ export function compilePack(raw: unknown, file: string): Detector[] {
   return out;
 }
 
-export { SEVERITY };
