@@ -8,7 +8,7 @@ import type { ProcessReadContext } from './process-reader.js';
 import { SocketOwners } from './socket-owners.js';
 
 /** Existing pids re-checked per tick for PID reuse (their start time is re-read). */
-const REUSE_CHECKS_PER_TICK = 64;
+const REUSE_CHECKS_PER_TICK = 16;
 const CAP_DAC_READ_SEARCH = 2n;
 const CAP_SYS_PTRACE = 19n;
 
