@@ -6,13 +6,15 @@ import type { Sender, SenderOptions, SenderStats } from './sender.js';
 import { classify } from './sender.js';
 
 /**
- * UDP (RFC 5426): one message per datagram on a connected socket, at most once. A datagram the
- * kernel refuses (e.g. ICMP port unreachable reported on a later send) is retried through the
- * pipeline as part of a `partial` result; nothing confirms what the server received.
+ * UDP (RFC 5426): one message per datagram on a connected socket, at most once: nothing confirms
+ * what the server received. When the server's host answers "port unreachable" (ICMP, reported by
+ * the kernel as ECONNREFUSED), the next send is `retryable`, so the pipeline backs off while
+ * the server is down instead of writing datagrams into the void.
  */
 export class UdpSender implements Sender {
   private socket: Socket | undefined;
   private connecting: Promise<Socket> | undefined;
+  private asyncError: Error | undefined;
 
   constructor(private readonly opts: SenderOptions) {}
 
@@ -29,8 +31,9 @@ export class UdpSender implements Sender {
         sock.once('error', reject);
         sock.connect(this.opts.port, address, () => { sock.off('error', reject); resolve(); });
       });
-      // Asynchronous ICMP errors arrive as 'error' events; the next send reports them too.
-      sock.on('error', () => undefined);
+      // ICMP port-unreachable comes back as an asynchronous 'error' (ECONNREFUSED): keep it so
+      // the next send reports the outage instead of writing into the void.
+      sock.on('error', (err) => { this.asyncError = err; });
       sock.unref();
       this.socket = sock;
       return sock;
@@ -46,6 +49,12 @@ export class UdpSender implements Sender {
       sock = await this.open();
     } catch (err) {
       return classify(err, what);
+    }
+    const refused = this.asyncError;
+    if (refused !== undefined) {
+      this.asyncError = undefined;
+      this.reset();
+      return classify(refused, what);
     }
     const failed: number[] = [];
     let lastError: unknown;

@@ -54,3 +54,12 @@ test('config: documented defaults, unknown keys and bad SD-IDs rejected', () => 
   assert.equal(syslogConfigSchema.safeParse({ type: 'syslog', host: 'h', sd_id: 'bad id' }).success, false);
   assert.equal(syslogConfigSchema.safeParse({ type: 'syslog', host: 'h', tls: { cert: 'c.pem' } }).success, false);
 });
+
+test('config: the syslog type is registered once and every key documents itself', async () => {
+  const { transportRegistry } = await import('../../../../transports/registry.js');
+  assert.equal(transportRegistry.filter((t) => t.type === 'syslog').length, 1);
+  for (const [key, schema] of Object.entries(syslogConfigSchema.shape)) {
+    if (key === 'type') continue;
+    assert.ok((schema.description ?? '').length > 10, `${key} has a description`);
+  }
+});
