@@ -126,3 +126,25 @@ test('address scopes', () => {
   ];
   for (const [ip, scope] of cases) assert.equal(addressScope(ip), scope, ip);
 });
+
+test('process_filter narrows shipped process events by user, executable prefix and parent', async () => {
+  const source = new FakeSource();
+  const out: EcsDocument[] = [];
+  const w = new Watcher({
+    source, builder: new DocumentBuilder(sampleHost, sampleAgent), table: new ProcessTable({ hostId: 'h', bootId: 'b' }),
+    logger: memoryLogger(), sink: { accept: (d) => { out.push(d); return Promise.resolve(); } }, intervalMs: 1000, shipProcesses: true,
+    processFilter: { users: ['alice'], exclude_executables: ['/usr/lib/systemd/'], parents: ['bash'] },
+  });
+  const u = (r: ProcessRecord, userName: string, executable: string): ProcessRecord => ({ ...r, userName, executable });
+  source.setProcesses([p(1, 0, 0, 'init'), u(p(10, 1, 1, 'bash'), 'alice', '/bin/bash')]);
+  await w.tick();
+  source.setProcesses([
+    p(1, 0, 0, 'init'), u(p(10, 1, 1, 'bash'), 'alice', '/bin/bash'),
+    u(p(11, 10, 5, 'curl'), 'alice', '/usr/bin/curl'), // shipped
+    u(p(12, 10, 6, 'ls'), 'bob', '/usr/bin/ls'), // other user
+    u(p(13, 10, 7, 'helper'), 'alice', '/usr/lib/systemd/helper'), // excluded path
+    u(p(14, 1, 8, 'cron'), 'alice', '/usr/sbin/cron'), // parent is init, not bash
+  ]);
+  await w.tick();
+  assert.deepEqual(out.filter((d) => d.event.action === 'exec').map((d) => (d as { process?: { name?: string } }).process?.name), ['curl']);
+});
