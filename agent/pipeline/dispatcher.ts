@@ -30,6 +30,9 @@ export interface DispatcherDeps {
  */
 export class Dispatcher {
   private stopping = false;
+  /** Shutting down: send what is queued without waiting for batches to fill; stop at the first failure. */
+  private draining = false;
+  private drainFailed = false;
   /** A method, not the field, so checks after an await are not narrowed away. */
   private isStopping(): boolean { return this.stopping; }
   private readonly stopCtl = new AbortController();
@@ -50,8 +53,17 @@ export class Dispatcher {
     });
   }
 
-  /** Stops taking batches; the in-flight one gets until `deadline` (epoch ms), then is abandoned unacknowledged. */
+  /**
+   * Drains what is queued while the output keeps accepting, until `deadline` (epoch ms); then
+   * stops taking batches, gives the one in flight the rest of the time, and abandons it
+   * unacknowledged (it is sent again after a restart).
+   */
   async stop(deadline: number): Promise<void> {
+    this.draining = true;
+    this.d.lane.notify();
+    while (this.running !== undefined && this.d.lane.queuedEvents > 0 && !this.drainFailed && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
     this.stopping = true;
     this.d.lane.notify();
     this.wakeSleep?.();
@@ -121,7 +133,7 @@ export class Dispatcher {
     }
     const deadline = (r.frames[0]?.time ?? this.d.now()) + maxWait;
     let bytes = r.frames.reduce((n, f) => n + f.bytes, 0);
-    while (r.frames.length < maxEvents && bytes < maxBytes && !this.stopping && this.d.now() < deadline) {
+    while (r.frames.length < maxEvents && bytes < maxBytes && !this.stopping && !this.draining && this.d.now() < deadline) {
       await lane.waitForNotify(deadline - this.d.now());
       const more = await reader.read(r.end, maxEvents - r.frames.length, maxBytes - bytes);
       if (gen !== lane.generation) return undefined;
@@ -199,6 +211,7 @@ export class Dispatcher {
 
   private failed(reason: string, detail: string, retryAfterMs?: number): number {
     const { lane } = this.d;
+    if (this.draining) this.drainFailed = true;
     lane.count('failed', reason);
     lane.retries++;
     this.lastReason = detail;

@@ -35,7 +35,7 @@ export interface PipelineOptions {
   now?: () => number;
   /** Longest one send may take before it is aborted and retried (default 30 s). */
   sendTimeoutMs?: number;
-  /** Total time shutdown gives in-flight sends (default 5 s). */
+  /** Time shutdown gives in-flight sends (default 3 s, so the whole agent stops within 5 s). */
   shutdownTimeoutMs?: number;
   /** Period of the aggregated warning line (default 30 s). */
   warnIntervalMs?: number;
@@ -187,7 +187,7 @@ export class DeliveryPipeline implements Pipeline {
   }
 
   private async doShutdown(): Promise<void> {
-    const deadline = Date.now() + (this.o.shutdownTimeoutMs ?? 5000);
+    const deadline = Date.now() + (this.o.shutdownTimeoutMs ?? 3000);
     if (this.phase === 'starting') await this.starting?.catch(() => undefined);
     const wasStarted = this.phase === 'running';
     this.phase = 'stopping';

@@ -112,3 +112,15 @@ test('shutdown is idempotent, safe before start, and bounded with a hanging outp
   await waitFor(() => again.delivered.length === 1, 'the unacknowledged event is delivered after restart');
   assert.deepEqual(sequences(again.delivered), [1]);
 });
+
+test('shutdown sends what is queued to a healthy output without waiting for batches to fill', async (t) => {
+  const m = new MemoryTransport();
+  const { p } = await setup(t, m, {}, outputConfig('memory', { batch: { max_wait: 60_000 } }));
+  await p.accept(testDoc(1));
+  await p.accept(testDoc(2));
+  const t0 = Date.now();
+  await p.shutdown();
+  assert.ok(Date.now() - t0 < 3000, 'did not wait for max_wait');
+  assert.deepEqual(sequences(m.delivered), [1, 2]);
+  assert.equal(p.stats().outputs[0]?.state, 'stopped');
+});
