@@ -73,19 +73,25 @@ class Engine implements DetectionEngine {
     const os = typeof osRaw === 'string' && OSES.has(osRaw) ? (osRaw as OsType) : undefined;
     const t = Date.parse(doc['@timestamp']);
     const ctx: DetectContext = { os, ci: os === 'windows', now: Number.isNaN(t) ? Date.now() : t };
-    const identity = identityOf(doc, family === 'listener');
     const scopeRaw = getField(doc, F.listenerScope);
     const out: EcsDocument[] = [];
-    for (const d of this.byFamily[family]) {
-      if (d.meta.os.length > 0 && (os === undefined || !d.meta.os.includes(os))) continue;
-      const hit = d.test(doc, ctx);
-      if (hit === undefined) continue;
-      if (this.allow.allows(d.meta.id, doc, ctx.ci)) continue;
-      const key = `${d.meta.id}\u0000${identity}`;
-      if (this.fired.has(key)) continue;
-      this.remember(key);
-      const byScope = typeof scopeRaw === 'string' ? d.meta.severityByScope?.[scopeRaw as Scope] : undefined;
-      out.push(buildAlert(this.o.builder, doc, d.meta, hit, hit.severity ?? byScope ?? d.meta.severity));
+    // Parent-child rules also run on a listener's owner (its lineage as captured with the listener);
+    // the fire-once memory is per process entity, so an owner already flagged at start is not repeated.
+    const families: Family[] = family === 'listener' ? ['listener', 'process'] : ['process'];
+    for (const fam of families) {
+      const identity = identityOf(doc, fam === 'listener');
+      for (const d of this.byFamily[fam]) {
+        if (d.meta.os.length > 0 && (os === undefined || !d.meta.os.includes(os))) continue;
+        if (fam !== family && d.meta.ruleset === 'portwarden-baseline') continue;
+        const hit = d.test(doc, ctx);
+        if (hit === undefined) continue;
+        if (this.allow.allows(d.meta.id, doc, ctx.ci)) continue;
+        const key = `${d.meta.id}\u0000${identity}`;
+        if (this.fired.has(key)) continue;
+        this.remember(key);
+        const byScope = typeof scopeRaw === 'string' && fam === 'listener' ? d.meta.severityByScope?.[scopeRaw as Scope] : undefined;
+        out.push(buildAlert(this.o.builder, doc, d.meta, hit, hit.severity ?? byScope ?? d.meta.severity));
+      }
     }
     return out;
   }

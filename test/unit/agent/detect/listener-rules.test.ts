@@ -10,8 +10,8 @@ function fire(h: Harness, owner: Parameters<Harness['listenerDoc']>[0], addr: st
   const alerts = h.engine({ baseline: { enabled: false }, ...(config as object) }).evaluate(h.listenerDoc(owner, addr, port, transport));
   for (const a of alerts) {
     assert.deepEqual(ecsProblems(a), [], `alert ${JSON.stringify(a.rule)} is valid ECS`);
-    assert.equal(a.event.action, 'unusual_listener');
-    assert.deepEqual(a.event.category, ['process', 'intrusion_detection', 'network']);
+    if (a.event.action === 'unusual_listener') assert.deepEqual(a.event.category, ['process', 'intrusion_detection', 'network']);
+    else assert.equal(a.event.action, 'unusual_parent_child', 'parent-child rules also run on the owner');
   }
   return alerts;
 }
@@ -98,4 +98,17 @@ test('the same listener identity fires once; another owner of the same port fire
   assert.equal(e.evaluate(h.listenerDoc(a, '0.0.0.0', 4444)).length, 2);
   assert.equal(e.evaluate(h.listenerDoc(a, '0.0.0.0', 4444)).length, 0);
   assert.equal(e.evaluate(h.listenerDoc(h.chain({ name: 'bash' }, { name: 'nc' }), '0.0.0.0', 4444)).length, 2);
+});
+
+test('parent-child rules run on a listener owner too, once per process entity', () => {
+  const h = new Harness('linux');
+  const e = h.engine({ baseline: { enabled: false } });
+  const ng = h.chain({ name: 'nginx', executable: '/usr/sbin/nginx' });
+  const sh = h.spawn(ng, { name: 'sh', executable: '/usr/bin/dash' });
+  const first = e.evaluate(h.listenerDoc(sh, '127.0.0.1', 8081));
+  assert.deepEqual(first.filter((a) => a.event.action === 'unusual_parent_child').map((a) => (a.rule as { id: string }).id), ['pw-lnx-webserver-shell']);
+  assert.deepEqual(e.evaluate(h.processDoc(sh, 'already_running')), [], 'the owner already alerted through its listener');
+  const sh2 = h.spawn(ng, { name: 'sh', executable: '/usr/bin/dash' });
+  assert.deepEqual(ids(e.evaluate(h.processDoc(sh2))), ['pw-lnx-webserver-shell']);
+  assert.deepEqual(e.evaluate(h.listenerDoc(sh2, '127.0.0.1', 8082)).filter((a) => a.event.action === 'unusual_parent_child'), [], 'and the other way round');
 });
