@@ -9,7 +9,7 @@ export interface ListenerRecord {
   netns: string;
   transport: Transport;
   family: Family;
-  /** Local address as text: `0.0.0.0`, `::`, `127.0.0.1`, `fe80::1%eth0` (zone kept). */
+  /** Local address as text: `0.0.0.0`, `::`, `127.0.0.1`, `fe80::1` (an IPv6 zone travels in `zone`). */
   address: string;
   port: number;
   /** Socket inode (Linux) or 0 where the OS has no such id. */

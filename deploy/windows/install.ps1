@@ -33,7 +33,7 @@ if (-not $principal.IsInRole([Security.Principal.WindowsBuiltInRole]::Administra
 if ($NodePath -eq '') { $NodePath = (Get-Command node.exe -ErrorAction Stop).Source }
 $nodeMajor = [int]((& $NodePath -p 'parseInt(process.versions.node, 10)').Trim())
 if ($nodeMajor -lt 20) { throw "Node.js >= 20 is required, $NodePath is $nodeMajor" }
-foreach ($p in @('package.json', 'dist\agent\cli\main.js', 'node_modules')) {
+foreach ($p in @('package.json', 'dist\agent\cli\bin.js', 'node_modules')) {
   if (-not (Test-Path -LiteralPath (Join-Path $Source $p))) { throw "$Source is not a built portwarden tree (missing $p); run npm ci and npm run build" }
 }
 $arch = switch ($env:PROCESSOR_ARCHITECTURE) { 'ARM64' { 'arm64' } 'x86' { 'ia32' } default { 'x64' } }
@@ -72,7 +72,7 @@ if (-not (Test-Path -LiteralPath $config)) {
 } else {
   Write-Host "Keeping the existing $config"
 }
-& (Join-Path $InstallDir 'node.exe') (Join-Path $InstallDir 'app\dist\agent\cli\main.js') 'check-config' '--config' $config
+& (Join-Path $InstallDir 'node.exe') (Join-Path $InstallDir 'app\dist\agent\cli\bin.js') 'check-config' '--config' $config
 if ($LASTEXITCODE -ne 0) { throw "$config is not valid; fix it and run install.ps1 again" }
 
 if (-not (Get-Service -Name 'portwarden' -ErrorAction SilentlyContinue)) {

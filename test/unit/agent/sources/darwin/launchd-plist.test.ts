@@ -18,7 +18,7 @@ test('launchd plist: root daemon running the agent, restarted after failures, PA
   assert.deepEqual(p.KeepAlive, { SuccessfulExit: false }, 'restart on crash or non-zero exit');
   assert.equal(p.ThrottleInterval, 10);
   const args = p.ProgramArguments as string[];
-  assert.deepEqual(args.slice(1), ['/usr/local/portwarden/app/dist/agent/cli/main.js', 'run', '--config', '/Library/Application Support/portwarden/portwarden.yml']);
+  assert.deepEqual(args.slice(1), ['/usr/local/portwarden/app/dist/agent/cli/bin.js', 'run', '--config', '/Library/Application Support/portwarden/portwarden.yml']);
   const path = ((p.EnvironmentVariables as Record<string, string | undefined>).PATH ?? '').split(':');
   assert.ok(path.includes('/usr/sbin') && path.includes('/bin'), 'lsof and ps are found');
   assert.match(String(p.StandardErrorPath), /^\/Library\/Logs\/portwarden\//);

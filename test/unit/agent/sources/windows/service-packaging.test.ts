@@ -17,7 +17,7 @@ test('WinSW definition: LocalSystem, automatic start, node running the agent wit
   assert.equal(text('startmode'), 'Automatic');
   assert.equal(text('executable'), '%BASE%\\node.exe');
   assert.deepEqual(all(xml, 'argument').map((a) => a.text.trim()),
-    ['%BASE%\\app\\dist\\agent\\cli\\main.js', 'run', '--config', '%ProgramData%\\portwarden\\portwarden.yml']);
+    ['%BASE%\\app\\dist\\agent\\cli\\bin.js', 'run', '--config', '%ProgramData%\\portwarden\\portwarden.yml']);
   assert.equal(child(xml, 'arguments'), undefined, 'one form of arguments only');
 });
 
