@@ -58,3 +58,38 @@ test('batches respect max_events', async (t) => {
   assert.ok(m.batches.every((n) => n <= 7), `batch sizes ${m.batches.join(',')}`);
   assert.ok(m.batches.length < 50, 'events were batched together');
 });
+
+for (const fsync of ['always', 'never'] as const) {
+  test(`fsync: ${fsync} accepts, delivers and resumes after a restart`, async (t) => {
+    const dir = await tempState(t);
+    const down = new MemoryTransport().behave(() => ({ kind: 'retryable' }));
+    const p = createPipeline(pipelineOptions(dir, [{ name: 'a', transport: down }], { spool: { fsync } }));
+    await p.start();
+    await Promise.all(Array.from({ length: 100 }, (_, i) => p.accept(testDoc(i + 1))));
+    await p.shutdown();
+    const up = new MemoryTransport();
+    const p2 = createPipeline(pipelineOptions(dir, [{ name: 'a', transport: up }], { spool: { fsync } }));
+    defer(t, () => p2.shutdown());
+    await p2.start();
+    await waitFor(() => up.delivered.length === 100, 'backlog delivered');
+    assert.deepEqual(sequences(up.delivered), Array.from({ length: 100 }, (_, i) => i + 1));
+    assert.equal(p2.stats().outputs[0]?.received, 100, 'the backlog counts as received');
+  });
+}
+
+test('an output added to an existing spool starts with new events; the others keep their backlog', async (t) => {
+  const dir = await tempState(t);
+  const down = new MemoryTransport().behave(() => ({ kind: 'retryable' }));
+  const p = createPipeline(pipelineOptions(dir, [{ name: 'old', transport: down }]));
+  await p.start();
+  for (let i = 1; i <= 10; i++) await p.accept(testDoc(i));
+  await p.shutdown();
+  const old = new MemoryTransport();
+  const added = new MemoryTransport();
+  const p2 = createPipeline(pipelineOptions(dir, [{ name: 'old', transport: old }, { name: 'added', transport: added }]));
+  defer(t, () => p2.shutdown());
+  await p2.start();
+  await p2.accept(testDoc(11));
+  await waitFor(() => old.delivered.length === 11 && added.delivered.length === 1, 'delivery');
+  assert.deepEqual(sequences(added.delivered), [11]);
+});
