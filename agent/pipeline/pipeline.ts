@@ -123,9 +123,14 @@ export class DeliveryPipeline implements Pipeline {
     for (const d of this.dispatchers) d.start();
     this.telemetry.start();
     if (this.o.metrics.listen !== undefined) {
-      const m = await startMetricsServer(this.o.metrics.listen, () => this.stats(), this.o.logger);
-      this.metricsServer = m.server;
-      this.metricsPort = m.port;
+      // Telemetry never stops delivery: a busy port is an error in the log, not a dead agent.
+      try {
+        const m = await startMetricsServer(this.o.metrics.listen, () => this.stats(), this.o.logger);
+        this.metricsServer = m.server;
+        this.metricsPort = m.port;
+      } catch (err) {
+        this.o.logger.error('metrics endpoint could not listen; continuing without it', { address: this.o.metrics.listen, error: errorMessage(err) });
+      }
     }
   }
 

@@ -95,3 +95,18 @@ test('a bad heartbeat schedule is a config error naming the key', () => {
   assert.throws(() => parseConfig({ heartbeat: { schedule: 'every five minutes' } }, 'agent.yaml'),
     (err: unknown) => err instanceof ConfigError && err.keyPath === 'heartbeat.schedule');
 });
+
+test('a busy metrics port is logged and delivery goes on', async (t) => {
+  const dir = await tempState(t);
+  const first = new DeliveryPipeline(pipelineOptions(dir, [{ name: 'a', transport: new MemoryTransport() }], { metrics: { listen: '127.0.0.1:0' } }));
+  defer(t, () => first.shutdown());
+  await first.start();
+  const log = memoryLogger();
+  const m = new MemoryTransport();
+  const second = new DeliveryPipeline(pipelineOptions(await tempState(t), [{ name: 'b', transport: m }], { logger: log, metrics: { listen: `127.0.0.1:${first.metricsPort ?? 0}` } }));
+  defer(t, () => second.shutdown());
+  await second.start();
+  assert.ok(log.records.some((r) => r.level === 'error' && r.message.includes('metrics endpoint could not listen')));
+  await second.accept(testDoc(1));
+  await waitFor(() => m.delivered.length === 1, 'delivery');
+});
