@@ -1,6 +1,6 @@
 import { open, readFile, rename, mkdir } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { FaultHook } from './fault.js';
 
 /** Where an output has got to: the next seq to deliver and a hint where its frame starts. */
@@ -89,19 +89,24 @@ export class CursorStore {
     }
   }
 
-  private async write(pos: CursorPos): Promise<void> {
-    const tmp = `${this.path}.tmp`;
-    const fh = await open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(encode(pos));
-      if (this.sync) await fh.datasync();
-    } finally {
-      await fh.close();
-    }
-    this.fault?.('cursor.tmp');
-    await rename(tmp, this.path);
-    if (this.sync) await syncDir(this.dir);
+  private write(pos: CursorPos): Promise<void> {
+    return writeAtomic(this.path, encode(pos), this.sync, () => this.fault?.('cursor.tmp'));
   }
+}
+
+/** Replaces `path` atomically: tmp file, fsync, rename, fsync of the directory (fsyncs when `sync`). */
+export async function writeAtomic(path: string, text: string, sync: boolean, beforeRename?: () => void): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(text);
+    if (sync) await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+  beforeRename?.();
+  await rename(tmp, path);
+  if (sync) await syncDir(dirname(path));
 }
 
 export async function syncDir(dir: string): Promise<void> {

@@ -1,14 +1,15 @@
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { open, readFile, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { z } from 'zod';
 import type { Logger } from '../log/logger.js';
 import { PortwardenError, errorMessage } from '../util/errors.js';
-import { decodeFrame, encodeFrame, FrameFlag, frameIsFor, HEADER_BYTES, segmentName } from './frame.js';
+import { encodeFrame, FrameFlag, HEADER_BYTES, segmentName } from './frame.js';
 import type { Frame } from './frame.js';
 import { scanSpool } from './spool-recovery.js';
+import { evictSegment } from './spool-evict.js';
 import type { ScanReport, SegmentInfo } from './spool-recovery.js';
-import { syncDir } from './cursor-store.js';
+import { syncDir, writeAtomic } from './cursor-store.js';
 import type { FaultHook } from './fault.js';
 import type { Lane } from './lane.js';
 import type { spoolSchema } from './config.js';
@@ -230,15 +231,7 @@ export class Spool {
       this.dirty = false;
       this.durableNext = this.writtenNext;
       if (this.durableNext === this.headWritten) return;
-      const tmp = `${this.headPath}.tmp`;
-      const fh = await open(tmp, 'w', 0o600);
-      try {
-        await fh.writeFile(JSON.stringify({ next: this.durableNext }));
-        if (this.cfg.fsync !== 'never') await fh.datasync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, this.headPath);
+      await writeAtomic(this.headPath, JSON.stringify({ next: this.durableNext }), this.cfg.fsync !== 'never');
       this.headWritten = this.durableNext;
     }).catch((err: unknown) => { this.hooks.logger.warn('spool fsync failed', { error: errorMessage(err) }); });
   }
@@ -275,30 +268,12 @@ export class Spool {
       if (this.segments.length === 1 && this.fh !== undefined && (this.segments[0]?.count ?? 0) > 0) await this.roll(this.writtenNext);
       const seg = this.segments[0];
       if (seg === undefined || seg === this.segments.at(-1)) return false;
-      const buf = await readFile(seg.path).catch(() => Buffer.alloc(0));
-      const rescue: { frame: Frame; raw: Buffer; lanes: string[] }[] = [];
-      for (let off = 0; off < buf.length;) {
-        const r = decodeFrame(buf, off);
-        if (r.kind !== 'frame') break;
-        const f = r.frame;
-        const owed = this.lanes.filter((l) => l.readPos.seq <= f.seq && frameIsFor(f, l.name));
-        for (const lane of owed) {
-          lane.queuedEvents--;
-          lane.queuedBytes -= f.bytes;
-          if ((f.flags & FrameFlag.alert) === 0) lane.count('dropped', 'queue_full');
-        }
-        if ((f.flags & FrameFlag.alert) !== 0 && owed.length > 0) rescue.push({ frame: f, raw: buf.subarray(off, off + f.bytes), lanes: owed.map((l) => l.name) });
-        off += f.bytes;
-      }
       const next = this.segments[1];
-      for (const lane of this.lanes) {
-        if (lane.readPos.seq > seg.lastSeq || next === undefined) continue;
-        lane.readPos = { seq: Math.max(seg.lastSeq + 1, lane.readPos.seq), segment: next.id, offset: 0 };
-        lane.generation++;
-        if (!lane.inFlight) lane.ackPos = lane.readPos;
-      }
+      if (next === undefined) return false;
+      const buf = await readFile(seg.path).catch(() => Buffer.alloc(0));
+      const rescue = evictSegment(buf, seg, next, this.lanes);
       await this.unlink(seg);
-      const rescuedBytes = rescue.reduce((n, r) => n + r.raw.length, 0);
+      const rescuedBytes = rescue.reduce((n, r) => n + r.frame.bytes, 0);
       for (const r of rescue) {
         this.enqueue(encodeFrame(this.nextSeq++, r.frame.time, r.frame.flags, r.frame.payload.toString('utf8'), r.lanes), r.lanes, false).catch(() => undefined);
       }
