@@ -1,4 +1,4 @@
-import { appendFile, mkdir } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OutboundEvent } from '../../transports/types.js';
 
@@ -10,7 +10,7 @@ import type { OutboundEvent } from '../../transports/types.js';
 export class DeadLetter {
   readonly path: string;
 
-  constructor(private readonly dir: string, output: string, private readonly now: () => number) {
+  constructor(private readonly dir: string, output: string, private readonly now: () => number, private readonly sync = true) {
     this.path = join(dir, `${output}.ndjson`);
   }
 
@@ -21,6 +21,13 @@ export class DeadLetter {
     const text = items
       .map((i) => `{"@timestamp":${JSON.stringify(ts)},"output":${JSON.stringify(output)},"reason":${JSON.stringify(i.reason)},"event":${i.event.json}}\n`)
       .join('');
-    await appendFile(this.path, text, { mode: 0o640 });
+    const fh = await open(this.path, 'a', 0o640);
+    try {
+      await fh.writeFile(text);
+      // On disk before the cursor moves past these events (the cursor write is fsynced too).
+      if (this.sync) await fh.datasync();
+    } finally {
+      await fh.close();
+    }
   }
 }

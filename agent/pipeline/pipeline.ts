@@ -79,7 +79,7 @@ export class DeliveryPipeline implements Pipeline {
       return new Dispatcher({
         lane, transport: out.transport, config: out.config, logger: o.logger, now: this.now,
         reader: new LaneReader(() => this.spool.segments, lane, o.logger),
-        deadLetter: new DeadLetter(join(o.stateDir, 'dead-letter'), out.name, this.now),
+        deadLetter: new DeadLetter(join(o.stateDir, 'dead-letter'), out.name, this.now, o.spool.fsync !== 'never'),
         emit: (input) => { this.emit(input); },
         sendTimeoutMs: o.sendTimeoutMs ?? 30_000,
         ...(o.random === undefined ? {} : { random: o.random }),
