@@ -48,15 +48,17 @@ export class Lane {
   /** Resolves at the next notify() or after `ms`. */
   waitForNotify(ms: number): Promise<void> {
     return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(t);
+        if (this.waiter === done) this.waiter = undefined;
+        resolve();
+      };
       const t = setTimeout(done, ms);
       t.unref();
+      // One dispatcher per lane: a previous waiter can only be stale; release it.
       const prev = this.waiter;
       this.waiter = done;
-      function done(): void {
-        clearTimeout(t);
-        prev?.();
-        resolve();
-      }
+      prev?.();
     });
   }
 
