@@ -42,17 +42,25 @@ test('listeners --json agrees with ss -ltnupH on (protocol, address, port, pids)
   const there = await startListenerChain('oracle-ns', ['tcp:127.0.0.1:0', 'udp:0.0.0.0:0'], ns.name);
   t.after(() => { there.kill(); });
 
-  // Other tests open and close listeners meanwhile: what ss saw both before and after must be
-  // reported, and nothing may be reported that ss saw neither before nor after.
-  const before = new Set([...await ssKeys(ownNetns), ...await ssKeys(nsId, ns.name)]);
+  // Other tests open and close listeners meanwhile: ss samples the table before, during and after
+  // our run. What every sample saw must be reported; nothing may be reported that no sample saw.
+  const snapshot = async () => new Set([...await ssKeys(ownNetns), ...await ssKeys(nsId, ns.name)]);
+  const samples: Set<string>[] = [await snapshot()];
+  let done = false;
+  const sampler = (async () => {
+    while (!done) samples.push(await snapshot());
+  })();
   const { stdout } = await run(process.execPath, [cliPath, 'listeners', '--json'], { maxBuffer: 64 * 1024 * 1024 });
-  const after = new Set([...await ssKeys(ownNetns), ...await ssKeys(nsId, ns.name)]);
+  done = true;
+  await sampler;
+  samples.push(await snapshot());
   const docs = stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as EcsDocument);
   const ours = new Set(docs.filter((d) => [ownNetns, nsId].includes(String(getField(d, 'portwarden.listener.netns')))).map(docKey));
+  const ever = new Set(samples.flatMap((x) => [...x]));
 
-  const stable = [...before].filter((k) => after.has(k));
+  const stable = [...(samples[0] ?? [])].filter((k) => samples.every((x) => x.has(k)));
   const missing = stable.filter((k) => !ours.has(k));
-  const extra = [...ours].filter((k) => !before.has(k) && !after.has(k));
+  const extra = [...ours].filter((k) => !ever.has(k));
   assert.deepEqual(missing, [], 'listeners ss saw that portwarden did not report');
   assert.deepEqual(extra, [], 'listeners portwarden reported that ss never saw');
   for (const o of [...here.opened, ...there.opened]) {
