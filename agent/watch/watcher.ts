@@ -110,17 +110,21 @@ export class Watcher implements Lifecycle {
       return { record, owner };
     });
     const diff = diffListeners(this.listeners, now, at);
+    this.listeners = diff.current;
+    const first = this.first;
+    this.first = false;
+    for (const doc of out) await this.o.sink.accept(doc);
+    // Handed over one at a time: a first tick on a host with thousands of listeners never holds
+    // all their documents in memory at once.
     for (const t of diff.stopped) {
-      out.push(this.listenerDoc(t, Action.listeningStopped, at, { start: t.firstSeen, end: at }));
+      await this.o.sink.accept(this.listenerDoc(t, Action.listeningStopped, at, { start: t.firstSeen, end: at }));
     }
     for (const t of diff.started) {
-      const doc = this.listenerDoc(t, this.first ? Action.listeningExisting : Action.listeningStarted, at);
-      out.push(doc, ...(this.o.detect?.(doc) ?? []));
+      const doc = this.listenerDoc(t, first ? Action.listeningExisting : Action.listeningStarted, at);
+      await this.o.sink.accept(doc);
+      for (const alert of this.o.detect?.(doc) ?? []) await this.o.sink.accept(alert);
     }
-    this.listeners = diff.current;
-    this.first = false;
     this.o.table.prune(Date.now());
-    for (const doc of out) await this.o.sink.accept(doc);
     await this.warnings.maybeReport();
   }
 

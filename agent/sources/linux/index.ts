@@ -2,6 +2,7 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import type { Logger } from '../../log/logger.js';
 import type { ListenerRecord, ProcessRecord, Snapshot, Source, SourceInfo } from '../types.js';
 import { ListenerReader } from './listener-reader.js';
+import type { NamespaceRows } from './listener-reader.js';
 import { parseBtime, parseNsLink } from './proc-parsers.js';
 import { listPids, readProcess, readStartKey, UserNames } from './process-reader.js';
 import type { ProcessReadContext } from './process-reader.js';
@@ -40,6 +41,7 @@ export class LinuxSource implements Source {
   private namespaces: Map<string, number> | undefined;
   private lastSig = '';
   private lastRows: (ListenerRecord & { zone?: string })[] = [];
+  private lastInodes: number[] = [];
   private rereadChanged = false;
   private reuseCursor = 0;
   private ownNetns: string | undefined;
@@ -157,12 +159,22 @@ export class LinuxSource implements Source {
     this.rereadChanged = false;
     const { newPids, changed } = this.refreshProcesses(warnings);
 
-    const rows: (ListenerRecord & { zone?: string })[] = [];
     const targets: [string, number | 'self'][] = [[this.ownNetns ?? 'host', 'self'], ...this.otherNamespaces()];
+    const dumps: { netns: string; rows: NamespaceRows['rows'] }[] = [];
     for (const [netns, pid] of targets) {
       const r = await this.reader.read(pid, pid === 'self');
       warnings.push(...r.warnings);
-      for (const row of r.rows) {
+      dumps.push({ netns, rows: r.rows });
+    }
+    // Steady state: no process came or went and the kernel lists the same sockets in the same
+    // order, so owners cannot have changed either. Nothing else to do this tick.
+    if (!changed && this.sameInodes(dumps)) {
+      return { takenAt, listeners: this.lastRows, processes: this.processes, warnings, changed: { processes: false, listeners: false } };
+    }
+    this.lastInodes = dumps.flatMap((d) => d.rows.map((r) => r.inode));
+    const rows: (ListenerRecord & { zone?: string })[] = [];
+    for (const { netns, rows: dumped } of dumps) {
+      for (const row of dumped) {
         const rec: ListenerRecord & { zone?: string } = {
           netns, transport: row.transport, family: row.family, address: row.address, port: row.port, inode: row.inode, owners: [],
         };
@@ -197,6 +209,14 @@ export class LinuxSource implements Source {
       warnings,
       changed: { processes: changed || this.rereadChanged, listeners: listenersChanged },
     };
+  }
+
+  private sameInodes(dumps: readonly { rows: readonly { inode: number }[] }[]): boolean {
+    let i = 0;
+    for (const d of dumps) {
+      for (const r of d.rows) if (this.lastInodes[i++] !== r.inode) return false;
+    }
+    return i === this.lastInodes.length;
   }
 
   /** An old process that opens a new listener may have exec'd since we read it: read it again. */
