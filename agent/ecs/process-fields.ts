@@ -114,6 +114,7 @@ function buildBlock(node: ProcessNode, ancestors: readonly ProcessNode[]): Proce
   if (r.executableDeleted === true) flags.executable_deleted = true;
   if (truncated) flags.truncated = true;
   if (r.netns !== undefined) flags.netns = r.netns;
+  if (r.stdin !== undefined) flags.stdin = r.stdin;
   if (Object.keys(flags).length > 0) pw.process = flags;
   const user = userOf(r);
   const relatedUsers = [...new Set([r.userName, parent?.record.userName].filter((u): u is string => u !== undefined))];

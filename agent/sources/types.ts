@@ -53,6 +53,11 @@ export interface ProcessRecord {
   /** Linux: process group and session leader pids. */
   pgid?: number;
   sid?: number;
+  /**
+   * Linux: what the process's stdin is; `tcp` when it is a TCP connection (checked for shells and
+   * interpreters only: a reverse or bind shell), `socket` for other sockets.
+   */
+  stdin?: 'tcp' | 'socket' | 'pipe' | 'tty' | 'null' | 'file';
   /** Network namespace id the process lives in (matches ListenerRecord.netns). */
   netns?: string;
   containerId?: string;

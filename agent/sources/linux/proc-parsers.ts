@@ -244,3 +244,25 @@ export function parseSsLine(line: string): (SocketRow & { zone?: string }) | und
     ...(ep.zone === undefined ? {} : { zone: ep.zone }),
   };
 }
+
+/** What a process's stdin is, from the readlink of `/proc/<pid>/fd/0`. */
+export type StdinKind = 'socket' | 'pipe' | 'tty' | 'null' | 'file';
+
+export function classifyFdLink(link: string): StdinKind {
+  if (link.startsWith('socket:[')) return 'socket';
+  if (link.startsWith('pipe:[')) return 'pipe';
+  if (link === '/dev/null') return 'null';
+  if (link.startsWith('/dev/pts/') || link.startsWith('/dev/tty') || link === '/dev/console') return 'tty';
+  return 'file';
+}
+
+/** Inodes of TCP sockets (any state) listed in a /proc/<pid>/net/tcp{,6} text. */
+export function tcpInodes(text: string): Set<number> {
+  const out = new Set<number>();
+  const lines = text.split('\n');
+  for (let i = 1; i < lines.length; i++) {
+    const inode = Number(lines[i]?.trim().split(/\s+/)[9]);
+    if (Number.isInteger(inode) && inode > 0) out.add(inode);
+  }
+  return out;
+}

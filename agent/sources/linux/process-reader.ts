@@ -1,8 +1,26 @@
 import { closeSync, openSync, readFileSync, readSync, readlinkSync, readdirSync, statSync } from 'node:fs';
 import type { ProcessRecord } from '../types.js';
 import {
-  joinCommandLine, parseCgroupContainerId, parseCmdline, parseExeLink, parseNsLink, parsePasswd, parseStat,
+  classifyFdLink, joinCommandLine, parseCgroupContainerId, parseCmdline, parseExeLink, parseNsLink, parsePasswd, parseSocketLink,
+  parseStat, tcpInodes,
 } from './proc-parsers.js';
+
+/** Programs whose stdin is worth checking against the TCP table (reverse and bind shells). */
+const SHELL_LIKE = /^(?:[a-z]*sh|busybox|python[0-9.]*|perl[0-9.]*|ruby[0-9.]*|php[0-9.]*|lua[0-9.]*|node|nc|ncat|socat)$/;
+
+/** Classifies fd 0; a socket of a shell-like program is looked up in its namespace's TCP table. */
+function stdinOf(base: string, comm: string): ProcessRecord['stdin'] {
+  const link = tryReadlink(`${base}/fd/0`);
+  if (link === undefined) return undefined;
+  const kind = classifyFdLink(link);
+  if (kind !== 'socket' || !SHELL_LIKE.test(comm)) return kind;
+  const inode = parseSocketLink(link) ?? 0;
+  for (const f of ['tcp', 'tcp6']) {
+    const text = tryRead(`${base}/net/${f}`, 64 * 1024 * 1024);
+    if (text !== undefined && tcpInodes(text.toString('latin1')).has(inode)) return 'tcp';
+  }
+  return 'socket';
+}
 
 /** Longest command line kept per process; the rest is cut (and flagged by the document builder). */
 export const MAX_CMDLINE_BYTES = 256 * 1024;
@@ -125,6 +143,8 @@ export function readProcess(pid: number, ctx: ProcessReadContext): ProcessRecord
     const baseName = path.slice(path.lastIndexOf('/') + 1);
     if (stat.comm.length === 15 && baseName.startsWith(stat.comm)) rec.name = baseName;
   }
+  const stdin = stdinOf(base, stat.comm);
+  if (stdin !== undefined) rec.stdin = stdin;
   const cwd = tryReadlink(`${base}/cwd`);
   if (cwd !== undefined) rec.workingDirectory = cwd;
   try {

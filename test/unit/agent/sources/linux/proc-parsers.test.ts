@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import {
-  compressIpv6, joinCommandLine, parseCgroupContainerId, parseCmdline, parseExeLink, parseProcNet, parseSsLine, parseStat,
+  classifyFdLink, compressIpv6, joinCommandLine, parseCgroupContainerId, parseCmdline, parseExeLink, parseProcNet, parseSsLine, parseStat, tcpInodes,
 } from '../../../../../agent/sources/linux/proc-parsers.js';
 import { fixture } from '../../../../helpers/paths.js';
 
@@ -121,4 +121,15 @@ test('property: cmdline round-trips any NUL-free UTF-8 arguments', () => {
     const buf = Buffer.from(args.map((a) => `${a}\0`).join(''), 'utf8');
     assert.deepEqual(parseCmdline(buf), args);
   }), { numRuns: 300 });
+});
+
+test('stdin kinds from fd/0 links, and TCP inodes from /proc/net/tcp', () => {
+  assert.equal(classifyFdLink('socket:[35883]'), 'socket');
+  assert.equal(classifyFdLink('pipe:[1234]'), 'pipe');
+  assert.equal(classifyFdLink('/dev/pts/3'), 'tty');
+  assert.equal(classifyFdLink('/dev/null'), 'null');
+  assert.equal(classifyFdLink('/home/a/input.txt'), 'file');
+  const inodes = tcpInodes(read('proc-net-tcp6.txt'));
+  assert.ok(inodes.has(35883) && inodes.has(35874), 'established and listening rows both count');
+  assert.ok(!inodes.has(35876), 'a UDP inode is not a TCP one');
 });

@@ -1,0 +1,36 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createServer, connect } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { readProcess, UserNames } from '../../../agent/sources/linux/process-reader.js';
+import { parseBtime } from '../../../agent/sources/linux/proc-parsers.js';
+import { waitFor } from '../../helpers/agent-process.js';
+
+const ctx = {
+  procRoot: '/proc', clockTicks: 100, users: new UserNames(),
+  bootTimeMs: (parseBtime(readFileSync('/proc/stat', 'utf8')) ?? 0) * 1000,
+};
+
+test('a shell reading from a TCP connection is told apart from one on a pipe or a unix socket', async (t) => {
+  // A real TCP connection becomes the shell's stdin: what `nc -e /bin/sh` or a bind shell does.
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => { server.close(); });
+  const accepted = new Promise<Socket>((r) => server.once('connection', r));
+  const client = connect((server.address() as AddressInfo).port, '127.0.0.1');
+  t.after(() => { client.destroy(); });
+  await new Promise<void>((r) => client.once('connect', r));
+  const conn = await accepted;
+  t.after(() => { conn.destroy(); });
+  const fd = (conn as unknown as { _handle: { fd: number } })._handle.fd;
+  const viaTcp = spawn('sh', ['-c', 'sleep 30'], { stdio: [fd, 'ignore', 'ignore'] });
+  const viaPipe = spawn('sh', ['-c', 'sleep 30'], { stdio: ['pipe', 'ignore', 'ignore'] }); // libuv: a unix socketpair
+  const viaNull = spawn('sh', ['-c', 'sleep 30'], { stdio: ['ignore', 'ignore', 'ignore'] });
+  t.after(() => { for (const p of [viaTcp, viaPipe, viaNull]) p.kill('SIGKILL'); });
+  const kind = (pid: number | undefined) => (pid === undefined ? undefined : readProcess(pid, ctx)?.stdin);
+  assert.equal(await waitFor('the tcp shell', () => kind(viaTcp.pid)), 'tcp');
+  assert.equal(await waitFor('the socketpair shell', () => kind(viaPipe.pid)), 'socket');
+  assert.equal(await waitFor('the /dev/null shell', () => kind(viaNull.pid)), 'null');
+});
