@@ -36,6 +36,11 @@ export type SendResult =
 export interface Transport extends Lifecycle {
   readonly type: string;
   send(batch: readonly OutboundEvent[], signal: AbortSignal): Promise<SendResult>;
+  /**
+   * Transport-specific counters (syslog: truncated, resent, reconnects ...), shown in the
+   * heartbeat and as `portwarden_output_transport{output,name}` on the metrics endpoint.
+   */
+  stats?(): object;
 }
 
 /** What a transport may use from the agent. */

@@ -34,6 +34,8 @@ export function renderPrometheus(s: PipelineStats): string {
   family('portwarden_output_queue_bytes', 'gauge', 'bytes queued for the output', per((o) => o.queuedBytes).map(({ o, v }) => [{ output: o.name }, v]));
   family('portwarden_output_oldest_queued_age_seconds', 'gauge', 'age of the oldest undelivered event', per((o) => o.oldestQueuedAgeMs / 1000).map(({ o, v }) => [{ output: o.name }, v]));
   family('portwarden_output_state', 'gauge', 'output state: 0 running, 1 backoff, 2 breaker open, 3 paused, 4 stopped', per((o) => STATE_CODE[o.state]).map(({ o, v }) => [{ output: o.name, type: o.type }, v]));
+  family('portwarden_output_transport', 'gauge', "the transport's own counters (syslog: truncated, resent, reconnects ...)",
+    s.outputs.flatMap((o) => Object.entries(o.transport ?? {}).map(([name, v]): [Record<string, string>, number] => [{ output: o.name, name }, Number(v)])));
   if (s.spool !== undefined) {
     family('portwarden_spool_bytes', 'gauge', 'bytes of the spool on disk', [[{}, s.spool.bytes]]);
     family('portwarden_spool_max_bytes', 'gauge', 'the spool disk cap', [[{}, s.spool.maxBytes]]);

@@ -169,7 +169,11 @@ export class DeliveryPipeline implements Pipeline {
       received: this.received,
       dropped: this.spool.droppedNewest > 0 ? { queue_full: this.spool.droppedNewest } : {},
       lost: this.lost,
-      outputs: this.lanes.map((l) => l.stats(now)),
+      outputs: this.lanes.map((l, i) => {
+        const extra = Object.entries(this.o.outputs[i]?.transport.stats?.() ?? {})
+          .filter((e): e is [string, number | boolean] => typeof e[1] === 'number' || typeof e[1] === 'boolean');
+        return extra.length === 0 ? l.stats(now) : { ...l.stats(now), transport: Object.fromEntries(extra) };
+      }),
       spool: { bytes: this.spool.usedBytes, maxBytes: this.spool.maxBytes, segments: this.spool.segments.length },
     };
   }

@@ -25,6 +25,8 @@ export interface OutputStats {
   queuedEvents: number;
   queuedBytes: number;
   oldestQueuedAgeMs: number;
+  /** The transport's own counters, where it keeps any (Transport.stats). */
+  transport?: Record<string, number | boolean>;
 }
 
 export interface PipelineStats {

@@ -7,8 +7,10 @@ import type { OutboundEvent, SendResult, Transport } from '../types.js';
  */
 export function lazyTransport(type: string, load: () => Promise<Transport>): Transport {
   let inner: Promise<Transport> | undefined;
-  const get = (): Promise<Transport> => (inner ??= load());
+  let loaded: Transport | undefined;
+  const get = (): Promise<Transport> => (inner ??= load().then((t) => (loaded = t)));
   return {
+    stats: (): object => loaded?.stats?.() ?? {},
     type,
     start: async () => { await (await get()).start(); },
     send: async (batch: readonly OutboundEvent[], signal: AbortSignal): Promise<SendResult> => (await get()).send(batch, signal),
