@@ -29,7 +29,11 @@ test('a shell reading from a TCP connection is told apart from one on a pipe or 
   const viaPipe = spawn('sh', ['-c', 'sleep 30'], { stdio: ['pipe', 'ignore', 'ignore'] }); // libuv: a unix socketpair
   const viaNull = spawn('sh', ['-c', 'sleep 30'], { stdio: ['ignore', 'ignore', 'ignore'] });
   t.after(() => { for (const p of [viaTcp, viaPipe, viaNull]) p.kill('SIGKILL'); });
-  const kind = (pid: number | undefined) => (pid === undefined ? undefined : readProcess(pid, ctx)?.stdin);
+  // Read only once the child has exec'd sh (before that it is a copy of this node process).
+  const kind = (pid: number | undefined) => {
+    const rec = pid === undefined ? undefined : readProcess(pid, ctx);
+    return rec?.name === 'sh' ? rec.stdin : undefined;
+  };
   assert.equal(await waitFor('the tcp shell', () => kind(viaTcp.pid)), 'tcp');
   assert.equal(await waitFor('the socketpair shell', () => kind(viaPipe.pid)), 'socket');
   assert.equal(await waitFor('the /dev/null shell', () => kind(viaNull.pid)), 'null');
