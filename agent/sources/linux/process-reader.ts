@@ -31,7 +31,7 @@ const scratch = Buffer.allocUnsafe(64 * 1024);
  * Reads a /proc file with open + read + close into a reused buffer (readFileSync adds an fstat and
  * grows buffers; /proc files report size 0). Returns a copy, or undefined when unreadable.
  */
-function tryRead(path: string, max = MAX_CMDLINE_BYTES): Buffer | undefined {
+function tryRead(path: string, max = MAX_CMDLINE_BYTES, untilEof = true): Buffer | undefined {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -39,10 +39,16 @@ function tryRead(path: string, max = MAX_CMDLINE_BYTES): Buffer | undefined {
     return undefined;
   }
   try {
+    // Multi-record seq_files (/proc/<pid>/net/tcp) and large cmdlines return short reads before
+    // EOF, so read until 0; one-record files (stat, cgroup) come whole in the first read.
     let n = readSync(fd, scratch, 0, scratch.length, null);
-    if (n < scratch.length) return Buffer.from(scratch.subarray(0, n));
-    const parts = [Buffer.from(scratch)];
     let total = n;
+    while (untilEof && n > 0 && total < scratch.length) {
+      n = readSync(fd, scratch, total, scratch.length - total, null);
+      total += n;
+    }
+    if (n === 0 || !untilEof || total >= max) return Buffer.from(scratch.subarray(0, Math.min(total, max)));
+    const parts = [Buffer.from(scratch.subarray(0, total))];
     while (n > 0 && total < max) {
       const chunk = Buffer.allocUnsafe(Math.min(256 * 1024, max - total));
       n = readSync(fd, chunk, 0, chunk.length, null);
@@ -114,7 +120,7 @@ export interface ProcessReadContext {
  */
 export function readProcess(pid: number, ctx: ProcessReadContext): ProcessRecord | undefined {
   const base = `${ctx.procRoot}/${pid}`;
-  const statBuf = tryRead(`${base}/stat`);
+  const statBuf = tryRead(`${base}/stat`, 4096, false);
   if (statBuf === undefined) return undefined;
   const stat = parseStat(statBuf.toString('utf8'));
   if (stat === undefined) return undefined;
@@ -158,7 +164,7 @@ export function readProcess(pid: number, ctx: ProcessReadContext): ProcessRecord
   const ns = tryReadlink(`${base}/ns/net`);
   const netns = ns === undefined ? undefined : parseNsLink(ns);
   if (netns !== undefined) rec.netns = netns;
-  const cgroup = tryRead(`${base}/cgroup`);
+  const cgroup = tryRead(`${base}/cgroup`, 64 * 1024, false);
   const containerId = cgroup === undefined ? undefined : parseCgroupContainerId(cgroup.toString('utf8'));
   if (containerId !== undefined) rec.containerId = containerId;
   return rec;
@@ -166,6 +172,6 @@ export function readProcess(pid: number, ctx: ProcessReadContext): ProcessRecord
 
 /** Re-reads only the start key, to tell a reused pid from the same process. */
 export function readStartKey(pid: number, procRoot: string): string | undefined {
-  const buf = tryRead(`${procRoot}/${pid}/stat`);
+  const buf = tryRead(`${procRoot}/${pid}/stat`, 4096, false);
   return buf === undefined ? undefined : parseStat(buf.toString('utf8'))?.startTicks;
 }

@@ -24,6 +24,14 @@ test('a shell reading from a TCP connection is told apart from one on a pipe or 
   await new Promise<void>((r) => client.once('connect', r));
   const conn = await accepted;
   t.after(() => { conn.destroy(); });
+  // Enough other connections that /proc/<pid>/net/tcp spans many short reads.
+  const crowd: Socket[] = [];
+  t.after(() => { for (const c of crowd) c.destroy(); });
+  for (let i = 0; i < 300; i++) {
+    const c = connect((server.address() as AddressInfo).port, '127.0.0.1');
+    crowd.push(c);
+    await new Promise<void>((r) => c.once('connect', r));
+  }
   const fd = (conn as unknown as { _handle: { fd: number } })._handle.fd;
   const viaTcp = spawn('sh', ['-c', 'sleep 30'], { stdio: [fd, 'ignore', 'ignore'] });
   const viaPipe = spawn('sh', ['-c', 'sleep 30'], { stdio: ['pipe', 'ignore', 'ignore'] }); // libuv: a unix socketpair
@@ -37,4 +45,17 @@ test('a shell reading from a TCP connection is told apart from one on a pipe or 
   assert.equal(await waitFor('the tcp shell', () => kind(viaTcp.pid)), 'tcp');
   assert.equal(await waitFor('the socketpair shell', () => kind(viaPipe.pid)), 'socket');
   assert.equal(await waitFor('the /dev/null shell', () => kind(viaNull.pid)), 'null');
+});
+
+test('a 100 KB command line is read whole from a live process', async (t) => {
+  const big = 'x'.repeat(100_000);
+  const p = spawn('python3', ['-c', 'import time; time.sleep(30)', big], { stdio: 'ignore' });
+  t.after(() => { p.kill('SIGKILL'); });
+  const rec = await waitFor('python3 running', () => {
+    const r = p.pid === undefined ? undefined : readProcess(p.pid, ctx);
+    // Right at exec, comm can already say python3 while cmdline still shows the parent's image.
+    return r?.name === 'python3' && r.args?.length === 4 && r.args[1] === '-c' ? r : undefined;
+  });
+  assert.equal(rec.args?.length, 4);
+  assert.equal(rec.args[3]?.length, 100_000);
 });
