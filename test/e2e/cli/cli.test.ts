@@ -95,3 +95,24 @@ test('SIGINT stops the agent with exit code 0', async () => {
   agent.proc.kill('SIGINT');
   assert.equal(await agent.stop(), 0, agent.stderr());
 });
+
+test('the embedded default (no config) prints ECS documents on stdout and stops cleanly', async (t) => {
+  const { spawn } = await import('node:child_process');
+  const { createServer } = await import('node:net');
+  const server = createServer(); // at least one listener to report, whatever the machine runs
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => { server.close(); });
+  const proc = spawn(process.execPath, [cliPath, 'run'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout.on('data', (b: Buffer) => { out += b.toString(); });
+  const exited = new Promise<number | null>((r) => proc.once('exit', (c) => { r(c); }));
+  try {
+    const doc = await waitFor('a listener document on stdout', () => out.split('\n').filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { event: { action: string }; ecs: { version: string } })
+      .find((d) => d.event.action === 'listening_existing'), 30_000);
+    assert.equal(doc.ecs.version, '9.4.0');
+  } finally {
+    proc.kill('SIGTERM');
+  }
+  assert.equal(await exited, 0);
+});

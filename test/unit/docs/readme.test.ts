@@ -19,6 +19,12 @@ test('README gives the two quick-start commands and CI runs its test command', (
   assert.match(ci, /^npm test$/m);
 });
 
+test('npm start runs the same entry point as the portwarden bin, and it exists after a build', () => {
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { bin: { portwarden: string }; scripts: { start: string } };
+  assert.match(pkg.scripts.start, new RegExp(`node ${pkg.bin.portwarden.replace(/\./g, '\\.')} run$`));
+  assert.ok(readFileSync(join(repoRoot, pkg.bin.portwarden), 'utf8').includes('main(process.argv.slice(2)'));
+});
+
 test('the shipped example config is valid', () => {
   const { config, outputNames } = loadConfig(join(repoRoot, 'config', 'portwarden.example.yaml'), {});
   assert.ok(outputNames.length >= 2);
