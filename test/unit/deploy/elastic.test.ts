@@ -11,7 +11,6 @@ import { eqlFields, esqlFields, kqlFields } from './query-fields.js';
 
 test('the sample events cover every event type and are valid ECS', async (t) => {
   const s = await samples();
-  t.diagnostic(`alerts from ${s.alertsFromEngine ? 'the detection engine' : 'hand-built documents (no engine)'}`);
   const seen = new Set(s.all.map((d) => `${d.event.dataset}/${d.event.action}`));
   for (const want of [
     `${Dataset.network}/${Action.listeningStarted}`, `${Dataset.network}/${Action.listeningStopped}`, `${Dataset.network}/${Action.listeningExisting}`,
