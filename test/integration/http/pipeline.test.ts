@@ -4,8 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { AgentEventFactory } from '../../../agent/ecs/document.js';
-import { Dataset, ECS_VERSION, Kind, MODULE } from '../../../agent/ecs/fields.js';
+import { sampleBuilder } from '../../../agent/ecs/samples.js';
 import { heartbeatSchema, metricsSchema, outputCommonShape, spoolSchema } from '../../../agent/pipeline/config.js';
 import { createPipeline } from '../../../agent/pipeline/index.js';
 import { httpTransport } from '../../../transports/http/index.js';
@@ -15,14 +14,8 @@ import { idOf, makeEvents, testContext } from './support.js';
 
 // The http output behind the real delivery pipeline: spool, dispatcher, backoff, dead letters.
 
-let seq = 0;
-const agentEvent: AgentEventFactory = (input) => {
-  const now = new Date().toISOString();
-  return {
-    '@timestamp': now, message: input.message, ecs: { version: ECS_VERSION },
-    event: { id: `agent-${String(++seq)}`, kind: input.kind ?? Kind.event, action: input.action, dataset: Dataset.agent, module: MODULE, created: now, sequence: seq },
-  };
-};
+// In-band agent events come from the real document builder.
+const agentEvent = sampleBuilder().builder.agentEvent;
 
 test('pipeline + elasticsearch: item 429s, a mapping error, a whole-request 429 and a 413; every event indexed once or dead-lettered with its reason', async (t) => {
   const es = await ElasticsearchPeer.start({ maxBodyBytes: 20_000 });

@@ -5,8 +5,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { AgentEventFactory, EcsDocument } from '../../../agent/ecs/document.js';
-import { Dataset, ECS_VERSION, F, Kind, MODULE } from '../../../agent/ecs/fields.js';
+import type { EcsDocument } from '../../../agent/ecs/document.js';
+import { F } from '../../../agent/ecs/fields.js';
+import { sampleBuilder } from '../../../agent/ecs/samples.js';
 import { getField } from '../../../agent/ecs/document.js';
 import { memoryLogger } from '../../../agent/log/logger.js';
 import { heartbeatSchema, metricsSchema, outputCommonShape, spoolSchema } from '../../../agent/pipeline/config.js';
@@ -19,14 +20,8 @@ import { alertEvent, bigEvent, listenerEvent } from './sample-events.js';
 
 // The kafka output behind the real delivery pipeline (spool, dispatcher, backoff, dead letters).
 
-let agentSeq = 0;
-const agentEvent: AgentEventFactory = (input) => {
-  const now = new Date().toISOString();
-  return {
-    '@timestamp': now, message: input.message, ecs: { version: ECS_VERSION },
-    event: { id: `agent-${String(++agentSeq)}`, kind: input.kind ?? Kind.event, action: input.action, dataset: Dataset.agent, module: MODULE, created: now, sequence: agentSeq },
-  };
-};
+// In-band agent events come from the real document builder.
+const agentEvent = sampleBuilder().builder.agentEvent;
 
 const outputSchema = kafkaConfigSchema.extend(z.strictObject(outputCommonShape).shape);
 

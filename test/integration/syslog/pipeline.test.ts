@@ -5,8 +5,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { AgentEventFactory, EcsDocument } from '../../../agent/ecs/document.js';
-import { Dataset, ECS_VERSION, Kind, MODULE } from '../../../agent/ecs/fields.js';
+import type { EcsDocument } from '../../../agent/ecs/document.js';
+import { sampleBuilder } from '../../../agent/ecs/samples.js';
 import { memoryLogger } from '../../../agent/log/logger.js';
 import { heartbeatSchema, metricsSchema, outputCommonShape, spoolSchema } from '../../../agent/pipeline/config.js';
 import { createPipeline } from '../../../agent/pipeline/index.js';
@@ -20,14 +20,8 @@ import { alertEvent, listenerEvent, testContext } from '../../unit/transports/sy
 // The syslog output behind the real delivery pipeline (spool, dispatcher, backoff, pause).
 
 const OUTAGE_MS = Math.min(Number(process.env.PW_SYSLOG_OUTAGE_MS ?? 10_000), 10_000);
-let agentSeq = 0;
-const agentEvent: AgentEventFactory = (input) => {
-  const now = new Date().toISOString();
-  return {
-    '@timestamp': now, message: input.message, ecs: { version: ECS_VERSION },
-    event: { id: `agent-${String(++agentSeq)}`, kind: input.kind ?? Kind.event, action: input.action, dataset: Dataset.agent, module: MODULE, created: now, sequence: agentSeq },
-  };
-};
+// In-band agent events come from the real document builder.
+const agentEvent = sampleBuilder().builder.agentEvent;
 const outputSchema = syslogTransport.configSchema.extend(z.strictObject(outputCommonShape).shape);
 
 async function agent(t: TestContext, stateDir: string, raw: Record<string, unknown>): Promise<{ pipeline: Pipeline; transport: SyslogTransport }> {

@@ -1,3 +1,5 @@
+import assert from 'node:assert/strict';
+import { ecsProblems } from '../../../helpers/ecs-validate.js';
 import { DocumentBuilder } from '../../../../agent/ecs/builder.js';
 import type { EcsDocument } from '../../../../agent/ecs/document.js';
 import type { AgentInfo } from '../../../../agent/ecs/agent-info.js';
@@ -71,3 +73,12 @@ export class Harness {
 
 /** Rule ids of the alerts. */
 export const ids = (alerts: EcsDocument[]): string[] => alerts.map((a) => (a.rule as { id: string }).id).sort();
+
+/** Rule ids the engine raises for the last process of a fresh chain; every alert must be valid ECS. */
+export function firer(h: Harness, engine: DetectionEngine): (...chain: (Partial<ProcessRecord> & { name: string })[]) => string[] {
+  return (...chain) => {
+    const alerts = engine.evaluate(h.processDoc(h.chain(...chain)));
+    for (const a of alerts) assert.deepEqual(ecsProblems(a), [], `alert ${JSON.stringify(a.rule)} is valid ECS`);
+    return ids(alerts);
+  };
+}

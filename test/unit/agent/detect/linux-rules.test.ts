@@ -1,19 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ProcessRecord } from '../../../../agent/sources/types.js';
-import { ecsProblems } from '../../../helpers/ecs-validate.js';
-import { Harness, ids } from './harness.js';
+import { Harness, firer } from './harness.js';
 
 type P = Partial<ProcessRecord> & { name: string };
 const bin = (name: string, extra: Partial<ProcessRecord> = {}): P => ({ name, executable: `/usr/bin/${name}`, ...extra });
 const h = new Harness('linux');
 const engine = h.engine({ baseline: { enabled: false } });
 
-function fire(...chain: P[]): string[] {
-  const alerts = engine.evaluate(h.processDoc(h.chain(...chain)));
-  for (const a of alerts) assert.deepEqual(ecsProblems(a), [], `alert ${JSON.stringify(a.rule)} is valid ECS`);
-  return ids(alerts);
-}
+const fire = firer(h, engine);
 
 const cases: { rule: string; hit: P[]; miss: P[] }[] = [
   { rule: 'pw-lnx-webserver-shell', hit: [bin('nginx'), bin('sh', { commandLine: 'sh -c id' })], miss: [bin('nginx'), bin('nginx', { commandLine: 'nginx: worker process' })] },

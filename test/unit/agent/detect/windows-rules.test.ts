@@ -2,19 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ProcessRecord } from '../../../../agent/sources/types.js';
 import { ecsProblems } from '../../../helpers/ecs-validate.js';
-import { Harness, ids } from './harness.js';
+import { Harness, firer, ids } from './harness.js';
 
 type P = Partial<ProcessRecord> & { name: string };
 const sys32 = (name: string, extra: Partial<ProcessRecord> = {}): P => ({ name, executable: `C:\\Windows\\System32\\${name}`, ...extra });
 const h = new Harness('windows');
 const engine = h.engine({ baseline: { enabled: false } });
 
-/** Alerts for the last process of a fresh chain. */
-function fire(...chain: P[]): string[] {
-  const alerts = engine.evaluate(h.processDoc(h.chain(...chain)));
-  for (const a of alerts) assert.deepEqual(ecsProblems(a), [], `alert ${JSON.stringify(a.rule)} is valid ECS`);
-  return ids(alerts);
-}
+const fire = firer(h, engine);
 
 const cases: { rule: string; hit: P[]; miss: P[] }[] = [
   { rule: 'pw-win-webserver-shell', hit: [sys32('w3wp.exe'), sys32('cmd.exe', { commandLine: 'cmd /c whoami' })], miss: [sys32('w3wp.exe'), sys32('csc.exe')] },
