@@ -54,7 +54,8 @@ export class LinuxSource implements Source {
     this.ctx = { procRoot: this.procRoot, bootTimeMs: btime * 1000, clockTicks: 100, users: new UserNames() };
     const caps = effectiveCaps(this.procRoot);
     const has = (bit: bigint) => ((caps >> bit) & 1n) === 1n;
-    this.privileged = process.getuid?.() === 0 || (has(CAP_SYS_PTRACE) && has(CAP_DAC_READ_SEARCH));
+    // Capabilities, not uid 0: a root in a restricted container may lack them.
+    this.privileged = has(CAP_SYS_PTRACE) && has(CAP_DAC_READ_SEARCH);
   }
 
   start(): Promise<void> {

@@ -1,9 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { loadConfig } from '../../../config/loader.js';
@@ -86,32 +84,40 @@ test('install.sh refuses unsafe input before writing anything', (t) => {
   assert.equal(spawnSync('sh', ['-n', SCRIPT]).status, 0);
 });
 
-/** Runs the real Linux source as uid 65534 with the given ambient capabilities; owners of `port`. */
-function ownersAs(caps: string[], port: number): { privileged: boolean; owners: number[] } {
+/**
+ * Runs the real Linux source with only the given capabilities (a bounding set of just those; the
+ * same kernel checks apply as for the service's dedicated user) and returns the owners of `port`.
+ * It stays uid 0 so it can read this checkout wherever CI clones it; the listener belongs to
+ * another user (uid 65534), so attributing it needs the capabilities under test.
+ */
+function ownersWith(caps: string[], port: number): { privileged: boolean; owners: number[] } {
   const dist = join(repoRoot, 'dist');
   const probe = `const { createLinuxSource } = await import(${JSON.stringify(join(dist, 'agent/sources/linux/index.js'))});
 const { silentLogger } = await import(${JSON.stringify(join(dist, 'agent/log/logger.js'))});
 const src = createLinuxSource({ logger: silentLogger }); await src.start();
 const l = (await src.poll()).listeners.find((x) => x.port === ${port});
 process.stdout.write(JSON.stringify({ privileged: src.info().privileged, owners: l?.owners ?? null }));`;
-  const set = caps.map((c) => `+${c}`).join(',');
-  const capArgs = caps.length === 0 ? [] : [`--inh-caps=${set}`, `--ambient-caps=${set}`, `--bounding-set=-all,${set}`];
-  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...capArgs, process.execPath, '--input-type=module', '-e', probe], { encoding: 'utf8', timeout: 60_000 });
+  const bounding = ['-all', ...caps.map((c) => `+${c}`)].join(',');
+  const r = spawnSync('setpriv', [`--inh-caps=${bounding}`, `--bounding-set=${bounding}`, process.execPath, '--input-type=module', '-e', probe], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout) as { privileged: boolean; owners: number[] };
 }
 
-test('as an unprivileged user, CAP_SYS_PTRACE + CAP_DAC_READ_SEARCH (and neither alone) attribute another user\'s listener', async (t) => {
+test('CAP_SYS_PTRACE + CAP_DAC_READ_SEARCH (and neither alone) attribute another user\'s listener', async (t) => {
   if (process.getuid?.() !== 0 || spawnSync('setpriv', ['--help']).status !== 0) {
-    t.skip('needs root and setpriv (util-linux) to drop to another user with chosen capabilities');
+    t.skip('needs root and setpriv (util-linux) to run with chosen capabilities and a listener of another user');
     return;
   }
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => { server.close(); });
-  const port = (server.address() as AddressInfo).port;
-  assert.deepEqual(ownersAs([], port), { privileged: false, owners: [] });
-  assert.deepEqual(ownersAs(['sys_ptrace'], port).owners, []);
-  assert.deepEqual(ownersAs(['dac_read_search'], port).owners, []);
-  assert.deepEqual(ownersAs(['sys_ptrace', 'dac_read_search'], port), { privileged: true, owners: [process.pid] });
+  // node itself is the other user's listener: it is executable by everyone, unlike a pyenv shim.
+  const code = "const s = require('node:net').createServer().listen(0, '127.0.0.1', () => { console.log(s.address().port); }); setTimeout(() => {}, 120000);";
+  const other = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', code], { stdio: ['ignore', 'pipe', 'inherit'], cwd: '/' });
+  t.after(() => { other.kill('SIGKILL'); });
+  const port = await new Promise<number>((resolve, reject) => {
+    other.stdout.once('data', (b: Buffer) => { resolve(Number(b.toString().trim())); });
+    other.once('exit', (c) => { reject(new Error(`listener exited ${String(c)}`)); });
+  });
+  assert.deepEqual(ownersWith([], port), { privileged: false, owners: [] });
+  assert.deepEqual(ownersWith(['sys_ptrace'], port).owners, []);
+  assert.deepEqual(ownersWith(['dac_read_search'], port).owners, []);
+  assert.deepEqual(ownersWith(['sys_ptrace', 'dac_read_search'], port), { privileged: true, owners: [other.pid] });
 });
