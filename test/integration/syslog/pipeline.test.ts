@@ -57,7 +57,6 @@ test('pipeline over TLS: wrong CA pauses and keeps everything; after a restart w
   const peer = await startRsyslog(pki);
   t.after(() => peer.dispose());
   const stateDir = await mkdtemp(join(tmpdir(), 'pw-syslog-pipeline-'));
-  t.after(() => rm(stateDir, { recursive: true, force: true }));
   const docs = Array.from({ length: 40 }, (_, i) => (i % 4 === 0 ? alertEvent(73) : listenerEvent({ seq: 500 + i })));
   docs.forEach((d, i) => { d.event.id = `pipe-tls-${i}`; });
   const wrong = await agent(t, stateDir, { protocol: 'tls', port: peer.tlsPort, app_name: 'pipe-tls', tls: { ca: pki.otherCa } });
@@ -69,6 +68,8 @@ test('pipeline over TLS: wrong CA pauses and keeps everything; after a restart w
   assert.equal(ids(await peer.records(), 'pipe-tls').length, 0, 'nothing reached rsyslog');
 
   const right = await agent(t, stateDir, { protocol: 'tls', port: peer.tlsPort, app_name: 'pipe-tls', tls: { ca: pki.ca, server_name: 'localhost' } });
+  // After hooks run in the order registered: the state dir goes only after the pipelines stopped.
+  t.after(() => rm(stateDir, { recursive: true, force: true }));
   const recs = await peer.waitFor((r) => docs.every((d) => ids(r, 'pipe-tls').includes(d.event.id)), 30_000);
   assert.equal(new Set(ids(recs, 'pipe-tls')).size, new Set([...docs.map((d) => d.event.id), ...ids(recs, 'pipe-tls')]).size);
   await until('the queue to drain', 20_000, () => outStats(right.pipeline)?.queuedEvents === 0);
@@ -79,8 +80,9 @@ test(`pipeline over TCP: rsyslog stopped ${OUTAGE_MS / 1000} s mid-stream, every
   const peer = await startRsyslog();
   t.after(() => peer.dispose());
   const stateDir = await mkdtemp(join(tmpdir(), 'pw-syslog-pipeline-'));
-  t.after(() => rm(stateDir, { recursive: true, force: true }));
   const { pipeline, transport } = await agent(t, stateDir, { port: peer.tcpPort, app_name: 'pipe-tcp' });
+  // After hooks run in the order registered: the state dir goes only after the pipeline stopped.
+  t.after(() => rm(stateDir, { recursive: true, force: true }));
   const accepted: string[] = [];
   let stop = false;
   const stream = (async () => {
