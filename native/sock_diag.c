@@ -9,6 +9,22 @@
  * With netnsPath the socket is opened inside that namespace (a netlink socket stays bound to the
  * namespace it was created in); the calling thread returns to its own namespace right after.
  * Errors throw an Error whose `code` is the errno name (EPERM, ENOENT, ...).
+ *
+ * holders(procRoot: string, pids: Uint32Array, wanted: Uint32Array of socket inodes, sorted)
+ *   -> { pairs: Uint32Array [pid, inode, pid, inode, ...], denied: Uint32Array, read: number }
+ * Walks /proc/<pid>/fd of each pid (readlink of every entry, as `ss -p` does) and reports the
+ * socket fds whose inode is in `wanted`. `denied` lists pids whose fd directory gave EACCES;
+ * `read` counts the fd directories opened. A pid that exited meanwhile is skipped silently.
+ *
+ * basics(procRoot: string, pids: Uint32Array) -> Buffer
+ * The light read of each process: /proc/<pid>/stat, the owner uid (stat of /proc/<pid>) and the
+ * /proc/<pid>/ns/net link, as records (little-endian)
+ *   u32 pid   u32 uid   u8 nsLen   nsLen bytes link text   u16 statLen   statLen bytes stat text
+ * A pid whose stat or uid cannot be read (it exited) has no record; nsLen is 0 when unreadable.
+ *
+ * trimMemory() -> boolean
+ * Returns the C heap's free pages to the kernel (glibc malloc_trim) after a burst of work such as the
+ * first scan; false where the C library has no malloc_trim.
  */
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
@@ -22,11 +38,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <netinet/in.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
@@ -268,9 +289,208 @@ static napi_value dump(napi_env env, napi_callback_info info) {
   return result;
 }
 
+typedef struct { uint32_t *data; size_t len, cap; } u32s_t;
+
+static int u32s_push(u32s_t *v, uint32_t x) {
+  if (v->len == v->cap) {
+    size_t cap = v->cap == 0 ? 256 : v->cap * 2;
+    uint32_t *d = realloc(v->data, cap * sizeof *d);
+    if (d == NULL) return ENOMEM;
+    v->data = d;
+    v->cap = cap;
+  }
+  v->data[v->len++] = x;
+  return 0;
+}
+
+static int has_u32(const uint32_t *sorted, size_t n, uint32_t x) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (sorted[mid] < x) lo = mid + 1; else hi = mid;
+  }
+  return lo < n && sorted[lo] == x;
+}
+
+/* "socket:[12345]" -> 12345; 0 for anything else. */
+static uint32_t socket_inode(const char *link, ssize_t n) {
+  if (n < 10 || memcmp(link, "socket:[", 8) != 0 || link[n - 1] != ']') return 0;
+  uint64_t v = 0;
+  for (ssize_t i = 8; i < n - 1; i++) {
+    if (link[i] < '0' || link[i] > '9') return 0;
+    v = v * 10 + (uint64_t)(link[i] - '0');
+    if (v > UINT32_MAX) return 0;
+  }
+  return (uint32_t)v;
+}
+
+static int get_u32_array(napi_env env, napi_value v, uint32_t **data, size_t *len) {
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t offset;
+  void *raw = NULL;
+  if (napi_get_typedarray_info(env, v, &type, len, &raw, &ab, &offset) != napi_ok || type != napi_uint32_array) return 0;
+  *data = raw;
+  return 1;
+}
+
+static napi_value holders(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  char root[PATH_MAX - 64];
+  size_t rootLen = 0;
+  uint32_t *pids = NULL, *wanted = NULL;
+  size_t npids = 0, nwanted = 0;
+  bool isArr = false;
+  if (argc < 3 || napi_get_value_string_utf8(env, argv[0], root, sizeof root, &rootLen) != napi_ok
+    || rootLen == 0 || rootLen >= sizeof root - 1
+    || napi_is_typedarray(env, argv[1], &isArr) != napi_ok || !isArr || !get_u32_array(env, argv[1], &pids, &npids)
+    || napi_is_typedarray(env, argv[2], &isArr) != napi_ok || !isArr || !get_u32_array(env, argv[2], &wanted, &nwanted)) {
+    napi_throw_type_error(env, "EINVAL", "holders(procRoot: string, pids: Uint32Array, wanted: sorted Uint32Array)");
+    return NULL;
+  }
+  u32s_t pairs = { 0 }, denied = { 0 };
+  uint32_t read = 0;
+  int err = 0;
+  char path[PATH_MAX], link[64];
+  for (size_t i = 0; err == 0 && i < npids; i++) {
+    int n = snprintf(path, sizeof path, "%s/%u/fd", root, pids[i]);
+    if (n < 0 || (size_t)n >= sizeof path) continue;
+    int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+      if (errno == EACCES || errno == EPERM) err = u32s_push(&denied, pids[i]);
+      continue;
+    }
+    DIR *dir = fdopendir(dfd);
+    if (dir == NULL) { close(dfd); continue; }
+    read++;
+    struct dirent *e;
+    while (err == 0 && (e = readdir(dir)) != NULL) {
+      if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+      ssize_t len = readlinkat(dfd, e->d_name, link, sizeof link - 1);
+      if (len <= 0) continue; /* closed meanwhile */
+      uint32_t ino = socket_inode(link, len);
+      if (ino != 0 && has_u32(wanted, nwanted, ino)) {
+        err = u32s_push(&pairs, pids[i]);
+        if (err == 0) err = u32s_push(&pairs, ino);
+      }
+    }
+    closedir(dir);
+  }
+  napi_value result = NULL;
+  if (err == 0) {
+    napi_value pairsArr, deniedArr, readNum, ab1, ab2;
+    void *p1 = NULL, *p2 = NULL;
+    bool ok = napi_create_object(env, &result) == napi_ok
+      && napi_create_arraybuffer(env, pairs.len * sizeof(uint32_t), &p1, &ab1) == napi_ok
+      && napi_create_typedarray(env, napi_uint32_array, pairs.len, ab1, 0, &pairsArr) == napi_ok
+      && napi_create_arraybuffer(env, denied.len * sizeof(uint32_t), &p2, &ab2) == napi_ok
+      && napi_create_typedarray(env, napi_uint32_array, denied.len, ab2, 0, &deniedArr) == napi_ok
+      && napi_create_uint32(env, read, &readNum) == napi_ok;
+    if (ok) {
+      if (pairs.len > 0) memcpy(p1, pairs.data, pairs.len * sizeof(uint32_t));
+      if (denied.len > 0) memcpy(p2, denied.data, denied.len * sizeof(uint32_t));
+      ok = napi_set_named_property(env, result, "pairs", pairsArr) == napi_ok
+        && napi_set_named_property(env, result, "denied", deniedArr) == napi_ok
+        && napi_set_named_property(env, result, "read", readNum) == napi_ok;
+    }
+    if (!ok) result = NULL;
+  }
+  free(pairs.data);
+  free(denied.data);
+  if (err != 0) return throw_errno(env, err, "holders");
+  return result;
+}
+
+typedef struct { uint8_t *data; size_t len, cap; } bytes_t;
+
+static int bytes_put(bytes_t *b, const void *p, size_t n) {
+  if (b->len + n > b->cap) {
+    size_t cap = b->cap == 0 ? 64 * 1024 : b->cap;
+    while (cap < b->len + n) cap *= 2;
+    uint8_t *d = realloc(b->data, cap);
+    if (d == NULL) return ENOMEM;
+    b->data = d;
+    b->cap = cap;
+  }
+  memcpy(b->data + b->len, p, n);
+  b->len += n;
+  return 0;
+}
+
+static napi_value basics(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  char root[PATH_MAX - 64];
+  size_t rootLen = 0;
+  uint32_t *pids = NULL;
+  size_t npids = 0;
+  bool isArr = false;
+  if (argc < 2 || napi_get_value_string_utf8(env, argv[0], root, sizeof root, &rootLen) != napi_ok
+    || rootLen == 0 || rootLen >= sizeof root - 1
+    || napi_is_typedarray(env, argv[1], &isArr) != napi_ok || !isArr || !get_u32_array(env, argv[1], &pids, &npids)) {
+    napi_throw_type_error(env, "EINVAL", "basics(procRoot: string, pids: Uint32Array)");
+    return NULL;
+  }
+  bytes_t out = { 0 };
+  int err = 0;
+  char path[PATH_MAX], ns[128], stat_text[4096];
+  for (size_t i = 0; err == 0 && i < npids; i++) {
+    int n = snprintf(path, sizeof path, "%s/%u", root, pids[i]);
+    if (n < 0 || (size_t)n >= sizeof path - 16) continue;
+    size_t base = (size_t)n;
+    struct stat st;
+    if (stat(path, &st) != 0) continue;
+    memcpy(path + base, "/stat", 6);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ssize_t got = read(fd, stat_text, sizeof stat_text);
+    close(fd);
+    if (got <= 0) continue;
+    memcpy(path + base, "/ns/net", 8);
+    ssize_t nsLen = readlink(path, ns, sizeof ns);
+    if (nsLen < 0 || nsLen > 255) nsLen = 0;
+    uint8_t head[9];
+    put_u32le(head, pids[i]);
+    put_u32le(head + 4, (uint32_t)st.st_uid);
+    head[8] = (uint8_t)nsLen;
+    uint8_t len2[2] = { (uint8_t)(got & 0xff), (uint8_t)((got >> 8) & 0xff) };
+    err = bytes_put(&out, head, sizeof head);
+    if (err == 0 && nsLen > 0) err = bytes_put(&out, ns, (size_t)nsLen);
+    if (err == 0) err = bytes_put(&out, len2, sizeof len2);
+    if (err == 0) err = bytes_put(&out, stat_text, (size_t)got);
+  }
+  napi_value result = NULL;
+  void *unused;
+  if (err == 0 && napi_create_buffer_copy(env, out.len, out.len == 0 ? "" : (const char *)out.data, &unused, &result) != napi_ok) result = NULL;
+  free(out.data);
+  if (err != 0) return throw_errno(env, err, "basics");
+  return result;
+}
+
+static napi_value trim_memory(napi_env env, napi_callback_info info) {
+  (void)info;
+  bool trimmed = false;
+#if defined(__GLIBC__)
+  malloc_trim(0);
+  trimmed = true;
+#endif
+  napi_value result = NULL;
+  if (napi_get_boolean(env, trimmed, &result) != napi_ok) return NULL;
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   if (napi_create_function(env, "dump", NAPI_AUTO_LENGTH, dump, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "dump", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "holders", NAPI_AUTO_LENGTH, holders, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "holders", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "basics", NAPI_AUTO_LENGTH, basics, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "basics", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "trimMemory", NAPI_AUTO_LENGTH, trim_memory, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "trimMemory", fn) != napi_ok) return NULL;
   return exports;
 }

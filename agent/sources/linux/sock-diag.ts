@@ -20,6 +20,35 @@ export interface RawDump {
 
 interface SockDiagAddon {
   dump(netnsPath?: string): unknown;
+  /** Absent in addons built before it existed (the JS fd walk is used then). */
+  holders?(procRoot: string, pids: Uint32Array, wanted: Uint32Array): unknown;
+  /** Absent in older builds (the JS light read is used then). */
+  basics?(procRoot: string, pids: Uint32Array): unknown;
+  trimMemory?(): unknown;
+}
+
+/** What `basics` reads per process: stat text, owner uid and the ns/net link ('' when unreadable). */
+export interface ProcBasics {
+  pid: number;
+  uid: number;
+  netnsLink: string;
+  stat: string;
+}
+
+/** Socket fds found by a walk of /proc/<pid>/fd: who holds which wanted inode. */
+export interface HolderScan {
+  /** [pid, inode] pairs, in walk order. */
+  pairs: [number, number][];
+  /** Pids whose fd directory could not be read for lack of privileges. */
+  denied: number[];
+  /** fd directories read. */
+  read: number;
+}
+
+function isHolderResult(v: unknown): v is { pairs: Uint32Array; denied: Uint32Array; read: number } {
+  if (typeof v !== 'object' || v === null) return false;
+  const r = v as Record<string, unknown>;
+  return r.pairs instanceof Uint32Array && r.denied instanceof Uint32Array && typeof r.read === 'number';
 }
 
 export type DumpResult =
@@ -71,6 +100,11 @@ export function decodeRows(raw: RawDump): (SocketRow & { zone?: string })[] {
   return out;
 }
 
+/** Whether every bound interface of the previous rows still has the same name. */
+function sameIfnames(ifnames: Readonly<Record<string, string>>, prev: { rows: readonly { zone?: string }[] }): boolean {
+  return Object.keys(ifnames).length === 0 ? prev.rows.every((r) => r.zone === undefined) : false;
+}
+
 /** Sorts an addon error into what the caller should do about it. */
 export function classifyError(err: unknown): Exclude<DumpResult, { kind: 'ok' }> {
   const e = err as { code?: unknown; syscall?: unknown; message?: unknown } | null;
@@ -84,7 +118,78 @@ export function classifyError(err: unknown): Exclude<DumpResult, { kind: 'ok' }>
 
 /** The loaded addon. `dump()` reads the caller's namespace; `dump(path)` enters `/proc/<pid>/ns/net`. */
 export class SockDiag {
+  /** Last packed dump and its decoded rows per namespace: an unchanged dump is not decoded again. */
+  private readonly last = new Map<string, { raw: Uint8Array; rows: (SocketRow & { zone?: string })[] }>();
+
   constructor(private readonly addon: SockDiagAddon) {}
+
+  /** Returns the C heap's free pages to the kernel (glibc); false where that is not possible. */
+  trimMemory(): boolean {
+    try {
+      return typeof this.addon.trimMemory === 'function' && this.addon.trimMemory() === true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Whether this build of the addon can walk fd tables (`holders`). */
+  get walksFds(): boolean {
+    return typeof this.addon.holders === 'function';
+  }
+
+  /** Whether this build of the addon can read process basics in one call. */
+  get readsBasics(): boolean {
+    return typeof this.addon.basics === 'function';
+  }
+
+  /**
+   * Reads stat, owner uid and ns/net of each pid in C (one call instead of five fs calls per
+   * process). Vanished pids are left out; undefined when the addon cannot.
+   */
+  basics(procRoot: string, pids: Uint32Array): ProcBasics[] | undefined {
+    if (this.addon.basics === undefined) return undefined;
+    let raw: unknown;
+    try {
+      raw = this.addon.basics(procRoot, pids);
+    } catch {
+      return undefined;
+    }
+    if (!(raw instanceof Uint8Array)) return undefined;
+    const b = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+    const out: ProcBasics[] = [];
+    for (let o = 0; o + 11 <= b.length;) {
+      const nsLen = b[o + 8] ?? 0;
+      const statAt = o + 9 + nsLen + 2;
+      const statLen = b.readUInt16LE(o + 9 + nsLen);
+      if (statAt + statLen > b.length) return undefined;
+      out.push({
+        pid: b.readUInt32LE(o),
+        uid: b.readUInt32LE(o + 4),
+        netnsLink: b.toString('latin1', o + 9, o + 9 + nsLen),
+        stat: b.toString('utf8', statAt, statAt + statLen),
+      });
+      o = statAt + statLen;
+    }
+    return out;
+  }
+
+  /**
+   * Walks the fd tables of `pids` in C (readdir + readlink, as `ss -p` does) and returns the
+   * socket fds whose inode is in `wanted` (sorted ascending). Undefined when the addon cannot.
+   */
+  holders(procRoot: string, pids: Uint32Array, wanted: Uint32Array): HolderScan | undefined {
+    if (this.addon.holders === undefined) return undefined;
+    let raw: unknown;
+    try {
+      raw = this.addon.holders(procRoot, pids, wanted);
+    } catch {
+      return undefined;
+    }
+    if (!isHolderResult(raw)) return undefined;
+    const pairs: [number, number][] = [];
+    for (let i = 0; i + 1 < raw.pairs.length; i += 2) pairs.push([raw.pairs[i] ?? 0, raw.pairs[i + 1] ?? 0]);
+    return { pairs, denied: [...raw.denied], read: raw.read };
+  }
 
   dump(netnsPath?: string): DumpResult {
     let raw: unknown;
@@ -94,7 +199,15 @@ export class SockDiag {
       return classifyError(err);
     }
     if (!isRawDump(raw)) return { kind: 'failed', code: 'EPROTO', message: 'sock_diag.node returned an unexpected value' };
-    return { kind: 'ok', rows: decodeRows(raw) };
+    // A steady host dumps the same bytes every poll: hand back the rows decoded last time (callers
+    // never mutate them) instead of allocating thousands of objects per poll.
+    const key = netnsPath ?? '';
+    const prev = this.last.get(key);
+    if (prev !== undefined && Buffer.compare(prev.raw, raw.rows) === 0 && sameIfnames(raw.ifnames, prev)) return { kind: 'ok', rows: prev.rows };
+    const rows = decodeRows(raw);
+    this.last.set(key, { raw: raw.rows, rows });
+    if (this.last.size > 64) this.last.delete(this.last.keys().next().value ?? '');
+    return { kind: 'ok', rows };
   }
 }
 

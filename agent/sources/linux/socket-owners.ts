@@ -1,6 +1,65 @@
 import { readdirSync, readlinkSync } from 'node:fs';
 import type { ProcessRecord } from '../types.js';
 import { parseSocketLink } from './proc-parsers.js';
+import { loadSockDiag } from './sock-diag.js';
+import type { HolderScan, SockDiag } from './sock-diag.js';
+
+/** Walks the fd tables of `pids`; reports who holds which inode of `wanted`. */
+export type FdWalker = (pids: readonly number[], wanted: ReadonlyMap<number, unknown>) => HolderScan;
+
+/** The portable walker: readdir + readlink from JS. */
+export function jsFdWalker(procRoot: string): FdWalker {
+  return (pids, wanted) => {
+    const scan: HolderScan = { pairs: [], denied: [], read: 0 };
+    for (const pid of pids) {
+      let fds: string[];
+      try {
+        fds = readdirSync(`${procRoot}/${pid}/fd`);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EACCES') scan.denied.push(pid);
+        continue;
+      }
+      scan.read++;
+      for (const fd of fds) {
+        try {
+          const ino = parseSocketLink(readlinkSync(`${procRoot}/${pid}/fd/${fd}`));
+          if (ino !== undefined && wanted.has(ino)) scan.pairs.push([pid, ino]);
+        } catch {
+          // fd closed meanwhile
+        }
+      }
+    }
+    return scan;
+  };
+}
+
+/**
+ * The same walk in C through the sock_diag addon (about half the CPU of the JS walk: no string per
+ * fd). Falls back to the JS walk for a call the addon cannot serve.
+ */
+export function nativeFdWalker(procRoot: string, diag: SockDiag): FdWalker {
+  const js = jsFdWalker(procRoot);
+  const sorted = new WeakMap<ReadonlyMap<number, unknown>, Uint32Array | null>();
+  return (pids, wanted) => {
+    let inodes = sorted.get(wanted);
+    if (inodes === undefined) {
+      const keys = [...wanted.keys()];
+      inodes = keys.every((k) => Number.isInteger(k) && k > 0 && k <= 0xffff_ffff) ? Uint32Array.from(keys).sort() : null;
+      sorted.set(wanted, inodes);
+    }
+    const scan = inodes === null ? undefined : diag.holders(procRoot, Uint32Array.from(pids), inodes);
+    return scan ?? js(pids, wanted);
+  };
+}
+
+/** The native walker when the addon has it, else the JS one. */
+export function defaultFdWalker(procRoot: string): FdWalker {
+  const diag = loadSockDiag();
+  return diag?.walksFds === true ? nativeFdWalker(procRoot, diag) : jsFdWalker(procRoot);
+}
+
+/** Processes whose fd tables are read per native call during a search (the search stops early). */
+const WALK_CHUNK = 32;
 
 /** How long an inode whose owner could not be found waits before another full walk. */
 const RETRY_UNRESOLVED_MS = 60_000;
@@ -25,36 +84,18 @@ export class SocketOwners {
   private readonly lastWalk = new Map<number, number>();
   stats: OwnerStats = { fdTablesRead: 0, walked: false, denied: 0 };
 
-  constructor(private readonly procRoot: string, private readonly now: () => number = Date.now) {}
+  constructor(
+    procRoot: string,
+    private readonly now: () => number = Date.now,
+    private readonly walker: FdWalker = defaultFdWalker(procRoot),
+  ) {}
 
-  private socketInodes(pid: number): number[] | 'denied' | undefined {
-    let fds: string[];
-    try {
-      fds = readdirSync(`${this.procRoot}/${pid}/fd`);
-    } catch (err) {
-      return (err as NodeJS.ErrnoException).code === 'EACCES' ? 'denied' : undefined;
-    }
-    this.stats.fdTablesRead++;
-    const out: number[] = [];
-    for (const fd of fds) {
-      try {
-        const ino = parseSocketLink(readlinkSync(`${this.procRoot}/${pid}/fd/${fd}`));
-        if (ino !== undefined) out.push(ino);
-      } catch {
-        // fd closed meanwhile
-      }
-    }
-    return out;
-  }
-
-  private scan(pid: number, wanted: ReadonlyMap<number, unknown>): void {
-    const inodes = this.socketInodes(pid);
-    if (inodes === 'denied') {
-      this.stats.denied++;
-      return;
-    }
-    for (const ino of inodes ?? []) {
-      if (!wanted.has(ino)) continue;
+  private scan(pids: readonly number[], wanted: ReadonlyMap<number, unknown>): void {
+    if (pids.length === 0) return;
+    const r = this.walker(pids, wanted);
+    this.stats.fdTablesRead += r.read;
+    this.stats.denied += r.denied.length;
+    for (const [pid, ino] of r.pairs) {
       let set = this.owners.get(ino);
       if (set === undefined) this.owners.set(ino, (set = new Set()));
       set.add(pid);
@@ -82,11 +123,8 @@ export class SocketOwners {
     }
     for (const ino of this.lastWalk.keys()) if (!listening.has(ino)) this.lastWalk.delete(ino);
 
-    const scanned = new Set<number>();
-    for (const pid of newPids) {
-      this.scan(pid, listening);
-      scanned.add(pid);
-    }
+    const scanned = new Set<number>(newPids);
+    this.scan(newPids, listening);
 
     const now = this.now();
     const missing = new Map<number, number | undefined>();
@@ -119,19 +157,21 @@ export class SocketOwners {
       .filter((p) => !scanned.has(p.pid))
       .sort((a, b) => rank(b, uids) - rank(a, uids) || Date.parse(b.start) - Date.parse(a.start));
     const found = new Set<number>();
-    for (const p of order) {
-      this.scan(p.pid, missing);
-      scanned.add(p.pid);
+    for (let i = 0; i < order.length && found.size < missing.size; i += WALK_CHUNK) {
+      const chunk = order.slice(i, i + WALK_CHUNK).map((p) => p.pid);
+      this.scan(chunk, missing);
+      for (const pid of chunk) scanned.add(pid);
       for (const ino of missing.keys()) {
         if ((this.owners.get(ino)?.size ?? 0) > 0) found.add(ino);
       }
-      if (found.size === missing.size) break;
     }
     // Holders other than the first found are almost always its descendants (pre-fork servers).
     const holders = new Set([...found].flatMap((ino) => [...(this.owners.get(ino) ?? [])]));
+    const descendants: number[] = [];
     for (const p of processes.values()) {
-      if (!scanned.has(p.pid) && hasAncestorIn(p, holders, processes)) this.scan(p.pid, missing);
+      if (!scanned.has(p.pid) && hasAncestorIn(p, holders, processes)) descendants.push(p.pid);
     }
+    this.scan(descendants, missing);
     for (const ino of missing.keys()) this.lastWalk.set(ino, now);
   }
 }
