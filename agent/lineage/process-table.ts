@@ -64,7 +64,9 @@ export class ProcessTable {
     const prev = this.byKey.get(key);
     if (prev !== undefined) {
       if (prev.record === rec) return { node: prev, change: 'same' };
-      const exec = prev.record.executable !== rec.executable || prev.record.commandLine !== rec.commandLine || prev.record.name !== rec.name;
+      // A light record completed by the source is the same image, not an exec.
+      const exec = prev.record.detailsPending !== true
+        && (prev.record.executable !== rec.executable || prev.record.commandLine !== rec.commandLine || prev.record.name !== rec.name);
       const node: ProcessNode = { ...prev, record: rec };
       this.byKey.set(key, node);
       this.live.set(rec.pid, node);

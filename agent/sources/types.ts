@@ -61,6 +61,13 @@ export interface ProcessRecord {
   /** Network namespace id the process lives in (matches ListenerRecord.netns). */
   netns?: string;
   containerId?: string;
+  /**
+   * Only the basics were read so far (Linux: stat, uid and network namespace, when many processes
+   * appear at once, as on the first poll). The source completes the record on a later poll with a
+   * new object (same pid and startKey); the watch holds the process's event until then. Records of
+   * listener owners and their ancestors are never pending.
+   */
+  detailsPending?: true;
   /** Windows extras. */
   originalFileName?: string;
   codeSignature?: { exists: boolean; trusted?: boolean; subjectName?: string };

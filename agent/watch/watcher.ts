@@ -45,6 +45,8 @@ export class Watcher implements Lifecycle {
   private running: Promise<void> | undefined;
   private stopped = false;
   private readonly warnings: WarningAggregator;
+  /** Events of processes first seen with `detailsPending`, held until the source completes them. */
+  private readonly held = new Map<string, ProcessAction>();
   ticks = 0;
 
   constructor(private readonly o: WatcherOptions) {
@@ -135,6 +137,7 @@ export class Watcher implements Lifecycle {
       const rec = live.get(node.record.pid);
       if (rec === undefined || rec.startKey !== node.record.startKey) {
         const ended = table.exit(node.record.pid, now);
+        this.held.delete(node.key);
         if (ended !== undefined) this.processEvent(Action.processEnd, ended, out);
       }
     }
@@ -143,11 +146,26 @@ export class Watcher implements Lifecycle {
       return n === undefined || n.record !== r;
     });
     // Parents before children, so each child finds its parent in the table.
-    fresh.sort((a, b) => Date.parse(a.start) - Date.parse(b.start) || a.pid - b.pid);
+    const startMs = new Map(fresh.map((r) => [r, Date.parse(r.start)]));
+    fresh.sort((a, b) => (startMs.get(a) ?? 0) - (startMs.get(b) ?? 0) || a.pid - b.pid);
     for (const rec of fresh) {
       const { node, change } = table.upsert(rec);
-      if (change === 'new') this.processEvent(this.first ? Action.alreadyRunning : startAction(), node, out);
-      else if (change === 'exec') this.processEvent(Action.processExec, node, out);
+      const pending = rec.detailsPending === true;
+      if (change === 'new') {
+        const action = this.first ? Action.alreadyRunning : startAction();
+        // Its document and detection need the command line and executable: wait for them.
+        if (pending) this.held.set(node.key, action);
+        else this.processEvent(action, node, out);
+      } else if (change === 'exec') {
+        this.held.delete(node.key);
+        this.processEvent(Action.processExec, node, out);
+      } else if (!pending) {
+        const held = this.held.get(node.key);
+        if (held !== undefined) {
+          this.held.delete(node.key);
+          this.processEvent(held, node, out);
+        }
+      }
     }
   }
 

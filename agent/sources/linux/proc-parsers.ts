@@ -19,8 +19,8 @@ export function parseStat(text: string): ProcStat | undefined {
   const open = text.indexOf('(');
   const close = text.lastIndexOf(')');
   if (open === -1 || close < open) return undefined;
-  const rest = text.slice(close + 2).split(' ');
-  // rest[0] is field 3 (state); field N is rest[N - 3].
+  // rest[0] is field 3 (state); field N is rest[N - 3]. Nothing after field 22 is needed.
+  const rest = text.slice(close + 2).split(' ', 20);
   const [state, ppid, pgrp, session] = rest;
   const startTicks = rest[19];
   if (state === undefined || startTicks === undefined || !/^\d+$/.test(startTicks)) return undefined;

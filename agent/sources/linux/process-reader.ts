@@ -4,6 +4,7 @@ import {
   classifyFdLink, joinCommandLine, parseCgroupContainerId, parseCmdline, parseExeLink, parseNsLink, parsePasswd, parseSocketLink,
   parseStat, tcpInodes,
 } from './proc-parsers.js';
+import type { SockDiag } from './sock-diag.js';
 
 /** Programs whose stdin is worth checking against the TCP table (reverse and bind shells). */
 const SHELL_LIKE = /^(?:[a-z]*sh|busybox|python[0-9.]*|perl[0-9.]*|ruby[0-9.]*|php[0-9.]*|lua[0-9.]*|node|nc|ncat|socat)$/;
@@ -115,14 +116,16 @@ export interface ProcessReadContext {
 }
 
 /**
- * Reads one process from /proc. Returns undefined when it vanished or its stat is unreadable;
- * every other field is best effort (another user's exe/cwd need privileges).
+ * How much of a process to read. `light` reads stat, the owner uid and the network namespace (what
+ * process lineage, the owner search and namespace discovery need) and marks the record
+ * `detailsPending`; `full` adds the command line, executable, working directory, stdin kind and
+ * container id.
  */
-export function readProcess(pid: number, ctx: ProcessReadContext): ProcessRecord | undefined {
-  const base = `${ctx.procRoot}/${pid}`;
-  const statBuf = tryRead(`${base}/stat`, 4096, false);
-  if (statBuf === undefined) return undefined;
-  const stat = parseStat(statBuf.toString('utf8'));
+export type ReadDepth = 'light' | 'full';
+
+/** The record every read starts from: stat fields, uid and user, network namespace. */
+function baseRecord(pid: number, statText: string, uid: number, nsLink: string | undefined, ctx: ProcessReadContext): ProcessRecord | undefined {
+  const stat = parseStat(statText);
   if (stat === undefined) return undefined;
   const startMs = ctx.bootTimeMs + (Number(stat.startTicks) * 1000) / ctx.clockTicks;
   const rec: ProcessRecord = {
@@ -133,7 +136,67 @@ export function readProcess(pid: number, ctx: ProcessReadContext): ProcessRecord
     name: stat.comm,
     pgid: stat.pgrp,
     sid: stat.session,
+    uid,
   };
+  const name = ctx.users.lookup(uid);
+  if (name !== undefined) rec.userName = name;
+  const netns = nsLink === undefined ? undefined : parseNsLink(nsLink);
+  if (netns !== undefined) rec.netns = netns;
+  return rec;
+}
+
+/**
+ * Reads one process from /proc. Returns undefined when it vanished or its stat is unreadable;
+ * every other field is best effort (another user's exe/cwd need privileges).
+ */
+export function readProcess(pid: number, ctx: ProcessReadContext, depth: ReadDepth = 'full'): ProcessRecord | undefined {
+  const base = `${ctx.procRoot}/${pid}`;
+  let uid: number;
+  try {
+    uid = statSync(base).uid;
+  } catch {
+    return undefined;
+  }
+  const statBuf = tryRead(`${base}/stat`, 4096, false);
+  if (statBuf === undefined) return undefined;
+  const rec = baseRecord(pid, statBuf.toString('utf8'), uid, tryReadlink(`${base}/ns/net`), ctx);
+  if (rec === undefined) return undefined;
+  if (depth === 'light') {
+    rec.detailsPending = true;
+    return rec;
+  }
+  readDetails(base, rec.name, rec);
+  const cgroup = tryRead(`${base}/cgroup`, 64 * 1024, false);
+  const containerId = cgroup === undefined ? undefined : parseCgroupContainerId(cgroup.toString('utf8'));
+  if (containerId !== undefined) rec.containerId = containerId;
+  return rec;
+}
+
+/**
+ * Light reads of many processes (`detailsPending` records), in one native call when the sock_diag
+ * addon is built, else one by one. Vanished pids are left out.
+ */
+export function readLight(pids: readonly number[], ctx: ProcessReadContext, diag: SockDiag | undefined): ProcessRecord[] {
+  const basics = diag?.basics(ctx.procRoot, Uint32Array.from(pids));
+  const out: ProcessRecord[] = [];
+  if (basics === undefined) {
+    for (const pid of pids) {
+      const rec = readProcess(pid, ctx, 'light');
+      if (rec !== undefined) out.push(rec);
+    }
+    return out;
+  }
+  for (const b of basics) {
+    const rec = baseRecord(b.pid, b.stat, b.uid, b.netnsLink === '' ? undefined : b.netnsLink, ctx);
+    if (rec === undefined) continue;
+    rec.detailsPending = true;
+    out.push(rec);
+  }
+  return out;
+}
+
+/** Command line, executable (and the full name it implies), stdin kind and working directory. */
+function readDetails(base: string, comm: string, rec: ProcessRecord): void {
   const cmd = tryRead(`${base}/cmdline`);
   if (cmd !== undefined && cmd.length > 0) {
     const args = parseCmdline(cmd);
@@ -147,27 +210,12 @@ export function readProcess(pid: number, ctx: ProcessReadContext): ProcessRecord
     if (deleted) rec.executableDeleted = true;
     // comm is cut at 15 bytes; the executable's basename is the full name when it starts the same.
     const baseName = path.slice(path.lastIndexOf('/') + 1);
-    if (stat.comm.length === 15 && baseName.startsWith(stat.comm)) rec.name = baseName;
+    if (comm.length === 15 && baseName.startsWith(comm)) rec.name = baseName;
   }
-  const stdin = stdinOf(base, stat.comm);
+  const stdin = stdinOf(base, comm);
   if (stdin !== undefined) rec.stdin = stdin;
   const cwd = tryReadlink(`${base}/cwd`);
   if (cwd !== undefined) rec.workingDirectory = cwd;
-  try {
-    const uid = statSync(base).uid;
-    rec.uid = uid;
-    const name = ctx.users.lookup(uid);
-    if (name !== undefined) rec.userName = name;
-  } catch {
-    return undefined;
-  }
-  const ns = tryReadlink(`${base}/ns/net`);
-  const netns = ns === undefined ? undefined : parseNsLink(ns);
-  if (netns !== undefined) rec.netns = netns;
-  const cgroup = tryRead(`${base}/cgroup`, 64 * 1024, false);
-  const containerId = cgroup === undefined ? undefined : parseCgroupContainerId(cgroup.toString('utf8'));
-  if (containerId !== undefined) rec.containerId = containerId;
-  return rec;
 }
 
 /** Re-reads only the start key, to tell a reused pid from the same process. */

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sampleAgent, sampleHost } from '../../../../agent/ecs/samples.js';
 import { DocumentBuilder } from '../../../../agent/ecs/builder.js';
+import { getField } from '../../../../agent/ecs/document.js';
 import type { EcsDocument } from '../../../../agent/ecs/document.js';
 import { ProcessTable } from '../../../../agent/lineage/process-table.js';
 import { memoryLogger } from '../../../../agent/log/logger.js';
@@ -147,4 +148,34 @@ test('process_filter narrows shipped process events by user, executable prefix a
   ]);
   await w.tick();
   assert.deepEqual(out.filter((d) => d.event.action === 'exec').map((d) => (d as { process?: { name?: string } }).process?.name), ['curl']);
+});
+
+test('a process read with details pending gets its event and detection only once completed, never as an exec', async () => {
+  const seen: EcsDocument[] = [];
+  const { source, w, actions, out } = setup({ ship: true, detect: (d) => { seen.push(d); return []; } });
+  const light: ProcessRecord = { pid: 100, ppid: 1, startKey: '5', start: new Date(1_700_000_000_050).toISOString(), name: 'sshd', detailsPending: true };
+  source.setProcesses([p(1, 0, 0, 'init'), light]);
+  await w.tick();
+  assert.deepEqual(actions(), ['already_running'], 'only the complete process is announced');
+  await w.tick();
+  assert.equal(out.length, 1, 'still pending: still nothing');
+  source.setProcesses([p(1, 0, 0, 'init'), p(100, 1, 5, 'sshd')]);
+  await w.tick();
+  assert.deepEqual(actions(), ['already_running', 'already_running'], 'completed: announced as present at start, not as exec');
+  const doc = out[1];
+  assert.equal(getField(doc, 'process.executable'), '/usr/bin/sshd');
+  assert.equal(getField(doc, 'process.parent.name'), 'init');
+  assert.ok(seen.some((d) => getField(d, 'process.pid') === 100 && getField(d, 'process.executable') === '/usr/bin/sshd'), 'detection saw the completed document');
+  source.setProcesses([p(1, 0, 0, 'init'), p(100, 1, 5, 'sshd')]);
+  await w.tick();
+  assert.equal(out.length, 2, 'nothing more for an unchanged process');
+});
+
+test('a pending process that exits before it is completed is never announced as running', async () => {
+  const { source, w, actions } = setup({ ship: true });
+  source.setProcesses([p(1, 0, 0, 'init'), { pid: 7, ppid: 1, startKey: '3', start: new Date(1_700_000_000_030).toISOString(), name: 'job', detailsPending: true }]);
+  await w.tick();
+  source.setProcesses([p(1, 0, 0, 'init')]);
+  await w.tick();
+  assert.ok(!actions().slice(1).includes('already_running'));
 });

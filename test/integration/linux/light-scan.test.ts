@@ -1,0 +1,124 @@
+// The first poll on a busy host reads every process light (stat, uid, netns) and only listener
+// owners and their ancestors in full; the rest are completed over the next polls before their
+// already_running events. Real processes and sockets on this machine; the native fd walk and
+// light read are checked against the JS ones they replace.
+import { test } from 'node:test';
+import type { TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { DocumentBuilder } from '../../../agent/ecs/builder.js';
+import { getField } from '../../../agent/ecs/document.js';
+import type { EcsDocument } from '../../../agent/ecs/document.js';
+import { sampleAgent, sampleHost } from '../../../agent/ecs/samples.js';
+import { ProcessTable } from '../../../agent/lineage/process-table.js';
+import { silentLogger } from '../../../agent/log/logger.js';
+import { LinuxSource } from '../../../agent/sources/linux/index.js';
+import { listPids, readLight, readProcess, UserNames } from '../../../agent/sources/linux/process-reader.js';
+import { loadSockDiag } from '../../../agent/sources/linux/sock-diag.js';
+import { jsFdWalker, nativeFdWalker } from '../../../agent/sources/linux/socket-owners.js';
+import { Watcher } from '../../../agent/watch/watcher.js';
+import { startListenerChain } from '../../helpers/listeners.js';
+
+const linux = process.platform === 'linux';
+const root = process.getuid?.() === 0;
+const diag = loadSockDiag();
+
+/** A process that holds no socket and is no one's ancestor: a candidate for a light read. */
+function idleChild(t: TestContext): number {
+  const p = spawn('sleep', ['300'], { stdio: 'ignore' });
+  t.after(() => p.kill('SIGKILL'));
+  assert.ok(p.pid !== undefined);
+  return p.pid;
+}
+
+function listeningInodes(): Map<number, undefined> {
+  const r = diag?.dump();
+  assert.ok(r?.kind === 'ok', 'sock_diag dump');
+  return new Map(r.rows.map((row) => [row.inode, undefined]));
+}
+
+test('the native fd walk finds the same socket holders as the JS walk', { skip: !linux || diag?.walksFds !== true ? 'needs the sock_diag addon on Linux' : false }, async (t) => {
+  const chain = await startListenerChain('pwwalk', ['tcp:127.0.0.1:0', 'udp:127.0.0.1:0', 'tcp6:[::1]:0']);
+  t.after(chain.kill);
+  const wanted = listeningInodes();
+  // Other tests open and close sockets meanwhile: compare on the processes this test owns.
+  const pids = listPids('/proc');
+  const native = nativeFdWalker('/proc', diag ?? assert.fail('no addon'))(pids, wanted);
+  const js = jsFdWalker('/proc')(pids, wanted);
+  const ours = new Set(pids.filter((pid) => js.pairs.some(([p]) => p === pid) && readProcess(pid, ctx())?.name.startsWith('python')));
+  assert.ok(ours.size >= 1, 'the listener process holds its sockets');
+  const pick = (pairs: [number, number][]) => pairs.filter(([pid]) => ours.has(pid)).map(([pid, ino]) => `${pid}:${ino}`).sort();
+  assert.deepEqual(pick(native.pairs), pick(js.pairs));
+  assert.ok(pick(native.pairs).length >= 3, 'three listening sockets found');
+  assert.ok(native.read >= pids.length - 20, `fd tables read: ${native.read} of ${pids.length}`);
+});
+
+function ctx() {
+  return { procRoot: '/proc', bootTimeMs: 0, clockTicks: 100, users: new UserNames() };
+}
+
+test('the native light read gives the records the JS light read gives', { skip: !linux || diag?.readsBasics !== true ? 'needs the sock_diag addon on Linux' : false }, (t) => {
+  const sleeper = idleChild(t);
+  const pids = [process.pid, sleeper, process.ppid, 1, 999_999_999];
+  const native = readLight(pids, ctx(), diag);
+  const js = readLight(pids, ctx(), undefined);
+  assert.deepEqual(native.map((r) => r.pid).sort(), js.map((r) => r.pid).sort(), 'the same pids, the vanished one left out');
+  assert.ok(native.some((r) => r.pid === sleeper));
+  for (const n of native) {
+    const j = js.find((r) => r.pid === n.pid);
+    assert.deepEqual(n, j, `pid ${n.pid}`);
+    assert.equal(n.detailsPending, true);
+    assert.equal(n.commandLine, undefined, 'a light record has no command line yet');
+  }
+});
+
+test('first poll: owners and ancestors complete, the rest completed over later polls before their events', { skip: !linux || !root ? 'needs Linux and root (other users\' processes)' : false }, async (t) => {
+  const sleeper = idleChild(t);
+  const chain = await startListenerChain('pwlight', ['tcp:127.0.0.1:0']);
+  t.after(chain.kill);
+  const port = chain.opened[0]?.port;
+  const source = new LinuxSource({ logger: silentLogger, fullReadsPerPoll: 4 });
+  const docs: EcsDocument[] = [];
+  const watcher = new Watcher({
+    source, builder: new DocumentBuilder(sampleHost, sampleAgent), table: new ProcessTable({ hostId: 'h', bootId: 'b' }),
+    sink: { accept: (d) => { docs.push(d); return Promise.resolve(); } }, logger: silentLogger, intervalMs: 1000, shipProcesses: true,
+  });
+  await source.start();
+
+  const first = await source.poll();
+  const row = first.listeners.find((l) => l.port === port && l.address === '127.0.0.1');
+  assert.ok(row?.owners[0] !== undefined, 'the listener has its owner');
+  const chainRecords: string[] = [];
+  for (let pid = row.owners[0]; pid > 1;) {
+    const rec = first.processes.get(pid);
+    if (rec === undefined) break;
+    assert.equal(rec.detailsPending, undefined, `${rec.name}[${pid}] on the owner's chain is complete`);
+    chainRecords.push(rec.name);
+    pid = rec.ppid;
+  }
+  assert.ok(chainRecords.includes('pwlight'), `chain: ${chainRecords.join(' <- ')}`);
+  assert.equal(first.processes.get(sleeper)?.detailsPending, true, 'an unrelated process is read light first');
+  assert.equal(first.processes.get(sleeper)?.commandLine, undefined);
+  assert.ok(source.pendingDetails > 4);
+
+  // The watch: the listener document on its first tick, with full lineage.
+  await watcher.tick();
+  const existing = docs.find((d) => d.event.action === 'listening_existing' && getField(d, 'destination.port') === port);
+  assert.ok(existing, 'listening_existing for our port');
+  assert.ok(String(getField(existing, 'process.command_line')).includes('listen.py'), 'owner command line');
+  assert.ok(JSON.stringify(existing.portwarden).includes('pwlight'), 'ancestry names the outer process');
+  const sleeperDoc = () => docs.find((d) => d.event.action === 'already_running' && getField(d, 'process.pid') === sleeper);
+  assert.equal(sleeperDoc(), undefined, 'no already_running while details are pending');
+
+  // Later polls complete the rest, at most a few full reads each (new processes of other tests
+  // may add to the queue meanwhile).
+  for (let i = 0; i < 2000 && source.pendingDetails > 0; i++) await watcher.tick();
+  assert.equal(source.pendingDetails, 0, 'every process completed');
+  const doc = sleeperDoc();
+  assert.ok(doc, 'already_running for the idle process once completed');
+  assert.equal(getField(doc, 'process.command_line'), 'sleep 300');
+  const exe = String(getField(doc, 'process.executable'));
+  assert.ok(exe.endsWith('/sleep'), `executable: ${exe}`);
+  assert.equal(docs.filter((d) => getField(d, 'process.pid') === sleeper && d.event.action === 'exec').length, 0, 'completing a record is not an exec');
+  assert.equal(docs.filter((d) => d.event.action === 'already_running' && getField(d, 'process.pid') === sleeper).length, 1);
+});
