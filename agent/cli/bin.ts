@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: the heap setting must be in place before the agent allocates anything large.
+import './heap-tuning.js';
 import { main } from './main.js';
 
 process.exitCode = await main(process.argv.slice(2), {
