@@ -329,24 +329,32 @@ static int get_u32_array(napi_env env, napi_value v, uint32_t **data, size_t *le
   napi_value ab;
   size_t offset;
   void *raw = NULL;
+  bool isArr = false;
+  if (napi_is_typedarray(env, v, &isArr) != napi_ok || !isArr) return 0;
   if (napi_get_typedarray_info(env, v, &type, len, &raw, &ab, &offset) != napi_ok || type != napi_uint32_array) return 0;
   *data = raw;
   return 1;
+}
+
+/* The arguments every /proc walker takes: (procRoot: string, pids: Uint32Array, ...). */
+typedef struct { char root[PATH_MAX - 64]; uint32_t *pids; size_t npids; } walk_args_t;
+
+static int get_walk_args(napi_env env, size_t argc, napi_value *argv, walk_args_t *a) {
+  size_t len = 0;
+  return argc >= 2
+    && napi_get_value_string_utf8(env, argv[0], a->root, sizeof a->root, &len) == napi_ok
+    && len > 0 && len < sizeof a->root - 1
+    && get_u32_array(env, argv[1], &a->pids, &a->npids);
 }
 
 static napi_value holders(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  char root[PATH_MAX - 64];
-  size_t rootLen = 0;
-  uint32_t *pids = NULL, *wanted = NULL;
-  size_t npids = 0, nwanted = 0;
-  bool isArr = false;
-  if (argc < 3 || napi_get_value_string_utf8(env, argv[0], root, sizeof root, &rootLen) != napi_ok
-    || rootLen == 0 || rootLen >= sizeof root - 1
-    || napi_is_typedarray(env, argv[1], &isArr) != napi_ok || !isArr || !get_u32_array(env, argv[1], &pids, &npids)
-    || napi_is_typedarray(env, argv[2], &isArr) != napi_ok || !isArr || !get_u32_array(env, argv[2], &wanted, &nwanted)) {
+  walk_args_t a;
+  uint32_t *wanted = NULL;
+  size_t nwanted = 0;
+  if (argc < 3 || !get_walk_args(env, argc, argv, &a) || !get_u32_array(env, argv[2], &wanted, &nwanted)) {
     napi_throw_type_error(env, "EINVAL", "holders(procRoot: string, pids: Uint32Array, wanted: sorted Uint32Array)");
     return NULL;
   }
@@ -354,12 +362,12 @@ static napi_value holders(napi_env env, napi_callback_info info) {
   uint32_t read = 0;
   int err = 0;
   char path[PATH_MAX], link[64];
-  for (size_t i = 0; err == 0 && i < npids; i++) {
-    int n = snprintf(path, sizeof path, "%s/%u/fd", root, pids[i]);
+  for (size_t i = 0; err == 0 && i < a.npids; i++) {
+    int n = snprintf(path, sizeof path, "%s/%u/fd", a.root, a.pids[i]);
     if (n < 0 || (size_t)n >= sizeof path) continue;
     int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) {
-      if (errno == EACCES || errno == EPERM) err = u32s_push(&denied, pids[i]);
+      if (errno == EACCES || errno == EPERM) err = u32s_push(&denied, a.pids[i]);
       continue;
     }
     DIR *dir = fdopendir(dfd);
@@ -372,7 +380,7 @@ static napi_value holders(napi_env env, napi_callback_info info) {
       if (len <= 0) continue; /* closed meanwhile */
       uint32_t ino = socket_inode(link, len);
       if (ino != 0 && has_u32(wanted, nwanted, ino)) {
-        err = u32s_push(&pairs, pids[i]);
+        err = u32s_push(&pairs, a.pids[i]);
         if (err == 0) err = u32s_push(&pairs, ino);
       }
     }
@@ -423,22 +431,16 @@ static napi_value basics(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
-  char root[PATH_MAX - 64];
-  size_t rootLen = 0;
-  uint32_t *pids = NULL;
-  size_t npids = 0;
-  bool isArr = false;
-  if (argc < 2 || napi_get_value_string_utf8(env, argv[0], root, sizeof root, &rootLen) != napi_ok
-    || rootLen == 0 || rootLen >= sizeof root - 1
-    || napi_is_typedarray(env, argv[1], &isArr) != napi_ok || !isArr || !get_u32_array(env, argv[1], &pids, &npids)) {
+  walk_args_t a;
+  if (!get_walk_args(env, argc, argv, &a)) {
     napi_throw_type_error(env, "EINVAL", "basics(procRoot: string, pids: Uint32Array)");
     return NULL;
   }
   bytes_t out = { 0 };
   int err = 0;
   char path[PATH_MAX], ns[128], stat_text[4096];
-  for (size_t i = 0; err == 0 && i < npids; i++) {
-    int n = snprintf(path, sizeof path, "%s/%u", root, pids[i]);
+  for (size_t i = 0; err == 0 && i < a.npids; i++) {
+    int n = snprintf(path, sizeof path, "%s/%u", a.root, a.pids[i]);
     if (n < 0 || (size_t)n >= sizeof path - 16) continue;
     size_t base = (size_t)n;
     struct stat st;
@@ -453,7 +455,7 @@ static napi_value basics(napi_env env, napi_callback_info info) {
     ssize_t nsLen = readlink(path, ns, sizeof ns);
     if (nsLen < 0 || nsLen > 255) nsLen = 0;
     uint8_t head[9];
-    put_u32le(head, pids[i]);
+    put_u32le(head, a.pids[i]);
     put_u32le(head + 4, (uint32_t)st.st_uid);
     head[8] = (uint8_t)nsLen;
     uint8_t len2[2] = { (uint8_t)(got & 0xff), (uint8_t)((got >> 8) & 0xff) };
