@@ -165,7 +165,7 @@ export class LinuxSource implements Source {
       }
     } else {
       for (const pid of unseen) {
-        const rec = this.read(pid, depth);
+        const rec = this.readFull(pid);
         if (rec !== undefined) {
           procs.set(pid, rec);
           newPids.push(pid);
@@ -178,7 +178,7 @@ export class LinuxSource implements Source {
       const pid = existing[(this.reuseCursor + i) % existing.length] ?? 0;
       const key = readStartKey(pid, this.procRoot);
       if (key !== undefined && key !== procs.get(pid)?.startKey) {
-        const rec = this.read(pid, 'full');
+        const rec = this.readFull(pid);
         if (rec !== undefined) {
           procs.set(pid, rec);
           newPids.push(pid);
@@ -220,21 +220,18 @@ export class LinuxSource implements Source {
     this.diag?.trimMemory();
   }
 
-  /** Reads a process; keeps track of what is still pending and of this poll's full reads. */
-  private read(pid: number, depth: ReadDepth): ProcessRecord | undefined {
-    const rec = readProcess(pid, this.ctx, depth);
-    if (depth === 'full') this.fullReads++;
-    if (rec?.detailsPending === true) this.pending.add(pid);
-    else this.pending.delete(pid);
-    return rec;
+  /** Reads a process in full (no longer pending), counting this poll's full reads. */
+  private readFull(pid: number): ProcessRecord | undefined {
+    this.fullReads++;
+    this.pending.delete(pid);
+    return readProcess(pid, this.ctx, 'full');
   }
 
   /** Completes a pending record in place of the light one; true when the table changed. */
   private complete(pid: number): boolean {
     if (!this.pending.has(pid)) return false;
     const prev = this.processes.get(pid);
-    const rec = this.read(pid, 'full');
-    this.pending.delete(pid);
+    const rec = this.readFull(pid);
     if (prev === undefined || rec === undefined) return false;
     this.processes.set(pid, rec);
     return true;
@@ -242,6 +239,8 @@ export class LinuxSource implements Source {
 
   /** Completes a process and its ancestors (a listener's owner, a new process's parents). */
   private completeChain(pid: number): boolean {
+    // Steady state: nothing is pending, so no chain needs walking.
+    if (this.pending.size === 0) return false;
     let changed = false;
     for (let cur = pid, depth = 0; cur > 0 && depth < 64; depth++) {
       const rec = this.processes.get(cur);
@@ -375,7 +374,7 @@ export class LinuxSource implements Source {
       return completed;
     }
     const prev = this.processes.get(pid);
-    const rec = this.read(pid, 'full');
+    const rec = this.readFull(pid);
     if (prev !== undefined && rec !== undefined && rec.startKey === prev.startKey
       && (rec.executable !== prev.executable || rec.commandLine !== prev.commandLine || rec.name !== prev.name)) {
       this.processes.set(pid, rec);

@@ -100,11 +100,6 @@ export function decodeRows(raw: RawDump): (SocketRow & { zone?: string })[] {
   return out;
 }
 
-/** Whether every bound interface of the previous rows still has the same name. */
-function sameIfnames(ifnames: Readonly<Record<string, string>>, prev: { rows: readonly { zone?: string }[] }): boolean {
-  return Object.keys(ifnames).length === 0 ? prev.rows.every((r) => r.zone === undefined) : false;
-}
-
 /** Sorts an addon error into what the caller should do about it. */
 export function classifyError(err: unknown): Exclude<DumpResult, { kind: 'ok' }> {
   const e = err as { code?: unknown; syscall?: unknown; message?: unknown } | null;
@@ -200,10 +195,11 @@ export class SockDiag {
     }
     if (!isRawDump(raw)) return { kind: 'failed', code: 'EPROTO', message: 'sock_diag.node returned an unexpected value' };
     // A steady host dumps the same bytes every poll: hand back the rows decoded last time (callers
-    // never mutate them) instead of allocating thousands of objects per poll.
+    // never mutate them) instead of allocating thousands of objects per poll. Not when a socket is
+    // bound to an interface: its name may have changed under the same bytes.
     const key = netnsPath ?? '';
     const prev = this.last.get(key);
-    if (prev !== undefined && Buffer.compare(prev.raw, raw.rows) === 0 && sameIfnames(raw.ifnames, prev)) return { kind: 'ok', rows: prev.rows };
+    if (prev !== undefined && Buffer.compare(prev.raw, raw.rows) === 0 && Object.keys(raw.ifnames).length === 0) return { kind: 'ok', rows: prev.rows };
     const rows = decodeRows(raw);
     this.last.set(key, { raw: raw.rows, rows });
     if (this.last.size > 64) this.last.delete(this.last.keys().next().value ?? '');
