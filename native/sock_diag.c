@@ -25,6 +25,11 @@
  * trimMemory() -> boolean
  * Returns the C heap's free pages to the kernel (glibc malloc_trim) after a burst of work such as the
  * first scan; false where the C library has no malloc_trim.
+ *
+ * limitArenas(n: number) -> boolean
+ * Caps glibc's malloc arenas at n (mallopt M_ARENA_MAX, what MALLOC_ARENA_MAX does at start-up).
+ * Threads that have not allocated yet (V8's and libuv's workers allocate on their first task) then
+ * share arenas instead of each holding their own few MB; false where the C library cannot.
  */
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
@@ -484,6 +489,24 @@ static napi_value trim_memory(napi_env env, napi_callback_info info) {
   return result;
 }
 
+static napi_value limit_arenas(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t n = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &n) != napi_ok || n < 1) {
+    napi_throw_type_error(env, "EINVAL", "limitArenas(n: integer >= 1)");
+    return NULL;
+  }
+  bool limited = false;
+#if defined(__GLIBC__) && defined(M_ARENA_MAX)
+  limited = mallopt(M_ARENA_MAX, n) == 1;
+#endif
+  napi_value result = NULL;
+  if (napi_get_boolean(env, limited, &result) != napi_ok) return NULL;
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   if (napi_create_function(env, "dump", NAPI_AUTO_LENGTH, dump, NULL, &fn) != napi_ok) return NULL;
@@ -494,5 +517,7 @@ NAPI_MODULE_INIT() {
   if (napi_set_named_property(env, exports, "basics", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "trimMemory", NAPI_AUTO_LENGTH, trim_memory, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "trimMemory", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "limitArenas", NAPI_AUTO_LENGTH, limit_arenas, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "limitArenas", fn) != napi_ok) return NULL;
   return exports;
 }

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// First: the heap setting must be in place before the agent allocates anything large.
+// First: the heap settings must be in place before the agent allocates anything large, and before
+// the rest of the agent is loaded (loading reads files on libuv's worker threads, whose first
+// allocation picks their malloc arena).
 import './heap-tuning.js';
-import { main } from './main.js';
 
+const { main } = await import('./main.js');
 process.exitCode = await main(process.argv.slice(2), {
   stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env,
 });

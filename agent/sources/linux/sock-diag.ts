@@ -25,6 +25,7 @@ interface SockDiagAddon {
   /** Absent in older builds (the JS light read is used then). */
   basics?(procRoot: string, pids: Uint32Array): unknown;
   trimMemory?(): unknown;
+  limitArenas?(n: number): unknown;
 }
 
 /** What `basics` reads per process: stat text, owner uid and the ns/net link ('' when unreadable). */
@@ -122,6 +123,15 @@ export class SockDiag {
   trimMemory(): boolean {
     try {
       return typeof this.addon.trimMemory === 'function' && this.addon.trimMemory() === true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Caps glibc's malloc arenas at `n` for threads that have not allocated yet; false where not possible. */
+  limitArenas(n: number): boolean {
+    try {
+      return typeof this.addon.limitArenas === 'function' && this.addon.limitArenas(n) === true;
     } catch {
       return false;
     }

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
-import { operatorChoseSemiSpace } from '../../../../agent/cli/heap-tuning.js';
+import { limitMallocArenas, operatorChoseSemiSpace } from '../../../../agent/cli/heap-tuning.js';
+import { loadSockDiag } from '../../../../agent/sources/linux/sock-diag.js';
 import { repoRoot } from '../../../helpers/paths.js';
 
 test('an operator\'s own young-generation flag wins over the agent\'s setting', () => {
@@ -27,4 +28,9 @@ test('with the agent\'s setting a burst of allocation leaves the young generatio
   const tuned = size(`await import(${JSON.stringify(tuning)});`);
   assert.ok(plain >= 8 * 2 ** 20, `plain node grows the young generation (${plain} bytes)`);
   assert.ok(tuned <= 4 * 2 ** 20, `the agent's stays small (${tuned} bytes)`);
+});
+
+test('malloc arenas are capped unless the operator set MALLOC_ARENA_MAX', { skip: loadSockDiag() === undefined ? 'needs the sock_diag addon (Linux, glibc)' : false }, () => {
+  assert.equal(limitMallocArenas({ MALLOC_ARENA_MAX: '8' }), false, 'the environment wins');
+  assert.equal(limitMallocArenas({}), true, 'mallopt(M_ARENA_MAX) accepted');
 });
