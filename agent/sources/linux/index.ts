@@ -23,7 +23,7 @@ const REUSE_CHECKS_PER_TICK = 16;
  */
 export const FULL_READS_PER_POLL = 128;
 /** Shortest time between two hand-backs of the C heap's free pages (glibc malloc_trim). */
-const TRIM_MIN_GAP_MS = 30_000;
+const TRIM_MIN_GAP_MS = 10_000;
 const CAP_DAC_READ_SEARCH = 2n;
 const CAP_SYS_PTRACE = 19n;
 
@@ -69,6 +69,7 @@ export class LinuxSource implements Source {
   private sinceBurst = -1;
   private lastTrim = 0;
   private gcWatch: PerformanceObserver | undefined;
+  private trimTimer: NodeJS.Timeout | undefined;
   private readonly fullReadsPerPoll: number;
 
   constructor(opts: LinuxSourceOptions) {
@@ -96,16 +97,22 @@ export class LinuxSource implements Source {
 
   /**
    * Buffers (documents on their way to the outputs) live in the C heap and are freed when V8's
-   * major GC finalizes them; glibc keeps the freed pages. Shortly after a major GC they are handed
-   * back (at most every TRIM_MIN_GAP_MS): 9 of 15 MB of C heap on the 2,000-listener bench host.
+   * major GC finalizes them; glibc keeps the freed pages. A second after a major GC they are handed
+   * back: 10 of 15 MB of C heap on the 2,000-listener bench host. At most one trim per
+   * TRIM_MIN_GAP_MS; a GC inside the gap moves the trim to the gap's end instead of dropping it
+   * (start-up has several major GCs; V8's memory reduction, the one that frees most, comes last).
    */
   private watchMajorGc(): void {
     if (this.diag === undefined || this.gcWatch !== undefined) return;
     this.gcWatch = new PerformanceObserver((list) => {
       const major = list.getEntries().some((e) => (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR);
-      if (!major || Date.now() - this.lastTrim < TRIM_MIN_GAP_MS) return;
-      this.lastTrim = Date.now();
-      setTimeout(() => this.diag?.trimMemory(), 1000).unref();
+      if (!major || this.trimTimer !== undefined) return;
+      const wait = Math.max(1000, this.lastTrim + TRIM_MIN_GAP_MS - Date.now());
+      this.trimTimer = setTimeout(() => {
+        this.trimTimer = undefined;
+        this.lastTrim = Date.now();
+        this.diag?.trimMemory();
+      }, wait).unref();
     });
     this.gcWatch.observe({ entryTypes: ['gc'] });
   }
@@ -122,6 +129,8 @@ export class LinuxSource implements Source {
   shutdown(): Promise<void> {
     this.gcWatch?.disconnect();
     this.gcWatch = undefined;
+    clearTimeout(this.trimTimer);
+    this.trimTimer = undefined;
     return Promise.resolve();
   }
 
@@ -216,7 +225,6 @@ export class LinuxSource implements Source {
     if (this.sinceBurst < 0 || this.pending.size > 0) return;
     if (++this.sinceBurst < 3) return;
     this.sinceBurst = -1;
-    this.lastTrim = Date.now();
     this.diag?.trimMemory();
   }
 
