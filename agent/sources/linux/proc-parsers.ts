@@ -109,6 +109,16 @@ export function parseBtime(text: string): number | undefined {
   return m?.[1] === undefined ? undefined : Number(m[1]);
 }
 
+/**
+ * The task counters of /proc/loadavg ("0.20 0.18 0.12 1/80 11206": running/total tasks, then the
+ * last pid handed out) as "total last": any task created or reaped changes them. Undefined when the
+ * text is not in that shape.
+ */
+export function parseTaskCounters(text: string): string | undefined {
+  const m = /^\S+ \S+ \S+ \d+\/(\d+) (\d+)\s*$/.exec(text);
+  return m === null ? undefined : `${m[1]} ${m[2]}`;
+}
+
 export interface SocketRow {
   transport: Transport;
   family: Family;

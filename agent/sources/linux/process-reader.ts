@@ -2,7 +2,7 @@ import { closeSync, openSync, readFileSync, readSync, readlinkSync, readdirSync,
 import type { ProcessRecord } from '../types.js';
 import {
   classifyFdLink, joinCommandLine, parseCgroupContainerId, parseCmdline, parseExeLink, parseNsLink, parsePasswd, parseSocketLink,
-  parseStat, tcpInodes,
+  parseStat, parseTaskCounters, tcpInodes,
 } from './proc-parsers.js';
 import type { SockDiag } from './sock-diag.js';
 
@@ -216,6 +216,12 @@ function readDetails(base: string, comm: string, rec: ProcessRecord): void {
   if (stdin !== undefined) rec.stdin = stdin;
   const cwd = tryReadlink(`${base}/cwd`);
   if (cwd !== undefined) rec.workingDirectory = cwd;
+}
+
+/** Task counters from <procRoot>/loadavg (see parseTaskCounters); undefined when unreadable. */
+export function readTaskCounters(procRoot: string): string | undefined {
+  const buf = tryRead(`${procRoot}/loadavg`, 4096, false);
+  return buf === undefined ? undefined : parseTaskCounters(buf.toString('latin1'));
 }
 
 /** Re-reads only the start key, to tell a reused pid from the same process. */

@@ -122,3 +122,42 @@ test('first poll: owners and ancestors complete, the rest completed over later p
   assert.equal(docs.filter((d) => getField(d, 'process.pid') === sleeper && d.event.action === 'exec').length, 0, 'completing a record is not an exec');
   assert.equal(docs.filter((d) => d.event.action === 'already_running' && getField(d, 'process.pid') === sleeper).length, 1);
 });
+
+// With /proc/loadavg's task counters unchanged the poll does not list /proc; they move with every
+// task created or reaped on the host, so a real change is never hidden. Driven here by a counter
+// the test controls, against real processes.
+test('unchanged task counters skip the /proc listing; changed counters or 30 polls list it again', { skip: !linux ? 'Linux only' : false }, async (t) => {
+  let counters = 'c1';
+  const source = new LinuxSource({ logger: silentLogger, taskCounters: () => counters });
+  await source.start();
+  for (let i = 0; i < 2000; i++) {
+    await source.poll();
+    if (source.pendingDetails === 0) break;
+  }
+  await source.poll();
+
+  const sleeper = idleChild(t);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal((await source.poll()).processes.has(sleeper), false, 'same counters: /proc is not listed');
+  counters = 'c2';
+  assert.equal((await source.poll()).processes.has(sleeper), true, 'new counters: the new process is seen');
+
+  process.kill(sleeper, 'SIGKILL');
+  await new Promise((r) => setTimeout(r, 100));
+  let polls = 0;
+  while ((await source.poll()).processes.has(sleeper)) {
+    polls++;
+    assert.ok(polls < 30, 'listed again within 30 polls even with unchanged counters');
+  }
+  assert.ok(polls >= 20, `unchanged counters kept the old listing for ${polls} polls`);
+
+  // The default on a real host: /proc/loadavg, in the initial pid namespace only.
+  const real = new LinuxSource({ logger: silentLogger });
+  await real.start();
+  const other = idleChild(t);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal((await real.poll()).processes.has(other), true);
+  process.kill(other, 'SIGKILL');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal((await real.poll()).processes.has(other), false, 'a reaped process changes the counters');
+});

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import {
-  classifyFdLink, compressIpv6, joinCommandLine, parseCgroupContainerId, parseCmdline, parseExeLink, parseProcNet, parseSsLine, parseStat, tcpInodes,
+  classifyFdLink, compressIpv6, joinCommandLine, parseCgroupContainerId, parseCmdline, parseExeLink, parseProcNet, parseSsLine, parseStat, parseTaskCounters, tcpInodes,
 } from '../../../../../agent/sources/linux/proc-parsers.js';
 import { fixture } from '../../../../helpers/paths.js';
 
@@ -132,4 +132,13 @@ test('stdin kinds from fd/0 links, and TCP inodes from /proc/net/tcp', () => {
   const inodes = tcpInodes(read('proc-net-tcp6.txt'));
   assert.ok(inodes.has(35883) && inodes.has(35874), 'established and listening rows both count');
   assert.ok(!inodes.has(35876), 'a UDP inode is not a TCP one');
+});
+
+test('/proc/loadavg gives the task count and the last pid handed out', () => {
+  assert.equal(parseTaskCounters('0.20 0.18 0.12 1/80 11206\n'), '80 11206');
+  assert.equal(parseTaskCounters('12.03 4.43 3.88 17/2104 4194301'), '2104 4194301');
+  // Anything else (a kernel that changed the format, a truncated read) disables the shortcut.
+  for (const bad of ['', '0.20 0.18 0.12 1/80', '0.20 0.18 0.12 80 11206', '0.20 0.18 0.12 1/80 11206 extra', 'garbage']) {
+    assert.equal(parseTaskCounters(bad), undefined, JSON.stringify(bad));
+  }
 });
