@@ -91,9 +91,10 @@ async function measureTicks(): Promise<TickCosts> {
     const c0 = cpuOf('self');
     await last.watcher.tick();
     full += cpuOf('self') - c0;
-    // Start-up is over once every process's details are read (FULL_READS_PER_POLL per poll).
+    // Start-up is over once every process's details are read (FULL_READS_PER_POLL per poll) and
+    // the poll after that has restored V8's settings (LinuxSource.settled).
     const run = { polls: 0, total: 0, max: 0 };
-    while (last.source.pendingDetails > 0 && run.polls < 1000) {
+    while (!last.source.settled && run.polls < 1000) {
       const c1 = cpuOf('self');
       await last.watcher.tick();
       const ms = cpuOf('self') - c1;

@@ -17,6 +17,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { loadSockDiag } from '../sources/linux/sock-diag.js';
 import type { SockDiag } from '../sources/linux/sock-diag.js';
+import { operatorSetFlag } from '../util/v8-flags.js';
 
 /**
  * glibc gives each thread that allocates its own malloc arena (up to 8 per core), and V8's and
@@ -26,12 +27,9 @@ import type { SockDiag } from '../sources/linux/sock-diag.js';
  */
 export const MALLOC_ARENAS = 2;
 
-const SEMI_SPACE_FLAG = /^--(?:max-semi-space-size|min-semi-space-size|semi-space-growth-factor)(?:=|$)/;
-
 /** Whether the operator already chose how the young generation sizes. */
 export function operatorChoseSemiSpace(execArgv: readonly string[], nodeOptions: string | undefined): boolean {
-  const args = [...execArgv, ...(nodeOptions ?? '').split(/\s+/)];
-  return args.some((a) => SEMI_SPACE_FLAG.test(a.replaceAll('_', '-')));
+  return operatorSetFlag(/max-semi-space-size|min-semi-space-size|semi-space-growth-factor/, execArgv, nodeOptions);
 }
 
 /** Applies the agent's young-generation setting unless the operator chose one; returns whether it did. */

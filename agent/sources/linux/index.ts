@@ -12,6 +12,7 @@ import type { ProcessReadContext } from './process-reader.js';
 import { loadSockDiag } from './sock-diag.js';
 import type { SockDiag } from './sock-diag.js';
 import { SocketOwners } from './socket-owners.js';
+import { beginBurst, endBurst } from '../../util/v8-flags.js';
 
 /** Existing pids re-checked per tick for PID reuse (their start time is re-read). */
 const REUSE_CHECKS_PER_TICK = 16;
@@ -74,8 +75,8 @@ export class LinuxSource implements Source {
   /** Pids whose records are still `detailsPending`, in the order they were seen. */
   private readonly pending = new Set<number>();
   private fullReads = 0;
-  /** Polls since the last burst (a light read or a large listener change); -1 when none is due. */
-  private sinceBurst = -1;
+  /** A burst (a light read or a large listener change) whose follow-up (settleAfterBurst) is due. */
+  private burstOpen = false;
   private lastTrim = 0;
   /** Reads the host's task counters; undefined outside the initial pid namespace. */
   private readCounters: (() => string | undefined) | undefined;
@@ -204,7 +205,8 @@ export class LinuxSource implements Source {
     for (const pid of pids) (procs.has(pid) ? existing : unseen).push(pid);
     const depth: ReadDepth = unseen.length > this.fullReadsPerPoll ? 'light' : 'full';
     if (depth === 'light') {
-      this.sinceBurst = 0;
+      this.burstOpen = true;
+      beginBurst();
       for (const rec of readLight(unseen, this.ctx, this.diag)) {
         procs.set(rec.pid, rec);
         newPids.push(rec.pid);
@@ -255,15 +257,21 @@ export class LinuxSource implements Source {
   }
 
   /**
-   * A burst (the first scan, thousands of listeners coming or going) leaves the C heap holding freed
-   * pages (buffers of the documents it produced). Two polls after the last pending record is
-   * complete they are handed back to the kernel.
+   * A burst (the first scan, thousands of listeners coming or going) runs with V8's burst settings
+   * (util/v8-flags.ts) and leaves the C heap holding freed pages (buffers of the documents it
+   * produced). The poll after the last pending record was completed restores V8's settings and hands
+   * the pages back to the kernel (and again after the next major GC, watchMajorGc).
    */
-  private trimAfterBurst(): void {
-    if (this.sinceBurst < 0 || this.pending.size > 0) return;
-    if (++this.sinceBurst < 3) return;
-    this.sinceBurst = -1;
+  private settleAfterBurst(): void {
+    if (!this.burstOpen || this.pending.size > 0) return;
+    this.burstOpen = false;
+    endBurst();
     this.diag?.trimMemory();
+  }
+
+  /** False while start-up work (or a burst's follow-up) is left for the coming polls. */
+  get settled(): boolean {
+    return this.pending.size === 0 && !this.burstOpen;
   }
 
   /** Reads a process in full (no longer pending), counting this poll's full reads. */
@@ -329,7 +337,7 @@ export class LinuxSource implements Source {
     const warnings: string[] = [];
     this.rereadChanged = false;
     this.fullReads = 0;
-    this.trimAfterBurst();
+    this.settleAfterBurst();
     const { newPids, changed } = this.refreshProcesses(warnings);
 
     const targets: [string, number | 'self'][] = [[this.ownNetns ?? 'host', 'self'], ...this.otherNamespaces()];
@@ -352,7 +360,7 @@ export class LinuxSource implements Source {
     for (const r of rows) listening.set(r.inode, r.uid);
     const owners = this.owners.resolve(listening, this.processes, newPids);
     const sig = this.attachOwners(rows, owners, new Set(newPids));
-    if (Math.abs(listening.size - this.knownInodes.size) > this.fullReadsPerPoll) this.sinceBurst = 0;
+    if (Math.abs(listening.size - this.knownInodes.size) > this.fullReadsPerPoll) this.burstOpen = true;
     this.knownInodes = new Set(listening.keys());
     const listenersChanged = sig !== this.lastSig;
     this.lastSig = sig;

@@ -114,6 +114,10 @@ test('first poll: owners and ancestors complete, the rest completed over later p
   // may add to the queue meanwhile).
   for (let i = 0; i < 2000 && source.pendingDetails > 0; i++) await watcher.tick();
   assert.equal(source.pendingDetails, 0, 'every process completed');
+  const settled = () => source.settled;
+  assert.equal(settled(), false, 'the burst ends on the poll after the completion');
+  for (let i = 0; i < 2000 && !settled(); i++) await watcher.tick();
+  assert.equal(settled(), true);
   const doc = sleeperDoc();
   assert.ok(doc, 'already_running for the idle process once completed');
   assert.equal(getField(doc, 'process.command_line'), 'sleep 300');

@@ -1,0 +1,46 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { beginBurst, endBurst, operatorSetFlag } from '../../../../agent/util/v8-flags.js';
+import { repoRoot } from '../../../helpers/paths.js';
+
+test('an operator flag is recognised in every spelling node accepts', () => {
+  const jit = /opt|turbofan|max-opt|parallel-scavenge/;
+  assert.equal(operatorSetFlag(jit, ['--no-opt'], undefined), true);
+  assert.equal(operatorSetFlag(jit, ['--max-opt=2'], undefined), true);
+  assert.equal(operatorSetFlag(jit, ['--parallel_scavenge'], undefined), true);
+  assert.equal(operatorSetFlag(jit, [], '--trace-warnings --no-turbofan'), true);
+  assert.equal(operatorSetFlag(jit, ['--optimize-for-size', '--max-old-space-size=200'], '--trace-warnings'), false, 'only the exact flag names');
+});
+
+test('a burst is begun once, ended once, and never over an operator\'s flag', () => {
+  assert.equal(beginBurst(['--max-opt=1'], undefined), false, 'the operator chose the compiler tiers');
+  assert.equal(endBurst(), false, 'nothing to end');
+  assert.equal(beginBurst([], undefined), true);
+  assert.equal(beginBurst([], undefined), false, 'already in a burst');
+  assert.equal(endBurst(), true);
+  assert.equal(endBurst(), false);
+});
+
+// What the settings do: during a burst V8 does not optimize a hot function; after it, it does.
+test('during a burst hot code stays unoptimized, afterwards it is optimized again', () => {
+  const mod = pathToFileURL(join(repoRoot, 'dist', 'agent', 'util', 'v8-flags.js')).href;
+  const script = `const { beginBurst, endBurst } = await import(${JSON.stringify(mod)});
+    function during(x) { return x * 2 + 1; }
+    function after(x) { return x * 3 + 1; }
+    // The caller never gets optimized code, so the callees are optimized on their own, not inlined.
+    function callMany(f) { let s = 0; for (let i = 0; i < 300000; i++) s += f(i); return s; }
+    %NeverOptimizeFunction(callMany);
+    // Bits 16 and 64 of %GetOptimizationStatus: the function runs optimized (TurboFan) code.
+    const optimized = (f) => (%GetOptimizationStatus(f) & (16 | 64)) !== 0;
+    beginBurst([], undefined);
+    callMany(during); callMany(during);
+    const duringBurst = optimized(during);
+    endBurst();
+    callMany(after); callMany(after);
+    console.log(JSON.stringify({ duringBurst, afterBurst: optimized(after) }));`;
+  const out = execFileSync(process.execPath, ['--allow-natives-syntax', '--no-concurrent-recompilation', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.deepEqual(JSON.parse(out), { duringBurst: false, afterBurst: true });
+});
