@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import type { LoadedConfig } from '../../config/loader.js';
 import { loadAgentId, makeAgentInfo } from '../ecs/agent-info.js';
 import { DocumentBuilder } from '../ecs/builder.js';
-import { readHostContext } from '../ecs/host.js';
+import { readHostContextInWorker } from '../ecs/host-isolated.js';
 import { ProcessTable } from '../lineage/process-table.js';
 import type { Logger } from '../log/logger.js';
 import { createSource } from '../sources/index.js';
@@ -44,7 +44,7 @@ export async function createAgentContext(
   loaded: LoadedConfig,
   logger: Logger,
   env: NodeJS.ProcessEnv,
-  opts: { sourceKind?: SourceKind; stateOptional?: boolean } = {},
+  opts: { sourceKind?: SourceKind; stateOptional?: boolean; hostInWorker?: boolean } = {},
 ): Promise<AgentContext> {
   let stateDir: string;
   try {
@@ -56,7 +56,9 @@ export async function createAgentContext(
   }
   const { id, persisted } = loadAgentId(stateDir);
   if (!persisted) logger.warn('agent id could not be saved; it will change on restart', { stateDir });
-  const host = await readHostContext(id);
+  // The long-running agent reads host metadata in a worker thread, so systeminformation never stays
+  // in its memory (host-isolated.ts); one-shot commands read it in-process, sooner.
+  const host = opts.hostInWorker === true ? await readHostContextInWorker(id) : await (await import('../ecs/host.js')).readHostContext(id);
   const builder = new DocumentBuilder(host, makeAgentInfo(id, host.hostname));
   const table = new ProcessTable({ hostId: host.id, bootId: host.boot.id });
   const source = await createSource(opts.sourceKind ?? 'auto', logger);

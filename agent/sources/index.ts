@@ -1,13 +1,13 @@
 import type { Logger } from '../log/logger.js';
 import type { Source } from './types.js';
 import { createLinuxSource } from './linux/index.js';
-import { PortableSource } from './portable/index.js';
 
 export type SourceKind = 'auto' | 'linux' | 'windows' | 'darwin' | 'portable';
 
 /**
  * Picks the collector for this platform at run time. Native collectors for Windows and macOS are
- * loaded lazily (they pull in platform-only modules); anything else gets the portable fallback.
+ * loaded lazily (they pull in platform-only modules); anything else gets the portable fallback
+ * (systeminformation), loaded lazily too.
  */
 export async function createSource(kind: SourceKind, logger: Logger): Promise<Source> {
   const platform = kind === 'auto' ? process.platform : kind;
@@ -26,7 +26,10 @@ export async function createSource(kind: SourceKind, logger: Logger): Promise<So
       const m = await import('./darwin/index.js');
       return m.createDarwinSource({ logger });
     }
-    default:
-      return new PortableSource();
+    default: {
+      // Loaded only here: systeminformation is large and Linux, Windows and macOS do not need it.
+      const m = await import('./portable/index.js');
+      return new m.PortableSource();
+    }
   }
 }

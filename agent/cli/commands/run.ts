@@ -47,7 +47,7 @@ export const runCommand: Command = {
     const { config } = loaded;
     const format = config.log.format === 'auto' ? (config.log.file === undefined && io.stderr.isTTY === true ? 'human' : 'ecs') : config.log.format;
     const logger = createLogger({ level: config.log.level, file: config.log.file, format });
-    const ctx = await createAgentContext(loaded, logger, io.env);
+    const ctx = await createAgentContext(loaded, logger, io.env, { hostInWorker: true });
     const { builder, source, stateDir } = ctx;
 
     const outputs = createTransports(loaded, {
