@@ -170,7 +170,9 @@ export class LinuxSource implements Source {
     return {
       platform: 'linux',
       listenerPath: this.reader.describe(),
-      processPath: '/proc (new pids only; a rotating PID-reuse check)',
+      processPath: this.readCounters === undefined
+        ? '/proc (new pids only; a rotating PID-reuse check)'
+        : '/proc (listed when /proc/loadavg\'s task counters change; new pids only; a rotating PID-reuse check)',
       privileged: this.privileged,
       limitations,
     };
