@@ -1,23 +1,28 @@
 #!/usr/bin/env node
-// Compiles native/sock_diag.c into dist/native/sock_diag.node with the system C compiler against
-// Node's own headers (no node-gyp). Never fails the build: without a compiler or headers it prints
-// one warning and exits 0, and the Linux collector falls back to `ss`.
+// Compiles the native addons into dist/native/ with the system compilers against Node's own headers
+// (no node-gyp):
+//   native/sock_diag.c     -> sock_diag.node     (C)   the Linux collector's netlink dump and /proc walks
+//   native/heap_control.cc -> heap_control.node  (C++) V8 memory reduction when a start-up burst ends
+// Never fails the build: an addon that cannot be built is skipped with one warning, and the agent
+// works without it (the Linux collector uses `ss`; V8's memory reducer frees the heap later).
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const source = join(root, 'native', 'sock_diag.c');
 const outDir = join(root, 'dist', 'native');
-const output = join(outDir, 'sock_diag.node');
 
-function warn(reason) {
-  // A stale addon from an earlier build would contradict the message below.
-  rmSync(output, { force: true });
-  console.warn(`build-native: skipped sock_diag.node (${reason}); the Linux collector will use ss -ltnuHe instead`);
-  process.exit(0);
-}
+const addons = [
+  {
+    name: 'sock_diag.node', source: 'sock_diag.c', compiler: process.env.CC || 'cc', flags: ['-std=gnu11'],
+    without: 'the Linux collector will use ss -ltnuHe instead',
+  },
+  {
+    name: 'heap_control.node', source: 'heap_control.cc', compiler: process.env.CXX || 'c++', flags: ['-std=c++17', '-fno-exceptions', '-fno-rtti'],
+    without: 'after the first scan V8 frees memory on its own schedule (15-45 s later)',
+  },
+];
 
 if (process.platform !== 'linux') process.exit(0);
 
@@ -27,19 +32,33 @@ const candidates = [
   join(dirname(dirname(process.execPath)), 'include', 'node'),
 ].filter((d) => d !== undefined && d !== '');
 const headers = candidates.find((d) => existsSync(join(d, 'node_api.h')));
-if (headers === undefined) warn(`node_api.h not found in ${candidates.join(', ')}`);
-
-const cc = process.env.CC || 'cc';
-// Built beside the target and renamed over it, so a running agent never maps a half-written file.
-const temp = `${output}.${process.pid}.tmp`;
-const args = ['-shared', '-fPIC', '-O2', '-Wall', '-Wextra', '-std=gnu11', `-I${headers}`, '-o', temp, source];
 mkdirSync(outDir, { recursive: true });
-execFile(cc, args, { timeout: 120_000 }, (err, _stdout, stderr) => {
-  if (err) {
-    rmSync(temp, { force: true });
-    const detail = err.code === 'ENOENT' ? `C compiler '${cc}' not found` : `${cc} failed: ${stderr.trim().split('\n').slice(-3).join(' | ') || err.message.split('\n')[0]}`;
-    warn(detail);
+
+for (const addon of addons) {
+  const output = join(outDir, addon.name);
+  const skip = (reason) => {
+    // A stale addon from an earlier build would contradict the message.
+    rmSync(output, { force: true });
+    console.warn(`build-native: skipped ${addon.name} (${reason}); ${addon.without}`);
+  };
+  if (headers === undefined) {
+    skip(`node_api.h not found in ${candidates.join(', ')}`);
+    continue;
   }
-  if (stderr.trim() !== '') process.stderr.write(stderr);
-  renameSync(temp, output);
-});
+  // Built beside the target and renamed over it, so a running agent never maps a half-written file.
+  // Node's headers are system headers here: their own warnings are not ours.
+  const temp = `${output}.${process.pid}.tmp`;
+  const args = ['-shared', '-fPIC', '-O2', '-Wall', '-Wextra', ...addon.flags, `-isystem${headers}`, '-o', temp, join(root, 'native', addon.source)];
+  execFile(addon.compiler, args, { timeout: 120_000 }, (err, _stdout, stderr) => {
+    if (err) {
+      rmSync(temp, { force: true });
+      const detail = err.code === 'ENOENT'
+        ? `compiler '${addon.compiler}' not found`
+        : `${addon.compiler} failed: ${stderr.trim().split('\n').slice(-3).join(' | ') || err.message.split('\n')[0]}`;
+      skip(detail);
+      return;
+    }
+    if (stderr.trim() !== '') process.stderr.write(stderr);
+    renameSync(temp, output);
+  });
+}

@@ -12,7 +12,7 @@ import type { ProcessReadContext } from './process-reader.js';
 import { loadSockDiag } from './sock-diag.js';
 import type { SockDiag } from './sock-diag.js';
 import { SocketOwners } from './socket-owners.js';
-import { beginBurst, endBurst } from '../../util/v8-flags.js';
+import { beginBurst, endBurst, reduceHeap } from '../../util/v8-flags.js';
 
 /** Existing pids re-checked per tick for PID reuse (their start time is re-read). */
 const REUSE_CHECKS_PER_TICK = 16;
@@ -260,14 +260,16 @@ export class LinuxSource implements Source {
 
   /**
    * A burst (the first scan, thousands of listeners coming or going) runs with V8's burst settings
-   * (util/v8-flags.ts) and leaves the C heap holding freed pages (buffers of the documents it
-   * produced). The poll after the last pending record was completed restores V8's settings and hands
-   * the pages back to the kernel (and again after the next major GC, watchMajorGc).
+   * (util/v8-flags.ts) and leaves garbage behind: in V8's heap and, as freed pages, in the C heap
+   * (buffers of the documents it produced). The poll after the last pending record was completed
+   * restores V8's settings, has V8 compact its heap now (reduceHeap) and hands the C heap's pages
+   * back to the kernel (and again after the next major GC, watchMajorGc).
    */
   private settleAfterBurst(): void {
     if (!this.burstOpen || this.pending.size > 0) return;
     this.burstOpen = false;
     endBurst();
+    reduceHeap();
     this.diag?.trimMemory();
   }
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { existsSync } from 'node:fs';
 import { beginBurst, endBurst, operatorSetFlag } from '../../../../agent/util/v8-flags.js';
 import { repoRoot } from '../../../helpers/paths.js';
 
@@ -43,4 +44,21 @@ test('during a burst hot code stays unoptimized, afterwards it is optimized agai
     console.log(JSON.stringify({ duringBurst, afterBurst: optimized(after) }));`;
   const out = execFileSync(process.execPath, ['--allow-natives-syntax', '--no-concurrent-recompilation', '--input-type=module', '-e', script], { encoding: 'utf8' });
   assert.deepEqual(JSON.parse(out), { duringBurst: false, afterBurst: true });
+});
+
+// What the agent does when its first scan is over: V8 compacts and releases the heap right away.
+const heapControl = join(repoRoot, 'dist', 'native', 'heap_control.node');
+test('reduceHeap releases the heap a burst left behind', { skip: existsSync(heapControl) ? false : 'heap_control.node not built (needs a C++ compiler)' }, () => {
+  const mod = pathToFileURL(join(repoRoot, 'dist', 'agent', 'util', 'v8-flags.js')).href;
+  const script = `const { reduceHeap } = await import(${JSON.stringify(mod)});
+    const { getHeapStatistics } = await import('node:v8');
+    let keep = [];
+    for (let i = 0; i < 400000; i++) keep.push({ i, s: 'record ' + i });
+    keep = undefined;
+    const before = getHeapStatistics().total_heap_size;
+    const reduced = reduceHeap();
+    console.log(JSON.stringify({ reduced, before, after: getHeapStatistics().total_heap_size }));`;
+  const r = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })) as { reduced: boolean; before: number; after: number };
+  assert.equal(r.reduced, true);
+  assert.ok(r.after < r.before / 2, `heap ${(r.before / 2 ** 20).toFixed(1)} MB -> ${(r.after / 2 ** 20).toFixed(1)} MB`);
 });
