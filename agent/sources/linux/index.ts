@@ -1,25 +1,20 @@
 import { readFileSync, readlinkSync } from 'node:fs';
-import { constants, PerformanceObserver } from 'node:perf_hooks';
-import type { PerformanceEntry } from 'node:perf_hooks';
 import type { Logger } from '../../log/logger.js';
 import type { ListenerRecord, ProcessRecord, Snapshot, Source, SourceInfo } from '../types.js';
 import { ListenerReader } from './listener-reader.js';
 import type { NamespaceRows } from './listener-reader.js';
 import { parseBtime, parseNsLink } from './proc-parsers.js';
-import { listPids, readLight, readProcess, readStartKey, readTaskCounters, UserNames } from './process-reader.js';
+import { listPids, readLight, readProcess, readStartKey, UserNames } from './process-reader.js';
 import type { ReadDepth } from './process-reader.js';
 import type { ProcessReadContext } from './process-reader.js';
 import { loadSockDiag } from './sock-diag.js';
 import type { SockDiag } from './sock-diag.js';
+import { ListingGate } from './listing-gate.js';
+import { MemoryHousekeeping } from './memory-housekeeping.js';
 import { SocketOwners } from './socket-owners.js';
-import { beginBurst, endBurst, reduceHeap } from '../../util/v8-flags.js';
 
 /** Existing pids re-checked per tick for PID reuse (their start time is re-read). */
 const REUSE_CHECKS_PER_TICK = 16;
-/** The initial pid namespace (PROC_PID_INIT_INO); every task on the host has a pid in it. */
-const INIT_PID_NS = 'pid:[4026531836]';
-/** /proc is listed at least every this many polls, even with unchanged task counters. */
-const LIST_AT_LEAST_EVERY = 30;
 /**
  * Processes read in full per poll. When more appear at once (the first poll, a fork storm), all of
  * them are read light (stat, uid, netns); listener owners and their ancestors are completed in the
@@ -27,8 +22,6 @@ const LIST_AT_LEAST_EVERY = 30;
  * than a steady one.
  */
 export const FULL_READS_PER_POLL = 128;
-/** Shortest time between two hand-backs of the C heap's free pages (glibc malloc_trim). */
-const TRIM_MIN_GAP_MS = 10_000;
 const CAP_DAC_READ_SEARCH = 2n;
 const CAP_SYS_PTRACE = 19n;
 
@@ -63,6 +56,7 @@ export class LinuxSource implements Source {
   private readonly ctx: ProcessReadContext;
   private readonly privileged: boolean;
   private readonly diag: SockDiag | undefined = loadSockDiag();
+  private readonly memory = new MemoryHousekeeping(this.diag);
   private processes = new Map<number, ProcessRecord>();
   private knownInodes = new Set<number>();
   private namespaces: Map<string, number> | undefined;
@@ -75,16 +69,8 @@ export class LinuxSource implements Source {
   /** Pids whose records are still `detailsPending`, in the order they were seen. */
   private readonly pending = new Set<number>();
   private fullReads = 0;
-  /** A burst (a light read or a large listener change) whose follow-up (settleAfterBurst) is due. */
-  private burstOpen = false;
-  private lastTrim = 0;
-  /** Reads the host's task counters; undefined outside the initial pid namespace. */
-  private readCounters: (() => string | undefined) | undefined;
-  /** /proc/loadavg's task counters at the last listing of /proc, and polls since that listing. */
-  private taskCounters: string | undefined;
-  private unlistedPolls = 0;
-  private gcWatch: PerformanceObserver | undefined;
-  private trimTimer: NodeJS.Timeout | undefined;
+  private readonly taskCounters: (() => string | undefined) | undefined;
+  private listing: ListingGate | undefined;
   private readonly fullReadsPerPoll: number;
 
   constructor(opts: LinuxSourceOptions) {
@@ -92,7 +78,7 @@ export class LinuxSource implements Source {
     this.reader = new ListenerReader(this.procRoot, opts.ssPath, opts.nsenterPath);
     this.owners = new SocketOwners(this.procRoot);
     this.fullReadsPerPoll = Math.max(1, opts.fullReadsPerPoll ?? FULL_READS_PER_POLL);
-    this.readCounters = opts.taskCounters;
+    this.taskCounters = opts.taskCounters;
     const btime = parseBtime(readFileSync(`${this.procRoot}/stat`, 'utf8')) ?? 0;
     this.ctx = { procRoot: this.procRoot, bootTimeMs: btime * 1000, clockTicks: 100, users: new UserNames() };
     const caps = effectiveCaps(this.procRoot);
@@ -107,43 +93,9 @@ export class LinuxSource implements Source {
     } catch {
       this.ownNetns = undefined;
     }
-    if (this.readCounters === undefined && this.seesInitPidNs()) {
-      const root = this.procRoot;
-      this.readCounters = () => readTaskCounters(root);
-    }
-    this.watchMajorGc();
+    this.listing = new ListingGate(this.procRoot, this.taskCounters);
+    this.memory.watch();
     return Promise.resolve();
-  }
-
-  /** Whether the agent sees the initial pid namespace, where /proc/loadavg's counters cover every task. */
-  private seesInitPidNs(): boolean {
-    try {
-      return readlinkSync(`${this.procRoot}/self/ns/pid`) === INIT_PID_NS;
-    } catch {
-      return false;
-    }
-  }
-
-  /**
-   * Buffers (documents on their way to the outputs) live in the C heap and are freed when V8's
-   * major GC finalizes them; glibc keeps the freed pages. A second after a major GC they are handed
-   * back: 10 of 15 MB of C heap on the 2,000-listener bench host. At most one trim per
-   * TRIM_MIN_GAP_MS; a GC inside the gap moves the trim to the gap's end instead of dropping it
-   * (start-up has several major GCs; V8's memory reduction, the one that frees most, comes last).
-   */
-  private watchMajorGc(): void {
-    if (this.diag === undefined || this.gcWatch !== undefined) return;
-    this.gcWatch = new PerformanceObserver((list) => {
-      const major = list.getEntries().some((e) => (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR);
-      if (!major || this.trimTimer !== undefined) return;
-      const wait = Math.max(1000, this.lastTrim + TRIM_MIN_GAP_MS - Date.now());
-      this.trimTimer = setTimeout(() => {
-        this.trimTimer = undefined;
-        this.lastTrim = Date.now();
-        this.diag?.trimMemory();
-      }, wait).unref();
-    });
-    this.gcWatch.observe({ entryTypes: ['gc'] });
   }
 
   /** Processes whose details are still to be read (start-up or a fork storm); 0 in steady state. */
@@ -156,10 +108,7 @@ export class LinuxSource implements Source {
   }
 
   shutdown(): Promise<void> {
-    this.gcWatch?.disconnect();
-    this.gcWatch = undefined;
-    clearTimeout(this.trimTimer);
-    this.trimTimer = undefined;
+    this.memory.shutdown();
     return Promise.resolve();
   }
 
@@ -170,7 +119,7 @@ export class LinuxSource implements Source {
     return {
       platform: 'linux',
       listenerPath: this.reader.describe(),
-      processPath: this.readCounters === undefined
+      processPath: this.listing?.active !== true
         ? '/proc (new pids only; a rotating PID-reuse check)'
         : '/proc (listed when /proc/loadavg\'s task counters change; new pids only; a rotating PID-reuse check)',
       privileged: this.privileged,
@@ -180,16 +129,8 @@ export class LinuxSource implements Source {
 
   /** Updates the process table in place; returns the new pids (newest first) and whether anything changed. */
   private refreshProcesses(warnings: string[]): { newPids: number[]; changed: boolean } {
-    // In the initial pid namespace, /proc/loadavg's task count and last pid move with every task
-    // created or reaped on the host (containers' included). Unchanged since the last listing: the
-    // same processes with the same start times (a reused pid needs a new task), so neither the
-    // listing (1,000 entries: 2 ms of CPU) nor the PID-reuse check is needed.
-    const counters = this.readCounters?.();
-    if (counters !== undefined && counters === this.taskCounters && this.pending.size === 0 && ++this.unlistedPolls < LIST_AT_LEAST_EVERY) {
-      return { newPids: [], changed: false };
-    }
-    this.taskCounters = counters;
-    this.unlistedPolls = 0;
+    // Unchanged task counters: the same processes as at the last listing (listing-gate.ts).
+    if (this.listing?.mustList(this.pending.size > 0) === false) return { newPids: [], changed: false };
     const pids = listPids(this.procRoot);
     const procs = this.processes;
     const alive = new Set(pids);
@@ -207,8 +148,7 @@ export class LinuxSource implements Source {
     for (const pid of pids) (procs.has(pid) ? existing : unseen).push(pid);
     const depth: ReadDepth = unseen.length > this.fullReadsPerPoll ? 'light' : 'full';
     if (depth === 'light') {
-      this.burstOpen = true;
-      beginBurst();
+      this.memory.burst(true);
       for (const rec of readLight(unseen, this.ctx, this.diag)) {
         procs.set(rec.pid, rec);
         newPids.push(rec.pid);
@@ -258,24 +198,9 @@ export class LinuxSource implements Source {
     return { newPids, changed };
   }
 
-  /**
-   * A burst (the first scan, thousands of listeners coming or going) runs with V8's burst settings
-   * (util/v8-flags.ts) and leaves garbage behind: in V8's heap and, as freed pages, in the C heap
-   * (buffers of the documents it produced). The poll after the last pending record was completed
-   * restores V8's settings, has V8 compact its heap now (reduceHeap) and hands the C heap's pages
-   * back to the kernel (and again after the next major GC, watchMajorGc).
-   */
-  private settleAfterBurst(): void {
-    if (!this.burstOpen || this.pending.size > 0) return;
-    this.burstOpen = false;
-    endBurst();
-    reduceHeap();
-    this.diag?.trimMemory();
-  }
-
   /** False while start-up work (or a burst's follow-up) is left for the coming polls. */
   get settled(): boolean {
-    return this.pending.size === 0 && !this.burstOpen;
+    return this.pending.size === 0 && !this.memory.pending;
   }
 
   /** Reads a process in full (no longer pending), counting this poll's full reads. */
@@ -341,7 +266,8 @@ export class LinuxSource implements Source {
     const warnings: string[] = [];
     this.rereadChanged = false;
     this.fullReads = 0;
-    this.settleAfterBurst();
+    // The first scan's follow-up is done once no record is pending any more.
+    if (this.pending.size === 0) this.memory.settle();
     const { newPids, changed } = this.refreshProcesses(warnings);
 
     const targets: [string, number | 'self'][] = [[this.ownNetns ?? 'host', 'self'], ...this.otherNamespaces()];
@@ -364,7 +290,7 @@ export class LinuxSource implements Source {
     for (const r of rows) listening.set(r.inode, r.uid);
     const owners = this.owners.resolve(listening, this.processes, newPids);
     const sig = this.attachOwners(rows, owners, new Set(newPids));
-    if (Math.abs(listening.size - this.knownInodes.size) > this.fullReadsPerPoll) this.burstOpen = true;
+    if (Math.abs(listening.size - this.knownInodes.size) > this.fullReadsPerPoll) this.memory.burst(false);
     this.knownInodes = new Set(listening.keys());
     const listenersChanged = sig !== this.lastSig;
     this.lastSig = sig;
