@@ -1,7 +1,6 @@
 /** V8 settings the agent changes at run time, and whether the operator already chose them. */
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
+import { loadNativeAddon } from './native-addon.js';
 
 /**
  * Whether a flag matching `name` (e.g. /semi-space-growth-factor/) is on the node command line or in
@@ -44,7 +43,7 @@ export function endBurst(): boolean {
   return true;
 }
 
-const HEAP_CONTROL = fileURLToPath(new URL('../../native/heap_control.node', import.meta.url));
+const HEAP_CONTROL = new URL('../../native/heap_control.node', import.meta.url);
 let reducer: (() => unknown) | null | undefined;
 
 /**
@@ -55,12 +54,8 @@ let reducer: (() => unknown) | null | undefined;
  */
 export function reduceHeap(): boolean {
   if (reducer === undefined) {
-    try {
-      const mod = createRequire(import.meta.url)(HEAP_CONTROL) as { reduceMemory?: unknown } | null;
-      reducer = typeof mod?.reduceMemory === 'function' ? (mod.reduceMemory as () => unknown) : null;
-    } catch {
-      reducer = null;
-    }
+    const fn = loadNativeAddon(HEAP_CONTROL)?.reduceMemory;
+    reducer = typeof fn === 'function' ? (fn as () => unknown) : null;
   }
   return reducer?.() === true;
 }

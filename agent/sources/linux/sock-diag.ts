@@ -3,8 +3,8 @@
  * (`native/sock_diag.c`, built by `scripts/build-native.mjs` into `dist/native/sock_diag.node`).
  * The kernel filters to TCP LISTEN and UDP bound-unconnected, so the cost grows with listeners only.
  */
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { loadNativeAddon } from '../../util/native-addon.js';
 import { compressIpv6 } from './proc-parsers.js';
 import type { SocketRow } from './proc-parsers.js';
 
@@ -222,10 +222,6 @@ const DEFAULT_ADDON = fileURLToPath(new URL('../../../native/sock_diag.node', im
 /** Loads the addon; undefined when it was not built (no C compiler or headers), on other OSes, or on ABI mismatch. */
 export function loadSockDiag(file = DEFAULT_ADDON): SockDiag | undefined {
   if (process.platform !== 'linux') return undefined;
-  try {
-    const mod = createRequire(import.meta.url)(file) as Partial<SockDiagAddon> | null;
-    return typeof mod?.dump === 'function' ? new SockDiag(mod as SockDiagAddon) : undefined;
-  } catch {
-    return undefined;
-  }
+  const mod = loadNativeAddon(file);
+  return typeof mod?.dump === 'function' ? new SockDiag(mod as unknown as SockDiagAddon) : undefined;
 }
