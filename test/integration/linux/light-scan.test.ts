@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { DocumentBuilder } from '../../../agent/ecs/builder.js';
 import { getField } from '../../../agent/ecs/document.js';
 import type { EcsDocument } from '../../../agent/ecs/document.js';
@@ -17,6 +18,7 @@ import { listPids, readLight, readProcess, UserNames } from '../../../agent/sour
 import { loadSockDiag } from '../../../agent/sources/linux/sock-diag.js';
 import { jsFdWalker, nativeFdWalker } from '../../../agent/sources/linux/socket-owners.js';
 import { Watcher } from '../../../agent/watch/watcher.js';
+import { waitFor } from '../../helpers/agent-process.js';
 import { startListenerChain } from '../../helpers/listeners.js';
 
 const linux = process.platform === 'linux';
@@ -29,6 +31,11 @@ function idleChild(t: TestContext): number {
   t.after(() => p.kill('SIGKILL'));
   assert.ok(p.pid !== undefined);
   return p.pid;
+}
+
+/** Resolves once a killed child is gone from /proc (node reaps it on SIGCHLD). */
+function reaped(pid: number): Promise<true> {
+  return waitFor(`pid ${pid} reaped`, () => (existsSync(`/proc/${pid}`) ? undefined : true), 10_000, 10);
 }
 
 function listeningInodes(): Map<number, undefined> {
@@ -141,13 +148,12 @@ test('unchanged task counters skip the /proc listing; changed counters or 30 pol
   await source.poll();
 
   const sleeper = idleChild(t);
-  await new Promise((r) => setTimeout(r, 50));
   assert.equal((await source.poll()).processes.has(sleeper), false, 'same counters: /proc is not listed');
   counters = 'c2';
   assert.equal((await source.poll()).processes.has(sleeper), true, 'new counters: the new process is seen');
 
   process.kill(sleeper, 'SIGKILL');
-  await new Promise((r) => setTimeout(r, 100));
+  await reaped(sleeper);
   let polls = 0;
   while ((await source.poll()).processes.has(sleeper)) {
     polls++;
@@ -159,9 +165,8 @@ test('unchanged task counters skip the /proc listing; changed counters or 30 pol
   const real = new LinuxSource({ logger: silentLogger });
   await real.start();
   const other = idleChild(t);
-  await new Promise((r) => setTimeout(r, 50));
   assert.equal((await real.poll()).processes.has(other), true);
   process.kill(other, 'SIGKILL');
-  await new Promise((r) => setTimeout(r, 100));
+  await reaped(other);
   assert.equal((await real.poll()).processes.has(other), false, 'a reaped process changes the counters');
 });

@@ -30,7 +30,7 @@ test('with the agent\'s setting a burst of allocation leaves the young generatio
   assert.ok(tuned <= 4 * 2 ** 20, `the agent's stays small (${tuned} bytes)`);
 });
 
-test('malloc arenas are capped unless the operator set MALLOC_ARENA_MAX', { skip: loadSockDiag() === undefined ? 'needs the sock_diag addon (Linux, glibc)' : false }, () => {
+test('the malloc arena cap is applied (mallopt accepts it) unless the operator set MALLOC_ARENA_MAX', { skip: loadSockDiag() === undefined ? 'needs the sock_diag addon (Linux, glibc)' : false }, () => {
   assert.equal(limitMallocArenas({ MALLOC_ARENA_MAX: '8' }), false, 'the environment wins');
   assert.equal(limitMallocArenas({}), true, 'mallopt(M_ARENA_MAX) accepted');
 });
