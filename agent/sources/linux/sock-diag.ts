@@ -19,7 +19,8 @@ export interface RawDump {
 }
 
 interface SockDiagAddon {
-  dump(netnsPath?: string): unknown;
+  /** With `previous`, an identical dump returns `previous` itself as `rows` (no new Buffer). */
+  dump(netnsPath?: string, previous?: Uint8Array): unknown;
   /** Absent in addons built before it existed (the JS fd walk is used then). */
   holders?(procRoot: string, pids: Uint32Array, wanted: Uint32Array): unknown;
   /** Absent in older builds (the JS light read is used then). */
@@ -197,19 +198,22 @@ export class SockDiag {
   }
 
   dump(netnsPath?: string): DumpResult {
+    const key = netnsPath ?? '';
+    const prev = this.last.get(key);
     let raw: unknown;
     try {
-      raw = netnsPath === undefined ? this.addon.dump() : this.addon.dump(netnsPath);
+      // The addon compares with the last dump's bytes itself and hands them back when equal.
+      raw = this.addon.dump(netnsPath, prev?.raw);
     } catch (err) {
       return classifyError(err);
     }
     if (!isRawDump(raw)) return { kind: 'failed', code: 'EPROTO', message: 'sock_diag.node returned an unexpected value' };
     // A steady host dumps the same bytes every poll: hand back the rows decoded last time (callers
     // never mutate them) instead of allocating thousands of objects per poll. Not when a socket is
-    // bound to an interface: its name may have changed under the same bytes.
-    const key = netnsPath ?? '';
-    const prev = this.last.get(key);
-    if (prev !== undefined && Buffer.compare(prev.raw, raw.rows) === 0 && Object.keys(raw.ifnames).length === 0) return { kind: 'ok', rows: prev.rows };
+    // bound to an interface: its name may have changed under the same bytes. (An addon built before
+    // `previous` existed returns a new Buffer: compare the bytes here then.)
+    const same = prev !== undefined && (raw.rows === prev.raw || Buffer.compare(prev.raw, raw.rows) === 0);
+    if (same && Object.keys(raw.ifnames).length === 0) return { kind: 'ok', rows: prev.rows };
     const rows = decodeRows(raw);
     this.last.set(key, { raw: raw.rows, rows });
     if (this.last.size > 64) this.last.delete(this.last.keys().next().value ?? '');

@@ -15,8 +15,9 @@ import { createInterface } from 'node:readline';
 import { ListenerReader } from '../../../agent/sources/linux/listener-reader.js';
 import { parseSsLine } from '../../../agent/sources/linux/proc-parsers.js';
 import type { SocketRow } from '../../../agent/sources/linux/proc-parsers.js';
-import { classifyError, loadSockDiag } from '../../../agent/sources/linux/sock-diag.js';
+import { classifyError, decodeRows, loadSockDiag } from '../../../agent/sources/linux/sock-diag.js';
 import type { DumpResult } from '../../../agent/sources/linux/sock-diag.js';
+import { loadNativeAddon } from '../../../agent/util/native-addon.js';
 import { repoRoot } from '../../helpers/paths.js';
 
 const linux = process.platform === 'linux';
@@ -158,6 +159,30 @@ async function freshNamespace(t: TestContext): Promise<{ name: string; iface: st
   await run('ip', ['-n', name, '-6', 'addr', 'add', 'fe80::1/64', 'dev', iface, 'nodad']);
   return { name, iface };
 }
+
+test('an unchanged dump hands back the previous Buffer; a new listener gives new bytes', { skip: diag === undefined }, async (t) => {
+  const addon = loadNativeAddon(addonFile) as unknown as { dump(ns?: string, previous?: Uint8Array): { rows: Uint8Array } } | undefined;
+  assert.ok(addon !== undefined);
+  // Other tests open and close sockets meanwhile: retry until two dumps in a row are equal.
+  let first = addon.dump().rows;
+  let second = addon.dump(undefined, first).rows;
+  for (let i = 0; i < 50 && second !== first; i++) {
+    first = second;
+    second = addon.dump(undefined, first).rows;
+  }
+  assert.equal(second, first, 'the same sockets: the very Buffer passed in comes back');
+  const server = net.createServer();
+  t.after(() => server.close());
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as net.AddressInfo).port;
+  const third = addon.dump(undefined, second).rows;
+  assert.notEqual(third, second);
+  assert.ok(decodeRows({ rows: third, ifnames: {} }).some((r) => r.port === port && r.address === '127.0.0.1'));
+  assert.ok(!decodeRows({ rows: second, ifnames: {} }).some((r) => r.port === port && r.address === '127.0.0.1'));
+  // Anything but a Uint8Array as `previous` is ignored.
+  assert.equal(addon.dump(undefined, 'x' as unknown as Uint8Array).rows.length > 0, true);
+});
 
 test('another namespace: entered with setns, equal to ss there, names interfaces from that namespace; unprivileged is refused', { skip: diag === undefined || !root }, async (t) => {
   const { name, iface } = await freshNamespace(t);
