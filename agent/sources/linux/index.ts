@@ -4,17 +4,16 @@ import type { ListenerRecord, ProcessRecord, Snapshot, Source, SourceInfo } from
 import { ListenerReader } from './listener-reader.js';
 import type { NamespaceRows } from './listener-reader.js';
 import { parseBtime, parseNsLink } from './proc-parsers.js';
-import { listPids, readLight, readProcess, readStartKey, UserNames } from './process-reader.js';
+import { listPids, readLight, UserNames } from './process-reader.js';
 import type { ReadDepth } from './process-reader.js';
 import type { ProcessReadContext } from './process-reader.js';
+import { ProcessDetails } from './process-details.js';
 import { loadSockDiag } from './sock-diag.js';
 import type { SockDiag } from './sock-diag.js';
 import { ListingGate } from './listing-gate.js';
 import { MemoryHousekeeping } from './memory-housekeeping.js';
 import { SocketOwners } from './socket-owners.js';
 
-/** Existing pids re-checked per tick for PID reuse (their start time is re-read). */
-const REUSE_CHECKS_PER_TICK = 16;
 /**
  * Processes read in full per poll. When more appear at once (the first poll, a fork storm), all of
  * them are read light (stat, uid, netns); listener owners and their ancestors are completed in the
@@ -57,30 +56,25 @@ export class LinuxSource implements Source {
   private readonly privileged: boolean;
   private readonly diag: SockDiag | undefined = loadSockDiag();
   private readonly memory = new MemoryHousekeeping(this.diag);
-  private processes = new Map<number, ProcessRecord>();
+  private readonly processes = new Map<number, ProcessRecord>();
+  private readonly details: ProcessDetails;
   private knownInodes = new Set<number>();
   private namespaces: Map<string, number> | undefined;
   private lastSig = '';
   private lastRows: (ListenerRecord & { zone?: string })[] = [];
   private lastInodes: number[] = [];
-  private rereadChanged = false;
-  private reuseCursor = 0;
   private ownNetns: string | undefined;
-  /** Pids whose records are still `detailsPending`, in the order they were seen. */
-  private readonly pending = new Set<number>();
-  private fullReads = 0;
   private readonly taskCounters: (() => string | undefined) | undefined;
   private listing: ListingGate | undefined;
-  private readonly fullReadsPerPoll: number;
 
   constructor(opts: LinuxSourceOptions) {
     this.procRoot = opts.procRoot ?? '/proc';
     this.reader = new ListenerReader(this.procRoot, opts.ssPath, opts.nsenterPath);
     this.owners = new SocketOwners(this.procRoot);
-    this.fullReadsPerPoll = Math.max(1, opts.fullReadsPerPoll ?? FULL_READS_PER_POLL);
     this.taskCounters = opts.taskCounters;
     const btime = parseBtime(readFileSync(`${this.procRoot}/stat`, 'utf8')) ?? 0;
     this.ctx = { procRoot: this.procRoot, bootTimeMs: btime * 1000, clockTicks: 100, users: new UserNames() };
+    this.details = new ProcessDetails(this.processes, this.ctx, Math.max(1, opts.fullReadsPerPoll ?? FULL_READS_PER_POLL));
     const caps = effectiveCaps(this.procRoot);
     const has = (bit: bigint) => ((caps >> bit) & 1n) === 1n;
     // Capabilities, not uid 0: a root in a restricted container may lack them.
@@ -100,7 +94,7 @@ export class LinuxSource implements Source {
 
   /** Processes whose details are still to be read (start-up or a fork storm); 0 in steady state. */
   get pendingDetails(): number {
-    return this.pending.size;
+    return this.details.pendingCount;
   }
 
   flush(): Promise<void> {
@@ -130,7 +124,7 @@ export class LinuxSource implements Source {
   /** Updates the process table in place; returns the new pids (newest first) and whether anything changed. */
   private refreshProcesses(warnings: string[]): { newPids: number[]; changed: boolean } {
     // Unchanged task counters: the same processes as at the last listing (listing-gate.ts).
-    if (this.listing?.mustList(this.pending.size > 0) === false) return { newPids: [], changed: false };
+    if (this.listing?.mustList(this.details.pendingCount > 0) === false) return { newPids: [], changed: false };
     const pids = listPids(this.procRoot);
     const procs = this.processes;
     const alive = new Set(pids);
@@ -138,7 +132,7 @@ export class LinuxSource implements Source {
     for (const pid of procs.keys()) {
       if (!alive.has(pid)) {
         procs.delete(pid);
-        this.pending.delete(pid);
+        this.details.forget(pid);
         changed = true;
       }
     }
@@ -146,42 +140,23 @@ export class LinuxSource implements Source {
     const existing: number[] = [];
     const unseen: number[] = [];
     for (const pid of pids) (procs.has(pid) ? existing : unseen).push(pid);
-    const depth: ReadDepth = unseen.length > this.fullReadsPerPoll ? 'light' : 'full';
+    const depth: ReadDepth = unseen.length > this.details.fullReadsPerPoll ? 'light' : 'full';
     if (depth === 'light') {
       this.memory.burst(true);
       for (const rec of readLight(unseen, this.ctx, this.diag)) {
         procs.set(rec.pid, rec);
         newPids.push(rec.pid);
-        this.pending.add(rec.pid);
+        this.details.markPending(rec.pid);
       }
     } else {
-      for (const pid of unseen) {
-        const rec = this.readFull(pid);
-        if (rec !== undefined) {
-          procs.set(pid, rec);
-          newPids.push(pid);
-        }
-      }
+      this.details.readNew(unseen, newPids);
     }
-    // A pid that exited and came back between two ticks is a new process: check a slice each tick.
-    const n = Math.min(REUSE_CHECKS_PER_TICK, existing.length);
-    for (let i = 0; i < n; i++) {
-      const pid = existing[(this.reuseCursor + i) % existing.length] ?? 0;
-      const key = readStartKey(pid, this.procRoot);
-      if (key !== undefined && key !== procs.get(pid)?.startKey) {
-        const rec = this.readFull(pid);
-        if (rec !== undefined) {
-          procs.set(pid, rec);
-          newPids.push(pid);
-        }
-      }
-    }
-    this.reuseCursor = existing.length === 0 ? 0 : (this.reuseCursor + n) % existing.length;
+    this.details.checkReuse(existing, newPids);
     if (procs.size === 0) warnings.push(`no process readable under ${this.procRoot}`);
     // A parent that forks a new child may have exec'd since we read it (`ip netns exec`, shells).
     const fresh = new Set(newPids);
     for (const ppid of new Set(newPids.map((p) => procs.get(p)?.ppid ?? 0))) {
-      if (ppid > 0 && !fresh.has(ppid) && this.reread(ppid)) changed = true;
+      if (ppid > 0 && !fresh.has(ppid) && this.details.reread(ppid)) changed = true;
     }
     if (newPids.length > 0) {
       changed = true;
@@ -189,9 +164,9 @@ export class LinuxSource implements Source {
     }
     // A new process's event and its parent-child detection need its parents' details.
     for (const pid of newPids) {
-      if (procs.get(pid)?.detailsPending !== true) this.completeChain(procs.get(pid)?.ppid ?? 0);
+      if (procs.get(pid)?.detailsPending !== true) this.details.completeChain(procs.get(pid)?.ppid ?? 0);
     }
-    if (depth === 'full' && this.drainPending()) changed = true;
+    if (depth === 'full' && this.details.drainPending()) changed = true;
     // Newest first: a fresh listener most likely belongs to a fresh process.
     const startOf = new Map(newPids.map((pid) => [pid, Number(procs.get(pid)?.startKey ?? 0)]));
     newPids.sort((a, b) => (startOf.get(b) ?? 0) - (startOf.get(a) ?? 0));
@@ -200,53 +175,7 @@ export class LinuxSource implements Source {
 
   /** False while start-up work (or a burst's follow-up) is left for the coming polls. */
   get settled(): boolean {
-    return this.pending.size === 0 && !this.memory.pending;
-  }
-
-  /** Reads a process in full (no longer pending), counting this poll's full reads. */
-  private readFull(pid: number): ProcessRecord | undefined {
-    this.fullReads++;
-    this.pending.delete(pid);
-    return readProcess(pid, this.ctx, 'full');
-  }
-
-  /** Completes a pending record in place of the light one; true when the table changed. */
-  private complete(pid: number): boolean {
-    if (!this.pending.has(pid)) return false;
-    const prev = this.processes.get(pid);
-    const rec = this.readFull(pid);
-    if (prev === undefined || rec === undefined) return false;
-    this.processes.set(pid, rec);
-    return true;
-  }
-
-  /** Completes a process and its ancestors (a listener's owner, a new process's parents). */
-  private completeChain(pid: number): boolean {
-    // Steady state: nothing is pending, so no chain needs walking.
-    if (this.pending.size === 0) return false;
-    let changed = false;
-    for (let cur = pid, depth = 0; cur > 0 && depth < 64; depth++) {
-      const rec = this.processes.get(cur);
-      if (rec === undefined) break;
-      if (rec.detailsPending === true && this.complete(cur)) changed = true;
-      if (rec.ppid === cur) break;
-      cur = rec.ppid;
-    }
-    return changed;
-  }
-
-  /** Completes pending records, up to this poll's remaining budget of full reads. */
-  private drainPending(): boolean {
-    let changed = false;
-    for (const pid of this.pending) {
-      if (this.fullReads >= this.fullReadsPerPoll) break;
-      if (!this.processes.has(pid)) {
-        this.pending.delete(pid);
-        continue;
-      }
-      if (this.complete(pid)) changed = true;
-    }
-    return changed;
+    return this.details.pendingCount === 0 && !this.memory.pending;
   }
 
   /** One representative pid per network namespace other than ours; recomputed when processes come or go. */
@@ -264,10 +193,9 @@ export class LinuxSource implements Source {
   async poll(): Promise<Snapshot> {
     const takenAt = new Date();
     const warnings: string[] = [];
-    this.rereadChanged = false;
-    this.fullReads = 0;
+    this.details.beginPoll();
     // The first scan's follow-up is done once no record is pending any more.
-    if (this.pending.size === 0) this.memory.settle();
+    if (this.details.pendingCount === 0) this.memory.settle();
     const { newPids, changed } = this.refreshProcesses(warnings);
 
     const targets: [string, number | 'self'][] = [[this.ownNetns ?? 'host', 'self'], ...this.otherNamespaces()];
@@ -289,8 +217,8 @@ export class LinuxSource implements Source {
     const listening = new Map<number, number | undefined>();
     for (const r of rows) listening.set(r.inode, r.uid);
     const owners = this.owners.resolve(listening, this.processes, newPids);
-    const sig = this.attachOwners(rows, owners, new Set(newPids));
-    if (Math.abs(listening.size - this.knownInodes.size) > this.fullReadsPerPoll) this.memory.burst(false);
+    const { sig, completed } = this.attachOwners(rows, owners, new Set(newPids));
+    if (Math.abs(listening.size - this.knownInodes.size) > this.details.fullReadsPerPoll) this.memory.burst(false);
     this.knownInodes = new Set(listening.keys());
     const listenersChanged = sig !== this.lastSig;
     this.lastSig = sig;
@@ -300,7 +228,7 @@ export class LinuxSource implements Source {
       listeners: this.lastRows,
       processes: this.processes,
       warnings,
-      changed: { processes: changed || this.rereadChanged, listeners: listenersChanged },
+      changed: { processes: changed || completed || this.details.rereadChanged, listeners: listenersChanged },
     };
   }
 
@@ -324,17 +252,18 @@ export class LinuxSource implements Source {
     return rows;
   }
 
-  /** Sets each record's owners, completes their lineage, and returns the signature of the set. */
-  private attachOwners(rows: (ListenerRecord & { zone?: string })[], owners: ReadonlyMap<number, number[]>, fresh: ReadonlySet<number>): string {
+  /** Sets each record's owners, completes their lineage; returns the set's signature and whether a record was completed. */
+  private attachOwners(rows: (ListenerRecord & { zone?: string })[], owners: ReadonlyMap<number, number[]>, fresh: ReadonlySet<number>): { sig: string; completed: boolean } {
     let sig = '';
+    let completed = false;
     for (const row of rows) {
       row.owners = owners.get(row.inode) ?? [];
       if (!this.knownInodes.has(row.inode)) this.refreshOwners(row.owners, fresh);
       // The listener's document carries its owner and ancestry: never from a light record.
-      if (row.owners[0] !== undefined && this.completeChain(row.owners[0])) this.rereadChanged = true;
+      if (row.owners[0] !== undefined && this.details.completeChain(row.owners[0])) completed = true;
       sig += `${row.netns}/${row.inode}/${row.owners.join('.')},`;
     }
-    return sig;
+    return { sig, completed };
   }
 
   private sameInodes(dumps: readonly { rows: readonly { inode: number }[] }[]): boolean {
@@ -347,25 +276,7 @@ export class LinuxSource implements Source {
 
   /** An old process that opens a new listener may have exec'd since we read it: read it again. */
   private refreshOwners(pids: number[], fresh: ReadonlySet<number>): void {
-    for (const pid of pids) if (!fresh.has(pid)) this.reread(pid);
-  }
-
-  /** Re-reads a known process; keeps the new record when the same process exec'd a new image. */
-  private reread(pid: number): boolean {
-    if (this.pending.has(pid)) {
-      const completed = this.complete(pid);
-      if (completed) this.rereadChanged = true;
-      return completed;
-    }
-    const prev = this.processes.get(pid);
-    const rec = this.readFull(pid);
-    if (prev !== undefined && rec !== undefined && rec.startKey === prev.startKey
-      && (rec.executable !== prev.executable || rec.commandLine !== prev.commandLine || rec.name !== prev.name)) {
-      this.processes.set(pid, rec);
-      this.rereadChanged = true;
-      return true;
-    }
-    return false;
+    for (const pid of pids) if (!fresh.has(pid)) this.details.reread(pid);
   }
 }
 

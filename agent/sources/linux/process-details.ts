@@ -1,0 +1,141 @@
+/**
+ * Full reads of the Linux collector's process records: new and reused pids, re-reads of processes
+ * that may have exec'd, and the completion of records read light (the first poll, a fork storm):
+ * listener owners and new processes' ancestors at once, the rest within a budget per poll.
+ */
+import type { ProcessRecord } from '../types.js';
+import { readProcess, readStartKey } from './process-reader.js';
+import type { ProcessReadContext } from './process-reader.js';
+
+/** Existing pids re-checked per tick for PID reuse (their start time is re-read). */
+const REUSE_CHECKS_PER_TICK = 16;
+
+export class ProcessDetails {
+  /** Pids whose records are still `detailsPending`, in the order they were seen. */
+  private readonly pending = new Set<number>();
+  private fullReads = 0;
+  private changed = false;
+  private reuseCursor = 0;
+
+  /** `processes` is the source's table, updated in place; `fullReadsPerPoll` is at least 1. */
+  constructor(
+    private readonly processes: Map<number, ProcessRecord>,
+    private readonly ctx: ProcessReadContext,
+    readonly fullReadsPerPoll: number,
+  ) {}
+
+  /** Processes whose details are still to be read; 0 in steady state. */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  /** Whether a re-read replaced or completed a record since beginPoll(). */
+  get rereadChanged(): boolean {
+    return this.changed;
+  }
+
+  /** Starts a poll: a fresh budget of full reads, no re-read change yet. */
+  beginPoll(): void {
+    this.changed = false;
+    this.fullReads = 0;
+  }
+
+  /** A light record was stored for `pid`: its details are to be read. */
+  markPending(pid: number): void {
+    this.pending.add(pid);
+  }
+
+  /** `pid` exited. */
+  forget(pid: number): void {
+    this.pending.delete(pid);
+  }
+
+  /** Reads a process in full (no longer pending), counting this poll's full reads. */
+  private readFull(pid: number): ProcessRecord | undefined {
+    this.fullReads++;
+    this.pending.delete(pid);
+    return readProcess(pid, this.ctx, 'full');
+  }
+
+  /** Reads new processes in full into the table; appends the readable ones to `found`. */
+  readNew(pids: readonly number[], found: number[]): void {
+    for (const pid of pids) {
+      const rec = this.readFull(pid);
+      if (rec !== undefined) {
+        this.processes.set(pid, rec);
+        found.push(pid);
+      }
+    }
+  }
+
+  /**
+   * A pid that exited and came back between two ticks is a new process: checks a rotating slice of
+   * `existing` each tick, reads the reused ones in full and appends them to `found`.
+   */
+  checkReuse(existing: readonly number[], found: number[]): void {
+    const n = Math.min(REUSE_CHECKS_PER_TICK, existing.length);
+    for (let i = 0; i < n; i++) {
+      const pid = existing[(this.reuseCursor + i) % existing.length] ?? 0;
+      const key = readStartKey(pid, this.ctx.procRoot);
+      if (key !== undefined && key !== this.processes.get(pid)?.startKey) this.readNew([pid], found);
+    }
+    this.reuseCursor = existing.length === 0 ? 0 : (this.reuseCursor + n) % existing.length;
+  }
+
+  /** Completes a pending record in place of the light one; true when the table changed. */
+  private complete(pid: number): boolean {
+    if (!this.pending.has(pid)) return false;
+    const prev = this.processes.get(pid);
+    const rec = this.readFull(pid);
+    if (prev === undefined || rec === undefined) return false;
+    this.processes.set(pid, rec);
+    return true;
+  }
+
+  /** Completes a process and its ancestors (a listener's owner, a new process's parents). */
+  completeChain(pid: number): boolean {
+    // Steady state: nothing is pending, so no chain needs walking.
+    if (this.pending.size === 0) return false;
+    let changed = false;
+    for (let cur = pid, depth = 0; cur > 0 && depth < 64; depth++) {
+      const rec = this.processes.get(cur);
+      if (rec === undefined) break;
+      if (rec.detailsPending === true && this.complete(cur)) changed = true;
+      if (rec.ppid === cur) break;
+      cur = rec.ppid;
+    }
+    return changed;
+  }
+
+  /** Completes pending records, up to this poll's remaining budget of full reads. */
+  drainPending(): boolean {
+    let changed = false;
+    for (const pid of this.pending) {
+      if (this.fullReads >= this.fullReadsPerPoll) break;
+      if (!this.processes.has(pid)) {
+        this.pending.delete(pid);
+        continue;
+      }
+      if (this.complete(pid)) changed = true;
+    }
+    return changed;
+  }
+
+  /** Re-reads a known process; keeps the new record when the same process exec'd a new image. */
+  reread(pid: number): boolean {
+    if (this.pending.has(pid)) {
+      const completed = this.complete(pid);
+      if (completed) this.changed = true;
+      return completed;
+    }
+    const prev = this.processes.get(pid);
+    const rec = this.readFull(pid);
+    if (prev !== undefined && rec !== undefined && rec.startKey === prev.startKey
+      && (rec.executable !== prev.executable || rec.commandLine !== prev.commandLine || rec.name !== prev.name)) {
+      this.processes.set(pid, rec);
+      this.changed = true;
+      return true;
+    }
+    return false;
+  }
+}
