@@ -7,7 +7,7 @@ import { kafkaTransport } from './kafka/index.js';
 
 /**
  * Every output type the agent can create, one line each. Adding a transport is a new folder under
- * transports/ and one line here. Types must be unique (checked at start-up and by a test).
+ * transports/ and one line here and in runtime.ts. Types must be unique (checked by a test).
  */
 export const transportRegistry: readonly TransportFactory[] = [
   stdoutTransport,

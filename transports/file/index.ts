@@ -1,84 +1,10 @@
-import { z } from 'zod';
-import { open, rename, rm, mkdir } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { byteSize } from '../../config/types.js';
-import type { OutboundEvent, SendResult, Transport, TransportFactory } from '../types.js';
-import { errorMessage } from '../../agent/util/errors.js';
+import type { TransportFactory } from '../types.js';
+import { fileConfigSchema } from './config.js';
+import { createFileTransport } from './transport.js';
 
-const configSchema = z.strictObject({
-  type: z.literal('file'),
-  path: z.string().min(1).describe('NDJSON file to append to (one ECS document per line)'),
-  max_bytes: byteSize().default(100 * 1024 * 1024).describe('rotate when the file would grow past this size'),
-  max_files: z.number().int().min(1).default(5).describe('rotated files kept (path.1 is the newest)'),
-});
-type FileConfig = z.output<typeof configSchema>;
-
-class FileTransport implements Transport {
-  readonly type = 'file';
-  private handle: FileHandle | undefined;
-  private size = 0;
-
-  constructor(private readonly cfg: FileConfig) {}
-
-  async start(): Promise<void> {
-    await mkdir(dirname(this.cfg.path), { recursive: true });
-  }
-
-  private async ensureOpen(): Promise<FileHandle> {
-    if (this.handle !== undefined) return this.handle;
-    const h = await open(this.cfg.path, 'a', 0o640);
-    this.size = (await h.stat()).size;
-    this.handle = h;
-    return h;
-  }
-
-  private async rotate(): Promise<void> {
-    await this.handle?.close();
-    this.handle = undefined;
-    const { path, max_files: keep } = this.cfg;
-    await rm(`${path}.${keep}`, { force: true });
-    for (let i = keep - 1; i >= 1; i--) {
-      await rename(`${path}.${i}`, `${path}.${i + 1}`).catch(() => undefined);
-    }
-    await rename(path, `${path}.1`).catch(() => undefined);
-  }
-
-  async send(batch: readonly OutboundEvent[], signal: AbortSignal): Promise<SendResult> {
-    if (signal.aborted) return { kind: 'retryable', reason: 'aborted' };
-    try {
-      let h = await this.ensureOpen();
-      const text = batch.map((e) => e.json).join('\n') + '\n';
-      const bytes = Buffer.byteLength(text);
-      if (this.size > 0 && this.size + bytes > this.cfg.max_bytes) {
-        await this.rotate();
-        h = await this.ensureOpen();
-      }
-      await h.write(text);
-      this.size += bytes;
-      return { kind: 'ok' };
-    } catch (err) {
-      // The file may have been moved by an external rotator, or the disk is full: reopen next time.
-      await this.handle?.close().catch(() => undefined);
-      this.handle = undefined;
-      return { kind: 'retryable', reason: errorMessage(err) };
-    }
-  }
-
-  async flush(): Promise<void> {
-    await this.handle?.datasync();
-  }
-
-  async shutdown(): Promise<void> {
-    const h = this.handle;
-    this.handle = undefined;
-    await h?.close();
-  }
-}
-
-export const fileTransport: TransportFactory<typeof configSchema> = {
+export const fileTransport: TransportFactory<typeof fileConfigSchema> = {
   type: 'file',
-  configSchema,
+  configSchema: fileConfigSchema,
   summary: 'append NDJSON to a local file, rotated by size',
-  create: (config) => new FileTransport(config),
+  create: createFileTransport,
 };

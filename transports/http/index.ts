@@ -1,6 +1,6 @@
 import type { TransportFactory } from '../types.js';
 import { httpConfigSchema } from './config.js';
-import { lazyTransport } from '../shared/lazy.js';
+import { lazyHttpTransport } from './lazy.js';
 
 export type { HttpConfig } from './config.js';
 
@@ -9,5 +9,5 @@ export const httpTransport: TransportFactory<typeof httpConfigSchema> = {
   type: 'http',
   configSchema: httpConfigSchema,
   summary: 'POST events to Elasticsearch (_bulk into data streams), Splunk HEC, or any NDJSON webhook',
-  create: (config, ctx) => lazyTransport('http', async () => new (await import('./transport.js')).HttpTransport(config, ctx)),
+  create: lazyHttpTransport,
 };

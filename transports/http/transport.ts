@@ -3,7 +3,7 @@ import type { OutboundEvent, SendResult, Transport, TransportContext } from '../
 import { tlsClientOptions } from '../shared/tls.js';
 import { errorMessage } from '../../agent/util/errors.js';
 import type { HttpConfig } from './config.js';
-import { authorizationHeader, contentType, gzipEnabled } from './config.js';
+import { authorizationHeader, contentType, gzipEnabled } from './request.js';
 import { bulkPath, encodeBulkItem } from './encoder-elasticsearch.js';
 import { encodeHecEnvelope, hecPaths } from './encoder-splunk.js';
 import { encodeNdjsonItem } from './encoder-ndjson.js';

@@ -1,10 +1,9 @@
 import { z } from 'zod';
 import { byteSize, duration, hostPort, tlsSchema } from '../../config/types.js';
+import { PLACEHOLDER } from './encoder.js';
 
 /** Kafka's legal topic characters; placeholders are checked separately. */
 const TOPIC_CHARS = /^[A-Za-z0-9._-]*$/;
-/** `{event.dataset}`: a dotted ECS path whose value is put into the topic name. */
-export const PLACEHOLDER = /\{([A-Za-z0-9_@.]+)\}/g;
 
 const topicTemplate = z.string().min(1).max(249)
   .refine((t) => TOPIC_CHARS.test(t.replace(PLACEHOLDER, '')), {

@@ -1,109 +1,13 @@
-import type { Logger } from '../../agent/log/logger.js';
-import type { OutboundEvent, SendResult, Transport, TransportContext, TransportFactory } from '../types.js';
-import { effective, syslogConfigSchema } from './config.js';
-import type { SyslogConfig } from './config.js';
-import type { EncodeContext } from './encoder-common.js';
-import { encodeFrame } from './encoder.js';
-import type { Framing } from './encoder.js';
-import type { Sender, SenderStats } from './sender.js';
-import { StreamSender } from './sender-stream.js';
-import { UdpSender } from './sender-udp.js';
+import type { TransportFactory } from '../types.js';
+import { syslogConfigSchema } from './config.js';
+import { createSyslogTransport } from './transport.js';
 
-/** What the syslog output counts; the pipeline's metrics can read it through `stats()`. */
-export interface SyslogStats extends SenderStats {
-  /** Events acknowledged to the pipeline (`ok`). */
-  sent: number;
-  /** Messages cut to `max_message_bytes` (on a UTF-8 boundary). */
-  truncated: number;
-}
-
-/** How often at most the aggregated "truncated N messages" warning is logged. */
-const WARN_INTERVAL_MS = 30_000;
-
-export class SyslogTransport implements Transport {
-  readonly type = 'syslog';
-  private readonly sender: Sender;
-  private readonly enc: EncodeContext;
-  private readonly framing: Framing;
-  private readonly maxBytes: number;
-  private readonly logger: Logger;
-  private sent = 0;
-  private truncated = 0;
-  private truncatedUnreported = 0;
-  private lastWarn = 0;
-
-  constructor(private readonly cfg: SyslogConfig, ctx: TransportContext) {
-    const { port, maxBytes, facility } = effective(cfg);
-    this.maxBytes = maxBytes;
-    this.logger = ctx.logger;
-    this.framing = cfg.protocol === 'udp' ? 'datagram' : cfg.framing;
-    this.enc = { facility, appName: cfg.app_name, sdId: cfg.sd_id, procId: ctx.agentPid, hostName: ctx.hostName };
-    const opts = {
-      protocol: cfg.protocol, host: cfg.host, port, tls: cfg.tls,
-      connectTimeoutMs: cfg.connect_timeout, keepaliveMs: cfg.keepalive, 
-      resendWindowMs: cfg.resend_window, resendWindowBytes: cfg.resend_window_bytes,
-    };
-    this.sender = cfg.protocol === 'udp' ? new UdpSender(opts) : new StreamSender(opts);
-  }
-
-  stats(): SyslogStats {
-    return { ...this.sender.stats(), sent: this.sent, truncated: this.truncated };
-  }
-
-  start(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  async send(batch: readonly OutboundEvent[], signal: AbortSignal): Promise<SendResult> {
-    const frames: Buffer[] = [];
-    let cut = 0;
-    for (const ev of batch) {
-      const f = encodeFrame(this.cfg.format, this.framing, this.enc, ev, this.maxBytes);
-      frames.push(f.bytes);
-      if (f.truncated) cut++;
-    }
-    const res = await this.sender.write(frames, signal);
-    // Truncation is counted once per delivered message, not per attempt.
-    if (res.kind === 'ok') {
-      this.sent += batch.length;
-      this.noteTruncated(cut);
-    } else if (res.kind === 'partial') {
-      this.sent += batch.length - res.retry.length - res.rejected.length;
-    }
-    return res;
-  }
-
-  private noteTruncated(n: number): void {
-    this.truncated += n;
-    this.truncatedUnreported += n;
-    const now = Date.now();
-    if (this.truncatedUnreported > 0 && now - this.lastWarn >= WARN_INTERVAL_MS) this.reportTruncated(now);
-  }
-
-  private reportTruncated(now: number): void {
-    if (this.truncatedUnreported === 0) return;
-    const since = this.lastWarn === 0 ? 'so far' : `in the last ${Math.round((now - this.lastWarn) / 1000)} s`;
-    this.logger.warn(
-      `syslog: truncated ${this.truncatedUnreported.toLocaleString('en-US')} messages to max_message_bytes=${this.maxBytes} ${since}`,
-      { truncated: this.truncatedUnreported, max_message_bytes: this.maxBytes },
-    );
-    this.truncatedUnreported = 0;
-    this.lastWarn = now;
-  }
-
-  flush(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  async shutdown(): Promise<void> {
-    this.reportTruncated(Date.now());
-    await this.sender.close();
-  }
-}
+export { SyslogTransport } from './transport.js';
+export type { SyslogStats } from './transport.js';
 
 export const syslogTransport: TransportFactory<typeof syslogConfigSchema> = {
   type: 'syslog',
   configSchema: syslogConfigSchema,
   summary: 'syslog to a relay or SIEM: RFC 5424 / RFC 3164 / CEF / LEEF over UDP, TCP or TLS',
-  create: (config, ctx) => new SyslogTransport(config, ctx),
+  create: createSyslogTransport,
 };
