@@ -9,9 +9,8 @@ import { Allowlist } from './allowlist.js';
 import type { Baseline } from './baseline.js';
 import { NewListenerDetector, RarePairDetector } from './baseline-detectors.js';
 import type { DetectConfig } from './config.js';
-import { catalogueFrom, loadRules } from './load.js';
 import { listenerDetectors } from './listener-detectors.js';
-import { SUSPICIOUS_PORTS } from './port-catalogue.js';
+import { catalogueFrom, SUSPICIOUS_PORTS } from './port-catalogue.js';
 import type { DetectContext, Detector, Family, OsType, Scope } from './types.js';
 
 /** Turns events into alerts. `evaluate` is synchronous; the "fire once" memory and the baseline live inside. */
@@ -28,6 +27,8 @@ export interface EngineOptions {
   logger: Logger;
   /** Learned baseline; undefined switches baseline detection off. */
   baseline: Baseline | undefined;
+  /** The rule files' detectors (load.ts `loadRules`, or built from the start-up worker's rules). */
+  rules: readonly Detector[];
 }
 
 const MAX_FIRED = 200_000;
@@ -54,7 +55,7 @@ class Engine implements DetectionEngine {
     const disabled = new Set(c.disabled_rules);
     const all: Detector[] = [
       ...listenerDetectors(catalogueFrom(c.sensitive_ports), c.suspicious_ports ?? SUSPICIOUS_PORTS),
-      ...loadRules(c, o.configFile),
+      ...o.rules,
     ];
     if (o.baseline !== undefined) all.push(new NewListenerDetector(o.baseline), new RarePairDetector(o.baseline));
     for (const d of all) if (!disabled.has(d.meta.id)) this.byFamily[d.meta.family].push(d);

@@ -1,3 +1,4 @@
+import type { SensitivePortConfig } from './config.js';
 import type { OsType } from './types.js';
 
 /**
@@ -77,4 +78,26 @@ export const SUSPICIOUS_PORTS: readonly number[] = [1234, 1337, 4444, 4445, 4446
 /** The catalogue entry for a port and transport. */
 export function sensitiveEntry(catalogue: readonly PortEntry[], port: number, transport: string): PortEntry | undefined {
   return catalogue.find((e) => e.transport === transport && e.ports.includes(port));
+}
+
+/** The shipped catalogue with the config's entries added; a configured transport+port replaces the shipped one. */
+export function catalogueFrom(overrides: readonly SensitivePortConfig[]): PortEntry[] {
+  const taken = new Set(overrides.flatMap((o) => o.ports.map((p) => `${o.transport}/${p}`)));
+  const kept = SENSITIVE_PORTS
+    .map((e) => ({ ...e, ports: e.ports.filter((p) => !taken.has(`${e.transport}/${p}`)) }))
+    .filter((e) => e.ports.length > 0);
+  const added: PortEntry[] = overrides.map((o) => ({
+    ports: o.ports,
+    service: o.service,
+    transport: o.transport,
+    tactic: o.tactic,
+    technique: o.technique,
+    exposure: o.exposure,
+    expected: {
+      ...(o.expected_owners.linux === undefined ? {} : { linux: o.expected_owners.linux }),
+      ...(o.expected_owners.windows === undefined ? {} : { windows: o.expected_owners.windows }),
+      ...(o.expected_owners.macos === undefined ? {} : { macos: o.expected_owners.macos }),
+    },
+  }));
+  return [...kept, ...added];
 }

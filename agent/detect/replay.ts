@@ -11,6 +11,7 @@ import type { Logger } from '../log/logger.js';
 import { Baseline } from './baseline.js';
 import type { DetectConfig } from './config.js';
 import { createEngine, familyOf } from './engine.js';
+import { loadRules } from './load.js';
 import type { DetectionEngine } from './engine.js';
 import { StreamLineage } from './stream-lineage.js';
 
@@ -30,7 +31,7 @@ export function replayEngine(config: DetectConfig, configFile: string, builder: 
   const b = config.baseline;
   const baseline = b.enabled ? new Baseline({ learningMs: b.learning, maxEntries: b.max_entries, logger }) : undefined;
   if (baseline !== undefined && seed !== undefined) baseline.merge(seed, false);
-  return createEngine({ config, configFile, builder, logger, baseline });
+  return createEngine({ config, configFile, builder, logger, baseline, rules: loadRules(config, configFile) });
 }
 
 export interface ReplayStats {

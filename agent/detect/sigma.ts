@@ -1,6 +1,6 @@
 import { ConfigError } from '../util/errors.js';
-import { compileRule } from './rules.js';
-import type { Detector } from './types.js';
+import { validateRule } from './rule-schema.js';
+import type { RuleSource } from './rules.js';
 
 /**
  * The `process_creation` subset of Sigma, translated into portwarden's rule format. Fields are
@@ -123,8 +123,8 @@ function condition(text: string, sels: Record<string, unknown>, fail: Fail): unk
   return tree;
 }
 
-/** Compiles one Sigma rule; ConfigError names the file, the rule and the key. */
-export function compileSigma(doc: Record<string, unknown>, file: string, index: number): Detector | undefined {
+/** Translates and validates one Sigma rule; ConfigError names the file, the rule and the key. */
+export function sigmaSource(doc: Record<string, unknown>, file: string, index: number): RuleSource | undefined {
   const id = typeof doc.id === 'string' ? doc.id : typeof doc.title === 'string' ? doc.title : `#${index}`;
   const fail: Fail = (key, expected) => { throw new ConfigError(file, `sigma rule ${id}: ${key}`, expected); };
   const logsource = (doc.logsource ?? {}) as Record<string, unknown>;
@@ -151,5 +151,5 @@ export function compileSigma(doc: Record<string, unknown>, file: string, index: 
     references: Array.isArray(doc.references) ? doc.references.map(String) : [],
     when: condition(cond, sels, fail),
   };
-  return compileRule(rule, file, index, 'sigma', typeof doc.date === 'string' ? doc.date : '1');
+  return validateRule(rule, file, index, 'sigma', typeof doc.date === 'string' ? doc.date : '1');
 }

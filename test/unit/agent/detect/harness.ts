@@ -7,6 +7,7 @@ import type { HostContext } from '../../../../agent/ecs/host.js';
 import { Baseline } from '../../../../agent/detect/baseline.js';
 import { detectSchema } from '../../../../agent/detect/config.js';
 import { createEngine } from '../../../../agent/detect/engine.js';
+import { loadRules } from '../../../../agent/detect/load.js';
 import type { DetectionEngine } from '../../../../agent/detect/engine.js';
 import { ProcessTable } from '../../../../agent/lineage/process-table.js';
 import type { ProcessNode } from '../../../../agent/lineage/process-table.js';
@@ -63,7 +64,8 @@ export class Harness {
   }
 
   engine(config: unknown = {}, baseline?: Baseline, configFile = '(test)'): DetectionEngine {
-    return createEngine({ config: detectSchema.parse(config), configFile, builder: this.builder, logger: silentLogger, baseline });
+    const c = detectSchema.parse(config);
+    return createEngine({ config: c, configFile, builder: this.builder, logger: silentLogger, baseline, rules: loadRules(c, configFile) });
   }
 
   baseline(learningMs = 3600_000): Baseline {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseRulePack } from '../../../../agent/detect/rules.js';
+import { parseRulePack } from '../../../../agent/detect/rule-schema.js';
 import { ConfigError } from '../../../../agent/util/errors.js';
 import { Harness, ids } from './harness.js';
 
