@@ -16,7 +16,6 @@ export interface CliIO {
  */
 export interface Command {
   name: string;
-  summary: string;
   /** Full `--help` text: usage line, options, examples. */
   help: string;
   run(argv: string[], io: CliIO): Promise<number>;
@@ -32,6 +31,17 @@ export function parseCommandArgs<O extends Options>(command: string, argv: strin
     const msg = err instanceof Error ? err.message : String(err);
     throw new UsageError(`portwarden ${command}: ${msg} (see portwarden ${command} --help)`);
   }
+}
+
+/**
+ * A command as `portwarden --help` lists it, loaded only when it runs: each command brings its own
+ * dependencies (the config schema, rule parsing, ...), and `run` keeps those out of the agent.
+ */
+export interface CommandEntry {
+  name: string;
+  /** One line for `portwarden --help`. */
+  summary: string;
+  load(): Promise<Command>;
 }
 
 /** Parses a non-negative integer option value or throws UsageError naming the option. */

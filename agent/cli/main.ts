@@ -35,7 +35,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   const cmd = commands.find((c) => c.name === name);
   try {
     if (cmd === undefined) throw new UsageError(`portwarden: unknown command "${name}" (see portwarden --help)`);
-    return await cmd.run(rest, io);
+    return await (await cmd.load()).run(rest, io);
   } catch (err) {
     if (err instanceof ConfigError) {
       io.stderr.write(`portwarden: configuration error: ${err.message}\n`);

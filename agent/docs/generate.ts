@@ -1,4 +1,5 @@
 import { configReference } from '../../config/reference.js';
+import { allCommands } from '../cli/commands/all.js';
 import { commands } from '../cli/commands/index.js';
 import type { EcsDocument } from '../ecs/document.js';
 import { sampleDocuments } from '../ecs/samples.js';
@@ -13,7 +14,10 @@ export function generatedSections(extraDocs: readonly EcsDocument[] = []): Recor
 }
 
 function cliReference(): string {
-  return commands.map((c) => [`### \`portwarden ${c.name}\``, '', c.summary + '.', '', '```text', c.help, '```'].join('\n')).join('\n\n');
+  return commands.map((c) => {
+    const help = allCommands.find((x) => x.name === c.name)?.help ?? '';
+    return [`### \`portwarden ${c.name}\``, '', c.summary + '.', '', '```text', help, '```'].join('\n');
+  }).join('\n\n');
 }
 
 function flatten(v: unknown, prefix: string, out: Map<string, unknown>): void {

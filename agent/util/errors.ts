@@ -15,12 +15,15 @@ export class PortwardenError extends Error {
 export class ConfigError extends PortwardenError {
   readonly file: string;
   readonly keyPath: string;
+  /** What was expected there (the message without file and key path). */
+  readonly expected: string;
 
   constructor(file: string, keyPath: string, expected: string, cause?: unknown) {
     super('CONFIG_INVALID', `${file}: ${keyPath === '' ? '(top level)' : keyPath}: ${expected}`, { cause });
     this.name = 'ConfigError';
     this.file = file;
     this.keyPath = keyPath;
+    this.expected = expected;
   }
 }
 

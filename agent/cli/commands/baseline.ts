@@ -25,7 +25,6 @@ Options:
 
 export const baselineCommand: Command = {
   name: 'baseline',
-  summary: 'export or import the learned listener / parent-child baseline',
   help: HELP,
   run(argv: string[], io: CliIO): Promise<number> {
     try {

@@ -22,7 +22,6 @@ export function redact(value: unknown): unknown {
 
 export const checkConfigCommand: Command = {
   name: 'check-config',
-  summary: 'validate a config and print it resolved, secrets redacted',
   help: HELP,
   run(argv: string[], io: CliIO): Promise<number> {
     const { values } = parseCommandArgs('check-config', argv, { config: { type: 'string', short: 'c' } });

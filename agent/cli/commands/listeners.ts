@@ -58,7 +58,6 @@ export function renderListenerTable(docs: readonly EcsDocument[], ownNetns: stri
 
 export const listenersCommand: Command = {
   name: 'listeners',
-  summary: 'one-shot inventory of listening sockets with owners and ancestry',
   help: HELP,
   async run(argv: string[], io: CliIO): Promise<number> {
     const { values } = parseCommandArgs('listeners', argv, {

@@ -25,7 +25,6 @@ A summary (events read, evaluated, alerts) goes to stderr. Exit code 0 even when
 
 export const replayCommand: Command = {
   name: 'replay',
-  summary: 'run the detectors over recorded ECS events (backtesting)',
   help: HELP,
   async run(argv: string[], io: CliIO): Promise<number> {
     const { values } = parseCommandArgs('replay', argv, {

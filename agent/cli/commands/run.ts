@@ -1,7 +1,7 @@
 import cron from 'node-cron';
 import type { ScheduledTask } from 'node-cron';
-import { loadConfig } from '../../../config/loader.js';
-import { createDetectionEngine } from '../../detect/index.js';
+import { createAgentEngine } from '../../detect/agent-engine.js';
+import { buildRule } from '../../detect/rules.js';
 import { Action } from '../../ecs/fields.js';
 import { createLogger } from '../../log/logger.js';
 import type { Logger } from '../../log/logger.js';
@@ -10,6 +10,7 @@ import { ConfigError, errorMessage } from '../../util/errors.js';
 import { Watcher } from '../../watch/watcher.js';
 import { createAgentContext } from '../bootstrap.js';
 import { parseCommandArgs } from '../command.js';
+import { prepareStartupIsolated } from '../startup-isolated.js';
 import type { CliIO, Command } from '../command.js';
 
 const HELP = `Usage: portwarden run [--config FILE]
@@ -35,7 +36,6 @@ function schedule(file: string, key: string, expr: string, logger: Logger, fn: (
 
 export const runCommand: Command = {
   name: 'run',
-  summary: 'run the agent in the foreground',
   help: HELP,
   async run(argv: string[], io: CliIO): Promise<number> {
     const { values } = parseCommandArgs('run', argv, { config: { type: 'string', short: 'c' } });
@@ -43,7 +43,8 @@ export const runCommand: Command = {
       io.stdout.write(`${HELP}\n`);
       return 0;
     }
-    const loaded = loadConfig(values.config, io.env);
+    // The config and rule files are validated in a worker thread: zod and yaml stay out of this isolate.
+    const { loaded, rules } = await prepareStartupIsolated(values.config, io.env);
     const { config } = loaded;
     const format = config.log.format === 'auto' ? (config.log.file === undefined && io.stderr.isTTY === true ? 'human' : 'ecs') : config.log.format;
     const logger = createLogger({ level: config.log.level, file: config.log.file, format });
@@ -54,7 +55,7 @@ export const runCommand: Command = {
       logger, stateDir, configFile: loaded.file, agentPid: process.pid, hostName: builder.host.name,
     });
     const detection = config.detect.enabled
-      ? createDetectionEngine({ config: config.detect, configFile: loaded.file, stateDir, builder, logger })
+      ? createAgentEngine({ config: config.detect, configFile: loaded.file, stateDir, builder, logger, rules: rules.map(buildRule) })
       : undefined;
     const pipeline = createPipeline({
       stateDir, spool: config.spool, metrics: config.metrics, heartbeat: config.heartbeat, outputs, logger, agentEvent: builder.agentEvent,

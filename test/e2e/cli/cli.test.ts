@@ -28,10 +28,16 @@ function configFile(text: string): string {
 }
 
 test('each config error class exits 2 naming the file, the key and what was expected', async () => {
+  // `run` validates in its start-up worker thread, check-config in-process: both must say the same.
+  const both = ['check-config', 'run'];
+  const ruleFile = join(mkdtempSync(join(tmpdir(), 'pw-rules-')), 'acme.yaml');
+  writeFileSync(ruleFile, 'ruleset: acme\nrules:\n  - id: acme-1\n    name: x\n    severity: high\n    tactic: TA9\n    technique: T1059\n    when: { process.name: sh }\n');
   const cases: [string, string[], RegExp][] = [
-    ['bad duration', ['check-config'], /portwarden\.yaml: interval: expected a duration like 500ms, 2s, 5m, 24h, got "fast"/],
-    ['unknown output type', ['check-config'], /portwarden\.yaml: outputs\[0\]\.type: expected one of "stdout", "file"/],
-    ['unknown key', ['check-config'], /portwarden\.yaml: outputs\[0\]: unknown key "pth"/],
+    ['bad duration', both, /portwarden\.yaml: interval: expected a duration like 500ms, 2s, 5m, 24h, got "fast"/],
+    ['unknown output type', both, /portwarden\.yaml: outputs\[0\]\.type: expected one of "stdout", "file"/],
+    ['unknown key', both, /portwarden\.yaml: outputs\[0\]: unknown key "pth"/],
+    ['unset variable', both, /portwarden\.yaml: state_dir: environment variable PW_TEST_NEVER_SET is not set/],
+    ['bad rule file', ['run'], /acme\.yaml: rules\[0\] \(id acme-1\)\.tactic: expected an ATT&CK tactic id like TA0003/],
     ['unreadable state dir', ['run'], /portwarden\.yaml: state_dir: a directory the agent can create, read and write/],
     ['bad inventory schedule', ['run'], /portwarden\.yaml: inventory\.schedule: a cron schedule/],
   ];
@@ -39,18 +45,24 @@ test('each config error class exits 2 naming the file, the key and what was expe
     'bad duration': 'interval: fast\n',
     'unknown output type': 'outputs:\n  - type: pigeon\n',
     'unknown key': 'outputs:\n  - type: file\n    path: /tmp/x\n    pth: /tmp/x\n',
+    'unset variable': 'state_dir: ${PW_TEST_NEVER_SET}\n',
+    'bad rule file': `detect: { rule_files: [${ruleFile}] }\noutputs: [{ type: file, path: /dev/null }]\n`,
     'unreadable state dir': 'state_dir: /proc/version/state\n',
     'bad inventory schedule': `state_dir: ${mkdtempSync(join(tmpdir(), 'pw-st-'))}\ninventory: { schedule: "every hour" }\noutputs: [{ type: file, path: /dev/null }]\n`,
   };
-  for (const [name, args, expected] of cases) {
+  for (const [name, commands, expected] of cases) {
     const file = configFile(texts[name] ?? '');
-    const r = await cli([...args, '--config', file]);
-    assert.equal(r.code, 2, `${name}: ${r.stderr}`);
-    assert.match(r.stderr, expected, name);
+    for (const command of commands) {
+      const r = await cli([command, '--config', file]);
+      assert.equal(r.code, 2, `${name} (${command}): ${r.stderr}`);
+      assert.match(r.stderr, expected, `${name} (${command})`);
+    }
   }
-  const missing = await cli(['check-config', '--config', '/nonexistent/portwarden.yaml']);
-  assert.equal(missing.code, 2);
-  assert.match(missing.stderr, /\/nonexistent\/portwarden\.yaml: \(top level\): cannot read the config file/);
+  for (const command of both) {
+    const missing = await cli([command, '--config', '/nonexistent/portwarden.yaml']);
+    assert.equal(missing.code, 2, command);
+    assert.match(missing.stderr, /\/nonexistent\/portwarden\.yaml: \(top level\): cannot read the config file/, command);
+  }
 });
 
 test('usage errors exit 2; --version and per-command --help exit 0', async () => {
