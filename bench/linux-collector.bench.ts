@@ -118,9 +118,9 @@ async function idleAgent(seconds: number): Promise<{ cpuPct: number; rss: { mean
   const agent = spawn(process.execPath, [join(repo, 'dist', 'agent', 'cli', 'bin.js'), 'run', '--config', join(dir, 'c.yaml')], { stdio: 'ignore' });
   const pid = agent.pid ?? 0;
   // Start-up, the first full scan, the completion of process details and the heap reduction after
-  // them (about 12 s after start) are not idle. V8's memory reducer still runs one full GC once it
-  // judges the agent idle, 30-65 s after start on this host: a minute-long window holds it at most
-  // once, as a day of running would, where a 20 s window read it as 0.3-0.5 % of a core more.
+  // them (about 12 s after start) are not idle. V8's memory reducer still runs its one-time pass (two
+  // full GCs) once it judges the agent idle, 30-65 s after start on this host: a minute-long window
+  // holds it at most once, where a 20 s window read it as 0.3-0.5 % of a core more.
   await new Promise((r) => setTimeout(r, 45_000));
   const c0 = cpuOf(pid);
   const t0 = Date.now();

@@ -45,7 +45,6 @@ export function endBurst(): boolean {
 
 const HEAP_CONTROL = new URL('../../native/heap_control.node', import.meta.url);
 let reducer: (() => unknown) | null | undefined;
-let reducerSingleGc = false;
 
 /**
  * Makes V8 compact its heap and release the freed pages now (native/heap_control.cc), instead of
@@ -53,20 +52,15 @@ let reducerSingleGc = false;
  * bench host that was 15-45 s later, with 35 MB more resident meanwhile. A few full GCs, about
  * 50-100 ms of CPU once. False without the addon (not built, or not Linux).
  *
- * V8's memory reducer still runs once the agent idles (30-65 s after start on the bench host), with
- * two full GCs of 60-80 ms of CPU that freed under 1 MB after this reduction. Once the heap has
- * been reduced here, it does one (`--memory-reducer-single-gc`; read each time the reducer decides);
- * an operator's memory-reducer flag on the node command line or in NODE_OPTIONS wins.
+ * V8's memory reducer still runs its own pass once it judges the agent idle (30-65 s after start
+ * there: two full GCs that freed under 1 MB after this reduction). Its settings are not changed at
+ * run time: `--memory-reducer-single-gc` set while a pass was under way aborted node with a V8 CHECK
+ * failure ("memory_reducer_single_gc implies started_gcs() == 0").
  */
-export function reduceHeap(execArgv: readonly string[] = process.execArgv, nodeOptions = process.env.NODE_OPTIONS): boolean {
+export function reduceHeap(): boolean {
   if (reducer === undefined) {
     const fn = loadNativeAddon(HEAP_CONTROL)?.reduceMemory;
     reducer = typeof fn === 'function' ? (fn as () => unknown) : null;
   }
-  const reduced = reducer?.() === true;
-  if (reduced && !reducerSingleGc && !operatorSetFlag(/memory-reducer[a-z-]*/, execArgv, nodeOptions)) {
-    setFlagsFromString('--memory-reducer-single-gc');
-    reducerSingleGc = true;
-  }
-  return reduced;
+  return reducer?.() === true;
 }
