@@ -64,3 +64,12 @@ export function reduceHeap(): boolean {
   }
   return reducer?.() === true;
 }
+
+/**
+ * reduceHeap() once `delayMs` have passed, for a burst whose garbage is left once its documents are
+ * with the outputs: the scheduled inventory (every listener as one document) left the agent on the
+ * 2,000-listener bench host at 91-100 MB instead of 71-73 MB until V8's own reducer ran, if it did.
+ */
+export function reduceHeapAfter(delayMs: number): void {
+  setTimeout(() => { reduceHeap(); }, delayMs).unref();
+}

@@ -7,6 +7,7 @@ import { createLogger } from '../../log/logger.js';
 import type { Logger } from '../../log/logger.js';
 import { createPipeline, createTransports } from '../../pipeline/index.js';
 import { ConfigError, errorMessage } from '../../util/errors.js';
+import { reduceHeapAfter } from '../../util/v8-flags.js';
 import { Watcher } from '../../watch/watcher.js';
 import { createAgentContext } from '../bootstrap.js';
 import { parseCommandArgs } from '../command.js';
@@ -21,6 +22,8 @@ default (watch this host every 1s, print events on stdout).
 SIGINT/SIGTERM: stop collecting, flush, exit 0 within 5 s.`;
 
 const SHUTDOWN_BUDGET_MS = 5_000;
+/** After a scheduled inventory, the heap is compacted once its documents are with the outputs. */
+const INVENTORY_SETTLE_MS = 5_000;
 
 function schedule(file: string, key: string, expr: string, logger: Logger, fn: () => Promise<unknown>): ScheduledTask {
   if (!cron.validate(expr)) throw new ConfigError(file, key, `a cron schedule (node-cron syntax, e.g. "0 * * * *"), got "${expr}"`);
@@ -81,7 +84,10 @@ export const runCommand: Command = {
       ...(detection === undefined ? {} : { detect: (doc) => detection.evaluate(doc) }),
     });
     const tasks = config.inventory.enabled
-      ? [schedule(loaded.file, 'inventory.schedule', config.inventory.schedule, logger, () => watcher.inventory())]
+      ? [schedule(loaded.file, 'inventory.schedule', config.inventory.schedule, logger, async () => {
+        await watcher.inventory();
+        reduceHeapAfter(INVENTORY_SETTLE_MS);
+      })]
       : [];
     await watcher.start();
 

@@ -48,17 +48,32 @@ test('during a burst hot code stays unoptimized, afterwards it is optimized agai
 
 // What the agent does when its first scan is over: V8 compacts and releases the heap right away.
 const heapControl = join(repoRoot, 'dist', 'native', 'heap_control.node');
-test('reduceHeap releases the heap a burst left behind', { skip: existsSync(heapControl) ? false : 'heap_control.node not built (needs a C++ compiler)' }, () => {
+const noHeapControl = existsSync(heapControl) ? false : 'heap_control.node not built (needs a C++ compiler)';
+
+/** In a child node: a burst's garbage, then `reduce` (code using `reduceHeap` / `reduceHeapAfter`); heap sizes before and after. */
+function heapAround(reduce: string): { reduced: boolean; before: number; after: number } {
   const mod = pathToFileURL(join(repoRoot, 'dist', 'agent', 'util', 'v8-flags.js')).href;
-  const script = `const { reduceHeap } = await import(${JSON.stringify(mod)});
+  const script = `const { reduceHeap, reduceHeapAfter } = await import(${JSON.stringify(mod)});
     const { getHeapStatistics } = await import('node:v8');
     let keep = [];
     for (let i = 0; i < 400000; i++) keep.push({ i, s: 'record ' + i });
     keep = undefined;
     const before = getHeapStatistics().total_heap_size;
-    const reduced = reduceHeap();
+    const reduced = await (async () => { ${reduce} })();
     console.log(JSON.stringify({ reduced, before, after: getHeapStatistics().total_heap_size }));`;
-  const r = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })) as { reduced: boolean; before: number; after: number };
+  return JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })) as { reduced: boolean; before: number; after: number };
+}
+
+test('reduceHeap releases the heap a burst left behind', { skip: noHeapControl }, () => {
+  const r = heapAround('return reduceHeap();');
   assert.equal(r.reduced, true);
+  assert.ok(r.after < r.before / 2, `heap ${(r.before / 2 ** 20).toFixed(1)} MB -> ${(r.after / 2 ** 20).toFixed(1)} MB`);
+});
+
+test('reduceHeapAfter releases it once the delay has passed (after a scheduled inventory), not before', { skip: noHeapControl }, () => {
+  // The child idles meanwhile: no allocation that could start a GC of its own.
+  const early = heapAround('reduceHeapAfter(60_000); await new Promise((r) => setTimeout(r, 300)); return true;');
+  assert.ok(early.after > early.before * 0.8, `not yet: ${(early.before / 2 ** 20).toFixed(1)} MB -> ${(early.after / 2 ** 20).toFixed(1)} MB`);
+  const r = heapAround('reduceHeapAfter(200); await new Promise((r) => setTimeout(r, 600)); return true;');
   assert.ok(r.after < r.before / 2, `heap ${(r.before / 2 ** 20).toFixed(1)} MB -> ${(r.after / 2 ** 20).toFixed(1)} MB`);
 });
