@@ -49,7 +49,13 @@ test('Dockerfile: node:20-slim, non-root runtime, exec-form entrypoint, a health
   }
   assert.ok(runs.some((r) => r.includes('npm ci')) && !runs.some((r) => /npm install\b/.test(r)), 'reproducible installs: npm ci');
   assert.ok(runs.some((r) => /npm prune --omit=dev/.test(r)), 'dev dependencies stay out of the runtime image');
-  assert.ok(runs.some((r) => r.includes('iproute2')), 'ss (iproute2) is the fast listener path');
+  assert.ok(runs.some((r) => r.includes('iproute2')), 'ss (iproute2) is the fallback listener path');
+  // The native addons are built in the build stage and copied with dist/ (dist/native/*.node).
+  const build = all.slice(0, all.map((x) => x.op).lastIndexOf('FROM'));
+  assert.ok(build.some((x) => x.op === 'RUN' && /apt-get install[^&]*\bgcc\b[^&]*\bg\+\+/.test(x.args)), 'the build stage has gcc and g++');
+  const compile = build.find((x) => x.op === 'RUN' && x.args.includes('build-native.mjs'))?.args ?? '';
+  assert.match(compile, /npx tsc -p tsconfig\.json && node scripts\/build-native\.mjs/, 'addons are built after tsc, into dist/native');
+  assert.ok(final.some((x) => x.op === 'COPY' && /--from=build \/src\/dist \.\/dist/.test(x.args)), 'dist/ (with dist/native) reaches the runtime image');
 });
 
 test('every COPY source exists and gets through Dockerfile.dockerignore', () => {
