@@ -238,27 +238,31 @@ static napi_status add_ifnames(napi_env env, int fd, const rows_t *rows, napi_va
   return napi_ok;
 }
 
-/* The bytes of argv's `previous` when it is a Uint8Array (NULL data otherwise). */
-static napi_status typed_bytes(napi_env env, napi_value v, const uint8_t **data, size_t *len) {
+/* Whether v is a Uint8Array (Buffer included), and its bytes (data may be NULL when it is empty). */
+static napi_status uint8_bytes(napi_env env, napi_value v, bool *is, const uint8_t **data, size_t *len) {
+  *is = false;
   *data = NULL;
   *len = 0;
-  bool is = false;
-  napi_status st = napi_is_typedarray(env, v, &is);
-  if (st != napi_ok || !is) return st;
+  bool typed = false;
+  napi_status st = napi_is_typedarray(env, v, &typed);
+  if (st != napi_ok || !typed) return st;
   napi_typedarray_type type;
   void *p = NULL;
   st = napi_get_typedarray_info(env, v, &type, len, &p, NULL, NULL);
-  if (st == napi_ok && type == napi_uint8_array) *data = p; else *len = 0;
-  return st;
+  if (st != napi_ok || type != napi_uint8_array) { *len = 0; return st; }
+  *is = true;
+  *data = p;
+  return napi_ok;
 }
 
 static napi_value dump(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  bool has_prev = false;
   const uint8_t *prev = NULL;
   size_t prev_len = 0;
-  if (argc >= 2 && typed_bytes(env, argv[1], &prev, &prev_len) != napi_ok) return NULL;
+  if (argc >= 2 && uint8_bytes(env, argv[1], &has_prev, &prev, &prev_len) != napi_ok) return NULL;
   char path[PATH_MAX];
   const char *nspath = NULL;
   if (argc >= 1) {
@@ -300,7 +304,7 @@ static napi_value dump(napi_env env, napi_callback_info info) {
   napi_value result = NULL, buffer, ifnames;
   if (err == 0) {
     void *unused;
-    bool same = prev != NULL && prev_len == rows.len && (rows.len == 0 || memcmp(prev, rows.data, rows.len) == 0);
+    bool same = has_prev && prev_len == rows.len && (rows.len == 0 || memcmp(prev, rows.data, rows.len) == 0);
     bool ok = napi_create_object(env, &result) == napi_ok
       && (same ? (buffer = argv[1], true)
         : napi_create_buffer_copy(env, rows.len, rows.len == 0 ? "" : (const char *)rows.data, &unused, &buffer) == napi_ok)

@@ -180,8 +180,13 @@ test('an unchanged dump hands back the previous Buffer; a new listener gives new
   assert.notEqual(third, second);
   assert.ok(decodeRows({ rows: third, ifnames: {} }).some((r) => r.port === port && r.address === '127.0.0.1'));
   assert.ok(!decodeRows({ rows: second, ifnames: {} }).some((r) => r.port === port && r.address === '127.0.0.1'));
-  // Anything but a Uint8Array as `previous` is ignored.
+  // Anything but a Uint8Array as `previous` is ignored, even with the same bytes.
   assert.equal(addon.dump(undefined, 'x' as unknown as Uint8Array).rows.length > 0, true);
+  const sameBytes = new Int8Array(third.buffer, third.byteOffset, third.byteLength);
+  const fourth = addon.dump(undefined, sameBytes as unknown as Uint8Array).rows;
+  assert.notEqual(fourth, sameBytes);
+  // An empty Uint8Array is a previous dump of no sockets: here there are some, so new bytes come back.
+  assert.ok(addon.dump(undefined, new Uint8Array(0)).rows.length > 0);
 });
 
 test('another namespace: entered with setns, equal to ss there, names interfaces from that namespace; unprivileged is refused', { skip: diag === undefined || !root }, async (t) => {
