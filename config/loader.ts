@@ -28,13 +28,25 @@ export function formatPath(path: readonly PropertyKey[]): string {
 
 const ENV_RE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
+/**
+ * A variable of `env`. Windows' environment ignores case (`${PROGRAMDATA}` is `ProgramData`), and
+ * `process.env` does too, but a copy of it (the env handed to the start-up worker) does not.
+ */
+export function envValue(env: NodeJS.ProcessEnv, name: string, platform: NodeJS.Platform = process.platform): string | undefined {
+  const exact = env[name];
+  if (exact !== undefined || platform !== 'win32') return exact;
+  const upper = name.toUpperCase();
+  for (const [k, v] of Object.entries(env)) if (k.toUpperCase() === upper) return v;
+  return undefined;
+}
+
 /** Replaces `${VAR}` and `${VAR:-default}` in every string value; `$${` stays a literal `${`. */
 export function interpolate(value: unknown, env: NodeJS.ProcessEnv, file: string, path: PropertyKey[] = []): unknown {
   if (typeof value === 'string') {
     const escaped = value.split('$${');
     return escaped
       .map((part) => part.replace(ENV_RE, (_m, name: string, def: string | undefined) => {
-        const v = env[name];
+        const v = envValue(env, name);
         if (v !== undefined) return v;
         if (def !== undefined) return def;
         throw new ConfigError(file, formatPath(path), `environment variable ${name} is not set (use \${${name}:-default} for a default)`);

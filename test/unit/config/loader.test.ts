@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, parseConfig, interpolate, EMBEDDED } from '../../../config/loader.js';
+import { envValue, loadConfig, parseConfig, interpolate, EMBEDDED } from '../../../config/loader.js';
 import { ConfigError } from '../../../agent/util/errors.js';
 
 function errorOf(fn: () => unknown): ConfigError {
@@ -66,4 +66,13 @@ test('a missing file and invalid YAML are config errors naming the file', () => 
   const list = join(dir, 'list.yaml');
   writeFileSync(list, '- 1\n- 2\n');
   assert.match(errorOf(() => loadConfig(list)).message, /mapping/);
+});
+
+test('${VAR} ignores case on Windows only, as its environment does (the worker gets a plain copy)', () => {
+  const env = { ProgramData: 'C:\\ProgramData', token: 'x' };
+  assert.equal(envValue(env, 'PROGRAMDATA', 'win32'), 'C:\\ProgramData');
+  assert.equal(envValue(env, 'ProgramData', 'win32'), 'C:\\ProgramData');
+  assert.equal(envValue(env, 'PROGRAMDATA', 'linux'), undefined);
+  assert.equal(envValue(env, 'TOKEN', 'linux'), undefined);
+  assert.equal(envValue(env, 'NOPE', 'win32'), undefined);
 });
