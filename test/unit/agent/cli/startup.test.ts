@@ -20,10 +20,15 @@ function configFile(text: string): string {
 test('the worker returns the same config (env interpolated) and rules as the in-process read', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pw-startup-rules-'));
   writeFileSync(join(dir, 'acme.yaml'), 'ruleset: acme\nrules:\n  - id: acme-1\n    name: web server spawns a shell\n    severity: high\n    tactic: TA0003\n    technique: T1505.003\n    when: { process.parent.name: [nginx, httpd], process.name: [sh, bash] }\n');
-  const file = configFile(`outputs: [{ type: file, path: "\${PW_STARTUP_OUT}" }]\ndetect: { rule_files: [${join(dir, 'acme.yaml')}] }\n`);
+  // A Sigma rule, found through a path relative to the config file.
+  writeFileSync(join(dir, 'sigma.yml'), 'title: Shell from a web server\nid: sigma-web-shell\nlogsource: { category: process_creation, product: linux }\ndetection:\n  sel: { ParentImage|endswith: [/nginx], Image|endswith: [/sh] }\n  condition: sel\nlevel: high\ntags: [attack.persistence, attack.t1505.003]\n');
+  writeFileSync(join(dir, 'portwarden.yaml'), `outputs: [{ type: file, path: "\${PW_STARTUP_OUT}" }]\ndetect: { rule_files: [${join(dir, 'acme.yaml')}, sigma.yml] }\n`);
+  const file = join(dir, 'portwarden.yaml');
   const env = { PW_STARTUP_OUT: join(dir, 'events.ndjson') };
   const isolated = await prepareStartupIsolated(file, env);
+  assert.equal(isolated.workerError, undefined);
   assert.deepEqual(isolated, prepareStartup(file, env));
+  assert.ok(isolated.rules.some((r) => r.spec.id === 'sigma-web-shell' && r.ruleset === 'sigma'));
   assert.equal(isolated.loaded.config.outputs[0]?.path, env.PW_STARTUP_OUT);
   const ids = isolated.rules.map((r) => r.spec.id);
   assert.ok(ids.includes('acme-1'));
@@ -58,24 +63,36 @@ test('a config error from the worker is a ConfigError with the same file, key pa
   assert.ok(embedded.rules.length > 10);
 });
 
-test("run's module graph has no static path to zod or yaml (they load in the start-up worker only)", () => {
-  const start = join(repoRoot, 'dist', 'agent', 'cli', 'main.js');
+test('if the worker fails, the reads happen in-process and the reason is handed back for the log', async () => {
+  const file = configFile('interval: 2s\n');
+  const r = await prepareStartupIsolated(file, {}, new URL('./no-such-worker.js', import.meta.url));
+  assert.match(r.workerError ?? '', /no-such-worker|Cannot find module/);
+  const { workerError: _ignored, ...startup } = r;
+  assert.deepEqual(startup, prepareStartup(file, {}));
+  assert.equal(startup.loaded.config.interval, 2000);
+});
+
+test("run's module graph reaches zod or yaml only through the start-up worker's in-process fallback", () => {
+  const cli = join(repoRoot, 'dist', 'agent', 'cli');
+  // Dynamic import()s are followed too (lazy transports, platform sources), except the command
+  // table's (only run.js stays resident, added below) and the fallback that runs the worker's code.
+  const notFollowed = new Set([join(cli, 'commands', 'index.js'), join(cli, 'startup-isolated.js')]);
+  const start = join(cli, 'main.js');
   const seen = new Map<string, string | undefined>([[start, undefined]]);
-  const queue = [start];
+  const queue = [start, join(cli, 'commands', 'run.js')];
+  seen.set(join(cli, 'commands', 'run.js'), start);
   const hits: string[] = [];
   const chain = (f: string | undefined): string => {
     const out: string[] = [];
     for (let cur = f; cur !== undefined; cur = seen.get(cur)) out.unshift(cur.slice(repoRoot.length + 1));
     return out.join(' -> ');
   };
-  // main.js loads commands with import(); run.js is the command that stays resident.
-  queue.push(join(repoRoot, 'dist', 'agent', 'cli', 'commands', 'run.js'));
-  seen.set(queue[1] ?? '', start);
   for (let f = queue.shift(); f !== undefined; f = queue.shift()) {
     const src = readFileSync(f, 'utf8');
     // tsc drops type-only imports: what is left in dist/ is what node loads.
-    for (const m of src.matchAll(/^(?:import|export)\s[^'"]*?from\s+'([^']+)';|^import\s+'([^']+)';/gm)) {
-      const spec = m[1] ?? m[2] ?? '';
+    const found = [...src.matchAll(/^(?:import|export)\s[^'"]*?from\s+'([^']+)';|^import\s+'([^']+)';/gm)].map((m) => m[1] ?? m[2] ?? '');
+    if (!notFollowed.has(f)) found.push(...[...src.matchAll(/\bimport\('([^']+)'\)/g)].map((m) => m[1] ?? ''));
+    for (const spec of found) {
       if (spec === 'zod' || spec === 'yaml' || spec.startsWith('zod/')) hits.push(`${spec}: ${chain(f)}`);
       if (!spec.startsWith('.')) continue;
       const next = resolve(dirname(f), spec);
@@ -85,6 +102,7 @@ test("run's module graph has no static path to zod or yaml (they load in the sta
       }
     }
   }
+  assert.ok(seen.has(join(repoRoot, 'dist', 'transports', 'kafka', 'create.js')), 'lazily loaded transports are walked');
   assert.ok(seen.size > 50, `walked ${seen.size} modules`);
   assert.deepEqual(hits, []);
 });
