@@ -12,12 +12,12 @@ export type TransportCreate = (config: never, ctx: TransportContext) => Transpor
  * What a running agent needs of each output type: its constructor, without the config schema.
  * The schemas (registry.ts, zod) are used while the config is validated, in the start-up worker
  * (agent/cli/startup-isolated.ts); keeping them out of here keeps zod out of the agent's heap.
- * Must list the registry's types with the same `create` (checked by a test).
+ * registry.ts lists the same types (checked when compiling) with the same `create` (checked by a test).
  */
-export const transportCreators: Readonly<Record<string, TransportCreate>> = {
+export const transportCreators = {
   stdout: createStdoutTransport,
   file: createFileTransport,
   http: lazyHttpTransport,
   syslog: createSyslogTransport,
   kafka: lazyKafkaTransport,
-};
+} as const satisfies Readonly<Record<string, TransportCreate>>;

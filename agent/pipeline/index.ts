@@ -2,6 +2,7 @@ import { ConfigError } from '../util/errors.js';
 import type { LoadedConfig } from '../../config/loader.js';
 import type { OutputConfig } from '../../config/schema.js';
 import { transportCreators } from '../../transports/runtime.js';
+import type { TransportCreate } from '../../transports/runtime.js';
 import type { TransportContext } from '../../transports/types.js';
 import { DeliveryPipeline } from './pipeline.js';
 import type { PipelineOptions } from './pipeline.js';
@@ -21,7 +22,8 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
 export function createTransports(loaded: LoadedConfig, ctx: Omit<TransportContext, 'name'>): PipelineOptions['outputs'] {
   return loaded.config.outputs.map((raw, i) => {
     const config: OutputConfig = raw;
-    const create = Object.hasOwn(transportCreators, config.type) ? transportCreators[config.type] : undefined;
+    const creators: Readonly<Record<string, TransportCreate>> = transportCreators;
+    const create = Object.hasOwn(creators, config.type) ? creators[config.type] : undefined;
     if (create === undefined) {
       const known = Object.keys(transportCreators).map((t) => `"${t}"`).join(', ');
       throw new ConfigError(loaded.file, `outputs[${i}].type`, `unknown output type "${config.type}"; expected one of ${known}`);

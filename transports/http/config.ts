@@ -1,8 +1,6 @@
 import { z } from 'zod';
 import { byteSize, duration, tlsSchema } from '../../config/types.js';
 
-export { authorizationHeader, contentType, gzipEnabled } from './request.js';
-
 export const HTTP_FORMATS = ['elasticsearch', 'splunk_hec', 'ndjson'] as const;
 export type HttpFormat = (typeof HTTP_FORMATS)[number];
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { byteSize, duration, hostPort, tlsSchema } from '../../config/types.js';
-import { PLACEHOLDER } from './encoder.js';
+import { PLACEHOLDER } from './topic.js';
 
 /** Kafka's legal topic characters; placeholders are checked separately. */
 const TOPIC_CHARS = /^[A-Za-z0-9._-]*$/;

@@ -2,9 +2,7 @@ import { getField } from '../../agent/ecs/document.js';
 import { F } from '../../agent/ecs/fields.js';
 import type { OutboundEvent } from '../types.js';
 import type { KafkaRecord, TopicRecords } from './client.js';
-
-/** `{event.dataset}`: a dotted ECS path whose value is put into the topic name. */
-export const PLACEHOLDER = /\{([A-Za-z0-9_@.]+)\}/g;
+import { PLACEHOLDER } from './topic.js';
 
 export interface EncodeOptions {
   /** Topic template, `{field.path}` placeholders allowed. */

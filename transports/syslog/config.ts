@@ -3,9 +3,6 @@ import { byteSize, duration, tlsSchema } from '../../config/types.js';
 import { FACILITIES } from './effective.js';
 import type { FacilityName } from './effective.js';
 
-export { effective, FACILITIES, UDP_MAX } from './effective.js';
-export type { FacilityName } from './effective.js';
-
 /** SD-NAME (RFC 5424 6.3.2): 1-32 printable ASCII characters except `=`, SP, `]`, `"`. */
 const SD_NAME = /^[!#-<>-\\^-~]{1,32}$/;
 /** Header fields: printable US-ASCII (33-126). */

@@ -11,6 +11,6 @@ test('every registered output type is buildable at run time, with the same const
   assert.deepEqual([...types].sort(), Object.keys(transportCreators).sort());
   for (const t of transportRegistry) {
     const create: unknown = Object.getOwnPropertyDescriptor(t, 'create')?.value;
-    assert.equal(create, transportCreators[t.type], `${t.type}: same create`);
+    assert.equal(create, (transportCreators as Record<string, unknown>)[t.type], `${t.type}: same create`);
   }
 });

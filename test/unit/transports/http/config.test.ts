@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { authorizationHeader, gzipEnabled, httpConfigSchema } from '../../../../transports/http/config.js';
+import { httpConfigSchema } from '../../../../transports/http/config.js';
+import { authorizationHeader, gzipEnabled } from '../../../../transports/http/request.js';
 
 const parse = (raw: Record<string, unknown>) => httpConfigSchema.safeParse({ type: 'http', ...raw });
 const problems = (raw: Record<string, unknown>) => (parse(raw).error?.issues ?? []).map((i) => `${i.path.join('.')}: ${i.message}`);

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { truncateUtf8 } from '../../../../transports/syslog/encoder-common.js';
 import { encodeFrame } from '../../../../transports/syslog/encoder.js';
-import { effective, syslogConfigSchema } from '../../../../transports/syslog/config.js';
+import { syslogConfigSchema } from '../../../../transports/syslog/config.js';
+import { effective } from '../../../../transports/syslog/effective.js';
 import { listenerEvent, outbound } from './sample-docs.js';
 
 const ctx = { facility: 16, appName: 'portwarden', sdId: 'portwarden@32473', procId: 1, hostName: 'h' };
