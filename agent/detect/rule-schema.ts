@@ -61,12 +61,6 @@ export function validateRule(raw: unknown, file: string, index: number, ruleset:
   return spec.enabled ? src : undefined;
 }
 
-/** Compiles one rule object (validate, then build); undefined for a disabled rule. */
-export function compileRule(raw: unknown, file: string, index: number, ruleset: string, packVersion: string): Detector | undefined {
-  const src = validateRule(raw, file, index, ruleset, packVersion);
-  return src === undefined ? undefined : buildRule(src);
-}
-
 /** Parses a rule pack (YAML text) into detectors. */
 export function parseRulePack(text: string, file: string): Detector[] {
   const doc = parseDocument(text, { prettyErrors: false });
@@ -76,7 +70,7 @@ export function parseRulePack(text: string, file: string): Detector[] {
 }
 
 /** Compiles a parsed rule pack (`ruleset`, `version`, `lists`, `rules`). */
-export function compilePack(raw: unknown, file: string): Detector[] {
+function compilePack(raw: unknown, file: string): Detector[] {
   return packSources(raw, file).map(buildRule);
 }
 

@@ -15,7 +15,8 @@ export function generatedSections(extraDocs: readonly EcsDocument[] = []): Recor
 
 function cliReference(): string {
   return commands.map((c) => {
-    const help = allCommands.find((x) => x.name === c.name)?.help ?? '';
+    const help = allCommands.find((x) => x.name === c.name)?.help;
+    if (help === undefined) throw new Error(`command ${c.name} is listed in commands/index.ts but not in commands/all.ts`);
     return [`### \`portwarden ${c.name}\``, '', c.summary + '.', '', '```text', help, '```'].join('\n');
   }).join('\n\n');
 }
