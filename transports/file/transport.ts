@@ -5,6 +5,38 @@ import type { OutboundEvent, SendResult, Transport } from '../types.js';
 import { errorMessage } from '../../agent/util/errors.js';
 import type { FileConfig } from './config.js';
 
+/**
+ * A batch cut short by a crash (SIGKILL, power loss) or a failed write leaves a line without its
+ * newline at the end of the file. That batch was not acknowledged and is sent again; appended after
+ * the fragment, its first line would be corrupt. The fragment is cut off before appending.
+ */
+async function dropTornTail(path: string): Promise<void> {
+  let h: FileHandle;
+  try {
+    h = await open(path, 'r+');
+  } catch {
+    return; // no file yet (or unreadable: the append below reports it)
+  }
+  try {
+    const size = (await h.stat()).size;
+    const chunk = Buffer.alloc(64 * 1024);
+    let end = size;
+    while (end > 0) {
+      const start = Math.max(0, end - chunk.length);
+      const { bytesRead } = await h.read(chunk, 0, end - start, start);
+      const nl = chunk.subarray(0, bytesRead).lastIndexOf(0x0a);
+      if (nl >= 0) {
+        end = start + nl + 1;
+        break;
+      }
+      end = start;
+    }
+    if (end < size) await h.truncate(end);
+  } finally {
+    await h.close();
+  }
+}
+
 class FileTransport implements Transport {
   readonly type = 'file';
   private handle: FileHandle | undefined;
@@ -18,6 +50,7 @@ class FileTransport implements Transport {
 
   private async ensureOpen(): Promise<FileHandle> {
     if (this.handle !== undefined) return this.handle;
+    await dropTornTail(this.cfg.path);
     const h = await open(this.cfg.path, 'a', 0o640);
     this.size = (await h.stat()).size;
     this.handle = h;
@@ -45,7 +78,13 @@ class FileTransport implements Transport {
         await this.rotate();
         h = await this.ensureOpen();
       }
-      await h.write(text);
+      // A write to a file may be short (a full disk): the rest is written, or the batch fails.
+      const buf = Buffer.from(text, 'utf8');
+      for (let off = 0; off < buf.length;) {
+        const { bytesWritten } = await h.write(buf, off, buf.length - off);
+        if (bytesWritten === 0) throw new Error(`${this.cfg.path}: write made no progress`);
+        off += bytesWritten;
+      }
       this.size += bytes;
       return { kind: 'ok' };
     } catch (err) {

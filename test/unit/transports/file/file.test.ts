@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileTransport } from '../../../../transports/file/index.js';
@@ -34,4 +34,27 @@ test('an unwritable path is retryable, never thrown', async () => {
   const r = await t.send([{ doc, json: JSON.stringify(doc) }], new AbortController().signal);
   assert.equal(r.kind, 'retryable');
   await t.shutdown();
+});
+
+test('a line torn by a crash is cut off before appending, so the re-sent batch is intact', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-file-'));
+  const path = join(dir, 'events.ndjson');
+  const docs = sampleDocuments().map((doc) => ({ doc, json: JSON.stringify(doc) }));
+  const [first, second] = docs;
+  assert.ok(first !== undefined && second !== undefined);
+  // A complete line, then half of the next one: what SIGKILL in the middle of a write leaves.
+  writeFileSync(path, `${first.json}\n`);
+  appendFileSync(path, second.json.slice(0, 40));
+  const t = fileTransport.create(fileTransport.configSchema.parse({ type: 'file', path }), ctx);
+  await t.start();
+  assert.deepEqual(await t.send([second], new AbortController().signal), { kind: 'ok' });
+  await t.shutdown();
+  const lines = readFileSync(path, 'utf8').split('\n');
+  assert.deepEqual(lines, [first.json, second.json, '']);
+  // A file that is one torn fragment (no newline at all) becomes empty before the append.
+  writeFileSync(path, 'x'.repeat(100_000));
+  const t2 = fileTransport.create(fileTransport.configSchema.parse({ type: 'file', path }), ctx);
+  assert.deepEqual(await t2.send([first], new AbortController().signal), { kind: 'ok' });
+  await t2.shutdown();
+  assert.equal(readFileSync(path, 'utf8'), `${first.json}\n`);
 });
