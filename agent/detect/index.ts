@@ -8,7 +8,7 @@ export { createEngine, familyOf } from './engine.js';
 export { Baseline } from './baseline.js';
 export type { DetectConfig } from './config.js';
 export { detectSchema } from './config.js';
-export { baselineFile, createAgentEngine } from './agent-engine.js';
+export { baselineFile } from './agent-engine.js';
 
 /**
  * The agent's detection engine with its rule files read in this process (see agent-engine.ts).

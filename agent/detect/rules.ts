@@ -11,8 +11,6 @@ import type { RuleSpec } from './rule-schema.js';
 import { defaultRisk, severityOf } from './types.js';
 import type { DetectContext, Detector, Hit, RuleMeta } from './types.js';
 
-export type { RuleSpec } from './rule-schema.js';
-
 /** A validated, enabled rule and where it came from: plain data, built into a Detector by buildRule. */
 export interface RuleSource {
   spec: RuleSpec;

@@ -3,7 +3,6 @@ import { syslogConfigSchema } from './config.js';
 import { createSyslogTransport } from './transport.js';
 
 export { SyslogTransport } from './transport.js';
-export type { SyslogStats } from './transport.js';
 
 export const syslogTransport: TransportFactory<typeof syslogConfigSchema> = {
   type: 'syslog',

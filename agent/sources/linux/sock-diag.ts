@@ -210,10 +210,8 @@ export class SockDiag {
     if (!isRawDump(raw)) return { kind: 'failed', code: 'EPROTO', message: 'sock_diag.node returned an unexpected value' };
     // A steady host dumps the same bytes every poll: hand back the rows decoded last time (callers
     // never mutate them) instead of allocating thousands of objects per poll. Not when a socket is
-    // bound to an interface: its name may have changed under the same bytes. (An addon built before
-    // `previous` existed returns a new Buffer: compare the bytes here then.)
-    const same = prev !== undefined && (raw.rows === prev.raw || Buffer.compare(prev.raw, raw.rows) === 0);
-    if (same && Object.keys(raw.ifnames).length === 0) return { kind: 'ok', rows: prev.rows };
+    // bound to an interface: its name may have changed under the same bytes.
+    if (prev !== undefined && raw.rows === prev.raw && Object.keys(raw.ifnames).length === 0) return { kind: 'ok', rows: prev.rows };
     const rows = decodeRows(raw);
     this.last.set(key, { raw: raw.rows, rows });
     if (this.last.size > 64) this.last.delete(this.last.keys().next().value ?? '');
