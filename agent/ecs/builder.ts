@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import type { ProcessNode } from '../lineage/process-table.js';
 import type { ListenerRecord } from '../sources/types.js';
+import { isoNow } from '../util/iso-now.js';
 import { uuidv7 } from '../util/uuid7.js';
 import type { AgentInfo } from './agent-info.js';
 import type { AgentEventInput, EcsDocument } from './document.js';
@@ -77,13 +78,14 @@ export class DocumentBuilder {
   }
 
   base(o: BaseOptions): EcsDocument {
-    const created = new Date().toISOString();
+    const now = Date.now();
+    const created = isoNow(now);
     const doc: EcsDocument = {
       '@timestamp': o.timestamp ?? created,
       ...(o.message === undefined ? {} : { message: o.message }),
       ecs: { version: ECS_VERSION },
       event: {
-        id: uuidv7(),
+        id: uuidv7(now),
         kind: o.kind,
         ...(o.category === undefined ? {} : { category: o.category }),
         ...(o.type === undefined ? {} : { type: o.type }),

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { ProcessTable } from '../../../../agent/lineage/process-table.js';
 import { entityId } from '../../../../agent/lineage/entity-id.js';
 import type { ProcessRecord } from '../../../../agent/sources/types.js';
@@ -14,6 +15,10 @@ test('entity ids: stable for (host, boot, pid, start), different after PID reuse
   assert.notEqual(a, entityId('h', 'b', 42, '101'));
   assert.notEqual(a, entityId('h', 'b2', 42, '100'));
   assert.match(a, /^[A-Za-z0-9_-]{43}$/);
+  // The same id across agent versions and Node versions (one-shot crypto.hash or createHash):
+  // documents already in the SIEM keep joining.
+  assert.equal(a, 'UbvdhEhaEJRZslM2H7yYXJBAu8XHgusfY1c0YsPNWGY');
+  assert.equal(a, createHash('sha256').update('h\0b\u000042\u0000100').digest('base64url'));
 });
 
 test('ancestry: parent first, captured at creation, kept after the parent exits', () => {
