@@ -9,6 +9,8 @@ export interface OutboundEvent {
   readonly doc: EcsDocument;
   /** `JSON.stringify(doc)`, exactly what NDJSON-style outputs write. */
   readonly json: string;
+  /** `json` as UTF-8, when the event already has it (read back from the spool); never modify it. */
+  readonly bytes?: Buffer;
 }
 
 /**

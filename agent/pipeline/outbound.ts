@@ -12,6 +12,11 @@ export class SpooledEvent implements OutboundEvent {
 
   constructor(private readonly payload: Buffer) {}
 
+  /** The JSON's UTF-8 bytes as read from the spool (a view into the read buffer). */
+  get bytes(): Buffer {
+    return this.payload;
+  }
+
   get json(): string {
     this.text ??= this.payload.toString('utf8');
     return this.text;

@@ -3,6 +3,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { OutboundEvent, SendResult, Transport } from '../types.js';
 import { errorMessage } from '../../agent/util/errors.js';
+import { ndjsonBytes } from '../shared/ndjson.js';
 import type { FileConfig } from './config.js';
 
 /**
@@ -72,14 +73,13 @@ class FileTransport implements Transport {
     if (signal.aborted) return { kind: 'retryable', reason: 'aborted' };
     try {
       let h = await this.ensureOpen();
-      const text = batch.map((e) => e.json).join('\n') + '\n';
-      const bytes = Buffer.byteLength(text);
+      const buf = ndjsonBytes(batch);
+      const bytes = buf.length;
       if (this.size > 0 && this.size + bytes > this.cfg.max_bytes) {
         await this.rotate();
         h = await this.ensureOpen();
       }
       // A write to a file may be short (a full disk): the rest is written, or the batch fails.
-      const buf = Buffer.from(text, 'utf8');
       for (let off = 0; off < buf.length;) {
         const { bytesWritten } = await h.write(buf, off, buf.length - off);
         if (bytesWritten === 0) throw new Error(`${this.cfg.path}: write made no progress`);

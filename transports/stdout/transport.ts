@@ -1,8 +1,9 @@
 import type { OutboundEvent, SendResult, Transport } from '../types.js';
 import type { StdoutConfig } from './config.js';
+import { ndjsonBytes } from '../shared/ndjson.js';
 import { formatHuman } from './human.js';
 
-function writeAll(stream: NodeJS.WriteStream, text: string, signal: AbortSignal): Promise<SendResult> {
+function writeAll(stream: NodeJS.WriteStream, text: string | Buffer, signal: AbortSignal): Promise<SendResult> {
   return new Promise((resolve) => {
     const onAbort = () => { resolve({ kind: 'retryable', reason: 'aborted' }); };
     signal.addEventListener('abort', onAbort, { once: true });
@@ -23,8 +24,8 @@ export function createStdoutTransport(config: StdoutConfig): Transport {
     flush: () => Promise.resolve(),
     shutdown: () => Promise.resolve(),
     send(batch: readonly OutboundEvent[], signal: AbortSignal) {
-      const text = batch.map((e) => (human ? formatHuman(e.doc) : e.json)).join('\n') + '\n';
-      return writeAll(stream, text, signal);
+      const out = human ? batch.map((e) => formatHuman(e.doc)).join('\n') + '\n' : ndjsonBytes(batch);
+      return writeAll(stream, out, signal);
     },
   };
 }
