@@ -7,6 +7,7 @@ import type { EventSink } from '../pipeline/types.js';
 import type { ProcessRecord, Source } from '../sources/types.js';
 import { errorMessage } from '../util/errors.js';
 import type { Lifecycle } from '../util/lifecycle.js';
+import { Handoff } from './handoff.js';
 import { diffListeners } from './listener-diff.js';
 import type { TrackedListener } from './listener-diff.js';
 import { WarningAggregator } from './warnings.js';
@@ -115,17 +116,19 @@ export class Watcher implements Lifecycle {
     this.listeners = diff.current;
     const first = this.first;
     this.first = false;
-    for (const doc of out) await this.o.sink.accept(doc);
-    // Handed over one at a time: a first tick on a host with thousands of listeners never holds
-    // all their documents in memory at once.
+    const handoff = new Handoff(this.o.sink);
+    for (const doc of out) await handoff.add(doc);
+    // Built as they are handed over: a first tick on a host with thousands of listeners never
+    // holds all their documents in memory at once (handoff.ts).
     for (const t of diff.stopped) {
-      await this.o.sink.accept(this.listenerDoc(t, Action.listeningStopped, at, { start: t.firstSeen, end: at }));
+      await handoff.add(this.listenerDoc(t, Action.listeningStopped, at, { start: t.firstSeen, end: at }));
     }
     for (const t of diff.started) {
       const doc = this.listenerDoc(t, first ? Action.listeningExisting : Action.listeningStarted, at);
-      await this.o.sink.accept(doc);
-      for (const alert of this.o.detect?.(doc) ?? []) await this.o.sink.accept(alert);
+      await handoff.add(doc);
+      for (const alert of this.o.detect?.(doc) ?? []) await handoff.add(alert);
     }
+    await handoff.settle();
     this.o.table.prune(Date.now());
     await this.warnings.maybeReport();
   }
@@ -204,9 +207,11 @@ export class Watcher implements Lifecycle {
   /** Every current listener as `listening_existing` with `event.kind: state` (scheduled inventory). */
   async inventory(): Promise<number> {
     const at = new Date().toISOString();
-    const docs = this.current().map((t) => this.listenerDoc(t, Action.listeningExisting, at, {}, Kind.state));
-    for (const doc of docs) await this.o.sink.accept(doc);
-    return docs.length;
+    const handoff = new Handoff(this.o.sink);
+    const listeners = this.current();
+    for (const t of listeners) await handoff.add(this.listenerDoc(t, Action.listeningExisting, at, {}, Kind.state));
+    await handoff.settle();
+    return listeners.length;
   }
 }
 

@@ -1,0 +1,35 @@
+import type { EcsDocument } from '../ecs/document.js';
+import type { EventSink } from '../pipeline/types.js';
+
+/** Documents handed to the sink before waiting for their writes. */
+export const HANDOFF_WINDOW = 256;
+
+/**
+ * Hands a burst of documents (a first tick, an inventory, thousands of listeners going away) to
+ * the sink without waiting for each one's write. The spool writes everything queued since its
+ * last write at once: awaiting every document on its own made one write, one read back and one
+ * output write per document, 2,000 of each for a 2,000-listener inventory. At most `window`
+ * documents are in flight, so a burst still never holds all of them in memory, and a spool that
+ * is full (`when_full: block`) still holds the watch back.
+ */
+export class Handoff {
+  private inflight: Promise<void>[] = [];
+
+  constructor(private readonly sink: EventSink, private readonly window = HANDOFF_WINDOW) {}
+
+  async add(doc: EcsDocument): Promise<void> {
+    const accepted = this.sink.accept(doc);
+    // Handled now, reported by settle(): a failure while the window fills is no unhandled rejection.
+    accepted.catch(() => undefined);
+    this.inflight.push(accepted);
+    if (this.inflight.length >= this.window) await this.settle();
+  }
+
+  /** Waits for every document handed over; throws the first failure once all have settled. */
+  async settle(): Promise<void> {
+    const batch = this.inflight;
+    this.inflight = [];
+    const failed = (await Promise.allSettled(batch)).find((r) => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+  }
+}
