@@ -31,6 +31,7 @@ const keyOf = (pid: number, startKey: string) => `${pid}:${startKey}`;
 export class ProcessTable {
   private readonly byKey = new Map<string, ProcessNode>();
   private readonly live = new Map<number, ProcessNode>();
+  private readonly chains = new WeakMap<ProcessNode, readonly ProcessNode[]>();
   private readonly retentionMs: number;
 
   constructor(private readonly opts: TableOptions) {
@@ -102,8 +103,21 @@ export class ProcessTable {
     return node;
   }
 
-  /** Ancestors, parent first, at most MAX_ANCESTRY, stopping at a cycle. */
-  ancestors(node: ProcessNode): ProcessNode[] {
+  /**
+   * Ancestors, parent first, at most MAX_ANCESTRY, stopping at a cycle. A node's chain is fixed
+   * when the node is made (parents are captured, and a changed record makes a new node), so it is
+   * walked once per node: a pre-fork server's 100 sockets share one array. Never modify it.
+   */
+  ancestors(node: ProcessNode): readonly ProcessNode[] {
+    let chain = this.chains.get(node);
+    if (chain === undefined) {
+      chain = Object.freeze(this.walkAncestors(node));
+      this.chains.set(node, chain);
+    }
+    return chain;
+  }
+
+  private walkAncestors(node: ProcessNode): ProcessNode[] {
     const out: ProcessNode[] = [];
     const seen = new Set<string>([node.key]);
     for (let cur = node.parent; cur !== undefined && out.length < MAX_ANCESTRY; cur = cur.parent) {

@@ -14,21 +14,28 @@ export const HANDOFF_WINDOW = 256;
  */
 export class Handoff {
   private inflight: Promise<void>[] = [];
+  /** Documents handed over since the last settle. */
+  private count = 0;
 
   constructor(private readonly sink: EventSink, private readonly window = HANDOFF_WINDOW) {}
 
   async add(doc: EcsDocument): Promise<void> {
     const accepted = this.sink.accept(doc);
-    // Handled now, reported by settle(): a failure while the window fills is no unhandled rejection.
-    accepted.catch(() => undefined);
-    this.inflight.push(accepted);
-    if (this.inflight.length >= this.window) await this.settle();
+    this.count++;
+    // The pipeline answers every document of one spool write with the same promise: kept once.
+    if (accepted !== this.inflight.at(-1)) {
+      // Handled now, reported by settle(): a failure while the window fills is no unhandled rejection.
+      accepted.catch(() => undefined);
+      this.inflight.push(accepted);
+    }
+    if (this.count >= this.window) await this.settle();
   }
 
   /** Waits for every document handed over; throws the first failure once all have settled. */
   async settle(): Promise<void> {
     const batch = this.inflight;
     this.inflight = [];
+    this.count = 0;
     const failed = (await Promise.allSettled(batch)).find((r) => r.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
   }

@@ -54,6 +54,23 @@ test('handoff: documents go out without waiting for each write; the window-th wa
   assert.deepEqual(sink.pending.map((x) => x.doc.event.sequence), [1, 2, 3, 4], 'handed over in order');
 });
 
+test('handoff: documents answered with one shared promise (one spool write) still count one by one', async () => {
+  let release!: () => void;
+  const shared = new Promise<void>((r) => { release = r; });
+  let calls = 0;
+  const h = new Handoff({ accept: () => { calls++; return shared; } }, 3);
+  await h.add(testDoc(1));
+  await h.add(testDoc(2));
+  let third = false;
+  const p = h.add(testDoc(3)).then(() => { third = true; });
+  await tick();
+  assert.equal(calls, 3);
+  assert.equal(third, false, 'the window is three documents, not three promises');
+  release();
+  await p;
+  assert.equal(third, true);
+});
+
 test('handoff: a failure is reported once the window has settled, never as an unhandled rejection', async (t) => {
   const unhandled: unknown[] = [];
   const onUnhandled = (r: unknown) => { unhandled.push(r); };
