@@ -60,6 +60,31 @@ test('the native fd walk finds the same socket holders as the JS walk', { skip: 
   assert.ok(native.read >= pids.length - 20, `fd tables read: ${native.read} of ${pids.length}`);
 });
 
+// 3,000 open files list in more than one 32 KiB getdents64 buffer; the socket comes last.
+const PY_MANY_FDS = String.raw`
+import os, resource, socket, sys
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+keep = [open(os.devnull) for _ in range(3000)]
+s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()
+print(s.fileno(), flush=True)
+sys.stdin.read()
+`;
+
+test('the native fd walk reads an fd table longer than one directory buffer', { skip: !linux || diag?.walksFds !== true ? 'needs the sock_diag addon on Linux' : false }, async (t) => {
+  const p = spawn('python3', ['-c', PY_MANY_FDS], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.after(() => p.kill('SIGKILL'));
+  const fd = Number(await new Promise<string>((resolve) => p.stdout.once('data', (b: Buffer) => { resolve(b.toString()); })));
+  assert.ok(fd > 3000, `the listening socket is fd ${fd}`);
+  const pid = p.pid ?? assert.fail('no pid');
+  const wanted = listeningInodes();
+  const native = nativeFdWalker('/proc', diag ?? assert.fail('no addon'))([pid], wanted);
+  const js = jsFdWalker('/proc')([pid], wanted);
+  assert.equal(native.pairs.length, 1, 'the one listening socket, found after 3,000 other fds');
+  assert.deepEqual(native.pairs, js.pairs);
+  assert.equal(native.read, 1);
+});
+
 function ctx() {
   return { procRoot: '/proc', bootTimeMs: 0, clockTicks: 100, users: new UserNames() };
 }
