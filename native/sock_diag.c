@@ -29,6 +29,11 @@
  * Returns the C heap's free pages to the kernel (glibc malloc_trim) after a burst of work such as the
  * first scan; false where the C library has no malloc_trim.
  *
+ * sockProto(path: string) -> string | null
+ * The protocol of the socket an fd link points at ("TCP", "TCPv6", "UNIX-STREAM", "UDP" ...), from
+ * the socket's `system.sockprotoname` attribute: O(1), where the /proc/net tables are linear in
+ * the namespace's connections. null for anything that is not a socket or cannot be read.
+ *
  * limitArenas(n: number) -> boolean
  * Caps glibc's malloc arenas at n (mallopt M_ARENA_MAX, what MALLOC_ARENA_MAX does at start-up).
  * Threads that have not allocated yet (V8's and libuv's workers allocate on their first task) then
@@ -52,6 +57,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -546,6 +552,26 @@ static napi_value limit_arenas(napi_env env, napi_callback_info info) {
   return result;
 }
 
+static napi_value sock_proto(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  char path[PATH_MAX], proto[64];
+  size_t len = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len) != napi_ok || len == 0 || len >= sizeof path - 1) {
+    napi_throw_type_error(env, "EINVAL", "sockProto(path: string)");
+    return NULL;
+  }
+  ssize_t n = getxattr(path, "system.sockprotoname", proto, sizeof proto - 1);
+  if (n <= 0) {
+    if (napi_get_null(env, &result) != napi_ok) return NULL;
+    return result;
+  }
+  proto[n] = '\0';
+  if (napi_create_string_utf8(env, proto, strnlen(proto, (size_t)n), &result) != napi_ok) return NULL;
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   if (napi_create_function(env, "dump", NAPI_AUTO_LENGTH, dump, NULL, &fn) != napi_ok) return NULL;
@@ -556,6 +582,8 @@ NAPI_MODULE_INIT() {
   if (napi_set_named_property(env, exports, "basics", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "trimMemory", NAPI_AUTO_LENGTH, trim_memory, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "trimMemory", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "sockProto", NAPI_AUTO_LENGTH, sock_proto, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "sockProto", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "limitArenas", NAPI_AUTO_LENGTH, limit_arenas, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "limitArenas", fn) != napi_ok) return NULL;
   return exports;

@@ -73,7 +73,11 @@ export class LinuxSource implements Source {
     this.owners = new SocketOwners(this.procRoot);
     this.taskCounters = opts.taskCounters;
     const btime = parseBtime(readFileSync(`${this.procRoot}/stat`, 'utf8')) ?? 0;
-    this.ctx = { procRoot: this.procRoot, bootTimeMs: btime * 1000, clockTicks: 100, users: new UserNames() };
+    const diag = this.diag;
+    this.ctx = {
+      procRoot: this.procRoot, bootTimeMs: btime * 1000, clockTicks: 100, users: new UserNames(),
+      ...(diag === undefined ? {} : { socketProtocol: (fdPath: string) => diag.socketProtocol(fdPath) }),
+    };
     this.details = new ProcessDetails(this.processes, this.ctx, Math.max(1, opts.fullReadsPerPoll ?? FULL_READS_PER_POLL));
     const caps = effectiveCaps(this.procRoot);
     const has = (bit: bigint) => ((caps >> bit) & 1n) === 1n;

@@ -10,11 +10,16 @@ import type { SockDiag } from './sock-diag.js';
 const SHELL_LIKE = /^(?:[a-z]*sh|busybox|python[0-9.]*|perl[0-9.]*|ruby[0-9.]*|php[0-9.]*|lua[0-9.]*|node|nc|ncat|socat)$/;
 
 /** Classifies fd 0; a socket of a shell-like program is looked up in its namespace's TCP table. */
-function stdinOf(base: string, comm: string): ProcessRecord['stdin'] {
+function stdinOf(base: string, comm: string, ctx: ProcessReadContext): ProcessRecord['stdin'] {
   const link = tryReadlink(`${base}/fd/0`);
   if (link === undefined) return undefined;
   const kind = classifyFdLink(link);
   if (kind !== 'socket' || !SHELL_LIKE.test(comm)) return kind;
+  // The socket's own protocol, in O(1): every child that node or python starts with piped stdio
+  // has a UNIX socket there, and the TCP tables below list every connection of the namespace
+  // (4 MB and 100-250 ms on a host with 20,000 of them).
+  const proto = ctx.socketProtocol?.(`${base}/fd/0`);
+  if (proto !== undefined) return /^(?:MP)?TCP/.test(proto) ? 'tcp' : 'socket';
   const inode = parseSocketLink(link) ?? 0;
   for (const f of ['tcp', 'tcp6']) {
     const text = tryRead(`${base}/net/${f}`, 64 * 1024 * 1024);
@@ -113,6 +118,8 @@ export interface ProcessReadContext {
   bootTimeMs: number;
   clockTicks: number;
   users: UserNames;
+  /** The protocol of the socket behind an fd link (the sock_diag addon); absent without it. */
+  socketProtocol?: (fdPath: string) => string | undefined;
 }
 
 /**
@@ -165,7 +172,7 @@ export function readProcess(pid: number, ctx: ProcessReadContext, depth: ReadDep
     rec.detailsPending = true;
     return rec;
   }
-  readDetails(base, rec.name, rec);
+  readDetails(base, rec.name, rec, ctx);
   const cgroup = tryRead(`${base}/cgroup`, 64 * 1024, false);
   const containerId = cgroup === undefined ? undefined : parseCgroupContainerId(cgroup.toString('utf8'));
   if (containerId !== undefined) rec.containerId = containerId;
@@ -196,7 +203,7 @@ export function readLight(pids: readonly number[], ctx: ProcessReadContext, diag
 }
 
 /** Command line, executable (and the full name it implies), stdin kind and working directory. */
-function readDetails(base: string, comm: string, rec: ProcessRecord): void {
+function readDetails(base: string, comm: string, rec: ProcessRecord, ctx: ProcessReadContext): void {
   const cmd = tryRead(`${base}/cmdline`);
   if (cmd !== undefined && cmd.length > 0) {
     const args = parseCmdline(cmd);
@@ -212,7 +219,7 @@ function readDetails(base: string, comm: string, rec: ProcessRecord): void {
     const baseName = path.slice(path.lastIndexOf('/') + 1);
     if (comm.length === 15 && baseName.startsWith(comm)) rec.name = baseName;
   }
-  const stdin = stdinOf(base, comm);
+  const stdin = stdinOf(base, comm, ctx);
   if (stdin !== undefined) rec.stdin = stdin;
   const cwd = tryReadlink(`${base}/cwd`);
   if (cwd !== undefined) rec.workingDirectory = cwd;

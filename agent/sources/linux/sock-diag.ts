@@ -25,6 +25,8 @@ interface SockDiagAddon {
   holders?(procRoot: string, pids: Uint32Array, wanted: Uint32Array): unknown;
   /** Absent in older builds (the JS light read is used then). */
   basics?(procRoot: string, pids: Uint32Array): unknown;
+  /** Absent in older builds (the /proc/net TCP tables are read then). */
+  sockProto?(path: string): unknown;
   trimMemory?(): unknown;
   limitArenas?(n: number): unknown;
 }
@@ -135,6 +137,19 @@ export class SockDiag {
       return typeof this.addon.limitArenas === 'function' && this.addon.limitArenas(n) === true;
     } catch {
       return false;
+    }
+  }
+
+  /**
+   * The protocol of the socket behind an fd link ("TCP", "TCPv6", "UNIX-STREAM" ...); undefined
+   * when it is no socket, is gone, or the addon cannot tell.
+   */
+  socketProtocol(fdPath: string): string | undefined {
+    try {
+      const proto = this.addon.sockProto?.(fdPath);
+      return typeof proto === 'string' ? proto : undefined;
+    } catch {
+      return undefined;
     }
   }
 

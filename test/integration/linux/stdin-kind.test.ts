@@ -5,13 +5,20 @@ import { createServer, connect } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { readProcess, UserNames } from '../../../agent/sources/linux/process-reader.js';
+import type { ProcessReadContext } from '../../../agent/sources/linux/process-reader.js';
 import { parseBtime } from '../../../agent/sources/linux/proc-parsers.js';
+import { loadSockDiag } from '../../../agent/sources/linux/sock-diag.js';
 import { waitFor } from '../../helpers/agent-process.js';
 
-const ctx = {
+const ctx: ProcessReadContext = {
   procRoot: '/proc', clockTicks: 100, users: new UserNames(),
   bootTimeMs: (parseBtime(readFileSync('/proc/stat', 'utf8')) ?? 0) * 1000,
 };
+const diag = loadSockDiag();
+// With the addon the socket's protocol is asked of the socket itself; without it, the namespace's
+// /proc/net/tcp{,6} tables are searched for its inode. Both must tell the same.
+const contexts: [string, ProcessReadContext][] = [['the /proc/net tables', ctx]];
+if (diag !== undefined) contexts.push(['the socket\'s protocol (addon)', { ...ctx, socketProtocol: (p) => diag.socketProtocol(p) }]);
 
 test('a shell reading from a TCP connection is told apart from one on a pipe or a unix socket', async (t) => {
   // A real TCP connection becomes the shell's stdin: what `nc -e /bin/sh` or a bind shell does.
@@ -33,18 +40,36 @@ test('a shell reading from a TCP connection is told apart from one on a pipe or 
     await new Promise<void>((r) => c.once('connect', r));
   }
   const fd = (conn as unknown as { _handle: { fd: number } })._handle.fd;
+  // The same over IPv6 loopback, where this host has ::1 (the kernel names it TCPv6).
+  const server6 = createServer();
+  const v6 = await new Promise<boolean>((r) => { server6.once('error', () => { r(false); }).listen(0, '::1', () => { r(true); }); });
+  t.after(() => { server6.close(); });
+  let fd6: number | undefined;
+  if (v6) {
+    const accepted6 = new Promise<Socket>((r) => server6.once('connection', r));
+    const client6 = connect((server6.address() as AddressInfo).port, '::1');
+    t.after(() => { client6.destroy(); });
+    const conn6 = await accepted6;
+    t.after(() => { conn6.destroy(); });
+    fd6 = (conn6 as unknown as { _handle: { fd: number } })._handle.fd;
+  }
   const viaTcp = spawn('sh', ['-c', 'sleep 30'], { stdio: [fd, 'ignore', 'ignore'] });
+  const viaTcp6 = fd6 === undefined ? undefined : spawn('sh', ['-c', 'sleep 30'], { stdio: [fd6, 'ignore', 'ignore'] });
   const viaPipe = spawn('sh', ['-c', 'sleep 30'], { stdio: ['pipe', 'ignore', 'ignore'] }); // libuv: a unix socketpair
   const viaNull = spawn('sh', ['-c', 'sleep 30'], { stdio: ['ignore', 'ignore', 'ignore'] });
-  t.after(() => { for (const p of [viaTcp, viaPipe, viaNull]) p.kill('SIGKILL'); });
-  // Read only once the child has exec'd sh (before that it is a copy of this node process).
-  const kind = (pid: number | undefined) => {
-    const rec = pid === undefined ? undefined : readProcess(pid, ctx);
-    return rec?.name === 'sh' ? rec.stdin : undefined;
-  };
-  assert.equal(await waitFor('the tcp shell', () => kind(viaTcp.pid)), 'tcp');
-  assert.equal(await waitFor('the socketpair shell', () => kind(viaPipe.pid)), 'socket');
-  assert.equal(await waitFor('the /dev/null shell', () => kind(viaNull.pid)), 'null');
+  t.after(() => { for (const p of [viaTcp, viaTcp6, viaPipe, viaNull]) p?.kill('SIGKILL'); });
+  for (const [how, c] of contexts) {
+    // Read only once the child has exec'd sh (before that it is a copy of this node process).
+    const kind = (pid: number | undefined) => {
+      const rec = pid === undefined ? undefined : readProcess(pid, c);
+      return rec?.name === 'sh' ? rec.stdin : undefined;
+    };
+    assert.equal(await waitFor(`the tcp shell, by ${how}`, () => kind(viaTcp.pid)), 'tcp');
+    if (viaTcp6 !== undefined) assert.equal(await waitFor(`the tcp6 shell, by ${how}`, () => kind(viaTcp6.pid)), 'tcp');
+    assert.equal(await waitFor(`the socketpair shell, by ${how}`, () => kind(viaPipe.pid)), 'socket');
+    assert.equal(await waitFor(`the /dev/null shell, by ${how}`, () => kind(viaNull.pid)), 'null');
+  }
+  assert.equal(contexts.length, diag === undefined ? 1 : 2);
 });
 
 test('a 100 KB command line is read whole from a live process', async (t) => {
