@@ -5,25 +5,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { DocumentBuilder } from '../agent/ecs/builder.js';
-import { sampleAgent, sampleHost } from '../agent/ecs/samples.js';
-import { ProcessTable } from '../agent/lineage/process-table.js';
-import { silentLogger } from '../agent/log/logger.js';
-import { FULL_READS_PER_POLL, LinuxSource } from '../agent/sources/linux/index.js';
-import { Watcher } from '../agent/watch/watcher.js';
+import { FULL_READS_PER_POLL } from '../agent/sources/linux/index.js';
+import { CLK_TCK, collectorWatcher, cpuOf } from './collector.js';
 import type { BenchTable } from './harness.js';
 
 const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..', '..');
-const CLK_TCK = 100;
-
-/** utime+stime+cutime+cstime of a process in ms (children it has waited for included). */
-function cpuOf(pid: number | 'self'): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return [11, 12, 13, 14].reduce((n, i) => n + Number(f[i]), 0) * (1000 / CLK_TCK);
-}
 
 /** VmRSS (now) and VmHWM (peak) of a process, MB. */
 function rssMb(pid: number): { now: number; peak: number } {
@@ -67,15 +55,9 @@ let serialized = 0;
 let serializing = false;
 
 function newWatcher() {
-  const source = new LinuxSource({ logger: silentLogger });
-  const watcher = new Watcher({
-    source, builder: new DocumentBuilder(sampleHost, sampleAgent), table: new ProcessTable({ hostId: 'h', bootId: 'b' }),
-    // The inventory row includes the pipeline's one serialization per document (spool and outputs
-    // not); the poll rows, compared with ss, measure collection alone as before.
-    sink: { accept: (doc: object) => { if (serializing) serialized += JSON.stringify(doc).length; return Promise.resolve(); } },
-    logger: silentLogger, intervalMs: 1000, shipProcesses: false,
-  });
-  return { source, watcher };
+  // The inventory row includes the pipeline's one serialization per document (spool and outputs
+  // not); the poll rows, compared with ss, measure collection alone as before.
+  return collectorWatcher((doc) => { if (serializing) serialized += JSON.stringify(doc).length; return Promise.resolve(); });
 }
 
 interface TickCosts {
