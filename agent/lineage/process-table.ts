@@ -33,6 +33,9 @@ export class ProcessTable {
   private readonly live = new Map<number, ProcessNode>();
   private readonly chains = new WeakMap<ProcessNode, readonly ProcessNode[]>();
   private readonly retentionMs: number;
+  /** Exited nodes in the order they exited, from `exitedHead` on: prune() reads only the expired ones. */
+  private exited: ProcessNode[] = [];
+  private exitedHead = 0;
 
   constructor(private readonly opts: TableOptions) {
     this.retentionMs = Math.max(opts.retentionMs ?? 15 * 60_000, 10 * 60_000);
@@ -74,7 +77,7 @@ export class ProcessTable {
       return { node, change: exec ? 'exec' : 'same' };
     }
     const older = this.live.get(rec.pid);
-    if (older !== undefined && older.exitedAt === undefined) older.exitedAt = Date.now();
+    if (older !== undefined && older.exitedAt === undefined) this.markExited(older, Date.now());
     const node: ProcessNode = {
       key,
       record: rec,
@@ -98,9 +101,14 @@ export class ProcessTable {
   exit(pid: number, at: number): ProcessNode | undefined {
     const node = this.live.get(pid);
     if (node === undefined) return undefined;
-    node.exitedAt = at;
+    this.markExited(node, at);
     this.live.delete(pid);
     return node;
+  }
+
+  private markExited(node: ProcessNode, at: number): void {
+    node.exitedAt = at;
+    this.exited.push(node);
   }
 
   /**
@@ -128,14 +136,21 @@ export class ProcessTable {
     return out;
   }
 
-  /** Forgets exited processes older than the retention window. */
+  /** Forgets exited processes older than the retention window; returns how many. */
   prune(now: number): number {
     let n = 0;
-    for (const [key, node] of this.byKey) {
-      if (node.exitedAt !== undefined && now - node.exitedAt > this.retentionMs) {
-        this.byKey.delete(key);
+    const queue = this.exited;
+    for (; this.exitedHead < queue.length; this.exitedHead++) {
+      const node = queue[this.exitedHead];
+      if (node?.exitedAt !== undefined && now - node.exitedAt <= this.retentionMs) break;
+      if (node !== undefined && this.byKey.get(node.key) === node) {
+        this.byKey.delete(node.key);
         n++;
       }
+    }
+    if (this.exitedHead > 1024 && this.exitedHead * 2 > queue.length) {
+      this.exited = queue.slice(this.exitedHead);
+      this.exitedHead = 0;
     }
     return n;
   }

@@ -65,6 +65,27 @@ test('exited processes are kept for at least 10 minutes, then pruned', () => {
   assert.equal(t.find(1, '0'), undefined);
 });
 
+test('pruning forgets exited processes in the order they exited, a reused pid\'s predecessor included', () => {
+  const t = new ProcessTable({ hostId: 'h', bootId: 'b', retentionMs: 10 * 60_000 });
+  const min = 60_000;
+  for (let pid = 10; pid < 15; pid++) t.upsert(rec(pid, 1, pid, `p${pid}`));
+  t.exit(10, 1 * min);
+  t.exit(11, 2 * min);
+  const before = Date.now();
+  t.upsert(rec(12, 1, 99, 'reused')); // pid 12 now names a new process: the old one exited
+  t.exit(13, before + 20 * min);
+  assert.equal(t.prune(11.5 * min), 1, 'only the first exit is past the window');
+  assert.equal(t.find(10, '1000'), undefined);
+  assert.equal(t.find(11, '1100')?.record.name, 'p11');
+  assert.equal(t.prune(before + 10.5 * min), 2, 'the second exit and the reused pid\'s predecessor');
+  assert.equal(t.find(12, '1200'), undefined);
+  assert.equal(t.find(12, '9900')?.record.name, 'reused', 'the live process on the reused pid stays');
+  assert.equal(t.find(13, '1300')?.record.name, 'p13');
+  assert.equal(t.find(14, '1400')?.record.name, 'p14', 'live processes are never pruned');
+  assert.equal(t.prune(before + 31 * min), 1);
+  assert.equal(t.size, 2);
+});
+
 test('a parent cycle (corrupt ppids) ends the ancestry instead of looping', () => {
   const t = new ProcessTable({ hostId: 'h', bootId: 'b' });
   const a = t.upsert(rec(2, 3, 1, 'a')).node;
