@@ -99,7 +99,9 @@ export interface Snapshot {
   warnings: string[];
   /**
    * What changed since the previous poll, when the source knows: `false` lets the watch skip work
-   * on a steady-state tick. Absent means "assume both changed".
+   * on a steady-state tick. Absent means "assume both changed". `listeners: false` promises the same
+   * listening sockets with the same owners (no owner gone, none added, no owner's pid taken by a
+   * new process): the watch then skips the listener diff, also when processes changed.
    */
   changed?: { processes: boolean; listeners: boolean };
 }

@@ -4,12 +4,12 @@ import { Action, Kind } from '../ecs/fields.js';
 import type { ProcessNode, ProcessTable } from '../lineage/process-table.js';
 import type { Logger } from '../log/logger.js';
 import type { EventSink } from '../pipeline/types.js';
-import type { ProcessRecord, Source } from '../sources/types.js';
+import type { ListenerRecord, ProcessRecord, Source } from '../sources/types.js';
 import { errorMessage } from '../util/errors.js';
 import type { Lifecycle } from '../util/lifecycle.js';
 import { Handoff } from './handoff.js';
 import { diffListeners } from './listener-diff.js';
-import type { TrackedListener } from './listener-diff.js';
+import type { ListenerDiff, TrackedListener } from './listener-diff.js';
 import { WarningAggregator } from './warnings.js';
 
 /** Turns an event into alerts; the detectors plug in here. */
@@ -107,17 +107,16 @@ export class Watcher implements Lifecycle {
       return;
     }
 
-    const now = snap.listeners.map((record) => {
-      const pid = record.owners[0];
-      const owner = pid === undefined ? undefined : this.o.table.get(pid);
-      return { record, owner };
-    });
-    const diff = diffListeners(this.listeners, now, at);
-    this.listeners = diff.current;
+    // Only processes changed (most ticks on a host with process churn): the listener set is the same.
+    const diff = changed.listeners || this.first ? this.diff(snap.listeners, at) : undefined;
     const first = this.first;
     this.first = false;
     const handoff = new Handoff(this.o.sink);
     for (const doc of out) await handoff.add(doc);
+    if (diff === undefined) {
+      await this.finishTick(handoff);
+      return;
+    }
     // Built as they are handed over: a first tick on a host with thousands of listeners never
     // holds all their documents in memory at once (handoff.ts).
     for (const t of diff.stopped) {
@@ -128,6 +127,22 @@ export class Watcher implements Lifecycle {
       await handoff.add(doc);
       for (const alert of this.o.detect?.(doc) ?? []) await handoff.add(alert);
     }
+    await this.finishTick(handoff);
+  }
+
+  /** This tick's listeners against the tracked set, which it replaces. */
+  private diff(listeners: readonly ListenerRecord[], at: string): ListenerDiff {
+    const now = listeners.map((record) => {
+      const pid = record.owners[0];
+      const owner = pid === undefined ? undefined : this.o.table.get(pid);
+      return { record, owner };
+    });
+    const diff = diffListeners(this.listeners, now, at);
+    this.listeners = diff.current;
+    return diff;
+  }
+
+  private async finishTick(handoff: Handoff): Promise<void> {
     await handoff.settle();
     this.o.table.prune(Date.now());
     await this.warnings.maybeReport();

@@ -58,7 +58,8 @@ export class LinuxSource implements Source {
   private readonly memory = new MemoryHousekeeping(this.diag);
   private readonly processes = new Map<number, ProcessRecord>();
   private readonly details: ProcessDetails;
-  private knownInodes = new Set<number>();
+  /** Listening inode -> socket uid, as last given to the owner search. */
+  private listening = new Map<number, number | undefined>();
   private namespaces: Map<string, number> | undefined;
   private lastSig = '';
   private lastRows: (ListenerRecord & { zone?: string })[] = [];
@@ -125,21 +126,25 @@ export class LinuxSource implements Source {
     };
   }
 
-  /** Updates the process table in place; returns the new pids (newest first) and whether anything changed. */
-  private refreshProcesses(warnings: string[]): { newPids: number[]; changed: boolean } {
+  /**
+   * Updates the process table in place; returns the new pids (newest first), the pids that exited
+   * and whether anything changed.
+   */
+  private refreshProcesses(warnings: string[]): { newPids: number[]; gone: number[]; changed: boolean } {
     // Unchanged task counters: the same processes as at the last listing (listing-gate.ts).
-    if (this.listing?.mustList(this.details.pendingCount > 0) === false) return { newPids: [], changed: false };
+    if (this.listing?.mustList(this.details.pendingCount > 0) === false) return { newPids: [], gone: [], changed: false };
     const pids = listPids(this.procRoot);
     const procs = this.processes;
     const alive = new Set(pids);
-    let changed = false;
+    const gone: number[] = [];
     for (const pid of procs.keys()) {
       if (!alive.has(pid)) {
         procs.delete(pid);
         this.details.forget(pid);
-        changed = true;
+        gone.push(pid);
       }
     }
+    let changed = gone.length > 0;
     const newPids: number[] = [];
     const existing: number[] = [];
     const unseen: number[] = [];
@@ -174,7 +179,7 @@ export class LinuxSource implements Source {
     // Newest first: a fresh listener most likely belongs to a fresh process.
     const startOf = new Map(newPids.map((pid) => [pid, Number(procs.get(pid)?.startKey ?? 0)]));
     newPids.sort((a, b) => (startOf.get(b) ?? 0) - (startOf.get(a) ?? 0));
-    return { newPids, changed };
+    return { newPids, gone, changed };
   }
 
   /** False while start-up work (or a burst's follow-up) is left for the coming polls. */
@@ -200,7 +205,7 @@ export class LinuxSource implements Source {
     this.details.beginPoll();
     // The first scan's follow-up is done once no record is pending any more.
     if (this.details.pendingCount === 0) this.memory.settle();
-    const { newPids, changed } = this.refreshProcesses(warnings);
+    const { newPids, gone, changed } = this.refreshProcesses(warnings);
 
     const targets: [string, number | 'self'][] = [[this.ownNetns ?? 'host', 'self'], ...this.otherNamespaces()];
     const dumps: { netns: string; rows: NamespaceRows['rows'] }[] = [];
@@ -211,8 +216,21 @@ export class LinuxSource implements Source {
     }
     // Steady state: no process came or went and the kernel lists the same sockets in the same
     // order, so owners cannot have changed either. Nothing else to do this tick.
-    if (!changed && this.sameInodes(dumps)) {
+    const sameSockets = this.sameInodes(dumps);
+    if (!changed && sameSockets) {
       return { takenAt, listeners: this.lastRows, processes: this.processes, warnings, changed: { processes: false, listeners: false } };
+    }
+    // Processes came or went (a host with process churn, most ticks) but not listeners: unless one
+    // of them holds or held a listening socket, the listener records stay the same objects.
+    let newPidsScanned = false;
+    if (sameSockets && this.listening.size > 0) {
+      if (!this.owners.affectedBy(this.listening, newPids, gone)) {
+        return {
+          takenAt, listeners: this.lastRows, processes: this.processes, warnings,
+          changed: { processes: changed || this.details.rereadChanged, listeners: false },
+        };
+      }
+      newPidsScanned = true;
     }
     this.lastInodes = dumps.flatMap((d) => d.rows.map((r) => r.inode));
     // The loops live in small methods: V8 optimizes those quickly, where optimizing all of poll()
@@ -220,10 +238,10 @@ export class LinuxSource implements Source {
     const rows = this.toRecords(dumps);
     const listening = new Map<number, number | undefined>();
     for (const r of rows) listening.set(r.inode, r.uid);
-    const owners = this.owners.resolve(listening, this.processes, newPids);
+    const owners = this.owners.resolve(listening, this.processes, newPids, newPidsScanned);
     const { sig, completed } = this.attachOwners(rows, owners, new Set(newPids));
-    if (Math.abs(listening.size - this.knownInodes.size) > this.details.fullReadsPerPoll) this.memory.burst(false);
-    this.knownInodes = new Set(listening.keys());
+    if (Math.abs(listening.size - this.listening.size) > this.details.fullReadsPerPoll) this.memory.burst(false);
+    this.listening = listening;
     const listenersChanged = sig !== this.lastSig;
     this.lastSig = sig;
     if (listenersChanged) this.lastRows = rows;
@@ -262,7 +280,7 @@ export class LinuxSource implements Source {
     let completed = false;
     for (const row of rows) {
       row.owners = owners.get(row.inode) ?? [];
-      if (!this.knownInodes.has(row.inode)) this.refreshOwners(row.owners, fresh);
+      if (!this.listening.has(row.inode)) this.refreshOwners(row.owners, fresh);
       // The listener's document carries its owner and ancestry: never from a light record.
       if (row.owners[0] !== undefined && this.details.completeChain(row.owners[0])) completed = true;
       sig += `${row.netns}/${row.inode}/${row.owners.join('.')},`;

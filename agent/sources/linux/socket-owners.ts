@@ -82,6 +82,8 @@ export interface OwnerStats {
 export class SocketOwners {
   private readonly owners = new Map<number, Set<number>>();
   private readonly lastWalk = new Map<number, number>();
+  /** Every pid in the last resolve()'s answer. */
+  private holders = new Set<number>();
   stats: OwnerStats = { fdTablesRead: 0, walked: false, denied: 0 };
 
   constructor(
@@ -90,8 +92,9 @@ export class SocketOwners {
     private readonly walker: FdWalker = defaultFdWalker(procRoot),
   ) {}
 
-  private scan(pids: readonly number[], wanted: ReadonlyMap<number, unknown>): void {
-    if (pids.length === 0) return;
+  /** Reads the fd tables of `pids`; returns how many (pid, inode) holdings of `wanted` it found. */
+  private scan(pids: readonly number[], wanted: ReadonlyMap<number, unknown>): number {
+    if (pids.length === 0) return 0;
     const r = this.walker(pids, wanted);
     this.stats.fdTablesRead += r.read;
     this.stats.denied += r.denied.length;
@@ -100,20 +103,36 @@ export class SocketOwners {
       if (set === undefined) this.owners.set(ino, (set = new Set()));
       set.add(pid);
     }
+    return r.pairs.length;
+  }
+
+  /**
+   * For a tick whose listening sockets are the ones resolve() was last given: whether the processes
+   * that came (`newPids`) or went (`gone`) since then change who holds them. Reads the new
+   * processes' fd tables (a forked worker inherits its parent's listener); when the answer is true,
+   * pass `newPidsScanned` to the resolve() that follows so it does not read them again.
+   */
+  affectedBy(listening: ReadonlyMap<number, unknown>, newPids: readonly number[], gone: readonly number[]): boolean {
+    this.stats = { fdTablesRead: 0, walked: false, denied: 0 };
+    // A holder that exited, or a holder's pid now naming a new process.
+    if (gone.some((pid) => this.holders.has(pid)) || newPids.some((pid) => this.holders.has(pid))) return true;
+    return this.scan(newPids, listening) > 0;
   }
 
   /**
    * @param listening inode -> socket uid (when known) of every listening socket now
    * @param processes the live process table
    * @param newPids pids that appeared since the last call
+   * @param newPidsScanned whether affectedBy() has just read the new pids' fd tables
    * @returns inode -> owner pids, oldest process first
    */
   resolve(
     listening: ReadonlyMap<number, number | undefined>,
     processes: ReadonlyMap<number, ProcessRecord>,
     newPids: readonly number[],
+    newPidsScanned = false,
   ): Map<number, number[]> {
-    this.stats = { fdTablesRead: 0, walked: false, denied: 0 };
+    if (!newPidsScanned) this.stats = { fdTablesRead: 0, walked: false, denied: 0 };
     for (const [ino, pids] of this.owners) {
       if (!listening.has(ino)) {
         this.owners.delete(ino);
@@ -124,7 +143,7 @@ export class SocketOwners {
     for (const ino of this.lastWalk.keys()) if (!listening.has(ino)) this.lastWalk.delete(ino);
 
     const scanned = new Set<number>(newPids);
-    this.scan(newPids, listening);
+    if (!newPidsScanned) this.scan(newPids, listening);
 
     const now = this.now();
     const missing = new Map<number, number | undefined>();
@@ -137,10 +156,12 @@ export class SocketOwners {
     if (missing.size > 0) this.walk(missing, processes, scanned, now);
 
     const result = new Map<number, number[]>();
+    this.holders = new Set();
     for (const ino of listening.keys()) {
       const pids = [...(this.owners.get(ino) ?? [])];
       pids.sort((a, b) => startOf(processes, a) - startOf(processes, b) || a - b);
       result.set(ino, pids);
+      for (const pid of pids) this.holders.add(pid);
     }
     return result;
   }
