@@ -11,6 +11,7 @@ import { ProcessDetails } from './process-details.js';
 import { loadSockDiag } from './sock-diag.js';
 import type { SockDiag } from './sock-diag.js';
 import { ListingGate } from './listing-gate.js';
+import type { ListingPlan, PidRange } from './listing-gate.js';
 import { MemoryHousekeeping } from './memory-housekeeping.js';
 import { SocketOwners } from './socket-owners.js';
 
@@ -131,36 +132,23 @@ export class LinuxSource implements Source {
    * and whether anything changed.
    */
   private refreshProcesses(warnings: string[]): { newPids: number[]; gone: number[]; changed: boolean } {
-    // Unchanged task counters: the same processes as at the last listing (listing-gate.ts).
-    if (this.listing?.mustList(this.details.pendingCount > 0) === false) return { newPids: [], gone: [], changed: false };
-    const pids = listPids(this.procRoot);
+    // Whether /proc must be listed, or a probe of the pids handed out since tells it all (listing-gate.ts).
+    const plan: ListingPlan = this.listing?.plan(this.details.pendingCount > 0) ?? { kind: 'list', handedOut: undefined };
+    if (plan.kind === 'same') return { newPids: [], gone: [], changed: false };
     const procs = this.processes;
-    const alive = new Set(pids);
     const gone: number[] = [];
-    for (const pid of procs.keys()) {
-      if (!alive.has(pid)) {
-        procs.delete(pid);
-        this.details.forget(pid);
-        gone.push(pid);
-      }
+    const newPids: number[] = [];
+    let depth: ReadDepth;
+    if (plan.kind === 'probed') {
+      // No process ended; the candidates not known yet are the new ones (a known one can only have
+      // been reused).
+      const known = plan.candidates.filter((pid) => procs.has(pid));
+      depth = this.addNew(plan.candidates.filter((pid) => !procs.has(pid)), newPids);
+      this.details.recheckStart(known, newPids);
+    } else {
+      depth = this.applyListing(plan.handedOut, gone, newPids);
     }
     let changed = gone.length > 0;
-    const newPids: number[] = [];
-    const existing: number[] = [];
-    const unseen: number[] = [];
-    for (const pid of pids) (procs.has(pid) ? existing : unseen).push(pid);
-    const depth: ReadDepth = unseen.length > this.details.fullReadsPerPoll ? 'light' : 'full';
-    if (depth === 'light') {
-      this.memory.burst(true);
-      for (const rec of readLight(unseen, this.ctx, this.diag)) {
-        procs.set(rec.pid, rec);
-        newPids.push(rec.pid);
-        this.details.markPending(rec.pid);
-      }
-    } else {
-      this.details.readNew(unseen, newPids);
-    }
-    this.details.checkReuse(existing, newPids);
     if (procs.size === 0) warnings.push(`no process readable under ${this.procRoot}`);
     // A parent that forks a new child may have exec'd since we read it (`ip netns exec`, shells).
     const fresh = new Set(newPids);
@@ -180,6 +168,45 @@ export class LinuxSource implements Source {
     const startOf = new Map(newPids.map((pid) => [pid, Number(procs.get(pid)?.startKey ?? 0)]));
     newPids.sort((a, b) => (startOf.get(b) ?? 0) - (startOf.get(a) ?? 0));
     return { newPids, gone, changed };
+  }
+
+  /** Lists /proc: drops the pids that ended (into `gone`), adds the new ones (into `found`), checks reuse. */
+  private applyListing(handedOut: PidRange | undefined, gone: number[], found: number[]): ReadDepth {
+    const pids = listPids(this.procRoot);
+    this.listing?.listed();
+    const procs = this.processes;
+    const alive = new Set(pids);
+    for (const pid of procs.keys()) {
+      if (!alive.has(pid)) {
+        procs.delete(pid);
+        this.details.forget(pid);
+        gone.push(pid);
+      }
+    }
+    const existing: number[] = [];
+    const unseen: number[] = [];
+    for (const pid of pids) (procs.has(pid) ? existing : unseen).push(pid);
+    const depth = this.addNew(unseen, found);
+    this.details.checkReuse(existing, found, handedOut);
+    return depth;
+  }
+
+  /**
+   * Reads processes not seen before into the table and appends them to `found`: in full, or all
+   * light when there are more than a poll's budget of full reads (the first poll, a fork storm).
+   */
+  private addNew(unseen: readonly number[], found: number[]): ReadDepth {
+    if (unseen.length <= this.details.fullReadsPerPoll) {
+      this.details.readNew(unseen, found);
+      return 'full';
+    }
+    this.memory.burst(true);
+    for (const rec of readLight(unseen, this.ctx, this.diag)) {
+      this.processes.set(rec.pid, rec);
+      found.push(rec.pid);
+      this.details.markPending(rec.pid);
+    }
+    return 'light';
   }
 
   /** False while start-up work (or a burst's follow-up) is left for the coming polls. */

@@ -1,24 +1,80 @@
 /**
  * Whether a poll needs to list /proc. In the initial pid namespace (where every task on the host,
- * containers' included, has a pid), /proc/loadavg's task count and last pid change with every task
- * created or reaped. While both are unchanged the set of processes and their start times are the
- * same (a reused pid needs a new task), so neither the listing (1,000 entries: 2 ms of CPU) nor the
- * PID-reuse check is needed. /proc is still listed at least every LIST_AT_LEAST_EVERY polls.
+ * containers' included, has a pid), /proc/loadavg gives the number of tasks and the last pid handed
+ * out; both move with every task created, and the count with every task reaped.
+ *
+ * - Both unchanged: the same processes with the same start times as at the last listing (a reused
+ *   pid needs a new task), so neither the listing nor the PID-reuse check is needed.
+ * - Changed, but few pids handed out: those pids are probed one by one. When the tasks alive among
+ *   them account for the whole change of the count, no task that was there before has gone, so the
+ *   new processes among them are all that changed. This is the common case on a host with process
+ *   churn: short-lived processes (health checks, cron jobs, scripts) come and go between two polls,
+ *   and a cold listing of 1,000 entries costs about 2 ms where a probe of a few pids costs tens of
+ *   microseconds.
+ * - Otherwise (a task ended, a thread pool shrank, a fork storm, a pid wrap): list /proc.
+ *
+ * The counters are read before and after each listing or probe; a listing that tasks came or went
+ * during is not exact, so the next poll lists again rather than counting on it. /proc is still
+ * listed at least every LIST_AT_LEAST_EVERY polls.
+ *
+ * The last pid also bounds the PID-reuse check after a listing: pids are handed out in turn,
+ * wrapping at pid_max, so a pid that was live at the previous listing and is live again now can
+ * belong to a new process only if it was handed out in between, i.e. lies in
+ * (last pid then, last pid now].
  */
 import { readlinkSync } from 'node:fs';
-import { readTaskCounters } from './process-reader.js';
+import { readTaskCounters, readThreadGroup } from './process-reader.js';
 
 /** The initial pid namespace (PROC_PID_INIT_INO). */
 const INIT_PID_NS = 'pid:[4026531836]';
 /** /proc is listed at least every this many polls, even with unchanged task counters. */
 const LIST_AT_LEAST_EVERY = 30;
+/** Most pids probed instead of a listing (each costs an open and a read of its status). */
+export const PROBE_AT_MOST = 32;
+
+/** The pids handed out between two listings: (after, upTo], wrapping at pid_max. */
+export class PidRange {
+  constructor(readonly after: number, readonly upTo: number) {}
+
+  has(pid: number): boolean {
+    return this.after <= this.upTo ? pid > this.after && pid <= this.upTo : pid > this.after || pid <= this.upTo;
+  }
+}
+
+/**
+ * What a poll does about the process list: nothing (`same`); read the pids in `candidates`, which
+ * may be new processes, and assume no process ended (`probed`); or list /proc (`list`), then check
+ * the existing pids in `handedOut` for reuse.
+ */
+export type ListingPlan =
+  | { kind: 'same' }
+  | { kind: 'probed'; candidates: number[] }
+  | { kind: 'list'; handedOut: PidRange | undefined };
+
+/** A task's thread group id (its process's pid), or undefined when no task has this pid. */
+export type ThreadGroupOf = (pid: number) => number | undefined;
+
+interface Counters {
+  text: string;
+  tasks: number;
+  lastPid: number;
+}
 
 export class ListingGate {
-  private last: string | undefined;
+  private last: Counters | undefined;
+  /** Whether the processes known match `last` exactly (no task came or went while reading them). */
+  private exact = false;
   private unlisted = 0;
 
-  /** `counters` replaces /proc/loadavg (tests); undefined: /proc/loadavg in the initial pid namespace only. */
-  constructor(procRoot: string, private counters?: () => string | undefined) {
+  /**
+   * `counters` replaces /proc/loadavg and `threadGroupOf` the probe of /proc/<pid>/status (tests);
+   * undefined: /proc/loadavg in the initial pid namespace only.
+   */
+  constructor(
+    procRoot: string,
+    private counters?: () => string | undefined,
+    private readonly threadGroupOf: ThreadGroupOf = (pid) => readThreadGroup(pid, procRoot),
+  ) {
     if (counters === undefined && seesInitPidNs(procRoot)) this.counters = () => readTaskCounters(procRoot);
   }
 
@@ -27,14 +83,65 @@ export class ListingGate {
     return this.counters !== undefined;
   }
 
-  /** Whether this poll must list /proc; `busy` (records still to complete) always lists. */
-  mustList(busy: boolean): boolean {
+  /** What this poll does; `busy` (records still to complete) always lists. Call listed() after a listing. */
+  plan(busy: boolean): ListingPlan {
     // Read before the listing: a task created after this read changes the next poll's counters.
-    const now = this.counters?.();
-    if (now !== undefined && now === this.last && !busy && ++this.unlisted < LIST_AT_LEAST_EVERY) return false;
+    const now = this.read();
+    const last = this.last;
+    if (now === undefined || last === undefined || busy || this.unlisted + 1 >= LIST_AT_LEAST_EVERY) return this.list(now);
+    if (now.text === last.text) {
+      this.unlisted++;
+      return { kind: 'same' };
+    }
+    const candidates = this.exact ? this.probe(last, now) : undefined;
+    if (candidates === undefined) return this.list(now);
     this.last = now;
+    this.unlisted++;
+    return { kind: 'probed', candidates };
+  }
+
+  /** After a `list` plan's listing: whether it is exact (no task came or went meanwhile). */
+  listed(): void {
+    this.exact = this.last !== undefined && this.read()?.text === this.last.text;
+  }
+
+  private list(now: Counters | undefined): ListingPlan {
+    const before = this.last;
+    this.last = now;
+    this.exact = false;
     this.unlisted = 0;
-    return true;
+    const handedOut = before === undefined || now === undefined || before.lastPid < 0 || now.lastPid < 0
+      ? undefined
+      : new PidRange(before.lastPid, now.lastPid);
+    return { kind: 'list', handedOut };
+  }
+
+  /**
+   * The new processes among the pids handed out since `last`, when the tasks alive among those
+   * account for the change of the task count (no older task ended); else undefined.
+   */
+  private probe(last: Counters, now: Counters): number[] | undefined {
+    const handed = now.lastPid - last.lastPid;
+    // Unparsable counters (-1), a wrap at pid_max, or more pids than a listing would cost.
+    if (last.lastPid < 0 || now.lastPid < 0 || handed < 0 || handed > PROBE_AT_MOST) return undefined;
+    let alive = 0;
+    const leaders: number[] = [];
+    for (let pid = last.lastPid + 1; pid <= now.lastPid; pid++) {
+      const group = this.threadGroupOf(pid);
+      if (group === undefined) continue;
+      alive++;
+      if (group === pid) leaders.push(pid);
+    }
+    // The probe is exact only if no task came or went while it ran.
+    if (last.tasks + alive !== now.tasks || this.read()?.text !== now.text) return undefined;
+    return leaders;
+  }
+
+  private read(): Counters | undefined {
+    const text = this.counters?.();
+    if (text === undefined) return undefined;
+    const m = /^(\d+) (\d+)$/.exec(text);
+    return { text, tasks: m === null ? -1 : Number(m[1]), lastPid: m === null ? -1 : Number(m[2]) };
   }
 }
 

@@ -4,10 +4,11 @@
  * listener owners and new processes' ancestors at once, the rest within a budget per poll.
  */
 import type { ProcessRecord } from '../types.js';
+import type { PidRange } from './listing-gate.js';
 import { readProcess, readStartKey } from './process-reader.js';
 import type { ProcessReadContext } from './process-reader.js';
 
-/** Existing pids re-checked per tick for PID reuse (their start time is re-read). */
+/** Existing pids re-checked per tick for PID reuse when the pids handed out are not known. */
 const REUSE_CHECKS_PER_TICK = 16;
 
 export class ProcessDetails {
@@ -69,17 +70,30 @@ export class ProcessDetails {
   }
 
   /**
-   * A pid that exited and came back between two ticks is a new process: checks a rotating slice of
-   * `existing` each tick, reads the reused ones in full and appends them to `found`.
+   * A pid that exited and came back between two ticks is a new process: re-reads the start time of
+   * the `existing` pids that were handed out again (`handedOut`, listing-gate.ts), or else of a
+   * rotating slice of them each tick; reads the reused ones in full and appends them to `found`.
    */
-  checkReuse(existing: readonly number[], found: number[]): void {
+  checkReuse(existing: readonly number[], found: number[], handedOut?: PidRange): void {
+    if (handedOut !== undefined) {
+      for (const pid of existing) if (handedOut.has(pid)) this.checkStart(pid, found);
+      return;
+    }
     const n = Math.min(REUSE_CHECKS_PER_TICK, existing.length);
     for (let i = 0; i < n; i++) {
-      const pid = existing[(this.reuseCursor + i) % existing.length] ?? 0;
-      const key = readStartKey(pid, this.ctx.procRoot);
-      if (key !== undefined && key !== this.processes.get(pid)?.startKey) this.readNew([pid], found);
+      this.checkStart(existing[(this.reuseCursor + i) % existing.length] ?? 0, found);
     }
     this.reuseCursor = existing.length === 0 ? 0 : (this.reuseCursor + n) % existing.length;
+  }
+
+  /** Re-reads the start time of known pids; reads the reused ones in full and appends them to `found`. */
+  recheckStart(pids: readonly number[], found: number[]): void {
+    for (const pid of pids) this.checkStart(pid, found);
+  }
+
+  private checkStart(pid: number, found: number[]): void {
+    const key = readStartKey(pid, this.ctx.procRoot);
+    if (key !== undefined && key !== this.processes.get(pid)?.startKey) this.readNew([pid], found);
   }
 
   /** Completes a pending record in place of the light one; true when the table changed. */

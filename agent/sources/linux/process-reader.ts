@@ -231,6 +231,13 @@ export function readTaskCounters(procRoot: string): string | undefined {
   return buf === undefined ? undefined : parseTaskCounters(buf.toString('latin1'));
 }
 
+/** The thread group (process) of the task with this pid, from its status; undefined when there is none. */
+export function readThreadGroup(pid: number, procRoot: string): number | undefined {
+  const buf = tryRead(`${procRoot}/${pid}/status`, 4096, false);
+  const m = buf === undefined ? null : /^Tgid:\s*(\d+)$/m.exec(buf.toString('latin1'));
+  return m?.[1] === undefined ? undefined : Number(m[1]);
+}
+
 /** Re-reads only the start key, to tell a reused pid from the same process. */
 export function readStartKey(pid: number, procRoot: string): string | undefined {
   const buf = tryRead(`${procRoot}/${pid}/stat`, 4096, false);
