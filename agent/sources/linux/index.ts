@@ -157,7 +157,7 @@ export class LinuxSource implements Source {
     }
     if (newPids.length > 0) {
       changed = true;
-      this.namespaces = undefined;
+      this.addNamespaces(newPids);
     }
     // A new process's event and its parent-child detection need its parents' details.
     for (const pid of newPids) {
@@ -214,7 +214,17 @@ export class LinuxSource implements Source {
     return this.details.pendingCount === 0 && !this.memory.pending;
   }
 
-  /** One representative pid per network namespace other than ours; recomputed when processes come or go. */
+  /** New processes in a network namespace not known yet become its representative. */
+  private addNamespaces(pids: readonly number[]): void {
+    const known = this.namespaces;
+    if (known === undefined) return;
+    for (const pid of pids) {
+      const netns = this.processes.get(pid)?.netns;
+      if (netns !== undefined && netns !== this.ownNetns && !known.has(netns)) known.set(netns, pid);
+    }
+  }
+
+  /** One representative pid per network namespace other than ours; recomputed when one of them is gone. */
   private otherNamespaces(): Map<string, number> {
     const cached = this.namespaces;
     if (cached !== undefined && [...cached.values()].every((pid) => this.processes.has(pid))) return cached;
