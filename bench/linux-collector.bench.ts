@@ -135,13 +135,26 @@ async function measureTicks(): Promise<TickCosts & { ssP: number }> {
   return { full: median(fulls), ssP: median(refs), steady, path: last.source.info().listenerPath, completion, inventory };
 }
 
-async function idleAgent(seconds: number): Promise<{ cpuPct: number; rss: { mean: number; max: number; peak: number } }> {
+/** Processes the bench starts every second while it measures an agent (none on a quiet host). */
+interface Churn { label: string; command: string; args: string[]; perSecond: number }
+
+const CHURN: Churn[] = [
+  // Health checks, cron jobs, scripts: gone before the next poll (listing-gate.ts probes them).
+  { label: '3 short-lived processes/s (true)', command: 'true', args: [], perSecond: 3 },
+  // Alive across a poll: each is read in full, checked by the detectors, and its end is seen.
+  { label: '3 processes/s living 1.5 s (sleep 1.5)', command: 'sleep', args: ['1.5'], perSecond: 3 },
+];
+
+async function idleAgent(seconds: number, churn?: Churn): Promise<{ cpuPct: number; rss: { mean: number; max: number; peak: number } }> {
   const dir = mkdtempSync(join(tmpdir(), 'pw-bench-'));
   writeFileSync(join(dir, 'c.yaml'), `state_dir: ${join(dir, 's')}\ninterval: 1s\noutputs: [{ type: file, path: ${join(dir, 'e.ndjson')} }]\nlog: { file: ${join(dir, 'a.log')} }\n`
     // The hourly inventory (row "scheduled inventory") would land in the window whenever it spans the top of an hour.
     + 'inventory: { enabled: false }\n');
   const agent = spawn(process.execPath, [join(repo, 'dist', 'agent', 'cli', 'bin.js'), 'run', '--config', join(dir, 'c.yaml')], { stdio: 'ignore' });
   const pid = agent.pid ?? 0;
+  const churning = churn === undefined ? undefined : setInterval(() => {
+    for (let i = 0; i < churn.perSecond; i++) spawn(churn.command, churn.args, { stdio: 'ignore' });
+  }, 1000);
   // Start-up, the first full scan, the completion of process details and the heap reduction after
   // them (about 12 s after start) are not idle. V8's memory reducer still runs its one-time pass (two
   // full GCs) once it judges the agent idle, 30-65 s after start on this host: a minute-long window
@@ -157,24 +170,32 @@ async function idleAgent(seconds: number): Promise<{ cpuPct: number; rss: { mean
   }
   const cpu = cpuOf(pid) - c0;
   const peak = rssMb(pid).peak;
+  clearInterval(churning);
   agent.kill('SIGTERM');
   return { cpuPct: (100 * cpu) / (Date.now() - t0), rss: { mean: samples.reduce((a, b) => a + b, 0) / samples.length, max: Math.max(...samples), peak } };
 }
 
-async function shape(name: string, listeners: number, connections: number, extra: number): Promise<(string | number)[][]> {
+function idleRow(name: string, measure: string, idle: Awaited<ReturnType<typeof idleAgent>>): (string | number)[] {
+  return [name, measure, `${idle.cpuPct.toFixed(2)} % of a core`, '', '', '', '', `RSS mean ${idle.rss.mean.toFixed(1)} MB, max ${idle.rss.max.toFixed(1)} MB (peak since start ${idle.rss.peak.toFixed(1)} MB)`];
+}
+
+async function shape(name: string, listeners: number, connections: number, extra: number, churn: readonly Churn[]): Promise<(string | number)[][]> {
   const stop = await makeShape(listeners, connections, extra);
   try {
     const ssE = await ssCpu('-ltnuHe', 20);
     const t = await measureTicks();
     const ssP = t.ssP;
     const idle = await idleAgent(60);
+    const churned: (string | number)[][] = [];
+    for (const c of churn) churned.push(idleRow(name, `agent under churn: ${c.label}`, await idleAgent(60, c)));
     return [
       [name, 'steady-state tick', t.steady, ssP, ssE, t.steady / ssP, t.steady / ssE, t.path],
       [name, 'full scan (first poll, fresh process)', t.full, ssP, ssE, t.full / ssP, t.full / ssE, 'medians of 5; each after 3 ss -ltnupH runs'],
       [name, 'details completed over the next polls', t.completion.polls === 0 ? 'none pending' : `${t.completion.polls.toFixed(1)} polls, max ${t.completion.max.toFixed(0)} ms, total ${t.completion.total.toFixed(0)} ms`, ssP, ssE,
         t.completion.polls === 0 ? '' : t.completion.max / ssP, '', `${FULL_READS_PER_POLL} processes per poll`],
       [name, 'scheduled inventory (in-process)', t.inventory.ms, ssP, ssE, t.inventory.ms / ssP, '', `${t.inventory.docs} listening_existing documents built and serialized`],
-      [name, 'idle agent, 1 s interval', `${idle.cpuPct.toFixed(2)} % of a core`, '', '', '', '', `RSS mean ${idle.rss.mean.toFixed(1)} MB, max ${idle.rss.max.toFixed(1)} MB (peak since start ${idle.rss.peak.toFixed(1)} MB)`],
+      idleRow(name, 'idle agent, 1 s interval', idle),
+      ...churned,
     ];
   } finally {
     stop();
@@ -183,8 +204,8 @@ async function shape(name: string, listeners: number, connections: number, extra
 
 export default async function bench(): Promise<BenchTable[]> {
   const rows = [
-    ...await shape('(a) 2,000 listeners, 1,000 processes', 2000, 0, 960),
-    ...await shape('(b) 200 listeners, 10,000 established', 200, 10_000, 0),
+    ...await shape('(a) 2,000 listeners, 1,000 processes', 2000, 0, 960, CHURN),
+    ...await shape('(b) 200 listeners, 10,000 established', 200, 10_000, 0, []),
   ];
   return [{
     title: 'Linux collector: CPU ms per operation (agent incl. children vs one ss run)',
@@ -193,6 +214,7 @@ export default async function bench(): Promise<BenchTable[]> {
     notes: ['Targets: steady tick <= 0.5x ss -ltnupH in (a) and <= 1x ss -ltnuHe in (b); full scan <= 2x ss -ltnupH; idle < 1 % of a core; RSS < 80 MB.',
       'The first poll reads every process light (stat, uid, netns) and listener owners plus their ancestors in full; the other processes are completed over the next polls (row "details completed"), before their already_running events and detection. Steady ticks are measured after that.',
       'Idle CPU and RSS: the agent (`portwarden run`, file output, scheduled inventory off) measured over 60 s after 45 s of start-up; RSS sampled every second (mean and max), peak is VmHWM (the first scan included).',
+      'Under churn: the same, with the bench starting processes every second from the agent\'s start on (a real host is rarely static); the agent\'s CPU only, not the processes\'.',
       'CPU from /proc/<pid>/stat (utime+stime+cutime+cstime, 10 ms ticks) over repeated runs; wall time is not used. The full scan is the first poll of a fresh process with the agent\'s runtime tuning (bench/first-poll.ts), median of 5, alternating with ss -ltnupH (3 runs each time; median of the 5 averages); ss -ltnuHe is one average over 20 runs.'],
   }];
 }
