@@ -4,13 +4,13 @@ import type { ListenerRecord, ProcessRecord, Snapshot, Source, SourceInfo } from
 import { ListenerReader } from './listener-reader.js';
 import type { NamespaceRows } from './listener-reader.js';
 import { parseBtime, parseNsLink } from './proc-parsers.js';
-import { listPids, readLight, UserNames } from './process-reader.js';
+import { listPids, readLight, readStartKey, UserNames } from './process-reader.js';
 import type { ReadDepth } from './process-reader.js';
 import type { ProcessReadContext } from './process-reader.js';
 import { ProcessDetails } from './process-details.js';
 import { loadSockDiag } from './sock-diag.js';
 import type { SockDiag } from './sock-diag.js';
-import { ListingGate } from './listing-gate.js';
+import { ListingGate, RECENT_AT_MOST } from './listing-gate.js';
 import type { ListingPlan, PidRange } from './listing-gate.js';
 import { MemoryHousekeeping } from './memory-housekeeping.js';
 import { SocketOwners } from './socket-owners.js';
@@ -62,6 +62,8 @@ export class LinuxSource implements Source {
   /** Listening inode -> socket uid, as last given to the owner search. */
   private listening = new Map<number, number | undefined>();
   private namespaces: Map<string, number> | undefined;
+  /** The processes seen last, newest first (listing-gate.ts checks them for an end before listing). */
+  private recent: number[] = [];
   private lastSig = '';
   private lastRows: (ListenerRecord & { zone?: string })[] = [];
   private lastInodes: number[] = [];
@@ -133,15 +135,17 @@ export class LinuxSource implements Source {
    */
   private refreshProcesses(warnings: string[]): { newPids: number[]; gone: number[]; changed: boolean } {
     // Whether /proc must be listed, or a probe of the pids handed out since tells it all (listing-gate.ts).
-    const plan: ListingPlan = this.listing?.plan(this.details.pendingCount > 0) ?? { kind: 'list', handedOut: undefined };
+    const recent = { pids: this.recent, ended: this.hasEnded };
+    const plan: ListingPlan = this.listing?.plan(this.details.pendingCount > 0, recent) ?? { kind: 'list', handedOut: undefined };
     if (plan.kind === 'same') return { newPids: [], gone: [], changed: false };
     const procs = this.processes;
     const gone: number[] = [];
     const newPids: number[] = [];
     let depth: ReadDepth;
     if (plan.kind === 'probed') {
-      // No process ended; the candidates not known yet are the new ones (a known one can only have
-      // been reused).
+      // No process ended but `ended`; the candidates not known yet are the new ones (a known one
+      // can only have been reused).
+      for (const pid of plan.ended) this.drop(pid, gone);
       const known = plan.candidates.filter((pid) => procs.has(pid));
       depth = this.addNew(plan.candidates.filter((pid) => !procs.has(pid)), newPids);
       this.details.recheckStart(known, newPids);
@@ -167,7 +171,20 @@ export class LinuxSource implements Source {
     // Newest first: a fresh listener most likely belongs to a fresh process.
     const startOf = new Map(newPids.map((pid) => [pid, Number(procs.get(pid)?.startKey ?? 0)]));
     newPids.sort((a, b) => (startOf.get(b) ?? 0) - (startOf.get(a) ?? 0));
+    if (newPids.length > 0) this.recent = [...newPids.slice(0, RECENT_AT_MOST), ...this.recent.filter((pid) => !startOf.has(pid))].slice(0, RECENT_AT_MOST);
     return { newPids, gone, changed };
+  }
+
+  /** Whether the process tracked under `pid` has ended (or its pid names another process now). */
+  private readonly hasEnded = (pid: number): boolean => {
+    const rec = this.processes.get(pid);
+    return rec !== undefined && readStartKey(pid, this.procRoot) !== rec.startKey;
+  };
+
+  private drop(pid: number, gone: number[]): void {
+    this.processes.delete(pid);
+    this.details.forget(pid);
+    gone.push(pid);
   }
 
   /** Lists /proc: drops the pids that ended (into `gone`), adds the new ones (into `found`), checks reuse. */
@@ -176,13 +193,7 @@ export class LinuxSource implements Source {
     this.listing?.listed();
     const procs = this.processes;
     const alive = new Set(pids);
-    for (const pid of procs.keys()) {
-      if (!alive.has(pid)) {
-        procs.delete(pid);
-        this.details.forget(pid);
-        gone.push(pid);
-      }
-    }
+    for (const pid of procs.keys()) if (!alive.has(pid)) this.drop(pid, gone);
     const existing: number[] = [];
     const unseen: number[] = [];
     for (const pid of pids) (procs.has(pid) ? existing : unseen).push(pid);

@@ -5,13 +5,15 @@
  *
  * - Both unchanged: the same processes with the same start times as at the last listing (a reused
  *   pid needs a new task), so neither the listing nor the PID-reuse check is needed.
- * - Changed, but few pids handed out: those pids are probed one by one. When the tasks alive among
- *   them account for the whole change of the count, no task that was there before has gone, so the
- *   new processes among them are all that changed. This is the common case on a host with process
- *   churn: short-lived processes (health checks, cron jobs, scripts) come and go between two polls,
- *   and a cold listing of 1,000 entries costs about 2 ms where a probe of a few pids costs tens of
- *   microseconds.
- * - Otherwise (a task ended, a thread pool shrank, a fork storm, a pid wrap): list /proc.
+ * - Changed, but few pids handed out: those pids are probed one by one. The tasks alive among them
+ *   and the count tell how many tasks that were there before have ended: when none has, the new
+ *   processes among the probed pids are all that changed. This is the common case on a host with
+ *   process churn: short-lived processes (health checks, cron jobs, scripts) come and go between
+ *   two polls, and a cold listing of 1,000 entries costs about 2 ms where a probe of a few pids
+ *   costs tens of microseconds. When some have ended, the recently started processes are checked
+ *   (the likeliest to end: a job that ran a second or two); if exactly that many of them have
+ *   ended, the probe still tells it all.
+ * - Otherwise (an older task ended, a thread pool shrank, a fork storm, a pid wrap): list /proc.
  *
  * The counters are read before and after each listing or probe; a listing that tasks came or went
  * during is not exact, so the next poll lists again rather than counting on it. /proc is still
@@ -31,6 +33,8 @@ const INIT_PID_NS = 'pid:[4026531836]';
 const LIST_AT_LEAST_EVERY = 30;
 /** Most pids probed instead of a listing (each costs an open and a read of its status). */
 export const PROBE_AT_MOST = 32;
+/** Most recently started processes checked for an end instead of a listing (an open and a read each). */
+export const RECENT_AT_MOST = 32;
 
 /** The pids handed out between two listings: (after, upTo], wrapping at pid_max. */
 export class PidRange {
@@ -42,17 +46,27 @@ export class PidRange {
 }
 
 /**
- * What a poll does about the process list: nothing (`same`); read the pids in `candidates`, which
- * may be new processes, and assume no process ended (`probed`); or list /proc (`list`), then check
- * the existing pids in `handedOut` for reuse.
+ * What a poll does about the process list: nothing (`same`); drop the processes in `ended`, read
+ * the pids in `candidates`, which may be new processes, and know that no other process ended
+ * (`probed`); or list /proc (`list`), then check the existing pids in `handedOut` for reuse.
  */
 export type ListingPlan =
   | { kind: 'same' }
-  | { kind: 'probed'; candidates: number[] }
+  | { kind: 'probed'; candidates: number[]; ended: number[] }
   | { kind: 'list'; handedOut: PidRange | undefined };
 
 /** A task's thread group id (its process's pid), or undefined when no task has this pid. */
 export type ThreadGroupOf = (pid: number) => number | undefined;
+
+/** Processes the caller started tracking lately, newest first, and whether one of them has ended. */
+export interface RecentProcesses {
+  pids: readonly number[];
+  /**
+   * True when the process tracked under `pid` is gone (or its pid names another process now); false
+   * for a pid not tracked (any more), so that an end is counted once.
+   */
+  ended: (pid: number) => boolean;
+}
 
 interface Counters {
   text: string;
@@ -83,8 +97,11 @@ export class ListingGate {
     return this.counters !== undefined;
   }
 
-  /** What this poll does; `busy` (records still to complete) always lists. Call listed() after a listing. */
-  plan(busy: boolean): ListingPlan {
+  /**
+   * What this poll does; `busy` (records still to complete) always lists. `recent`: the processes
+   * to check for an end before listing because of one. Call listed() after a listing.
+   */
+  plan(busy: boolean, recent?: RecentProcesses): ListingPlan {
     // Read before the listing: a task created after this read changes the next poll's counters.
     const now = this.read();
     const last = this.last;
@@ -93,11 +110,11 @@ export class ListingGate {
       this.unlisted++;
       return { kind: 'same' };
     }
-    const candidates = this.exact ? this.probe(last, now) : undefined;
-    if (candidates === undefined) return this.list(now);
+    const probed = this.exact ? this.probe(last, now, recent) : undefined;
+    if (probed === undefined) return this.list(now);
     this.last = now;
     this.unlisted++;
-    return { kind: 'probed', candidates };
+    return { kind: 'probed', ...probed };
   }
 
   /** After a `list` plan's listing: whether it is exact (no task came or went meanwhile). */
@@ -117,24 +134,36 @@ export class ListingGate {
   }
 
   /**
-   * The new processes among the pids handed out since `last`, when the tasks alive among those
-   * account for the change of the task count (no older task ended); else undefined.
+   * The new processes among the pids handed out since `last`, and the recent processes that ended,
+   * when together they account for the change of the task count (no other task ended); else
+   * undefined.
    */
-  private probe(last: Counters, now: Counters): number[] | undefined {
+  private probe(last: Counters, now: Counters, recent: RecentProcesses | undefined): { candidates: number[]; ended: number[] } | undefined {
     const handed = now.lastPid - last.lastPid;
     // Unparsable counters (-1), a wrap at pid_max, or more pids than a listing would cost.
     if (last.lastPid < 0 || now.lastPid < 0 || handed < 0 || handed > PROBE_AT_MOST) return undefined;
     let alive = 0;
-    const leaders: number[] = [];
+    const candidates: number[] = [];
     for (let pid = last.lastPid + 1; pid <= now.lastPid; pid++) {
       const group = this.threadGroupOf(pid);
       if (group === undefined) continue;
       alive++;
-      if (group === pid) leaders.push(pid);
+      if (group === pid) candidates.push(pid);
+    }
+    // Tasks that were there at the last count and are not now. Each recent process that ended is
+    // one of them (its threads, if it had any, are not counted: the sum then falls short).
+    const endedTasks = last.tasks + alive - now.tasks;
+    const ended: number[] = [];
+    if (endedTasks > 0 && recent !== undefined) {
+      const n = Math.min(recent.pids.length, RECENT_AT_MOST);
+      for (let i = 0; i < n && ended.length < endedTasks; i++) {
+        const pid = recent.pids[i] ?? 0;
+        if (recent.ended(pid)) ended.push(pid);
+      }
     }
     // The probe is exact only if no task came or went while it ran.
-    if (last.tasks + alive !== now.tasks || this.read()?.text !== now.text) return undefined;
-    return leaders;
+    if (ended.length !== endedTasks || this.read()?.text !== now.text) return undefined;
+    return { candidates, ended };
   }
 
   private read(): Counters | undefined {

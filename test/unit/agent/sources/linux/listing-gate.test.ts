@@ -55,7 +55,7 @@ test('short-lived processes that came and went between two polls need no listing
   const gate = settled(host);
   assert.deepEqual(gate.plan(false), { kind: 'same' });
   for (let i = 0; i < 5; i++) host.exit(host.spawn());
-  assert.deepEqual(gate.plan(false), { kind: 'probed', candidates: [] });
+  assert.deepEqual(gate.plan(false), { kind: 'probed', candidates: [], ended: [] });
 });
 
 test('a new process is a candidate; a new thread of an old process is not', () => {
@@ -64,10 +64,10 @@ test('a new process is a candidate; a new thread of an old process is not', () =
   host.exit(host.spawn());
   const child = host.spawn();
   host.spawn(7);
-  assert.deepEqual(gate.plan(false), { kind: 'probed', candidates: [child] });
+  assert.deepEqual(gate.plan(false), { kind: 'probed', candidates: [child], ended: [] });
   // The probe moved the baseline: the next one starts after these pids.
   const next = host.spawn();
-  assert.deepEqual(gate.plan(false), { kind: 'probed', candidates: [next] });
+  assert.deepEqual(gate.plan(false), { kind: 'probed', candidates: [next], ended: [] });
 });
 
 test('any task that ended (a process, a thread) makes the poll list /proc, with the pids handed out since', () => {
@@ -85,6 +85,35 @@ test('any task that ended (a process, a thread) makes the poll list /proc, with 
   host.exit(13);
   assert.equal(pid, 1002);
   assert.equal(gate.plan(false).kind, 'list');
+});
+
+test('recent processes that ended are found without a listing; an older one that ended still lists', () => {
+  const host = new Host();
+  const gate = settled(host);
+  // Jobs that live a second or two: seen by one poll, ended by the next.
+  const jobs = [host.spawn(), host.spawn(), host.spawn()];
+  assert.deepEqual(gate.plan(false), { kind: 'probed', candidates: jobs, ended: [] });
+  // The caller's side: processes it tracks; one reported ended is no longer tracked.
+  const tracked = new Set(jobs);
+  const recent = { pids: [...jobs].reverse(), ended: (pid: number) => tracked.has(pid) && !host.tasks.has(pid) };
+  host.exit(jobs[0] ?? 0);
+  host.exit(jobs[2] ?? 0);
+  const next = host.spawn();
+  const plan = gate.plan(false, recent);
+  assert.deepEqual(plan, { kind: 'probed', candidates: [next], ended: [jobs[2], jobs[0]] });
+  for (const pid of plan.ended) tracked.delete(pid);
+  // An older process ends alongside a recent one: the recent ones do not account for it.
+  host.exit(jobs[1] ?? 0);
+  host.exit(20);
+  assert.equal(gate.plan(false, recent).kind, 'list');
+  gate.listed();
+  // A recent process with a thread that ended with it: two tasks, one process found; list.
+  const withThread = host.spawn();
+  const thread = host.spawn(withThread);
+  assert.deepEqual(gate.plan(false), { kind: 'probed', candidates: [withThread], ended: [] });
+  host.exit(withThread);
+  host.exit(thread);
+  assert.equal(gate.plan(false, { pids: [withThread], ended: (pid) => !host.tasks.has(pid) }).kind, 'list');
 });
 
 test('too many pids handed out, or a wrap at pid_max, lists instead of probing', () => {
