@@ -151,7 +151,9 @@ export class Watcher implements Lifecycle {
   private trackProcesses(live: ReadonlyMap<number, ProcessRecord>, out: EcsDocument[]): void {
     const table = this.o.table;
     const now = Date.now();
-    for (const node of [...table.liveNodes()]) {
+    // Both loops run over all processes on every tick that saw one come or go: no copies of them.
+    // (Deleting the entry being visited from a Map is safe while iterating it.)
+    for (const node of table.liveNodes()) {
       const rec = live.get(node.record.pid);
       if (rec === undefined || rec.startKey !== node.record.startKey) {
         const ended = table.exit(node.record.pid, now);
@@ -159,10 +161,8 @@ export class Watcher implements Lifecycle {
         if (ended !== undefined) this.processEvent(Action.processEnd, ended, out);
       }
     }
-    const fresh = [...live.values()].filter((r) => {
-      const n = table.get(r.pid);
-      return n === undefined || n.record !== r;
-    });
+    const fresh: ProcessRecord[] = [];
+    for (const r of live.values()) if (table.get(r.pid)?.record !== r) fresh.push(r);
     // Parents before children, so each child finds its parent in the table.
     const startMs = new Map(fresh.map((r) => [r, Date.parse(r.start)]));
     fresh.sort((a, b) => (startMs.get(a) ?? 0) - (startMs.get(b) ?? 0) || a.pid - b.pid);
