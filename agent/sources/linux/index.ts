@@ -122,8 +122,8 @@ export class LinuxSource implements Source {
       platform: 'linux',
       listenerPath: this.reader.describe(),
       processPath: this.listing?.active !== true
-        ? '/proc (new pids only; a rotating PID-reuse check)'
-        : '/proc (listed when /proc/loadavg\'s task counters change; new pids only; a rotating PID-reuse check)',
+        ? '/proc (listed every poll; new pids only; a rotating PID-reuse check)'
+        : '/proc (probed or listed when /proc/loadavg\'s task counters change; new pids only)',
       privileged: this.privileged,
       limitations,
     };
