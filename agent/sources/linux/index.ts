@@ -272,13 +272,14 @@ export class LinuxSource implements Source {
     // of them holds or held a listening socket, the listener records stay the same objects.
     let newPidsScanned = false;
     if (sameSockets && this.listening.size > 0) {
-      if (!this.owners.affectedBy(this.listening, newPids, gone)) {
+      const newHolders = this.owners.scanNew(this.listening, newPids);
+      newPidsScanned = true;
+      if (!this.owners.affectedBy(newHolders, newPids, gone)) {
         return {
           takenAt, listeners: this.lastRows, processes: this.processes, warnings,
           changed: { processes: changed || this.details.rereadChanged, listeners: false },
         };
       }
-      newPidsScanned = true;
     }
     this.lastInodes = dumps.flatMap((d) => d.rows.map((r) => r.inode));
     // The loops live in small methods: V8 optimizes those quickly, where optimizing all of poll()
@@ -286,7 +287,8 @@ export class LinuxSource implements Source {
     const rows = this.toRecords(dumps);
     const listening = new Map<number, number | undefined>();
     for (const r of rows) listening.set(r.inode, r.uid);
-    const owners = this.owners.resolve(listening, this.processes, newPids, newPidsScanned);
+    if (!newPidsScanned) this.owners.scanNew(listening, newPids);
+    const owners = this.owners.resolve(listening, this.processes, newPids);
     const { sig, completed } = this.attachOwners(rows, owners, new Set(newPids));
     if (Math.abs(listening.size - this.listening.size) > this.details.fullReadsPerPoll) this.memory.burst(false);
     this.listening = listening;
@@ -331,7 +333,10 @@ export class LinuxSource implements Source {
       if (!this.listening.has(row.inode)) this.refreshOwners(row.owners, fresh);
       // The listener's document carries its owner and ancestry: never from a light record.
       if (row.owners[0] !== undefined && this.details.completeChain(row.owners[0])) completed = true;
-      sig += `${row.netns}/${row.inode}/${row.owners.join('.')},`;
+      // Owners by pid and start: a holder's pid taken by another holder is a different owner.
+      sig += `${row.netns}/${row.inode}/`;
+      for (const pid of row.owners) sig += `${pid}:${this.processes.get(pid)?.startKey ?? ''}.`;
+      sig += ',';
     }
     return { sig, completed };
   }

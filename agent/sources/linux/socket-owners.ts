@@ -75,7 +75,7 @@ export interface OwnerStats {
 
 /**
  * Maps listening socket inodes to the pids holding them, incrementally: a steady-state tick reads
- * no fd table at all. New processes are scanned (they may have created or inherited a listener);
+ * no fd table at all. New processes are scanned (scanNew);
  * an inode still unknown is searched for among the other processes, newest and same-uid first,
  * once, then again only after RETRY_UNRESOLVED_MS.
  */
@@ -107,32 +107,45 @@ export class SocketOwners {
   }
 
   /**
-   * For a tick whose listening sockets are the ones resolve() was last given: whether the processes
-   * that came (`newPids`) or went (`gone`) since then change who holds them. Reads the new
-   * processes' fd tables (a forked worker inherits its parent's listener); when the answer is true,
-   * pass `newPidsScanned` to the resolve() that follows so it does not read them again.
+   * Reads the fd tables of the processes new since the last call (they may have created or
+   * inherited a listener: a forked worker); a new process on a pid that held a socket drops that
+   * holding first. Returns whether any of them holds a socket of `listening`. Call it every poll
+   * with new processes, before affectedBy() or resolve().
    */
-  affectedBy(listening: ReadonlyMap<number, unknown>, newPids: readonly number[], gone: readonly number[]): boolean {
+  scanNew(listening: ReadonlyMap<number, unknown>, newPids: readonly number[]): boolean {
     this.stats = { fdTablesRead: 0, walked: false, denied: 0 };
-    // A holder that exited, or a holder's pid now naming a new process.
-    if (gone.some((pid) => this.holders.has(pid)) || newPids.some((pid) => this.holders.has(pid))) return true;
+    if (newPids.some((pid) => this.holders.has(pid))) {
+      for (const pids of this.owners.values()) for (const pid of newPids) pids.delete(pid);
+    }
     return this.scan(newPids, listening) > 0;
+  }
+
+  /**
+   * For a poll whose listening sockets are the ones resolve() was last given: whether resolve()
+   * could now answer differently. It could when a new process holds one of them (scanNew()'s
+   * answer, `newHolders`), a holder has exited or its pid names a new process, or a socket without
+   * an owner is due for another search.
+   */
+  affectedBy(newHolders: boolean, newPids: readonly number[], gone: readonly number[]): boolean {
+    if (newHolders || gone.some((pid) => this.holders.has(pid)) || newPids.some((pid) => this.holders.has(pid))) return true;
+    const now = this.now();
+    for (const [ino, last] of this.lastWalk) {
+      if (now - last >= RETRY_UNRESOLVED_MS && (this.owners.get(ino)?.size ?? 0) === 0) return true;
+    }
+    return false;
   }
 
   /**
    * @param listening inode -> socket uid (when known) of every listening socket now
    * @param processes the live process table
-   * @param newPids pids that appeared since the last call
-   * @param newPidsScanned whether affectedBy() has just read the new pids' fd tables
+   * @param newPids pids that appeared since the last call, already read by scanNew()
    * @returns inode -> owner pids, oldest process first
    */
   resolve(
     listening: ReadonlyMap<number, number | undefined>,
     processes: ReadonlyMap<number, ProcessRecord>,
     newPids: readonly number[],
-    newPidsScanned = false,
   ): Map<number, number[]> {
-    if (!newPidsScanned) this.stats = { fdTablesRead: 0, walked: false, denied: 0 };
     for (const [ino, pids] of this.owners) {
       if (!listening.has(ino)) {
         this.owners.delete(ino);
@@ -143,7 +156,6 @@ export class SocketOwners {
     for (const ino of this.lastWalk.keys()) if (!listening.has(ino)) this.lastWalk.delete(ino);
 
     const scanned = new Set<number>(newPids);
-    if (!newPidsScanned) this.scan(newPids, listening);
 
     const now = this.now();
     const missing = new Map<number, number | undefined>();

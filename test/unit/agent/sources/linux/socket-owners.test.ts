@@ -1,0 +1,91 @@
+// Who holds which listening socket, kept up to date from the processes that come and go. The fd
+// tables are played by the test (the bookkeeping is under test; the real walks are checked against
+// this machine in test/integration/linux/light-scan.test.ts and process-churn.test.ts).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SocketOwners } from '../../../../../agent/sources/linux/socket-owners.js';
+import type { FdWalker } from '../../../../../agent/sources/linux/socket-owners.js';
+import type { ProcessRecord } from '../../../../../agent/sources/types.js';
+
+class Host {
+  /** pid -> socket inodes in its fd table */
+  readonly fds = new Map<number, number[]>();
+  readonly processes = new Map<number, ProcessRecord>();
+  now = 1_000_000;
+
+  readonly walker: FdWalker = (pids, wanted) => ({
+    pairs: pids.flatMap((pid) => (this.fds.get(pid) ?? []).filter((ino) => wanted.has(ino)).map((ino): [number, number] => [pid, ino])),
+    denied: [],
+    read: pids.length,
+  });
+
+  start(pid: number, holds: number[] = []): number {
+    this.processes.set(pid, { pid, ppid: 1, startKey: String(this.now), start: new Date(this.now).toISOString(), name: `p${pid}` });
+    this.fds.set(pid, holds);
+    this.now += 1000;
+    return pid;
+  }
+
+  end(pid: number): void {
+    this.processes.delete(pid);
+    this.fds.delete(pid);
+  }
+}
+
+/** One poll as the Linux source makes it when the listening sockets did not change. */
+function poll(owners: SocketOwners, host: Host, listening: Map<number, undefined>, newPids: number[], gone: number[]): Map<number, number[]> | 'unchanged' {
+  const newHolders = owners.scanNew(listening, newPids);
+  if (!owners.affectedBy(newHolders, newPids, gone)) return 'unchanged';
+  return owners.resolve(listening, host.processes, newPids);
+}
+
+test('a recycled worker: the old one exits and a new one inherits the socket between two polls', () => {
+  const host = new Host();
+  const owners = new SocketOwners('/proc', () => host.now, host.walker);
+  const listening = new Map([[100, undefined]]);
+  const master = host.start(10, [100]);
+  const worker = host.start(11, [100]);
+  owners.scanNew(listening, [master, worker]);
+  assert.deepEqual(owners.resolve(listening, host.processes, [master, worker]).get(100), [master, worker]);
+
+  assert.equal(poll(owners, host, listening, [host.start(12)], []), 'unchanged', 'an unrelated process');
+  host.end(worker);
+  const next = host.start(13, [100]);
+  const r = poll(owners, host, listening, [next], [worker]);
+  assert.notEqual(r, 'unchanged');
+  assert.deepEqual(r === 'unchanged' ? [] : r.get(100), [master, next], 'the new worker is a holder, the old one is not');
+});
+
+test('a holder\'s pid taken by a process that holds nothing is no longer a holder', () => {
+  const host = new Host();
+  const owners = new SocketOwners('/proc', () => host.now, host.walker);
+  const listening = new Map([[100, undefined]]);
+  const master = host.start(10, [100]);
+  const worker = host.start(11, [100]);
+  owners.scanNew(listening, [master, worker]);
+  owners.resolve(listening, host.processes, [master, worker]);
+  // Between two polls: the worker exits and its pid goes to another program (the table still has the pid).
+  host.end(worker);
+  host.start(worker);
+  const r = poll(owners, host, listening, [worker], []);
+  assert.notEqual(r, 'unchanged');
+  assert.deepEqual(r === 'unchanged' ? [] : r.get(100), [master]);
+});
+
+test('a socket without an owner is searched for again after a minute, also when only processes change', () => {
+  const host = new Host();
+  const owners = new SocketOwners('/proc', () => host.now, host.walker);
+  const listening = new Map([[100, undefined], [200, undefined]]);
+  const a = host.start(10, [100]);
+  const b = host.start(11);
+  owners.scanNew(listening, [a, b]);
+  assert.deepEqual(owners.resolve(listening, host.processes, [a, b]).get(200), [], 'nobody holds it (yet)');
+  // b gets the socket by other means than a fork (e.g. passed over a UNIX socket).
+  host.fds.set(b, [200]);
+  host.now += 30_000;
+  assert.equal(poll(owners, host, listening, [host.start(12)], []), 'unchanged', 'within the minute');
+  host.now += 31_000;
+  const r = poll(owners, host, listening, [host.start(13)], []);
+  assert.notEqual(r, 'unchanged');
+  assert.deepEqual(r === 'unchanged' ? [] : r.get(200), [b]);
+});
