@@ -33,7 +33,7 @@ export class ProcessTable {
   private readonly live = new Map<number, ProcessNode>();
   private readonly chains = new WeakMap<ProcessNode, readonly ProcessNode[]>();
   private readonly retentionMs: number;
-  /** Exited nodes in the order they exited, from `exitedHead` on: prune() reads only the expired ones. */
+  /** Exited nodes by exit time, from `exitedHead` on: prune() reads only the expired ones. */
   private exited: ProcessNode[] = [];
   private exitedHead = 0;
 
@@ -108,7 +108,13 @@ export class ProcessTable {
 
   private markExited(node: ProcessNode, at: number): void {
     node.exitedAt = at;
-    this.exited.push(node);
+    // In exit order, which is time order unless the wall clock stepped back: then by time, so that
+    // the exits before the step do not hold back the pruning of the ones after it.
+    const queue = this.exited;
+    let i = queue.length;
+    while (i > this.exitedHead && (queue[i - 1]?.exitedAt ?? 0) > at) i--;
+    if (i === queue.length) queue.push(node);
+    else queue.splice(i, 0, node);
   }
 
   /**

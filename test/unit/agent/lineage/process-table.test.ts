@@ -86,6 +86,25 @@ test('pruning forgets exited processes in the order they exited, a reused pid\'s
   assert.equal(t.size, 2);
 });
 
+test('exits after the wall clock stepped back are pruned on time, not held back by the ones before the step', () => {
+  const t = new ProcessTable({ hostId: 'h', bootId: 'b', retentionMs: 10 * 60_000 });
+  const min = 60_000;
+  for (let pid = 20; pid < 24; pid++) t.upsert(rec(pid, 1, pid, `p${pid}`));
+  t.exit(20, 100 * min);
+  t.exit(21, 101 * min);
+  // The clock steps back an hour.
+  t.exit(22, 41 * min);
+  t.exit(23, 42 * min);
+  assert.equal(t.prune(51.5 * min), 1);
+  assert.equal(t.find(22, '2200'), undefined);
+  assert.equal(t.find(23, '2300')?.record.name, 'p23');
+  assert.equal(t.prune(52.5 * min), 1);
+  assert.equal(t.prune(110.5 * min), 1);
+  assert.equal(t.find(21, '2100')?.record.name, 'p21');
+  assert.equal(t.prune(111.5 * min), 1);
+  assert.equal(t.size, 0);
+});
+
 test('a parent cycle (corrupt ppids) ends the ancestry instead of looping', () => {
   const t = new ProcessTable({ hostId: 'h', bootId: 'b' });
   const a = t.upsert(rec(2, 3, 1, 'a')).node;
