@@ -4,7 +4,7 @@ import type { ListenerRecord, ProcessRecord, Snapshot, Source, SourceInfo } from
 import { ListenerReader } from './listener-reader.js';
 import type { NamespaceRows } from './listener-reader.js';
 import { parseBtime, parseNsLink } from './proc-parsers.js';
-import { listPids, readLight, readStartKey, UserNames } from './process-reader.js';
+import { hasEnded, listPids, readLight, UserNames } from './process-reader.js';
 import type { ReadDepth } from './process-reader.js';
 import type { ProcessReadContext } from './process-reader.js';
 import { ProcessDetails } from './process-details.js';
@@ -176,9 +176,9 @@ export class LinuxSource implements Source {
   }
 
   /** Whether the process tracked under `pid` has ended (or its pid names another process now). */
-  private readonly hasEnded = (pid: number): boolean => {
+  private readonly hasEnded = (pid: number): boolean | undefined => {
     const rec = this.processes.get(pid);
-    return rec !== undefined && readStartKey(pid, this.procRoot) !== rec.startKey;
+    return rec === undefined ? false : hasEnded(pid, rec.startKey, this.procRoot);
   };
 
   private drop(pid: number, gone: number[]): void {
@@ -190,7 +190,7 @@ export class LinuxSource implements Source {
   /** Lists /proc: drops the pids that ended (into `gone`), adds the new ones (into `found`), checks reuse. */
   private applyListing(handedOut: PidRange | undefined, gone: number[], found: number[]): ReadDepth {
     const pids = listPids(this.procRoot);
-    this.listing?.listed();
+    this.listing?.listed(pids);
     const procs = this.processes;
     const alive = new Set(pids);
     for (const pid of procs.keys()) if (!alive.has(pid)) this.drop(pid, gone);

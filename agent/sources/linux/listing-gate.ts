@@ -16,8 +16,11 @@
  * - Otherwise (an older task ended, a thread pool shrank, a fork storm, a pid wrap): list /proc.
  *
  * The counters are read before and after each listing or probe; a listing that tasks came or went
- * during is not exact, so the next poll lists again rather than counting on it. /proc is still
- * listed at least every LIST_AT_LEAST_EVERY polls.
+ * during is not exact, so the next poll lists again rather than counting on it. The kernel hands a
+ * pid out (the last pid moves) a moment before the task is counted and visible in /proc, so the
+ * newest pids that had no task at a listing or probe are probed once more by the next one. A read
+ * that fails for another reason than "no such task" lists. /proc is still listed at least every
+ * LIST_AT_LEAST_EVERY polls (pids handed out of turn, e.g. by checkpoint/restore, wait for that).
  *
  * The last pid also bounds the PID-reuse check after a listing: pids are handed out in turn,
  * wrapping at pid_max, so a pid that was live at the previous listing and is live again now can
@@ -35,6 +38,8 @@ const LIST_AT_LEAST_EVERY = 30;
 export const PROBE_AT_MOST = 32;
 /** Most recently started processes checked for an end instead of a listing (an open and a read each). */
 export const RECENT_AT_MOST = 32;
+/** The newest pids without a task at a listing or probe that the next probe reads again. */
+const UNSETTLED_AT_MOST = 32;
 
 /** The pids handed out between two listings: (after, upTo], wrapping at pid_max. */
 export class PidRange {
@@ -55,17 +60,17 @@ export type ListingPlan =
   | { kind: 'probed'; candidates: number[]; ended: number[] }
   | { kind: 'list'; handedOut: PidRange | undefined };
 
-/** A task's thread group id (its process's pid), or undefined when no task has this pid. */
-export type ThreadGroupOf = (pid: number) => number | undefined;
+/** A task's thread group id (its process's pid); `gone` when no task has this pid; undefined when unreadable. */
+export type ThreadGroupOf = (pid: number) => number | 'gone' | undefined;
 
 /** Processes the caller started tracking lately, newest first, and whether one of them has ended. */
 export interface RecentProcesses {
   pids: readonly number[];
   /**
    * True when the process tracked under `pid` is gone (or its pid names another process now); false
-   * for a pid not tracked (any more), so that an end is counted once.
+   * for a pid not tracked (any more), so that an end is counted once; undefined when unreadable.
    */
-  ended: (pid: number) => boolean;
+  ended: (pid: number) => boolean | undefined;
 }
 
 interface Counters {
@@ -79,6 +84,8 @@ export class ListingGate {
   /** Whether the processes known match `last` exactly (no task came or went while reading them). */
   private exact = false;
   private unlisted = 0;
+  /** Pids handed out by `last` that had no task yet: the next probe reads them again. */
+  private unsettled: number[] = [];
 
   /**
    * `counters` replaces /proc/loadavg and `threadGroupOf` the probe of /proc/<pid>/status (tests);
@@ -106,7 +113,9 @@ export class ListingGate {
     const now = this.read();
     const last = this.last;
     if (now === undefined || last === undefined || busy || this.unlisted + 1 >= LIST_AT_LEAST_EVERY) return this.list(now);
-    if (now.text === last.text) {
+    // Unchanged counters, unless a pid that had no task last time has one now while another task
+    // ended: the probe below reads those pids again.
+    if (now.text === last.text && this.unsettled.length === 0) {
       this.unlisted++;
       return { kind: 'same' };
     }
@@ -117,15 +126,32 @@ export class ListingGate {
     return { kind: 'probed', ...probed };
   }
 
-  /** After a `list` plan's listing: whether it is exact (no task came or went meanwhile). */
-  listed(): void {
-    this.exact = this.last !== undefined && this.read()?.text === this.last.text;
+  /**
+   * After a `list` plan's listing (`pids`: the processes listed): whether it is exact (no task came
+   * or went meanwhile), and which of the newest pids handed out had no task yet.
+   */
+  listed(pids: readonly number[]): void {
+    const last = this.last;
+    this.exact = false;
+    this.unsettled = [];
+    if (last === undefined || this.read()?.text !== last.text || last.lastPid < 0) return;
+    const newest = new Set<number>();
+    for (let pid = last.lastPid; pid > 0 && pid > last.lastPid - UNSETTLED_AT_MOST; pid--) newest.add(pid);
+    for (const pid of pids) newest.delete(pid);
+    // Not listed: a thread (listings show processes only), or no task yet.
+    for (const pid of newest) {
+      const group = this.threadGroupOf(pid);
+      if (group === undefined) return;
+      if (group === 'gone') this.unsettled.push(pid);
+    }
+    this.exact = true;
   }
 
   private list(now: Counters | undefined): ListingPlan {
     const before = this.last;
     this.last = now;
     this.exact = false;
+    this.unsettled = [];
     this.unlisted = 0;
     const handedOut = before === undefined || now === undefined || before.lastPid < 0 || now.lastPid < 0
       ? undefined
@@ -142,11 +168,20 @@ export class ListingGate {
     const handed = now.lastPid - last.lastPid;
     // Unparsable counters (-1), a wrap at pid_max, or more pids than a listing would cost.
     if (last.lastPid < 0 || now.lastPid < 0 || handed < 0 || handed > PROBE_AT_MOST) return undefined;
+    const probed = [...this.unsettled.filter((pid) => pid <= last.lastPid)];
+    for (let pid = last.lastPid + 1; pid <= now.lastPid; pid++) probed.push(pid);
+    // Tasks alive now that were not counted at `last`: on the pids handed out since, or on the
+    // ones handed out before that had no task yet then.
     let alive = 0;
     const candidates: number[] = [];
-    for (let pid = last.lastPid + 1; pid <= now.lastPid; pid++) {
+    const unsettled: number[] = [];
+    for (const pid of probed) {
       const group = this.threadGroupOf(pid);
-      if (group === undefined) continue;
+      if (group === undefined) return undefined;
+      if (group === 'gone') {
+        if (pid > last.lastPid && pid > now.lastPid - UNSETTLED_AT_MOST) unsettled.push(pid);
+        continue;
+      }
       alive++;
       if (group === pid) candidates.push(pid);
     }
@@ -158,11 +193,14 @@ export class ListingGate {
       const n = Math.min(recent.pids.length, RECENT_AT_MOST);
       for (let i = 0; i < n && ended.length < endedTasks; i++) {
         const pid = recent.pids[i] ?? 0;
-        if (recent.ended(pid)) ended.push(pid);
+        const end = recent.ended(pid);
+        if (end === undefined) return undefined;
+        if (end) ended.push(pid);
       }
     }
     // The probe is exact only if no task came or went while it ran.
     if (ended.length !== endedTasks || this.read()?.text !== now.text) return undefined;
+    this.unsettled = unsettled;
     return { candidates, ended };
   }
 

@@ -231,11 +231,48 @@ export function readTaskCounters(procRoot: string): string | undefined {
   return buf === undefined ? undefined : parseTaskCounters(buf.toString('latin1'));
 }
 
-/** The thread group (process) of the task with this pid, from its status; undefined when there is none. */
-export function readThreadGroup(pid: number, procRoot: string): number | undefined {
-  const buf = tryRead(`${procRoot}/${pid}/status`, 4096, false);
-  const m = buf === undefined ? null : /^Tgid:\s*(\d+)$/m.exec(buf.toString('latin1'));
+/**
+ * Reads a one-record file of a task (`/proc/<pid>/status`, `stat`), telling "no such task" (ENOENT,
+ * ESRCH: it ended, or the pid is free) from a failure that says nothing about the task (EMFILE,
+ * EACCES ...), which is undefined.
+ */
+function readTaskFile(path: string): Buffer | 'gone' | undefined {
+  const gone = (err: unknown) => ['ENOENT', 'ESRCH'].includes((err as NodeJS.ErrnoException).code ?? '');
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    return gone(err) ? 'gone' : undefined;
+  }
+  try {
+    return Buffer.from(scratch.subarray(0, readSync(fd, scratch, 0, 4096, null)));
+  } catch (err) {
+    return gone(err) ? 'gone' : undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The thread group (process) of the task with this pid, from its status: its pid, `gone` when no
+ * task has this pid, undefined when that cannot be told.
+ */
+export function readThreadGroup(pid: number, procRoot: string): number | 'gone' | undefined {
+  const buf = readTaskFile(`${procRoot}/${pid}/status`);
+  if (buf === 'gone' || buf === undefined) return buf;
+  const m = /^Tgid:\s*(\d+)$/m.exec(buf.toString('latin1'));
   return m?.[1] === undefined ? undefined : Number(m[1]);
+}
+
+/**
+ * Whether the process known with this start key has ended, its pid free or taken by another task;
+ * undefined when that cannot be told.
+ */
+export function hasEnded(pid: number, startKey: string, procRoot: string): boolean | undefined {
+  const buf = readTaskFile(`${procRoot}/${pid}/stat`);
+  if (buf === 'gone' || buf === undefined) return buf === 'gone' ? true : undefined;
+  const key = parseStat(buf.toString('utf8'))?.startTicks;
+  return key === undefined ? undefined : key !== startKey;
 }
 
 /** Re-reads only the start key, to tell a reused pid from the same process. */

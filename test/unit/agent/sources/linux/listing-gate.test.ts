@@ -28,7 +28,12 @@ class Host {
     return `${this.tasks.size} ${this.lastPid}`;
   };
 
-  threadGroupOf = (pid: number): number | undefined => this.tasks.get(pid);
+  threadGroupOf = (pid: number): number | 'gone' => this.tasks.get(pid) ?? 'gone';
+
+  /** The processes a listing shows (thread group leaders). */
+  listing(): number[] {
+    return [...this.tasks].filter(([pid, group]) => pid === group).map(([pid]) => pid);
+  }
 
   /** A new process (or a thread of `group`); returns its pid. */
   spawn(group?: number): number {
@@ -46,7 +51,9 @@ class Host {
 function settled(host: Host): ListingGate {
   const gate = new ListingGate('/proc', host.counters, host.threadGroupOf);
   assert.equal(gate.plan(false).kind, 'list');
-  gate.listed();
+  gate.listed(host.listing());
+  // The newest pids without a task at the listing are read once more.
+  assert.deepEqual(gate.plan(false), { kind: 'probed', candidates: [], ended: [] });
   return gate;
 }
 
@@ -79,7 +86,7 @@ test('any task that ended (a process, a thread) makes the poll list /proc, with 
   assert.equal(range.has(1001), true);
   assert.equal(range.has(1000), false);
   assert.equal(range.has(1002), false);
-  gate.listed();
+  gate.listed(host.listing());
   // A process that ended while a new one started (the count is unchanged): still a listing.
   const pid = host.spawn();
   host.exit(13);
@@ -106,7 +113,7 @@ test('recent processes that ended are found without a listing; an older one that
   host.exit(jobs[1] ?? 0);
   host.exit(20);
   assert.equal(gate.plan(false, recent).kind, 'list');
-  gate.listed();
+  gate.listed(host.listing());
   // A recent process with a thread that ended with it: two tasks, one process found; list.
   const withThread = host.spawn();
   const thread = host.spawn(withThread);
@@ -116,12 +123,52 @@ test('recent processes that ended are found without a listing; an older one that
   assert.equal(gate.plan(false, { pids: [withThread], ended: (pid) => !host.tasks.has(pid) }).kind, 'list');
 });
 
+test('a pid handed out before its task is visible is read again by the next probe, even with unchanged counters', () => {
+  const host = new Host();
+  const gate = settled(host);
+  // The kernel hands a pid out a moment before the task is counted and shows in /proc.
+  host.exit(host.spawn());
+  const late = ++host.lastPid;
+  assert.deepEqual(gate.plan(false), { kind: 'probed', candidates: [], ended: [] });
+  // Its task appears while an older process ends: the counters read as at the last poll.
+  host.tasks.set(late, late);
+  host.exit(20);
+  assert.equal(gate.plan(false).kind, 'list');
+  gate.listed(host.listing());
+  gate.plan(false);
+  // Appearing alone, it is a new process like any other.
+  host.exit(host.spawn());
+  const later = ++host.lastPid;
+  assert.deepEqual(gate.plan(false), { kind: 'probed', candidates: [], ended: [] });
+  host.tasks.set(later, later);
+  assert.deepEqual(gate.plan(false), { kind: 'probed', candidates: [later], ended: [] });
+});
+
+test('a read that fails for another reason than "no such task" lists', () => {
+  const host = new Host();
+  let failing = false;
+  const gate = new ListingGate('/proc', host.counters, (pid) => (failing ? undefined : host.threadGroupOf(pid)));
+  gate.plan(false);
+  gate.listed(host.listing());
+  gate.plan(false);
+  failing = true;
+  host.spawn();
+  assert.equal(gate.plan(false).kind, 'list', 'a probed pid could not be read (EMFILE, EACCES)');
+  failing = false;
+  gate.listed(host.listing());
+  gate.plan(false);
+  const job = host.spawn();
+  gate.plan(false);
+  host.exit(job);
+  assert.equal(gate.plan(false, { pids: [job], ended: () => undefined }).kind, 'list', 'a recent process could not be read');
+});
+
 test('too many pids handed out, or a wrap at pid_max, lists instead of probing', () => {
   const host = new Host();
   const gate = settled(host);
   for (let i = 0; i <= PROBE_AT_MOST; i++) host.exit(host.spawn());
   assert.equal(gate.plan(false).kind, 'list');
-  gate.listed();
+  gate.listed(host.listing());
   host.lastPid = 300; // pids wrapped
   host.exit(host.spawn());
   const range = handedOut(gate.plan(false));
@@ -137,10 +184,10 @@ test('a listing or probe that tasks came or went during is not trusted: the next
     host.onRead = undefined;
     host.spawn();
   };
-  gate.listed();
+  gate.listed(host.listing());
   host.exit(host.spawn());
   assert.equal(gate.plan(false).kind, 'list', 'the listing may have missed that process');
-  gate.listed();
+  gate.listed(host.listing());
   // A process starts during the probe: the counters read after it differ.
   host.exit(host.spawn());
   let reads = 0;
@@ -154,16 +201,15 @@ test('busy polls and every 30th poll list; unreadable counters always list', () 
   const host = new Host();
   const gate = settled(host);
   assert.equal(gate.plan(true).kind, 'list', 'records still to complete');
-  gate.listed();
+  gate.listed(host.listing());
   const kinds = Array.from({ length: 30 }, () => gate.plan(false).kind);
-  assert.deepEqual(kinds.slice(0, 29), Array<string>(29).fill('same'));
-  assert.equal(kinds[29], 'list');
+  assert.deepEqual(kinds, ['probed', ...Array<string>(28).fill('same'), 'list']);
 
   const blind = new ListingGate('/proc', () => undefined, host.threadGroupOf);
   assert.equal(blind.active, true);
   for (let i = 0; i < 3; i++) {
     assert.equal(blind.plan(false).kind, 'list');
-    blind.listed();
+    blind.listed(host.listing());
   }
 });
 
@@ -171,7 +217,7 @@ test('counters in another form than "<tasks> <last pid>" still gate listings, wi
   let text = 'a';
   const gate = new ListingGate('/proc', () => text, () => assert.fail('no probe'));
   assert.equal(gate.plan(false).kind, 'list');
-  gate.listed();
+  gate.listed([1, 2, 3]);
   assert.equal(gate.plan(false).kind, 'same');
   text = 'b';
   assert.deepEqual(gate.plan(false), { kind: 'list', handedOut: undefined });
