@@ -4,15 +4,16 @@
  * out; both move with every task created, and the count with every task reaped.
  *
  * - Both unchanged: the same processes with the same start times as at the last listing (a reused
- *   pid needs a new task), so neither the listing nor the PID-reuse check is needed.
+ *   pid needs a new task), so neither the listing nor the PID-reuse check is needed; only the pids
+ *   that had no task yet last time are read again (below).
  * - Changed, but few pids handed out: those pids are probed one by one. The tasks alive among them
  *   and the count tell how many tasks that were there before have ended: when none has, the new
  *   processes among the probed pids are all that changed. This is the common case on a host with
  *   process churn: short-lived processes (health checks, cron jobs, scripts) come and go between
  *   two polls, and a cold listing of 1,000 entries costs about 2 ms where a probe of a few pids
- *   costs tens of microseconds. When some have ended, the recently started processes are checked
- *   (the likeliest to end: a job that ran a second or two); if exactly that many of them have
- *   ended, the probe still tells it all.
+ *   costs tens of microseconds. When some have ended, the 32 most recently started processes are
+ *   checked (the likeliest to end: a job that ran a second or two); if exactly that many of them
+ *   have ended, the probe still tells it all.
  * - Otherwise (an older task ended, a thread pool shrank, a fork storm, a pid wrap): list /proc.
  *
  * The counters are read before and after each listing or probe; a listing that tasks came or went
