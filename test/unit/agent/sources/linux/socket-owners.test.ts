@@ -39,7 +39,8 @@ function poll(owners: SocketOwners, host: Host, listening: Map<number, undefined
   return owners.resolve(listening, host.processes, newPids);
 }
 
-test('a recycled worker: the old one exits and a new one inherits the socket between two polls', () => {
+/** A pre-fork server: a master (pid 10) and a worker (11) holding socket 100, as a first poll finds them. */
+function preforkServer(): { host: Host; owners: SocketOwners; listening: Map<number, undefined>; master: number; worker: number } {
   const host = new Host();
   const owners = new SocketOwners('/proc', () => host.now, host.walker);
   const listening = new Map([[100, undefined]]);
@@ -47,6 +48,11 @@ test('a recycled worker: the old one exits and a new one inherits the socket bet
   const worker = host.start(11, [100]);
   owners.scanNew(listening, [master, worker]);
   assert.deepEqual(owners.resolve(listening, host.processes, [master, worker]).get(100), [master, worker]);
+  return { host, owners, listening, master, worker };
+}
+
+test('a recycled worker: the old one exits and a new one inherits the socket between two polls', () => {
+  const { host, owners, listening, master, worker } = preforkServer();
 
   assert.equal(poll(owners, host, listening, [host.start(12)], []), 'unchanged', 'an unrelated process');
   host.end(worker);
@@ -57,13 +63,7 @@ test('a recycled worker: the old one exits and a new one inherits the socket bet
 });
 
 test('a holder\'s pid taken by a process that holds nothing is no longer a holder', () => {
-  const host = new Host();
-  const owners = new SocketOwners('/proc', () => host.now, host.walker);
-  const listening = new Map([[100, undefined]]);
-  const master = host.start(10, [100]);
-  const worker = host.start(11, [100]);
-  owners.scanNew(listening, [master, worker]);
-  owners.resolve(listening, host.processes, [master, worker]);
+  const { host, owners, listening, master, worker } = preforkServer();
   // Between two polls: the worker exits and its pid goes to another program (the table still has the pid).
   host.end(worker);
   host.start(worker);
