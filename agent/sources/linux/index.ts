@@ -4,14 +4,12 @@ import type { ListenerRecord, ProcessRecord, Snapshot, Source, SourceInfo } from
 import { ListenerReader } from './listener-reader.js';
 import type { NamespaceRows } from './listener-reader.js';
 import { parseBtime, parseNsLink } from './proc-parsers.js';
-import { hasEnded, listPids, readLight, UserNames } from './process-reader.js';
-import type { ReadDepth } from './process-reader.js';
+import { UserNames } from './process-reader.js';
 import type { ProcessReadContext } from './process-reader.js';
-import { ProcessDetails } from './process-details.js';
+import type { ProcessDetails } from './process-details.js';
+import { ProcessList } from './process-list.js';
 import { loadSockDiag } from './sock-diag.js';
 import type { SockDiag } from './sock-diag.js';
-import { ListingGate, RECENT_AT_MOST } from './listing-gate.js';
-import type { ListingPlan, PidRange } from './listing-gate.js';
 import { MemoryHousekeeping } from './memory-housekeeping.js';
 import { SocketOwners } from './socket-owners.js';
 
@@ -57,32 +55,30 @@ export class LinuxSource implements Source {
   private readonly privileged: boolean;
   private readonly diag: SockDiag | undefined = loadSockDiag();
   private readonly memory = new MemoryHousekeeping(this.diag);
-  private readonly processes = new Map<number, ProcessRecord>();
+  private readonly list: ProcessList;
+  private readonly processes: Map<number, ProcessRecord>;
   private readonly details: ProcessDetails;
   /** Listening inode -> socket uid, as last given to the owner search. */
   private listening = new Map<number, number | undefined>();
   private namespaces: Map<string, number> | undefined;
-  /** The processes seen last, newest first (listing-gate.ts checks them for an end before listing). */
-  private recent: number[] = [];
   private lastSig = '';
   private lastRows: (ListenerRecord & { zone?: string })[] = [];
   private lastInodes: number[] = [];
   private ownNetns: string | undefined;
-  private readonly taskCounters: (() => string | undefined) | undefined;
-  private listing: ListingGate | undefined;
 
   constructor(opts: LinuxSourceOptions) {
     this.procRoot = opts.procRoot ?? '/proc';
     this.reader = new ListenerReader(this.procRoot, opts.ssPath, opts.nsenterPath);
     this.owners = new SocketOwners(this.procRoot);
-    this.taskCounters = opts.taskCounters;
     const btime = parseBtime(readFileSync(`${this.procRoot}/stat`, 'utf8')) ?? 0;
     const diag = this.diag;
     this.ctx = {
       procRoot: this.procRoot, bootTimeMs: btime * 1000, clockTicks: 100, users: new UserNames(),
       ...(diag === undefined ? {} : { socketProtocol: (fdPath: string) => diag.socketProtocol(fdPath) }),
     };
-    this.details = new ProcessDetails(this.processes, this.ctx, Math.max(1, opts.fullReadsPerPoll ?? FULL_READS_PER_POLL));
+    this.list = new ProcessList(this.ctx, diag, this.memory, Math.max(1, opts.fullReadsPerPoll ?? FULL_READS_PER_POLL), opts.taskCounters);
+    this.processes = this.list.processes;
+    this.details = this.list.details;
     const caps = effectiveCaps(this.procRoot);
     const has = (bit: bigint) => ((caps >> bit) & 1n) === 1n;
     // Capabilities, not uid 0: a root in a restricted container may lack them.
@@ -95,7 +91,7 @@ export class LinuxSource implements Source {
     } catch {
       this.ownNetns = undefined;
     }
-    this.listing = new ListingGate(this.procRoot, this.taskCounters);
+    this.list.start();
     this.memory.watch();
     return Promise.resolve();
   }
@@ -121,103 +117,12 @@ export class LinuxSource implements Source {
     return {
       platform: 'linux',
       listenerPath: this.reader.describe(),
-      processPath: this.listing?.active !== true
+      processPath: !this.list.gated
         ? '/proc (listed every poll; new pids only; a rotating PID-reuse check)'
         : '/proc (probed or listed when /proc/loadavg\'s task counters change; new pids only)',
       privileged: this.privileged,
       limitations,
     };
-  }
-
-  /**
-   * Updates the process table in place; returns the new pids (newest first), the pids that exited
-   * and whether anything changed.
-   */
-  private refreshProcesses(warnings: string[]): { newPids: number[]; gone: number[]; changed: boolean } {
-    // Whether /proc must be listed, or a probe of the pids handed out since tells it all (listing-gate.ts).
-    const recent = { pids: this.recent, ended: this.hasEnded };
-    const plan: ListingPlan = this.listing?.plan(this.details.pendingCount > 0, recent) ?? { kind: 'list', handedOut: undefined };
-    if (plan.kind === 'same') return { newPids: [], gone: [], changed: false };
-    const procs = this.processes;
-    const gone: number[] = [];
-    const newPids: number[] = [];
-    let depth: ReadDepth;
-    if (plan.kind === 'probed') {
-      // No process ended but `ended`; the candidates not known yet are the new ones (a known one
-      // can only have been reused).
-      for (const pid of plan.ended) this.drop(pid, gone);
-      const known = plan.candidates.filter((pid) => procs.has(pid));
-      depth = this.addNew(plan.candidates.filter((pid) => !procs.has(pid)), newPids);
-      this.details.recheckStart(known, newPids);
-    } else {
-      depth = this.applyListing(plan.handedOut, gone, newPids);
-    }
-    let changed = gone.length > 0;
-    if (procs.size === 0) warnings.push(`no process readable under ${this.procRoot}`);
-    // A parent that forks a new child may have exec'd since we read it (`ip netns exec`, shells).
-    const fresh = new Set(newPids);
-    for (const ppid of new Set(newPids.map((p) => procs.get(p)?.ppid ?? 0))) {
-      if (ppid > 0 && !fresh.has(ppid) && this.details.reread(ppid)) changed = true;
-    }
-    if (newPids.length > 0) {
-      changed = true;
-      this.addNamespaces(newPids);
-    }
-    // A new process's event and its parent-child detection need its parents' details.
-    for (const pid of newPids) {
-      if (procs.get(pid)?.detailsPending !== true) this.details.completeChain(procs.get(pid)?.ppid ?? 0);
-    }
-    if (depth === 'full' && this.details.drainPending()) changed = true;
-    // Newest first: a fresh listener most likely belongs to a fresh process.
-    const startOf = new Map(newPids.map((pid) => [pid, Number(procs.get(pid)?.startKey ?? 0)]));
-    newPids.sort((a, b) => (startOf.get(b) ?? 0) - (startOf.get(a) ?? 0));
-    if (newPids.length > 0) this.recent = [...newPids.slice(0, RECENT_AT_MOST), ...this.recent.filter((pid) => !startOf.has(pid))].slice(0, RECENT_AT_MOST);
-    return { newPids, gone, changed };
-  }
-
-  /** Whether the process tracked under `pid` has ended (or its pid names another process now). */
-  private readonly hasEnded = (pid: number): boolean | undefined => {
-    const rec = this.processes.get(pid);
-    return rec === undefined ? false : hasEnded(pid, rec.startKey, this.procRoot);
-  };
-
-  private drop(pid: number, gone: number[]): void {
-    this.processes.delete(pid);
-    this.details.forget(pid);
-    gone.push(pid);
-  }
-
-  /** Lists /proc: drops the pids that ended (into `gone`), adds the new ones (into `found`), checks reuse. */
-  private applyListing(handedOut: PidRange | undefined, gone: number[], found: number[]): ReadDepth {
-    const pids = listPids(this.procRoot);
-    this.listing?.listed(pids);
-    const procs = this.processes;
-    const alive = new Set(pids);
-    for (const pid of procs.keys()) if (!alive.has(pid)) this.drop(pid, gone);
-    const existing: number[] = [];
-    const unseen: number[] = [];
-    for (const pid of pids) (procs.has(pid) ? existing : unseen).push(pid);
-    const depth = this.addNew(unseen, found);
-    this.details.checkReuse(existing, found, handedOut);
-    return depth;
-  }
-
-  /**
-   * Reads processes not seen before into the table and appends them to `found`: in full, or all
-   * light when there are more than a poll's budget of full reads (the first poll, a fork storm).
-   */
-  private addNew(unseen: readonly number[], found: number[]): ReadDepth {
-    if (unseen.length <= this.details.fullReadsPerPoll) {
-      this.details.readNew(unseen, found);
-      return 'full';
-    }
-    this.memory.burst(true);
-    for (const rec of readLight(unseen, this.ctx, this.diag)) {
-      this.processes.set(rec.pid, rec);
-      found.push(rec.pid);
-      this.details.markPending(rec.pid);
-    }
-    return 'light';
   }
 
   /** False while start-up work (or a burst's follow-up) is left for the coming polls. */
@@ -253,7 +158,8 @@ export class LinuxSource implements Source {
     this.details.beginPoll();
     // The first scan's follow-up is done once no record is pending any more.
     if (this.details.pendingCount === 0) this.memory.settle();
-    const { newPids, gone, changed } = this.refreshProcesses(warnings);
+    const { newPids, gone, changed } = this.list.refresh(warnings);
+    if (newPids.length > 0) this.addNamespaces(newPids);
 
     const targets: [string, number | 'self'][] = [[this.ownNetns ?? 'host', 'self'], ...this.otherNamespaces()];
     const dumps: { netns: string; rows: NamespaceRows['rows'] }[] = [];
