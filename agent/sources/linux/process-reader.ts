@@ -264,19 +264,23 @@ export function readThreadGroup(pid: number, procRoot: string): number | 'gone' 
   return m?.[1] === undefined ? undefined : Number(m[1]);
 }
 
+/** The start key of the task with this pid; false when there is none; undefined when unreadable. */
+function startKeyOf(pid: number, procRoot: string): string | false | undefined {
+  const buf = readTaskFile(`${procRoot}/${pid}/stat`);
+  if (buf === undefined) return undefined;
+  return buf === 'gone' ? false : parseStat(buf.toString('utf8'))?.startTicks;
+}
+
 /**
  * Whether the process known with this start key has ended, its pid free or taken by another task;
  * undefined when that cannot be told.
  */
 export function hasEnded(pid: number, startKey: string, procRoot: string): boolean | undefined {
-  const buf = readTaskFile(`${procRoot}/${pid}/stat`);
-  if (buf === 'gone' || buf === undefined) return buf === 'gone' ? true : undefined;
-  const key = parseStat(buf.toString('utf8'))?.startTicks;
+  const key = startKeyOf(pid, procRoot);
   return key === undefined ? undefined : key !== startKey;
 }
 
-/** Re-reads only the start key, to tell a reused pid from the same process. */
+/** Re-reads only the start key, to tell a reused pid from the same process; undefined when gone or unreadable. */
 export function readStartKey(pid: number, procRoot: string): string | undefined {
-  const buf = tryRead(`${procRoot}/${pid}/stat`, 4096, false);
-  return buf === undefined ? undefined : parseStat(buf.toString('utf8'))?.startTicks;
+  return startKeyOf(pid, procRoot) || undefined;
 }
