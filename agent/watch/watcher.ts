@@ -113,21 +113,19 @@ export class Watcher implements Lifecycle {
     this.first = false;
     const handoff = new Handoff(this.o.sink);
     for (const doc of out) await handoff.add(doc);
-    if (diff === undefined) {
-      await this.finishTick(handoff);
-      return;
-    }
     // Built as they are handed over: a first tick on a host with thousands of listeners never
     // holds all their documents in memory at once (handoff.ts).
-    for (const t of diff.stopped) {
+    for (const t of diff?.stopped ?? []) {
       await handoff.add(this.listenerDoc(t, Action.listeningStopped, at, { start: t.firstSeen, end: at }));
     }
-    for (const t of diff.started) {
+    for (const t of diff?.started ?? []) {
       const doc = this.listenerDoc(t, first ? Action.listeningExisting : Action.listeningStarted, at);
       await handoff.add(doc);
       for (const alert of this.o.detect?.(doc) ?? []) await handoff.add(alert);
     }
-    await this.finishTick(handoff);
+    await handoff.settle();
+    this.o.table.prune(Date.now());
+    await this.warnings.maybeReport();
   }
 
   /** This tick's listeners against the tracked set, which it replaces. */
@@ -140,12 +138,6 @@ export class Watcher implements Lifecycle {
     const diff = diffListeners(this.listeners, now, at);
     this.listeners = diff.current;
     return diff;
-  }
-
-  private async finishTick(handoff: Handoff): Promise<void> {
-    await handoff.settle();
-    this.o.table.prune(Date.now());
-    await this.warnings.maybeReport();
   }
 
   private trackProcesses(live: ReadonlyMap<number, ProcessRecord>, out: EcsDocument[]): void {

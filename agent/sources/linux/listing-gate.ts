@@ -169,7 +169,7 @@ export class ListingGate {
     const handed = now.lastPid - last.lastPid;
     // Unparsable counters (-1), a wrap at pid_max, or more pids than a listing would cost.
     if (last.lastPid < 0 || now.lastPid < 0 || handed < 0 || handed > PROBE_AT_MOST) return undefined;
-    const probed = [...this.unsettled.filter((pid) => pid <= last.lastPid)];
+    const probed = this.unsettled.filter((pid) => pid <= last.lastPid);
     for (let pid = last.lastPid + 1; pid <= now.lastPid; pid++) probed.push(pid);
     // Tasks alive now that were not counted at `last`: on the pids handed out since, or on the
     // ones handed out before that had no task yet then.

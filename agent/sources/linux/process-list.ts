@@ -47,7 +47,7 @@ export class ProcessList {
    */
   refresh(warnings: string[]): { newPids: number[]; gone: number[]; changed: boolean } {
     // Whether /proc must be listed, or a probe of the pids handed out since tells it all (listing-gate.ts).
-    const recent = { pids: this.recent, ended: this.hasEnded };
+    const recent = { pids: this.recent, ended: this.trackedEnded };
     const plan: ListingPlan = this.listing?.plan(this.details.pendingCount > 0, recent) ?? { kind: 'list', handedOut: undefined };
     if (plan.kind === 'same') return { newPids: [], gone: [], changed: false };
     const procs = this.processes;
@@ -64,14 +64,13 @@ export class ProcessList {
     } else {
       depth = this.applyListing(plan.handedOut, gone, newPids);
     }
-    let changed = gone.length > 0;
+    let changed = gone.length > 0 || newPids.length > 0;
     if (procs.size === 0) warnings.push(`no process readable under ${this.procRoot}`);
     // A parent that forks a new child may have exec'd since we read it (`ip netns exec`, shells).
     const fresh = new Set(newPids);
     for (const ppid of new Set(newPids.map((p) => procs.get(p)?.ppid ?? 0))) {
       if (ppid > 0 && !fresh.has(ppid) && this.details.reread(ppid)) changed = true;
     }
-    if (newPids.length > 0) changed = true;
     // A new process's event and its parent-child detection need its parents' details.
     for (const pid of newPids) {
       if (procs.get(pid)?.detailsPending !== true) this.details.completeChain(procs.get(pid)?.ppid ?? 0);
@@ -85,7 +84,7 @@ export class ProcessList {
   }
 
   /** Whether the process tracked under `pid` has ended (or its pid names another process now). */
-  private readonly hasEnded = (pid: number): boolean | undefined => {
+  private readonly trackedEnded = (pid: number): boolean | undefined => {
     const rec = this.processes.get(pid);
     return rec === undefined ? false : hasEnded(pid, rec.startKey, this.procRoot);
   };
@@ -128,5 +127,4 @@ export class ProcessList {
     }
     return 'light';
   }
-
 }
