@@ -19,21 +19,30 @@ export function parseStat(text: string): ProcStat | undefined {
   const open = text.indexOf('(');
   const close = text.lastIndexOf(')');
   if (open === -1 || close < open) return undefined;
-  // rest[0] is field 3 (state); field N is rest[N - 3]. Nothing after field 22 is needed.
-  const rest = text.slice(close + 2).split(' ', 20);
-  const [state, ppid, pgrp, session] = rest;
-  const startTicks = rest[19];
-  if (state === undefined || startTicks === undefined || !/^\d+$/.test(startTicks)) return undefined;
-  const nums = [ppid, pgrp, session].map((v) => Number(v));
-  if (nums.some((n) => !Number.isInteger(n))) return undefined;
-  return {
-    comm: text.slice(open + 1, close),
-    state,
-    ppid: nums[0] ?? 0,
-    pgrp: nums[1] ?? 0,
-    session: nums[2] ?? 0,
-    startTicks,
-  };
+  // Field 3 (state) starts after ") "; fields 4-6 and 22 are needed. Found by scanning for spaces,
+  // not split(): that made 20 strings per process, 20,000 on a first scan of 1,000 processes.
+  let state = '';
+  let ppid = NaN;
+  let pgrp = NaN;
+  let session = NaN;
+  let startTicks = '';
+  let pos = close + 2;
+  for (let field = 3; field <= 22; field++) {
+    if (pos > text.length) return undefined;
+    const next = text.indexOf(' ', pos);
+    const end = next === -1 ? text.length : next;
+    if (field === 3) state = text.slice(pos, end);
+    else if (field <= 6) {
+      const n = end > pos ? Number(text.slice(pos, end)) : NaN;
+      if (field === 4) ppid = n;
+      else if (field === 5) pgrp = n;
+      else session = n;
+    } else if (field === 22) startTicks = text.slice(pos, end);
+    pos = end + 1;
+  }
+  if (state === '' || !/^\d+$/.test(startTicks)) return undefined;
+  if (!Number.isInteger(ppid) || !Number.isInteger(pgrp) || !Number.isInteger(session)) return undefined;
+  return { comm: text.slice(open + 1, close), state, ppid, pgrp, session, startTicks };
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: false });

@@ -60,6 +60,19 @@ test('stat: names with spaces, ")" and newlines; fields after the last ")"', () 
   assert.equal(parseStat(''), undefined);
 });
 
+test('stat: fields 3-6 and 22 by position; a line cut before field 22 or with a non-numeric field is rejected', () => {
+  const fields = (n: number) => Array.from({ length: n }, (_, i) => String(i + 3));
+  const line = (rest: string[]) => `42 (a b) ${rest.join(' ')}\n`;
+  const full = ['S', '7', '8', '9', ...fields(46).slice(4)];
+  const s = parseStat(line(full));
+  assert.deepEqual(s, { comm: 'a b', state: 'S', ppid: 7, pgrp: 8, session: 9, startTicks: '22' });
+  assert.equal(parseStat(`42 (a b) ${full.slice(0, 20).join(' ')}`)?.startTicks, '22', 'cut right after field 22');
+  assert.equal(parseStat(line(full.slice(0, 19))), undefined, 'cut after field 21');
+  assert.equal(parseStat(line(['S', 'x', ...full.slice(2)])), undefined, 'ppid not a number');
+  assert.equal(parseStat(line(['S', '7', '', ...full.slice(3)])), undefined, 'empty pgrp');
+  assert.equal(parseStat(line([...full.slice(0, 19), '2x'])), undefined, 'start ticks not a number');
+});
+
 test('exe link: (deleted) executables are flagged', () => {
   const e = parseExeLink(read('exe-link-deleted.txt'));
   assert.equal(e.deleted, true);
