@@ -2,6 +2,7 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import type { Logger } from '../../log/logger.js';
 import type { ListenerRecord, ProcessRecord, Snapshot, Source, SourceInfo } from '../types.js';
 import { ListenerReader } from './listener-reader.js';
+import { ownerStarts, sameListenerSet } from './listener-set.js';
 import type { NamespaceRows } from './listener-reader.js';
 import { parseBtime, parseNsLink } from './proc-parsers.js';
 import { UserNames } from './process-reader.js';
@@ -61,7 +62,9 @@ export class LinuxSource implements Source {
   /** Listening inode -> socket uid, as last given to the owner search. */
   private listening = new Map<number, number | undefined>();
   private namespaces: Map<string, number> | undefined;
-  private lastSig = '';
+  /** Start keys of the owners of `lastRows` when they were attached (a holder's pid may name another process later). */
+  private lastOwnerStarts = new Map<number, string>();
+  private readonly startKeyOf = (pid: number): string | undefined => this.processes.get(pid)?.startKey;
   private lastRows: (ListenerRecord & { zone?: string })[] = [];
   private lastInodes: number[] = [];
   private ownNetns: string | undefined;
@@ -187,20 +190,30 @@ export class LinuxSource implements Source {
         };
       }
     }
-    this.lastInodes = dumps.flatMap((d) => d.rows.map((r) => r.inode));
     // The loops live in small methods: V8 optimizes those quickly, where optimizing all of poll()
     // (on-stack, mid-loop) cost tens of ms of compiler time on a host with thousands of listeners.
+    // Indexed loops, not for-of: the first scan runs without the optimizing compiler (v8-flags.ts),
+    // where every for-of step over thousands of sockets allocates an iterator result.
     const rows = this.toRecords(dumps);
     const listening = new Map<number, number | undefined>();
-    for (const r of rows) listening.set(r.inode, r.uid);
+    const inodes: number[] = [];
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i];
+      if (r === undefined) continue;
+      listening.set(r.inode, r.uid);
+      inodes.push(r.inode);
+    }
+    this.lastInodes = inodes;
     if (!newPidsScanned) this.owners.scanNew(listening, newPids);
     const owners = this.owners.resolve(listening, this.processes, newPids);
-    const { sig, completed } = this.attachOwners(rows, owners, new Set(newPids));
+    const completed = this.attachOwners(rows, owners, new Set(newPids));
     if (Math.abs(listening.size - this.listening.size) > this.details.fullReadsPerPoll) this.memory.burst(false);
     this.listening = listening;
-    const listenersChanged = sig !== this.lastSig;
-    this.lastSig = sig;
-    if (listenersChanged) this.lastRows = rows;
+    const listenersChanged = !sameListenerSet(rows, this.lastRows, this.lastOwnerStarts, this.startKeyOf);
+    if (listenersChanged) {
+      this.lastRows = rows;
+      this.lastOwnerStarts = ownerStarts(rows, this.startKeyOf);
+    }
     return {
       takenAt,
       listeners: this.lastRows,
@@ -214,7 +227,9 @@ export class LinuxSource implements Source {
   private toRecords(dumps: readonly { netns: string; rows: NamespaceRows['rows'] }[]): (ListenerRecord & { zone?: string })[] {
     const rows: (ListenerRecord & { zone?: string })[] = [];
     for (const { netns, rows: dumped } of dumps) {
-      for (const row of dumped) {
+      for (let i = 0; i < dumped.length; i++) {
+        const row = dumped[i];
+        if (row === undefined) continue;
         const rec: ListenerRecord & { zone?: string } = {
           netns, transport: row.transport, family: row.family, address: row.address, port: row.port, inode: row.inode, owners: [],
         };
@@ -230,21 +245,18 @@ export class LinuxSource implements Source {
     return rows;
   }
 
-  /** Sets each record's owners, completes their lineage; returns the set's signature and whether a record was completed. */
-  private attachOwners(rows: (ListenerRecord & { zone?: string })[], owners: ReadonlyMap<number, number[]>, fresh: ReadonlySet<number>): { sig: string; completed: boolean } {
-    let sig = '';
+  /** Sets each record's owners and completes their lineage; returns whether a record was completed. */
+  private attachOwners(rows: (ListenerRecord & { zone?: string })[], owners: ReadonlyMap<number, number[]>, fresh: ReadonlySet<number>): boolean {
     let completed = false;
-    for (const row of rows) {
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i];
+      if (row === undefined) continue;
       row.owners = owners.get(row.inode) ?? [];
       if (!this.listening.has(row.inode)) this.refreshOwners(row.owners, fresh);
       // The listener's document carries its owner and ancestry: never from a light record.
       if (row.owners[0] !== undefined && this.details.completeChain(row.owners[0])) completed = true;
-      // Owners by pid and start: a holder's pid taken by another holder is a different owner.
-      sig += `${row.netns}/${row.inode}/`;
-      for (const pid of row.owners) sig += `${pid}:${this.processes.get(pid)?.startKey ?? ''}.`;
-      sig += ',';
     }
-    return { sig, completed };
+    return completed;
   }
 
   private sameInodes(dumps: readonly { rows: readonly { inode: number }[] }[]): boolean {
