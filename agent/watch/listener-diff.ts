@@ -32,7 +32,10 @@ export function diffListeners(
 ): ListenerDiff {
   const current = new Map<string, TrackedListener>();
   const started: TrackedListener[] = [];
-  for (const { record, owner } of now) {
+  for (let i = 0; i < now.length; i++) {
+    const entry = now[i];
+    if (entry === undefined) continue;
+    const { record, owner } = entry;
     const key = listenerKey(record, owner?.entityId ?? 'unknown');
     if (current.has(key)) continue;
     const prev = previous.get(key);

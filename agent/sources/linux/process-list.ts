@@ -120,7 +120,10 @@ export class ProcessList {
       return 'full';
     }
     this.memory.burst(true);
-    for (const rec of readLight(unseen, this.ctx, this.diag)) {
+    const light = readLight(unseen, this.ctx, this.diag);
+    for (let i = 0; i < light.length; i++) {
+      const rec = light[i];
+      if (rec === undefined) continue;
       this.processes.set(rec.pid, rec);
       found.push(rec.pid);
       this.details.markPending(rec.pid);

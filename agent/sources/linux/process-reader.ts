@@ -193,7 +193,9 @@ export function readLight(pids: readonly number[], ctx: ProcessReadContext, diag
     }
     return out;
   }
-  for (const b of basics) {
+  for (let i = 0; i < basics.length; i++) {
+    const b = basics[i];
+    if (b === undefined) continue;
     const rec = baseRecord(b.pid, b.stat, b.uid, b.netnsLink === '' ? undefined : b.netnsLink, ctx);
     if (rec === undefined) continue;
     rec.detailsPending = true;

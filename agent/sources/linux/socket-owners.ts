@@ -98,7 +98,8 @@ export class SocketOwners {
     const r = this.walker(pids, wanted);
     this.stats.fdTablesRead += r.read;
     this.stats.denied += r.denied.length;
-    for (const [pid, ino] of r.pairs) {
+    for (let i = 0; i < r.pairs.length; i++) {
+      const [pid, ino] = r.pairs[i] ?? [0, 0];
       let set = this.owners.get(ino);
       if (set === undefined) this.owners.set(ino, (set = new Set()));
       set.add(pid);
@@ -146,35 +147,41 @@ export class SocketOwners {
     processes: ReadonlyMap<number, ProcessRecord>,
     newPids: readonly number[],
   ): Map<number, number[]> {
-    for (const [ino, pids] of this.owners) {
+    this.owners.forEach((pids, ino) => {
       if (!listening.has(ino)) {
         this.owners.delete(ino);
-        continue;
+        return;
       }
-      for (const pid of pids) if (!processes.has(pid)) pids.delete(pid);
-    }
+      pids.forEach((pid) => { if (!processes.has(pid)) pids.delete(pid); });
+    });
     for (const ino of this.lastWalk.keys()) if (!listening.has(ino)) this.lastWalk.delete(ino);
 
     const scanned = new Set<number>(newPids);
 
     const now = this.now();
     const missing = new Map<number, number | undefined>();
-    for (const [ino, uid] of listening) {
-      if ((this.owners.get(ino)?.size ?? 0) > 0) continue;
+    listening.forEach((uid, ino) => {
+      if ((this.owners.get(ino)?.size ?? 0) > 0) return;
       const last = this.lastWalk.get(ino);
-      if (last !== undefined && now - last < RETRY_UNRESOLVED_MS) continue;
+      if (last !== undefined && now - last < RETRY_UNRESOLVED_MS) return;
       missing.set(ino, uid);
-    }
+    });
     if (missing.size > 0) this.walk(missing, processes, scanned, now);
 
     const result = new Map<number, number[]>();
-    this.holders = new Set();
-    for (const ino of listening.keys()) {
-      const pids = [...(this.owners.get(ino) ?? [])];
-      pids.sort((a, b) => startOf(processes, a) - startOf(processes, b) || a - b);
+    const holders = new Set<number>();
+    // forEach, not for-of: the first scan runs without the optimizing compiler, where each for-of
+    // step over 2,000 sockets allocates an iterator result.
+    listening.forEach((_uid, ino) => {
+      const set = this.owners.get(ino);
+      let pids: number[];
+      if (set === undefined || set.size === 0) pids = [];
+      else if (set.size === 1) pids = [set.values().next().value ?? 0];
+      else pids = [...set].sort((a, b) => startOf(processes, a) - startOf(processes, b) || a - b);
       result.set(ino, pids);
-      for (const pid of pids) this.holders.add(pid);
-    }
+      for (let i = 0; i < pids.length; i++) holders.add(pids[i] ?? 0);
+    });
+    this.holders = holders;
     return result;
   }
 
