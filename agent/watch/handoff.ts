@@ -4,6 +4,8 @@ import type { EventSink } from '../pipeline/types.js';
 /** Documents handed to the sink before waiting for their writes. */
 export const HANDOFF_WINDOW = 256;
 
+const DONE = Promise.resolve();
+
 /**
  * Hands a burst of documents (a first tick, an inventory, thousands of listeners going away) to
  * the sink without waiting for each one's write. The spool writes everything queued since its
@@ -19,7 +21,16 @@ export class Handoff {
 
   constructor(private readonly sink: EventSink, private readonly window = HANDOFF_WINDOW) {}
 
-  async add(doc: EcsDocument): Promise<void> {
+  /** Hands `doc` over; resolves at once unless the window is full, then once it has settled. */
+  add(doc: EcsDocument): Promise<void> {
+    return this.offer(doc) ?? DONE;
+  }
+
+  /**
+   * add() for loops over thousands of documents: undefined unless the window is full (then the
+   * promise to await), so that a burst does not create and await a promise per document.
+   */
+  offer(doc: EcsDocument): Promise<void> | undefined {
     const accepted = this.sink.accept(doc);
     this.count++;
     // The pipeline answers every document of one spool write with the same promise: kept once.
@@ -28,7 +39,7 @@ export class Handoff {
       accepted.catch(() => undefined);
       this.inflight.push(accepted);
     }
-    if (this.count >= this.window) await this.settle();
+    return this.count >= this.window ? this.settle() : undefined;
   }
 
   /** Waits for every document handed over; throws the first failure once all have settled. */

@@ -114,13 +114,22 @@ export class Watcher implements Lifecycle {
     const handoff = new Handoff(this.o.sink);
     for (const doc of out) await handoff.add(doc);
     // Built as they are handed over: a first tick on a host with thousands of listeners never
-    // holds all their documents in memory at once (handoff.ts).
-    for (const t of diff?.stopped ?? []) {
-      await handoff.add(this.listenerDoc(t, Action.listeningStopped, at, { start: t.firstSeen, end: at }));
+    // holds all their documents in memory at once (handoff.ts). Indexed loops and offer(): no
+    // iterator result and no promise per document on a first scan (util/v8-flags.ts).
+    const stopped = diff?.stopped ?? [];
+    for (let i = 0; i < stopped.length; i++) {
+      const t = stopped[i];
+      if (t === undefined) continue;
+      const full = handoff.offer(this.listenerDoc(t, Action.listeningStopped, at, { start: t.firstSeen, end: at }));
+      if (full !== undefined) await full;
     }
-    for (const t of diff?.started ?? []) {
+    const started = diff?.started ?? [];
+    for (let i = 0; i < started.length; i++) {
+      const t = started[i];
+      if (t === undefined) continue;
       const doc = this.listenerDoc(t, first ? Action.listeningExisting : Action.listeningStarted, at);
-      await handoff.add(doc);
+      const full = handoff.offer(doc);
+      if (full !== undefined) await full;
       for (const alert of this.o.detect?.(doc) ?? []) await handoff.add(alert);
     }
     await handoff.settle();
@@ -154,11 +163,19 @@ export class Watcher implements Lifecycle {
       }
     }
     const fresh: ProcessRecord[] = [];
-    for (const r of live.values()) if (table.get(r.pid)?.record !== r) fresh.push(r);
+    // forEach and indexed loops, not for-of: a first scan runs without the optimizing compiler
+    // (util/v8-flags.ts), where each for-of step allocates an iterator result.
+    const startMs = new Map<ProcessRecord, number>();
+    live.forEach((r) => {
+      if (table.get(r.pid)?.record === r) return;
+      fresh.push(r);
+      startMs.set(r, Date.parse(r.start));
+    });
     // Parents before children, so each child finds its parent in the table.
-    const startMs = new Map(fresh.map((r) => [r, Date.parse(r.start)]));
     fresh.sort((a, b) => (startMs.get(a) ?? 0) - (startMs.get(b) ?? 0) || a.pid - b.pid);
-    for (const rec of fresh) {
+    for (let i = 0; i < fresh.length; i++) {
+      const rec = fresh[i];
+      if (rec === undefined) continue;
       const { node, change } = table.upsert(rec);
       const pending = rec.detailsPending === true;
       if (change === 'new') {
@@ -216,7 +233,12 @@ export class Watcher implements Lifecycle {
     const at = new Date().toISOString();
     const handoff = new Handoff(this.o.sink);
     const listeners = this.current();
-    for (const t of listeners) await handoff.add(this.listenerDoc(t, Action.listeningExisting, at, {}, Kind.state));
+    for (let i = 0; i < listeners.length; i++) {
+      const t = listeners[i];
+      if (t === undefined) continue;
+      const full = handoff.offer(this.listenerDoc(t, Action.listeningExisting, at, {}, Kind.state));
+      if (full !== undefined) await full;
+    }
     await handoff.settle();
     return listeners.length;
   }
