@@ -56,6 +56,18 @@ function isPlain(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
+/** Whether a listener address is an IP (not a name or a path), for the few addresses a host binds, thousands of times. */
+const ipAddresses = new Map<string, boolean>();
+function isIpAddress(address: string): boolean {
+  let yes = ipAddresses.get(address);
+  if (yes === undefined) {
+    if (ipAddresses.size >= 1024) ipAddresses.clear();
+    yes = isIP(address) !== 0;
+    ipAddresses.set(address, yes);
+  }
+  return yes;
+}
+
 const IANA: Record<string, string> = { tcp: '6', udp: '17' };
 const TYPE_BY_ACTION: Record<string, string> = {
   listening_started: 'start', listening_stopped: 'end', listening_existing: 'info',
@@ -119,7 +131,7 @@ export class DocumentBuilder {
     if (o.start !== undefined && o.end !== undefined) {
       doc.event.duration = Math.max(0, Date.parse(o.end) - Date.parse(o.start)) * 1_000_000;
     }
-    const ip = isIP(l.address) === 0 ? undefined : l.address;
+    const ip = isIpAddress(l.address) ? l.address : undefined;
     const endpoint = { ...(ip === undefined ? {} : { ip }), port: l.port, address: l.address };
     const listener: Record<string, unknown> = { scope, netns: l.netns, owners: l.owners };
     if (l.inode > 0) listener.socket_inode = String(l.inode);

@@ -18,8 +18,22 @@ function v4Scope(ip: string): Scope {
   return 'public';
 }
 
+/** Scopes of the addresses seen lately: a host binds few distinct addresses, often thousands of times. */
+const known = new Map<string, Scope>();
+const KNOWN_AT_MOST = 1024;
+
 /** Scope of a local address (`0.0.0.0`, `::`, `127.0.0.1`, `fe80::1`, `::ffff:10.0.0.1` ...). */
 export function addressScope(address: string): Scope {
+  let scope = known.get(address);
+  if (scope === undefined) {
+    if (known.size >= KNOWN_AT_MOST) known.clear();
+    scope = scopeOf(address);
+    known.set(address, scope);
+  }
+  return scope;
+}
+
+function scopeOf(address: string): Scope {
   const ip = address.split('%')[0] ?? address;
   if (isIPv4(ip)) return v4Scope(ip);
   if (!isIPv6(ip)) return 'public';
