@@ -26,8 +26,8 @@ const root = process.getuid?.() === 0;
 const diag = loadSockDiag();
 
 /** A process that holds no socket and is no one's ancestor: a candidate for a light read. */
-function idleChild(t: TestContext): number {
-  const p = spawn('sleep', ['300'], { stdio: 'ignore' });
+function idleChild(t: TestContext, uid?: number): number {
+  const p = spawn('sleep', ['300'], { stdio: 'ignore', ...(uid === undefined ? {} : { uid, gid: uid }) });
   t.after(() => p.kill('SIGKILL'));
   assert.ok(p.pid !== undefined);
   return p.pid;
@@ -91,11 +91,14 @@ function ctx() {
 
 test('the native light read gives the records the JS light read gives', { skip: !linux || diag?.readsBasics !== true ? 'needs the sock_diag addon on Linux' : false }, (t) => {
   const sleeper = idleChild(t);
-  const pids = [process.pid, sleeper, process.ppid, 1, 999_999_999];
+  // Another user's process (as root): its owner uid is read too.
+  const nobody = root ? idleChild(t, 65534) : undefined;
+  const pids = [process.pid, sleeper, process.ppid, 1, 999_999_999, ...(nobody === undefined ? [] : [nobody])];
   const native = readLight(pids, ctx(), diag);
   const js = readLight(pids, ctx(), undefined);
   assert.deepEqual(native.map((r) => r.pid).sort(), js.map((r) => r.pid).sort(), 'the same pids, the vanished one left out');
   assert.ok(native.some((r) => r.pid === sleeper));
+  if (nobody !== undefined) assert.equal(native.find((r) => r.pid === nobody)?.uid, 65534);
   for (const n of native) {
     const j = js.find((r) => r.pid === n.pid);
     assert.deepEqual(n, j, `pid ${n.pid}`);
