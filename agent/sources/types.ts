@@ -63,11 +63,17 @@ export interface ProcessRecord {
   containerId?: string;
   /**
    * Only the basics were read so far (Linux: stat, uid and network namespace, when many processes
-   * appear at once, as on the first poll). The source completes the record on a later poll with a
+   * appear at once after the first poll, a fork storm). The source completes the record on a later poll with a
    * new object (same pid and startKey); the watch holds the process's event until then. Records of
    * listener owners and their ancestors are never pending.
    */
   detailsPending?: true;
+  /**
+   * The process was already running when the source first listed processes, but its record was
+   * read on a later poll (Linux: the first scan reads listener owners and their ancestors at once,
+   * the rest over the next polls). The watch reports it as `already_running`, not as a new process.
+   */
+  existing?: true;
   /** Windows extras. */
   originalFileName?: string;
   codeSignature?: { exists: boolean; trusted?: boolean; subjectName?: string };

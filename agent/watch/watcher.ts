@@ -179,7 +179,7 @@ export class Watcher implements Lifecycle {
       const { node, change } = table.upsert(rec);
       const pending = rec.detailsPending === true;
       if (change === 'new') {
-        const action = this.first ? Action.alreadyRunning : startAction();
+        const action = this.first || rec.existing === true ? Action.alreadyRunning : startAction();
         // Its document and detection need the command line and executable: wait for them.
         if (pending) this.held.set(node.key, action);
         else this.processEvent(action, node, out);

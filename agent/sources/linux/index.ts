@@ -15,10 +15,10 @@ import { MemoryHousekeeping } from './memory-housekeeping.js';
 import { SocketOwners } from './socket-owners.js';
 
 /**
- * Processes read in full per poll. When more appear at once (the first poll, a fork storm), all of
- * them are read light (stat, uid, netns); listener owners and their ancestors are completed in the
- * same poll and the rest over the following polls, this many per poll, so no poll costs much more
- * than a steady one.
+ * Processes read in full per poll. When more appear at once, the first poll reads none of them but
+ * each one's network namespace, and a fork storm reads them light (stat, uid, netns); listener
+ * owners and their ancestors are read in full in the same poll and the rest over the following
+ * polls, this many per poll, so no poll costs much more than a steady one.
  */
 export const FULL_READS_PER_POLL = 128;
 const CAP_DAC_READ_SEARCH = 2n;
@@ -133,12 +133,17 @@ export class LinuxSource implements Source {
     return this.details.pendingCount === 0 && !this.memory.pending;
   }
 
+  /** The network namespace of a live process, read or deferred. */
+  private netnsOf(pid: number): string | undefined {
+    return this.processes.get(pid)?.netns ?? this.details.deferred.get(pid);
+  }
+
   /** New processes in a network namespace not known yet become its representative. */
   private addNamespaces(pids: readonly number[]): void {
     const known = this.namespaces;
     if (known === undefined) return;
     for (const pid of pids) {
-      const netns = this.processes.get(pid)?.netns;
+      const netns = this.netnsOf(pid);
       if (netns !== undefined && netns !== this.ownNetns && !known.has(netns)) known.set(netns, pid);
     }
   }
@@ -146,11 +151,14 @@ export class LinuxSource implements Source {
   /** One representative pid per network namespace other than ours; recomputed when one of them is gone. */
   private otherNamespaces(): Map<string, number> {
     const cached = this.namespaces;
-    if (cached !== undefined && [...cached.values()].every((pid) => this.processes.has(pid))) return cached;
+    const deferred = this.details.deferred;
+    if (cached !== undefined && [...cached.values()].every((pid) => this.processes.has(pid) || deferred.has(pid))) return cached;
     const namespaces = new Map<string, number>();
-    for (const p of this.processes.values()) {
-      if (p.netns !== undefined && p.netns !== this.ownNetns && !namespaces.has(p.netns)) namespaces.set(p.netns, p.pid);
-    }
+    const add = (netns: string | undefined, pid: number) => {
+      if (netns !== undefined && netns !== this.ownNetns && !namespaces.has(netns)) namespaces.set(netns, pid);
+    };
+    for (const p of this.processes.values()) add(p.netns, p.pid);
+    deferred.forEach((netns, pid) => { add(netns, pid); });
     this.namespaces = namespaces;
     return namespaces;
   }
@@ -161,8 +169,9 @@ export class LinuxSource implements Source {
     this.details.beginPoll();
     // The first scan's follow-up is done once no record is pending any more.
     if (this.details.pendingCount === 0) this.memory.settle();
-    const { newPids, gone, changed } = this.list.refresh(warnings);
+    const { newPids, gone, deferred, changed } = this.list.refresh(warnings);
     if (newPids.length > 0) this.addNamespaces(newPids);
+    if (deferred.length > 0) this.addNamespaces(deferred);
 
     const targets: [string, number | 'self'][] = [[this.ownNetns ?? 'host', 'self'], ...this.otherNamespaces()];
     const dumps: { netns: string; rows: NamespaceRows['rows'] }[] = [];
@@ -204,9 +213,17 @@ export class LinuxSource implements Source {
       inodes.push(r.inode);
     }
     this.lastInodes = inodes;
-    if (!newPidsScanned) this.owners.scanNew(listening, newPids);
-    const owners = this.owners.resolve(listening, this.processes, newPids);
-    const completed = this.attachOwners(rows, owners, new Set(newPids));
+    // Deferred processes (the first scan) are new to the owner search too; those holding a
+    // listening socket are read now, with their ancestors, so that owners sort by start time.
+    const scanned = deferred.length === 0 ? newPids : [...newPids, ...deferred];
+    if (!newPidsScanned) this.owners.scanNew(listening, scanned);
+    let completed = false;
+    const waiting = this.details.deferred;
+    if (waiting.size > 0) {
+      for (const pid of this.owners.holdersWhere((p) => waiting.has(p))) if (this.details.completeChain(pid)) completed = true;
+    }
+    const owners = this.owners.resolve(listening, this.processes, scanned, waiting);
+    if (this.attachOwners(rows, owners, new Set(scanned))) completed = true;
     if (Math.abs(listening.size - this.listening.size) > this.details.fullReadsPerPoll) this.memory.burst(false);
     this.listening = listening;
     const listenersChanged = !sameListenerSet(rows, this.lastRows, this.lastOwnerStarts, this.startKeyOf);

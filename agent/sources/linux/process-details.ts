@@ -1,7 +1,8 @@
 /**
  * Full reads of the Linux collector's process records: new and reused pids, re-reads of processes
- * that may have exec'd, and the completion of records read light (the first poll, a fork storm):
- * listener owners and new processes' ancestors at once, the rest within a budget per poll.
+ * that may have exec'd, and the completion of records read light (a fork storm) or not read at
+ * all yet (the first poll: `deferred`): listener owners and new processes' ancestors at once, the
+ * rest within a budget per poll.
  */
 import type { ProcessRecord } from '../types.js';
 import type { PidRange } from './listing-gate.js';
@@ -14,6 +15,13 @@ const REUSE_CHECKS_PER_TICK = 16;
 export class ProcessDetails {
   /** Pids whose records are still `detailsPending`, in the order they were seen. */
   private readonly pending = new Set<number>();
+  /**
+   * Processes listed on the first poll whose records are not read yet (pid -> network namespace),
+   * in pid order, and the clock ticks since boot at that listing: a record read later is
+   * `existing` when the process started by then (and not on a pid reused since).
+   */
+  private readonly deferredPids = new Map<number, string | undefined>();
+  private listedAtTicks = -1;
   private fullReads = 0;
   private changed = false;
   private reuseCursor = 0;
@@ -25,9 +33,24 @@ export class ProcessDetails {
     readonly fullReadsPerPoll: number,
   ) {}
 
-  /** Processes whose details are still to be read; 0 in steady state. */
+  /** Processes whose details are still to be read (deferred ones included); 0 in steady state. */
   get pendingCount(): number {
-    return this.pending.size;
+    return this.pending.size + this.deferredPids.size;
+  }
+
+  /** Listed processes not read yet, pid -> network namespace (undefined when unreadable). */
+  get deferred(): ReadonlyMap<number, string | undefined> {
+    return this.deferredPids;
+  }
+
+  /**
+   * Processes listed (when the clock read `listedAtTicks` ticks since boot) whose records are read
+   * later: listener owners and their ancestors when a listener needs them, the rest within the
+   * budget of the coming polls.
+   */
+  defer(netns: ReadonlyMap<number, string | undefined>, listedAtTicks: number): void {
+    for (const [pid, ns] of netns) this.deferredPids.set(pid, ns);
+    this.listedAtTicks = listedAtTicks;
   }
 
   /** Whether a re-read replaced or completed a record since beginPoll(). */
@@ -49,6 +72,19 @@ export class ProcessDetails {
   /** `pid` exited. */
   forget(pid: number): void {
     this.pending.delete(pid);
+    this.deferredPids.delete(pid);
+  }
+
+  /** Reads a deferred process into the table; false when it is gone (then it is forgotten). */
+  private readDeferred(pid: number): boolean {
+    this.deferredPids.delete(pid);
+    this.fullReads++;
+    const rec = readProcess(pid, this.ctx, 'full');
+    if (rec === undefined) return false;
+    // Started by the first listing: it was running when the agent started (else the pid was reused since).
+    if (this.listedAtTicks >= 0 && Number(rec.startKey) <= this.listedAtTicks) rec.existing = true;
+    this.processes.set(pid, rec);
+    return true;
   }
 
   /** Reads a process in full (no longer pending), counting this poll's full reads. */
@@ -106,12 +142,16 @@ export class ProcessDetails {
     return true;
   }
 
-  /** Completes a process and its ancestors (a listener's owner, a new process's parents). */
+  /** Completes a process and its ancestors (a listener's owner, a new process's parents), reading deferred ones. */
   completeChain(pid: number): boolean {
     // Steady state: nothing is pending, so no chain needs walking.
-    if (this.pending.size === 0) return false;
+    if (this.pendingCount === 0) return false;
     let changed = false;
     for (let cur = pid, depth = 0; cur > 0 && depth < 64; depth++) {
+      if (this.deferredPids.has(cur)) {
+        if (!this.readDeferred(cur)) break;
+        changed = true;
+      }
       const rec = this.processes.get(cur);
       if (rec === undefined) break;
       if (rec.detailsPending === true && this.complete(cur)) changed = true;
@@ -121,7 +161,10 @@ export class ProcessDetails {
     return changed;
   }
 
-  /** Completes pending records, up to this poll's remaining budget of full reads. */
+  /**
+   * Completes pending records, then reads deferred processes with their deferred ancestors (a
+   * child's record never comes before its parent's), up to this poll's remaining budget.
+   */
   drainPending(): boolean {
     let changed = false;
     for (const pid of this.pending) {
@@ -132,11 +175,20 @@ export class ProcessDetails {
       }
       if (this.complete(pid)) changed = true;
     }
+    for (const pid of this.deferredPids.keys()) {
+      if (this.fullReads >= this.fullReadsPerPoll) break;
+      if (this.completeChain(pid)) changed = true;
+    }
     return changed;
   }
 
   /** Re-reads a known process; keeps the new record when the same process exec'd a new image. */
   reread(pid: number): boolean {
+    if (this.deferredPids.has(pid)) {
+      const read = this.readDeferred(pid);
+      if (read) this.changed = true;
+      return read;
+    }
     if (this.pending.has(pid)) {
       const completed = this.complete(pid);
       if (completed) this.changed = true;

@@ -1,15 +1,16 @@
 /**
  * The Linux source's process table, brought up to date each poll: which processes ended and which
  * are new (a /proc listing, or a probe when /proc/loadavg accounts for the change:
- * listing-gate.ts), new ones read in full or, many at once, light; reused pids; parents that may
- * have exec'd; light records completed over the polls (process-details.ts).
+ * listing-gate.ts), new ones read in full or, many at once, light (on the first poll: not at all
+ * yet); reused pids; parents that may have exec'd; records completed over the polls
+ * (process-details.ts).
  */
 import type { ProcessRecord } from '../types.js';
 import { ListingGate, RECENT_AT_MOST } from './listing-gate.js';
 import type { ListingPlan, PidRange } from './listing-gate.js';
 import type { MemoryHousekeeping } from './memory-housekeeping.js';
 import { ProcessDetails } from './process-details.js';
-import { hasEnded, listPids, readLight } from './process-reader.js';
+import { hasEnded, listPids, readLight, readNetns, readUptimeTicks } from './process-reader.js';
 import type { ProcessReadContext, ReadDepth } from './process-reader.js';
 import type { SockDiag } from './sock-diag.js';
 
@@ -20,6 +21,7 @@ export class ProcessList {
   /** The processes seen last, newest first (listing-gate.ts checks them for an end before listing). */
   private recent: number[] = [];
   private readonly procRoot: string;
+  private listedOnce = false;
 
   constructor(
     private readonly ctx: ProcessReadContext,
@@ -42,14 +44,16 @@ export class ProcessList {
   }
 
   /**
-   * Updates the process table in place; returns the new pids (newest first), the pids that exited
+   * Updates the process table in place; returns the new pids (newest first), the pids that exited,
+   * the pids listed but deferred (the first poll of a busy host: read later, process-details.ts)
    * and whether anything changed.
    */
-  refresh(warnings: string[]): { newPids: number[]; gone: number[]; changed: boolean } {
+  refresh(warnings: string[]): { newPids: number[]; gone: number[]; deferred: number[]; changed: boolean } {
     // Whether /proc must be listed, or a probe of the pids handed out since tells it all (listing-gate.ts).
     const recent = { pids: this.recent, ended: this.trackedEnded };
     const plan: ListingPlan = this.listing?.plan(this.details.pendingCount > 0, recent) ?? { kind: 'list', handedOut: undefined };
-    if (plan.kind === 'same') return { newPids: [], gone: [], changed: false };
+    const deferred: number[] = [];
+    if (plan.kind === 'same') return { newPids: [], gone: [], deferred, changed: false };
     const procs = this.processes;
     const gone: number[] = [];
     const newPids: number[] = [];
@@ -62,10 +66,10 @@ export class ProcessList {
       depth = this.addNew(plan.candidates.filter((pid) => !procs.has(pid)), newPids);
       this.details.recheckStart(known, newPids);
     } else {
-      depth = this.applyListing(plan.handedOut, gone, newPids);
+      depth = this.applyListing(plan.handedOut, gone, newPids, deferred);
     }
     let changed = gone.length > 0 || newPids.length > 0;
-    if (procs.size === 0) warnings.push(`no process readable under ${this.procRoot}`);
+    if (procs.size === 0 && deferred.length === 0) warnings.push(`no process readable under ${this.procRoot}`);
     // A parent that forks a new child may have exec'd since we read it (`ip netns exec`, shells).
     const fresh = new Set(newPids);
     for (const ppid of new Set(newPids.map((p) => procs.get(p)?.ppid ?? 0))) {
@@ -80,7 +84,7 @@ export class ProcessList {
     const startOf = new Map(newPids.map((pid) => [pid, Number(procs.get(pid)?.startKey ?? 0)]));
     newPids.sort((a, b) => (startOf.get(b) ?? 0) - (startOf.get(a) ?? 0));
     if (newPids.length > 0) this.recent = [...newPids.slice(0, RECENT_AT_MOST), ...this.recent.filter((pid) => !startOf.has(pid))].slice(0, RECENT_AT_MOST);
-    return { newPids, gone, changed };
+    return { newPids, gone, deferred, changed };
   }
 
   /** Whether the process tracked under `pid` has ended (or its pid names another process now). */
@@ -95,24 +99,50 @@ export class ProcessList {
     gone.push(pid);
   }
 
-  /** Lists /proc: drops the pids that ended (into `gone`), adds the new ones (into `found`), checks reuse. */
-  private applyListing(handedOut: PidRange | undefined, gone: number[], found: number[]): ReadDepth {
+  /**
+   * Lists /proc: drops the pids that ended (into `gone`; a deferred one is forgotten silently),
+   * adds the new ones (into `found`, or `deferred` on a busy host's first listing), checks reuse.
+   */
+  private applyListing(handedOut: PidRange | undefined, gone: number[], found: number[], deferred: number[]): ReadDepth {
     const pids = listPids(this.procRoot);
     this.listing?.listed(pids);
     const procs = this.processes;
+    const waiting = this.details.deferred;
     const alive = new Set(pids);
     for (const pid of procs.keys()) if (!alive.has(pid)) this.drop(pid, gone);
+    for (const pid of waiting.keys()) if (!alive.has(pid)) this.details.forget(pid);
     const existing: number[] = [];
     const unseen: number[] = [];
-    for (const pid of pids) (procs.has(pid) ? existing : unseen).push(pid);
+    for (let i = 0; i < pids.length; i++) {
+      const pid = pids[i] ?? 0;
+      if (procs.has(pid)) existing.push(pid);
+      else if (!waiting.has(pid)) unseen.push(pid);
+    }
+    const first = !this.listedOnce;
+    this.listedOnce = true;
+    if (first && unseen.length > this.details.fullReadsPerPoll) return this.deferAll(unseen, deferred);
     const depth = this.addNew(unseen, found);
     this.details.checkReuse(existing, found, handedOut);
     return depth;
   }
 
   /**
+   * The first poll of a busy host reads no process yet but each one's network namespace (namespaces
+   * are discovered at once): the owners of listeners and their ancestors are read in this poll (by
+   * the source), the rest over the next polls (process-details.ts). Appends the pids to `deferred`.
+   */
+  private deferAll(unseen: readonly number[], deferred: number[]): ReadDepth {
+    this.memory.burst(true);
+    const netns = readNetns(unseen, this.procRoot);
+    // After the listing: every process listed started by then.
+    this.details.defer(netns, readUptimeTicks(this.procRoot, this.ctx.clockTicks) ?? Number.POSITIVE_INFINITY);
+    for (const pid of netns.keys()) deferred.push(pid);
+    return 'light';
+  }
+
+  /**
    * Reads processes not seen before into the table and appends them to `found`: in full, or all
-   * light when there are more than a poll's budget of full reads (the first poll, a fork storm).
+   * light when there are more than a poll's budget of full reads (a fork storm).
    */
   private addNew(unseen: readonly number[], found: number[]): ReadDepth {
     if (unseen.length <= this.details.fullReadsPerPoll) {

@@ -204,6 +204,28 @@ export function readLight(pids: readonly number[], ctx: ProcessReadContext, diag
   return out;
 }
 
+/**
+ * The network namespace of each pid (one readlink each), for processes whose records are read
+ * later (the first scan, process-details.ts): namespaces are discovered on the first poll all the
+ * same. A vanished pid, or one whose link is unreadable, maps to undefined.
+ */
+export function readNetns(pids: readonly number[], procRoot: string): Map<number, string | undefined> {
+  const out = new Map<number, string | undefined>();
+  for (let i = 0; i < pids.length; i++) {
+    const pid = pids[i] ?? 0;
+    const link = tryReadlink(`${procRoot}/${pid}/ns/net`);
+    out.set(pid, link === undefined ? undefined : parseNsLink(link));
+  }
+  return out;
+}
+
+/** Clock ticks since boot now, on the clock of /proc/<pid>/stat's start time; undefined when unreadable. */
+export function readUptimeTicks(procRoot: string, clockTicks: number): number | undefined {
+  const buf = tryRead(`${procRoot}/uptime`, 4096, false);
+  const seconds = buf === undefined ? NaN : Number.parseFloat(buf.toString('latin1'));
+  return Number.isFinite(seconds) ? Math.floor(seconds * clockTicks) : undefined;
+}
+
 /** Command line, executable (and the full name it implies), stdin kind and working directory. */
 function readDetails(base: string, comm: string, rec: ProcessRecord, ctx: ProcessReadContext): void {
   const cmd = tryRead(`${base}/cmdline`);

@@ -58,6 +58,8 @@ export function defaultFdWalker(procRoot: string): FdWalker {
   return diag?.walksFds === true ? nativeFdWalker(procRoot, diag) : jsFdWalker(procRoot);
 }
 
+const NONE: ReadonlyMap<number, unknown> = new Map();
+
 /** Processes whose fd tables are read per native call during a search (the search stops early). */
 const WALK_CHUNK = 32;
 
@@ -136,23 +138,33 @@ export class SocketOwners {
     return false;
   }
 
+  /** The pids holding a socket that `wanted` says yes to (after scanNew(): the new holders among them). */
+  holdersWhere(wanted: (pid: number) => boolean): number[] {
+    const found = new Set<number>();
+    this.owners.forEach((pids) => { pids.forEach((pid) => { if (wanted(pid)) found.add(pid); }); });
+    return [...found];
+  }
+
   /**
    * @param listening inode -> socket uid (when known) of every listening socket now
    * @param processes the live process table
    * @param newPids pids that appeared since the last call, already read by scanNew()
+   * @param deferred live processes without a record yet (the first scan's, process-details.ts):
+   *   searched after the others
    * @returns inode -> owner pids, oldest process first
    */
   resolve(
     listening: ReadonlyMap<number, number | undefined>,
     processes: ReadonlyMap<number, ProcessRecord>,
     newPids: readonly number[],
+    deferred: ReadonlyMap<number, unknown> = NONE,
   ): Map<number, number[]> {
     this.owners.forEach((pids, ino) => {
       if (!listening.has(ino)) {
         this.owners.delete(ino);
         return;
       }
-      pids.forEach((pid) => { if (!processes.has(pid)) pids.delete(pid); });
+      pids.forEach((pid) => { if (!processes.has(pid) && !deferred.has(pid)) pids.delete(pid); });
     });
     for (const ino of this.lastWalk.keys()) if (!listening.has(ino)) this.lastWalk.delete(ino);
 
@@ -166,7 +178,7 @@ export class SocketOwners {
       if (last !== undefined && now - last < RETRY_UNRESOLVED_MS) return;
       missing.set(ino, uid);
     });
-    if (missing.size > 0) this.walk(missing, processes, scanned, now);
+    if (missing.size > 0) this.walk(missing, processes, scanned, now, deferred);
 
     const result = new Map<number, number[]>();
     const holders = new Set<number>();
@@ -190,15 +202,19 @@ export class SocketOwners {
     processes: ReadonlyMap<number, ProcessRecord>,
     scanned: Set<number>,
     now: number,
+    deferred: ReadonlyMap<number, unknown>,
   ): void {
     this.stats.walked = true;
     const uids = new Set([...missing.values()].filter((u) => u !== undefined));
     const order = [...processes.values()]
       .filter((p) => !scanned.has(p.pid))
-      .sort((a, b) => rank(b, uids) - rank(a, uids) || Date.parse(b.start) - Date.parse(a.start));
+      .sort((a, b) => rank(b, uids) - rank(a, uids) || Date.parse(b.start) - Date.parse(a.start))
+      .map((p) => p.pid);
+    // Processes without a record yet ran before the agent started: searched last.
+    for (const pid of deferred.keys()) if (!scanned.has(pid)) order.push(pid);
     const found = new Set<number>();
     for (let i = 0; i < order.length && found.size < missing.size; i += WALK_CHUNK) {
-      const chunk = order.slice(i, i + WALK_CHUNK).map((p) => p.pid);
+      const chunk = order.slice(i, i + WALK_CHUNK);
       this.scan(chunk, missing);
       for (const pid of chunk) scanned.add(pid);
       for (const ino of missing.keys()) {

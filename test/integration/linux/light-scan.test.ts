@@ -107,7 +107,7 @@ test('the native light read gives the records the JS light read gives', { skip: 
   }
 });
 
-test('first poll: owners and ancestors complete, the rest completed over later polls before their events', { skip: !linux || !root ? 'needs Linux and root (other users\' processes)' : false }, async (t) => {
+test('first poll: owners and ancestors read in full, the rest over later polls, each as already_running', { skip: !linux || !root ? 'needs Linux and root (other users\' processes)' : false }, async (t) => {
   // Several idle processes, two full reads per poll: however few other processes this host has
   // and wherever in the queue the idle ones land, some are still pending after the first tick.
   const sleepers = Array.from({ length: 8 }, () => idleChild(t));
@@ -134,10 +134,7 @@ test('first poll: owners and ancestors complete, the rest completed over later p
     pid = rec.ppid;
   }
   assert.ok(chainRecords.includes('pwlight'), `chain: ${chainRecords.join(' <- ')}`);
-  for (const pid of sleepers) {
-    assert.equal(first.processes.get(pid)?.detailsPending, true, `an unrelated process (${pid}) is read light first`);
-    assert.equal(first.processes.get(pid)?.commandLine, undefined);
-  }
+  for (const pid of sleepers) assert.equal(first.processes.get(pid), undefined, `an unrelated process (${pid}) is read on a later poll`);
   assert.ok(source.pendingDetails >= sleepers.length);
 
   // The watch: the listener document on its first tick, with full lineage.
@@ -147,8 +144,8 @@ test('first poll: owners and ancestors complete, the rest completed over later p
   assert.ok(String(getField(existing, 'process.command_line')).includes('listen.py'), 'owner command line');
   assert.ok(JSON.stringify(existing.portwarden).includes('pwlight'), 'ancestry names the outer process');
   const runningDocs = (pid: number) => docs.filter((d) => d.event.action === 'already_running' && getField(d, 'process.pid') === pid);
-  // The snapshot's table is the source's own, updated in place: it tells which records are still light.
-  const stillPending = sleepers.filter((pid) => first.processes.get(pid)?.detailsPending === true);
+  // The snapshot's table is the source's own, updated in place: it tells which records are still to read.
+  const stillPending = sleepers.filter((pid) => first.processes.get(pid) === undefined);
   assert.ok(stillPending.length >= sleepers.length - 2, `at most two full reads on the tick: ${stillPending.length} of ${sleepers.length} still pending`);
   for (const pid of stillPending) assert.deepEqual(runningDocs(pid), [], `no already_running for ${pid} while its details are pending`);
 
@@ -167,7 +164,7 @@ test('first poll: owners and ancestors complete, the rest completed over later p
     assert.equal(getField(doc, 'process.command_line'), 'sleep 300');
     const exe = String(getField(doc, 'process.executable'));
     assert.ok(exe.endsWith('/sleep'), `executable: ${exe}`);
-    assert.equal(docs.filter((d) => getField(d, 'process.pid') === pid && d.event.action === 'exec').length, 0, 'completing a record is not an exec');
+    assert.equal(docs.filter((d) => getField(d, 'process.pid') === pid && d.event.action === 'exec').length, 0, 'a process read late is not an exec');
   }
 });
 

@@ -89,3 +89,29 @@ test('a socket without an owner is searched for again after a minute, also when 
   assert.notEqual(r, 'unchanged');
   assert.deepEqual(r === 'unchanged' ? [] : r.get(200), [b]);
 });
+
+test('processes without a record yet (a first scan\'s deferred ones) hold sockets and are searched, after the others', () => {
+  const host = new Host();
+  const walked: number[][] = [];
+  const walker: FdWalker = (pids, wanted) => { walked.push([...pids]); return host.walker(pids, wanted); };
+  const owners = new SocketOwners('/proc', () => host.now, walker);
+  // 20 and 21 are listed but not read yet: in the fd map, not in the process table.
+  const known = host.start(10);
+  host.fds.set(20, [100]);
+  host.fds.set(21, []);
+  const deferred = new Map([[20, undefined], [21, undefined]]);
+  const first = new Map([[100, undefined]]);
+  owners.scanNew(first, [known, 20, 21]);
+  assert.deepEqual(owners.holdersWhere((pid) => deferred.has(pid)), [20]);
+  assert.deepEqual(owners.resolve(first, host.processes, [known, 20, 21], deferred).get(100), [20], 'a deferred holder is alive');
+  assert.deepEqual(owners.resolve(first, host.processes, [], deferred).get(100), [20], 'and stays a holder on the next poll');
+  assert.deepEqual(owners.resolve(first, host.processes, [], new Map()).get(100), [], 'until it is neither read nor deferred (it ended)');
+
+  // A socket that appears later, held by a deferred process: the search reaches it after the known ones.
+  host.fds.set(21, [101]);
+  walked.length = 0;
+  const later = new Map([[100, undefined], [101, undefined]]);
+  const r = owners.resolve(later, host.processes, [], deferred);
+  assert.deepEqual(r.get(101), [21]);
+  assert.deepEqual(walked.flat().indexOf(known) < walked.flat().indexOf(21), true, `walk order: ${JSON.stringify(walked)}`);
+});
