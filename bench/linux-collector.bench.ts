@@ -212,7 +212,7 @@ export default async function bench(): Promise<BenchTable[]> {
     columns: ['host shape', 'measure', 'agent CPU ms', 'ss -ltnupH ms', 'ss -ltnuHe ms', 'x ss -ltnupH', 'x ss -ltnuHe', 'note'],
     rows,
     notes: ['Targets: steady tick <= 0.5x ss -ltnupH in (a) and <= 1x ss -ltnuHe in (b); full scan <= 2x ss -ltnupH; idle < 1 % of a core; RSS < 80 MB.',
-      'The first poll reads every process light (stat, uid, netns) and listener owners plus their ancestors in full; the other processes are completed over the next polls (row "details completed"), before their already_running events and detection. Steady ticks are measured after that.',
+      'The first poll reads each process\'s network namespace and fd table, and listener owners plus their ancestors in full; the other processes are read over the next polls (row "details completed"), before their already_running events and detection. Steady ticks are measured after that.',
       'Idle CPU and RSS: the agent (`portwarden run`, file output, scheduled inventory off) measured over 60 s after 45 s of start-up; RSS sampled every second (mean and max), peak is VmHWM (the first scan included).',
       'Under churn: the same, with the bench starting processes every second from the agent\'s start on (a real host is rarely static); the agent\'s CPU only, not the processes\'.',
       'CPU from /proc/<pid>/stat (utime+stime+cutime+cstime, 10 ms ticks) over repeated runs; wall time is not used. The full scan is the first poll of a fresh process with the agent\'s runtime tuning (bench/first-poll.ts), median of 5, alternating with ss -ltnupH (3 runs each time; median of the 5 averages); ss -ltnuHe is one average over 20 runs.'],
