@@ -1,10 +1,12 @@
 import { test } from 'node:test';
+import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { readlinkSync, statSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type { EcsDocument } from '../../../agent/ecs/document.js';
 import { getField } from '../../../agent/ecs/document.js';
+import { FULL_READS_PER_POLL } from '../../../agent/sources/linux/index.js';
 import { parseSsLine } from '../../../agent/sources/linux/proc-parsers.js';
 import { cliPath } from '../../helpers/paths.js';
 import { ecsProblems } from '../../helpers/ecs-validate.js';
@@ -33,6 +35,15 @@ function docKey(d: EcsDocument): string {
   return `${String(getField(d, 'network.transport'))} ${String(getField(d, 'destination.address'))} ${String(getField(d, 'destination.port'))} ${String(getField(d, 'portwarden.listener.netns'))} [${owners.join(',')}]`;
 }
 
+/**
+ * A busy host: more processes than one poll reads in full (FULL_READS_PER_POLL), so that the first
+ * poll of `portwarden listeners` defers most of them (agent/sources/linux/process-details.ts).
+ */
+function busyHost(t: TestContext): void {
+  const idle = Array.from({ length: FULL_READS_PER_POLL + 20 }, () => spawn('sleep', ['300'], { stdio: 'ignore' }));
+  t.after(() => { for (const p of idle) p.kill('SIGKILL'); });
+}
+
 test('listeners --json agrees with ss -ltnupH on (protocol, address, port, pids) in every namespace', async (t) => {
   const ns = createNetns('pworacle');
   t.after(() => { ns.remove(); });
@@ -41,6 +52,7 @@ test('listeners --json agrees with ss -ltnupH on (protocol, address, port, pids)
   t.after(() => { here.kill(); });
   const there = await startListenerChain('oracle-ns', ['tcp:127.0.0.1:0', 'udp:0.0.0.0:0'], ns.name);
   t.after(() => { there.kill(); });
+  busyHost(t);
 
   // Other tests open and close listeners meanwhile: ss samples the table before, during and after
   // our run. What every sample saw must be reported; nothing may be reported that no sample saw.
@@ -76,6 +88,7 @@ test('listeners --json agrees with ss -ltnupH on (protocol, address, port, pids)
 test('listeners: readable table, --port filter, usage errors exit 2', async (t) => {
   const here = await startListenerChain('tabled', ['tcp:127.0.0.1:0']);
   t.after(() => { here.kill(); });
+  busyHost(t);
   const port = here.opened[0]?.port ?? 0;
   const { stdout } = await run(process.execPath, [cliPath, 'listeners', '--port', String(port)]);
   const lines = stdout.trim().split('\n');
