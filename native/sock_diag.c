@@ -25,6 +25,11 @@
  *   u32 pid   u32 uid   u8 nsLen   nsLen bytes link text   u16 statLen   statLen bytes stat text
  * A pid whose stat or uid cannot be read (it exited) has no record; nsLen is 0 when unreadable.
  *
+ * starts(procRoot: string, pids: Uint32Array) -> Float64Array
+ * What the first scan keeps of a process it reads in full later: [pid, ppid, start ticks (field 22
+ * of /proc/<pid>/stat), network namespace inode (0 when unreadable)] per pid whose stat was read,
+ * parsed here (no string per process). A vanished pid or a malformed stat has no entry.
+ *
  * trimMemory() -> boolean
  * Returns the C heap's free pages to the kernel (glibc malloc_trim) after a burst of work such as the
  * first scan; false where the C library has no malloc_trim.
@@ -523,6 +528,76 @@ static napi_value basics(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* Decimal digits in [p, end) -> value; -1 when empty, not all digits or above 2^53. */
+static double decimal(const char *p, const char *end) {
+  if (p >= end) return -1;
+  double v = 0;
+  for (; p < end; p++) {
+    if (*p < '0' || *p > '9') return -1;
+    v = v * 10 + (*p - '0');
+    if (v > 9007199254740992.0) return -1;
+  }
+  return v;
+}
+
+static napi_value starts(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  walk_args_t a;
+  if (!get_walk_args(env, argc, argv, &a)) {
+    napi_throw_type_error(env, "EINVAL", "starts(procRoot: string, pids: Uint32Array)");
+    return NULL;
+  }
+  double *out = malloc((a.npids == 0 ? 1 : a.npids) * 4 * sizeof(double));
+  if (out == NULL) return throw_errno(env, ENOMEM, "starts");
+  size_t n = 0;
+  char path[PATH_MAX], ns[128], text[4096];
+  for (size_t i = 0; i < a.npids; i++) {
+    int len = snprintf(path, sizeof path, "%s/%u/stat", a.root, a.pids[i]);
+    if (len < 0 || (size_t)len >= sizeof path - 16) continue;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ssize_t got = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (got <= 0) continue;
+    text[got] = '\0';
+    const char *end = text + got;
+    /* The name may hold spaces and ')': fields start after the last ") ". */
+    const char *p = strrchr(text, ')');
+    if (p == NULL || p + 2 > end || p[1] != ' ') continue;
+    p += 2;
+    double ppid = -1, start = -1;
+    for (int field = 3; field <= 22 && p < end; field++) {
+      const char *sp = memchr(p, ' ', (size_t)(end - p));
+      const char *stop = sp == NULL ? end : sp;
+      if (field == 4) ppid = decimal(p, stop);
+      if (field == 22) start = decimal(p, stop[-1] == '\n' ? stop - 1 : stop);
+      p = stop + 1;
+    }
+    if (ppid < 0 || start < 0) continue;
+    memcpy(path + len - 4, "ns/net", 7);
+    ssize_t l = readlink(path, ns, sizeof ns - 1);
+    double netns = 0;
+    if (l > 5 && memcmp(ns, "net:[", 5) == 0 && ns[l - 1] == ']') netns = decimal(ns + 5, ns + l - 1);
+    out[n * 4] = a.pids[i];
+    out[n * 4 + 1] = ppid;
+    out[n * 4 + 2] = start;
+    out[n * 4 + 3] = netns < 0 ? 0 : netns;
+    n++;
+  }
+  napi_value ab, result = NULL;
+  void *data = NULL;
+  if (napi_create_arraybuffer(env, n * 4 * sizeof(double), &data, &ab) == napi_ok
+    && napi_create_typedarray(env, napi_float64_array, n * 4, ab, 0, &result) == napi_ok) {
+    if (n > 0) memcpy(data, out, n * 4 * sizeof(double));
+  } else {
+    result = NULL;
+  }
+  free(out);
+  return result;
+}
+
 static napi_value trim_memory(napi_env env, napi_callback_info info) {
   (void)info;
   bool trimmed = false;
@@ -581,6 +656,8 @@ NAPI_MODULE_INIT() {
   if (napi_set_named_property(env, exports, "holders", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "basics", NAPI_AUTO_LENGTH, basics, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "basics", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "starts", NAPI_AUTO_LENGTH, starts, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "starts", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "trimMemory", NAPI_AUTO_LENGTH, trim_memory, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "trimMemory", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "sockProto", NAPI_AUTO_LENGTH, sock_proto, NULL, &fn) != napi_ok) return NULL;

@@ -204,26 +204,39 @@ export function readLight(pids: readonly number[], ctx: ProcessReadContext, diag
   return out;
 }
 
-/**
- * The network namespace of each pid (one readlink each), for processes whose records are read
- * later (the first scan, process-details.ts): namespaces are discovered on the first poll all the
- * same. A vanished pid, or one whose link is unreadable, maps to undefined.
- */
-export function readNetns(pids: readonly number[], procRoot: string): Map<number, string | undefined> {
-  const out = new Map<number, string | undefined>();
-  for (let i = 0; i < pids.length; i++) {
-    const pid = pids[i] ?? 0;
-    const link = tryReadlink(`${procRoot}/${pid}/ns/net`);
-    out.set(pid, link === undefined ? undefined : parseNsLink(link));
-  }
-  return out;
+/** What the first scan keeps of a process it reads in full later (process-details.ts). */
+export interface ListedProcess {
+  pid: number;
+  ppid: number;
+  startKey: string;
+  netns?: string;
 }
 
-/** Clock ticks since boot now, on the clock of /proc/<pid>/stat's start time; undefined when unreadable. */
-export function readUptimeTicks(procRoot: string, clockTicks: number): number | undefined {
-  const buf = tryRead(`${procRoot}/uptime`, 4096, false);
-  const seconds = buf === undefined ? NaN : Number.parseFloat(buf.toString('latin1'));
-  return Number.isFinite(seconds) ? Math.floor(seconds * clockTicks) : undefined;
+/**
+ * Parent, start and network namespace of each pid: in one native call when the addon has it, else
+ * from its stat and ns/net link. Vanished pids are left out.
+ */
+export function readListed(pids: readonly number[], procRoot: string, diag: SockDiag | undefined): ListedProcess[] {
+  const out: ListedProcess[] = [];
+  const raw = diag?.starts(procRoot, Uint32Array.from(pids));
+  if (raw !== undefined) {
+    for (let i = 0; i + 3 < raw.length; i += 4) {
+      const netns = raw[i + 3] ?? 0;
+      const p: ListedProcess = { pid: raw[i] ?? 0, ppid: raw[i + 1] ?? 0, startKey: String(raw[i + 2] ?? 0) };
+      if (netns > 0) p.netns = String(netns);
+      out.push(p);
+    }
+    return out;
+  }
+  for (const pid of pids) {
+    const buf = tryRead(`${procRoot}/${pid}/stat`, 4096, false);
+    const stat = buf === undefined ? undefined : parseStat(buf.toString('utf8'));
+    if (stat === undefined) continue;
+    const link = tryReadlink(`${procRoot}/${pid}/ns/net`);
+    const netns = link === undefined ? undefined : parseNsLink(link);
+    out.push({ pid, ppid: stat.ppid, startKey: stat.startTicks, ...(netns === undefined ? {} : { netns }) });
+  }
+  return out;
 }
 
 /** Command line, executable (and the full name it implies), stdin kind and working directory. */

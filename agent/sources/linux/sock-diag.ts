@@ -25,6 +25,8 @@ interface SockDiagAddon {
   holders?(procRoot: string, pids: Uint32Array, wanted: Uint32Array): unknown;
   /** Absent in older builds (the JS light read is used then). */
   basics?(procRoot: string, pids: Uint32Array): unknown;
+  /** Absent in older builds (the JS reads of stat and ns/net are used then). */
+  starts?(procRoot: string, pids: Uint32Array): unknown;
   /** Absent in older builds (the /proc/net TCP tables are read then). */
   sockProto?(path: string): unknown;
   trimMemory?(): unknown;
@@ -192,6 +194,20 @@ export class SockDiag {
       o = statAt + statLen;
     }
     return out;
+  }
+
+  /**
+   * Parent, start ticks and network namespace inode of each pid, parsed in C: a flat array of
+   * [pid, ppid, start, netns (0: unreadable)] per readable pid. Undefined when the addon cannot.
+   */
+  starts(procRoot: string, pids: Uint32Array): Float64Array | undefined {
+    if (this.addon.starts === undefined) return undefined;
+    try {
+      const raw = this.addon.starts(procRoot, pids);
+      return raw instanceof Float64Array && raw.length % 4 === 0 ? raw : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /**
