@@ -97,8 +97,10 @@ export interface Snapshot {
   takenAt: Date;
   listeners: ListenerRecord[];
   /**
-   * The full live process table. Implementations may reuse unchanged records between ticks
-   * (identity comparison is allowed) and only read details for new pids.
+   * The live process table. Implementations may reuse unchanged records between ticks (identity
+   * comparison is allowed) and only read details for new pids. Right after start a source may
+   * leave processes out until it has read them (Linux, a busy host's first poll: all but listener
+   * owners and their ancestors); they come in later records marked `existing`.
    */
   processes: Map<number, ProcessRecord>;
   /** Problems met during this poll (malformed lines, vanished pids); reported, never fatal. */

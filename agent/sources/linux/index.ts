@@ -135,7 +135,7 @@ export class LinuxSource implements Source {
 
   /** The network namespace of a live process, read or deferred. */
   private netnsOf(pid: number): string | undefined {
-    return this.processes.get(pid)?.netns ?? this.details.deferred.get(pid);
+    return (this.processes.get(pid) ?? this.details.deferred.get(pid))?.netns;
   }
 
   /** New processes in a network namespace not known yet become its representative. */
@@ -158,7 +158,7 @@ export class LinuxSource implements Source {
       if (netns !== undefined && netns !== this.ownNetns && !namespaces.has(netns)) namespaces.set(netns, pid);
     };
     for (const p of this.processes.values()) add(p.netns, p.pid);
-    deferred.forEach((netns, pid) => { add(netns, pid); });
+    deferred.forEach((rec, pid) => { add(rec.netns, pid); });
     this.namespaces = namespaces;
     return namespaces;
   }

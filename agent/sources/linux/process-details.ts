@@ -7,7 +7,7 @@
 import type { ProcessRecord } from '../types.js';
 import type { PidRange } from './listing-gate.js';
 import { readProcess, readStartKey } from './process-reader.js';
-import type { ProcessReadContext } from './process-reader.js';
+import type { ListedProcess, ProcessReadContext } from './process-reader.js';
 
 /** Existing pids re-checked per tick for PID reuse when the pids handed out are not known. */
 const REUSE_CHECKS_PER_TICK = 16;
@@ -16,12 +16,12 @@ export class ProcessDetails {
   /** Pids whose records are still `detailsPending`, in the order they were seen. */
   private readonly pending = new Set<number>();
   /**
-   * Processes listed on the first poll whose records are not read yet (pid -> network namespace),
-   * in pid order, and the clock ticks since boot at that listing: a record read later is
-   * `existing` when the process started by then (and not on a pid reused since).
+   * Processes listed on the first poll whose records are not read yet, with their parent, start
+   * and network namespace then, in pid order; kept out of the table (and out of the watch) until
+   * read. A record read later is `existing` when it has the listed start (else the pid was reused
+   * since), and keeps the listed parent (else the process was reparented since).
    */
-  private readonly deferredPids = new Map<number, string | undefined>();
-  private listedAtTicks = -1;
+  private readonly deferredPids = new Map<number, ListedProcess>();
   private fullReads = 0;
   private changed = false;
   private reuseCursor = 0;
@@ -38,19 +38,20 @@ export class ProcessDetails {
     return this.pending.size + this.deferredPids.size;
   }
 
-  /** Listed processes not read yet, pid -> network namespace (undefined when unreadable). */
-  get deferred(): ReadonlyMap<number, string | undefined> {
+  /** Listed processes not read yet, by pid. */
+  get deferred(): ReadonlyMap<number, ListedProcess> {
     return this.deferredPids;
   }
 
   /**
-   * Processes listed (when the clock read `listedAtTicks` ticks since boot) whose records are read
-   * later: listener owners and their ancestors when a listener needs them, the rest within the
-   * budget of the coming polls.
+   * Listed processes whose records are read later: listener owners and their ancestors when a
+   * listener needs them, the rest within the budget of the coming polls.
    */
-  defer(netns: ReadonlyMap<number, string | undefined>, listedAtTicks: number): void {
-    for (const [pid, ns] of netns) this.deferredPids.set(pid, ns);
-    this.listedAtTicks = listedAtTicks;
+  defer(listed: readonly ListedProcess[]): void {
+    for (let i = 0; i < listed.length; i++) {
+      const p = listed[i];
+      if (p !== undefined) this.deferredPids.set(p.pid, p);
+    }
   }
 
   /** Whether a re-read replaced or completed a record since beginPoll(). */
@@ -77,12 +78,15 @@ export class ProcessDetails {
 
   /** Reads a deferred process into the table; false when it is gone (then it is forgotten). */
   private readDeferred(pid: number): boolean {
-    this.deferredPids.delete(pid);
-    this.fullReads++;
-    const rec = readProcess(pid, this.ctx, 'full');
+    const listed = this.deferredPids.get(pid);
+    const rec = this.readFull(pid);
     if (rec === undefined) return false;
-    // Started by the first listing: it was running when the agent started (else the pid was reused since).
-    if (this.listedAtTicks >= 0 && Number(rec.startKey) <= this.listedAtTicks) rec.existing = true;
+    if (listed !== undefined && rec.startKey === listed.startKey) {
+      // The process listed when the agent started; its parent then, though it may have exited
+      // since and left the process to a reaper.
+      rec.existing = true;
+      rec.ppid = listed.ppid;
+    }
     this.processes.set(pid, rec);
     return true;
   }
@@ -91,6 +95,7 @@ export class ProcessDetails {
   private readFull(pid: number): ProcessRecord | undefined {
     this.fullReads++;
     this.pending.delete(pid);
+    this.deferredPids.delete(pid);
     return readProcess(pid, this.ctx, 'full');
   }
 
@@ -127,9 +132,10 @@ export class ProcessDetails {
     for (const pid of pids) this.checkStart(pid, found);
   }
 
+  /** A known or deferred pid now naming another process is read in full as a new one. */
   private checkStart(pid: number, found: number[]): void {
     const key = readStartKey(pid, this.ctx.procRoot);
-    if (key !== undefined && key !== this.processes.get(pid)?.startKey) this.readNew([pid], found);
+    if (key !== undefined && key !== (this.processes.get(pid) ?? this.deferredPids.get(pid))?.startKey) this.readNew([pid], found);
   }
 
   /** Completes a pending record in place of the light one; true when the table changed. */
@@ -185,7 +191,8 @@ export class ProcessDetails {
   /** Re-reads a known process; keeps the new record when the same process exec'd a new image. */
   reread(pid: number): boolean {
     if (this.deferredPids.has(pid)) {
-      const read = this.readDeferred(pid);
+      // With its deferred ancestors: a node's parent is fixed when it enters the table.
+      const read = this.completeChain(pid);
       if (read) this.changed = true;
       return read;
     }

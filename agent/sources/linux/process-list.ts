@@ -10,7 +10,7 @@ import { ListingGate, RECENT_AT_MOST } from './listing-gate.js';
 import type { ListingPlan, PidRange } from './listing-gate.js';
 import type { MemoryHousekeeping } from './memory-housekeeping.js';
 import { ProcessDetails } from './process-details.js';
-import { hasEnded, listPids, readLight, readNetns, readUptimeTicks } from './process-reader.js';
+import { hasEnded, listPids, readLight, readListed } from './process-reader.js';
 import type { ProcessReadContext, ReadDepth } from './process-reader.js';
 import type { SockDiag } from './sock-diag.js';
 
@@ -115,8 +115,9 @@ export class ProcessList {
     const unseen: number[] = [];
     for (let i = 0; i < pids.length; i++) {
       const pid = pids[i] ?? 0;
-      if (procs.has(pid)) existing.push(pid);
-      else if (!waiting.has(pid)) unseen.push(pid);
+      // A deferred pid is checked for reuse too: a new process on it is read as new.
+      if (procs.has(pid) || waiting.has(pid)) existing.push(pid);
+      else unseen.push(pid);
     }
     const first = !this.listedOnce;
     this.listedOnce = true;
@@ -127,16 +128,16 @@ export class ProcessList {
   }
 
   /**
-   * The first poll of a busy host reads no process yet but each one's network namespace (namespaces
-   * are discovered at once): the owners of listeners and their ancestors are read in this poll (by
-   * the source), the rest over the next polls (process-details.ts). Appends the pids to `deferred`.
+   * The first poll of a busy host reads of each process only its parent, start and network namespace
+   * (namespaces are discovered at once) and puts none into the table yet: the owners of listeners
+   * and their ancestors are read in full in this poll (by the source), the rest over the next polls
+   * (process-details.ts). Appends the pids to `deferred`.
    */
   private deferAll(unseen: readonly number[], deferred: number[]): ReadDepth {
     this.memory.burst(true);
-    const netns = readNetns(unseen, this.procRoot);
-    // After the listing: every process listed started by then.
-    this.details.defer(netns, readUptimeTicks(this.procRoot, this.ctx.clockTicks) ?? Number.POSITIVE_INFINITY);
-    for (const pid of netns.keys()) deferred.push(pid);
+    const listed = readListed(unseen, this.procRoot, this.diag);
+    this.details.defer(listed);
+    for (let i = 0; i < listed.length; i++) deferred.push(listed[i]?.pid ?? 0);
     return 'light';
   }
 

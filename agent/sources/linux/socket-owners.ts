@@ -1,5 +1,6 @@
 import { readdirSync, readlinkSync } from 'node:fs';
 import type { ProcessRecord } from '../types.js';
+import type { ListedProcess } from './process-reader.js';
 import { parseSocketLink } from './proc-parsers.js';
 import { loadSockDiag } from './sock-diag.js';
 import type { HolderScan, SockDiag } from './sock-diag.js';
@@ -58,7 +59,7 @@ export function defaultFdWalker(procRoot: string): FdWalker {
   return diag?.walksFds === true ? nativeFdWalker(procRoot, diag) : jsFdWalker(procRoot);
 }
 
-const NONE: ReadonlyMap<number, unknown> = new Map();
+const NONE: ReadonlyMap<number, ListedProcess> = new Map();
 
 /** Processes whose fd tables are read per native call during a search (the search stops early). */
 const WALK_CHUNK = 32;
@@ -149,16 +150,17 @@ export class SocketOwners {
    * @param listening inode -> socket uid (when known) of every listening socket now
    * @param processes the live process table
    * @param newPids pids that appeared since the last call, already read by scanNew()
-   * @param deferred live processes without a record yet (the first scan's, process-details.ts):
-   *   searched after the others
+   * @param deferred live processes whose records are not in the table yet (the first scan's,
+   *   process-details.ts): holders like the others, searched after them
    * @returns inode -> owner pids, oldest process first
    */
   resolve(
     listening: ReadonlyMap<number, number | undefined>,
     processes: ReadonlyMap<number, ProcessRecord>,
     newPids: readonly number[],
-    deferred: ReadonlyMap<number, unknown> = NONE,
+    deferred: ReadonlyMap<number, ListedProcess> = NONE,
   ): Map<number, number[]> {
+    const recordOf = (pid: number): ListedProcess | undefined => processes.get(pid) ?? deferred.get(pid);
     this.owners.forEach((pids, ino) => {
       if (!listening.has(ino)) {
         this.owners.delete(ino);
@@ -178,7 +180,7 @@ export class SocketOwners {
       if (last !== undefined && now - last < RETRY_UNRESOLVED_MS) return;
       missing.set(ino, uid);
     });
-    if (missing.size > 0) this.walk(missing, processes, scanned, now, deferred);
+    if (missing.size > 0) this.walk(missing, processes, scanned, now, deferred, recordOf);
 
     const result = new Map<number, number[]>();
     const holders = new Set<number>();
@@ -189,7 +191,7 @@ export class SocketOwners {
       let pids: number[];
       if (set === undefined || set.size === 0) pids = [];
       else if (set.size === 1) pids = [set.values().next().value ?? 0];
-      else pids = [...set].sort((a, b) => startOf(processes, a) - startOf(processes, b) || a - b);
+      else pids = [...set].sort((a, b) => startOf(recordOf(a)) - startOf(recordOf(b)) || a - b);
       result.set(ino, pids);
       for (let i = 0; i < pids.length; i++) holders.add(pids[i] ?? 0);
     });
@@ -202,7 +204,8 @@ export class SocketOwners {
     processes: ReadonlyMap<number, ProcessRecord>,
     scanned: Set<number>,
     now: number,
-    deferred: ReadonlyMap<number, unknown>,
+    deferred: ReadonlyMap<number, ListedProcess>,
+    recordOf: (pid: number) => ListedProcess | undefined,
   ): void {
     this.stats.walked = true;
     const uids = new Set([...missing.values()].filter((u) => u !== undefined));
@@ -224,28 +227,31 @@ export class SocketOwners {
     // Holders other than the first found are almost always its descendants (pre-fork servers).
     const holders = new Set([...found].flatMap((ino) => [...(this.owners.get(ino) ?? [])]));
     const descendants: number[] = [];
-    for (const p of processes.values()) {
-      if (!scanned.has(p.pid) && hasAncestorIn(p, holders, processes)) descendants.push(p.pid);
-    }
+    const visit = (p: ListedProcess) => {
+      if (!scanned.has(p.pid) && hasAncestorIn(p, holders, recordOf)) descendants.push(p.pid);
+    };
+    processes.forEach(visit);
+    deferred.forEach(visit);
     this.scan(descendants, missing);
     for (const ino of missing.keys()) this.lastWalk.set(ino, now);
   }
 }
 
-function startOf(processes: ReadonlyMap<number, ProcessRecord>, pid: number): number {
-  const p = processes.get(pid);
-  return p === undefined ? Number.MAX_SAFE_INTEGER : Date.parse(p.start);
+/** Start ticks since boot (Linux start keys are clock ticks), for ordering holders oldest first. */
+function startOf(p: ListedProcess | undefined): number {
+  const ticks = p === undefined ? NaN : Number(p.startKey);
+  return Number.isFinite(ticks) ? ticks : Number.MAX_SAFE_INTEGER;
 }
 
 function rank(p: ProcessRecord, uids: Set<number>): number {
   return p.uid !== undefined && uids.has(p.uid) ? 1 : 0;
 }
 
-function hasAncestorIn(p: ProcessRecord, set: Set<number>, processes: ReadonlyMap<number, ProcessRecord>): boolean {
-  let cur: ProcessRecord | undefined = p;
+function hasAncestorIn(p: ListedProcess, set: Set<number>, recordOf: (pid: number) => ListedProcess | undefined): boolean {
+  let cur: ListedProcess | undefined = p;
   for (let depth = 0; cur !== undefined && depth < 64; depth++) {
     if (set.has(cur.ppid)) return true;
-    cur = processes.get(cur.ppid);
+    cur = recordOf(cur.ppid);
   }
   return false;
 }

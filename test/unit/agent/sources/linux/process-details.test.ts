@@ -29,15 +29,23 @@ function details(root: string, budget: number): { processes: Map<number, Process
   return { processes, d };
 }
 
-test('deferred processes: read within the budget, each with its ancestors; existing unless started after the listing', (t) => {
+/** A light record as the first poll reads it (stat, uid, netns). */
+function light(pid: number, ppid: number, startTicks: number): ProcessRecord {
+  return { pid, ppid, startKey: String(startTicks), start: new Date(startTicks * 10).toISOString(), name: `p${pid}`, netns: 'n', detailsPending: true };
+}
+
+test('deferred processes: read within the budget, each with its ancestors; existing when still the process listed', (t) => {
   const { root, proc } = fakeProc(t);
   proc(10, 1, 100);
   proc(11, 10, 200);
   proc(12, 11, 300);
-  proc(13, 10, 9_000); // its pid was reused after the listing (at 5,000 ticks)
+  proc(13, 10, 9_000); // its pid was reused after the listing: another process now
+  proc(15, 1, 400); // its parent (14) exited after the listing: reparented to 1
   const { processes, d } = details(root, 2);
-  d.defer(new Map([[10, 'n'], [11, 'n'], [12, 'n'], [13, 'n'], [14, 'n']]), 5_000);
-  assert.equal(d.pendingCount, 5);
+  d.defer([light(10, 1, 100), light(11, 10, 200), light(12, 11, 300), light(13, 10, 500), light(14, 1, 350), light(15, 14, 400)]);
+  assert.equal(d.pendingCount, 6);
+  assert.equal(processes.size, 0, 'kept out of the table until read');
+  assert.equal(d.deferred.get(12)?.netns, 'n');
 
   // A listener owner's chain is read at once, whatever the budget.
   d.beginPoll();
@@ -47,24 +55,43 @@ test('deferred processes: read within the budget, each with its ancestors; exist
   assert.equal(processes.get(12)?.ppid, 11);
 
   d.beginPoll();
-  assert.equal(d.drainPending(), true);
-  assert.equal(processes.get(13)?.existing, undefined, 'started after the listing: a new process on a reused pid');
+  d.drainPending();
+  d.beginPoll();
+  d.drainPending();
+  const reused = processes.get(13);
+  assert.equal(reused?.existing, undefined, 'a new process on a reused pid is no already-running one');
+  assert.equal(reused?.startKey, '9000');
+  assert.equal(processes.get(15)?.existing, true);
+  assert.equal(processes.get(15)?.ppid, 14, 'the parent it had when the agent started, not the reaper');
   assert.equal(processes.has(14), false, 'pid 14 ended before it was read: forgotten');
   assert.equal(d.pendingCount, 0);
-  assert.deepEqual(d.deferred.size, 0);
 });
 
-test('deferred processes: at most the budget of reads per poll; a deferred parent of a new process is read with it', (t) => {
+test('deferred processes: at most the budget of reads per poll; a deferred parent re-read for a new child comes with its ancestors', (t) => {
   const { root, proc } = fakeProc(t);
-  for (let pid = 20; pid < 30; pid++) proc(pid, 1, pid);
+  for (let pid = 20; pid < 30; pid++) proc(pid, pid === 20 ? 1 : 20, pid);
   const { processes, d } = details(root, 3);
-  d.defer(new Map(Array.from({ length: 10 }, (_, i): [number, string] => [20 + i, 'n'])), 1_000);
+  d.defer(Array.from({ length: 10 }, (_, i) => light(20 + i, i === 0 ? 1 : 20, 20 + i)));
   d.beginPoll();
   d.drainPending();
   assert.equal(processes.size, 3, 'three reads this poll');
   assert.equal(d.pendingCount, 7);
   d.beginPoll();
-  assert.equal(d.reread(29), true, 'a deferred parent re-read (a new child appeared) is read now');
+  assert.equal(d.reread(29), true, 'a deferred parent of a new process is read now');
   assert.equal(processes.get(29)?.existing, true);
+  assert.ok(processes.has(20), 'with its ancestor');
   assert.equal(d.pendingCount, 6);
+});
+
+test('deferred processes: a pid that names another process by a later listing is read as new', (t) => {
+  const { root, proc } = fakeProc(t);
+  proc(40, 1, 9_000);
+  const { processes, d } = details(root, 10);
+  d.defer([light(40, 1, 100)]);
+  d.beginPoll();
+  const found: number[] = [];
+  d.checkReuse([40], found);
+  assert.deepEqual(found, [40]);
+  assert.equal(processes.get(40)?.existing, undefined);
+  assert.equal(d.pendingCount, 0);
 });

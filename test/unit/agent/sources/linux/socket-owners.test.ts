@@ -95,11 +95,12 @@ test('processes without a record yet (a first scan\'s deferred ones) hold socket
   const walked: number[][] = [];
   const walker: FdWalker = (pids, wanted) => { walked.push([...pids]); return host.walker(pids, wanted); };
   const owners = new SocketOwners('/proc', () => host.now, walker);
-  // 20 and 21 are listed but not read yet: in the fd map, not in the process table.
+  // 20 and 21 are listed but not read in full yet: light records kept out of the process table.
   const known = host.start(10);
+  const light = (pid: number): ProcessRecord => ({ pid, ppid: 1, startKey: '5', start: new Date(5).toISOString(), name: `p${pid}`, detailsPending: true });
   host.fds.set(20, [100]);
   host.fds.set(21, []);
-  const deferred = new Map([[20, undefined], [21, undefined]]);
+  const deferred = new Map([[20, light(20)], [21, light(21)]]);
   const first = new Map([[100, undefined]]);
   owners.scanNew(first, [known, 20, 21]);
   assert.deepEqual(owners.holdersWhere((pid) => deferred.has(pid)), [20]);
@@ -114,4 +115,17 @@ test('processes without a record yet (a first scan\'s deferred ones) hold socket
   const r = owners.resolve(later, host.processes, [], deferred);
   assert.deepEqual(r.get(101), [21]);
   assert.deepEqual(walked.flat().indexOf(known) < walked.flat().indexOf(21), true, `walk order: ${JSON.stringify(walked)}`);
+});
+
+test('a pre-fork server found among deferred processes: owners oldest first by the light records\' start', () => {
+  const host = new Host();
+  const owners = new SocketOwners('/proc', () => host.now, host.walker);
+  const light = (pid: number, ppid: number, startMs: number): ProcessRecord => ({ pid, ppid, startKey: String(startMs), start: new Date(startMs).toISOString(), name: `p${pid}`, detailsPending: true });
+  // The worker has the lower pid (pids wrapped): the master still comes first.
+  host.fds.set(900, [100]);
+  host.fds.set(30, [100]);
+  const deferred = new Map([[900, light(900, 1, 1_000)], [30, light(30, 900, 2_000)]]);
+  const listening = new Map([[100, undefined]]);
+  owners.scanNew(listening, [30, 900]);
+  assert.deepEqual(owners.resolve(listening, host.processes, [30, 900], deferred).get(100), [900, 30]);
 });
