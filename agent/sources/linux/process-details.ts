@@ -22,6 +22,8 @@ export class ProcessDetails {
    * since), and keeps the listed parent (else the process was reparented since).
    */
   private readonly deferredPids = new Map<number, ListedProcess>();
+  /** Deferred pids read since takeReused() that named another process than the one listed. */
+  private reused: number[] = [];
   private fullReads = 0;
   private changed = false;
   private reuseCursor = 0;
@@ -70,6 +72,13 @@ export class ProcessDetails {
     this.pending.add(pid);
   }
 
+  /** Deferred pids whose read found another process than the one listed (a new process): handed out once. */
+  takeReused(): number[] {
+    const pids = this.reused;
+    this.reused = [];
+    return pids;
+  }
+
   /** `pid` exited. */
   forget(pid: number): void {
     this.pending.delete(pid);
@@ -86,6 +95,8 @@ export class ProcessDetails {
       // since and left the process to a reaper.
       rec.existing = true;
       rec.ppid = listed.ppid;
+    } else {
+      this.reused.push(pid);
     }
     this.processes.set(pid, rec);
     return true;

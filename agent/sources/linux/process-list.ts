@@ -80,6 +80,8 @@ export class ProcessList {
       if (procs.get(pid)?.detailsPending !== true) this.details.completeChain(procs.get(pid)?.ppid ?? 0);
     }
     if (depth === 'full' && this.details.drainPending()) changed = true;
+    // Deferred pids that named another process when read are new processes like the others.
+    for (const pid of this.details.takeReused()) if (!newPids.includes(pid)) newPids.push(pid);
     // Newest first: a fresh listener most likely belongs to a fresh process.
     const startOf = new Map(newPids.map((pid) => [pid, Number(procs.get(pid)?.startKey ?? 0)]));
     newPids.sort((a, b) => (startOf.get(b) ?? 0) - (startOf.get(a) ?? 0));

@@ -160,6 +160,11 @@ export class SockDiag {
     return typeof this.addon.holders === 'function';
   }
 
+  /** Whether this build of the addon reads parents, starts and namespaces in one call (`starts`). */
+  get readsStarts(): boolean {
+    return typeof this.addon.starts === 'function';
+  }
+
   /** Whether this build of the addon can read process basics in one call. */
   get readsBasics(): boolean {
     return typeof this.addon.basics === 'function';

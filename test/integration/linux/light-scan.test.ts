@@ -107,7 +107,7 @@ test('the native light read gives the records the JS light read gives', { skip: 
   }
 });
 
-test('the native read of parent, start and namespace (a first scan\'s deferred processes) gives what the JS read gives', { skip: !linux || diag?.readsBasics !== true ? 'needs the sock_diag addon on Linux' : false }, (t) => {
+test('the native read of parent, start and namespace (a first scan\'s deferred processes) gives what the JS read gives', { skip: !linux || diag?.readsStarts !== true ? 'needs the sock_diag addon (starts) on Linux' : false }, (t) => {
   const sleeper = idleChild(t);
   const pids = [process.pid, sleeper, process.ppid, 1, 999_999_999];
   const native = readListed(pids, '/proc', diag);

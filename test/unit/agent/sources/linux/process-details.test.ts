@@ -61,6 +61,8 @@ test('deferred processes: read within the budget, each with its ancestors; exist
   const reused = processes.get(13);
   assert.equal(reused?.existing, undefined, 'a new process on a reused pid is no already-running one');
   assert.equal(reused?.startKey, '9000');
+  assert.deepEqual(d.takeReused(), [13], 'and is handed to the poll as a new pid');
+  assert.deepEqual(d.takeReused(), []);
   assert.equal(processes.get(15)?.existing, true);
   assert.equal(processes.get(15)?.ppid, 14, 'the parent it had when the agent started, not the reaper');
   assert.equal(processes.has(14), false, 'pid 14 ended before it was read: forgotten');
