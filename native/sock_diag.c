@@ -482,15 +482,19 @@ static int bytes_put(bytes_t *b, const void *p, size_t n) {
   return 0;
 }
 
-static napi_value basics(napi_env env, napi_callback_info info) {
+/* The arguments of a (procRoot, pids) walker; false (with a TypeError thrown) when they are not that. */
+static int pids_call(napi_env env, napi_callback_info info, const char *usage, walk_args_t *a) {
   size_t argc = 2;
   napi_value argv[2];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
+  if (get_walk_args(env, argc, argv, a)) return 1;
+  napi_throw_type_error(env, "EINVAL", usage);
+  return 0;
+}
+
+static napi_value basics(napi_env env, napi_callback_info info) {
   walk_args_t a;
-  if (!get_walk_args(env, argc, argv, &a)) {
-    napi_throw_type_error(env, "EINVAL", "basics(procRoot: string, pids: Uint32Array)");
-    return NULL;
-  }
+  if (!pids_call(env, info, "basics(procRoot: string, pids: Uint32Array)", &a)) return NULL;
   bytes_t out = { 0 };
   int err = 0;
   char path[PATH_MAX], ns[128], stat_text[4096];
@@ -541,14 +545,8 @@ static double decimal(const char *p, const char *end) {
 }
 
 static napi_value starts(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   walk_args_t a;
-  if (!get_walk_args(env, argc, argv, &a)) {
-    napi_throw_type_error(env, "EINVAL", "starts(procRoot: string, pids: Uint32Array)");
-    return NULL;
-  }
+  if (!pids_call(env, info, "starts(procRoot: string, pids: Uint32Array)", &a)) return NULL;
   double *out = malloc((a.npids == 0 ? 1 : a.npids) * 4 * sizeof(double));
   if (out == NULL) return throw_errno(env, ENOMEM, "starts");
   size_t n = 0;
