@@ -65,10 +65,17 @@ test('exited processes are kept for at least 10 minutes, then pruned', () => {
   assert.equal(t.find(1, '0'), undefined);
 });
 
+const min = 60_000;
+
+/** A table keeping exited processes 10 minutes, with processes `from`..`to - 1` running (named p<pid>). */
+function runningTable(from: number, to: number): ProcessTable {
+  const t = new ProcessTable({ hostId: 'h', bootId: 'b', retentionMs: 10 * min });
+  for (let pid = from; pid < to; pid++) t.upsert(rec(pid, 1, pid, `p${pid}`));
+  return t;
+}
+
 test('pruning forgets exited processes in the order they exited, a reused pid\'s predecessor included', () => {
-  const t = new ProcessTable({ hostId: 'h', bootId: 'b', retentionMs: 10 * 60_000 });
-  const min = 60_000;
-  for (let pid = 10; pid < 15; pid++) t.upsert(rec(pid, 1, pid, `p${pid}`));
+  const t = runningTable(10, 15);
   t.exit(10, 1 * min);
   t.exit(11, 2 * min);
   const before = Date.now();
@@ -87,9 +94,7 @@ test('pruning forgets exited processes in the order they exited, a reused pid\'s
 });
 
 test('exits after the wall clock stepped back are pruned on time, not held back by the ones before the step', () => {
-  const t = new ProcessTable({ hostId: 'h', bootId: 'b', retentionMs: 10 * 60_000 });
-  const min = 60_000;
-  for (let pid = 20; pid < 24; pid++) t.upsert(rec(pid, 1, pid, `p${pid}`));
+  const t = runningTable(20, 24);
   t.exit(20, 100 * min);
   t.exit(21, 101 * min);
   // The clock steps back an hour.
