@@ -213,13 +213,13 @@ export class LinuxSource implements Source {
       inodes.push(r.inode);
     }
     this.lastInodes = inodes;
-    // Deferred processes (the first scan) are new to the owner search too; those holding a
-    // listening socket are read now, with their ancestors, so that owners sort by start time.
+    // Processes deferred this poll (the first scan) are new to the owner search too; those holding
+    // a listening socket are read now, with their ancestors, so that the documents carry lineage.
     const scanned = deferred.length === 0 ? newPids : [...newPids, ...deferred];
     if (!newPidsScanned) this.owners.scanNew(listening, scanned);
     let completed = false;
     const waiting = this.details.deferred;
-    if (waiting.size > 0) {
+    if (deferred.length > 0) {
       for (const pid of this.owners.holdersWhere((p) => waiting.has(p))) if (this.details.completeChain(pid)) completed = true;
     }
     const owners = this.owners.resolve(listening, this.processes, scanned, waiting);
