@@ -91,6 +91,8 @@ export interface SourceInfo {
   privileged: boolean;
   /** Human sentences about reduced visibility, each said once. */
   limitations: string[];
+  /** The network namespace the agent runs in, as listener records name it (Linux, once started). */
+  ownNetns?: string;
 }
 
 export interface Snapshot {

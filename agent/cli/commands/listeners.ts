@@ -1,25 +1,13 @@
-import { readlinkSync } from 'node:fs';
 import { loadConfig } from '../../../config/loader.js';
 import type { EcsDocument } from '../../ecs/document.js';
 import { getField } from '../../ecs/document.js';
 import { F } from '../../ecs/fields.js';
 import { silentLogger } from '../../log/logger.js';
-import { parseNsLink } from '../../sources/linux/proc-parsers.js';
 import { Watcher } from '../../watch/watcher.js';
 import { createAgentContext } from '../bootstrap.js';
 import { intOption, parseCommandArgs } from '../command.js';
 import type { CliIO, Command } from '../command.js';
 import { chainText, hostPortText } from '../../../transports/stdout/human.js';
-
-/** This process's network namespace (Linux), for the NETNS column's `host`. */
-function ownNetns(): string | undefined {
-  if (process.platform !== 'linux') return undefined;
-  try {
-    return parseNsLink(readlinkSync('/proc/self/ns/net'));
-  } catch {
-    return undefined;
-  }
-}
 
 const HELP = `Usage: portwarden listeners [--json] [--port N] [--pid N] [--config FILE]
 
@@ -103,10 +91,10 @@ export const listenersCommand: Command = {
     if (values.json === true) {
       for (const d of shown) io.stdout.write(`${JSON.stringify(d)}\n`);
     } else {
-      // Not from the process table: on a busy host the first poll reads only owners and their ancestors.
-      const own = ownNetns();
-      io.stdout.write(`${renderListenerTable(shown, own)}\n`);
+      // The source's own namespace, not the table's record of this process: on a busy host the
+      // first poll reads only listener owners and their ancestors.
       const info = ctx.source.info();
+      io.stdout.write(`${renderListenerTable(shown, info.ownNetns)}\n`);
       for (const l of info.limitations) io.stderr.write(`note: ${l}\n`);
     }
     return 0;

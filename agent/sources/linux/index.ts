@@ -125,6 +125,7 @@ export class LinuxSource implements Source {
         : '/proc (probed or listed when /proc/loadavg\'s task counters change; new pids only)',
       privileged: this.privileged,
       limitations,
+      ...(this.ownNetns === undefined ? {} : { ownNetns: this.ownNetns }),
     };
   }
 
