@@ -71,18 +71,20 @@ test('deferred processes: read within the budget, each with its ancestors; exist
 
 test('deferred processes: at most the budget of reads per poll; a deferred parent re-read for a new child comes with its ancestors', (t) => {
   const { root, proc } = fakeProc(t);
-  for (let pid = 20; pid < 30; pid++) proc(pid, pid === 20 ? 1 : 20, pid);
+  // 20-26 children of 1; 27 <- 28 <- 29 a chain, read last in pid order.
+  const parentOf = (pid: number) => (pid >= 28 ? pid - 1 : 1);
+  for (let pid = 20; pid < 30; pid++) proc(pid, parentOf(pid), pid);
   const { processes, d } = details(root, 3);
-  d.defer(Array.from({ length: 10 }, (_, i) => light(20 + i, i === 0 ? 1 : 20, 20 + i)));
+  d.defer(Array.from({ length: 10 }, (_, i) => light(20 + i, parentOf(20 + i), 20 + i)));
   d.beginPoll();
   d.drainPending();
-  assert.equal(processes.size, 3, 'three reads this poll');
+  assert.deepEqual([...processes.keys()], [20, 21, 22], 'three reads this poll, in pid order');
   assert.equal(d.pendingCount, 7);
   d.beginPoll();
   assert.equal(d.reread(29), true, 'a deferred parent of a new process is read now');
   assert.equal(processes.get(29)?.existing, true);
-  assert.ok(processes.has(20), 'with its ancestor');
-  assert.equal(d.pendingCount, 6);
+  assert.ok(processes.has(28) && processes.has(27), 'with its deferred ancestors');
+  assert.equal(d.pendingCount, 4);
 });
 
 test('deferred processes: a pid that names another process by a later listing is read as new', (t) => {
