@@ -1,4 +1,3 @@
-import { isIP } from 'node:net';
 import type { ProcessNode } from '../lineage/process-table.js';
 import type { ListenerRecord } from '../sources/types.js';
 import { isoNow } from '../util/iso-now.js';
@@ -8,7 +7,7 @@ import type { AgentEventInput, EcsDocument } from './document.js';
 import { Action, Dataset, ECS_VERSION, Kind, MODULE } from './fields.js';
 import type { HostContext } from './host.js';
 import { processBlock } from './process-fields.js';
-import { addressScope } from './scope.js';
+import { addressInfo } from './scope.js';
 
 export interface BaseOptions {
   dataset: Dataset;
@@ -54,18 +53,6 @@ function deepFreeze<T>(v: T): T {
 
 function isPlain(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-/** Whether a listener address is an IP (not a name or a path), for the few addresses a host binds, thousands of times. */
-const ipAddresses = new Map<string, boolean>();
-function isIpAddress(address: string): boolean {
-  let yes = ipAddresses.get(address);
-  if (yes === undefined) {
-    if (ipAddresses.size >= 1024) ipAddresses.clear();
-    yes = isIP(address) !== 0;
-    ipAddresses.set(address, yes);
-  }
-  return yes;
 }
 
 const IANA: Record<string, string> = { tcp: '6', udp: '17' };
@@ -116,7 +103,7 @@ export class DocumentBuilder {
 
   /** A listener event, with its owner (the oldest holder) and the owner's ancestry. */
   listener(l: ListenerRecord & { zone?: string }, owner: ProcessNode | undefined, ancestors: readonly ProcessNode[], o: ListenerEventOptions): EcsDocument {
-    const scope = addressScope(l.address);
+    const { scope, ip: isIp } = addressInfo(l.address);
     const action = o.action;
     const doc = this.base({
       dataset: Dataset.network,
@@ -131,7 +118,7 @@ export class DocumentBuilder {
     if (o.start !== undefined && o.end !== undefined) {
       doc.event.duration = Math.max(0, Date.parse(o.end) - Date.parse(o.start)) * 1_000_000;
     }
-    const ip = isIpAddress(l.address) ? l.address : undefined;
+    const ip = isIp ? l.address : undefined;
     const endpoint = { ...(ip === undefined ? {} : { ip }), port: l.port, address: l.address };
     const listener: Record<string, unknown> = { scope, netns: l.netns, owners: l.owners };
     if (l.inode > 0) listener.socket_inode = String(l.inode);

@@ -1,4 +1,4 @@
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIP, isIPv4, isIPv6 } from 'node:net';
 
 /** How far a bound address reaches: `portwarden.listener.scope`. */
 export type Scope = 'any' | 'loopback' | 'link_local' | 'private' | 'public';
@@ -18,19 +18,30 @@ function v4Scope(ip: string): Scope {
   return 'public';
 }
 
-/** Scopes of the addresses seen lately: a host binds few distinct addresses, often thousands of times. */
-const known = new Map<string, Scope>();
+/** What a listener document needs of its local address: its scope, and whether it is an IP. */
+export interface AddressInfo {
+  scope: Scope;
+  ip: boolean;
+}
+
+/** The addresses seen lately: a host binds few distinct addresses, often thousands of times. */
+const known = new Map<string, AddressInfo>();
 const KNOWN_AT_MOST = 1024;
+
+/** Scope of a local address and whether it is an IP (not a name or a zone-qualified link-local). */
+export function addressInfo(address: string): AddressInfo {
+  let info = known.get(address);
+  if (info === undefined) {
+    if (known.size >= KNOWN_AT_MOST) known.clear();
+    info = { scope: scopeOf(address), ip: isIP(address) !== 0 };
+    known.set(address, info);
+  }
+  return info;
+}
 
 /** Scope of a local address (`0.0.0.0`, `::`, `127.0.0.1`, `fe80::1`, `::ffff:10.0.0.1` ...). */
 export function addressScope(address: string): Scope {
-  let scope = known.get(address);
-  if (scope === undefined) {
-    if (known.size >= KNOWN_AT_MOST) known.clear();
-    scope = scopeOf(address);
-    known.set(address, scope);
-  }
-  return scope;
+  return addressInfo(address).scope;
 }
 
 function scopeOf(address: string): Scope {
