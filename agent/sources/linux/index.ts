@@ -15,10 +15,11 @@ import { MemoryHousekeeping } from './memory-housekeeping.js';
 import { SocketOwners } from './socket-owners.js';
 
 /**
- * Processes read in full per poll. When more appear at once, the first poll reads none of them but
- * each one's network namespace, and a fork storm reads them light (stat, uid, netns); listener
- * owners and their ancestors are read in full in the same poll and the rest over the following
- * polls, this many per poll, so no poll costs much more than a steady one.
+ * Processes read in full per poll. When more appear at once, the first poll reads of each only its
+ * parent, start and network namespace (process-details.ts: deferred), and a fork storm reads them
+ * light (stat, uid, netns); listener owners and their ancestors are read in full in the same poll
+ * and the rest over the following polls, this many per poll, so no poll costs much more than a
+ * steady one.
  */
 export const FULL_READS_PER_POLL = 128;
 const CAP_DAC_READ_SEARCH = 2n;
@@ -140,8 +141,7 @@ export class LinuxSource implements Source {
   }
 
   /** New processes in a network namespace not known yet become its representative. */
-  private addNamespaces(pids: readonly number[]): void {
-    const known = this.namespaces;
+  private addNamespaces(pids: Iterable<number>, known = this.namespaces): void {
     if (known === undefined) return;
     for (const pid of pids) {
       const netns = this.netnsOf(pid);
@@ -155,11 +155,8 @@ export class LinuxSource implements Source {
     const deferred = this.details.deferred;
     if (cached !== undefined && [...cached.values()].every((pid) => this.processes.has(pid) || deferred.has(pid))) return cached;
     const namespaces = new Map<string, number>();
-    const add = (netns: string | undefined, pid: number) => {
-      if (netns !== undefined && netns !== this.ownNetns && !namespaces.has(netns)) namespaces.set(netns, pid);
-    };
-    for (const p of this.processes.values()) add(p.netns, p.pid);
-    deferred.forEach((rec, pid) => { add(rec.netns, pid); });
+    this.addNamespaces(this.processes.keys(), namespaces);
+    this.addNamespaces(deferred.keys(), namespaces);
     this.namespaces = namespaces;
     return namespaces;
   }
