@@ -3,6 +3,7 @@ import { duration } from './types.js';
 import { transportRegistry } from '../transports/registry.js';
 import { heartbeatSchema, metricsSchema, outputCommonShape, spoolSchema } from '../agent/pipeline/config.js';
 import { detectSchema } from '../agent/detect/config.js';
+import { sourceSchema } from '../agent/sources/config.js';
 
 /** One output: the transport's own keys plus the pipeline's common keys. */
 export function outputSchemas() {
@@ -55,6 +56,7 @@ export const configSchema = z.strictObject({
     .describe('where agent id, spool, cursors and baseline live; default /var/lib/portwarden as root, else ~/.local/state/portwarden'),
   interval: duration().default(1000).refine((ms) => ms >= 100, 'expected at least 100ms')
     .describe('how often listeners and processes are polled'),
+  source: sourceSchema,
   events: eventsSchema,
   inventory: inventorySchema,
   outputs: z.array(outputSchema()).min(1).prefault([{ type: 'stdout' }])

@@ -44,7 +44,7 @@ export async function createAgentContext(
   loaded: LoadedConfig,
   logger: Logger,
   env: NodeJS.ProcessEnv,
-  opts: { sourceKind?: SourceKind; stateOptional?: boolean; hostInWorker?: boolean } = {},
+  opts: { sourceKind?: SourceKind; stateOptional?: boolean; hostInWorker?: boolean; realtime?: boolean } = {},
 ): Promise<AgentContext> {
   let stateDir: string;
   try {
@@ -61,7 +61,7 @@ export async function createAgentContext(
   const host = opts.hostInWorker === true ? await readHostContextInWorker(id) : await (await import('../ecs/host.js')).readHostContext(id);
   const builder = new DocumentBuilder(host, makeAgentInfo(id, host.hostname));
   const table = new ProcessTable({ hostId: host.id, bootId: host.boot.id });
-  const source = await createSource(opts.sourceKind ?? 'auto', logger);
+  const source = await createSource(opts.sourceKind ?? 'auto', logger, opts.realtime === true ? loaded.config.source : undefined);
   await source.start();
   return { stateDir, builder, table, source };
 }

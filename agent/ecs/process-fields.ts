@@ -26,7 +26,7 @@ function userOf(r: ProcessRecord, withDomain = true): Record<string, unknown> | 
 /** The fields of one process as ECS `process.*` (also used for `process.parent.*`). */
 function describe(node: ProcessNode): { fields: Record<string, unknown>; truncated: boolean } {
   const r = node.record;
-  let truncated = false;
+  let truncated = r.argsTruncated === true;
   const f: Record<string, unknown> = { pid: r.pid, entity_id: node.entityId, name: r.name, start: r.start };
   if (r.executable !== undefined) f.executable = r.executable;
   if (r.commandLine !== undefined) {

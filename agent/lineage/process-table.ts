@@ -68,8 +68,10 @@ export class ProcessTable {
     const prev = this.byKey.get(key);
     if (prev !== undefined) {
       if (prev.record === rec) return { node: prev, change: 'same' };
-      // A light record completed by the source is the same image, not an exec.
-      const exec = prev.record.detailsPending !== true
+      // A light record completed by the source is the same image, not an exec; so is a record made
+      // from a kernel event that a read of /proc completes (the kernel reports every exec itself).
+      const completes = prev.record.detailsPending === true || (prev.record.realtime === true && rec.realtime !== true);
+      const exec = !completes
         && (prev.record.executable !== rec.executable || prev.record.commandLine !== rec.commandLine || prev.record.name !== rec.name);
       const node: ProcessNode = { ...prev, record: rec };
       this.byKey.set(key, node);

@@ -1,4 +1,33 @@
-import type { ListenerRecord, ProcessRecord, Snapshot, Source, SourceInfo } from './types.js';
+import type { ListenerRecord, ProcessRecord, RealtimeEvent, RealtimeFeed, RealtimeStatus, Snapshot, Source, SourceInfo } from './types.js';
+
+/** A programmable real-time feed: `emit` delivers events as a kernel producer would. */
+export class FakeRealtimeFeed implements RealtimeFeed {
+  private handler: ((events: RealtimeEvent[]) => void) | undefined;
+  lostCount = 0;
+  closed = false;
+
+  constructor(private readonly st: RealtimeStatus = { requested: 'auto', mode: 'ebpf', reasons: [], blind: [], listenersRealtime: true }) {}
+
+  status(): RealtimeStatus {
+    return this.st;
+  }
+
+  subscribe(handler: (events: RealtimeEvent[]) => void): void {
+    this.handler = handler;
+  }
+
+  emit(events: RealtimeEvent[]): void {
+    this.handler?.(events);
+  }
+
+  lost(): number {
+    return this.lostCount;
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+}
 
 /**
  * A programmable collector for tests of everything above the sources: set the process table and
@@ -10,6 +39,14 @@ export class FakeSource implements Source {
   warnings: string[] = [];
   fail: Error | undefined;
   polls = 0;
+  /** The feed `realtime()` hands out; none (polling only) when undefined. */
+  feed: FakeRealtimeFeed | undefined;
+  /** When the next snapshot says it was taken (a poll that began before some real-time events). */
+  takenAt: Date | undefined;
+
+  realtime(): RealtimeFeed | undefined {
+    return this.feed;
+  }
 
   start = (): Promise<void> => Promise.resolve();
   flush = (): Promise<void> => Promise.resolve();
@@ -32,6 +69,8 @@ export class FakeSource implements Source {
     }
     const warnings = this.warnings;
     this.warnings = [];
-    return Promise.resolve({ takenAt: new Date(), listeners: [...this.listeners], processes: new Map(this.processes), warnings });
+    const takenAt = this.takenAt ?? new Date();
+    this.takenAt = undefined;
+    return Promise.resolve({ takenAt, listeners: [...this.listeners], processes: new Map(this.processes), warnings });
   }
 }

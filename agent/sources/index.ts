@@ -1,5 +1,6 @@
 import type { Logger } from '../log/logger.js';
 import type { Source } from './types.js';
+import type { SourceConfig } from './config.js';
 import { createLinuxSource } from './linux/index.js';
 
 export type SourceKind = 'auto' | 'linux' | 'windows' | 'darwin' | 'portable';
@@ -9,13 +10,17 @@ export type SourceKind = 'auto' | 'linux' | 'windows' | 'darwin' | 'portable';
  * loaded lazily (they pull in platform-only modules); anything else gets the portable fallback
  * (systeminformation), loaded lazily too.
  */
-export async function createSource(kind: SourceKind, logger: Logger): Promise<Source> {
+export async function createSource(kind: SourceKind, logger: Logger, realtime?: SourceConfig): Promise<Source> {
   const platform = kind === 'auto' ? process.platform : kind;
   switch (platform) {
     case 'linux': {
       // A container watching its host mounts the host's /proc elsewhere (the DaemonSet: /host/proc).
       const procRoot = process.env.PORTWARDEN_PROC_ROOT;
-      return createLinuxSource({ logger, ...(procRoot === undefined || procRoot === '' ? {} : { procRoot }) });
+      return createLinuxSource({
+        logger,
+        ...(procRoot === undefined || procRoot === '' ? {} : { procRoot }),
+        ...(realtime === undefined ? {} : { realtime: { mode: realtime.realtime, ringBytes: realtime.ring_buffer } }),
+      });
     }
     case 'win32':
     case 'windows': {

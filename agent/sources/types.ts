@@ -74,6 +74,13 @@ export interface ProcessRecord {
    * the rest over the next polls). The watch reports it as `already_running`, not as a new process.
    */
   existing?: true;
+  /**
+   * Made from a real-time event (fork or exec), not read from the OS's process list: a later read
+   * of the same process (pid and start) completes it without counting as an exec.
+   */
+  realtime?: true;
+  /** The command line was cut (kernel or /proc bounds); `args` holds the first part only. */
+  argsTruncated?: true;
   /** Windows extras. */
   originalFileName?: string;
   codeSignature?: { exists: boolean; trusted?: boolean; subjectName?: string };
@@ -91,8 +98,55 @@ export interface SourceInfo {
   privileged: boolean;
   /** Human sentences about reduced visibility, each said once. */
   limitations: string[];
+  /** The real-time path (Linux, the agent only): which runs and why a better one does not. */
+  realtime?: RealtimeStatus;
   /** The network namespace the agent runs in, as listener records name it (Linux, once started). */
   ownNetns?: string;
+}
+
+/**
+ * What a real-time source saw as it happened (Linux: eBPF or the proc connector), in kernel order.
+ * `at` is epoch ms of the event itself. Applied by the watch to the same process table and listener
+ * set that polling fills; polling reconciles what the real-time path missed.
+ */
+export type RealtimeEvent =
+  /** A new process (fork), before any exec: the parent's image, captured with its parent at once. */
+  | { kind: 'fork'; record: ProcessRecord; at: number }
+  /** A process replaced its image. */
+  | { kind: 'exec'; record: ProcessRecord; at: number }
+  | { kind: 'exit'; pid: number; startKey: string; at: number }
+  /**
+   * A TCP socket entered LISTEN or a UDP socket was bound; `owners` holds the calling process.
+   * `ownerRecord` is its record when the source read it for this event (not seen before).
+   */
+  | { kind: 'listen'; record: ListenerRecord & { zone?: string }; ownerRecord?: ProcessRecord; at: number }
+  /** A TCP socket left LISTEN, or a bound UDP socket was destroyed (matched by inode, else address). */
+  | { kind: 'unlisten'; record: ListenerRecord; at: number }
+  /** Events the kernel side dropped (ring buffer full, netlink overrun): polling reconciles. */
+  | { kind: 'lost'; count: number; at: number; producer: string };
+
+/** Which real-time path runs, and why a better one does not. */
+export interface RealtimeStatus {
+  /** What the config asked for: `auto`, `ebpf`, `proc_connector` or `off`. */
+  requested: string;
+  /** What runs: `ebpf`, `proc_connector` or `off`. */
+  mode: 'ebpf' | 'proc_connector' | 'off';
+  /** Why better paths do not run, e.g. `eBPF: bpf_object__load: Operation not permitted (needs CAP_BPF ...)`. */
+  reasons: string[];
+  /** What the running path does not see, said once (e.g. UDP binds without tracefs). */
+  blind: string[];
+  /** Whether listeners are seen as they open and close (eBPF) or by polling only. */
+  listenersRealtime: boolean;
+}
+
+/** A source's real-time feed: events between polls. */
+export interface RealtimeFeed {
+  status(): RealtimeStatus;
+  /** Starts delivery; the handler gets each kernel delivery's events at once, in order. */
+  subscribe(handler: (events: RealtimeEvent[]) => void): void;
+  /** Kernel-side drops so far. */
+  lost(): number;
+  close(): void;
 }
 
 export interface Snapshot {
@@ -123,4 +177,6 @@ export interface Snapshot {
 export interface Source extends Lifecycle {
   info(): SourceInfo;
   poll(): Promise<Snapshot>;
+  /** The real-time feed, where the platform has one and it runs (after start()). */
+  realtime?(): RealtimeFeed | undefined;
 }

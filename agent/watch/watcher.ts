@@ -4,13 +4,18 @@ import { Action, Kind } from '../ecs/fields.js';
 import type { ProcessNode, ProcessTable } from '../lineage/process-table.js';
 import type { Logger } from '../log/logger.js';
 import type { EventSink } from '../pipeline/types.js';
-import type { ListenerRecord, ProcessRecord, Source } from '../sources/types.js';
+import type { ListenerRecord, ProcessRecord, RealtimeEvent, RealtimeFeed, Snapshot, Source } from '../sources/types.js';
 import { errorMessage } from '../util/errors.js';
 import type { Lifecycle } from '../util/lifecycle.js';
 import { Handoff } from './handoff.js';
 import { diffListeners } from './listener-diff.js';
 import type { ListenerDiff, TrackedListener } from './listener-diff.js';
+import { applyRealtime, RecentChanges } from './realtime-apply.js';
+import type { ApplyTarget } from './realtime-apply.js';
 import { WarningAggregator } from './warnings.js';
+
+/** After process events from the proc connector, the next poll comes at most this soon (listeners it cannot see). */
+const PROCESS_ACTIVITY_POLL_MS = 250;
 
 /** Turns an event into alerts; the detectors plug in here. */
 export type Detect = (doc: EcsDocument) => EcsDocument[];
@@ -28,6 +33,11 @@ export interface WatcherOptions {
   sink: EventSink;
   logger: Logger;
   intervalMs: number;
+  /**
+   * Poll interval while the source's real-time feed reports listeners as they change (eBPF): polls
+   * then only reconcile. Default `intervalMs`.
+   */
+  reconcileIntervalMs?: number;
   /** Ship process events (they are always tracked). */
   shipProcesses: boolean;
   processFilter?: ProcessFilter;
@@ -49,6 +59,17 @@ export class Watcher implements Lifecycle {
   /** Events of processes first seen with `detailsPending`, held until the source completes them. */
   private readonly held = new Map<string, ProcessAction>();
   ticks = 0;
+  /** Real-time events: the feed, what it changed lately, and the one lane both they and polls go through. */
+  private feed: RealtimeFeed | undefined;
+  private readonly recent = new RecentChanges();
+  private lane: Promise<void> = Promise.resolve();
+  private pendingEvents: RealtimeEvent[] = [];
+  private nextPollAt = 0;
+  private readonly startedAt = Date.now();
+  private target: ApplyTarget | undefined;
+  /** Real-time events applied, and kernel-side losses reported. */
+  realtimeEvents = 0;
+  realtimeLost = 0;
 
   constructor(private readonly o: WatcherOptions) {
     this.warnings = new WarningAggregator(o.logger, (doc) => o.sink.accept(doc), o.builder.agentEvent);
@@ -56,29 +77,110 @@ export class Watcher implements Lifecycle {
 
   start(): Promise<void> {
     this.stopped = false;
+    this.attachRealtime();
     this.schedule(0);
     return Promise.resolve();
   }
 
+  /** Takes the source's real-time events from now on (start() does; tests that tick by hand call it). */
+  attachRealtime(): void {
+    const feed = this.o.source.realtime?.();
+    if (this.feed !== undefined || feed === undefined || feed.status().mode === 'off') return;
+    this.feed = feed;
+    feed.subscribe((events) => { this.enqueue(events); });
+  }
+
+  /** Polls reconcile at a slower pace while the kernel reports listeners as they change. */
+  private get pollEveryMs(): number {
+    return this.feed?.status().listenersRealtime === true ? Math.max(this.o.intervalMs, this.o.reconcileIntervalMs ?? this.o.intervalMs) : this.o.intervalMs;
+  }
+
   private schedule(delay: number): void {
     if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.nextPollAt = Date.now() + delay;
     this.timer = setTimeout(() => {
+      this.timer = undefined;
       this.running = this.tick().finally(() => {
         this.running = undefined;
-        this.schedule(this.o.intervalMs);
+        if (this.timer === undefined) this.schedule(this.pollEveryMs);
       });
     }, delay);
     this.timer.unref();
   }
 
+  /** Brings the next poll forward to at most `delayMs` from now (a poll under way finishes first). */
+  private pollSoon(delayMs: number): void {
+    if (this.stopped || this.running !== undefined || Date.now() + delayMs >= this.nextPollAt) return;
+    this.schedule(delayMs);
+  }
+
+  /** Runs `fn` after everything queued before it: polls and real-time deliveries never interleave. */
+  private exclusive(fn: () => Promise<void>): Promise<void> {
+    const run = this.lane.then(fn);
+    this.lane = run.catch(() => undefined);
+    return run;
+  }
+
+  private enqueue(events: RealtimeEvent[]): void {
+    if (this.stopped) return;
+    const first = this.pendingEvents.length === 0;
+    for (const e of events) this.pendingEvents.push(e);
+    if (!first) return;
+    this.exclusive(() => this.applyPending()).catch((err: unknown) => {
+      this.o.logger.error(`real-time events could not be applied: ${errorMessage(err)}`);
+    });
+  }
+
+  private async applyPending(): Promise<void> {
+    const events = this.pendingEvents;
+    this.pendingEvents = [];
+    this.realtimeEvents += events.length;
+    const out: EcsDocument[] = [];
+    const lost = applyRealtime(events, this.target ??= this.applyTarget(), this.recent, out);
+    const handoff = new Handoff(this.o.sink);
+    for (const doc of out) await handoff.add(doc);
+    if (lost > 0) {
+      this.realtimeLost += lost;
+      const message = `real-time source lost ${lost} kernel event(s) (${this.realtimeLost} since start); a poll reconciles listeners and processes now`;
+      this.o.logger.warn(message);
+      await handoff.add(this.o.builder.agentEvent({
+        action: Action.collectorDegraded, message, severity: 47,
+        fields: { portwarden: { collector: { realtime_lost: lost, realtime_lost_total: this.realtimeLost } } },
+      }));
+      this.pollSoon(0);
+    } else if (this.feed?.status().listenersRealtime === false) {
+      // The proc connector sees processes, not sockets: a new process may have opened a listener.
+      this.pollSoon(PROCESS_ACTIVITY_POLL_MS);
+    }
+    await handoff.settle();
+  }
+
+  private applyTarget(): ApplyTarget {
+    return {
+      table: this.o.table,
+      listeners: () => this.listeners,
+      processEvent: (action, node, out, at) => { this.processEvent(action, node, out, at); },
+      listenerEvent: (t, action, at, span, out) => {
+        const doc = this.listenerDoc(t, action, at, span);
+        out.push(doc);
+        if (action === Action.listeningStarted) out.push(...(this.o.detect?.(doc) ?? []));
+      },
+      startedAt: this.startedAt,
+    };
+  }
+
   async flush(): Promise<void> {
     await this.running;
+    await this.lane;
   }
 
   async shutdown(): Promise<void> {
     this.stopped = true;
+    this.feed?.close();
     clearTimeout(this.timer);
     await this.running;
+    await this.lane;
     await this.warnings.flush();
   }
 
@@ -89,26 +191,39 @@ export class Watcher implements Lifecycle {
 
   /** One poll: processes first (lineage must know owners), then listeners. */
   async tick(): Promise<void> {
-    let snap;
+    let snap: Snapshot;
     try {
       snap = await this.o.source.poll();
     } catch (err) {
       await this.warnings.fatal(`collector failed: ${errorMessage(err)}`);
       return;
     }
+    await this.exclusive(() => this.reconcile(snap));
+  }
+
+  /** Applies a poll's snapshot; real-time changes made since the poll began are kept, not undone. */
+  private async reconcile(snap: Snapshot): Promise<void> {
     this.ticks++;
     for (const w of snap.warnings) this.warnings.add(w);
     const at = snap.takenAt.toISOString();
+    const since = snap.takenAt.getTime();
     const out: EcsDocument[] = [];
+    const recent = this.recent;
     const changed = snap.changed ?? { processes: true, listeners: true };
-    if (changed.processes || this.first) this.trackProcesses(snap.processes, out);
-    if (!changed.processes && !changed.listeners && !this.first) {
+    // After real-time changes the tracked sets may hold what no poll confirmed yet: compare in full.
+    const processes = changed.processes || recent.processesTouched;
+    const listenersChanged = changed.listeners || recent.listenersTouched;
+    recent.processesTouched = false;
+    recent.listenersTouched = false;
+    if (processes || this.first) this.trackProcesses(snap.processes, out, since);
+    recent.prune(since);
+    if (!processes && !listenersChanged && !this.first) {
       await this.warnings.maybeReport();
       return;
     }
 
     // Only processes changed (most ticks on a host with process churn): the listener set is the same.
-    const diff = changed.listeners || this.first ? this.diff(snap.listeners, at) : undefined;
+    const diff = listenersChanged || this.first ? this.diff(snap.listeners, at, since) : undefined;
     const first = this.first;
     this.first = false;
     const handoff = new Handoff(this.o.sink);
@@ -137,29 +252,48 @@ export class Watcher implements Lifecycle {
     await this.warnings.maybeReport();
   }
 
-  /** This tick's listeners against the tracked set, which it replaces. */
-  private diff(listeners: readonly ListenerRecord[], at: string): ListenerDiff {
+  /** This tick's listeners against the tracked set, which it replaces (real-time changes since `since` kept). */
+  private diff(listeners: readonly ListenerRecord[], at: string, since: number): ListenerDiff {
     const now = listeners.map((record) => {
       const pid = record.owners[0];
       const owner = pid === undefined ? undefined : this.o.table.get(pid);
       return { record, owner };
     });
     const diff = diffListeners(this.listeners, now, at);
+    const added = this.recent.listenerAdded;
+    const removed = this.recent.listenerRemoved;
+    if (added.size > 0 || removed.size > 0) {
+      // Opened after the poll read the sockets: still open as far as anyone knows.
+      diff.stopped = diff.stopped.filter((t) => {
+        if (!RecentChanges.after(added, t.key, since)) return true;
+        diff.current.set(t.key, t);
+        return false;
+      });
+      // Closed after the poll read the sockets: reported already, not to come back.
+      diff.started = diff.started.filter((t) => {
+        if (!RecentChanges.after(removed, t.key, since)) return true;
+        diff.current.delete(t.key);
+        return false;
+      });
+    }
     this.listeners = diff.current;
     return diff;
   }
 
-  private trackProcesses(live: ReadonlyMap<number, ProcessRecord>, out: EcsDocument[]): void {
+  private trackProcesses(live: ReadonlyMap<number, ProcessRecord>, out: EcsDocument[], since: number): void {
     const table = this.o.table;
     const now = Date.now();
+    const recent = this.recent;
     // Both loops run over all processes on every tick that saw one come or go: no copies of them.
     // (Deleting the entry being visited from a Map is safe while iterating it.)
     for (const node of table.liveNodes()) {
       const rec = live.get(node.record.pid);
       if (rec === undefined || rec.startKey !== node.record.startKey) {
+        // Started (as the kernel said) after the poll listed /proc: alive as far as anyone knows.
+        if (RecentChanges.after(recent.processAdded, node.key, since)) continue;
         const ended = table.exit(node.record.pid, now);
         this.held.delete(node.key);
-        if (ended !== undefined) this.processEvent(Action.processEnd, ended, out);
+        if (ended !== undefined && !recent.unannounced.delete(node.key)) this.processEvent(Action.processEnd, ended, out);
       }
     }
     const fresh: ProcessRecord[] = [];
@@ -168,6 +302,8 @@ export class Watcher implements Lifecycle {
     const startMs = new Map<ProcessRecord, number>();
     live.forEach((r) => {
       if (table.get(r.pid)?.record === r) return;
+      // Ended (as the kernel said) after the poll listed /proc: not to come back.
+      if (table.find(r.pid, r.startKey)?.exitedAt !== undefined) return;
       fresh.push(r);
       startMs.set(r, Date.parse(r.start));
     });
@@ -178,6 +314,8 @@ export class Watcher implements Lifecycle {
       if (rec === undefined) continue;
       const { node, change } = table.upsert(rec);
       const pending = rec.detailsPending === true;
+      // A fork the kernel reported, still running its parent's image: announced now, as polling would.
+      if (recent.unannounced.delete(node.key) && !pending && change !== 'exec') this.processEvent(startAction(), node, out);
       if (change === 'new') {
         const action = this.first || rec.existing === true ? Action.alreadyRunning : startAction();
         // Its document and detection need the command line and executable: wait for them.
@@ -196,11 +334,11 @@ export class Watcher implements Lifecycle {
     }
   }
 
-  private processEvent(action: ProcessAction, node: ProcessNode, out: EcsDocument[]): void {
+  private processEvent(action: ProcessAction, node: ProcessNode, out: EcsDocument[], at?: string): void {
     const detect = action !== Action.processEnd && this.o.detect !== undefined;
     const ship = this.o.shipProcesses && this.passesFilter(node);
     if (!detect && !ship) return;
-    const doc = this.o.builder.process(action, node, this.o.table.ancestors(node));
+    const doc = this.o.builder.process(action, node, this.o.table.ancestors(node), at);
     if (ship) out.push(doc);
     if (detect) out.push(...(this.o.detect?.(doc) ?? []));
   }

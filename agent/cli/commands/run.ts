@@ -52,7 +52,7 @@ export const runCommand: Command = {
     const format = config.log.format === 'auto' ? (config.log.file === undefined && io.stderr.isTTY === true ? 'human' : 'ecs') : config.log.format;
     const logger = createLogger({ level: config.log.level, file: config.log.file, format });
     if (workerError !== undefined) logger.warn(`config validated in-process (the start-up worker failed: ${workerError}); about 6 MB more heap for the agent's lifetime`);
-    const ctx = await createAgentContext(loaded, logger, io.env, { hostInWorker: true });
+    const ctx = await createAgentContext(loaded, logger, io.env, { hostInWorker: true, realtime: true });
     const { builder, source, stateDir } = ctx;
 
     const outputs = createTransports(loaded, {
@@ -68,19 +68,34 @@ export const runCommand: Command = {
     await detection?.start();
 
     const info = source.info();
+    const rt = info.realtime;
     logger.info(`portwarden ${builder.agent.version} watching ${builder.host.name}`, {
       collector: info.platform, listeners: info.listenerPath, processes: info.processPath, outputs: outputs.map((o) => o.name),
+      ...(rt === undefined ? {} : { realtime: rt.mode }),
     });
     for (const l of info.limitations) logger.warn(l);
+    if (rt !== undefined) {
+      const why = rt.reasons.length > 0 ? ` (${rt.reasons.join('; ')})` : '';
+      const say = rt.mode === 'ebpf' || rt.requested === 'off' ? logger.info.bind(logger) : logger.warn.bind(logger);
+      say(`real-time source: ${rt.mode}${why}`);
+      for (const b of rt.blind) logger.info(`real-time source: ${b}`);
+    }
     await pipeline.accept(builder.agentEvent({
       action: Action.agentStarted,
-      message: `portwarden ${builder.agent.version} started (${info.platform}: ${info.listenerPath})`,
+      message: `portwarden ${builder.agent.version} started (${info.platform}: ${info.listenerPath}${rt === undefined ? '' : `; real-time: ${rt.mode}`})`,
       ...(info.limitations.length > 0 ? { severity: 21 } : {}),
-      fields: { portwarden: { collector: { platform: info.platform, listener_path: info.listenerPath, privileged: info.privileged, limitations: info.limitations } } },
+      fields: {
+        portwarden: {
+          collector: {
+            platform: info.platform, listener_path: info.listenerPath, privileged: info.privileged, limitations: info.limitations,
+            ...(rt === undefined ? {} : { realtime: { mode: rt.mode, requested: rt.requested, reasons: rt.reasons, blind: rt.blind } }),
+          },
+        },
+      },
     }));
 
     const watcher = new Watcher({
-      source, builder, table: ctx.table, sink: pipeline, logger, intervalMs: config.interval,
+      source, builder, table: ctx.table, sink: pipeline, logger, intervalMs: config.interval, reconcileIntervalMs: config.source.reconcile_interval,
       shipProcesses: config.events.process, processFilter: config.events.process_filter,
       ...(detection === undefined ? {} : { detect: (doc) => detection.evaluate(doc) }),
     });

@@ -1,6 +1,6 @@
 import { readFileSync, readlinkSync } from 'node:fs';
 import type { Logger } from '../../log/logger.js';
-import type { ListenerRecord, ProcessRecord, Snapshot, Source, SourceInfo } from '../types.js';
+import type { ListenerRecord, ProcessRecord, RealtimeEvent, RealtimeFeed, Snapshot, Source, SourceInfo } from '../types.js';
 import { ListenerReader } from './listener-reader.js';
 import { ownerStarts, sameListenerSet } from './listener-set.js';
 import type { NamespaceRows } from './listener-reader.js';
@@ -13,6 +13,8 @@ import { loadSockDiag } from './sock-diag.js';
 import type { SockDiag } from './sock-diag.js';
 import { MemoryHousekeeping } from './memory-housekeeping.js';
 import { SocketOwners } from './socket-owners.js';
+import { LinuxRealtimeFeed } from './realtime/feed.js';
+import type { RealtimeMode } from './realtime/feed.js';
 
 /**
  * Processes read in full per poll. When more appear at once, the first poll reads of each only its
@@ -35,6 +37,8 @@ export interface LinuxSourceOptions {
    */
   taskCounters?: () => string | undefined;
   procRoot?: string;
+  /** The real-time feed to open at start (default: none, polling only: one-shot commands). */
+  realtime?: { mode: RealtimeMode; ringBytes: number; nativeDir?: string };
   ssPath?: string;
   nsenterPath?: string;
 }
@@ -69,8 +73,11 @@ export class LinuxSource implements Source {
   private lastRows: (ListenerRecord & { zone?: string })[] = [];
   private lastInodes: number[] = [];
   private ownNetns: string | undefined;
+  private feed: LinuxRealtimeFeed | undefined;
+  private readonly logger: Logger;
 
-  constructor(opts: LinuxSourceOptions) {
+  constructor(private readonly opts: LinuxSourceOptions) {
+    this.logger = opts.logger;
     this.procRoot = opts.procRoot ?? '/proc';
     this.reader = new ListenerReader(this.procRoot, opts.ssPath, opts.nsenterPath);
     this.owners = new SocketOwners(this.procRoot);
@@ -97,7 +104,44 @@ export class LinuxSource implements Source {
     }
     this.list.start();
     this.memory.watch();
+    const rt = this.opts.realtime;
+    if (rt !== undefined) {
+      this.feed = new LinuxRealtimeFeed({
+        requested: rt.mode, ringBytes: rt.ringBytes, ctx: this.ctx, polled: this.processes, logger: this.logger,
+        ...(rt.nativeDir === undefined ? {} : { nativeDir: rt.nativeDir }),
+      });
+      this.feed.open();
+    }
     return Promise.resolve();
+  }
+
+  /** The running real-time feed; its events also keep this source's records of exec'd processes current. */
+  realtime(): RealtimeFeed | undefined {
+    const feed = this.feed;
+    if (feed === undefined) return undefined;
+    return {
+      status: () => feed.status(),
+      lost: () => feed.lost(),
+      close: () => { feed.close(); },
+      subscribe: (handler) => {
+        feed.subscribe((events) => {
+          this.noteExecs(events);
+          handler(events);
+        });
+      },
+    };
+  }
+
+  /**
+   * A process this source already holds that exec'd: its record becomes the new image, so the next
+   * poll hands the watch the same record instead of the old one (which would undo the exec).
+   */
+  private noteExecs(events: readonly RealtimeEvent[]): void {
+    for (const e of events) {
+      if (e.kind !== 'exec') continue;
+      const held = this.processes.get(e.record.pid);
+      if (held !== undefined && held.startKey === e.record.startKey && held.detailsPending !== true) this.processes.set(e.record.pid, e.record);
+    }
   }
 
   /** Processes whose details are still to be read (start-up or a fork storm); 0 in steady state. */
@@ -110,6 +154,7 @@ export class LinuxSource implements Source {
   }
 
   shutdown(): Promise<void> {
+    this.feed?.close();
     this.memory.shutdown();
     return Promise.resolve();
   }
@@ -126,6 +171,7 @@ export class LinuxSource implements Source {
         : '/proc (probed or listed when /proc/loadavg\'s task counters change; new pids only)',
       privileged: this.privileged,
       limitations,
+      ...(this.feed === undefined ? {} : { realtime: this.feed.status() }),
       ...(this.ownNetns === undefined ? {} : { ownNetns: this.ownNetns }),
     };
   }

@@ -1,0 +1,176 @@
+/**
+ * Kernel records (records.ts) -> the real-time events the watch applies (sources/types.ts). A
+ * process record is made from the kernel's own data (start, parent, comm, uid, filename and argv
+ * read at exec) and completed from /proc while the process still lives (executable resolved as the
+ * polling path has it, working directory, container); what the shortest processes leave behind is
+ * their kernel record alone.
+ */
+import type { ListenerRecord, ProcessRecord, RealtimeEvent } from '../../types.js';
+import { joinCommandLine, parseExeLink } from '../proc-parsers.js';
+import { readProcess } from '../process-reader.js';
+import type { ProcessReadContext } from '../process-reader.js';
+import { RecordFlag } from './records.js';
+import type { RawProcess, RawRecord } from './records.js';
+
+/** ns per clock tick (USER_HZ 100): /proc/<pid>/stat field 22 is start_boottime / this. */
+const NS_PER_TICK = 10_000_000n;
+/** Records made here kept for forks and execs of their children (a chain of short processes). */
+const RECENT_AT_MOST = 4096;
+
+export interface ConvertContext {
+  ctx: ProcessReadContext;
+  /** The polling path's processes (pid -> record), read-only here. */
+  polled: ReadonlyMap<number, ProcessRecord>;
+}
+
+export function startKeyOf(startNs: bigint): string {
+  return String(startNs / NS_PER_TICK);
+}
+
+/** Turns kernel records into events; keeps the records it made so children find their parents. */
+export class RecordConverter {
+  private readonly recent = new Map<string, ProcessRecord>();
+  /** Epoch ms minus boot ms, the smallest seen: deliveries only ever add latency to it. */
+  private offsetMs = Number.POSITIVE_INFINITY;
+
+  constructor(private readonly c: ConvertContext) {}
+
+  convert(raw: readonly RawRecord[], out: RealtimeEvent[]): void {
+    const now = Date.now();
+    for (const r of raw) {
+      const tsMs = Number(r.proc.tsNs / 1_000_000n);
+      if (tsMs > 0 && now - tsMs < this.offsetMs) this.offsetMs = now - tsMs;
+    }
+    for (const r of raw) {
+      const at = r.proc.tsNs === 0n || !Number.isFinite(this.offsetMs) ? now : Math.min(now, this.offsetMs + Number(r.proc.tsNs / 1_000_000n));
+      this.one(r, at, out);
+    }
+  }
+
+  private one(r: RawRecord, at: number, out: RealtimeEvent[]): void {
+    switch (r.type) {
+      case 'fork': {
+        const record = this.forked(r.proc);
+        if (record !== undefined) out.push({ kind: 'fork', record, at });
+        return;
+      }
+      case 'exec':
+        out.push({ kind: 'exec', record: this.execd(r.proc, r.filename, r.args), at });
+        return;
+      case 'exit': {
+        const startKey = startKeyOf(r.proc.startNs);
+        this.recent.delete(`${r.proc.tgid}:${startKey}`);
+        out.push({ kind: 'exit', pid: r.proc.tgid, startKey, at });
+        return;
+      }
+      case 'listen':
+      case 'bind': {
+        const record = this.listener(r.proc, r.socket);
+        const owner = this.knownProcess(r.proc.tgid, startKeyOf(r.proc.startNs));
+        const ownerRecord = owner === undefined ? this.readAlive(r.proc) : undefined;
+        out.push({ kind: 'listen', record, at, ...(ownerRecord === undefined ? {} : { ownerRecord }) });
+        return;
+      }
+      case 'unlisten':
+      case 'destroy':
+        out.push({ kind: 'unlisten', record: this.listener(r.proc, r.socket), at });
+        return;
+      case 'lost':
+        out.push({ kind: 'lost', count: r.count, at, producer: 'kernel' });
+        return;
+    }
+  }
+
+  private listener(p: RawProcess, s: Extract<RawRecord, { socket: unknown }>['socket']): ListenerRecord {
+    const rec: ListenerRecord = {
+      netns: p.netns ?? 'unknown', transport: s.transport, family: s.family, address: s.address, port: s.port, inode: s.inode,
+      owners: p.tgid > 0 ? [p.tgid] : [],
+    };
+    if (p.uid !== undefined) {
+      rec.uid = p.uid;
+      const name = this.c.ctx.users.lookup(p.uid);
+      if (name !== undefined) rec.userName = name;
+    }
+    return rec;
+  }
+
+  private knownProcess(pid: number, startKey: string): ProcessRecord | undefined {
+    const rec = this.recent.get(`${pid}:${startKey}`);
+    if (rec !== undefined) return rec;
+    const polled = this.c.polled.get(pid);
+    return polled?.startKey === startKey ? polled : undefined;
+  }
+
+  private remember(rec: ProcessRecord): void {
+    const key = `${rec.pid}:${rec.startKey}`;
+    this.recent.delete(key);
+    this.recent.set(key, rec);
+    if (this.recent.size > RECENT_AT_MOST) this.recent.delete(this.recent.keys().next().value ?? '');
+  }
+
+  /** The fields every kernel record gives. */
+  private base(p: RawProcess): ProcessRecord {
+    const startKey = startKeyOf(p.startNs);
+    const { bootTimeMs, clockTicks } = this.c.ctx;
+    const rec: ProcessRecord = {
+      pid: p.tgid, ppid: p.ppid, startKey,
+      // The same arithmetic as the polling path, so both name one process with one start.
+      start: new Date(Math.round(bootTimeMs + (Number(startKey) * 1000) / clockTicks)).toISOString(),
+      name: p.comm, realtime: true,
+    };
+    if (p.uid !== undefined) {
+      rec.uid = p.uid;
+      const name = this.c.ctx.users.lookup(p.uid);
+      if (name !== undefined) rec.userName = name;
+    }
+    if (p.netns !== undefined) rec.netns = p.netns;
+    return rec;
+  }
+
+  /** A fork: the child runs its parent's image until it execs. */
+  private forked(p: RawProcess): ProcessRecord | undefined {
+    const rec = this.base(p);
+    const parent = this.knownProcess(p.ppid, startKeyOf(p.parentStartNs));
+    if (parent !== undefined) {
+      for (const k of ['executable', 'executableDeleted', 'args', 'argsTruncated', 'commandLine', 'workingDirectory', 'containerId'] as const) {
+        if (parent[k] !== undefined) (rec as unknown as Record<string, unknown>)[k] = parent[k];
+      }
+      if (parent.pgid !== undefined) rec.pgid = parent.pgid;
+      if (parent.sid !== undefined) rec.sid = parent.sid;
+    } else {
+      const read = this.readAlive(p);
+      if (read !== undefined) return read;
+    }
+    this.remember(rec);
+    return rec;
+  }
+
+  /** An exec: the kernel's filename and argv, completed from /proc while the process lives. */
+  private execd(p: RawProcess, filename: string, args: string[]): ProcessRecord {
+    const rec = this.base(p);
+    const live = readProcess(p.tgid, this.c.ctx, 'full');
+    // Only the same process, still running the image this event names (not a later exec).
+    if (live !== undefined && live.startKey === rec.startKey && live.name === rec.name) {
+      Object.assign(rec, live, { realtime: true as const });
+    } else if (filename !== '') {
+      const exe = parseExeLink(filename);
+      rec.executable = exe.path;
+    }
+    if (args.length > 0 && (p.flags & RecordFlag.argsMissing) === 0) {
+      rec.args = args;
+      rec.commandLine = joinCommandLine(args);
+      if ((p.flags & RecordFlag.argsTruncated) !== 0) rec.argsTruncated = true;
+    }
+    this.remember(rec);
+    return rec;
+  }
+
+  /** The process as /proc has it now, when it is still the one the record names. */
+  private readAlive(p: RawProcess): ProcessRecord | undefined {
+    const live = readProcess(p.tgid, this.c.ctx, 'full');
+    if (live === undefined || live.startKey !== startKeyOf(p.startNs)) return undefined;
+    live.realtime = true;
+    this.remember(live);
+    return live;
+  }
+}

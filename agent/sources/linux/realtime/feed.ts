@@ -1,0 +1,194 @@
+/**
+ * The Linux real-time feed: picks the best producer this host allows and says why the better ones
+ * did not run. eBPF (exec, fork, exit, TCP listen and close, UDP bind; native/realtime/) -> the
+ * proc connector (fork, exec, exit; listeners by polling) -> off (polling only). UDP sockets'
+ * ends come from sock_diag destroy notifications in both real-time modes.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '../../../log/logger.js';
+import { errorMessage } from '../../../util/errors.js';
+import { loadNativeAddon } from '../../../util/native-addon.js';
+import type { ProcessRecord, RealtimeEvent, RealtimeFeed, RealtimeStatus } from '../../types.js';
+import type { ProcessReadContext } from '../process-reader.js';
+import { RecordConverter } from './convert.js';
+import { parseRecords } from './records.js';
+
+export type RealtimeMode = 'auto' | 'ebpf' | 'proc_connector' | 'off';
+
+/** A kernel-side producer as the addons expose it (native/realtime/addon.c, netlink_addon.c). */
+interface Producer {
+  start(callback: (buf: Buffer) => void): void;
+  close(): void;
+  lost(): number;
+  describe?(): unknown;
+}
+
+interface EbpfAddon {
+  openEbpf(opts: { object: string; ringBytes: number; prefer?: 'tp_btf' | 'tracepoint' }): Producer;
+}
+
+interface NetlinkAddon {
+  openProcConnector(opts: { readProc: boolean }): Producer;
+  openSockDestroy(opts: { netnsPath?: string; tcp: boolean }): Producer;
+}
+
+const NATIVE = new URL('../../../../native/', import.meta.url);
+
+export interface FeedOptions {
+  requested: RealtimeMode;
+  /** Ring buffer size in bytes (a power of two; rounded up here). */
+  ringBytes: number;
+  ctx: ProcessReadContext;
+  polled: ReadonlyMap<number, ProcessRecord>;
+  logger: Logger;
+  /** Where the addons and the BPF object are (tests); default dist/native. */
+  nativeDir?: string;
+}
+
+function roundRing(bytes: number): number {
+  let n = 4096;
+  while (n < bytes && n < 1 << 30) n *= 2;
+  return n;
+}
+
+function describeBlind(p: Producer): string[] {
+  try {
+    const d = p.describe?.() as { missing?: unknown } | undefined;
+    return Array.isArray(d?.missing) ? d.missing.filter((m): m is string => typeof m === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Opens the producers; `start` never throws: a path that cannot run is a reason in the status. */
+export class LinuxRealtimeFeed implements RealtimeFeed {
+  private readonly producers: Producer[] = [];
+  private readonly converter: RecordConverter;
+  private handler: ((events: RealtimeEvent[]) => void) | undefined;
+  private st: RealtimeStatus;
+  private malformed = 0;
+
+  constructor(private readonly o: FeedOptions) {
+    this.converter = new RecordConverter({ ctx: o.ctx, polled: o.polled });
+    this.st = { requested: o.requested, mode: 'off', reasons: [], blind: [], listenersRealtime: false };
+  }
+
+  private path(file: string): string {
+    return this.o.nativeDir === undefined ? fileURLToPath(new URL(file, NATIVE)) : `${this.o.nativeDir}/${file}`;
+  }
+
+  /** Opens the best producer allowed by the config and the host. */
+  open(): RealtimeStatus {
+    const want = this.o.requested;
+    if (want === 'off') {
+      this.st.reasons.push('real-time source off in the config (source.realtime: off)');
+      return this.st;
+    }
+    if (want === 'auto' || want === 'ebpf') {
+      const why = this.openEbpf();
+      if (why === undefined) return this.withDestroyWatch();
+      this.st.reasons.push(`eBPF: ${why}`);
+      if (want === 'ebpf') return this.st;
+    }
+    const why = this.openProcConnector();
+    if (why === undefined) return this.withDestroyWatch();
+    this.st.reasons.push(`proc connector: ${why}`);
+    return this.st;
+  }
+
+  private openEbpf(): string | undefined {
+    const object = this.path('portwarden.bpf.o');
+    const mod = loadNativeAddon(this.path('realtime.node')) as Partial<EbpfAddon> | undefined;
+    if (typeof mod?.openEbpf !== 'function') return 'not built (realtime.node missing: no clang, bpftool or libbpf at build time)';
+    if (!existsSync(object)) return 'not built (portwarden.bpf.o missing)';
+    try {
+      const p = mod.openEbpf({ object, ringBytes: roundRing(this.o.ringBytes) });
+      this.producers.push(p);
+      this.st.mode = 'ebpf';
+      this.st.listenersRealtime = true;
+      this.st.blind.push(...describeBlind(p));
+      return undefined;
+    } catch (err) {
+      return errorMessage(err);
+    }
+  }
+
+  private netlink(): Partial<NetlinkAddon> | undefined {
+    return loadNativeAddon(this.path('netlink_events.node'));
+  }
+
+  private openProcConnector(): string | undefined {
+    const mod = this.netlink();
+    if (typeof mod?.openProcConnector !== 'function') return 'not built (netlink_events.node missing: no C compiler at build time)';
+    try {
+      this.producers.push(mod.openProcConnector({ readProc: true }));
+      this.st.mode = 'proc_connector';
+      this.st.blind.push(
+        'proc connector: listeners are seen by polling only (a listener that opens and closes between two polls is missed)',
+        'proc connector: the command line of a process that exits within about a millisecond of its exec may be missing (read from /proc after the event)',
+      );
+      return undefined;
+    } catch (err) {
+      return errorMessage(err);
+    }
+  }
+
+  /** UDP sockets have no state change to trace: their ends come from sock_diag's destroy groups. */
+  private withDestroyWatch(): RealtimeStatus {
+    const mod = this.netlink();
+    if (this.st.mode !== 'ebpf') return this.st;
+    if (typeof mod?.openSockDestroy !== 'function') {
+      this.st.blind.push('UDP listeners closing are seen by polling only (netlink_events.node not built)');
+      return this.st;
+    }
+    try {
+      this.producers.push(mod.openSockDestroy({ tcp: false }));
+      this.st.blind.push('UDP listeners in other network namespaces than the agent\'s are seen closing by polling only');
+    } catch (err) {
+      this.st.blind.push(`UDP listeners closing are seen by polling only (${errorMessage(err)})`);
+    }
+    return this.st;
+  }
+
+  status(): RealtimeStatus {
+    return this.st;
+  }
+
+  subscribe(handler: (events: RealtimeEvent[]) => void): void {
+    this.handler = handler;
+    for (const p of this.producers) {
+      p.start((buf) => { this.deliver(buf); });
+    }
+  }
+
+  private deliver(buf: Buffer): void {
+    const { records, malformed } = parseRecords(buf);
+    if (malformed > 0) {
+      this.malformed += malformed;
+      this.o.logger.warn('real-time source: a delivery ended in bytes that are not a record; the rest of it was skipped', { bytes: malformed, total: this.malformed });
+    }
+    const events: RealtimeEvent[] = [];
+    try {
+      this.converter.convert(records, events);
+    } catch (err) {
+      this.o.logger.error(`real-time source: converting kernel records failed: ${errorMessage(err)}`);
+    }
+    if (events.length > 0) this.handler?.(events);
+  }
+
+  lost(): number {
+    let n = 0;
+    for (const p of this.producers) {
+      try { n += p.lost(); } catch { /* a closed producer counts nothing more */ }
+    }
+    return n;
+  }
+
+  close(): void {
+    for (const p of this.producers.splice(0)) {
+      try { p.close(); } catch { /* closing twice is harmless */ }
+    }
+    this.handler = undefined;
+  }
+}

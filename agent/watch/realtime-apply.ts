@@ -1,0 +1,167 @@
+/**
+ * Applies real-time events (sources/types.ts RealtimeEvent) to the watch's process table and
+ * listener set, in kernel order, and remembers what it changed for a while: a poll that started
+ * before an event cannot contain it, so the reconciliation must neither undo nor repeat it.
+ */
+import type { EcsDocument } from '../ecs/document.js';
+import { Action } from '../ecs/fields.js';
+import type { ProcessNode, ProcessTable } from '../lineage/process-table.js';
+import type { ListenerRecord, ProcessRecord, RealtimeEvent } from '../sources/types.js';
+import { listenerKey } from './listener-diff.js';
+import type { TrackedListener } from './listener-diff.js';
+
+/** How long before a poll's start a real-time change still counts as possibly unseen by it. */
+const SLACK_MS = 250;
+
+type ListenerAction = typeof Action.listeningStarted | typeof Action.listeningStopped;
+
+/** What the watch lends the applier. */
+export interface ApplyTarget {
+  table: ProcessTable;
+  /** The watch's listener set (replaced by each reconciling poll, so asked for each time). */
+  listeners(): Map<string, TrackedListener>;
+  /** Builds, ships and detects on a process event (Watcher.processEvent). */
+  processEvent(action: typeof Action.processExec | typeof Action.processEnd | typeof Action.alreadyRunning, node: ProcessNode, out: EcsDocument[], at: string): void;
+  listenerEvent(t: TrackedListener, action: ListenerAction, at: string, span: { start?: string; end?: string }, out: EcsDocument[]): void;
+  /** Epoch ms when the agent started: an owner first met through an event but started before is `already_running`. */
+  startedAt: number;
+}
+
+/** Real-time changes by key and time, for the reconciling poll (pruned as polls pass). */
+export class RecentChanges {
+  readonly processAdded = new Map<string, number>();
+  readonly listenerAdded = new Map<string, number>();
+  readonly listenerRemoved = new Map<string, number>();
+  /** Processes known from a fork whose process event is not out yet (they never exec'd). */
+  readonly unannounced = new Set<string>();
+  /** The listener set or the process table changed since the last poll: reconcile in full. */
+  listenersTouched = false;
+  processesTouched = false;
+
+  /** Whether a real-time change at or after `since` (a poll's start) could be missing from that poll. */
+  static after(map: ReadonlyMap<string, number>, key: string, since: number): boolean {
+    const at = map.get(key);
+    return at !== undefined && at >= since - SLACK_MS;
+  }
+
+  /** Forgets changes that every later poll has seen. */
+  prune(before: number): void {
+    for (const map of [this.processAdded, this.listenerAdded, this.listenerRemoved]) {
+      for (const [k, at] of map) if (at < before - SLACK_MS) map.delete(k);
+    }
+  }
+}
+
+/** Applies one delivery; returns the lost count it reported (0 when none). */
+export function applyRealtime(events: readonly RealtimeEvent[], t: ApplyTarget, recent: RecentChanges, out: EcsDocument[]): number {
+  let lost = 0;
+  for (const e of events) {
+    const at = new Date(e.at).toISOString();
+    switch (e.kind) {
+      case 'fork': {
+        const { node, change } = t.table.upsert(e.record);
+        if (change === 'new') {
+          recent.processAdded.set(node.key, e.at);
+          recent.unannounced.add(node.key);
+          recent.processesTouched = true;
+        }
+        break;
+      }
+      case 'exec': {
+        const { node } = t.table.upsert(e.record);
+        recent.processAdded.set(node.key, e.at);
+        recent.unannounced.delete(node.key);
+        recent.processesTouched = true;
+        // Every exec the kernel reports is one, also of the same file with the same arguments.
+        t.processEvent(Action.processExec, node, out, at);
+        break;
+      }
+      case 'exit': {
+        const node = t.table.find(e.pid, e.startKey);
+        if (node === undefined || node.exitedAt !== undefined) break;
+        t.table.exit(e.pid, e.at);
+        recent.processesTouched = true;
+        if (!recent.unannounced.delete(node.key)) t.processEvent(Action.processEnd, node, out, at);
+        break;
+      }
+      case 'listen':
+        listen(e.record, e.ownerRecord, e.at, at, t, recent, out);
+        break;
+      case 'unlisten':
+        unlisten(e.record, e.at, at, t, recent, out);
+        break;
+      case 'lost':
+        lost += e.count;
+        break;
+    }
+  }
+  return lost;
+}
+
+function ownerOf(pid: number | undefined, ownerRecord: ProcessRecord | undefined, t: ApplyTarget, recent: RecentChanges, out: EcsDocument[], at: string): ProcessNode | undefined {
+  if (pid === undefined) return undefined;
+  const live = t.table.get(pid);
+  if (live !== undefined || ownerRecord === undefined) return live;
+  // Met first through its socket (it predates the agent and was not read yet, or its exec was lost).
+  const { node } = t.table.upsert(ownerRecord);
+  recent.processAdded.set(node.key, Date.parse(at));
+  recent.processesTouched = true;
+  t.processEvent(Date.parse(ownerRecord.start) < t.startedAt ? Action.alreadyRunning : Action.processExec, node, out, at);
+  return node;
+}
+
+function listen(record: ListenerRecord, ownerRecord: ProcessRecord | undefined, ms: number, at: string, t: ApplyTarget, recent: RecentChanges, out: EcsDocument[]): void {
+  const owner = ownerOf(record.owners[0], ownerRecord, t, recent, out, at);
+  const key = listenerKey(record, owner?.entityId ?? 'unknown');
+  if (t.listeners().has(key)) return;
+  const tracked: TrackedListener = { key, record, owner, firstSeen: at };
+  t.listeners().set(key, tracked);
+  if (indexed?.of === t.listeners()) {
+    const list = indexed.byPort.get(record.port);
+    if (list === undefined) indexed.byPort.set(record.port, [tracked]);
+    else list.push(tracked);
+  }
+  recent.listenerAdded.set(key, ms);
+  recent.listenerRemoved.delete(key);
+  recent.listenersTouched = true;
+  t.listenerEvent(tracked, Action.listeningStarted, at, {}, out);
+}
+
+/** Tracked listeners by port, rebuilt when the set changed: closes of ordinary UDP sockets (DNS) are frequent. */
+let indexed: { of: ReadonlyMap<string, TrackedListener>; byPort: Map<number, TrackedListener[]> } | undefined;
+
+/** Listeners added here join the index; removed ones are skipped by the lookup (not in the map). */
+function byPort(listeners: ReadonlyMap<string, TrackedListener>): Map<number, TrackedListener[]> {
+  if (indexed?.of === listeners) return indexed.byPort;
+  const map = new Map<number, TrackedListener[]>();
+  for (const tr of listeners.values()) {
+    const list = map.get(tr.record.port);
+    if (list === undefined) map.set(tr.record.port, [tr]);
+    else list.push(tr);
+  }
+  indexed = { of: listeners, byPort: map };
+  return map;
+}
+
+/** The tracked listener a close names: by socket inode, else by namespace, protocol, address and port. */
+function findTracked(record: ListenerRecord, listeners: ReadonlyMap<string, TrackedListener>): TrackedListener | undefined {
+  let byAddress: TrackedListener | undefined;
+  for (const tr of byPort(listeners).get(record.port) ?? []) {
+    const r = tr.record;
+    if (listeners.get(tr.key) !== tr) continue;
+    if (record.inode !== 0 && r.inode === record.inode) return tr;
+    if (r.transport === record.transport && r.address === record.address && r.family === record.family
+      && (r.netns === record.netns || record.netns === 'unknown') && (record.inode === 0 || r.inode === 0)) byAddress ??= tr;
+  }
+  return byAddress;
+}
+
+function unlisten(record: ListenerRecord, ms: number, at: string, t: ApplyTarget, recent: RecentChanges, out: EcsDocument[]): void {
+  const tracked = findTracked(record, t.listeners());
+  if (tracked === undefined) return;
+  t.listeners().delete(tracked.key);
+  recent.listenerRemoved.set(tracked.key, ms);
+  recent.listenerAdded.delete(tracked.key);
+  recent.listenersTouched = true;
+  t.listenerEvent(tracked, Action.listeningStopped, at, { start: tracked.firstSeen, end: at }, out);
+}

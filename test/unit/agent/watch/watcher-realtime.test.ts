@@ -1,0 +1,153 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { sampleAgent, sampleHost } from '../../../../agent/ecs/samples.js';
+import { DocumentBuilder } from '../../../../agent/ecs/builder.js';
+import type { EcsDocument } from '../../../../agent/ecs/document.js';
+import { getField } from '../../../../agent/ecs/document.js';
+import { ProcessTable } from '../../../../agent/lineage/process-table.js';
+import { memoryLogger } from '../../../../agent/log/logger.js';
+import { FakeRealtimeFeed, FakeSource } from '../../../../agent/sources/fake.js';
+import type { ListenerRecord, ProcessRecord, RealtimeEvent } from '../../../../agent/sources/types.js';
+import { Watcher } from '../../../../agent/watch/watcher.js';
+
+const T0 = 1_700_000_000_000;
+const p = (pid: number, ppid: number, s: number, name: string, extra: Partial<ProcessRecord> = {}): ProcessRecord => ({
+  pid, ppid, startKey: String(s), start: new Date(T0 + s * 10).toISOString(), name, executable: `/usr/bin/${name}`, ...extra,
+});
+const l = (port: number, owners: number[], transport: 'tcp' | 'udp' = 'tcp', inode = port): ListenerRecord => ({
+  netns: 'n1', transport, family: 'ipv4', address: '0.0.0.0', port, inode, owners,
+});
+
+function setup() {
+  const source = new FakeSource();
+  const feed = new FakeRealtimeFeed();
+  source.feed = feed;
+  const out: EcsDocument[] = [];
+  const seen: EcsDocument[] = [];
+  const w = new Watcher({
+    source, builder: new DocumentBuilder(sampleHost, sampleAgent), table: new ProcessTable({ hostId: 'h', bootId: 'b' }), logger: memoryLogger(),
+    sink: { accept: (d) => { out.push(d); return Promise.resolve(); } }, intervalMs: 60_000, shipProcesses: true,
+    detect: (d) => { seen.push(d); return []; },
+  });
+  w.attachRealtime();
+  const emit = async (events: RealtimeEvent[]) => {
+    feed.emit(events);
+    await w.flush();
+  };
+  return { source, feed, w, out, seen, emit, actions: () => out.map((d) => d.event.action) };
+}
+
+test('a listener that opens and closes between two polls gets both events, with its duration, and the next poll adds nothing', async () => {
+  const { source, w, emit, out, actions } = setup();
+  source.setProcesses([p(1, 0, 0, 'init'), p(100, 1, 5, 'python3')]);
+  await w.tick();
+  const base = out.length;
+  await emit([
+    { kind: 'listen', record: l(4444, [100]), at: T0 + 10_000 },
+    { kind: 'unlisten', record: l(4444, []), at: T0 + 10_020 },
+  ]);
+  assert.deepEqual(actions().slice(base), ['listening_started', 'listening_stopped']);
+  const stopped = out.at(-1);
+  assert.ok(stopped);
+  assert.equal(stopped.event.duration, 20_000_000);
+  assert.equal(getField(stopped, 'process.pid'), 100);
+  await w.tick();
+  assert.equal(out.length, base + 2, 'the poll neither repeats nor undoes what the kernel reported');
+  await w.shutdown();
+});
+
+test('a listener reported by the kernel is not reported again by the poll that sees it, and its close comes once', async () => {
+  const { source, w, emit, actions } = setup();
+  source.setProcesses([p(1, 0, 0, 'init'), p(100, 1, 5, 'nginx')]);
+  await w.tick();
+  await emit([{ kind: 'listen', record: l(80, [100]), at: Date.now() }]);
+  source.listeners = [l(80, [100])];
+  await w.tick();
+  assert.deepEqual(actions(), ['already_running', 'already_running', 'listening_started']);
+  await emit([{ kind: 'unlisten', record: l(80, []), at: Date.now() }]);
+  source.listeners = [];
+  await w.tick();
+  assert.deepEqual(actions().slice(3), ['listening_stopped']);
+  await w.shutdown();
+});
+
+test('a poll that began before kernel events neither stops a listener opened since nor restarts one closed since', async () => {
+  const { source, w, emit, actions } = setup();
+  source.setProcesses([p(1, 0, 0, 'init'), p(100, 1, 5, 'nginx')]);
+  source.listeners = [l(443, [100])];
+  await w.tick();
+  const pollStart = new Date();
+  await emit([
+    { kind: 'listen', record: l(8080, [100]), at: pollStart.getTime() + 5 },
+    { kind: 'unlisten', record: l(443, []), at: pollStart.getTime() + 6 },
+  ]);
+  // The poll read the sockets before both events: it still lists 443 and not 8080.
+  source.takenAt = pollStart;
+  await w.tick();
+  assert.deepEqual(actions().slice(-2), ['listening_started', 'listening_stopped']);
+  assert.equal(actions().filter((a) => a === 'listening_started').length, 1);
+  // The next poll sees the truth; nothing more to say.
+  source.listeners = [l(8080, [100])];
+  const n = actions().length;
+  await w.tick();
+  assert.equal(actions().length, n);
+  await w.shutdown();
+});
+
+test('a web server child that lives a few ms is reported at exec with the web server as parent, also when orphaned before its exec', async () => {
+  const { source, w, emit, seen } = setup();
+  source.setProcesses([p(1, 0, 0, 'init'), p(500, 1, 5, 'php-fpm8.2')]);
+  await w.tick();
+  await emit([
+    { kind: 'fork', record: p(600, 500, 900, 'php-fpm8.2', { realtime: true }), at: T0 + 9000 },
+    { kind: 'exec', record: p(600, 500, 900, 'sh', { realtime: true, args: ['sh', '-c', 'id'], commandLine: 'sh -c id' }), at: T0 + 9001 },
+    { kind: 'exit', pid: 600, startKey: '900', at: T0 + 9004 },
+    // A double fork: the middle process exits, its child is reparented to init, then execs.
+    { kind: 'fork', record: p(700, 500, 950, 'php-fpm8.2', { realtime: true }), at: T0 + 9500 },
+    { kind: 'fork', record: p(701, 700, 951, 'php-fpm8.2', { realtime: true }), at: T0 + 9501 },
+    { kind: 'exit', pid: 700, startKey: '950', at: T0 + 9502 },
+    { kind: 'exec', record: p(701, 1, 951, 'bash', { realtime: true, args: ['bash', '-i'] }), at: T0 + 9503 },
+  ]);
+  const execs = seen.filter((d) => d.event.action === 'exec');
+  assert.deepEqual(execs.map((d) => [getField(d, 'process.name'), getField(d, 'process.parent.name'), getField(d, 'process.parent.pid')]), [
+    ['sh', 'php-fpm8.2', 500],
+    ['bash', 'php-fpm8.2', 700],
+  ]);
+  const lineage = getField(execs[1] ?? {}, 'portwarden.lineage') as { pid: number }[];
+  assert.deepEqual(lineage.map((e) => e.pid), [700, 500, 1]);
+  // The end of the short shell is reported; the forks that never exec'd are not announced.
+  assert.deepEqual(seen.filter((d) => d.event.action === 'end').map((d) => getField(d, 'process.pid')), []);
+  await w.shutdown();
+});
+
+test('process ends reported by the kernel are not undone by a poll that listed the process before it ended', async () => {
+  const { source, w, emit, out, actions } = setup();
+  source.setProcesses([p(1, 0, 0, 'init'), p(100, 1, 5, 'bash')]);
+  await w.tick();
+  const pollStart = new Date();
+  await emit([
+    { kind: 'exec', record: p(200, 100, 800, 'sleep', { realtime: true, args: ['sleep', '1'] }), at: pollStart.getTime() + 2 },
+    { kind: 'exit', pid: 200, startKey: '800', at: pollStart.getTime() + 1002 },
+  ]);
+  source.setProcesses([p(1, 0, 0, 'init'), p(100, 1, 5, 'bash'), p(200, 100, 800, 'sleep', { args: ['sleep', '1'] })]);
+  source.takenAt = pollStart;
+  await w.tick();
+  assert.deepEqual(actions().slice(2), ['exec', 'end']);
+  // And a process started after the poll listed /proc is not ended by it.
+  await emit([{ kind: 'exec', record: p(300, 100, 900, 'vim', { realtime: true }), at: Date.now() }]);
+  source.takenAt = new Date(Date.now() - 1000);
+  await w.tick();
+  assert.deepEqual(out.slice(4).map((d) => d.event.action), ['exec']);
+  await w.shutdown();
+});
+
+test('kernel-side losses are reported in-band with their count', async () => {
+  const { w, emit, out } = setup();
+  await w.tick();
+  await emit([{ kind: 'lost', count: 37, at: Date.now(), producer: 'kernel' }]);
+  const degraded = out.find((d) => d.event.action === 'collector_degraded');
+  assert.ok(degraded);
+  assert.match(String(degraded.message), /lost 37 kernel event/);
+  assert.equal(getField(degraded, 'portwarden.collector.realtime_lost'), 37);
+  await w.shutdown();
+});
