@@ -55,7 +55,7 @@ test('the DaemonSet sees the host and keeps minimal privileges', () => {
   assert.equal(sc.allowPrivilegeEscalation, false);
   assert.equal(sc.privileged, false);
   assert.deepEqual(sc.capabilities.drop, ['ALL']);
-  assert.deepEqual([...sc.capabilities.add].sort(), ['DAC_READ_SEARCH', 'SYS_PTRACE']);
+  assert.deepEqual([...sc.capabilities.add].sort(), ['BPF', 'DAC_READ_SEARCH', 'NET_ADMIN', 'PERFMON', 'SYS_PTRACE']);
   const ns = docs('namespace.yaml').find((d) => d.kind === 'Namespace') as { metadata: { name: string; labels: Record<string, string> } } | undefined;
   assert.ok(ns !== undefined, 'no Namespace');
   assert.equal(ns.metadata.name, ds.metadata.namespace);

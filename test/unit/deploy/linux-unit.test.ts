@@ -60,18 +60,23 @@ test('verify would catch a misspelt key (the check above can fail)', (t) => {
   assert.match(r.out, /Unknown key 'ProtectHomes'/);
 });
 
-test('the unit runs unprivileged with exactly two capabilities and a strict sandbox', () => {
+test('the unit runs unprivileged with the owner and real-time capabilities only, and a strict sandbox', () => {
   const k = keys(readDeploy('linux', 'portwarden.service'));
   const caps = (v: string | undefined) => (v ?? '').split(/\s+/).filter((c) => c !== '').sort();
-  assert.deepEqual(caps(k.get('AmbientCapabilities')), ['CAP_DAC_READ_SEARCH', 'CAP_SYS_PTRACE']);
-  assert.deepEqual(caps(k.get('CapabilityBoundingSet')), ['CAP_DAC_READ_SEARCH', 'CAP_SYS_PTRACE']);
+  const wanted = ['CAP_BPF', 'CAP_DAC_READ_SEARCH', 'CAP_NET_ADMIN', 'CAP_PERFMON', 'CAP_SYS_PTRACE'];
+  assert.deepEqual(caps(k.get('AmbientCapabilities')), wanted);
+  assert.deepEqual(caps(k.get('CapabilityBoundingSet')), wanted);
+  // The polling-only drop-in resets both sets to the two that attribute owners.
+  const polling = readFileSync(join(deployDir, 'linux', 'portwarden.service.d', 'polling-only.conf'), 'utf8');
+  assert.match(polling, /^AmbientCapabilities=\nAmbientCapabilities=CAP_SYS_PTRACE CAP_DAC_READ_SEARCH$/m);
+  assert.match(polling, /^CapabilityBoundingSet=\nCapabilityBoundingSet=CAP_SYS_PTRACE CAP_DAC_READ_SEARCH$/m);
   const expected: Record<string, string> = {
     User: 'portwarden', NoNewPrivileges: 'yes', ProtectSystem: 'strict', ProtectHome: 'yes', PrivateTmp: 'yes',
     PrivateDevices: 'yes', RestrictNamespaces: 'yes', Restart: 'on-failure', RestrictSUIDSGID: 'yes', LockPersonality: 'yes',
   };
   for (const [key, value] of Object.entries(expected)) assert.equal(k.get(key), value, key);
   assert.deepEqual(caps(k.get('RestrictAddressFamilies')), ['AF_INET', 'AF_INET6', 'AF_NETLINK', 'AF_UNIX']);
-  assert.match(k.get('SystemCallFilter') ?? '', /^@system-service ~@privileged$/);
+  assert.match(k.get('SystemCallFilter') ?? '', /^@system-service ~@privileged bpf perf_event_open$/);
   assert.equal(k.get('ProtectProc'), undefined, 'ProtectProc would hide other users\' processes');
   assert.equal(k.get('ProcSubset'), undefined, 'ProcSubset=pid would hide /proc/stat and boot_id');
   const extra = keys(readFileSync(NETNS, 'utf8'));
