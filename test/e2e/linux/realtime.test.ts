@@ -32,7 +32,7 @@ function namedShell(name: string): string {
 function run(file: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ pid: number; stdout: string }> {
   return new Promise((resolve, reject) => {
     const child = execFile(file, args, { env, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout) => {
-      if (err) reject(err);
+      if (err) reject(new Error(err.message));
       else resolve({ pid: child.pid ?? 0, stdout });
     });
   });
@@ -99,8 +99,10 @@ async function webShell(agent: RunningAgent): Promise<void> {
   }, 15_000);
   // The orphan's parent is the fork of php-fpm8.2 that exec'd it; the web server is next in line.
   const lineage = getField(alerts.orphan, 'portwarden.lineage') as { pid: number; name: string }[];
-  assert.equal(lineage[1]?.pid, pid);
-  assert.equal(lineage[1]?.name, 'php-fpm8.2');
+  const grandparent = lineage.at(1);
+  assert.ok(grandparent !== undefined, JSON.stringify(lineage));
+  assert.equal(grandparent.pid, pid);
+  assert.equal(grandparent.name, 'php-fpm8.2');
 }
 
 /** 2,000 execs of /bin/true from one shell: each is reported, or the shortfall is said in-band. */
