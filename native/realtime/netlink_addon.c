@@ -98,6 +98,7 @@ static void stop_polling(handle_t *h) {
 
 /* The socket is closed only once libuv no longer polls it. */
 static void finish_close(handle_t *h) {
+  if (h->drain == pc_drain) pc_ignore(&h->src);
   if (h->src.fd >= 0) close(h->src.fd);
   h->src.fd = -1;
   if (h->hook != NULL) {
@@ -106,8 +107,8 @@ static void finish_close(handle_t *h) {
   }
   free(h->out.data);
   free(h->src.rx);
-  h->out.data = h->src.rx = NULL;
-  h->out.len = h->out.cap = 0;
+  h->out = (pw_buf_t){ 0 };
+  h->src.rx = NULL;
   if (h->finalized) free(h);
 }
 
@@ -376,8 +377,7 @@ static napi_value open_sock_destroy(napi_env env, napi_callback_info info) {
 }
 
 static void delete_ctor(napi_env env, void *data, void *hint) {
-  (void)hint;
-  napi_delete_reference(env, data);
+  (void)hint; napi_delete_reference(env, data);
 }
 
 NAPI_MODULE_INIT() {

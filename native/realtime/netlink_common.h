@@ -83,5 +83,7 @@ int sd_open(pw_source_t *s, const char *nspath, int tcp, const char **step, cons
  * socket failed for good (ENOBUFS is not a failure: it is counted and reported as PW_LOST). */
 int pc_drain(pw_source_t *s, pw_buf_t *out);
 int sd_drain(pw_source_t *s, pw_buf_t *out);
+/* Before closing a proc connector socket: stop listening (the kernel keeps count). */
+void pc_ignore(pw_source_t *s);
 
 #endif

@@ -135,20 +135,23 @@ static uint32_t read_netns(uint32_t pid) {
 }
 
 /* The /proc part of every record: stat (start, ppid when the event has none, comm), ids, netns,
- * and the parent's start. Returns whether the process was still there. */
+ * and the parent's start (also when the process itself is gone). Returns whether it was there. */
 static int fill_from_proc(struct pw_header *h, int want_ppid) {
-  uint32_t ppid = 0;
-  uint64_t start = 0;
-  if (read_stat(h->tgid, &ppid, &start, h->comm) != 0) return 0;
-  h->start_ns = start;
-  if (want_ppid) h->ppid = ppid;
-  read_ids(h->tgid, h);
-  h->netns = read_netns(h->tgid);
-  uint32_t unused;
-  uint64_t pstart = 0;
-  if (h->ppid != 0 && read_stat(h->ppid, &unused, &pstart, NULL) == 0) h->parent_start_ns = pstart;
-  h->flags |= PW_F_FROM_PROC;
-  return 1;
+  uint32_t ppid = 0, unused;
+  uint64_t start = 0, pstart = 0;
+  int alive = read_stat(h->tgid, &ppid, &start, h->comm) == 0;
+  if (alive) {
+    h->start_ns = start;
+    if (want_ppid) h->ppid = ppid;
+    read_ids(h->tgid, h);
+    h->netns = read_netns(h->tgid);
+    h->flags |= PW_F_FROM_PROC;
+  }
+  if (h->ppid != 0 && read_stat(h->ppid, &unused, &pstart, NULL) == 0) {
+    h->parent_start_ns = pstart;
+    h->flags |= PW_F_FROM_PROC;
+  }
+  return alive;
 }
 
 /* PW_EXEC: the executable (/proc/<pid>/exe, " (deleted)" kept) and argv (/proc/<pid>/cmdline). */
@@ -290,6 +293,34 @@ static int fail(int fd, const char **step, const char *what, const char **hint, 
   return -e;
 }
 
+/* Sends a PROC_CN_MCAST_* request (the 4-byte form every kernel accepts); 0 or -1 with errno. */
+static int send_op(int fd, uint32_t seq, uint32_t ack, uint32_t op) {
+  struct __attribute__((packed)) {
+    struct nlmsghdr nh;
+    struct cn_msg cn;
+    uint32_t op;
+  } req;
+  memset(&req, 0, sizeof req);
+  req.nh.nlmsg_len = sizeof req;
+  req.nh.nlmsg_type = NLMSG_DONE;
+  req.cn.id.idx = CN_IDX_PROC;
+  req.cn.id.val = CN_VAL_PROC;
+  req.cn.seq = seq;
+  req.cn.ack = ack;
+  req.cn.len = sizeof req.op;
+  req.op = op;
+  ssize_t sent;
+  do sent = send(fd, &req, sizeof req, 0);
+  while (sent < 0 && errno == EINTR);
+  return sent < 0 ? -1 : 0;
+}
+
+/* The kernel counts listeners and only decrements on PROC_CN_MCAST_IGNORE, not when the socket
+ * closes: without it every fork/exec/exit on the host keeps paying for a listener that is gone. */
+void pc_ignore(pw_source_t *s) {
+  if (s->fd >= 0) send_op(s->fd, ++s->nl_seq, 0, PROC_CN_MCAST_IGNORE);
+}
+
 int pc_open(pw_source_t *s, const char **step, const char **hint) {
   *hint = "";
   int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_CONNECTOR);
@@ -301,24 +332,11 @@ int pc_open(pw_source_t *s, const char **step, const char **hint) {
   struct sockaddr_nl addr = { .nl_family = AF_NETLINK, .nl_groups = CN_IDX_PROC };
   if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0)
     return fail(fd, step, "bind", hint, errno == EPERM ? "needs CAP_NET_ADMIN" : "");
-  struct __attribute__((packed)) {
-    struct nlmsghdr nh;
-    struct cn_msg cn;
-    uint32_t op; /* enum proc_cn_mcast_op: the 4-byte form every kernel accepts */
-  } req;
-  memset(&req, 0, sizeof req);
-  req.nh.nlmsg_len = sizeof req;
-  req.nh.nlmsg_type = NLMSG_DONE;
-  req.cn.id.idx = CN_IDX_PROC;
-  req.cn.id.val = CN_VAL_PROC;
-  req.cn.seq = ++s->nl_seq;
-  req.cn.ack = (uint32_t)getpid() ^ 0x50570000u;
-  req.cn.len = sizeof req.op;
-  req.op = PROC_CN_MCAST_LISTEN;
-  ssize_t sent;
-  do sent = send(fd, &req, sizeof req, 0);
-  while (sent < 0 && errno == EINTR);
-  if (sent < 0) return fail(fd, step, "send(PROC_CN_MCAST_LISTEN)", hint, errno == EPERM ? "needs CAP_NET_ADMIN" : "");
+  struct sockaddr_nl self = { 0 };
+  socklen_t self_len = sizeof self;
+  uint32_t ack = getsockname(fd, (struct sockaddr *)&self, &self_len) == 0 ? self.nl_pid : (uint32_t)getpid();
+  if (send_op(fd, ++s->nl_seq, ack, PROC_CN_MCAST_LISTEN) != 0)
+    return fail(fd, step, "send(PROC_CN_MCAST_LISTEN)", hint, errno == EPERM ? "needs CAP_NET_ADMIN" : "");
   /* The kernel handles the request inside send() and multicasts an acknowledgement (what ==
    * PROC_EVENT_NONE, ack + 1) with its error, so it is queued by now; events queued before it are
    * dropped (they predate this listener). No acknowledgement: the kernel ignored the request,
@@ -335,7 +353,7 @@ int pc_open(pw_source_t *s, const char **step, const char **hint) {
     if (n < (ssize_t)NLMSG_LENGTH(sizeof(struct cn_msg) + sizeof(struct proc_event)) || !NLMSG_OK(nh, (int)n)) continue;
     const struct cn_msg *c = NLMSG_DATA(nh);
     const struct proc_event *ev = (const struct proc_event *)c->data;
-    if (ev->what != PROC_EVENT_NONE || c->ack != req.cn.ack + 1) continue;
+    if (ev->what != PROC_EVENT_NONE || c->ack != ack + 1) continue;
     if (ev->event_data.ack.err != 0) {
       errno = (int)ev->event_data.ack.err;
       return fail(fd, step, "listen", hint, errno == EPERM ? "needs CAP_NET_ADMIN" : "");
