@@ -5,7 +5,11 @@
  * The kernel event carries pids only. With read_proc the rest of the header (start time, parent,
  * uids, comm, network namespace; for exec the executable and argv) is read from /proc right at
  * receipt, message by message, since short-lived processes are gone within milliseconds; such
- * records have PW_F_FROM_PROC. A process already gone keeps what the event carries.
+ * records have PW_F_FROM_PROC. A process already gone keeps what the event carries. /proc shows
+ * the process when the message is handled, not when the event happened: in a quick exec chain
+ * (env -> bash) the first exec's record can carry the second one's exe and argv, and a fork's comm
+ * can be the child's after its exec. Under load (2 CPUs, load 8) ~70-77 % of 2,000 /bin/true
+ * execs still had their argv.
  *
  * Clock: the event's timestamp_ns is ktime_get_ns() (CLOCK_MONOTONIC). ts_ns is that plus the
  * BOOTTIME - MONOTONIC offset read once per drain (the two clocks differ by the time spent
