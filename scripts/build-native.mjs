@@ -3,6 +3,8 @@
 // (no node-gyp):
 //   native/sock_diag.c     -> sock_diag.node     (C)   the Linux collector's netlink dump and /proc walks
 //   native/heap_control.cc -> heap_control.node  (C++) V8 memory reduction when a start-up burst ends
+//   native/realtime/{netlink_addon,proc_connector,sock_destroy}.c -> netlink_events.node (C)
+//                                                   the real-time source's proc connector and socket destroy events
 // Never fails the build: an addon that cannot be built is skipped with one warning, and the agent
 // works without it (the Linux collector uses `ss`; V8's memory reducer frees the heap later).
 import { execFile } from 'node:child_process';
@@ -21,6 +23,12 @@ const addons = [
   {
     name: 'heap_control.node', source: 'heap_control.cc', compiler: process.env.CXX || 'c++', flags: ['-std=c++17', '-fno-exceptions', '-fno-rtti'],
     without: 'after the first scan V8 frees memory on its own schedule (15-45 s later)',
+  },
+  {
+    name: 'netlink_events.node',
+    sources: ['realtime/netlink_addon.c', 'realtime/proc_connector.c', 'realtime/sock_destroy.c'],
+    compiler: process.env.CC || 'cc', flags: ['-std=gnu11'],
+    without: 'the real-time source has no proc connector or socket destroy events and the agent relies on polling',
   },
 ];
 
@@ -48,7 +56,8 @@ for (const addon of addons) {
   // Built beside the target and renamed over it, so a running agent never maps a half-written file.
   // Node's headers are system headers here: their own warnings are not ours.
   const temp = `${output}.${process.pid}.tmp`;
-  const args = ['-shared', '-fPIC', '-O2', '-Wall', '-Wextra', ...addon.flags, `-isystem${headers}`, '-o', temp, join(root, 'native', addon.source)];
+  const sources = (addon.sources ?? [addon.source]).map((s) => join(root, 'native', s));
+  const args = ['-shared', '-fPIC', '-O2', '-Wall', '-Wextra', ...addon.flags, `-isystem${headers}`, '-o', temp, ...sources];
   execFile(addon.compiler, args, { timeout: 120_000 }, (err, _stdout, stderr) => {
     if (err) {
       rmSync(temp, { force: true });
