@@ -17,7 +17,7 @@ export function outputSchemas() {
 export interface OutputConfig {
   type: string;
   name?: string | undefined;
-  batch: { max_events: number; max_bytes: number; max_wait: number };
+  batch: { max_events: number; max_bytes: number; max_wait: number; linger: number };
   retry: { initial: number; max: number; breaker_threshold: number };
   [key: string]: unknown;
 }

@@ -10,6 +10,8 @@ export const outputCommonShape = {
     max_events: z.number().int().positive().default(500).describe('most events in one batch'),
     max_bytes: byteSize().default(1024 * 1024).describe('most bytes of JSON in one batch'),
     max_wait: duration().default(1000).describe('longest an event waits for its batch to fill'),
+    linger: duration().default(5)
+      .describe('with no batch in flight, what is queued goes once no new event came for this long (0: at once); bounded by max_wait'),
   }).prefault({}).describe('how events are grouped for this output'),
   retry: z.strictObject({
     initial: duration().default(1000).describe('first backoff (full jitter)'),

@@ -120,21 +120,33 @@ export class Dispatcher {
     });
   }
 
-  /** Reads the next batch, waiting up to batch.max_wait for it to fill. */
+  /**
+   * Reads the next batch. Called only with no batch in flight, so what is queued goes as soon as
+   * the producer has been quiet for batch.linger (Nagle-like), never later than batch.max_wait
+   * after its first event, and at once when it is full. Events arriving while a batch is in flight
+   * wait in the spool and make the next batch, so batches grow with the backlog by themselves.
+   */
   private async collect(): Promise<ReadResult | undefined> {
     const { lane, reader, config } = this.d;
-    const { max_events: maxEvents, max_bytes: maxBytes, max_wait: maxWait } = config.batch;
+    const { max_events: maxEvents, max_bytes: maxBytes, max_wait: maxWait, linger } = config.batch;
     const gen = lane.generation;
+    // Read before the spool read: a write that lands during it must not leave us waiting.
+    let seen = lane.notifications;
     const r = await reader.read(lane.readPos, maxEvents, maxBytes);
     if (gen !== lane.generation) return undefined;
     if (r.frames.length === 0) {
-      if (r.end.seq === lane.readPos.seq) await lane.waitForNotify(1000);
+      if (r.end.seq === lane.readPos.seq) await lane.waitForNotify(1000, seen);
       return r;
     }
     const deadline = (r.frames[0]?.time ?? this.d.now()) + maxWait;
     let bytes = r.frames.reduce((n, f) => n + f.bytes, 0);
-    while (r.frames.length < maxEvents && bytes < maxBytes && !this.stopping && !this.draining && this.d.now() < deadline) {
-      await lane.waitForNotify(deadline - this.d.now());
+    while (r.frames.length < maxEvents && bytes < maxBytes && !this.stopping && !this.draining) {
+      const wait = Math.min(deadline, (r.frames.at(-1)?.time ?? 0) + linger) - this.d.now();
+      if (wait <= 0) break;
+      await lane.waitForNotify(wait, seen);
+      // No write since the last read: the producer went quiet (or max_wait is up).
+      if (seen === lane.notifications) break;
+      seen = lane.notifications;
       const more = await reader.read(r.end, maxEvents - r.frames.length, maxBytes - bytes);
       if (gen !== lane.generation) return undefined;
       r.frames.push(...more.frames);

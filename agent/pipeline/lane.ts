@@ -27,6 +27,7 @@ export class Lane {
   oldestTime: number | undefined;
   /** Resolves the dispatcher's wait for new frames. */
   private waiter: (() => void) | undefined;
+  private notified = 0;
 
   constructor(
     readonly name: string,
@@ -38,15 +39,23 @@ export class Lane {
     this[bag][reason] = (this[bag][reason] ?? 0) + n;
   }
 
+  /** Bumped by every notify(): pass it to waitForNotify() to catch one that came in between. */
+  get notifications(): number { return this.notified; }
+
   /** Something happened that the dispatcher may want to see (new frames, shutdown). */
   notify(): void {
+    this.notified++;
     const w = this.waiter;
     this.waiter = undefined;
     w?.();
   }
 
-  /** Resolves at the next notify() or after `ms`. */
-  waitForNotify(ms: number): Promise<void> {
+  /**
+   * Resolves at the next notify() or after `ms`; at once if a notify() came since `seen` (a
+   * `notifications` value read before the dispatcher's last read of the spool).
+   */
+  waitForNotify(ms: number, seen?: number): Promise<void> {
+    if (seen !== undefined && seen !== this.notified) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(t);
