@@ -30,6 +30,8 @@ export function startKeyOf(startNs: bigint): string {
 /** Turns kernel records into events; keeps the records it made so children find their parents. */
 export class RecordConverter {
   private readonly recent = new Map<string, ProcessRecord>();
+  /** The newest record made here per pid: a parent whose start the producer could not read (it exited). */
+  private readonly newest = new Map<number, ProcessRecord>();
   /** Epoch ms minus boot ms, the smallest seen: deliveries only ever add latency to it. */
   private offsetMs = Number.POSITIVE_INFINITY;
 
@@ -58,8 +60,9 @@ export class RecordConverter {
         out.push({ kind: 'exec', record: this.execd(r.proc, r.filename, r.args), at });
         return;
       case 'exit': {
-        const startKey = startKeyOf(r.proc.startNs);
-        this.recent.delete(`${r.proc.tgid}:${startKey}`);
+        // A process reaped before the producer read its start: the one this pid names here.
+        const startKey = r.proc.startNs !== 0n ? startKeyOf(r.proc.startNs) : (this.newest.get(r.proc.tgid) ?? this.c.polled.get(r.proc.tgid))?.startKey ?? '0';
+        // Kept in `recent` a while: a child's fork or exec may come in the same delivery, after it.
         out.push({ kind: 'exit', pid: r.proc.tgid, startKey, at });
         return;
       }
@@ -105,15 +108,30 @@ export class RecordConverter {
     const key = `${rec.pid}:${rec.startKey}`;
     this.recent.delete(key);
     this.recent.set(key, rec);
-    if (this.recent.size > RECENT_AT_MOST) this.recent.delete(this.recent.keys().next().value ?? '');
+    this.newest.set(rec.pid, rec);
+    if (this.recent.size > RECENT_AT_MOST) {
+      const oldest = this.recent.keys().next().value ?? '';
+      const old = this.recent.get(oldest);
+      this.recent.delete(oldest);
+      if (old !== undefined && this.newest.get(old.pid) === old) this.newest.delete(old.pid);
+    }
+  }
+
+  /** The parent a fork names: by pid and start, or by pid alone when its start is unknown (0). */
+  private parentOf(p: RawProcess): ProcessRecord | undefined {
+    if (p.parentStartNs !== 0n) return this.knownProcess(p.ppid, startKeyOf(p.parentStartNs));
+    return this.newest.get(p.ppid) ?? this.c.polled.get(p.ppid);
   }
 
   /** The fields every kernel record gives. */
   private base(p: RawProcess): ProcessRecord {
-    const startKey = startKeyOf(p.startNs);
+    // A producer that read /proc too late (the proc connector, a process already gone) knows no
+    // start: the process this pid names here (its fork) is the one.
+    const known = p.startNs === 0n ? this.newest.get(p.tgid) ?? this.c.polled.get(p.tgid) : undefined;
+    const startKey = known?.startKey ?? startKeyOf(p.startNs);
     const { bootTimeMs, clockTicks } = this.c.ctx;
     const rec: ProcessRecord = {
-      pid: p.tgid, ppid: p.ppid, startKey,
+      pid: p.tgid, ppid: p.ppid === 0 ? known?.ppid ?? 0 : p.ppid, startKey,
       // The same arithmetic as the polling path, so both name one process with one start.
       start: new Date(Math.round(bootTimeMs + (Number(startKey) * 1000) / clockTicks)).toISOString(),
       name: p.comm, realtime: true,
@@ -130,7 +148,7 @@ export class RecordConverter {
   /** A fork: the child runs its parent's image until it execs. */
   private forked(p: RawProcess): ProcessRecord | undefined {
     const rec = this.base(p);
-    const parent = this.knownProcess(p.ppid, startKeyOf(p.parentStartNs));
+    const parent = this.parentOf(p);
     if (parent !== undefined) {
       for (const k of ['executable', 'executableDeleted', 'args', 'argsTruncated', 'commandLine', 'workingDirectory', 'containerId'] as const) {
         if (parent[k] !== undefined) (rec as unknown as Record<string, unknown>)[k] = parent[k];
@@ -139,7 +157,11 @@ export class RecordConverter {
       if (parent.sid !== undefined) rec.sid = parent.sid;
     } else {
       const read = this.readAlive(p);
-      if (read !== undefined) return read;
+      if (read !== undefined) {
+        // The parent at fork, as the kernel said: /proc names the reaper once the parent is gone.
+        if (p.ppid > 0) read.ppid = p.ppid;
+        return read;
+      }
     }
     this.remember(rec);
     return rec;

@@ -18,7 +18,8 @@ export type RealtimeMode = 'auto' | 'ebpf' | 'proc_connector' | 'off';
 
 /** A kernel-side producer as the addons expose it (native/realtime/addon.c, netlink_addon.c). */
 interface Producer {
-  start(callback: (buf: Buffer) => void): void;
+  /** `err` when the producer stopped for good (its socket failed); `buf` then holds what came before. */
+  start(callback: (buf: Buffer, err?: Error) => void): void;
   close(): void;
   lost(): number;
   describe?(): unknown;
@@ -158,7 +159,10 @@ export class LinuxRealtimeFeed implements RealtimeFeed {
   subscribe(handler: (events: RealtimeEvent[]) => void): void {
     this.handler = handler;
     for (const p of this.producers) {
-      p.start((buf) => { this.deliver(buf); });
+      p.start((buf, err) => {
+        this.deliver(buf);
+        if (err !== undefined) this.failed(err);
+      });
     }
   }
 
@@ -175,6 +179,13 @@ export class LinuxRealtimeFeed implements RealtimeFeed {
       this.o.logger.error(`real-time source: converting kernel records failed: ${errorMessage(err)}`);
     }
     if (events.length > 0) this.handler?.(events);
+  }
+
+  /** A producer that stopped: said once in the log and in-band (as a loss), polling carries on. */
+  private failed(err: Error): void {
+    this.o.logger.error(`real-time source: a kernel producer stopped: ${err.message}; polling continues at its interval`);
+    this.st.blind.push(`stopped: ${err.message}`);
+    this.handler?.([{ kind: 'lost', count: 0, at: Date.now(), producer: err.message }]);
   }
 
   lost(): number {
