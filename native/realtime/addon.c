@@ -20,7 +20,7 @@
  *   The Buffer is the callback's own (a copy). Throws if closed or already started.
  * handle.stop() / handle.close() -> undefined
  *   Both detach every program and free everything; idempotent. Also done at environment teardown
- *   and when the handle is garbage-collected.
+ *   and when an unstarted (or stopped) handle is garbage-collected; a started one is kept alive.
  * handle.lost() -> number
  *   Records dropped in the kernel so far (the sum of the per-CPU counter); after close, the last
  *   value read.
@@ -49,6 +49,7 @@ typedef struct {
   napi_env env;
   uv_poll_t *poll;
   napi_ref cb;
+  napi_ref self; /* the JS handle: weak, strong while started (a started handle is never collected) */
   napi_async_context actx;
   int open;
   int hooked; /* the env cleanup hook is registered */
@@ -90,6 +91,7 @@ static void handle_close(handle_t *h) {
   if (h->cb) {
     napi_delete_reference(h->env, h->cb);
     h->cb = NULL;
+    if (h->self) napi_reference_unref(h->env, h->self, NULL);
   }
   if (h->actx) {
     napi_async_destroy(h->env, h->actx);
@@ -112,6 +114,7 @@ static void finalize(napi_env env, void *data, void *hint) {
   handle_t *h = data;
   handle_close(h);
   if (h->hooked) napi_remove_env_cleanup_hook(env, cleanup_hook, h);
+  if (h->self) napi_delete_reference(env, h->self);
   free(h);
 }
 
@@ -196,6 +199,7 @@ static napi_value h_start(napi_env env, napi_callback_info info) {
     return throw_errno(env, -err, "uv_poll_start", msg);
   }
   h->poll = p;
+  if (h->self) napi_reference_ref(env, h->self, NULL);
   return NULL;
 }
 
@@ -319,6 +323,7 @@ static napi_value open_ebpf(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "openEbpf: could not create the handle object");
     return NULL;
   }
+  if (napi_create_reference(env, self, 0, &h->self) != napi_ok) h->self = NULL;
   if (napi_add_env_cleanup_hook(env, cleanup_hook, h) == napi_ok) h->hooked = 1;
   return self;
 }
