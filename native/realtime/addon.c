@@ -3,19 +3,23 @@
  * Buffers of back-to-back records.h records (one Buffer per ring buffer wakeup, never one call per
  * record).
  *
- * openEbpf({ object: string, ringBytes: number, prefer?: 'tp_btf' | 'tracepoint' }) -> handle
+ * openEbpf({ object: string, ringBytes: number, prefer?: 'tp_btf' | 'tracepoint', flushMs?: number }) -> handle
  *   Opens the BPF object at `object` (portwarden.bpf.o), sizes its ring buffer to `ringBytes` (a
  *   power of two, at least the page size), loads and attaches it: tp_btf programs first (unless
  *   prefer is 'tracepoint'), classic tracepoints when that fails. The UDP bind programs are
- *   optional (classic syscall tracepoints, need tracefs). Errors throw an Error whose `code` is the
- *   errno name (EPERM, ENOENT, ...), whose `syscall` is the failed step, and whose message names the
- *   step, the error and a likely cause, e.g.
- *   "bpf_object__load: Operation not permitted (needs CAP_BPF and CAP_PERFMON, or root; ...)".
- *   Bad arguments throw TypeError/RangeError with code EINVAL.
+ *   optional (classic syscall tracepoints, need tracefs). flushMs (integer 0..60000, default 20):
+ *   the kernel wakes the reader only when a quarter of the ring is unread and a timer drains it
+ *   every flushMs, so records wait up to about that long (a wakeup per record costs ~13 us of
+ *   kernel time in a VM); 0: every record wakes the reader whenever it has caught up.
+ *   Errors throw an Error with `code` the errno name (EPERM, ENOENT, ...), `syscall` the failed
+ *   step, and a message naming step, error and likely cause, e.g. "bpf_object__load: Operation
+ *   not permitted (needs CAP_BPF and CAP_PERFMON, or root; ...)". Bad options: TypeError or
+ *   RangeError with code EINVAL.
  *
  * handle.start(callback: (buf: Buffer) => void) -> undefined
- *   Watches the ring buffer's epoll fd from the libuv loop; on every wakeup drains everything
- *   available and calls callback once with the records. When the kernel dropped records since the
+ *   Watches the ring buffer's epoll fd from the libuv loop (and ticks every flushMs, a timer that
+ *   does not keep the loop alive); on every wakeup or tick with data, drains everything available
+ *   and calls callback once with the records. When the kernel dropped records since the
  *   last delivery (ring buffer full), the Buffer starts with a PW_LOST record counting them.
  *   The Buffer is the callback's own (a copy). Throws if closed or already started.
  * handle.stop() / handle.close() -> undefined
@@ -24,7 +28,7 @@
  * handle.lost() -> number
  *   Records dropped in the kernel so far (the sum of the per-CPU counter); after close, the last
  *   value read.
- * handle.describe() -> { attach: 'tp_btf' | 'tracepoint', programs: string[], missing: string[], ringBytes: number }
+ * handle.describe() -> { attach: 'tp_btf' | 'tracepoint', programs: string[], missing: string[], ringBytes: number, flushMs: number }
  *   programs: the attached BPF programs (empty after close); missing: sentences saying what is not
  *   seen and why (e.g. UDP binds when tracefs is absent).
  *
@@ -48,6 +52,8 @@ typedef struct {
   struct pw_ebpf e;
   napi_env env;
   uv_poll_t *poll;
+  uv_timer_t *timer;
+  uint32_t flush_ms;
   napi_ref cb;
   napi_ref self; /* the JS handle: weak, strong while started (a started handle is never collected) */
   napi_async_context actx;
@@ -55,13 +61,8 @@ typedef struct {
   int hooked; /* the env cleanup hook is registered */
 } handle_t;
 
-#define CHECK(call)                                      \
-  do {                                                   \
-    if ((call) != napi_ok) {                             \
-      napi_throw_error(env, NULL, "N-API call failed");  \
-      return NULL;                                       \
-    }                                                    \
-  } while (0)
+#define CHECK(call) \
+  do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "N-API call failed"); return NULL; } } while (0)
 
 static napi_value throw_errno(napi_env env, int e, const char *step, const char *msg) {
   napi_value code, text, where, err;
@@ -77,16 +78,19 @@ static napi_value throw_errno(napi_env env, int e, const char *step, const char 
   return NULL;
 }
 
-static void free_poll(uv_handle_t *p) {
-  free(p);
-}
+static void free_uv(uv_handle_t *p) { free(p); }
 
 /* Everything but the handle_t itself, which the JS object owns. Idempotent. */
 static void handle_close(handle_t *h) {
   if (h->poll) {
     uv_poll_stop(h->poll);
-    uv_close((uv_handle_t *)h->poll, free_poll);
+    uv_close((uv_handle_t *)h->poll, free_uv);
     h->poll = NULL;
+  }
+  if (h->timer) {
+    uv_timer_stop(h->timer);
+    uv_close((uv_handle_t *)h->timer, free_uv);
+    h->timer = NULL;
   }
   if (h->cb) {
     napi_delete_reference(h->env, h->cb);
@@ -118,12 +122,9 @@ static void finalize(napi_env env, void *data, void *hint) {
   free(h);
 }
 
-static void on_readable(uv_poll_t *p, int status, int events) {
-  (void)events;
-  handle_t *h = p->data;
+static void deliver(handle_t *h) {
   if (!h->open || !h->cb) return;
   napi_env env = h->env;
-  if (status < 0) return; /* an epoll error on the ring's fd: nothing to read */
   if (pw_ebpf_drain(&h->e) != 0 || h->e.out.len == 0) return;
 
   napi_handle_scope scope;
@@ -148,6 +149,13 @@ static void on_readable(uv_poll_t *p, int status, int events) {
   }
   napi_close_handle_scope(env, scope);
 }
+
+static void on_readable(uv_poll_t *p, int status, int events) {
+  (void)events;
+  if (status == 0) deliver(p->data); /* else an epoll error on the ring's fd: nothing to read */
+}
+
+static void on_tick(uv_timer_t *t) { deliver(t->data); }
 
 static handle_t *this_handle(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
   napi_value self;
@@ -185,7 +193,7 @@ static napi_value h_start(napi_env env, napi_callback_info info) {
   if (err == 0) {
     p->data = h;
     err = uv_poll_start(p, UV_READABLE, on_readable);
-    if (err != 0) uv_close((uv_handle_t *)p, free_poll);
+    if (err != 0) uv_close((uv_handle_t *)p, free_uv);
   } else {
     free(p);
   }
@@ -199,6 +207,12 @@ static napi_value h_start(napi_env env, napi_callback_info info) {
     return throw_errno(env, -err, "uv_poll_start", msg);
   }
   h->poll = p;
+  if (h->flush_ms > 0 && (h->timer = calloc(1, sizeof *h->timer)) != NULL) {
+    uv_timer_init(loop, h->timer);
+    h->timer->data = h;
+    uv_timer_start(h->timer, on_tick, h->flush_ms, h->flush_ms);
+    uv_unref((uv_handle_t *)h->timer);
+  }
   if (h->self) napi_reference_ref(env, h->self, NULL);
   return NULL;
 }
@@ -241,6 +255,8 @@ static napi_value h_describe(napi_env env, napi_callback_info info) {
   CHECK(napi_set_named_property(env, o, "programs", programs));
   CHECK(napi_set_named_property(env, o, "missing", missing));
   CHECK(napi_set_named_property(env, o, "ringBytes", ring));
+  CHECK(napi_create_uint32(env, h->flush_ms, &ring));
+  CHECK(napi_set_named_property(env, o, "flushMs", ring));
   return o;
 }
 
@@ -276,6 +292,15 @@ static napi_value open_ebpf(napi_env env, napi_callback_info info) {
   if (!vring) return NULL;
   napi_value vprefer = get_prop(env, argv[0], "prefer", napi_string, 0);
   if (!vprefer) return NULL;
+  napi_value vflush = get_prop(env, argv[0], "flushMs", napi_number, 0);
+  if (!vflush) return NULL;
+  double flush = 20;
+  CHECK(napi_typeof(env, vflush, &t));
+  if (t == napi_number) CHECK(napi_get_value_double(env, vflush, &flush));
+  if (!(flush >= 0 && flush <= 60000) || flush != (double)(uint32_t)flush) {
+    napi_throw_range_error(env, "EINVAL", "openEbpf: options.flushMs must be an integer from 0 to 60000");
+    return NULL;
+  }
 
   char object[4096], prefer[16] = "";
   size_t n;
@@ -302,8 +327,9 @@ static napi_value open_ebpf(napi_env env, napi_callback_info info) {
   handle_t *h = calloc(1, sizeof *h);
   if (!h) return throw_errno(env, ENOMEM, "openEbpf", "openEbpf: out of memory");
   h->env = env;
+  h->flush_ms = (uint32_t)flush;
   char msg[1024];
-  int err = pw_ebpf_open(&h->e, object, r, strcmp(prefer, "tracepoint") == 0, msg, sizeof msg);
+  int err = pw_ebpf_open(&h->e, object, r, h->flush_ms ? r / 4 : 0, strcmp(prefer, "tracepoint") == 0, msg, sizeof msg);
   if (err != 0) {
     free(h);
     char step[64];

@@ -215,6 +215,10 @@ static int try_mode(struct pw_ebpf *e, const char *object, int btf, char *msg, s
 
   err = bpf_object__load(e->obj);
   if (err) return fail(msg, len, "bpf_object__load", -err);
+  struct bpf_map *config = bpf_object__find_map_by_name(e->obj, "pw_config");
+  uint32_t zero = 0, cfg[2] = {e->wakeup_bytes, 0};
+  if (!config) return fail(msg, len, "bpf_object__find_map_by_name(pw_config)", ENOENT);
+  if (bpf_map_update_elem(bpf_map__fd(config), &zero, cfg, 0) != 0) return fail(msg, len, "bpf_map_update_elem(pw_config)", errno);
   for (int i = 0; i < NCORE; i++) {
     err = attach_one(e, core[i], msg, len);
     if (err) return err;
@@ -253,11 +257,12 @@ static void release(struct pw_ebpf *e) {
   e->nmissing = 0;
 }
 
-int pw_ebpf_open(struct pw_ebpf *e, const char *object, uint32_t ring_bytes, int prefer_tracepoint,
-                 char *msg, size_t msglen) {
+int pw_ebpf_open(struct pw_ebpf *e, const char *object, uint32_t ring_bytes, uint32_t wakeup_bytes,
+                 int prefer_tracepoint, char *msg, size_t msglen) {
   memset(e, 0, sizeof *e);
   e->drops_fd = -1;
   e->ring_bytes = ring_bytes;
+  e->wakeup_bytes = wakeup_bytes;
   e->ncpus = libbpf_num_possible_cpus();
   if (e->ncpus <= 0) return fail(msg, msglen, "libbpf_num_possible_cpus", e->ncpus < 0 ? -e->ncpus : EINVAL);
   e->percpu = calloc((size_t)e->ncpus, sizeof(uint64_t));

@@ -37,13 +37,16 @@ struct pw_ebpf {
   char missing[PW_MAX_MISSING][256];
   int nmissing;
   uint32_t ring_bytes;
+  uint32_t wakeup_bytes; /* 0: wake the reader whenever it has caught up */
   struct pw_out out;
 };
 
-/* Opens, loads and attaches. prefer_tracepoint skips the tp_btf attempt. On failure returns a
- * negative errno, fills msg ("<step>: <strerror> (<likely cause>)") and leaves e closed. */
-int pw_ebpf_open(struct pw_ebpf *e, const char *object, uint32_t ring_bytes, int prefer_tracepoint,
-                 char *msg, size_t msglen);
+/* Opens, loads and attaches. prefer_tracepoint skips the tp_btf attempt. wakeup_bytes: only the
+ * record that brings the unread data to this many bytes wakes the reader (0: every record when the
+ * reader has caught up). On failure returns a negative errno, fills msg ("<step>: <strerror>
+ * (<likely cause>)") and leaves e closed. */
+int pw_ebpf_open(struct pw_ebpf *e, const char *object, uint32_t ring_bytes, uint32_t wakeup_bytes,
+                 int prefer_tracepoint, char *msg, size_t msglen);
 
 /* Detaches everything and frees; idempotent. Keeps drops_total for pw_ebpf_lost(). */
 void pw_ebpf_close(struct pw_ebpf *e);
