@@ -1,0 +1,69 @@
+/*
+ * The libbpf side of realtime.node: opens portwarden.bpf.o, picks tp_btf or classic tracepoints,
+ * attaches, and drains the ring buffer into one growable buffer of records.h records.
+ * No N-API in here; addon.c does the JavaScript side.
+ */
+#ifndef PORTWARDEN_EBPF_H
+#define PORTWARDEN_EBPF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PW_MAX_LINKS 8
+#define PW_MAX_MISSING 4
+
+struct bpf_object;
+struct bpf_link;
+struct ring_buffer;
+
+struct pw_out {
+  uint8_t *data;
+  size_t len, cap;
+  int oom; /* a record did not fit and could not be grown for */
+};
+
+struct pw_ebpf {
+  struct bpf_object *obj;
+  struct ring_buffer *rb;
+  struct bpf_link *links[PW_MAX_LINKS];
+  const char *names[PW_MAX_LINKS]; /* program names of the links (string constants) */
+  int nlinks;
+  int drops_fd;
+  int ncpus;
+  uint64_t *percpu;     /* ncpus counters, lookup buffer for pw_drops */
+  uint64_t drops_total; /* last sum read from the kernel */
+  uint64_t drops_told;  /* how many of them a PW_LOST record has reported */
+  const char *attach;   /* "tp_btf" or "tracepoint" */
+  char missing[PW_MAX_MISSING][256];
+  int nmissing;
+  uint32_t ring_bytes;
+  uint32_t wakeup_bytes; /* 0: wake the reader whenever it has caught up */
+  struct pw_out out;
+};
+
+/* Opens, loads and attaches. prefer_tracepoint skips the tp_btf attempt. wakeup_bytes: only the
+ * record that brings the unread data to this many bytes wakes the reader (0: every record when the
+ * reader has caught up). On failure returns a negative errno, fills msg ("<step>: <strerror>
+ * (<likely cause>)") and leaves e closed. */
+int pw_ebpf_open(struct pw_ebpf *e, const char *object, uint32_t ring_bytes, uint32_t wakeup_bytes,
+                 int prefer_tracepoint, char *msg, size_t msglen);
+
+/* Detaches everything and frees; idempotent. Keeps drops_total for pw_ebpf_lost(). */
+void pw_ebpf_close(struct pw_ebpf *e);
+
+int pw_ebpf_epoll_fd(const struct pw_ebpf *e);
+
+/* Empties the ring buffer into e->out (reset first): a PW_LOST record first when the drop counter
+ * grew since the last call, then every record available. Returns 0 or a negative errno. */
+int pw_ebpf_drain(struct pw_ebpf *e);
+
+/* Total records dropped in the kernel so far (reads the counters when open). */
+uint64_t pw_ebpf_lost(struct pw_ebpf *e);
+
+/* Whether the kernel BTF is readable, and whether syscalls/sys_exit_bind exists under tracefs. */
+int pw_probe_btf(void);
+int pw_probe_tracefs(void);
+
+const char *pw_errno_name(int e);
+
+#endif
