@@ -73,7 +73,8 @@ export const listenersCommand: Command = {
     const port = intOption('listeners', 'port', values.port, 65535);
     const pid = intOption('listeners', 'pid', values.pid);
     const loaded = loadConfig(values.config, io.env);
-    const ctx = await createAgentContext(loaded, silentLogger, io.env, { stateOptional: true });
+    // The table says which real-time path `run` gets here: opened (and closed) as `run` would.
+    const ctx = await createAgentContext(loaded, silentLogger, io.env, { stateOptional: true, realtime: values.json !== true });
     const docs: EcsDocument[] = [];
     const watcher = new Watcher({
       source: ctx.source,
@@ -96,6 +97,11 @@ export const listenersCommand: Command = {
       const info = ctx.source.info();
       io.stdout.write(`${renderListenerTable(shown, info.ownNetns)}\n`);
       for (const l of info.limitations) io.stderr.write(`note: ${l}\n`);
+      const rt = info.realtime;
+      if (rt !== undefined) {
+        const why = rt.reasons.length > 0 ? ` (${rt.reasons.join('; ')})` : '';
+        io.stderr.write(`note: sockets read through ${info.listenerPath}; real-time source for \`portwarden run\`: ${rt.mode}${why}\n`);
+      }
     }
     return 0;
   },

@@ -15,7 +15,7 @@ import { getField } from '../../../agent/ecs/document.js';
 import { startAgent, waitFor } from '../../helpers/agent-process.js';
 import type { RunningAgent } from '../../helpers/agent-process.js';
 import { ecsProblems } from '../../helpers/ecs-validate.js';
-import { fixture } from '../../helpers/paths.js';
+import { cliPath, fixture } from '../../helpers/paths.js';
 
 const root = process.getuid?.() === 0;
 const STORM = 2000;
@@ -181,4 +181,14 @@ test('real-time off: polling only, said at start', async (t) => {
   assert.match(String(started?.message), /real-time: off/);
   const reasons = getField(started ?? {}, 'portwarden.collector.realtime.reasons') as string[];
   assert.deepEqual(reasons, ['real-time source off in the config (source.realtime: off)']);
+});
+
+test('portwarden listeners names the real-time path `run` gets, and why a better one cannot run', { skip: !root && 'needs root and setpriv (util-linux) to drop capabilities' }, async () => {
+  const stderrOf = (file: string, args: string[]) => new Promise<string>((resolve, reject) => {
+    execFile(file, args, { timeout: 60_000 }, (err, _out, stderr) => { if (err) reject(new Error(`${err.message}: ${stderr}`)); else resolve(stderr); });
+  });
+  assert.match(await stderrOf(process.execPath, [cliPath, 'listeners']), /real-time source for `portwarden run`: ebpf\n/);
+  // Still uid 0 (so it reads this checkout wherever CI clones it), with no capability at all.
+  const unprivileged = await stderrOf('setpriv', ['--inh-caps=-all', '--bounding-set=-all', process.execPath, cliPath, 'listeners']);
+  assert.match(unprivileged, /real-time source for `portwarden run`: off \(eBPF: .*needs CAP_BPF and CAP_PERFMON.*; proc connector: .*needs CAP_NET_ADMIN\)/);
 });

@@ -47,6 +47,14 @@ export interface FeedOptions {
   nativeDir?: string;
 }
 
+/** The addon's error text up to libbpf's own diagnostics (logged at debug level, not repeated in events). */
+function reasonOf(err: unknown, prefix: string): string {
+  const text = errorMessage(err);
+  const cut = text.indexOf('; libbpf:');
+  const short = cut === -1 ? text : text.slice(0, cut);
+  return short.startsWith(`${prefix}: `) ? short.slice(prefix.length + 2) : short;
+}
+
 function roundRing(bytes: number): number {
   let n = 4096;
   while (n < bytes && n < 1 << 30) n *= 2;
@@ -111,7 +119,8 @@ export class LinuxRealtimeFeed implements RealtimeFeed {
       this.st.blind.push(...describeBlind(p));
       return undefined;
     } catch (err) {
-      return errorMessage(err);
+      this.o.logger.debug(`real-time source: eBPF could not run: ${errorMessage(err)}`);
+      return reasonOf(err, 'eBPF');
     }
   }
 
@@ -131,7 +140,7 @@ export class LinuxRealtimeFeed implements RealtimeFeed {
       );
       return undefined;
     } catch (err) {
-      return errorMessage(err);
+      return reasonOf(err, 'proc connector');
     }
   }
 
