@@ -3,6 +3,13 @@ import { entityId } from './entity-id.js';
 
 /** Longest ancestry kept in documents (process.Ext.ancestry). */
 export const MAX_ANCESTRY = 32;
+/**
+ * Most exited processes kept, whatever their age: a host that starts hundreds of short processes a
+ * second (a build server, an exec storm the real-time source reports one by one) must not grow the
+ * table for 15 minutes. Children keep their parents through their own nodes (captured at fork or
+ * first sight), so forgetting an exited process early only costs a poll-only child its parent.
+ */
+export const MAX_EXITED = 20_000;
 
 /** A process as the lineage knows it, alive or recently exited. */
 export interface ProcessNode {
@@ -19,6 +26,8 @@ export interface TableOptions {
   bootId: string;
   /** How long exited processes stay resolvable (>= 10 minutes). */
   retentionMs?: number;
+  /** Most exited processes kept (MAX_EXITED); lower values are for tests. */
+  maxExited?: number;
 }
 
 const keyOf = (pid: number, startKey: string) => `${pid}:${startKey}`;
@@ -148,9 +157,11 @@ export class ProcessTable {
   prune(now: number): number {
     let n = 0;
     const queue = this.exited;
+    const maxExited = this.opts.maxExited ?? MAX_EXITED;
     for (; this.exitedHead < queue.length; this.exitedHead++) {
       const node = queue[this.exitedHead];
-      if (node?.exitedAt !== undefined && now - node.exitedAt <= this.retentionMs) break;
+      const tooMany = queue.length - this.exitedHead > maxExited;
+      if (!tooMany && node?.exitedAt !== undefined && now - node.exitedAt <= this.retentionMs) break;
       if (node !== undefined && this.byKey.get(node.key) === node) {
         this.byKey.delete(node.key);
         n++;

@@ -154,6 +154,8 @@ export class Watcher implements Lifecycle {
       this.pollSoon(PROCESS_ACTIVITY_POLL_MS);
     }
     await handoff.settle();
+    // An exec storm between two polls: the table forgets its oldest exits now, not at the poll.
+    if (events.length > 256) this.o.table.prune(Date.now());
   }
 
   private applyTarget(): ApplyTarget {

@@ -55,6 +55,20 @@ test('the same pid with a new start key is a new process; same start with a new 
   assert.equal(t.get(7)?.record.name, 'other');
 });
 
+test('past maxExited exited processes, the oldest exits are forgotten first, however young; a child keeps its parent', () => {
+  const t = new ProcessTable({ hostId: 'h', bootId: 'b', maxExited: 3 });
+  t.upsert(rec(1, 0, 0, 'init'));
+  t.upsert(rec(10, 1, 1, 'bash'));
+  const child = t.upsert(rec(11, 10, 2, 'make')).node;
+  for (let pid = 20; pid < 25; pid++) t.upsert(rec(pid, 11, pid, 'cc'));
+  t.exit(10, 1_000);
+  for (let pid = 20; pid < 25; pid++) t.exit(pid, 1_000 + pid);
+  assert.equal(t.prune(2_000), 3, 'six exited, three kept');
+  assert.equal(t.find(10, '100'), undefined, 'the oldest exit went first');
+  assert.equal(t.find(24, '2400')?.record.name, 'cc');
+  assert.deepEqual(t.ancestors(child).map((n) => n.record.name), ['bash', 'init']);
+});
+
 test('exited processes are kept for at least 10 minutes, then pruned', () => {
   const t = new ProcessTable({ hostId: 'h', bootId: 'b', retentionMs: 1 });
   t.upsert(rec(1, 0, 0, 'init'));
