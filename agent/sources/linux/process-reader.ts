@@ -156,7 +156,7 @@ function baseRecord(pid: number, statText: string, uid: number, nsLink: string |
  * Reads one process from /proc. Returns undefined when it vanished or its stat is unreadable;
  * every other field is best effort (another user's exe/cwd need privileges).
  */
-export function readProcess(pid: number, ctx: ProcessReadContext, depth: ReadDepth = 'full'): ProcessRecord | undefined {
+export function readProcess(pid: number, ctx: ProcessReadContext, depth: ReadDepth = 'full', opts: { cmdline?: boolean } = {}): ProcessRecord | undefined {
   const base = `${ctx.procRoot}/${pid}`;
   let uid: number;
   try {
@@ -172,7 +172,7 @@ export function readProcess(pid: number, ctx: ProcessReadContext, depth: ReadDep
     rec.detailsPending = true;
     return rec;
   }
-  readDetails(base, rec.name, rec, ctx);
+  readDetails(base, rec.name, rec, ctx, opts.cmdline !== false);
   const cgroup = tryRead(`${base}/cgroup`, 64 * 1024, false);
   const containerId = cgroup === undefined ? undefined : parseCgroupContainerId(cgroup.toString('utf8'));
   if (containerId !== undefined) rec.containerId = containerId;
@@ -240,8 +240,8 @@ export function readListed(pids: readonly number[], procRoot: string, diag: Sock
 }
 
 /** Command line, executable (and the full name it implies), stdin kind and working directory. */
-function readDetails(base: string, comm: string, rec: ProcessRecord, ctx: ProcessReadContext): void {
-  const cmd = tryRead(`${base}/cmdline`);
+function readDetails(base: string, comm: string, rec: ProcessRecord, ctx: ProcessReadContext, cmdline: boolean): void {
+  const cmd = cmdline ? tryRead(`${base}/cmdline`) : undefined;
   if (cmd !== undefined && cmd.length > 0) {
     const args = parseCmdline(cmd);
     rec.args = args;

@@ -170,7 +170,11 @@ export class RecordConverter {
   /** An exec: the kernel's filename and argv, completed from /proc while the process lives. */
   private execd(p: RawProcess, filename: string, args: string[]): ProcessRecord {
     const rec = this.base(p);
-    const live = readProcess(p.tgid, this.c.ctx, 'full');
+    const kernelArgs = args.length > 0 && (p.flags & RecordFlag.argsMissing) === 0;
+    const cut = (p.flags & RecordFlag.argsTruncated) !== 0;
+    // The kernel's argv is the one of this exec: /proc's is read only when the event has none, or
+    // a cut one (the kernel keeps 4 KiB, /proc up to 256 KiB).
+    const live = readProcess(p.tgid, this.c.ctx, 'full', { cmdline: !kernelArgs || cut });
     // Only the same process, still running the image this event names (not a later exec).
     if (live !== undefined && live.startKey === rec.startKey && live.name === rec.name) {
       Object.assign(rec, live, { realtime: true as const });
@@ -178,10 +182,11 @@ export class RecordConverter {
       const exe = parseExeLink(filename);
       rec.executable = exe.path;
     }
-    if (args.length > 0 && (p.flags & RecordFlag.argsMissing) === 0) {
+    const longer = cut && rec.args !== undefined && rec.args.join('\0').length > args.join('\0').length;
+    if (kernelArgs && !longer) {
       rec.args = args;
       rec.commandLine = joinCommandLine(args);
-      if ((p.flags & RecordFlag.argsTruncated) !== 0) rec.argsTruncated = true;
+      if (cut) rec.argsTruncated = true;
     }
     this.remember(rec);
     return rec;
