@@ -8,16 +8,18 @@
  *   power of two, at least the page size), loads and attaches it: tp_btf programs first (unless
  *   prefer is 'tracepoint'), classic tracepoints when that fails. The UDP bind programs are
  *   optional (classic syscall tracepoints, need tracefs). flushMs (integer 0..60000, default 20):
- *   the kernel wakes the reader only when a quarter of the ring is unread and a timer drains it
- *   every flushMs, so records wait up to about that long (a wakeup per record costs ~13 us of
- *   kernel time in a VM); 0: every record wakes the reader whenever it has caught up.
+ *   wakeups adapt to the rate. While idle every record wakes the reader (no timer runs: an idle
+ *   agent costs nothing here); once records flow, the kernel wakes the reader only when a quarter
+ *   of the ring is unread and a timer drains it every flushMs, so records wait up to about that
+ *   long (a wakeup per record costs ~13 us of kernel time in a VM); after five quiet ticks it is
+ *   idle again. 0: never batch (a wakeup per record whenever the reader has caught up).
  *   Errors throw an Error with `code` the errno name (EPERM, ENOENT, ...), `syscall` the failed
  *   step, and a message naming step, error and likely cause, e.g. "bpf_object__load: Operation
  *   not permitted (needs CAP_BPF and CAP_PERFMON, or root; ...)". Bad options: TypeError or
  *   RangeError with code EINVAL.
  *
  * handle.start(callback: (buf: Buffer) => void) -> undefined
- *   Watches the ring buffer's epoll fd from the libuv loop (and ticks every flushMs, a timer that
+ *   Watches the ring buffer's epoll fd from the libuv loop (and, while records flow, ticks every flushMs, a timer that
  *   does not keep the loop alive); on every wakeup or tick with data, drains everything available
  *   and calls callback once with the records. When the kernel dropped records since the
  *   last delivery (ring buffer full), the Buffer starts with a PW_LOST record counting them.
@@ -54,6 +56,8 @@ typedef struct {
   uv_poll_t *poll;
   uv_timer_t *timer;
   uint32_t flush_ms;
+  int batching;     /* records flow: the kernel wakes the reader per quarter ring, the timer drains */
+  int quiet_ticks;  /* ticks in a row that found nothing */
   napi_ref cb;
   napi_ref self; /* the JS handle: weak, strong while started (a started handle is never collected) */
   napi_async_context actx;
@@ -122,13 +126,15 @@ static void finalize(napi_env env, void *data, void *hint) {
   free(h);
 }
 
-static void deliver(handle_t *h) {
-  if (!h->open || !h->cb) return;
+/* Drains the ring and calls back once; returns the bytes delivered (0: nothing was there). */
+static size_t deliver(handle_t *h) {
+  if (!h->open || !h->cb) return 0;
   napi_env env = h->env;
-  if (pw_ebpf_drain(&h->e) != 0 || h->e.out.len == 0) return;
+  if (pw_ebpf_drain(&h->e) != 0 || h->e.out.len == 0) return 0;
+  size_t len = h->e.out.len;
 
   napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return 0;
   napi_value buf, fn, recv, result;
   if (napi_create_buffer_copy(env, h->e.out.len, h->e.out.data, NULL, &buf) == napi_ok
       && napi_get_reference_value(env, h->cb, &fn) == napi_ok && napi_get_global(env, &recv) == napi_ok) {
@@ -148,14 +154,51 @@ static void deliver(handle_t *h) {
     }
   }
   napi_close_handle_scope(env, scope);
+  return len;
+}
+
+/*
+ * Wakeups adapt to the rate. Idle, each record wakes the reader (once it has caught up), so a lone
+ * exec or listen is delivered at once and an idle agent has no timer running. Once records flow,
+ * the kernel wakes the reader only per quarter ring and a timer drains every flush_ms: a wakeup per
+ * record costs ~13 us of kernel time in the producing task. Five quiet ticks in a row go back to
+ * idle; the drain right after the switch takes what came in between (those records woke no one).
+ */
+#define QUIET_TICKS 5
+
+static void on_tick(uv_timer_t *t);
+
+static void go_idle(handle_t *h) {
+  if (!h->batching) return;
+  h->batching = 0;
+  h->quiet_ticks = 0;
+  uv_timer_stop(h->timer);
+  pw_ebpf_set_wakeup(&h->e, 0);
+}
+
+static void go_batching(handle_t *h) {
+  if (h->batching || !h->timer || h->flush_ms == 0 || !h->open) return;
+  if (pw_ebpf_set_wakeup(&h->e, h->e.ring_bytes / 4) != 0) return;
+  h->batching = 1;
+  h->quiet_ticks = 0;
+  uv_timer_start(h->timer, on_tick, h->flush_ms, h->flush_ms);
 }
 
 static void on_readable(uv_poll_t *p, int status, int events) {
   (void)events;
-  if (status == 0) deliver(p->data); /* else an epoll error on the ring's fd: nothing to read */
+  handle_t *h = p->data;
+  if (status == 0 && deliver(h) > 0) go_batching(h); /* else an epoll error on the ring's fd: nothing to read */
 }
 
-static void on_tick(uv_timer_t *t) { deliver(t->data); }
+static void on_tick(uv_timer_t *t) {
+  handle_t *h = t->data;
+  if (deliver(h) > 0) {
+    h->quiet_ticks = 0;
+  } else if (++h->quiet_ticks >= QUIET_TICKS) {
+    go_idle(h);
+    if (deliver(h) > 0) go_batching(h);
+  }
+}
 
 static handle_t *this_handle(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
   napi_value self;
@@ -208,11 +251,13 @@ static napi_value h_start(napi_env env, napi_callback_info info) {
   }
   h->poll = p;
   if (h->flush_ms > 0 && (h->timer = calloc(1, sizeof *h->timer)) != NULL) {
+    /* Started when records flow (go_batching); the kernel wakes the reader per record until then. */
     uv_timer_init(loop, h->timer);
     h->timer->data = h;
-    uv_timer_start(h->timer, on_tick, h->flush_ms, h->flush_ms);
     uv_unref((uv_handle_t *)h->timer);
   }
+  h->batching = 0;
+  pw_ebpf_set_wakeup(&h->e, 0);
   if (h->self) napi_reference_ref(env, h->self, NULL);
   return NULL;
 }

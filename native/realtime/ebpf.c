@@ -219,6 +219,7 @@ static int try_mode(struct pw_ebpf *e, const char *object, int btf, char *msg, s
   uint32_t zero = 0, cfg[2] = {e->wakeup_bytes, 0};
   if (!config) return fail(msg, len, "bpf_object__find_map_by_name(pw_config)", ENOENT);
   if (bpf_map_update_elem(bpf_map__fd(config), &zero, cfg, 0) != 0) return fail(msg, len, "bpf_map_update_elem(pw_config)", errno);
+  e->config_fd = bpf_map__fd(config);
   for (int i = 0; i < NCORE; i++) {
     err = attach_one(e, core[i], msg, len);
     if (err) return err;
@@ -254,6 +255,7 @@ static void release(struct pw_ebpf *e) {
   if (e->obj) bpf_object__close(e->obj);
   e->obj = NULL;
   e->drops_fd = -1;
+  e->config_fd = -1;
   e->nmissing = 0;
 }
 
@@ -261,6 +263,7 @@ int pw_ebpf_open(struct pw_ebpf *e, const char *object, uint32_t ring_bytes, uin
                  int prefer_tracepoint, char *msg, size_t msglen) {
   memset(e, 0, sizeof *e);
   e->drops_fd = -1;
+  e->config_fd = -1;
   e->ring_bytes = ring_bytes;
   e->wakeup_bytes = wakeup_bytes;
   e->ncpus = libbpf_num_possible_cpus();
@@ -300,6 +303,14 @@ void pw_ebpf_close(struct pw_ebpf *e) {
   free(e->out.data);
   e->out.data = NULL;
   e->out.len = e->out.cap = 0;
+}
+
+int pw_ebpf_set_wakeup(struct pw_ebpf *e, uint32_t wakeup_bytes) {
+  uint32_t zero = 0, cfg[2] = {wakeup_bytes, 0};
+  if (e->config_fd < 0) return -EBADF;
+  if (bpf_map_update_elem(e->config_fd, &zero, cfg, 0) != 0) return -errno;
+  e->wakeup_bytes = wakeup_bytes;
+  return 0;
 }
 
 int pw_ebpf_epoll_fd(const struct pw_ebpf *e) {

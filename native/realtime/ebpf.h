@@ -38,6 +38,7 @@ struct pw_ebpf {
   int nmissing;
   uint32_t ring_bytes;
   uint32_t wakeup_bytes; /* 0: wake the reader whenever it has caught up */
+  int config_fd;         /* pw_config, to switch wakeup_bytes while running */
   struct pw_out out;
 };
 
@@ -52,6 +53,9 @@ int pw_ebpf_open(struct pw_ebpf *e, const char *object, uint32_t ring_bytes, uin
 void pw_ebpf_close(struct pw_ebpf *e);
 
 int pw_ebpf_epoll_fd(const struct pw_ebpf *e);
+
+/* Switches how the kernel wakes the reader (see pw_ebpf_open's wakeup_bytes). Returns 0 or -errno. */
+int pw_ebpf_set_wakeup(struct pw_ebpf *e, uint32_t wakeup_bytes);
 
 /* Empties the ring buffer into e->out (reset first): a PW_LOST record first when the drop counter
  * grew since the last call, then every record available. Returns 0 or a negative errno. */
