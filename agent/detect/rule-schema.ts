@@ -8,7 +8,7 @@ import { ConfigError } from '../util/errors.js';
 import { TACTIC_RE, TECHNIQUE_RE } from './attack.js';
 import { buildRule, pathText, ruleKey } from './rules.js';
 import type { RuleSource } from './rules.js';
-import type { Detector } from './types.js';
+import type { Detector, RuleSpec } from './types.js';
 
 const severity = z.union([z.enum(['low', 'medium', 'high', 'critical']), z.number().int().min(1).max(100)])
   .describe('low (21), medium (47), high (73), critical (99), or a number 1-100');
@@ -34,7 +34,10 @@ export const ruleSchema = z.strictObject({
   when: z.unknown().describe('condition: selection, list (any), all/any/not'),
   unless: z.unknown().optional().describe('exceptions: if any matches, no alert'),
 });
-export type RuleSpec = z.output<typeof ruleSchema>;
+// The schema's output and the plain RuleSpec the agent builds from must stay the same shape.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+export const ruleSpecMatchesSchema: Same<z.output<typeof ruleSchema>, RuleSpec> = true;
+export type { RuleSpec };
 
 const packSchema = z.strictObject({
   ruleset: z.string().default('custom').describe('rule.ruleset of every rule in the file'),

@@ -27,6 +27,30 @@ export interface RuleMeta {
   references: string[];
 }
 
+/**
+ * One rule as users write it in YAML, after validation (rule-schema.ts checks that its zod schema
+ * produces exactly this): plain data, so the running agent builds detectors without zod.
+ */
+export interface RuleSpec {
+  id: string;
+  name: string;
+  description: string;
+  applies_to: Family;
+  os: OsType[];
+  severity: SeverityName | number;
+  risk_score?: number | undefined;
+  severity_by_scope?: Partial<Record<Scope, SeverityName | number>> | undefined;
+  tactic: string;
+  technique: string;
+  tactic_name?: string | undefined;
+  technique_name?: string | undefined;
+  references: string[];
+  version?: string | undefined;
+  enabled: boolean;
+  when: unknown;
+  unless?: unknown;
+}
+
 /** Why a detector fired: the reason text and, optionally, a severity other than the rule's. */
 export interface Hit {
   reason: string;

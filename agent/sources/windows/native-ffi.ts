@@ -1,6 +1,6 @@
 import { AF_INET, AF_INET6, TCP_TABLE_OWNER_MODULE_LISTENER, UDP_TABLE_OWNER_MODULE, type TableKind } from './iphlp-decode.js';
 import { decodeOwnerModuleBasicInfo, STATUS_INFO_LENGTH_MISMATCH, SystemProcessInformation } from './ntdll-decode.js';
-import type { NativeLoad, WindowsNative } from './runner.js';
+import type { NativeLoad, WindowsNative } from './native.js';
 
 /**
  * The only code that calls Win32 (through koffi, loaded lazily so other platforms never touch

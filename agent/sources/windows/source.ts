@@ -7,7 +7,8 @@ import { FIREWALL_SCRIPT, parseFirewallJson, type FirewallState } from './firewa
 import { listenersFromNative, listenersFromNetstat } from './listeners.js';
 import { walkSystemProcessInformation } from './ntdll-decode.js';
 import { basesFromWin32, WindowsProcessTable, type ProcessBase } from './process-table.js';
-import { createDefaultWindowsRunner, type WindowsNative, type WindowsRunner } from './runner.js';
+import type { WindowsNative } from './native.js';
+import { createDefaultWindowsRunner, type WindowsRunner } from './runner.js';
 import { parseWin32ProcessJson, PROCESS_LIST_SCRIPT, processDetailsScript } from './win32-process.js';
 
 export interface WindowsSourceOptions {
