@@ -1,4 +1,4 @@
-import { configReference } from '../../config/reference.js';
+import { configReference } from './config-reference.js';
 import { allCommands } from '../cli/commands/all.js';
 import { commands } from '../cli/commands/index.js';
 import type { EcsDocument } from '../ecs/document.js';

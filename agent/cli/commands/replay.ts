@@ -1,6 +1,6 @@
 import { createReadStream, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { loadConfig } from '../../../config/loader.js';
+import { loadConfig } from '../../app/config.js';
 import { offlineBuilder, Replayer, replayEngine } from '../../detect/replay.js';
 import { UsageError } from '../../util/errors.js';
 import { parseCommandArgs } from '../command.js';

@@ -11,7 +11,8 @@ import { memoryLogger } from '../../../agent/log/logger.js';
 import { heartbeatSchema, metricsSchema, outputCommonShape, spoolSchema } from '../../../agent/pipeline/config.js';
 import { createPipeline } from '../../../agent/pipeline/index.js';
 import type { Pipeline } from '../../../agent/pipeline/index.js';
-import { SyslogTransport, syslogTransport } from '../../../transports/syslog/index.js';
+import { SyslogTransport } from '../../../transports/syslog/index.js';
+import { syslogConfigSchema } from '../../../transports/syslog/config.js';
 import { startRsyslog } from './rsyslog-peer.js';
 import type { RsyslogRecord } from './rsyslog-peer.js';
 import { makeTestPki } from './pki.js';
@@ -22,7 +23,7 @@ import { alertEvent, listenerEvent, testContext } from '../../unit/transports/sy
 const OUTAGE_MS = Math.min(Number(process.env.PW_SYSLOG_OUTAGE_MS ?? 10_000), 10_000);
 // In-band agent events come from the real document builder.
 const agentEvent = sampleBuilder().builder.agentEvent;
-const outputSchema = syslogTransport.configSchema.extend(z.strictObject(outputCommonShape).shape);
+const outputSchema = syslogConfigSchema.extend(z.strictObject(outputCommonShape).shape);
 
 async function agent(t: TestContext, stateDir: string, raw: Record<string, unknown>): Promise<{ pipeline: Pipeline; transport: SyslogTransport }> {
   const alive = setInterval(() => undefined, 1000); // the pipeline's timers are unref'd

@@ -4,7 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { loadConfig } from '../../../config/loader.js';
+import { loadConfig } from '../../../agent/app/config.js';
 import { repoRoot } from '../../helpers/paths.js';
 import { deployDir, readDeploy } from './content.js';
 

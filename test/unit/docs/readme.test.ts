@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generatedSections, updateReadme } from '../../../agent/docs/generate.js';
-import { loadConfig } from '../../../config/loader.js';
+import { loadConfig } from '../../../agent/app/config.js';
 import { repoRoot } from '../../helpers/paths.js';
 
 const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');

@@ -1,13 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { join } from 'node:path';
-import { DeliveryPipeline, createTransports } from '../../../../agent/pipeline/index.js';
+import { DeliveryPipeline } from '../../../../agent/pipeline/index.js';
 import { Action, Kind } from '../../../../agent/ecs/fields.js';
-import { memoryLogger, silentLogger } from '../../../../agent/log/logger.js';
+import { memoryLogger } from '../../../../agent/log/logger.js';
 import { ConfigError } from '../../../../agent/util/errors.js';
-import { parseConfig } from '../../../../config/loader.js';
-import type { LoadedConfig } from '../../../../config/loader.js';
+import { parseConfig } from '../../../../agent/app/config.js';
 import { MemoryTransport } from '../../../../transports/memory/index.js';
 import { defer, pipelineOptions, tempState, testDoc, waitFor } from './support.js';
 
@@ -79,16 +77,6 @@ test('a failing output produces one aggregated warning per interval, not one per
   const failures = p.stats().outputs[0]?.failed.retryable ?? 0;
   assert.ok(failures > warnings.length, `${failures} failures, ${warnings.length} warnings`);
   assert.match(warnings[0]?.message ?? '', /^output siem: \d+ failed send\(s\) \(last: memory: retryable\) in the last 0 s; \d+ queued, state (backoff|open)$/);
-});
-
-test('createTransports builds each output from the registry and names bad types by key path', async (t) => {
-  const dir = await tempState(t);
-  const loaded = parseConfig({ outputs: [{ type: 'stdout' }, { type: 'file', path: join(dir, 'a.ndjson') }, { type: 'file', path: join(dir, 'b.ndjson') }] }, 'agent.yaml');
-  const ctx = { logger: silentLogger, stateDir: dir, configFile: 'agent.yaml', agentPid: process.pid, hostName: 'h' };
-  const outs = createTransports(loaded, ctx);
-  assert.deepEqual(outs.map((o) => [o.name, o.transport.type]), [['stdout', 'stdout'], ['file', 'file'], ['file-2', 'file']]);
-  const bad: LoadedConfig = { ...loaded, config: { ...loaded.config, outputs: [loaded.config.outputs[0]!, { ...loaded.config.outputs[0]!, type: 'carrier-pigeon' }] } };
-  assert.throws(() => createTransports(bad, ctx), (err: unknown) => err instanceof ConfigError && err.keyPath === 'outputs[1].type' && /carrier-pigeon/.test(err.message));
 });
 
 test('a bad heartbeat schedule is a config error naming the key', () => {

@@ -58,7 +58,7 @@ test('config: documented defaults, unknown keys and bad SD-IDs rejected', () => 
 
 test('config: the syslog type is registered once and every key documents itself', async () => {
   const { transportRegistry } = await import('../../../../transports/registry.js');
-  assert.equal(transportRegistry.filter((t) => t.type === 'syslog').length, 1);
+  assert.equal(transportRegistry.names().filter((t) => t === 'syslog').length, 1);
   for (const [key, schema] of Object.entries(syslogConfigSchema.shape)) {
     if (key === 'type') continue;
     assert.ok((schema.description ?? '').length > 10, `${key} has a description`);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig } from '../../../../../config/loader.js';
+import { loadConfig } from '../../../../../agent/app/config.js';
 import { repoRoot } from '../../../../helpers/paths.js';
 import { all, child, parseXml } from './mini-xml.js';
 

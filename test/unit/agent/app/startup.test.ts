@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { prepareStartup } from '../../../../agent/cli/startup.js';
-import { prepareStartupIsolated } from '../../../../agent/cli/startup-isolated.js';
+import { prepareStartup } from '../../../../agent/app/startup.js';
+import { prepareStartupIsolated } from '../../../../agent/app/startup-isolated.js';
 import { buildRule } from '../../../../agent/detect/rules.js';
 import { ConfigError } from '../../../../agent/util/errors.js';
 import { repoRoot } from '../../../helpers/paths.js';
@@ -74,9 +74,9 @@ test('if the worker fails, the reads happen in-process and the reason is handed 
 
 test("run's module graph reaches zod or yaml only through the start-up worker's in-process fallback", () => {
   const cli = join(repoRoot, 'dist', 'agent', 'cli');
-  // Dynamic import()s are followed too (lazy transports, platform sources), except the command
+  // Dynamic import()s are followed too (the transport registry, platform sources), except the command
   // table's (only run.js stays resident, added below) and the fallback that runs the worker's code.
-  const notFollowed = new Set([join(cli, 'commands', 'index.js'), join(cli, 'startup-isolated.js')]);
+  const notFollowed = new Set([join(cli, 'commands', 'index.js'), join(repoRoot, 'dist', 'agent', 'app', 'startup-isolated.js')]);
   const start = join(cli, 'main.js');
   const seen = new Map<string, string | undefined>([[start, undefined]]);
   const queue = [start, join(cli, 'commands', 'run.js')];
@@ -102,7 +102,7 @@ test("run's module graph reaches zod or yaml only through the start-up worker's 
       }
     }
   }
-  assert.ok(seen.has(join(repoRoot, 'dist', 'transports', 'kafka', 'create.js')), 'lazily loaded transports are walked');
+  assert.ok(seen.has(join(repoRoot, 'dist', 'transports', 'kafka', 'create.js')), 'the registry\'s lazily loaded transports are walked');
   assert.ok(seen.size > 50, `walked ${seen.size} modules`);
   assert.deepEqual(hits, []);
 });

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { existsSync } from 'node:fs';
-import { beginBurst, endBurst, operatorSetFlag } from '../../../../agent/util/v8-flags.js';
+import { beginBurst, endBurst, operatorSetFlag } from '../../../../agent/runtime/v8-flags.js';
 import { repoRoot } from '../../../helpers/paths.js';
 
 test('an operator flag is recognised in every spelling node accepts', () => {
@@ -27,7 +27,7 @@ test('a burst is begun once, ended once, and never over an operator\'s flag', ()
 
 // What the settings do: during a burst V8 does not optimize a hot function; after it, it does.
 test('during a burst hot code stays unoptimized, afterwards it is optimized again', () => {
-  const mod = pathToFileURL(join(repoRoot, 'dist', 'agent', 'util', 'v8-flags.js')).href;
+  const mod = pathToFileURL(join(repoRoot, 'dist', 'agent', 'runtime', 'v8-flags.js')).href;
   const script = `const { beginBurst, endBurst } = await import(${JSON.stringify(mod)});
     function during(x) { return x * 2 + 1; }
     function after(x) { return x * 3 + 1; }
@@ -52,7 +52,7 @@ const noHeapControl = existsSync(heapControl) ? false : 'heap_control.node not b
 
 /** In a child node: a burst's garbage, then `reduce` (code using `reduceHeap` / `reduceHeapAfter`); heap sizes before and after. */
 function heapAround(reduce: string): { reduced: unknown; before: number; after: number } {
-  const mod = pathToFileURL(join(repoRoot, 'dist', 'agent', 'util', 'v8-flags.js')).href;
+  const mod = pathToFileURL(join(repoRoot, 'dist', 'agent', 'runtime', 'v8-flags.js')).href;
   const script = `const { reduceHeap, reduceHeapAfter } = await import(${JSON.stringify(mod)});
     const { getHeapStatistics } = await import('node:v8');
     let keep = [];

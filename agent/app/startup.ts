@@ -2,8 +2,8 @@
  * What `portwarden run` reads and validates before it starts: the config file and the rule files.
  * The result is plain data, so that it can come from the start-up worker (startup-isolated.ts).
  */
-import { loadConfig } from '../../config/loader.js';
-import type { LoadedConfig } from '../../config/loader.js';
+import { loadConfig } from './config.js';
+import type { LoadedConfig } from './config.js';
 import { readRuleSources } from '../detect/load.js';
 import type { RuleSource } from '../detect/rules.js';
 

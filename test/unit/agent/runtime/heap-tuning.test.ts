@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
-import { limitMallocArenas, operatorChoseSemiSpace } from '../../../../agent/cli/heap-tuning.js';
+import { limitMallocArenas, operatorChoseSemiSpace } from '../../../../agent/runtime/heap-tuning.js';
 import { loadSockDiag } from '../../../../agent/sources/linux/sock-diag.js';
 import { repoRoot } from '../../../helpers/paths.js';
 
@@ -19,7 +19,7 @@ test('an operator\'s own young-generation flag wins over the agent\'s setting', 
 // What the README promises: after a burst of allocation the agent's young generation stays at its
 // initial size, where plain node grows it to tens of MB.
 test('with the agent\'s setting a burst of allocation leaves the young generation small', () => {
-  const tuning = pathToFileURL(join(repoRoot, 'dist', 'agent', 'cli', 'heap-tuning.js')).href;
+  const tuning = pathToFileURL(join(repoRoot, 'dist', 'agent', 'runtime', 'heap-tuning.js')).href;
   const burst = `const keep = []; for (let i = 0; i < 300; i++) { const a = []; for (let j = 0; j < 20000; j++) a.push({ j, s: 'x' + j }); keep[i % 3] = a; }
     const ns = (await import('node:v8')).getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
     console.log(ns.space_size);`;

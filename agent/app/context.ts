@@ -1,7 +1,7 @@
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { LoadedConfig } from '../../config/loader.js';
+import type { LoadedConfig } from './config.js';
 import { loadAgentId, makeAgentInfo } from '../ecs/agent-info.js';
 import { DocumentBuilder } from '../ecs/builder.js';
 import { readHostContextInWorker } from '../ecs/host-isolated.js';

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { configSchema, outputSchemas } from './schema.js';
+import { configSchema, outputSchemas } from '../app/config-schema.js';
 
 /**
  * Generates the config reference (README "Configuration reference") from the zod schema itself,

@@ -17,7 +17,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { loadSockDiag } from '../sources/linux/sock-diag.js';
 import type { SockDiag } from '../sources/linux/sock-diag.js';
-import { operatorSetFlag } from '../util/v8-flags.js';
+import { operatorSetFlag } from './v8-flags.js';
 
 /**
  * glibc gives each thread that allocates its own malloc arena (up to 8 per core), and V8's and
