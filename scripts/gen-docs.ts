@@ -6,5 +6,5 @@ import { generatedSections, updateReadme } from '../agent/docs/generate.js';
 import { repoRoot } from '../test/helpers/paths.js';
 
 const file = join(repoRoot, 'README.md');
-writeFileSync(file, updateReadme(readFileSync(file, 'utf8'), generatedSections()));
+writeFileSync(file, updateReadme(readFileSync(file, 'utf8'), await generatedSections()));
 console.log('README.md generated sections updated');

@@ -11,7 +11,7 @@ export type TransportCreate = (config: never, ctx: TransportContext) => Transpor
  * schema, summary), which validation and the docs load (transports/specs.ts). This module never
  * loads zod: the running agent validates nothing (agent/app/startup-isolated.ts).
  */
-export const transportRegistry = new Registry<TransportCreate>('output type', {
+export const transportRegistry = new Registry<Promise<TransportCreate>>('output type', {
   stdout: async () => (await import('./stdout/transport.js')).createStdoutTransport,
   file: async () => (await import('./file/transport.js')).createFileTransport,
   http: async () => (await import('./http/transport.js')).createHttpTransport,

@@ -5,6 +5,7 @@
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../util/errors.js';
+import { OS_TYPES } from '../util/os.js';
 import { TACTIC_RE, TECHNIQUE_RE } from './attack.js';
 import { buildRule, pathText, ruleKey } from './rules.js';
 import type { RuleSource } from './rules.js';
@@ -20,7 +21,7 @@ export const ruleSchema = z.strictObject({
   name: z.string().min(1).describe('alert title (message, rule.name)'),
   description: z.string().default('').describe('what the rule detects and why it matters (rule.description)'),
   applies_to: z.enum(['process', 'listener']).default('process').describe('process start/exec/already_running events, or listener events'),
-  os: z.array(z.enum(['linux', 'windows', 'macos'])).default([]).describe('host OSes the rule applies to; empty: all'),
+  os: z.array(z.enum(OS_TYPES)).default([]).describe('host OSes the rule applies to; empty: all'),
   severity: severity.describe('event.severity'),
   risk_score: z.number().min(0).max(100).optional().describe('event.risk_score; default follows severity'),
   severity_by_scope: z.partialRecord(z.enum(scopes), severity).optional().describe('listener rules: severity per exposure scope'),

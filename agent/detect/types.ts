@@ -1,9 +1,11 @@
 import type { EcsDocument } from '../ecs/document.js';
+import type { OsType } from '../util/os.js';
 import type { ThreatRefs } from './attack.js';
+
+export type { OsType } from '../util/os.js';
 
 /** Which documents a rule looks at: listener events or process events. */
 export type Family = 'listener' | 'process';
-export type OsType = 'linux' | 'windows' | 'macos';
 
 export const SEVERITY = { low: 21, medium: 47, high: 73, critical: 99 } as const;
 export type SeverityName = keyof typeof SEVERITY;

@@ -1,35 +1,40 @@
 import type { Logger } from '../log/logger.js';
+import { Registry } from '../util/registry.js';
 import type { Source } from './types.js';
 import { createLinuxSource } from './linux/index.js';
 
-export type SourceKind = 'auto' | 'linux' | 'windows' | 'darwin' | 'portable';
+type MakeSource = (logger: Logger) => Source;
 
 /**
- * Picks the collector for this platform at run time. Native collectors for Windows and macOS are
- * loaded lazily (they pull in platform-only modules); anything else gets the portable fallback
- * (systeminformation), loaded lazily too.
+ * Every collector, one line each. Native collectors for Windows and macOS load lazily (they pull
+ * in platform-only modules), and so does the portable fallback (systeminformation is large, and
+ * Linux, Windows and macOS do not need it).
  */
-export async function createSource(kind: SourceKind, logger: Logger): Promise<Source> {
-  const platform = kind === 'auto' ? process.platform : kind;
+export const sourceRegistry = new Registry<Promise<MakeSource>>('collector', {
+  linux: () => Promise.resolve((logger) => {
+    // A container watching its host mounts the host's /proc elsewhere (the DaemonSet: /host/proc).
+    const procRoot = process.env.PORTWARDEN_PROC_ROOT;
+    return createLinuxSource({ logger, ...(procRoot === undefined || procRoot === '' ? {} : { procRoot }) });
+  }),
+  windows: async () => { const m = await import('./windows/index.js'); return (logger) => m.createWindowsSource({ logger }); },
+  darwin: async () => { const m = await import('./darwin/index.js'); return (logger) => m.createDarwinSource({ logger }); },
+  portable: async () => { const m = await import('./portable/index.js'); return () => new m.PortableSource(); },
+});
+
+export type SourceKind = 'auto' | 'linux' | 'windows' | 'darwin' | 'portable';
+
+/** The collector for a Node platform: the one place that picks a collector by platform. */
+export function collectorFor(platform: NodeJS.Platform): Exclude<SourceKind, 'auto'> {
   switch (platform) {
-    case 'linux': {
-      // A container watching its host mounts the host's /proc elsewhere (the DaemonSet: /host/proc).
-      const procRoot = process.env.PORTWARDEN_PROC_ROOT;
-      return createLinuxSource({ logger, ...(procRoot === undefined || procRoot === '' ? {} : { procRoot }) });
-    }
-    case 'win32':
-    case 'windows': {
-      const m = await import('./windows/index.js');
-      return m.createWindowsSource({ logger });
-    }
-    case 'darwin': {
-      const m = await import('./darwin/index.js');
-      return m.createDarwinSource({ logger });
-    }
-    default: {
-      // Loaded only here: systeminformation is large and Linux, Windows and macOS do not need it.
-      const m = await import('./portable/index.js');
-      return new m.PortableSource();
-    }
+    case 'linux': return 'linux';
+    case 'win32': return 'windows';
+    case 'darwin': return 'darwin';
+    default: return 'portable';
   }
+}
+
+/** Creates the collector `kind` names, or this platform's (`auto`). */
+export async function createSource(kind: SourceKind, logger: Logger): Promise<Source> {
+  const make = await sourceRegistry.get(kind === 'auto' ? collectorFor(process.platform) : kind);
+  return make(logger);
 }

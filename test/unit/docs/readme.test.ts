@@ -8,8 +8,8 @@ import { repoRoot } from '../../helpers/paths.js';
 
 const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
 
-test('README generated sections (CLI, config, ECS fields) match the code; run `npm run docs`', () => {
-  assert.equal(updateReadme(readme, generatedSections()), readme);
+test('README generated sections (CLI, config, ECS fields) match the code; run `npm run docs`', async () => {
+  assert.equal(updateReadme(readme, await generatedSections()), readme);
 });
 
 test('README gives the two quick-start commands and CI runs its test command', () => {
