@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decodeFrame, encodeFrame, FrameFlag, parseSegmentName, segmentName } from '../../../../agent/pipeline/frame.js';
-import { decodeCursor } from '../../../../agent/pipeline/cursor-store.js';
+import { decodeFrame, encodeFrame, FrameFlag, parseSegmentName, segmentName } from '../../../../../agent/pipeline/spool/frame.js';
+import { decodeCursor } from '../../../../../agent/pipeline/cursor-store.js';
 
 test('frames round-trip any text, seq, time and targets', () => {
   fc.assert(fc.property(

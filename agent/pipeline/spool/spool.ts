@@ -2,22 +2,22 @@ import { open, readFile, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { z } from 'zod';
-import type { Logger } from '../log/logger.js';
-import { PortwardenError, errorMessage } from '../util/errors.js';
+import type { Logger } from '../../log/logger.js';
+import { PortwardenError, errorMessage } from '../../util/errors.js';
 import { encodeFrame, FrameFlag, HEADER_BYTES, segmentName } from './frame.js';
 import type { Frame } from './frame.js';
-import { scanSpool } from './spool-recovery.js';
-import { evictSegment } from './spool-evict.js';
-import type { ScanReport, SegmentInfo } from './spool-recovery.js';
-import { syncDir, writeAtomic } from './cursor-store.js';
-import type { FaultHook } from './fault.js';
-import type { Lane } from './lane.js';
-import type { spoolSchema } from './config.js';
+import { scanSpool } from './recovery.js';
+import { evictSegment } from './evict.js';
+import type { ScanReport, SegmentInfo } from './recovery.js';
+import { syncDir } from '../cursor-store.js';
+import type { FaultHook } from '../fault.js';
+import type { Lane } from '../lane.js';
+import type { spoolSchema } from '../config.js';
+import { SpoolHead } from './head.js';
+import { WriteGroups } from './write-groups.js';
 
 export type SpoolConfig = z.output<typeof spoolSchema>;
 interface Pending { buf: Buffer; seq: number }
-/** Appends that share one promise: resolved once the last of them is written. */
-interface Group { lastSeq: number; promise: Promise<void>; done: () => void; fail: (e: Error) => void }
 const CHUNK_BYTES = 4 * 1024 * 1024;
 
 /**
@@ -29,11 +29,10 @@ export class Spool {
   nextSeq = 1;
   private writtenNext = 1;
   private durableNext = 1;
-  private headWritten = 0;
+  private readonly head: SpoolHead;
   private fh: FileHandle | undefined;
   private pending: Pending[] = [];
-  private groups: Group[] = [];
-  private openGroup: Group | undefined;
+  private readonly groups = new WriteGroups();
   private pendingBytes = 0;
   private diskBytes = 0;
   private writing = false;
@@ -52,25 +51,22 @@ export class Spool {
     private readonly hooks: { now: () => number; logger: Logger; fault: FaultHook | undefined; onWritten: () => void },
   ) {
     this.rollBytes = Math.max(64 * 1024, Math.min(cfg.segment_bytes, Math.floor(cfg.max_bytes / 8)));
+    this.head = new SpoolHead(dir);
   }
 
   get usedBytes(): number { return this.diskBytes + this.pendingBytes; }
   get maxBytes(): number { return this.cfg.max_bytes; }
-  private get headPath(): string { return join(this.dir, 'head.json'); }
 
   /** Scans the segments (see scanSpool) and reopens the last one for appending. */
   async open(onFrame: (f: Frame) => void): Promise<ScanReport> {
-    let headNext = 1;
-    try {
-      const v = JSON.parse(await readFile(this.headPath, 'utf8')) as { next?: unknown };
-      if (typeof v.next === 'number' && Number.isSafeInteger(v.next)) headNext = v.next;
-    } catch { /* no head yet, or unreadable: the scan alone decides */ }
+    const headNext = await this.head.read();
     const report = await scanSpool(this.dir, headNext, onFrame);
     this.segments = report.segments;
     this.diskBytes = this.segments.reduce((n, s) => n + s.bytes, 0);
     const last = this.segments.at(-1);
     this.nextSeq = Math.max(headNext, (last?.lastSeq ?? 0) + 1, 1);
-    this.writtenNext = this.durableNext = this.headWritten = this.nextSeq;
+    this.writtenNext = this.durableNext = this.nextSeq;
+    this.head.recorded(this.nextSeq);
     if (last !== undefined) this.fh = await open(last.path, 'r+');
     return report;
   }
@@ -136,19 +132,9 @@ export class Spool {
     }
     this.pendingBytes += buf.length;
     this.pending.push({ buf, seq });
-    // One promise per write, not per event: at tens of thousands of events a second it matters.
-    let g = this.openGroup;
-    if (g === undefined) {
-      let done!: () => void;
-      let fail!: (e: Error) => void;
-      const promise = new Promise<void>((res, rej) => { done = res; fail = rej; });
-      g = { lastSeq: seq, promise, done, fail };
-      this.groups.push(g);
-      this.openGroup = g;
-    }
-    g.lastSeq = seq;
+    const written = this.groups.join(seq);
     if (!this.writing) { this.writing = true; void this.writeLoop(); }
-    return g.promise;
+    return written;
   }
 
   private async writeLoop(): Promise<void> {
@@ -169,7 +155,7 @@ export class Spool {
   private async writeChunk(): Promise<void> {
     const first = this.pending[0];
     if (first === undefined) return;
-    this.openGroup = undefined;
+    this.groups.seal();
     let seg = this.segments.at(-1);
     if (seg === undefined || this.fh === undefined || seg.bytes >= this.rollBytes) seg = await this.roll(first.seq);
     // A chunk never runs far past the segment size, so segments stay small enough to delete early.
@@ -206,7 +192,7 @@ export class Spool {
     } else {
       this.dirty = true;
     }
-    while (this.groups[0] !== undefined && this.groups[0].lastSeq < this.writtenNext) this.groups.shift()?.done();
+    this.groups.written(this.writtenNext);
     this.hooks.onWritten();
   }
 
@@ -230,9 +216,7 @@ export class Spool {
       if (this.dirty && this.fh !== undefined && this.cfg.fsync === 'interval') await this.fh.datasync();
       this.dirty = false;
       this.durableNext = this.writtenNext;
-      if (this.durableNext === this.headWritten) return;
-      await writeAtomic(this.headPath, JSON.stringify({ next: this.durableNext }), this.cfg.fsync !== 'never');
-      this.headWritten = this.durableNext;
+      await this.head.write(this.durableNext, this.cfg.fsync !== 'never');
     }).catch((err: unknown) => { this.hooks.logger.warn('spool fsync failed', { error: errorMessage(err) }); });
   }
 
@@ -296,6 +280,6 @@ export class Spool {
       this.fh = undefined;
     }).catch(() => undefined);
     this.pending.splice(0);
-    for (const g of this.groups.splice(0)) g.fail(new PortwardenError('PIPELINE_STOPPED', 'spool closed before the event was written'));
+    this.groups.failAll();
   }
 }

@@ -1,7 +1,7 @@
 import { decodeFrame, FrameFlag, frameIsFor } from './frame.js';
 import type { Frame } from './frame.js';
-import type { Lane } from './lane.js';
-import type { SegmentInfo } from './spool-recovery.js';
+import type { Lane } from '../lane.js';
+import type { SegmentInfo } from './recovery.js';
 
 export interface Rescue {
   frame: Frame;

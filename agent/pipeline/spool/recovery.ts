@@ -2,7 +2,7 @@ import { open, readFile, readdir, rename, rm, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeFrame, HEADER_BYTES, parseSegmentName } from './frame.js';
 import type { Frame } from './frame.js';
-import { syncDir } from './cursor-store.js';
+import { syncDir } from '../cursor-store.js';
 
 /** A segment file as the spool tracks it. */
 export interface SegmentInfo {
