@@ -6,10 +6,10 @@ import { cpuMs } from './harness.js';
 import { SyslogTransport } from '../transports/syslog/index.js';
 import { syslogConfigSchema } from '../transports/syslog/config.js';
 import { encodeFrame } from '../transports/syslog/encoder.js';
-import { startRsyslog } from '../test/integration/syslog/rsyslog-peer.js';
-import type { RsyslogPeer } from '../test/integration/syslog/rsyslog-peer.js';
-import { makeTestPki } from '../test/integration/syslog/pki.js';
-import { listenerEvent, outbound, testContext } from '../test/unit/transports/syslog/sample-docs.js';
+import { startRsyslog } from '../testkit/peers/rsyslog.js';
+import type { RsyslogPeer } from '../testkit/peers/rsyslog.js';
+import { makeTestPki } from '../testkit/peers/pki.js';
+import { listenerEvent, outbound, testContext } from '../testkit/samples/syslog.js';
 import type { OutboundEvent } from '../transports/types.js';
 
 const N = 10_000;

@@ -3,7 +3,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generatedSections, updateReadme } from '../agent/docs/generate.js';
-import { repoRoot } from '../test/helpers/paths.js';
+import { repoRoot } from '../testkit/paths.js';
 
 const file = join(repoRoot, 'README.md');
 writeFileSync(file, updateReadme(readFileSync(file, 'utf8'), await generatedSections()));

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EcsDocument } from '../../agent/ecs/document.js';
-import { cliPath } from './paths.js';
+import { cliPath } from '../../testkit/paths.js';
 
 /** Polls `check` until it returns a value (not undefined) or the deadline passes. */
 export async function waitFor<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000, everyMs = 100): Promise<T> {

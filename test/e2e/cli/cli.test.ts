@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { cliPath } from '../../helpers/paths.js';
+import { cliPath } from '../../../testkit/paths.js';
 import { startAgent, waitFor } from '../../helpers/agent-process.js';
 
 const run = promisify(execFile);

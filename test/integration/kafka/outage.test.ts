@@ -4,9 +4,9 @@ import { getField } from '../../../agent/ecs/document.js';
 import { F } from '../../../agent/ecs/fields.js';
 import { memoryLogger } from '../../../agent/log/logger.js';
 import type { OutboundEvent, SendResult } from '../../../transports/types.js';
-import { MockCluster } from './mock-cluster.js';
+import { MockCluster } from '../../../testkit/peers/kafka-mock-cluster.js';
 import { deliver, kafkaOutput, reservePort, until } from './drive.js';
-import { alertEvent, listenerEvent, outbound } from './sample-events.js';
+import { alertEvent, listenerEvent, outbound } from '../../../testkit/samples/kafka.js';
 
 const batchOf = (n: number): OutboundEvent[] =>
   Array.from({ length: n }, (_, i) => outbound(i % 4 === 0 ? alertEvent(i) : listenerEvent(i, 2000 + i)));

@@ -14,9 +14,9 @@ import { heartbeatSchema, metricsSchema, outputCommonShape, spoolSchema } from '
 import { createPipeline } from '../../../agent/pipeline/index.js';
 import type { Pipeline } from '../../../agent/pipeline/index.js';
 import { kafkaConfigSchema } from '../../../transports/kafka/config.js';
-import { MockCluster } from './mock-cluster.js';
+import { MockCluster } from '../../../testkit/peers/kafka-mock-cluster.js';
 import { kafkaOutput, reservePort, until } from './drive.js';
-import { alertEvent, bigEvent, listenerEvent } from './sample-events.js';
+import { alertEvent, bigEvent, listenerEvent } from '../../../testkit/samples/kafka.js';
 
 // The kafka output behind the real delivery pipeline (spool, dispatcher, backoff, dead letters).
 

@@ -13,10 +13,10 @@ import { createPipeline } from '../../../agent/pipeline/index.js';
 import type { Pipeline } from '../../../agent/pipeline/index.js';
 import { SyslogTransport } from '../../../transports/syslog/index.js';
 import { syslogConfigSchema } from '../../../transports/syslog/config.js';
-import { startRsyslog } from './rsyslog-peer.js';
-import type { RsyslogRecord } from './rsyslog-peer.js';
-import { makeTestPki } from './pki.js';
-import { alertEvent, listenerEvent, testContext } from '../../unit/transports/syslog/sample-docs.js';
+import { startRsyslog } from '../../../testkit/peers/rsyslog.js';
+import type { RsyslogRecord } from '../../../testkit/peers/rsyslog.js';
+import { makeTestPki } from '../../../testkit/peers/pki.js';
+import { alertEvent, listenerEvent, testContext } from '../../../testkit/samples/syslog.js';
 
 // The syslog output behind the real delivery pipeline (spool, dispatcher, backoff, pause).
 

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startRsyslog } from './rsyslog-peer.js';
-import type { RsyslogPeer } from './rsyslog-peer.js';
-import { makeTestPki } from './pki.js';
+import { startRsyslog } from '../../../testkit/peers/rsyslog.js';
+import type { RsyslogPeer } from '../../../testkit/peers/rsyslog.js';
+import { makeTestPki } from '../../../testkit/peers/pki.js';
 import { makeSyslog, sendUntilOk } from './drive.js';
 import type { SyslogTransport } from '../../../transports/syslog/index.js';
 import type { SendResult } from '../../../transports/types.js';
-import { listenerEvent, outbound } from '../../unit/transports/syslog/sample-docs.js';
+import { listenerEvent, outbound } from '../../../testkit/samples/syslog.js';
 
 /** The acceptance asks for 30 s; PW_SYSLOG_OUTAGE_MS shortens it for quick local runs. */
 const OUTAGE_MS = Number(process.env.PW_SYSLOG_OUTAGE_MS ?? 30_000);

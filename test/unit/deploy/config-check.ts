@@ -7,7 +7,7 @@ import { parse, stringify } from 'yaml';
 import { outputCommonShape } from '../../../agent/pipeline/config.js';
 import { kafkaConfigSchema } from '../../../transports/kafka/config.js';
 import { transportRegistry } from '../../../transports/registry.js';
-import { cliPath } from '../../helpers/paths.js';
+import { cliPath } from '../../../testkit/paths.js';
 
 export interface CheckResult {
   status: number | null;

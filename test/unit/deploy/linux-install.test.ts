@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, sym
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { loadConfig } from '../../../agent/app/config.js';
-import { repoRoot } from '../../helpers/paths.js';
+import { repoRoot } from '../../../testkit/paths.js';
 import { deployDir, readDeploy } from './content.js';
 
 const SCRIPT = join(deployDir, 'linux', 'install.sh');

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generatedSections, updateReadme } from '../../../agent/docs/generate.js';
 import { loadConfig } from '../../../agent/app/config.js';
-import { repoRoot } from '../../helpers/paths.js';
+import { repoRoot } from '../../../testkit/paths.js';
 
 const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
 

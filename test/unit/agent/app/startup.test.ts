@@ -9,7 +9,7 @@ import { prepareStartup } from '../../../../agent/app/startup.js';
 import { prepareStartupIsolated } from '../../../../agent/app/startup-isolated.js';
 import { buildRule } from '../../../../agent/detect/rules.js';
 import { ConfigError } from '../../../../agent/util/errors.js';
-import { repoRoot } from '../../../helpers/paths.js';
+import { repoRoot } from '../../../../testkit/paths.js';
 
 function configFile(text: string): string {
   const file = join(mkdtempSync(join(tmpdir(), 'pw-startup-')), 'portwarden.yaml');

@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { limitMallocArenas, operatorChoseSemiSpace } from '../../../../agent/runtime/heap-tuning.js';
 import { loadSockDiag } from '../../../../agent/sources/linux/sock-diag.js';
-import { repoRoot } from '../../../helpers/paths.js';
+import { repoRoot } from '../../../../testkit/paths.js';
 
 test('an operator\'s own young-generation flag wins over the agent\'s setting', () => {
   assert.equal(operatorChoseSemiSpace([], undefined), false);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { existsSync } from 'node:fs';
 import { beginBurst, endBurst, operatorSetFlag } from '../../../../agent/runtime/v8-flags.js';
-import { repoRoot } from '../../../helpers/paths.js';
+import { repoRoot } from '../../../../testkit/paths.js';
 
 test('an operator flag is recognised in every spelling node accepts', () => {
   const jit = /opt|turbofan|max-opt|parallel-scavenge/;

@@ -5,7 +5,7 @@ import { truncateUtf8 } from '../../../../transports/syslog/encoder-common.js';
 import { encodeFrame } from '../../../../transports/syslog/encoder.js';
 import { syslogConfigSchema } from '../../../../transports/syslog/config.js';
 import { effective } from '../../../../transports/syslog/effective.js';
-import { listenerEvent, outbound } from './sample-docs.js';
+import { listenerEvent, outbound } from '../../../../testkit/samples/syslog.js';
 
 const ctx = { facility: 16, appName: 'portwarden', sdId: 'portwarden@32473', procId: 1, hostName: 'h' };
 

@@ -7,8 +7,8 @@ import type { NativeLoad } from '../../../../../agent/sources/windows/native.js'
 import type { WindowsRunner } from '../../../../../agent/sources/windows/runner.js';
 import { ELEVATION_SCRIPT } from '../../../../../agent/sources/windows/source.js';
 import { PROCESS_LIST_SCRIPT } from '../../../../../agent/sources/windows/win32-process.js';
-import { fixture } from '../../../../helpers/paths.js';
-import { buildProcessTable, buildTable, type ProcSpec, type RowSpec } from './buffers.js';
+import { fixture } from '../../../../../testkit/paths.js';
+import { buildProcessTable, buildTable, type ProcSpec, type RowSpec } from '../../../../../testkit/windows-buffers.js';
 
 /**
  * A recorded Windows Server: the IP Helper tables and the process table as Windows fills them

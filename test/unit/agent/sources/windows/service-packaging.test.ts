@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../../../../../agent/app/config.js';
-import { repoRoot } from '../../../../helpers/paths.js';
+import { repoRoot } from '../../../../../testkit/paths.js';
 import { all, child, parseXml } from './mini-xml.js';
 
 const dir = join(repoRoot, 'deploy', 'windows');

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { Action, Dataset, ECS_VERSION, Kind, MODULE } from '../../../agent/ecs/fields.js';
-import type { EcsDocument } from '../../../agent/ecs/document.js';
-import type { OutboundEvent } from '../../../transports/types.js';
+import { Action, Dataset, ECS_VERSION, Kind, MODULE } from '../../agent/ecs/fields.js';
+import type { EcsDocument } from '../../agent/ecs/document.js';
+import type { OutboundEvent } from '../../transports/types.js';
 
 /** Hand-built, realistic portwarden ECS documents for the Kafka tests and benchmark. */
 

@@ -1,5 +1,5 @@
 import { isIPv4 } from 'node:net';
-import { rowSize, type TableKind } from '../../../../../agent/sources/windows/iphlp-decode.js';
+import { rowSize, type TableKind } from '../agent/sources/windows/iphlp-decode.js';
 
 /**
  * Builds IP Helper and NtQuerySystemInformation buffers from the documented x64 layouts

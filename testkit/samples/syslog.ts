@@ -1,7 +1,7 @@
-import type { EcsDocument } from '../../../../agent/ecs/document.js';
-import type { OutboundEvent } from '../../../../transports/types.js';
-import type { TransportContext } from '../../../../transports/types.js';
-import { silentLogger } from '../../../../agent/log/logger.js';
+import type { EcsDocument } from '../../agent/ecs/document.js';
+import type { OutboundEvent } from '../../transports/types.js';
+import type { TransportContext } from '../../transports/types.js';
+import { silentLogger } from '../../agent/log/logger.js';
 
 /** Realistic portwarden documents built by hand (the shape DESIGN.md describes). */
 export function listenerEvent(over: { seq?: number; name?: string; commandLine?: string; port?: number; ip?: string } = {}): EcsDocument {
