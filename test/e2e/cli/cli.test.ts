@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { cliPath } from '../../../testkit/paths.js';
-import { startAgent, waitFor } from '../../helpers/agent-process.js';
+import { startAgent } from '../../helpers/agent-process.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const run = promisify(execFile);
 

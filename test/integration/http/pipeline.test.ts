@@ -9,9 +9,9 @@ import { heartbeatSchema, metricsSchema, outputCommonShape, spoolSchema } from '
 import { createPipeline } from '../../../agent/pipeline/index.js';
 import { httpConfigSchema } from '../../../transports/http/config.js';
 import { createHttpTransport } from '../../../transports/http/transport.js';
-import { waitFor } from '../../helpers/agent-process.js';
 import { ElasticsearchPeer } from './peers/elasticsearch-peer.js';
 import { idOf, makeEvents, testContext } from './support.js';
+import { waitFor } from '../../helpers/wait.js';
 
 // The http output behind the real delivery pipeline: spool, dispatcher, backoff, dead letters.
 

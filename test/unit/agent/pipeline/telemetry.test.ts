@@ -7,7 +7,8 @@ import { memoryLogger } from '../../../../agent/log/logger.js';
 import { ConfigError } from '../../../../agent/util/errors.js';
 import { parseConfig } from '../../../../agent/app/config.js';
 import { MemoryTransport } from '../../../../transports/memory/index.js';
-import { defer, pipelineOptions, tempState, testDoc, waitFor } from './support.js';
+import { defer, pipelineOptions, tempState, testDoc } from './support.js';
+import { waitFor } from '../../../helpers/wait.js';
 
 function get(port: number, path: string): Promise<{ status: number; body: string; type: string }> {
   return new Promise((resolve, reject) => {
@@ -29,7 +30,7 @@ test('the Prometheus endpoint serves per-output counters on loopback, and is off
   defer(t, () => p.shutdown());
   await p.start();
   for (let i = 1; i <= 3; i++) await p.accept(testDoc(i));
-  await waitFor(() => m.delivered.length === 3, 'delivery');
+  await waitFor('delivery', () => m.delivered.length === 3);
   const port = p.metricsPort ?? 0;
   const r = await get(port, '/metrics');
   assert.equal(r.status, 200);
@@ -55,7 +56,7 @@ test('the heartbeat runs on its cron schedule and carries the counters as event.
   defer(t, () => p.shutdown());
   await p.start();
   await p.accept(testDoc(1));
-  await waitFor(() => m.delivered.some((e) => e.doc.event.action === Action.heartbeat), 'a scheduled heartbeat', 5000);
+  await waitFor('a scheduled heartbeat', () => m.delivered.some((e) => e.doc.event.action === Action.heartbeat), 5000);
   const hb = m.delivered.find((e) => e.doc.event.action === Action.heartbeat)!.doc;
   assert.equal(hb.event.kind, Kind.metric);
   assert.equal(hb.event.dataset, 'portwarden.agent');
@@ -72,7 +73,7 @@ test('a failing output produces one aggregated warning per interval, not one per
   defer(t, () => p.shutdown());
   await p.start();
   for (let i = 1; i <= 50; i++) await p.accept(testDoc(i));
-  await waitFor(() => log.records.filter((r) => r.message.startsWith('output siem:')).length >= 2, 'two summaries');
+  await waitFor('two summaries', () => log.records.filter((r) => r.message.startsWith('output siem:')).length >= 2);
   const warnings = log.records.filter((r) => r.level === 'warn');
   const failures = p.stats().outputs[0]?.failed.retryable ?? 0;
   assert.ok(failures > warnings.length, `${failures} failures, ${warnings.length} warnings`);
@@ -96,5 +97,5 @@ test('a busy metrics port is logged and delivery goes on', async (t) => {
   await second.start();
   assert.ok(log.records.some((r) => r.level === 'error' && r.message.includes('metrics endpoint could not listen')));
   await second.accept(testDoc(1));
-  await waitFor(() => m.delivered.length === 1, 'delivery');
+  await waitFor('delivery', () => m.delivered.length === 1);
 });

@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig } from '../../../../../agent/app/config.js';
-import { repoRoot } from '../../../../../testkit/paths.js';
-import { parseXml, plistValue } from '../windows/mini-xml.js';
+import { loadConfig } from '../../../agent/app/config.js';
+import { repoRoot } from '../../../testkit/paths.js';
+import { parseXml, plistValue } from '../../helpers/mini-xml.js';
 
 const dir = join(repoRoot, 'deploy', 'macos');
 
