@@ -1,5 +1,6 @@
 import { FIREWALL_CMDLET_SCRIPT, parseFirewallCmdletJson } from './firewall-cmdlets.js';
 import { FIREWALL_SCRIPT, parseFirewallJson, type FirewallState } from './firewall-state.js';
+import { PortwardenError } from '../../util/errors.js';
 
 /**
  * The Windows Firewall state, read through PowerShell and kept for `refreshMs` (reading 1,000 rules
@@ -43,7 +44,7 @@ export class FirewallReader {
       try {
         return parseFirewallCmdletJson(await this.ps(FIREWALL_CMDLET_SCRIPT), this.now());
       } catch (cmdlets) {
-        throw new Error(`FwPolicy2: ${(com as Error).message}; NetSecurity cmdlets: ${(cmdlets as Error).message}`, { cause: cmdlets });
+        throw new PortwardenError('FIREWALL_UNREADABLE', `FwPolicy2: ${(com as Error).message}; NetSecurity cmdlets: ${(cmdlets as Error).message}`, { cause: cmdlets });
       }
     }
   }

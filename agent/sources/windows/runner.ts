@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import type { NativeLoad } from './native.js';
 import { PowerShellSession } from './powershell-session.js';
+import { PortwardenError } from '../../util/errors.js';
 
 export interface WindowsRunner {
   /** Binds the FFI once; `unavailable` sends the collector to the netstat + PowerShell fallback. */
@@ -24,7 +25,7 @@ export function createDefaultWindowsRunner(): WindowsRunner {
     netstat() {
       return new Promise((resolve, reject) => {
         execFile('netstat.exe', ['-ano'], { encoding: 'buffer', windowsHide: true, timeout: 30_000, maxBuffer: 64 * 1024 * 1024 },
-          (err, stdout) => { if (err !== null) reject(new Error(`netstat -ano failed: ${err.message}`)); else resolve(stdout); });
+          (err, stdout) => { if (err !== null) reject(new PortwardenError('COMMAND_FAILED', `netstat -ano failed: ${err.message}`, { retriable: true, cause: err })); else resolve(stdout); });
       });
     },
     powershell: (script, timeoutMs) => ps.run(script, timeoutMs),
