@@ -6,6 +6,7 @@ import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestPki } from './pki.js';
+import { waitFor } from '../wait.js';
 
 /** One message as rsyslog parsed it (strings, as its JSON template writes them). */
 export interface RsyslogRecord {
@@ -90,16 +91,6 @@ function config(dir: string, ports: { tcp: number; udp: number; tls: number; mtl
   return lines.join('\n') + '\n';
 }
 
-async function until<T>(what: string, ms: number, fn: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
@@ -141,13 +132,13 @@ export async function startRsyslog(pki?: TestPki): Promise<RsyslogPeer> {
     c.stdout.on('data', (d: Buffer) => { stderr += d.toString(); });
     c.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
     const tag = `probe${++probes}`;
-    await until(`rsyslogd to listen (${stderr})`, 15_000, async () => {
+    await waitFor(`rsyslogd to listen (${stderr})`, async () => {
       if (c.exitCode !== null) throw new Error(`rsyslogd exited ${c.exitCode}: ${stderr}`);
       const ports2 = pki === undefined ? [ports.tcp] : [ports.tcp, ports.tls, ports.mtls];
       for (const p of ports2) if (!(await canConnect(p))) return undefined;
       await sendUdpProbe(ports.udp, tag);
       return (await readAll()).some((r) => r.msgid === tag) ? true : undefined;
-    });
+    }, 15_000, 50);
   };
   const stop = async (): Promise<void> => {
     const c = child;
@@ -184,7 +175,7 @@ export async function startRsyslog(pki?: TestPki): Promise<RsyslogPeer> {
     waitFor: async (pred, ms = 20_000) => {
       let last: RsyslogRecord[] = [];
       try {
-        return await until('rsyslog output', ms, async () => { last = await records(); return pred(last) ? last : undefined; });
+        return await waitFor('rsyslog output', async () => { last = await records(); return pred(last) ? last : undefined; }, ms, 50);
       } catch (err) {
         throw new Error(`${(err as Error).message}; got ${last.length} records; rsyslogd said: ${stderr.slice(-2000)}`, { cause: err });
       }
