@@ -10,7 +10,7 @@ type MakeSource = (logger: Logger) => Source;
  * in platform-only modules), and so does the portable fallback (systeminformation is large, and
  * Linux, Windows and macOS do not need it).
  */
-export const sourceRegistry = new Registry<Promise<MakeSource>>('collector', {
+const collectors = {
   linux: () => Promise.resolve((logger) => {
     // A container watching its host mounts the host's /proc elsewhere (the DaemonSet: /host/proc).
     const procRoot = process.env.PORTWARDEN_PROC_ROOT;
@@ -19,9 +19,12 @@ export const sourceRegistry = new Registry<Promise<MakeSource>>('collector', {
   windows: async () => { const m = await import('./windows/index.js'); return (logger) => m.createWindowsSource({ logger }); },
   darwin: async () => { const m = await import('./darwin/index.js'); return (logger) => m.createDarwinSource({ logger }); },
   portable: async () => { const m = await import('./portable/index.js'); return () => new m.PortableSource(); },
-});
+} satisfies Record<string, () => Promise<MakeSource>>;
 
-export type SourceKind = 'auto' | 'linux' | 'windows' | 'darwin' | 'portable';
+export const sourceRegistry = new Registry<Promise<MakeSource>>('collector', collectors);
+
+/** A collector by name, or `auto`: this platform's. */
+export type SourceKind = 'auto' | keyof typeof collectors;
 
 /** The collector for a Node platform: the one place that picks a collector by platform. */
 export function collectorFor(platform: NodeJS.Platform): Exclude<SourceKind, 'auto'> {
