@@ -10,7 +10,8 @@ import { cpuMs } from './harness.js';
 import type { EcsDocument } from '../agent/ecs/document.js';
 import { silentLogger } from '../agent/log/logger.js';
 import type { OutboundEvent, Transport } from '../transports/types.js';
-import { httpTransport } from '../transports/http/index.js';
+import { httpConfigSchema } from '../transports/http/config.js';
+import { createHttpTransport } from '../transports/http/transport.js';
 import { encodeBulkItem } from '../transports/http/encoder-elasticsearch.js';
 import { encodeHecEnvelope } from '../transports/http/encoder-splunk.js';
 import { GZIP_LEVEL } from '../transports/http/sender.js';
@@ -87,7 +88,7 @@ async function runCase(origin: string, c: Case, batches: OutboundEvent[][]): Pro
   };
   // The wire ceiling: bodies encoded before timing.
   const preEncodedLoop = async () => { for (const body of preEncoded) await post(body); };
-  const transport: Transport = httpTransport.create(httpTransport.configSchema.parse({
+  const transport: Transport = createHttpTransport(httpConfigSchema.parse({
     type: 'http', url: origin, format: c.format, gzip: c.gzip, token: c.format === 'splunk_hec' ? 't' : undefined,
   }), { name: 'bench', logger: silentLogger, stateDir: '.', configFile: 'bench', agentPid: process.pid, hostName: 'bench' });
   const ours = async () => {

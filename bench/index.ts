@@ -1,5 +1,5 @@
 // The same V8 heap setting as the agent (agent/cli/bin.ts), so in-process measurements match it.
-import '../agent/cli/heap-tuning.js';
+import '../agent/runtime/heap-tuning.js';
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';

@@ -8,8 +8,8 @@ import type { OutboundEvent } from '../transports/types.js';
 import { kafkaConfigSchema } from '../transports/kafka/config.js';
 import { createKafkaTransport } from '../transports/kafka/create.js';
 import type { KafkaTransport } from '../transports/kafka/index.js';
-import { MockCluster } from '../test/integration/kafka/mock-cluster.js';
-import { listenerEvent, outbound } from '../test/integration/kafka/sample-events.js';
+import { MockCluster } from '../testkit/peers/kafka-mock-cluster.js';
+import { listenerEvent, outbound } from '../testkit/samples/kafka.js';
 
 const { Kafka, CompressionTypes, Partitioners, logLevel } = kafkajs;
 const BATCH = 500;

@@ -3,12 +3,13 @@ import { connect as tlsConnect } from 'node:tls';
 import { readFile } from 'node:fs/promises';
 import type { BenchTable } from './harness.js';
 import { cpuMs } from './harness.js';
-import { SyslogTransport, syslogTransport } from '../transports/syslog/index.js';
+import { SyslogTransport } from '../transports/syslog/index.js';
+import { syslogConfigSchema } from '../transports/syslog/config.js';
 import { encodeFrame } from '../transports/syslog/encoder.js';
-import { startRsyslog } from '../test/integration/syslog/rsyslog-peer.js';
-import type { RsyslogPeer } from '../test/integration/syslog/rsyslog-peer.js';
-import { makeTestPki } from '../test/integration/syslog/pki.js';
-import { listenerEvent, outbound, testContext } from '../test/unit/transports/syslog/sample-docs.js';
+import { startRsyslog } from '../testkit/peers/rsyslog.js';
+import type { RsyslogPeer } from '../testkit/peers/rsyslog.js';
+import { makeTestPki } from '../testkit/peers/pki.js';
+import { listenerEvent, outbound, testContext } from '../testkit/samples/syslog.js';
 import type { OutboundEvent } from '../transports/types.js';
 
 const N = 10_000;
@@ -65,7 +66,7 @@ export default async (): Promise<BenchTable[]> => {
   try {
     for (const protocol of ['tcp', 'tls'] as const) {
       const port = protocol === 'tcp' ? peer.tcpPort : peer.tlsPort;
-      const cfg = syslogTransport.configSchema.parse({ type: 'syslog', host: '127.0.0.1', port, protocol, tls: { ca: pki.ca, server_name: 'localhost' } });
+      const cfg = syslogConfigSchema.parse({ type: 'syslog', host: '127.0.0.1', port, protocol, tls: { ca: pki.ca, server_name: 'localhost' } });
       const ctx = testContext();
       const enc = { facility: 16, appName: 'portwarden', sdId: cfg.sd_id, procId: ctx.agentPid, hostName: ctx.hostName };
       const frames = events.map((e) => encodeFrame('rfc5424', 'octet-counting', enc, e, 1 << 20).bytes);

@@ -6,7 +6,7 @@ import { parsePsLstart } from '../agent/sources/darwin/ps-parse.js';
 import { decodeTable } from '../agent/sources/windows/iphlp-decode.js';
 import { decodeNetstatOutput, parseNetstat } from '../agent/sources/windows/netstat-parse.js';
 import { walkSystemProcessInformation } from '../agent/sources/windows/ntdll-decode.js';
-import { buildProcessTable, buildTable } from '../test/unit/agent/sources/windows/buffers.js';
+import { buildProcessTable, buildTable } from '../testkit/windows-buffers.js';
 import type { BenchTable } from './harness.js';
 
 /**

@@ -2,19 +2,15 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, errorMessage } from '../agent/util/errors.js';
-import { configSchema } from './schema.js';
-import type { Config } from './schema.js';
+
+/**
+ * The generic config loader: YAML, `${ENV}` interpolation, and zod issues turned into ConfigErrors
+ * that name the file, the key path and what was expected. Which keys exist is the schema's business:
+ * agent/app/config.ts assembles it from the modules' own schemas.
+ */
 
 /** Label used in errors when no config file was given. */
 export const EMBEDDED = '(embedded default)';
-
-export interface LoadedConfig {
-  config: Config;
-  /** The file it came from, or EMBEDDED. */
-  file: string;
-  /** Output names after defaulting (`stdout`, `file`, `file-2` ...), index-aligned with config.outputs. */
-  outputNames: string[];
-}
 
 /** `outputs[1].tls.ca` from a zod or our own path. */
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -86,9 +82,9 @@ function describeIssue(issue: z.core.$ZodIssue): { path: PropertyKey[]; expected
   }
 }
 
-/** Validates a plain object (already interpolated) against the schema; throws ConfigError. */
-export function parseConfig(raw: unknown, file: string): LoadedConfig {
-  const result = configSchema.safeParse(raw ?? {});
+/** Validates a plain object (already interpolated) against `schema`; throws ConfigError. */
+export function validate<S extends z.ZodType>(schema: S, raw: unknown, file: string): z.output<S> {
+  const result = schema.safeParse(raw ?? {});
   if (!result.success) {
     const first = result.error.issues[0];
     if (first === undefined) throw new ConfigError(file, '', 'invalid configuration');
@@ -96,23 +92,11 @@ export function parseConfig(raw: unknown, file: string): LoadedConfig {
     const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more problem(s))` : '';
     throw new ConfigError(file, formatPath(path), expected + more);
   }
-  const config = result.data;
-  const counts = new Map<string, number>();
-  const outputNames = config.outputs.map((o) => {
-    if (o.name !== undefined) return o.name;
-    const n = (counts.get(o.type) ?? 0) + 1;
-    counts.set(o.type, n);
-    return n === 1 ? o.type : `${o.type}-${n}`;
-  });
-  if (new Set(outputNames).size !== outputNames.length) {
-    throw new ConfigError(file, 'outputs', 'output names must be unique; give each repeated output a `name`');
-  }
-  return { config, file, outputNames };
+  return result.data;
 }
 
-/** Reads, interpolates and validates a YAML config file; without a file, the embedded default. */
-export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
-  if (file === undefined) return parseConfig({}, EMBEDDED);
+/** Reads a YAML config file and interpolates `${ENV}`: the raw settings, not validated yet. */
+export function readConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -128,5 +112,5 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
   if (raw !== null && raw !== undefined && (typeof raw !== 'object' || Array.isArray(raw))) {
     throw new ConfigError(file, '', 'expected a mapping of settings at the top level');
   }
-  return parseConfig(interpolate(raw, env, file), file);
+  return interpolate(raw, env, file);
 }

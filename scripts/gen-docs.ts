@@ -3,8 +3,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generatedSections, updateReadme } from '../agent/docs/generate.js';
-import { repoRoot } from '../test/helpers/paths.js';
+import { repoRoot } from '../testkit/paths.js';
 
 const file = join(repoRoot, 'README.md');
-writeFileSync(file, updateReadme(readFileSync(file, 'utf8'), generatedSections()));
+writeFileSync(file, updateReadme(readFileSync(file, 'utf8'), await generatedSections()));
 console.log('README.md generated sections updated');

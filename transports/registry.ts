@@ -1,27 +1,20 @@
-import type { TransportFactory } from './types.js';
-import { stdoutTransport } from './stdout/index.js';
-import { fileTransport } from './file/index.js';
-import { httpTransport } from './http/index.js';
-import { syslogTransport } from './syslog/index.js';
-import { kafkaTransport } from './kafka/index.js';
-import type { transportCreators } from './runtime.js';
+import { Registry } from '../agent/util/registry.js';
+import type { Transport, TransportContext } from './types.js';
+
+/** Builds a transport from its validated config (each takes its own config type). */
+export type TransportCreate = (config: never, ctx: TransportContext) => Transport;
 
 /**
- * Every output type with its config schema (validation, docs), keyed like transports/runtime.ts,
- * which has the constructors a running agent uses without zod. Adding a transport is a new folder
- * under transports/ and one line in each: `satisfies` fails the build when the two lists differ,
- * and a test checks that each `create` is the runtime one.
+ * Every output type, one line each: its `outputs[].type` and its constructor, loaded only when an
+ * output of that type is configured (so kafkajs and undici stay out of an agent that does not use
+ * them). The rest of a type is its folder: `transports/<type>/index.ts` exports its `spec` (config
+ * schema, summary), which validation and the docs load (transports/specs.ts). This module never
+ * loads zod: the running agent validates nothing (agent/app/startup-isolated.ts).
  */
-const byType = {
-  stdout: stdoutTransport,
-  file: fileTransport,
-  http: httpTransport,
-  syslog: syslogTransport,
-  kafka: kafkaTransport,
-} satisfies Record<keyof typeof transportCreators, TransportFactory>;
-
-export const transportRegistry: readonly TransportFactory[] = Object.values(byType);
-
-export function findTransport(type: string): TransportFactory | undefined {
-  return transportRegistry.find((t) => t.type === type);
-}
+export const transportRegistry = new Registry<Promise<TransportCreate>>('output type', {
+  stdout: async () => (await import('./stdout/transport.js')).createStdoutTransport,
+  file: async () => (await import('./file/transport.js')).createFileTransport,
+  http: async () => (await import('./http/transport.js')).createHttpTransport,
+  syslog: async () => (await import('./syslog/transport.js')).createSyslogTransport,
+  kafka: async () => (await import('./kafka/create.js')).createKafkaTransport,
+});

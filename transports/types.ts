@@ -59,14 +59,14 @@ export interface TransportContext {
 }
 
 /**
- * A transport type in the registry. `configSchema` is a zod strictObject that includes
- * `type: z.literal(<type>)` and the transport's own keys (each with its default and a `.describe()`
- * line); the pipeline adds the common keys (`name`, `batch`, `retry`) itself.
+ * What validation and the docs know of an output type (`transports/<type>/index.ts` exports it as
+ * `spec`). `configSchema` is a zod strictObject that includes `type: z.literal(<type>)` and the
+ * transport's own keys (each with its default and a `.describe()` line); the pipeline adds the
+ * common keys (`name`, `batch`, `retry`) itself. The constructor is the type's line in registry.ts.
  */
-export interface TransportFactory<S extends z.ZodObject = z.ZodObject> {
+export interface TransportSpec<S extends z.ZodObject = z.ZodObject> {
   readonly type: string;
   readonly configSchema: S;
   /** One line for the docs. */
   readonly summary: string;
-  create(config: z.output<S>, ctx: TransportContext): Transport;
 }

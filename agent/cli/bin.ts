@@ -2,7 +2,7 @@
 // First: the heap settings must be in place before the agent allocates anything large, and before
 // the rest of the agent is loaded (loading reads files on libuv's worker threads, whose first
 // allocation picks their malloc arena).
-import './heap-tuning.js';
+import '../runtime/heap-tuning.js';
 
 const { main } = await import('./main.js');
 process.exitCode = await main(process.argv.slice(2), {

@@ -33,17 +33,6 @@ export function parseCommandArgs<O extends Options>(command: string, argv: strin
   }
 }
 
-/**
- * A command as `portwarden --help` lists it, loaded only when it runs: each command brings its own
- * dependencies (the config schema, rule parsing, ...), and `run` keeps those out of the agent.
- */
-export interface CommandEntry {
-  name: string;
-  /** One line for `portwarden --help`. */
-  summary: string;
-  load(): Promise<Command>;
-}
-
 /** Parses a non-negative integer option value or throws UsageError naming the option. */
 export function intOption(command: string, name: string, value: string | undefined, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (value === undefined) return undefined;

@@ -1,17 +1,18 @@
 import { agentVersion } from '../ecs/agent-info.js';
 import { ConfigError, UsageError, errorMessage } from '../util/errors.js';
 import type { CliIO } from './command.js';
-import { commands } from './commands/index.js';
+import { commands, summaries } from './commands/index.js';
 
 function usage(): string {
-  const width = Math.max(...commands.map((c) => c.name.length));
+  const names = commands.names();
+  const width = Math.max(...names.map((n) => n.length));
   return [
     'Usage: portwarden <command> [options]',
     '',
     'Watches listening ports and process lineage; ships ECS events to your SIEM.',
     '',
     'Commands:',
-    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    ...names.map((n) => `  ${n.padEnd(width)}  ${summaries[n] ?? ''}`),
     '',
     'Options:',
     '  --version   print the version',
@@ -32,10 +33,9 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     io.stdout.write(`portwarden ${agentVersion()}\n`);
     return 0;
   }
-  const cmd = commands.find((c) => c.name === name);
   try {
-    if (cmd === undefined) throw new UsageError(`portwarden: unknown command "${name}" (see portwarden --help)`);
-    return await (await cmd.load()).run(rest, io);
+    if (!commands.has(name)) throw new UsageError(`portwarden: unknown command "${name}" (see portwarden --help)`);
+    return await (await commands.get(name)).run(rest, io);
   } catch (err) {
     if (err instanceof ConfigError) {
       io.stderr.write(`portwarden: configuration error: ${err.message}\n`);

@@ -1,7 +1,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '../log/logger.js';
-import { errorMessage } from '../util/errors.js';
+import { errorMessage, PortwardenError } from '../util/errors.js';
 
 export type BaselineKind = 'listeners' | 'pairs';
 /** `learning`: recorded, no alert; `known`: seen before; `new`: first seen after learning (recorded now). */
@@ -62,7 +62,7 @@ export class Baseline {
 
   /** Loads a file's content: as this file's own state, or (import) into the fleet entries. */
   merge(raw: unknown, intoFleet: boolean): number {
-    if (raw === null || typeof raw !== 'object' || (raw as { version?: unknown }).version !== 1) throw new Error('not a portwarden baseline (version 1)');
+    if (raw === null || typeof raw !== 'object' || (raw as { version?: unknown }).version !== 1) throw new PortwardenError('BASELINE_INVALID', 'not a portwarden baseline (version 1)');
     const f = raw as Partial<BaselineFile>;
     let n = 0;
     const put = (m: Map<string, string>, r: unknown) => { for (const [k, v] of entries(r)) { if (!m.has(k)) { m.set(k, v); n++; } } };

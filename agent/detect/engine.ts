@@ -4,14 +4,13 @@ import { getField } from '../ecs/document.js';
 import { Action, Dataset, F } from '../ecs/fields.js';
 import type { Logger } from '../log/logger.js';
 import type { Lifecycle } from '../util/lifecycle.js';
+import { isOsType } from '../util/os.js';
 import { buildAlert, identityOf } from './alert.js';
 import { Allowlist } from './allowlist.js';
 import type { Baseline } from './baseline.js';
-import { NewListenerDetector, RarePairDetector } from './baseline-detectors.js';
 import type { DetectConfig } from './config.js';
-import { listenerDetectors } from './listener-detectors.js';
-import { catalogueFrom, SUSPICIOUS_PORTS } from './port-catalogue.js';
-import type { DetectContext, Detector, Family, OsType, Scope } from './types.js';
+import { allDetectors } from './detectors.js';
+import type { DetectContext, Detector, Family, Scope } from './types.js';
 
 /** Turns events into alerts. `evaluate` is synchronous; the "fire once" memory and the baseline live inside. */
 export interface DetectionEngine extends Lifecycle {
@@ -34,7 +33,6 @@ export interface EngineOptions {
 const MAX_FIRED = 200_000;
 const LISTENER_ACTIONS = new Set<string>([Action.listeningStarted, Action.listeningExisting]);
 const PROCESS_ACTIONS = new Set<string>([Action.processStart, Action.processExec, Action.alreadyRunning]);
-const OSES = new Set(['linux', 'windows', 'macos']);
 
 /** Which rule family looks at a document, if any. */
 export function familyOf(doc: EcsDocument): Family | undefined {
@@ -53,12 +51,7 @@ class Engine implements DetectionEngine {
   constructor(private readonly o: EngineOptions) {
     const c = o.config;
     const disabled = new Set(c.disabled_rules);
-    const all: Detector[] = [
-      ...listenerDetectors(catalogueFrom(c.sensitive_ports), c.suspicious_ports ?? SUSPICIOUS_PORTS),
-      ...o.rules,
-    ];
-    if (o.baseline !== undefined) all.push(new NewListenerDetector(o.baseline), new RarePairDetector(o.baseline));
-    for (const d of all) if (!disabled.has(d.meta.id)) this.byFamily[d.meta.family].push(d);
+    for (const d of allDetectors({ config: c, baseline: o.baseline, rules: o.rules })) if (!disabled.has(d.meta.id)) this.byFamily[d.meta.family].push(d);
     this.allow = new Allowlist(c.allowlist, o.configFile);
   }
 
@@ -71,7 +64,7 @@ class Engine implements DetectionEngine {
     const family = familyOf(doc);
     if (family === undefined) return [];
     const osRaw = getField(doc, F.hostOsType);
-    const os = typeof osRaw === 'string' && OSES.has(osRaw) ? (osRaw as OsType) : undefined;
+    const os = isOsType(osRaw) ? osRaw : undefined;
     const t = Date.parse(doc['@timestamp']);
     const ctx: DetectContext = { os, ci: os === 'windows', now: Number.isNaN(t) ? Date.now() : t };
     const scopeRaw = getField(doc, F.listenerScope);

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, errorMessage } from '../util/errors.js';
+import { ConfigError, errorMessage, PortwardenError } from '../util/errors.js';
 import type { DetectConfig } from './config.js';
 import { packSources } from './rule-schema.js';
 import { buildRule } from './rules.js';
@@ -17,7 +17,7 @@ export function builtinRulesDir(): string {
     const dir = resolve(here, rel);
     if (existsSync(join(dir, 'windows.yaml'))) return dir;
   }
-  throw new Error(`built-in rule packs not found next to ${here} (expected config/rules/*.yaml in the package)`);
+  throw new PortwardenError('RULE_PACKS_MISSING', `built-in rule packs not found next to ${here} (expected config/rules/*.yaml in the package)`);
 }
 
 /** The shipped rule pack files, sorted. */

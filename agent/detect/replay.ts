@@ -7,6 +7,8 @@ import { agentVersion } from '../ecs/agent-info.js';
 import { F } from '../ecs/fields.js';
 import type { HostContext } from '../ecs/host.js';
 import { silentLogger } from '../log/logger.js';
+import { hostOsType } from '../util/os.js';
+import type { OsType } from '../util/os.js';
 import type { Logger } from '../log/logger.js';
 import { Baseline } from './baseline.js';
 import type { DetectConfig } from './config.js';
@@ -15,12 +17,18 @@ import { loadRules } from './load.js';
 import type { DetectionEngine } from './engine.js';
 import { StreamLineage } from './stream-lineage.js';
 
+/** This host's OS for offline alerts; the rule packs know no `unix`, so other Unixes count as Linux. */
+function offlineOsType(): OsType {
+  const t = hostOsType(process.platform);
+  return t === 'unix' ? 'linux' : t;
+}
+
 /** A DocumentBuilder for alerts raised outside the running agent (replay, eval). */
 export function offlineBuilder(): DocumentBuilder {
   const name = hostname().toLowerCase();
   const host: HostContext = {
     id: 'portwarden-replay', name, hostname: name, architecture: process.arch,
-    os: { type: process.platform === 'win32' ? 'windows' : process.platform === 'darwin' ? 'macos' : 'linux', platform: process.platform },
+    os: { type: offlineOsType(), platform: process.platform },
     ip: [], mac: [], boot: { id: 'replay' },
   };
   return new DocumentBuilder(host, { type: 'portwarden', name, id: randomUUID(), version: agentVersion(), ephemeral_id: randomUUID() });
@@ -43,7 +51,7 @@ export interface ReplayStats {
 
 export interface ReplayOptions {
   /** host.os.type for documents that have none (foreign exports). */
-  defaultOs?: 'linux' | 'windows' | 'macos' | undefined;
+  defaultOs?: OsType | undefined;
   onAlert(alert: EcsDocument, trigger: EcsDocument): void;
   /** Called for each document after enrichment, with its alerts (eval uses it for scoring). */
   onEvaluated?: (doc: EcsDocument, alerts: EcsDocument[]) => void;

@@ -5,10 +5,11 @@
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../util/errors.js';
+import { OS_TYPES } from '../util/os.js';
 import { TACTIC_RE, TECHNIQUE_RE } from './attack.js';
 import { buildRule, pathText, ruleKey } from './rules.js';
 import type { RuleSource } from './rules.js';
-import type { Detector } from './types.js';
+import type { Detector, RuleSpec } from './types.js';
 
 const severity = z.union([z.enum(['low', 'medium', 'high', 'critical']), z.number().int().min(1).max(100)])
   .describe('low (21), medium (47), high (73), critical (99), or a number 1-100');
@@ -20,7 +21,7 @@ export const ruleSchema = z.strictObject({
   name: z.string().min(1).describe('alert title (message, rule.name)'),
   description: z.string().default('').describe('what the rule detects and why it matters (rule.description)'),
   applies_to: z.enum(['process', 'listener']).default('process').describe('process start/exec/already_running events, or listener events'),
-  os: z.array(z.enum(['linux', 'windows', 'macos'])).default([]).describe('host OSes the rule applies to; empty: all'),
+  os: z.array(z.enum(OS_TYPES)).default([]).describe('host OSes the rule applies to; empty: all'),
   severity: severity.describe('event.severity'),
   risk_score: z.number().min(0).max(100).optional().describe('event.risk_score; default follows severity'),
   severity_by_scope: z.partialRecord(z.enum(scopes), severity).optional().describe('listener rules: severity per exposure scope'),
@@ -34,7 +35,10 @@ export const ruleSchema = z.strictObject({
   when: z.unknown().describe('condition: selection, list (any), all/any/not'),
   unless: z.unknown().optional().describe('exceptions: if any matches, no alert'),
 });
-export type RuleSpec = z.output<typeof ruleSchema>;
+// The schema's output and the plain RuleSpec the agent builds from must stay the same shape.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+export const ruleSpecMatchesSchema: Same<z.output<typeof ruleSchema>, RuleSpec> = true;
+export type { RuleSpec };
 
 const packSchema = z.strictObject({
   ruleset: z.string().default('custom').describe('rule.ruleset of every rule in the file'),

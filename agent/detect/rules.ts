@@ -7,9 +7,8 @@ import { ConfigError } from '../util/errors.js';
 import { threatRefs } from './attack.js';
 import { compileNode, RuleSyntaxError } from './matcher.js';
 import type { Predicate } from './matcher.js';
-import type { RuleSpec } from './rule-schema.js';
 import { defaultRisk, severityOf } from './types.js';
-import type { DetectContext, Detector, Hit, RuleMeta } from './types.js';
+import type { DetectContext, Detector, Hit, RuleMeta, RuleSpec } from './types.js';
 
 /** A validated, enabled rule and where it came from: plain data, built into a Detector by buildRule. */
 export interface RuleSource {

@@ -1,4 +1,5 @@
 import { ConfigError } from '../util/errors.js';
+import { isOsType, OS_TYPES_TEXT } from '../util/os.js';
 import { validateRule } from './rule-schema.js';
 import type { RuleSource } from './rules.js';
 
@@ -130,7 +131,7 @@ export function sigmaSource(doc: Record<string, unknown>, file: string, index: n
   const logsource = (doc.logsource ?? {}) as Record<string, unknown>;
   if (logsource.category !== 'process_creation') fail('logsource.category', `only process_creation rules are supported, got ${JSON.stringify(logsource.category)}`);
   const product = logsource.product;
-  if (product !== undefined && product !== 'windows' && product !== 'linux' && product !== 'macos') fail('logsource.product', 'expected windows, linux or macos');
+  if (product !== undefined && !isOsType(product)) fail('logsource.product', `expected ${OS_TYPES_TEXT}`);
   const detection = doc.detection as Record<string, unknown> | null;
   if (detection === null || typeof detection !== 'object') return fail('detection', 'expected a mapping');
   const sels: Record<string, unknown> = {};

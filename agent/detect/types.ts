@@ -1,9 +1,11 @@
 import type { EcsDocument } from '../ecs/document.js';
+import type { OsType } from '../util/os.js';
 import type { ThreatRefs } from './attack.js';
+
+export type { OsType } from '../util/os.js';
 
 /** Which documents a rule looks at: listener events or process events. */
 export type Family = 'listener' | 'process';
-export type OsType = 'linux' | 'windows' | 'macos';
 
 export const SEVERITY = { low: 21, medium: 47, high: 73, critical: 99 } as const;
 export type SeverityName = keyof typeof SEVERITY;
@@ -25,6 +27,30 @@ export interface RuleMeta {
   severityByScope?: Partial<Record<Scope, number>>;
   threat: ThreatRefs;
   references: string[];
+}
+
+/**
+ * One rule as users write it in YAML, after validation (rule-schema.ts checks that its zod schema
+ * produces exactly this): plain data, so the running agent builds detectors without zod.
+ */
+export interface RuleSpec {
+  id: string;
+  name: string;
+  description: string;
+  applies_to: Family;
+  os: OsType[];
+  severity: SeverityName | number;
+  risk_score?: number | undefined;
+  severity_by_scope?: Partial<Record<Scope, SeverityName | number>> | undefined;
+  tactic: string;
+  technique: string;
+  tactic_name?: string | undefined;
+  technique_name?: string | undefined;
+  references: string[];
+  version?: string | undefined;
+  enabled: boolean;
+  when: unknown;
+  unless?: unknown;
 }
 
 /** Why a detector fired: the reason text and, optionally, a severity other than the rule's. */

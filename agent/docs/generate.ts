@@ -1,24 +1,20 @@
-import { configReference } from '../../config/reference.js';
-import { allCommands } from '../cli/commands/all.js';
-import { commands } from '../cli/commands/index.js';
+import { configReference } from './config-reference.js';
+import { commands, summaries } from '../cli/commands/index.js';
 import type { EcsDocument } from '../ecs/document.js';
 import { sampleDocuments } from '../ecs/samples.js';
 
 /** The README sections generated from the code: name -> markdown. */
-export function generatedSections(extraDocs: readonly EcsDocument[] = []): Record<string, string> {
+export async function generatedSections(extraDocs: readonly EcsDocument[] = []): Promise<Record<string, string>> {
   return {
-    'cli-reference': cliReference(),
+    'cli-reference': await cliReference(),
     'config-reference': configReference(),
     'ecs-reference': ecsReference([...sampleDocuments(), ...extraDocs], [...sampleDocuments(), ...extraDocs]),
   };
 }
 
-function cliReference(): string {
-  return commands.map((c) => {
-    const help = allCommands.find((x) => x.name === c.name)?.help;
-    if (help === undefined) throw new Error(`command ${c.name} is listed in commands/index.ts but not in commands/all.ts`);
-    return [`### \`portwarden ${c.name}\``, '', c.summary + '.', '', '```text', help, '```'].join('\n');
-  }).join('\n\n');
+async function cliReference(): Promise<string> {
+  const loaded = await Promise.all(commands.all());
+  return loaded.map((c) => [`### \`portwarden ${c.name}\``, '', `${summaries[c.name] ?? ''}.`, '', '```text', c.help, '```'].join('\n')).join('\n\n');
 }
 
 function flatten(v: unknown, prefix: string, out: Map<string, unknown>): void {

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { arch, hostname, networkInterfaces, platform } from 'node:os';
 import si from 'systeminformation';
+import { hostOsType } from '../util/os.js';
+import type { OsType } from '../util/os.js';
 
 /** The `host.*` block, read once at start-up (systeminformation) and cached. */
 export interface HostContext {
@@ -8,17 +10,10 @@ export interface HostContext {
   name: string;
   hostname: string;
   architecture: string;
-  os: { type: 'linux' | 'windows' | 'macos' | 'unix'; family?: string; name?: string; version?: string; kernel?: string; platform: string; full?: string };
+  os: { type: OsType | 'unix'; family?: string; name?: string; version?: string; kernel?: string; platform: string; full?: string };
   ip: string[];
   mac: string[];
   boot: { id: string };
-}
-
-function osType(p: NodeJS.Platform): HostContext['os']['type'] {
-  if (p === 'linux') return 'linux';
-  if (p === 'win32') return 'windows';
-  if (p === 'darwin') return 'macos';
-  return 'unix';
 }
 
 function readTrim(path: string): string | undefined {
@@ -57,7 +52,7 @@ export async function readHostContext(fallbackId: string): Promise<HostContext> 
   const bootId = readTrim('/proc/sys/kernel/random/boot_id') ?? `boot-${bootStart}`;
   const short = hostname().toLowerCase();
   const fqdn = osInfo?.fqdn !== undefined && osInfo.fqdn !== '' ? osInfo.fqdn.toLowerCase() : short;
-  const os: HostContext['os'] = { type: osType(platform()), platform: osInfo?.platform ?? platform() };
+  const os: HostContext['os'] = { type: hostOsType(platform()), platform: osInfo?.platform ?? platform() };
   if (osInfo !== undefined) {
     if (osInfo.distro !== '') os.name = osInfo.distro;
     if (osInfo.release !== '') os.version = osInfo.release;

@@ -16,7 +16,7 @@ import { Lane } from './lane.js';
 import { startMetricsServer } from './metrics.js';
 import { recover } from './recover.js';
 import type { RecoveryReport } from './recover.js';
-import { Spool } from './spool.js';
+import { Spool } from './spool/spool.js';
 import { LaneReader } from './spool-reader.js';
 import { Telemetry } from './telemetry.js';
 import type { Pipeline, PipelineStats } from './types.js';

@@ -1,10 +1,10 @@
 import { rename } from 'node:fs/promises';
 import type { Logger } from '../log/logger.js';
 import { errorMessage } from '../util/errors.js';
-import { frameIsFor } from './frame.js';
+import { frameIsFor } from './spool/frame.js';
 import type { CursorLoad } from './cursor-store.js';
 import type { Lane } from './lane.js';
-import type { Spool } from './spool.js';
+import type { Spool } from './spool/spool.js';
 
 /** What start-up found; everything in it is reported in one events_lost agent event. */
 export interface RecoveryReport {

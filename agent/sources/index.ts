@@ -1,40 +1,49 @@
 import type { Logger } from '../log/logger.js';
+import { Registry } from '../util/registry.js';
 import type { Source } from './types.js';
 import type { SourceConfig } from './config.js';
 import { createLinuxSource } from './linux/index.js';
 
-export type SourceKind = 'auto' | 'linux' | 'windows' | 'darwin' | 'portable';
+/** `realtime`: the real-time feed to open at start, where the platform has one (the agent only). */
+type MakeSource = (logger: Logger, realtime?: SourceConfig) => Source;
 
 /**
- * Picks the collector for this platform at run time. Native collectors for Windows and macOS are
- * loaded lazily (they pull in platform-only modules); anything else gets the portable fallback
- * (systeminformation), loaded lazily too.
+ * Every collector, one line each. Native collectors for Windows and macOS load lazily (they pull
+ * in platform-only modules), and so does the portable fallback (systeminformation is large, and
+ * Linux, Windows and macOS do not need it).
  */
-export async function createSource(kind: SourceKind, logger: Logger, realtime?: SourceConfig): Promise<Source> {
-  const platform = kind === 'auto' ? process.platform : kind;
+const collectors = {
+  linux: () => Promise.resolve((logger, realtime) => {
+    // A container watching its host mounts the host's /proc elsewhere (the DaemonSet: /host/proc).
+    const procRoot = process.env.PORTWARDEN_PROC_ROOT;
+    return createLinuxSource({
+      logger,
+      ...(procRoot === undefined || procRoot === '' ? {} : { procRoot }),
+      ...(realtime === undefined ? {} : { realtime: { mode: realtime.realtime, ringBytes: realtime.ring_buffer } }),
+    });
+  }),
+  windows: async () => { const m = await import('./windows/index.js'); return (logger) => m.createWindowsSource({ logger }); },
+  darwin: async () => { const m = await import('./darwin/index.js'); return (logger) => m.createDarwinSource({ logger }); },
+  portable: async () => { const m = await import('./portable/index.js'); return () => new m.PortableSource(); },
+} satisfies Record<string, () => Promise<MakeSource>>;
+
+export const sourceRegistry = new Registry<Promise<MakeSource>>('collector', collectors);
+
+/** A collector by name, or `auto`: this platform's. */
+export type SourceKind = 'auto' | keyof typeof collectors;
+
+/** The collector for a Node platform: the one place that picks a collector by platform. */
+export function collectorFor(platform: NodeJS.Platform): Exclude<SourceKind, 'auto'> {
   switch (platform) {
-    case 'linux': {
-      // A container watching its host mounts the host's /proc elsewhere (the DaemonSet: /host/proc).
-      const procRoot = process.env.PORTWARDEN_PROC_ROOT;
-      return createLinuxSource({
-        logger,
-        ...(procRoot === undefined || procRoot === '' ? {} : { procRoot }),
-        ...(realtime === undefined ? {} : { realtime: { mode: realtime.realtime, ringBytes: realtime.ring_buffer } }),
-      });
-    }
-    case 'win32':
-    case 'windows': {
-      const m = await import('./windows/index.js');
-      return m.createWindowsSource({ logger });
-    }
-    case 'darwin': {
-      const m = await import('./darwin/index.js');
-      return m.createDarwinSource({ logger });
-    }
-    default: {
-      // Loaded only here: systeminformation is large and Linux, Windows and macOS do not need it.
-      const m = await import('./portable/index.js');
-      return new m.PortableSource();
-    }
+    case 'linux': return 'linux';
+    case 'win32': return 'windows';
+    case 'darwin': return 'darwin';
+    default: return 'portable';
   }
+}
+
+/** Creates the collector `kind` names, or this platform's (`auto`). */
+export async function createSource(kind: SourceKind, logger: Logger, realtime?: SourceConfig): Promise<Source> {
+  const make = await sourceRegistry.get(kind === 'auto' ? collectorFor(process.platform) : kind);
+  return make(logger, realtime);
 }

@@ -1,9 +1,34 @@
+/**
+ * Every error code the agent raises, in one place: they are stable (logs, tests and operators key on
+ * them), so a code is added here, never renamed.
+ */
+export const ERROR_CODES = {
+  CONFIG_INVALID: 'a config or rule file is invalid (ConfigError: file, key path, what was expected)',
+  USAGE: 'the command line is wrong',
+  UNKNOWN_NAME: 'a registry has nothing by that name (output type, command, detector family, collector)',
+  BASELINE_INVALID: 'a baseline export is not a portwarden baseline',
+  BASELINE_UNREADABLE: 'a baseline export cannot be read',
+  RULE_PACKS_MISSING: 'the built-in rule packs are not installed next to the agent',
+  EVENT_TOO_LARGE: 'an event can never fit in the spool',
+  PIPELINE_STOPPED: 'the pipeline is shutting down',
+  SOURCE_STOPPED: 'a collector was polled after its shutdown',
+  COMMAND_NOT_FOUND: 'a tool a collector runs (ps, lsof, netstat) is not on the PATH',
+  COMMAND_FAILED: 'a tool a collector runs exited with an error',
+  POWERSHELL_FAILED: 'the persistent PowerShell closed, exited, timed out or answered with an error',
+  WIN32_CALL_FAILED: 'a Windows API call through koffi failed',
+  FIREWALL_UNREADABLE: 'the Windows Firewall state was not the JSON expected',
+  WORKER_EXITED: 'a start-up worker thread ended without answering',
+  WRITE_STALLED: 'a file output write made no progress',
+  TLS_CONFIG: 'TLS files or settings of an output are unusable',
+} as const;
+export type ErrorCode = keyof typeof ERROR_CODES;
+
 /** Errors carry a stable code, whether retrying can help, and the underlying cause. */
 export class PortwardenError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly retriable: boolean;
 
-  constructor(code: string, message: string, opts: { retriable?: boolean; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, opts: { retriable?: boolean; cause?: unknown } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'PortwardenError';
     this.code = code;

@@ -5,6 +5,7 @@
  * long as the agent runs.
  */
 import { Worker } from 'node:worker_threads';
+import { PortwardenError } from './errors.js';
 
 /** Resolves with the worker's first message, then terminates it; rejects if it fails or exits first. */
 export function answerFromWorker<T>(entry: URL, workerData: unknown): Promise<T> {
@@ -16,6 +17,6 @@ export function answerFromWorker<T>(entry: URL, workerData: unknown): Promise<T>
       void worker.terminate();
     });
     worker.once('error', reject);
-    worker.once('exit', (code) => { reject(new Error(`worker ${entry.pathname} exited with code ${code} before answering`)); });
+    worker.once('exit', (code) => { reject(new PortwardenError('WORKER_EXITED', `worker ${entry.pathname} exited with code ${code} before answering`)); });
   });
 }

@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fixture } from './paths.js';
+import { fixture } from '../../testkit/paths.js';
 
 export interface Opened { spec: string; port: number }
 

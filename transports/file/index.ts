@@ -1,10 +1,9 @@
-import type { TransportFactory } from '../types.js';
+import type { TransportSpec } from '../types.js';
 import { fileConfigSchema } from './config.js';
-import { createFileTransport } from './transport.js';
 
-export const fileTransport: TransportFactory<typeof fileConfigSchema> = {
+/** `type: file` for validation and docs; its constructor is in transports/registry.ts. */
+export const spec: TransportSpec<typeof fileConfigSchema> = {
   type: 'file',
   configSchema: fileConfigSchema,
   summary: 'append NDJSON to a local file, rotated by size',
-  create: createFileTransport,
 };

@@ -2,7 +2,7 @@ import { open, rename, rm, mkdir } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { OutboundEvent, SendResult, Transport } from '../types.js';
-import { errorMessage } from '../../agent/util/errors.js';
+import { errorMessage, PortwardenError } from '../../agent/util/errors.js';
 import { ndjsonBytes } from '../shared/ndjson.js';
 import type { FileConfig } from './config.js';
 
@@ -82,7 +82,7 @@ class FileTransport implements Transport {
       // A write to a file may be short (a full disk): the rest is written, or the batch fails.
       for (let off = 0; off < buf.length;) {
         const { bytesWritten } = await h.write(buf, off, buf.length - off);
-        if (bytesWritten === 0) throw new Error(`${this.cfg.path}: write made no progress`);
+        if (bytesWritten === 0) throw new PortwardenError('WRITE_STALLED', `${this.cfg.path}: write made no progress`, { retriable: true });
         off += bytesWritten;
       }
       this.size += bytes;

@@ -175,3 +175,8 @@ export class HttpTransport implements Transport {
     await sender?.close();
   }
 }
+
+/** The `http` output's constructor (transports/registry.ts). */
+export function createHttpTransport(config: HttpConfig, ctx: TransportContext): HttpTransport {
+  return new HttpTransport(config, ctx);
+}

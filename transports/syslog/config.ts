@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { byteSize, duration, tlsSchema } from '../../config/types.js';
-import { FACILITIES } from './effective.js';
-import type { FacilityName } from './effective.js';
+import { FACILITIES } from './facilities.js';
+import type { FacilityName } from './facilities.js';
 
 /** SD-NAME (RFC 5424 6.3.2): 1-32 printable ASCII characters except `=`, SP, `]`, `"`. */
 const SD_NAME = /^[!#-<>-\\^-~]{1,32}$/;

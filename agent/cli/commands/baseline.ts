@@ -1,9 +1,9 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { loadConfig } from '../../../config/loader.js';
+import { loadConfig } from '../../app/config.js';
 import { Baseline, baselineFile } from '../../detect/index.js';
 import { silentLogger } from '../../log/logger.js';
 import { errorMessage, PortwardenError, UsageError } from '../../util/errors.js';
-import { prepareStateDir } from '../bootstrap.js';
+import { prepareStateDir } from '../../app/context.js';
 import { parseCommandArgs } from '../command.js';
 import type { CliIO, Command } from '../command.js';
 

@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import { loadConfig } from '../../../config/loader.js';
+import { loadConfig } from '../../app/config.js';
 import { parseCommandArgs } from '../command.js';
 import type { CliIO, Command } from '../command.js';
 

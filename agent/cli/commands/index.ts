@@ -1,10 +1,20 @@
-import type { CommandEntry } from '../command.js';
+import { Registry } from '../../util/registry.js';
+import type { Command } from '../command.js';
 
-/** Every `portwarden <command>`, in the order --help lists them; a command's module loads when it runs. */
-export const commands: readonly CommandEntry[] = [
-  { name: 'run', summary: 'run the agent in the foreground', load: async () => (await import('./run.js')).runCommand },
-  { name: 'listeners', summary: 'one-shot inventory of listening sockets with owners and ancestry', load: async () => (await import('./listeners.js')).listenersCommand },
-  { name: 'check-config', summary: 'validate a config and print it resolved, secrets redacted', load: async () => (await import('./check-config.js')).checkConfigCommand },
-  { name: 'replay', summary: 'run the detectors over recorded ECS events (backtesting)', load: async () => (await import('./replay.js')).replayCommand },
-  { name: 'baseline', summary: 'export or import the learned listener / parent-child baseline', load: async () => (await import('./baseline.js')).baselineCommand },
-];
+/**
+ * Every `portwarden <command>`, listed once, in the order --help lists them: its one-line summary and
+ * its module, loaded when it runs (each command brings its own dependencies, and `run` keeps the
+ * others' out of the agent).
+ */
+const listed = {
+  run: ['run the agent in the foreground', async () => (await import('./run.js')).runCommand],
+  listeners: ['one-shot inventory of listening sockets with owners and ancestry', async () => (await import('./listeners.js')).listenersCommand],
+  'check-config': ['validate a config and print it resolved, secrets redacted', async () => (await import('./check-config.js')).checkConfigCommand],
+  replay: ['run the detectors over recorded ECS events (backtesting)', async () => (await import('./replay.js')).replayCommand],
+  baseline: ['export or import the learned listener / parent-child baseline', async () => (await import('./baseline.js')).baselineCommand],
+} satisfies Record<string, readonly [summary: string, load: () => Promise<Command>]>;
+
+export const commands = new Registry<Promise<Command>>('command', Object.fromEntries(Object.entries(listed).map(([name, [, load]]) => [name, load])));
+
+/** The one-line summary of each command, for `portwarden --help` and the docs. */
+export const summaries: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(listed).map(([name, [summary]]) => [name, summary]));

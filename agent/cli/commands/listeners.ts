@@ -1,10 +1,10 @@
-import { loadConfig } from '../../../config/loader.js';
+import { loadConfig } from '../../app/config.js';
 import type { EcsDocument } from '../../ecs/document.js';
 import { getField } from '../../ecs/document.js';
 import { F } from '../../ecs/fields.js';
 import { silentLogger } from '../../log/logger.js';
 import { Watcher } from '../../watch/watcher.js';
-import { createAgentContext } from '../bootstrap.js';
+import { createAgentContext } from '../../app/context.js';
 import { intOption, parseCommandArgs } from '../command.js';
 import type { CliIO, Command } from '../command.js';
 import { chainText, hostPortText } from '../../../transports/stdout/human.js';

@@ -1,8 +1,9 @@
 import { createReadStream, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { loadConfig } from '../../../config/loader.js';
+import { loadConfig } from '../../app/config.js';
 import { offlineBuilder, Replayer, replayEngine } from '../../detect/replay.js';
 import { UsageError } from '../../util/errors.js';
+import { isOsType, OS_TYPES_TEXT } from '../../util/os.js';
 import { parseCommandArgs } from '../command.js';
 import type { CliIO, Command } from '../command.js';
 
@@ -39,7 +40,7 @@ export const replayCommand: Command = {
     }
     if (values.input === undefined) throw new UsageError('portwarden replay: --input FILE (or - for stdin) is required (see portwarden replay --help)');
     const os = values.os;
-    if (os !== undefined && os !== 'linux' && os !== 'windows' && os !== 'macos') throw new UsageError(`portwarden replay: --os expects linux, windows or macos, got "${os}"`);
+    if (os !== undefined && !isOsType(os)) throw new UsageError(`portwarden replay: --os expects ${OS_TYPES_TEXT}, got "${os}"`);
     const loaded = loadConfig(values.config, io.env);
     const seed = values.baseline === undefined ? undefined : JSON.parse(readFileSync(values.baseline, 'utf8')) as unknown;
     const engine = replayEngine(loaded.config.detect, loaded.file, offlineBuilder(), undefined, seed);

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { PortwardenError } from '../../util/errors.js';
 
 /** One finished command. A non-zero exit is a result, not an error (lsof exits 1 when nothing matched). */
 export interface CommandResult {
@@ -28,7 +29,9 @@ export function createExecRunner(timeoutMs = 30_000): CommandRunner {
           if (err === null) { resolve({ stdout, stderr, code: 0 }); return; }
           const e = err as NodeJS.ErrnoException & { code?: string | number; killed?: boolean };
           if (typeof e.code === 'number' && e.killed !== true) { resolve({ stdout, stderr, code: e.code }); return; }
-          reject(new Error(e.code === 'ENOENT' ? `${file} not found` : `${file} failed: ${err.message}`));
+          reject(e.code === 'ENOENT'
+            ? new PortwardenError('COMMAND_NOT_FOUND', `${file} not found`, { cause: err })
+            : new PortwardenError('COMMAND_FAILED', `${file} failed: ${err.message}`, { retriable: true, cause: err }));
         });
       });
     },

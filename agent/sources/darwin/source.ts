@@ -4,6 +4,7 @@ import type { ListenerRecord, ProcessRecord, Snapshot, Source, SourceInfo } from
 import { createExecRunner, type CommandRunner } from './command-runner.js';
 import { lsofEndpoint, parseLsofFields } from './lsof-parse.js';
 import { hostLocalTime, parsePsComm, parsePsLstart, type LocalTime } from './ps-parse.js';
+import { PortwardenError } from '../../util/errors.js';
 
 export interface DarwinSourceOptions {
   logger: Logger;
@@ -37,7 +38,7 @@ export function createDarwinSource(opts: DarwinSourceOptions): Source {
 
   async function readProcesses(warnings: string[]): Promise<Map<number, ProcessRecord>> {
     const [ps, comm] = await Promise.all([tool('ps', PS_ARGS), tool('ps', PS_COMM_ARGS)]);
-    if (ps.code !== 0) throw new Error(`ps exited ${ps.code}: ${ps.stderr.trim()}`);
+    if (ps.code !== 0) throw new PortwardenError('COMMAND_FAILED', `ps exited ${ps.code}: ${ps.stderr.trim()}`);
     const parsed = parsePsLstart(ps.stdout, toMs);
     warnings.push(...parsed.warnings);
     const exes = parsePsComm(comm.stdout);
@@ -66,7 +67,7 @@ export function createDarwinSource(opts: DarwinSourceOptions): Source {
       return await runner.run(file, args, { env: C_LOCALE });
     } catch (err) {
       const where = file === 'lsof' ? '/usr/sbin/lsof' : '/bin/ps';
-      throw new Error(`${(err as Error).message}: macOS ships it as ${where}; check the agent's PATH (the launchd plist sets one)`, { cause: err });
+      throw new PortwardenError(err instanceof PortwardenError ? err.code : 'COMMAND_FAILED', `${(err as Error).message}: macOS ships it as ${where}; check the agent's PATH (the launchd plist sets one)`, { cause: err });
     }
   }
 
@@ -74,7 +75,7 @@ export function createDarwinSource(opts: DarwinSourceOptions): Source {
     const res = await tool('lsof', args);
     // Exit 1 with no output means "nothing matched".
     if (res.code !== 0 && res.stdout.trim().length > 0) warnings.push(`lsof exited ${res.code}: ${res.stderr.trim().slice(0, 200)}`);
-    else if (res.code !== 0 && res.code !== 1) throw new Error(`lsof exited ${res.code}: ${res.stderr.trim()}`);
+    else if (res.code !== 0 && res.code !== 1) throw new PortwardenError('COMMAND_FAILED', `lsof exited ${res.code}: ${res.stderr.trim()}`);
     const parsed = parseLsofFields(res.stdout);
     warnings.push(...parsed.warnings);
     return parsed.sockets;
@@ -119,7 +120,7 @@ export function createDarwinSource(opts: DarwinSourceOptions): Source {
       };
     },
     async poll(): Promise<Snapshot> {
-      if (closed) throw new Error('darwin source is shut down');
+      if (closed) throw new PortwardenError('SOURCE_STOPPED', 'darwin source is shut down');
       const warnings: string[] = [];
       const [procs, tcp, udp] = await Promise.all([readProcesses(warnings), lsof(LSOF_TCP_ARGS, warnings), lsof(LSOF_UDP_ARGS, warnings)]);
       return { takenAt: now(), listeners: listenersFrom([...tcp, ...udp], procs), processes: new Map(procs), warnings };

@@ -1,5 +1,6 @@
 import type { FirewallProfile, FirewallRule, FirewallState } from './firewall-state.js';
 import { isRecord, parsePsJson, str } from './powershell-json.js';
+import { PortwardenError } from '../../util/errors.js';
 
 /**
  * The NetSecurity cmdlet form of the firewall state, used when the FwPolicy2 COM object is not
@@ -68,7 +69,7 @@ function byId(v: unknown): Map<string, Record<string, unknown>> {
 export function parseFirewallCmdletJson(text: string, readAt: Date): { state: FirewallState; warnings: string[] } {
   const warnings: string[] = [];
   const top = parsePsJson(text)[0];
-  if (!isRecord(top)) throw new Error('firewall (cmdlets): expected a JSON object');
+  if (!isRecord(top)) throw new PortwardenError('FIREWALL_UNREADABLE', 'firewall (cmdlets): expected a JSON object');
   const profiles: FirewallProfile[] = [];
   for (const p of rows(top.Profiles)) {
     const type = PROFILE_BITS[(str(p, 'Name') ?? '').toLowerCase()];

@@ -1,4 +1,5 @@
 import { isRecord, num, parsePsJson, str } from './powershell-json.js';
+import { PortwardenError } from '../../util/errors.js';
 
 /**
  * Windows Defender Firewall state as read through the `HNetCfg.FwPolicy2` COM object (one call,
@@ -58,7 +59,7 @@ function bool(v: unknown): boolean {
 export function parseFirewallJson(text: string, readAt: Date): { state: FirewallState; warnings: string[] } {
   const warnings: string[] = [];
   const top = parsePsJson(text)[0];
-  if (!isRecord(top)) throw new Error('firewall: expected a JSON object');
+  if (!isRecord(top)) throw new PortwardenError('FIREWALL_UNREADABLE', 'firewall: expected a JSON object');
   const profiles: FirewallProfile[] = [];
   for (const p of asArray(top.Profiles)) {
     if (!isRecord(p)) continue;

@@ -1,4 +1,5 @@
 /** Windows collector: what the platform selector needs. */
 export { createWindowsSource, type WindowsSourceOptions } from './source.js';
-export { createDefaultWindowsRunner, type NativeLoad, type WindowsNative, type WindowsRunner } from './runner.js';
+export { createDefaultWindowsRunner, type WindowsRunner } from './runner.js';
+export type { NativeLoad, WindowsNative } from './native.js';
 export { evaluateFirewall, type FirewallVerdict } from './firewall-eval.js';

@@ -2,7 +2,7 @@ import { familyOf } from './address.js';
 import { decodeTable, filetimeToIso, MIB_TCP_STATE_LISTEN, type IpHelperRow, type TableKind } from './iphlp-decode.js';
 import { decodeNetstatOutput, parseNetstat } from './netstat-parse.js';
 import { serviceNameFromModule } from './ntdll-decode.js';
-import type { WindowsNative } from './runner.js';
+import type { WindowsNative } from './native.js';
 import type { ListenerRecord } from '../types.js';
 
 export const TABLE_KINDS: readonly TableKind[] = ['tcp4', 'tcp6', 'udp4', 'udp6'];

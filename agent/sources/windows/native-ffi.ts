@@ -1,6 +1,7 @@
 import { AF_INET, AF_INET6, TCP_TABLE_OWNER_MODULE_LISTENER, UDP_TABLE_OWNER_MODULE, type TableKind } from './iphlp-decode.js';
 import { decodeOwnerModuleBasicInfo, STATUS_INFO_LENGTH_MISMATCH, SystemProcessInformation } from './ntdll-decode.js';
-import type { NativeLoad, WindowsNative } from './runner.js';
+import type { NativeLoad, WindowsNative } from './native.js';
+import { PortwardenError } from '../../util/errors.js';
 
 /**
  * The only code that calls Win32 (through koffi, loaded lazily so other platforms never touch
@@ -61,10 +62,10 @@ function bind(koffi: Koffi): WindowsNative {
       const buf = Buffer.alloc(size[0] ?? 0);
       const rc = call(buf, size);
       if (rc === NO_ERROR) return buf.subarray(0, Math.min(buf.length, size[0] ?? buf.length));
-      if (rc !== ERROR_INSUFFICIENT_BUFFER) throw new Error(`${what} failed with error ${rc}`);
+      if (rc !== ERROR_INSUFFICIENT_BUFFER) throw new PortwardenError('WIN32_CALL_FAILED', `${what} failed with error ${rc}`);
       size = [Math.ceil((size[0] ?? 0) * 1.25) + 4096];
     }
-    throw new Error(`${what}: table kept growing`);
+    throw new PortwardenError('WIN32_CALL_FAILED', `${what}: table kept growing`, { retriable: true });
   };
 
   return {
@@ -98,10 +99,10 @@ function bind(koffi: Koffi): WindowsNative {
           return { buffer, base: ptr };
         }
         koffi.free(ptr);
-        if (status !== STATUS_INFO_LENGTH_MISMATCH) throw new Error(`NtQuerySystemInformation failed: 0x${status.toString(16)}`);
+        if (status !== STATUS_INFO_LENGTH_MISMATCH) throw new PortwardenError('WIN32_CALL_FAILED', `NtQuerySystemInformation failed: 0x${status.toString(16)}`);
         len = Math.max(len * 2, (ret[0] ?? 0) + 64 * 1024);
       }
-      throw new Error('NtQuerySystemInformation: process table kept growing');
+      throw new PortwardenError('WIN32_CALL_FAILED', 'NtQuerySystemInformation: process table kept growing', { retriable: true });
     },
     imagePath(pid) {
       const h = openProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid);

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { PortwardenError } from '../../util/errors.js';
 
 /**
  * One long-lived `powershell.exe -Command -` (cold start costs ~0.6 s, so it is started once).
@@ -80,7 +81,7 @@ export class PowerShellSession {
   constructor(private readonly opts: PowerShellOptions = {}) {}
 
   run(script: string, timeoutMs: number): Promise<string> {
-    if (this.closed) return Promise.reject(new Error('PowerShell session is closed'));
+    if (this.closed) return Promise.reject(new PortwardenError('POWERSHELL_FAILED', 'PowerShell session is closed'));
     return new Promise((resolve, reject) => {
       this.queue.push({ script, timeoutMs, resolve, reject });
       this.pump();
@@ -102,7 +103,7 @@ export class PowerShellSession {
     const gone = (why: string) => {
       if (this.child !== child) return;
       this.child = undefined;
-      this.current?.(new Error(`PowerShell exited (${why})`));
+      this.current?.(new PortwardenError('POWERSHELL_FAILED', `PowerShell exited (${why})`, { retriable: true }));
     };
     child.on('error', (e) => { gone(e.message); });
     child.on('exit', (code, signal) => { gone(`code ${code ?? 'none'}, signal ${signal ?? 'none'}`); });
@@ -128,14 +129,14 @@ export class PowerShellSession {
       return;
     }
     const setup = this.current;
-    const timer = setTimeout(() => { finish(new Error(`PowerShell timed out after ${next.timeoutMs} ms`)); this.kill(); }, next.timeoutMs);
+    const timer = setTimeout(() => { finish(new PortwardenError('POWERSHELL_FAILED', `PowerShell timed out after ${next.timeoutMs} ms`, { retriable: true })); this.kill(); }, next.timeoutMs);
     timer.unref();
     const finish = (reply: string | Error) => {
       clearTimeout(timer);
       this.current = undefined;
       this.busy = false;
       if (reply instanceof Error) next.reject(reply);
-      else if (reply.startsWith(ERROR_PREFIX)) next.reject(new Error(reply.slice(ERROR_PREFIX.length).trim()));
+      else if (reply.startsWith(ERROR_PREFIX)) next.reject(new PortwardenError('POWERSHELL_FAILED', reply.slice(ERROR_PREFIX.length).trim()));
       else next.resolve(reply);
       this.pump();
     };
@@ -155,8 +156,8 @@ export class PowerShellSession {
   /** Idempotent; rejects queued requests and ends the process. */
   close(): Promise<void> {
     this.closed = true;
-    for (const p of this.queue.splice(0)) p.reject(new Error('PowerShell session closed'));
-    this.current?.(new Error('PowerShell session closed'));
+    for (const p of this.queue.splice(0)) p.reject(new PortwardenError('POWERSHELL_FAILED', 'PowerShell session closed'));
+    this.current?.(new PortwardenError('POWERSHELL_FAILED', 'PowerShell session closed'));
     const c = this.child;
     this.kill();
     if (c === undefined || c.exitCode !== null) return Promise.resolve();

@@ -1,24 +1,7 @@
 import { execFile } from 'node:child_process';
-import type { TableKind } from './iphlp-decode.js';
-import type { OwnerModule } from './ntdll-decode.js';
+import type { NativeLoad } from './native.js';
 import { PowerShellSession } from './powershell-session.js';
-
-/**
- * The thin layer that touches Windows. Everything it returns is raw (bytes, text); the
- * collector decodes it with pure functions, so tests feed recorded outputs through a fake.
- */
-export interface WindowsNative {
-  /** Raw OWNER_MODULE table (TCP: TCP_TABLE_OWNER_MODULE_LISTENER; UDP: UDP_TABLE_OWNER_MODULE). */
-  table(kind: TableKind): Buffer;
-  /** GetOwnerModuleFrom*Entry (basic info) for one row; undefined when Windows refuses. */
-  ownerModule(kind: TableKind, row: Buffer): OwnerModule | undefined;
-  /** NtQuerySystemInformation(SystemProcessInformation): a copy of the buffer and the address it had. */
-  processTable(): { buffer: Buffer; base: bigint };
-  /** QueryFullProcessImageNameW (`C:\Windows\System32\svchost.exe`); undefined when access is denied. */
-  imagePath(pid: number): string | undefined;
-}
-
-export type NativeLoad = { kind: 'ok'; native: WindowsNative } | { kind: 'unavailable'; reason: string };
+import { PortwardenError } from '../../util/errors.js';
 
 export interface WindowsRunner {
   /** Binds the FFI once; `unavailable` sends the collector to the netstat + PowerShell fallback. */
@@ -42,7 +25,7 @@ export function createDefaultWindowsRunner(): WindowsRunner {
     netstat() {
       return new Promise((resolve, reject) => {
         execFile('netstat.exe', ['-ano'], { encoding: 'buffer', windowsHide: true, timeout: 30_000, maxBuffer: 64 * 1024 * 1024 },
-          (err, stdout) => { if (err !== null) reject(new Error(`netstat -ano failed: ${err.message}`)); else resolve(stdout); });
+          (err, stdout) => { if (err !== null) reject(new PortwardenError('COMMAND_FAILED', `netstat -ano failed: ${err.message}`, { retriable: true, cause: err })); else resolve(stdout); });
       });
     },
     powershell: (script, timeoutMs) => ps.run(script, timeoutMs),

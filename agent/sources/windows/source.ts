@@ -1,13 +1,14 @@
 import type { Logger } from '../../log/logger.js';
+import { PortwardenError } from '../../util/errors.js';
 import type { ListenerRecord, Snapshot, Source, SourceInfo } from '../types.js';
 import { exeMetadataScript, parseExeMetadataJson, type ExeMetadata } from './exe-metadata.js';
-import { FIREWALL_CMDLET_SCRIPT, parseFirewallCmdletJson } from './firewall-cmdlets.js';
 import { evaluateFirewall } from './firewall-eval.js';
-import { FIREWALL_SCRIPT, parseFirewallJson, type FirewallState } from './firewall-state.js';
+import { FirewallReader } from './firewall-reader.js';
 import { listenersFromNative, listenersFromNetstat } from './listeners.js';
 import { walkSystemProcessInformation } from './ntdll-decode.js';
 import { basesFromWin32, WindowsProcessTable, type ProcessBase } from './process-table.js';
-import { createDefaultWindowsRunner, type WindowsNative, type WindowsRunner } from './runner.js';
+import type { WindowsNative } from './native.js';
+import { createDefaultWindowsRunner, type WindowsRunner } from './runner.js';
 import { parseWin32ProcessJson, PROCESS_LIST_SCRIPT, processDetailsScript } from './win32-process.js';
 
 export interface WindowsSourceOptions {
@@ -31,52 +32,107 @@ const NOT_ELEVATED = 'not running elevated: command lines and users of other use
 
 /** Windows collector: IP Helper + NtQuerySystemInformation through koffi, netstat + PowerShell as fallback. */
 export function createWindowsSource(opts: WindowsSourceOptions): Source {
-  const runner = opts.runner ?? createDefaultWindowsRunner();
-  const log = opts.logger.child({ source: 'windows' });
-  const now = opts.now ?? (() => new Date());
-  const fwRefresh = opts.firewallRefreshMs ?? 5 * 60_000;
-  const psTimeout = opts.powershellTimeoutMs ?? 120_000;
-  const env = lowerKeys(opts.env ?? process.env);
-  const table = new WindowsProcessTable();
-  const serviceCache = new Map<string, string | null>();
+  return new WindowsSource(opts);
+}
+
+class WindowsSource implements Source {
+  private readonly runner: WindowsRunner;
+  private readonly log: Logger;
+  private readonly now: () => Date;
+  private readonly psTimeout: number;
+  private readonly env: Record<string, string>;
+  private readonly table = new WindowsProcessTable();
+  private readonly serviceCache = new Map<string, string | null>();
   /** Executable path (lower case) -> PE name and signature; `null` = asked, nothing known. */
-  const exeCache = new Map<string, ExeMetadata | null>();
-  let native: WindowsNative | undefined;
-  let nativeReason = '';
-  let elevated: boolean | undefined;
-  let powershellOk = true;
-  let firewall: FirewallState | undefined;
-  let firewallLoading: Promise<void> | undefined;
-  let firewallError: string | undefined;
-  let started = false;
-  let closed = false;
+  private readonly exeCache = new Map<string, ExeMetadata | null>();
+  private readonly firewall: FirewallReader;
+  private native: WindowsNative | undefined;
+  private nativeReason = '';
+  private elevated: boolean | undefined;
+  private powershellOk = true;
+  private started = false;
+  private closed = false;
 
-  const ps = (script: string): Promise<string> => runner.powershell(script, psTimeout);
+  constructor(opts: WindowsSourceOptions) {
+    this.runner = opts.runner ?? createDefaultWindowsRunner();
+    this.log = opts.logger.child({ source: 'windows' });
+    this.now = opts.now ?? (() => new Date());
+    this.psTimeout = opts.powershellTimeoutMs ?? 120_000;
+    this.env = lowerKeys(opts.env ?? process.env);
+    this.firewall = new FirewallReader((script) => this.ps(script), this.now, opts.firewallRefreshMs ?? 5 * 60_000);
+  }
 
-  const loadFirewall = (): Promise<void> => {
-    // FwPolicy2 (COM) first: one call, ~3x faster; the NetSecurity cmdlets when COM is unavailable.
-    const read = async () => {
-      try {
-        return parseFirewallJson(await ps(FIREWALL_SCRIPT), now());
-      } catch (com) {
-        try {
-          return parseFirewallCmdletJson(await ps(FIREWALL_CMDLET_SCRIPT), now());
-        } catch (cmdlets) {
-          throw new Error(`FwPolicy2: ${(com as Error).message}; NetSecurity cmdlets: ${(cmdlets as Error).message}`, { cause: cmdlets });
-        }
-      }
+  private ps(script: string): Promise<string> {
+    return this.runner.powershell(script, this.psTimeout);
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    const load = await this.runner.loadNative();
+    if (load.kind === 'ok') this.native = load.native;
+    else this.nativeReason = load.reason;
+    try {
+      this.elevated = /true/i.test(await this.ps(ELEVATION_SCRIPT));
+    } catch (err) {
+      this.powershellOk = false;
+      this.log.warn('could not tell whether the agent runs elevated', { error: (err as Error).message });
+    }
+    if (this.native === undefined) this.log.warn(`IP Helper via koffi unavailable (${this.nativeReason}); using netstat -ano and PowerShell`);
+    if (this.elevated === false) this.log.warn(NOT_ELEVATED);
+  }
+
+  info(): SourceInfo {
+    const { native, started, elevated } = this;
+    const limitations: string[] = [];
+    if (native === undefined && started) {
+      limitations.push(`IP Helper via koffi unavailable (${this.nativeReason}): listeners come from netstat -ano, without bind times or owning service names, and the process table from Win32_Process through PowerShell (1-3 s per poll)`);
+    }
+    if (elevated === false) limitations.push(NOT_ELEVATED);
+    if (elevated === undefined && started) limitations.push('elevation unknown (PowerShell did not answer): command lines, users and firewall verdicts may be missing');
+    if (!this.powershellOk) limitations.push('PowerShell is not answering: command lines, users and firewall verdicts are missing');
+    if (this.firewall.error !== undefined) limitations.push(this.firewall.error);
+    return {
+      platform: 'windows',
+      listenerPath: native !== undefined ? 'IP Helper GetExtendedTcpTable/GetExtendedUdpTable (OWNER_MODULE) via koffi' : 'netstat -ano (fallback)',
+      processPath: native !== undefined
+        ? 'NtQuerySystemInformation + QueryFullProcessImageNameW via koffi; Win32_Process (PowerShell) for command lines and users of new processes'
+        : 'Win32_Process through a persistent PowerShell (fallback)',
+      privileged: elevated === true,
+      limitations,
     };
-    firewallLoading ??= read()
-      .then((parsed) => {
-        firewall = parsed.state;
-        firewallError = parsed.warnings.length > 0 ? parsed.warnings.join('; ') : undefined;
-      })
-      .catch((err: unknown) => { firewallError = `firewall state could not be read: ${(err as Error).message}`; })
-      .finally(() => { firewallLoading = undefined; });
-    return firewallLoading;
-  };
+  }
 
-  async function readProcesses(warnings: string[]): Promise<void> {
+  async poll(): Promise<Snapshot> {
+    if (this.closed) throw new PortwardenError('SOURCE_STOPPED', 'windows source is shut down');
+    if (!this.started) await this.start();
+    const warnings: string[] = [];
+    await this.readProcesses(warnings);
+    let listeners: ListenerRecord[];
+    try {
+      if (this.native === undefined) throw new Error('no native access');
+      listeners = listenersFromNative(this.native, (pid) => this.table.get(pid)?.name, this.serviceCache, warnings);
+    } catch (err) {
+      if (this.native !== undefined) warnings.push(`IP Helper failed (${(err as Error).message}); listeners from netstat this time`);
+      listeners = listenersFromNetstat(await this.runner.netstat(), warnings);
+    }
+    await this.firewall.refresh();
+    if (this.firewall.error !== undefined) warnings.push(this.firewall.error);
+    this.annotate(listeners);
+    await this.enrichOwners(listeners, warnings);
+    return { takenAt: this.now(), listeners, processes: this.table.snapshot(), warnings };
+  }
+
+  async flush(): Promise<void> { /* nothing buffered */ }
+
+  async shutdown(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.runner.close();
+  }
+
+  private async readProcesses(warnings: string[]): Promise<void> {
+    const { native, table } = this;
     let bases: ProcessBase[];
     let imagePath: ((pid: number) => string | undefined) | undefined;
     let walked: ReturnType<typeof walkSystemProcessInformation> | undefined;
@@ -91,17 +147,16 @@ export function createWindowsSource(opts: WindowsSourceOptions): Source {
     if (walked !== undefined && native !== undefined) {
       warnings.push(...walked.warnings);
       bases = walked.entries;
-      const n = native;
-      imagePath = (pid) => n.imagePath(pid);
+      imagePath = (pid) => native.imagePath(pid);
     } else {
       try {
-        const parsed = parseWin32ProcessJson(await ps(PROCESS_LIST_SCRIPT));
-        powershellOk = true;
+        const parsed = parseWin32ProcessJson(await this.ps(PROCESS_LIST_SCRIPT));
+        this.powershellOk = true;
         warnings.push(...parsed.warnings);
         bases = basesFromWin32(parsed.rows);
       } catch (err) {
         // Listeners are still worth reporting; the last known process table stays.
-        powershellOk = false;
+        this.powershellOk = false;
         warnings.push(`process table unavailable (Win32_Process: ${(err as Error).message}); keeping the last one`);
         return;
       }
@@ -109,18 +164,19 @@ export function createWindowsSource(opts: WindowsSourceOptions): Source {
     const pending = table.update(bases, imagePath);
     if (pending.length === 0) return;
     try {
-      const details = parseWin32ProcessJson(await ps(processDetailsScript(pending)));
-      powershellOk = true;
+      const details = parseWin32ProcessJson(await this.ps(processDetailsScript(pending)));
+      this.powershellOk = true;
       table.applyDetails(pending, details.rows);
     } catch (err) {
-      powershellOk = false;
+      this.powershellOk = false;
       warnings.push(`command lines and users for ${pending.length} new processes could not be read: ${(err as Error).message}`);
       table.applyDetails(pending, []);
     }
   }
 
   /** Original file name and signature for the executables of listener owners, once per path. */
-  async function enrichOwners(listeners: ListenerRecord[], warnings: string[]): Promise<void> {
+  private async enrichOwners(listeners: ListenerRecord[], warnings: string[]): Promise<void> {
+    const { table, exeCache } = this;
     const owners = new Set(listeners.flatMap((l) => l.owners));
     const missing = new Set<string>();
     for (const pid of owners) {
@@ -129,7 +185,7 @@ export function createWindowsSource(opts: WindowsSourceOptions): Source {
     }
     if (missing.size > 0) {
       try {
-        const found = parseExeMetadataJson(await ps(exeMetadataScript([...missing])));
+        const found = parseExeMetadataJson(await this.ps(exeMetadataScript([...missing])));
         for (const p of missing) exeCache.set(p.toLowerCase(), found.get(p.toLowerCase()) ?? null);
       } catch (err) {
         warnings.push(`signatures of ${missing.size} listener executables could not be read: ${(err as Error).message}`);
@@ -145,81 +201,16 @@ export function createWindowsSource(opts: WindowsSourceOptions): Source {
     }
   }
 
-  function annotate(listeners: ListenerRecord[]): void {
+  private annotate(listeners: ListenerRecord[]): void {
     for (const l of listeners) {
-      const owner = l.owners[0] === undefined ? undefined : table.get(l.owners[0]);
+      const owner = l.owners[0] === undefined ? undefined : this.table.get(l.owners[0]);
       const verdict = evaluateFirewall({
         transport: l.transport, address: l.address, port: l.port,
         executable: owner?.executable, processName: owner?.name, serviceName: l.serviceName,
-      }, firewall, env);
+      }, this.firewall.state, this.env);
       if (verdict !== undefined) l.firewall = verdict;
     }
   }
-
-  return {
-    async start() {
-      if (started) return;
-      started = true;
-      const load = await runner.loadNative();
-      if (load.kind === 'ok') native = load.native;
-      else nativeReason = load.reason;
-      try {
-        elevated = /true/i.test(await ps(ELEVATION_SCRIPT));
-      } catch (err) {
-        powershellOk = false;
-        log.warn('could not tell whether the agent runs elevated', { error: (err as Error).message });
-      }
-      if (native === undefined) log.warn(`IP Helper via koffi unavailable (${nativeReason}); using netstat -ano and PowerShell`);
-      if (elevated === false) log.warn(NOT_ELEVATED);
-    },
-    info(): SourceInfo {
-      const limitations: string[] = [];
-      if (native === undefined && started) {
-        limitations.push(`IP Helper via koffi unavailable (${nativeReason}): listeners come from netstat -ano, without bind times or owning service names, and the process table from Win32_Process through PowerShell (1-3 s per poll)`);
-      }
-      if (elevated === false) limitations.push(NOT_ELEVATED);
-      if (elevated === undefined && started) limitations.push('elevation unknown (PowerShell did not answer): command lines, users and firewall verdicts may be missing');
-      if (!powershellOk) limitations.push('PowerShell is not answering: command lines, users and firewall verdicts are missing');
-      if (firewallError !== undefined) limitations.push(firewallError);
-      return {
-        platform: 'windows',
-        listenerPath: native !== undefined ? 'IP Helper GetExtendedTcpTable/GetExtendedUdpTable (OWNER_MODULE) via koffi' : 'netstat -ano (fallback)',
-        processPath: native !== undefined
-          ? 'NtQuerySystemInformation + QueryFullProcessImageNameW via koffi; Win32_Process (PowerShell) for command lines and users of new processes'
-          : 'Win32_Process through a persistent PowerShell (fallback)',
-        privileged: elevated === true,
-        limitations,
-      };
-    },
-    async poll(): Promise<Snapshot> {
-      if (closed) throw new Error('windows source is shut down');
-      if (!started) await this.start();
-      const warnings: string[] = [];
-      await readProcesses(warnings);
-      let listeners: ListenerRecord[];
-      try {
-        if (native === undefined) throw new Error('no native access');
-        const n = native;
-        listeners = listenersFromNative(n, (pid) => table.get(pid)?.name, serviceCache, warnings);
-      } catch (err) {
-        if (native !== undefined) warnings.push(`IP Helper failed (${(err as Error).message}); listeners from netstat this time`);
-        listeners = listenersFromNetstat(await runner.netstat(), warnings);
-      }
-      const stale = firewall === undefined || now().getTime() - firewall.readAt.getTime() >= fwRefresh;
-      if (firewall === undefined && firewallError === undefined) await loadFirewall();
-      else if (stale && firewallLoading === undefined) void loadFirewall();
-      if (firewallError !== undefined) warnings.push(firewallError);
-      annotate(listeners);
-      await enrichOwners(listeners, warnings);
-      return { takenAt: now(), listeners, processes: table.snapshot(), warnings };
-    },
-    async flush() { /* nothing buffered */ },
-    async shutdown() {
-      if (closed) return;
-      closed = true;
-      await runner.close();
-    },
-  };
 }
 
 function lowerKeys(env: Record<string, string | undefined>): Record<string, string> {

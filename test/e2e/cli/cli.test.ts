@@ -5,8 +5,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { cliPath } from '../../helpers/paths.js';
-import { startAgent, waitFor } from '../../helpers/agent-process.js';
+import { cliPath } from '../../../testkit/paths.js';
+import { startAgent } from '../../helpers/agent-process.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const run = promisify(execFile);
 

@@ -20,9 +20,10 @@ import { createSource } from '../../../agent/sources/index.js';
 import { SUSPICIOUS_PORTS } from '../../../agent/detect/port-catalogue.js';
 import { Watcher } from '../../../agent/watch/watcher.js';
 import { readFileSync } from 'node:fs';
-import { startAgent, waitFor } from '../../helpers/agent-process.js';
+import { startAgent } from '../../helpers/agent-process.js';
 import { ecsProblems } from '../../helpers/ecs-validate.js';
 import { startListenerChain } from '../../helpers/listeners.js';
+import { waitFor } from '../../helpers/wait.js';
 
 /** The real Linux collector, watcher, lineage and builder, with the default detection engine plugged in. */
 async function agent(t: { after: (fn: () => Promise<void> | void) => void }) {

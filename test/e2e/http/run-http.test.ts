@@ -5,11 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getField } from '../../../agent/ecs/document.js';
 import { F } from '../../../agent/ecs/fields.js';
-import { readNdjson, startAgent, waitFor } from '../../helpers/agent-process.js';
+import { readNdjson, startAgent } from '../../helpers/agent-process.js';
 import { startListenerChain } from '../../helpers/listeners.js';
 import { ElasticsearchPeer } from '../../integration/http/peers/elasticsearch-peer.js';
 import { SplunkHecPeer } from '../../integration/http/peers/splunk-hec-peer.js';
 import { WebhookPeer } from '../../integration/http/peers/webhook-peer.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const TOKEN = 'e2e-hec-token';
 const API_KEY = 'ZTJlOmtleQ==';

@@ -8,7 +8,7 @@ import type { EcsDocument } from '../../../agent/ecs/document.js';
 import { getField } from '../../../agent/ecs/document.js';
 import { FULL_READS_PER_POLL } from '../../../agent/sources/linux/index.js';
 import { parseSsLine } from '../../../agent/sources/linux/proc-parsers.js';
-import { cliPath } from '../../helpers/paths.js';
+import { cliPath } from '../../../testkit/paths.js';
 import { ecsProblems } from '../../helpers/ecs-validate.js';
 import { createNetns, startListenerChain } from '../../helpers/listeners.js';
 

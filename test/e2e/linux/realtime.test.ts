@@ -12,10 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EcsDocument } from '../../../agent/ecs/document.js';
 import { getField } from '../../../agent/ecs/document.js';
-import { startAgent, waitFor } from '../../helpers/agent-process.js';
+import { startAgent } from '../../helpers/agent-process.js';
+import { waitFor } from '../../helpers/wait.js';
 import type { RunningAgent } from '../../helpers/agent-process.js';
 import { ecsProblems } from '../../helpers/ecs-validate.js';
-import { cliPath, fixture } from '../../helpers/paths.js';
+import { cliPath, fixture } from '../../../testkit/paths.js';
 
 const root = process.getuid?.() === 0;
 const STORM = 2000;

@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { readlinkSync } from 'node:fs';
 import type { EcsDocument } from '../../../agent/ecs/document.js';
 import { getField } from '../../../agent/ecs/document.js';
-import { startAgent, waitFor } from '../../helpers/agent-process.js';
+import { startAgent } from '../../helpers/agent-process.js';
 import { ecsProblems } from '../../helpers/ecs-validate.js';
 import { createNetns, startListenerChain } from '../../helpers/listeners.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const ownNetns = /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/net'))?.[1];
 

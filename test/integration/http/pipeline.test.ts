@@ -7,10 +7,11 @@ import { z } from 'zod';
 import { sampleBuilder } from '../../../agent/ecs/samples.js';
 import { heartbeatSchema, metricsSchema, outputCommonShape, spoolSchema } from '../../../agent/pipeline/config.js';
 import { createPipeline } from '../../../agent/pipeline/index.js';
-import { httpTransport } from '../../../transports/http/index.js';
-import { waitFor } from '../../helpers/agent-process.js';
+import { httpConfigSchema } from '../../../transports/http/config.js';
+import { createHttpTransport } from '../../../transports/http/transport.js';
 import { ElasticsearchPeer } from './peers/elasticsearch-peer.js';
 import { idOf, makeEvents, testContext } from './support.js';
+import { waitFor } from '../../helpers/wait.js';
 
 // The http output behind the real delivery pipeline: spool, dispatcher, backoff, dead letters.
 
@@ -24,11 +25,11 @@ test('pipeline + elasticsearch: item 429s, a mapping error, a whole-request 429 
   const alive = setInterval(() => undefined, 1000); // the pipeline's timers are unref'd
   const { ctx, logger } = testContext('es');
   const raw = { type: 'http', url: es.url, format: 'elasticsearch', retry: { initial: '50ms', max: '200ms' }, batch: { max_wait: '20ms', max_events: 100 } };
-  const config = httpTransport.configSchema.extend(z.strictObject(outputCommonShape).shape).parse(raw);
+  const config = httpConfigSchema.extend(z.strictObject(outputCommonShape).shape).parse(raw);
   const pipeline = createPipeline({
     stateDir, logger, agentEvent, sendTimeoutMs: 10_000, shutdownTimeoutMs: 5000,
     spool: spoolSchema.parse({}), metrics: metricsSchema.parse({}), heartbeat: heartbeatSchema.parse({ enabled: false }),
-    outputs: [{ name: 'es', config, transport: httpTransport.create(config, ctx) }],
+    outputs: [{ name: 'es', config, transport: createHttpTransport(config, ctx) }],
   });
   t.after(async () => {
     await pipeline.shutdown();

@@ -3,7 +3,8 @@ import type { EcsDocument } from '../../../agent/ecs/document.js';
 import { memoryLogger } from '../../../agent/log/logger.js';
 import { Dataset } from '../../../agent/ecs/fields.js';
 import type { OutboundEvent, SendResult, Transport, TransportContext } from '../../../transports/types.js';
-import { httpTransport } from '../../../transports/http/index.js';
+import { httpConfigSchema } from '../../../transports/http/config.js';
+import { createHttpTransport } from '../../../transports/http/transport.js';
 
 const DATASETS = [Dataset.network, Dataset.process, Dataset.alerts, Dataset.agent] as const;
 
@@ -38,7 +39,7 @@ export function testContext(name = 'http') {
 /** Builds an http output from raw config, as the config loader would. */
 export function makeHttp(raw: Record<string, unknown>, name = 'http'): { transport: Transport; logger: ReturnType<typeof memoryLogger> } {
   const { ctx, logger } = testContext(name);
-  const transport = httpTransport.create(httpTransport.configSchema.parse({ type: 'http', ...raw }), ctx);
+  const transport = createHttpTransport(httpConfigSchema.parse({ type: 'http', ...raw }), ctx);
   return { transport, logger };
 }
 

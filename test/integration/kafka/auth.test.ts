@@ -9,9 +9,9 @@ import { createServer as createTlsServer } from 'node:tls';
 import type { TLSSocket } from 'node:tls';
 import { promisify } from 'node:util';
 import { memoryLogger } from '../../../agent/log/logger.js';
-import { MockCluster } from './mock-cluster.js';
+import { MockCluster } from '../../../testkit/peers/kafka-mock-cluster.js';
 import { kafkaOutput } from './drive.js';
-import { listenerEvent, outbound } from './sample-events.js';
+import { listenerEvent, outbound } from '../../../testkit/samples/kafka.js';
 
 const run = promisify(execFile);
 

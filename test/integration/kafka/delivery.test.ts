@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { getField } from '../../../agent/ecs/document.js';
 import { F } from '../../../agent/ecs/fields.js';
 import type { OutboundEvent } from '../../../transports/types.js';
-import { MockCluster } from './mock-cluster.js';
-import type { ConsumedMessage } from './mock-cluster.js';
+import { MockCluster } from '../../../testkit/peers/kafka-mock-cluster.js';
+import type { ConsumedMessage } from '../../../testkit/peers/kafka-mock-cluster.js';
 import { deliver, kafkaOutput } from './drive.js';
-import { alertEvent, bigEvent, listenerEvent, outbound, processEvent } from './sample-events.js';
+import { alertEvent, bigEvent, listenerEvent, outbound, processEvent } from '../../../testkit/samples/kafka.js';
 
 function mixedBatch(n: number): OutboundEvent[] {
   const out: OutboundEvent[] = [];

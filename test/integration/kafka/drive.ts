@@ -72,15 +72,6 @@ export async function deliver(t: KafkaTransport, batch: readonly OutboundEvent[]
   return out;
 }
 
-/** Waits for `cond` (polled every 20 ms) or throws naming `what` after `timeoutMs`. */
-export async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** A port with nothing listening (yet); `open()` later forwards it to `target`. */
 export async function reservePort(): Promise<{ port: number; open: (target: string) => Promise<Server> }> {
   const probe = createServer();

@@ -4,9 +4,10 @@ import { getField } from '../../../agent/ecs/document.js';
 import { F } from '../../../agent/ecs/fields.js';
 import { memoryLogger } from '../../../agent/log/logger.js';
 import type { OutboundEvent, SendResult } from '../../../transports/types.js';
-import { MockCluster } from './mock-cluster.js';
-import { deliver, kafkaOutput, reservePort, until } from './drive.js';
-import { alertEvent, listenerEvent, outbound } from './sample-events.js';
+import { MockCluster } from '../../../testkit/peers/kafka-mock-cluster.js';
+import { deliver, kafkaOutput, reservePort } from './drive.js';
+import { alertEvent, listenerEvent, outbound } from '../../../testkit/samples/kafka.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const batchOf = (n: number): OutboundEvent[] =>
   Array.from({ length: n }, (_, i) => outbound(i % 4 === 0 ? alertEvent(i) : listenerEvent(i, 2000 + i)));
@@ -37,18 +38,18 @@ test('transport: a hung cluster (SIGSTOP 6 s, then SIGCONT) during a stream lose
     }
   })();
   stream.catch(() => undefined);
-  await until(() => delivered >= 3, 20_000, 'the stream to flow');
+  await waitFor('the stream to flow', () => delivered >= 3, 20_000);
   cluster.freeze();
   const frozenAt = Date.now();
   const before = results.length;
-  await until(() => Date.now() - frozenAt >= 6000, 10_000, 'the freeze to last 6 s');
+  await waitFor('the freeze to last 6 s', () => Date.now() - frozenAt >= 6000, 10_000);
   cluster.thaw();
   const during = results.slice(before).filter((r) => r.kind === 'retryable').length;
   // Each attempt gave up within its timeout (2 s) instead of hanging for the whole freeze.
   assert.ok(during >= 2, `only ${String(during)} retryable results during the freeze`);
   assert.equal(out.health(), 'down');
   const after = delivered;
-  await until(() => delivered >= after + 3, 60_000, 'the stream to resume');
+  await waitFor('the stream to resume', () => delivered >= after + 3, 60_000);
   stop = true;
   await stream;
 

@@ -14,9 +14,10 @@ import { heartbeatSchema, metricsSchema, outputCommonShape, spoolSchema } from '
 import { createPipeline } from '../../../agent/pipeline/index.js';
 import type { Pipeline } from '../../../agent/pipeline/index.js';
 import { kafkaConfigSchema } from '../../../transports/kafka/config.js';
-import { MockCluster } from './mock-cluster.js';
-import { kafkaOutput, reservePort, until } from './drive.js';
-import { alertEvent, bigEvent, listenerEvent } from './sample-events.js';
+import { MockCluster } from '../../../testkit/peers/kafka-mock-cluster.js';
+import { kafkaOutput, reservePort } from './drive.js';
+import { alertEvent, bigEvent, listenerEvent } from '../../../testkit/samples/kafka.js';
+import { waitFor } from '../../helpers/wait.js';
 
 // The kafka output behind the real delivery pipeline (spool, dispatcher, backoff, dead letters).
 
@@ -63,18 +64,18 @@ test('pipeline: a hung cluster (SIGSTOP 20 s, then SIGCONT) during a stream lose
       await new Promise((r) => setTimeout(r, 10));
     }
   })();
-  await until(() => (kafkaStats(pipeline)?.sent ?? 0) >= 50, 20_000, 'events to flow');
+  await waitFor('events to flow', () => (kafkaStats(pipeline)?.sent ?? 0) >= 50, 20_000);
   cluster.freeze();
   const frozenAt = Date.now();
-  await until(() => Date.now() - frozenAt >= 20_000, 25_000, 'the 20 s freeze');
+  await waitFor('the 20 s freeze', () => Date.now() - frozenAt >= 20_000, 25_000);
   const during = kafkaStats(pipeline);
   assert.ok(during !== undefined && during.state !== 'running' && during.queuedEvents > 0, JSON.stringify(during));
   cluster.thaw();
   const atThaw = accepted.length;
-  await until(() => accepted.length >= atThaw + 50, 20_000, 'the stream to go on');
+  await waitFor('the stream to go on', () => accepted.length >= atThaw + 50, 20_000);
   stop = true;
   await stream;
-  await until(() => kafkaStats(pipeline)?.queuedEvents === 0, 60_000, 'the queue to drain');
+  await waitFor('the queue to drain', () => kafkaStats(pipeline)?.queuedEvents === 0, 60_000);
   const want = idsOf(accepted);
   await cluster.waitFor(() => { const got = consumedIds(cluster); return [...want].every((id) => got.has(id)); }, 60_000);
   const s = kafkaStats(pipeline);
@@ -95,7 +96,7 @@ test('pipeline: brokers unreachable at start: the agent runs, spools, reports th
   for (const d of docs) await pipeline.accept(d);
   const cpu0 = process.cpuUsage();
   const wall0 = Date.now();
-  await until(() => Date.now() - wall0 >= 4000, 10_000, '4 s of outage');
+  await waitFor('4 s of outage', () => Date.now() - wall0 >= 4000, 10_000);
   const cpu = process.cpuUsage(cpu0);
   const share = (cpu.user + cpu.system) / 1000 / (Date.now() - wall0);
   const s = kafkaStats(pipeline);
@@ -118,7 +119,7 @@ test('pipeline: an event over max_message_bytes goes to the dead-letter file wit
   for (const d of docs) await pipeline.accept(d);
   const rest = docs.filter((d) => d !== big);
   await cluster.waitFor(() => { const got = consumedIds(cluster); return [...idsOf(rest)].every((id) => got.has(id)); });
-  await until(() => kafkaStats(pipeline)?.deadLettered === 1, 10_000, 'the dead letter');
+  await waitFor('the dead letter', () => kafkaStats(pipeline)?.deadLettered === 1, 10_000);
   const lines = (await readFile(join(stateDir, 'dead-letter', 'kafka.ndjson'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { reason: string; event: EcsDocument });
   assert.equal(lines.length, 1);
   assert.equal(getField(lines[0]?.event, F.eventId), big.event.id);

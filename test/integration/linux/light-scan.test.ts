@@ -18,8 +18,8 @@ import { listPids, readLight, readListed, readProcess, UserNames } from '../../.
 import { loadSockDiag } from '../../../agent/sources/linux/sock-diag.js';
 import { jsFdWalker, nativeFdWalker } from '../../../agent/sources/linux/socket-owners.js';
 import { Watcher } from '../../../agent/watch/watcher.js';
-import { waitFor } from '../../helpers/agent-process.js';
 import { startListenerChain } from '../../helpers/listeners.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const linux = process.platform === 'linux';
 const root = process.getuid?.() === 0;

@@ -18,7 +18,7 @@ import type { SocketRow } from '../../../agent/sources/linux/proc-parsers.js';
 import { classifyError, decodeRows, loadSockDiag } from '../../../agent/sources/linux/sock-diag.js';
 import type { DumpResult } from '../../../agent/sources/linux/sock-diag.js';
 import { loadNativeAddon } from '../../../agent/util/native-addon.js';
-import { repoRoot } from '../../helpers/paths.js';
+import { repoRoot } from '../../../testkit/paths.js';
 
 const linux = process.platform === 'linux';
 const root = process.getuid?.() === 0;

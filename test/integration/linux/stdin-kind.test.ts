@@ -8,7 +8,7 @@ import { readProcess, UserNames } from '../../../agent/sources/linux/process-rea
 import type { ProcessReadContext } from '../../../agent/sources/linux/process-reader.js';
 import { parseBtime } from '../../../agent/sources/linux/proc-parsers.js';
 import { loadSockDiag } from '../../../agent/sources/linux/sock-diag.js';
-import { waitFor } from '../../helpers/agent-process.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const ctx: ProcessReadContext = {
   procRoot: '/proc', clockTicks: 100, users: new UserNames(),

@@ -6,8 +6,9 @@ import { createPipeline } from '../../../agent/pipeline/index.js';
 import { DeliveryPipeline } from '../../../agent/pipeline/index.js';
 import { Action } from '../../../agent/ecs/fields.js';
 import { MemoryTransport } from '../../../transports/memory/index.js';
-import { assertInvariant, defer, pipelineOptions, sequences, tempState, testDoc, waitFor } from '../../unit/agent/pipeline/support.js';
+import { assertInvariant, defer, pipelineOptions, sequences, tempState, testDoc } from '../../unit/agent/pipeline/support.js';
 import { listSegments } from './spool-files.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const spool = { segment_bytes: 64 * 1024, max_bytes: 64 * 1024 * 1024 };
 const N = 2000;
@@ -35,7 +36,7 @@ async function restart(t: Parameters<typeof tempState>[0], dir: string) {
   const p = new DeliveryPipeline(pipelineOptions(dir, [{ name: 'out', transport: m }], { spool }));
   defer(t, () => p.shutdown());
   await p.start();
-  await waitFor(() => p.stats().outputs[0]?.queuedEvents === 0 && m.delivered.length > 0, 'backlog delivered', 30_000);
+  await waitFor('backlog delivered', () => p.stats().outputs[0]?.queuedEvents === 0 && m.delivered.length > 0, 30_000);
   return { m, p };
 }
 
@@ -85,7 +86,7 @@ test('an unreadable cursor restarts from the oldest queued event: duplicates, ne
   await p.start();
   assert.deepEqual(p.recovery?.cursorsReset, ['out']);
   assert.equal(p.stats().lost, 0);
-  await waitFor(() => p.stats().outputs[0]?.queuedEvents === 0 && m.delivered.length > 0, 'resend').catch((err: unknown) => { throw new Error(`${String(err)} ${JSON.stringify(p.stats())} ${JSON.stringify(p.recovery)}`); });
+  await waitFor('resend', () => p.stats().outputs[0]?.queuedEvents === 0 && m.delivered.length > 0).catch((err: unknown) => { throw new Error(`${String(err)} ${JSON.stringify(p.stats())} ${JSON.stringify(p.recovery)}`); });
   const again = sequences(m.delivered);
   assert.ok(again.length > 0 && again.includes(N), 'the retained tail is sent again');
   assert.ok(m.delivered.some((e) => e.doc.event.action === Action.eventsLost), 'the reset is reported in-band');
@@ -100,5 +101,5 @@ test('a spool that cannot be read at all is moved aside; the agent starts and ke
   await p.start();
   assert.match(p.recovery?.spoolMovedTo ?? '', /spool\.damaged-/);
   await p.accept(testDoc(1));
-  await waitFor(() => sequences(m.delivered).includes(1), 'delivery');
+  await waitFor('delivery', () => sequences(m.delivered).includes(1));
 });

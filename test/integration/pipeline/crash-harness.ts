@@ -4,9 +4,8 @@
 import { writeSync } from 'node:fs';
 import { createPipeline } from '../../../agent/pipeline/index.js';
 import type { FaultPoint } from '../../../agent/pipeline/fault.js';
-import { fileTransport } from '../../../transports/file/index.js';
+import { createFileTransport } from '../../../transports/file/transport.js';
 import type { Transport } from '../../../transports/types.js';
-import { silentLogger } from '../../../agent/log/logger.js';
 import { outputConfig, pipelineOptions, testDoc } from '../../unit/agent/pipeline/support.js';
 
 export interface HarnessArgs {
@@ -32,9 +31,7 @@ const fault = args.crashAt === undefined ? undefined : (point: FaultPoint): void
   }
 };
 
-const file = fileTransport.create({ type: 'file', path: args.outPath, max_bytes: 1024 ** 4, max_files: 1 }, {
-  name: 'file', logger: silentLogger, stateDir: args.stateDir, configFile: 'harness', agentPid: process.pid, hostName: 'harness',
-});
+const file = createFileTransport({ type: 'file', path: args.outPath, max_bytes: 1024 ** 4, max_files: 1 });
 const transport: Transport = args.mode === 'down'
   ? { type: 'file', start: () => file.start(), flush: () => file.flush(), shutdown: () => file.shutdown(), send: () => Promise.resolve({ kind: 'retryable', reason: 'down' }) }
   : file;

@@ -4,7 +4,8 @@ import { DeliveryPipeline } from '../../../agent/pipeline/index.js';
 import { Action } from '../../../agent/ecs/fields.js';
 import type { EcsDocument } from '../../../agent/ecs/document.js';
 import { MemoryTransport } from '../../../transports/memory/index.js';
-import { assertInvariant, defer, outputConfig, pipelineOptions, sequences, tempState, testDoc, waitFor } from '../../unit/agent/pipeline/support.js';
+import { assertInvariant, defer, outputConfig, pipelineOptions, sequences, tempState, testDoc } from '../../unit/agent/pipeline/support.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const CAP = 256 * 1024;
 const N = 2000; // ~ 700 KB of events: well past the cap
@@ -29,13 +30,13 @@ test('when_full: block makes accept() wait at the cap and loses nothing', async 
   const all = Array.from({ length: N }, (_, i) => p.accept(doc(i + 1)).then(() => { resolved++; }));
   // Wait until accepts stop resolving: the spool is full and everything in it is written.
   let seen = -1;
-  await waitFor(async () => {
+  await waitFor('accepts to stop at the cap', async () => {
     const before = resolved;
     await new Promise((r) => setTimeout(r, 150));
     const stable = before === resolved && before === seen && before > 0;
     seen = before;
     return stable;
-  }, 'accepts to stop at the cap');
+  });
   const stuck = resolved;
   assert.ok((p.stats().spool?.bytes ?? 0) > CAP - 2000, 'stopped because the spool is full');
   assert.equal(resolved, stuck, 'no accept resolves while the spool is full');
@@ -43,7 +44,7 @@ test('when_full: block makes accept() wait at the cap and loses nothing', async 
   assert.ok((p.stats().spool?.bytes ?? 0) <= CAP, 'the cap holds');
   m.behave(() => ({ kind: 'ok' }));
   await Promise.all(all);
-  await waitFor(() => p.stats().outputs[0]?.queuedEvents === 0, 'drained');
+  await waitFor('drained', () => p.stats().outputs[0]?.queuedEvents === 0);
   assert.deepEqual(sequences(m.delivered), Array.from({ length: N }, (_, i) => i + 1));
   assert.deepEqual(p.stats().outputs[0]?.dropped, {});
   assertInvariant(p.stats());
@@ -66,7 +67,7 @@ for (const policy of ['drop_newest', 'drop_oldest'] as const) {
     if (policy === 'drop_newest') assert.equal(s.dropped.queue_full, dropped);
     m.behave(() => ({ kind: 'ok' }));
     await Promise.all(alerts);
-    await waitFor(() => p.stats().outputs[0]?.queuedEvents === 0, 'drained');
+    await waitFor('drained', () => p.stats().outputs[0]?.queuedEvents === 0);
     assertInvariant(p.stats());
     const got = sequences(m.delivered);
     for (let n = 100; n <= N; n += 100) assert.ok(got.includes(n), `alert ${n} delivered`);
@@ -83,7 +84,7 @@ for (const policy of ['drop_newest', 'drop_oldest'] as const) {
     const reported = (): number => m.delivered.filter((e) => e.doc.event.action === Action.eventsDropped)
       .map((e) => (e.doc.portwarden as { pipeline: { dropped_by_output: Record<string, number> } }).pipeline.dropped_by_output.siem ?? 0)
       .reduce((a, b) => a + b, 0);
-    await waitFor(() => reported() >= dropped, 'in-band reports to cover every drop');
+    await waitFor('in-band reports to cover every drop', () => reported() >= dropped);
     assert.equal(reported(), dropped, 'in-band reports add up to the drop counter');
   });
 }

@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { decodeFrame } from '../../../agent/pipeline/frame.js';
+import { decodeFrame } from '../../../agent/pipeline/spool/frame.js';
 
 export interface FrameAt { seq: number; offset: number; bytes: number }
 export interface SegmentFile { name: string; path: string; frames: FrameAt[]; size: number }

@@ -1,11 +1,12 @@
 import type { TestContext } from 'node:test';
-import { SyslogTransport, syslogTransport } from '../../../transports/syslog/index.js';
+import { SyslogTransport } from '../../../transports/syslog/index.js';
+import { syslogConfigSchema } from '../../../transports/syslog/config.js';
 import type { OutboundEvent, SendResult, TransportContext } from '../../../transports/types.js';
-import { testContext } from '../../unit/transports/syslog/sample-docs.js';
+import { testContext } from '../../../testkit/samples/syslog.js';
 
 /** A syslog transport from raw config (validated by the real schema), shut down after the test. */
 export async function makeSyslog(t: TestContext, raw: Record<string, unknown>, ctx?: Partial<TransportContext>): Promise<SyslogTransport> {
-  const cfg = syslogTransport.configSchema.parse({ type: 'syslog', host: '127.0.0.1', ...raw });
+  const cfg = syslogConfigSchema.parse({ type: 'syslog', host: '127.0.0.1', ...raw });
   const tr = new SyslogTransport(cfg, testContext(ctx));
   t.after(() => tr.shutdown());
   await tr.start();

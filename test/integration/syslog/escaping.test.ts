@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startRsyslog } from './rsyslog-peer.js';
+import { startRsyslog } from '../../../testkit/peers/rsyslog.js';
 import { makeSyslog, send } from './drive.js';
-import { listenerEvent, outbound } from '../../unit/transports/syslog/sample-docs.js';
+import { listenerEvent, outbound } from '../../../testkit/samples/syslog.js';
 import { memoryLogger } from '../../../agent/log/logger.js';
 
 type Sd = Record<string, Record<string, string>>;

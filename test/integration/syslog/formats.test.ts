@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startRsyslog } from './rsyslog-peer.js';
-import type { RsyslogRecord } from './rsyslog-peer.js';
-import { makeTestPki } from './pki.js';
+import { startRsyslog } from '../../../testkit/peers/rsyslog.js';
+import type { RsyslogRecord } from '../../../testkit/peers/rsyslog.js';
+import { makeTestPki } from '../../../testkit/peers/pki.js';
 import { makeSyslog, send } from './drive.js';
-import { alertEvent, listenerEvent, outbound } from '../../unit/transports/syslog/sample-docs.js';
+import { alertEvent, listenerEvent, outbound } from '../../../testkit/samples/syslog.js';
 import type { EcsDocument } from '../../../agent/ecs/document.js';
 
 const FORMATS = ['rfc5424', 'rfc3164', 'cef', 'leef'] as const;

@@ -11,18 +11,20 @@ import { memoryLogger } from '../../../agent/log/logger.js';
 import { heartbeatSchema, metricsSchema, outputCommonShape, spoolSchema } from '../../../agent/pipeline/config.js';
 import { createPipeline } from '../../../agent/pipeline/index.js';
 import type { Pipeline } from '../../../agent/pipeline/index.js';
-import { SyslogTransport, syslogTransport } from '../../../transports/syslog/index.js';
-import { startRsyslog } from './rsyslog-peer.js';
-import type { RsyslogRecord } from './rsyslog-peer.js';
-import { makeTestPki } from './pki.js';
-import { alertEvent, listenerEvent, testContext } from '../../unit/transports/syslog/sample-docs.js';
+import { SyslogTransport } from '../../../transports/syslog/index.js';
+import { syslogConfigSchema } from '../../../transports/syslog/config.js';
+import { startRsyslog } from '../../../testkit/peers/rsyslog.js';
+import type { RsyslogRecord } from '../../../testkit/peers/rsyslog.js';
+import { makeTestPki } from '../../../testkit/peers/pki.js';
+import { alertEvent, listenerEvent, testContext } from '../../../testkit/samples/syslog.js';
+import { waitFor } from '../../helpers/wait.js';
 
 // The syslog output behind the real delivery pipeline (spool, dispatcher, backoff, pause).
 
 const OUTAGE_MS = Math.min(Number(process.env.PW_SYSLOG_OUTAGE_MS ?? 10_000), 10_000);
 // In-band agent events come from the real document builder.
 const agentEvent = sampleBuilder().builder.agentEvent;
-const outputSchema = syslogTransport.configSchema.extend(z.strictObject(outputCommonShape).shape);
+const outputSchema = syslogConfigSchema.extend(z.strictObject(outputCommonShape).shape);
 
 async function agent(t: TestContext, stateDir: string, raw: Record<string, unknown>): Promise<{ pipeline: Pipeline; transport: SyslogTransport }> {
   const alive = setInterval(() => undefined, 1000); // the pipeline's timers are unref'd
@@ -39,14 +41,6 @@ async function agent(t: TestContext, stateDir: string, raw: Record<string, unkno
   return { pipeline, transport };
 }
 
-async function until(what: string, ms: number, cond: () => boolean): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 const ids = (recs: RsyslogRecord[], app: string) => recs.filter((r) => r['app-name'] === app)
   .map((r) => (JSON.parse(r.msg) as EcsDocument).event.id);
 const outStats = (p: Pipeline) => p.stats().outputs.find((o) => o.name === 'syslog');
@@ -61,7 +55,7 @@ test('pipeline over TLS: wrong CA pauses and keeps everything; after a restart w
   docs.forEach((d, i) => { d.event.id = `pipe-tls-${i}`; });
   const wrong = await agent(t, stateDir, { protocol: 'tls', port: peer.tlsPort, app_name: 'pipe-tls', tls: { ca: pki.otherCa } });
   for (const d of docs) await wrong.pipeline.accept(d);
-  await until('the output to pause', 20_000, () => outStats(wrong.pipeline)?.state === 'paused');
+  await waitFor('the output to pause', () => outStats(wrong.pipeline)?.state === 'paused', 20_000);
   assert.equal(outStats(wrong.pipeline)?.sent, 0);
   assert.ok((outStats(wrong.pipeline)?.queuedEvents ?? 0) >= docs.length);
   await wrong.pipeline.shutdown();
@@ -72,7 +66,7 @@ test('pipeline over TLS: wrong CA pauses and keeps everything; after a restart w
   t.after(() => rm(stateDir, { recursive: true, force: true }));
   const recs = await peer.waitFor((r) => docs.every((d) => ids(r, 'pipe-tls').includes(d.event.id)), 30_000);
   assert.equal(new Set(ids(recs, 'pipe-tls')).size, new Set([...docs.map((d) => d.event.id), ...ids(recs, 'pipe-tls')]).size);
-  await until('the queue to drain', 20_000, () => outStats(right.pipeline)?.queuedEvents === 0);
+  await waitFor('the queue to drain', () => outStats(right.pipeline)?.queuedEvents === 0, 20_000);
   assert.equal(outStats(right.pipeline)?.state, 'running');
 });
 
@@ -93,17 +87,17 @@ test(`pipeline over TCP: rsyslog stopped ${OUTAGE_MS / 1000} s mid-stream, every
       await new Promise((r) => setTimeout(r, 5));
     }
   })();
-  await until('events to flow', 20_000, () => (outStats(pipeline)?.sent ?? 0) >= 200);
+  await waitFor('events to flow', () => (outStats(pipeline)?.sent ?? 0) >= 200, 20_000);
   await peer.stop();
   const stoppedAt = Date.now();
-  await until('the outage', OUTAGE_MS + 5000, () => Date.now() - stoppedAt >= OUTAGE_MS);
+  await waitFor('the outage', () => Date.now() - stoppedAt >= OUTAGE_MS, OUTAGE_MS + 5000);
   assert.notEqual(outStats(pipeline)?.state, 'running', JSON.stringify(outStats(pipeline)));
   await peer.start();
   const atRestart = accepted.length;
-  await until('the stream to go on', 20_000, () => accepted.length >= atRestart + 200);
+  await waitFor('the stream to go on', () => accepted.length >= atRestart + 200, 20_000);
   stop = true;
   await stream;
-  await until('the queue to drain', 60_000, () => outStats(pipeline)?.queuedEvents === 0);
+  await waitFor('the queue to drain', () => outStats(pipeline)?.queuedEvents === 0, 60_000);
   const recs = await peer.waitFor((r) => new Set(ids(r, 'pipe-tcp')).size >= accepted.length, 30_000);
   const got = ids(recs, 'pipe-tcp');
   const unique = new Set(got);

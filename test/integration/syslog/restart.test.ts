@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startRsyslog } from './rsyslog-peer.js';
-import type { RsyslogPeer } from './rsyslog-peer.js';
-import { makeTestPki } from './pki.js';
+import { startRsyslog } from '../../../testkit/peers/rsyslog.js';
+import type { RsyslogPeer } from '../../../testkit/peers/rsyslog.js';
+import { makeTestPki } from '../../../testkit/peers/pki.js';
 import { makeSyslog, sendUntilOk } from './drive.js';
 import type { SyslogTransport } from '../../../transports/syslog/index.js';
 import type { SendResult } from '../../../transports/types.js';
-import { listenerEvent, outbound } from '../../unit/transports/syslog/sample-docs.js';
+import { listenerEvent, outbound } from '../../../testkit/samples/syslog.js';
+import { waitFor } from '../../helpers/wait.js';
 
 /** The acceptance asks for 30 s; PW_SYSLOG_OUTAGE_MS shortens it for quick local runs. */
 const OUTAGE_MS = Number(process.env.PW_SYSLOG_OUTAGE_MS ?? 30_000);
@@ -29,14 +30,6 @@ function stream(tr: SyslogTransport, base: number): Stream {
   return s;
 }
 
-async function until(what: string, ms: number, cond: () => boolean): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 test(`rsyslog stopped for ${OUTAGE_MS / 1000} s mid-stream over TCP and TLS: every event arrives`, async (t) => {
   const pki = await makeTestPki();
   t.after(() => pki.dispose());
@@ -46,10 +39,10 @@ test(`rsyslog stopped for ${OUTAGE_MS / 1000} s mid-stream over TCP and TLS: eve
   const tls = await makeSyslog(t, { protocol: 'tls', port: peer.tlsPort, app_name: 'restart-tls', tls: { ca: pki.ca, server_name: 'localhost' } });
   const streams = { tcp: stream(tcp, 1_000_000), tls: stream(tls, 2_000_000) };
   const third = (BATCHES * BATCH) / 3;
-  await until('a third of each stream', 60_000, () => streams.tcp.delivered >= third && streams.tls.delivered >= third);
+  await waitFor('a third of each stream', () => streams.tcp.delivered >= third && streams.tls.delivered >= third, 60_000);
   await peer.stop();
   const stoppedAt = Date.now();
-  await until('the outage to pass', OUTAGE_MS + 5000, () => Date.now() - stoppedAt >= OUTAGE_MS);
+  await waitFor('the outage to pass', () => Date.now() - stoppedAt >= OUTAGE_MS, OUTAGE_MS + 5000);
   const duringOutage = { tcp: streams.tcp.delivered, tls: streams.tls.delivered };
   await peer.start();
   await Promise.all([streams.tcp.done, streams.tls.done]);

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startRsyslog } from './rsyslog-peer.js';
-import type { RsyslogPeer } from './rsyslog-peer.js';
-import { makeTestPki } from './pki.js';
-import type { TestPki } from './pki.js';
+import { startRsyslog } from '../../../testkit/peers/rsyslog.js';
+import type { RsyslogPeer } from '../../../testkit/peers/rsyslog.js';
+import { makeTestPki } from '../../../testkit/peers/pki.js';
+import type { TestPki } from '../../../testkit/peers/pki.js';
 import { makeSyslog, pausedReason, send } from './drive.js';
-import { listenerEvent, outbound } from '../../unit/transports/syslog/sample-docs.js';
+import { listenerEvent, outbound } from '../../../testkit/samples/syslog.js';
 
 let pki: TestPki;
 let peer: RsyslogPeer;

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { envValue, loadConfig, parseConfig, interpolate, EMBEDDED } from '../../../config/loader.js';
+import { envValue, interpolate, EMBEDDED } from '../../../config/loader.js';
+import { loadConfig, parseConfig } from '../../../agent/app/config.js';
 import { ConfigError } from '../../../agent/util/errors.js';
 
 function errorOf(fn: () => unknown): ConfigError {

@@ -8,7 +8,8 @@ import type { EcsDocument } from '../../../agent/ecs/document.js';
 import { Action } from '../../../agent/ecs/fields.js';
 import { createDetectionEngine } from '../../../agent/detect/index.js';
 import { silentLogger } from '../../../agent/log/logger.js';
-import { EMBEDDED, parseConfig } from '../../../config/loader.js';
+import { EMBEDDED } from '../../../config/loader.js';
+import { parseConfig } from '../../../agent/app/config.js';
 
 export function alertDocs(b: DocumentBuilder, triggers: { listener: EcsDocument; processes: EcsDocument[] }, stateDir: string): EcsDocument[] {
   const config = parseConfig({}, EMBEDDED).config;

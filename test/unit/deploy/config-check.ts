@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { outputCommonShape } from '../../../agent/pipeline/config.js';
 import { kafkaConfigSchema } from '../../../transports/kafka/config.js';
-import { findTransport } from '../../../transports/registry.js';
-import { cliPath } from '../../helpers/paths.js';
+import { transportRegistry } from '../../../transports/registry.js';
+import { cliPath } from '../../../testkit/paths.js';
 
 export interface CheckResult {
   status: number | null;
@@ -29,7 +29,7 @@ export function checkConfigText(text: string, env: Record<string, string>): Chec
     let note: string | undefined;
     const raw = parse(text.replace(/\$\{(\w+)(?::-([^}]*))?\}/g, (_m, n: string, d: string | undefined) => env[n] ?? d ?? '')) as { outputs?: { type?: string }[] } | null;
     const kafka = (raw?.outputs ?? []).filter((o) => o.type === 'kafka');
-    if (kafka.length > 0 && findTransport('kafka') === undefined && raw !== null) {
+    if (kafka.length > 0 && !transportRegistry.has('kafka') && raw !== null) {
       for (const o of kafka) kafkaConfigSchema.extend(outputCommonShape).parse(o);
       const rest = (raw.outputs ?? []).filter((o) => o.type !== 'kafka');
       body = stringify({ ...raw, outputs: rest.length > 0 ? rest : [{ type: 'stdout' }] });

@@ -2,7 +2,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from '../../helpers/paths.js';
+import { repoRoot } from '../../../testkit/paths.js';
 import { mappingFields } from './field-check.js';
 import { buildSamples } from './sample-events.js';
 import type { Samples } from './sample-events.js';

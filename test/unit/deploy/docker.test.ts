@@ -11,8 +11,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { silentLogger } from '../../../agent/log/logger.js';
 import { startMetricsServer } from '../../../agent/pipeline/metrics.js';
-import { loadConfig } from '../../../config/loader.js';
-import { repoRoot } from '../../helpers/paths.js';
+import { loadConfig } from '../../../agent/app/config.js';
+import { repoRoot } from '../../../testkit/paths.js';
 import { deployDir, readDeploy } from './content.js';
 
 interface Instr { op: string; args: string }

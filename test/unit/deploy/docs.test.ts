@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from '../../helpers/paths.js';
+import { repoRoot } from '../../../testkit/paths.js';
 import { checkConfigText } from './config-check.js';
 import { kibanaRules } from './content.js';
 

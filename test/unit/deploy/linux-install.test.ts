@@ -4,8 +4,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { loadConfig } from '../../../config/loader.js';
-import { repoRoot } from '../../helpers/paths.js';
+import { loadConfig } from '../../../agent/app/config.js';
+import { repoRoot } from '../../../testkit/paths.js';
 import { deployDir, readDeploy } from './content.js';
 
 const SCRIPT = join(deployDir, 'linux', 'install.sh');

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { loadConfig } from '../../../config/loader.js';
+import { loadConfig } from '../../../agent/app/config.js';
 import { deployDir, readDeploy } from './content.js';
 
 const UNIT = join(deployDir, 'linux', 'portwarden.service');

@@ -3,13 +3,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generatedSections, updateReadme } from '../../../agent/docs/generate.js';
-import { loadConfig } from '../../../config/loader.js';
-import { repoRoot } from '../../helpers/paths.js';
+import { loadConfig } from '../../../agent/app/config.js';
+import { repoRoot } from '../../../testkit/paths.js';
 
 const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
 
-test('README generated sections (CLI, config, ECS fields) match the code; run `npm run docs`', () => {
-  assert.equal(updateReadme(readme, generatedSections()), readme);
+test('README generated sections (CLI, config, ECS fields) match the code; run `npm run docs`', async () => {
+  assert.equal(updateReadme(readme, await generatedSections()), readme);
 });
 
 test('README gives the two quick-start commands and CI runs its test command', () => {

@@ -8,7 +8,8 @@ import { fileConfigSchema } from '../../../../transports/file/config.js';
 import { createFileTransport } from '../../../../transports/file/transport.js';
 import { MemoryTransport } from '../../../../transports/memory/index.js';
 import type { OutboundEvent, SendResult, Transport } from '../../../../transports/types.js';
-import { assertInvariant, defer, outputConfig, pipelineOptions, sequences, tempState, testDoc, waitFor } from './support.js';
+import { assertInvariant, defer, outputConfig, pipelineOptions, sequences, tempState, testDoc } from './support.js';
+import { waitFor } from '../../../helpers/wait.js';
 
 /** Output defaults (batch.linger included) except retries; max_wait far longer than any deadline below. */
 const slowFill = (batch: Record<string, unknown> = {}) => outputConfig('file', { batch: { max_wait: '30s', ...batch } });
@@ -28,7 +29,7 @@ test('on an idle output an accepted event reaches the file output long before ba
   // One at a time, as a quiet host produces them: each must leave on its own, not wait for company.
   for (const n of [1, 2, 3]) {
     await p.accept(testDoc(n));
-    await waitFor(async () => (await fileLines(path)).length === n, `event ${n} in the file`, 10_000);
+    await waitFor(`event ${n} in the file`, async () => (await fileLines(path)).length === n, 10_000);
   }
   assert.deepEqual((await fileLines(path)).map((d) => d.event.sequence), [1, 2, 3]);
   assertInvariant(p.stats());
@@ -41,7 +42,7 @@ test('batch.max_wait bounds batch.linger: a long linger never holds an event pas
   defer(t, () => p.shutdown());
   await p.start();
   await p.accept(testDoc(1));
-  await waitFor(() => m.delivered.length === 1, 'delivery within max_wait, not linger', 20_000);
+  await waitFor('delivery within max_wait, not linger', () => m.delivered.length === 1, 20_000);
   assert.deepEqual(sequences(m.delivered), [1]);
 });
 
@@ -71,11 +72,11 @@ test('under backlog events that arrive while a batch is in flight go together as
   defer(t, () => p.shutdown());
   await p.start();
   await p.accept(testDoc(1));
-  await waitFor(() => out.inner.calls === 1, 'the first event in flight on its own', 10_000);
+  await waitFor('the first event in flight on its own', () => out.inner.calls === 1, 10_000);
   // Written one by one while the output is busy, as a trickle from the collectors would be.
   for (let n = 2; n <= 21; n++) await p.accept(testDoc(n));
   out.release();
-  await waitFor(() => out.inner.delivered.length === 21, 'the backlog delivered', 10_000);
+  await waitFor('the backlog delivered', () => out.inner.delivered.length === 21, 10_000);
   assert.deepEqual(out.inner.batches, [1, 20], 'the 20 queued events went as one batch');
   assert.deepEqual(sequences(out.inner.delivered), Array.from({ length: 21 }, (_, i) => i + 1));
   assertInvariant(p.stats());

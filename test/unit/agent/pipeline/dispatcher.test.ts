@@ -6,7 +6,8 @@ import { createPipeline } from '../../../../agent/pipeline/index.js';
 import { Action, Dataset } from '../../../../agent/ecs/fields.js';
 import { memoryLogger } from '../../../../agent/log/logger.js';
 import { MemoryTransport } from '../../../../transports/memory/index.js';
-import { assertInvariant, defer, outputConfig, pipelineOptions, sequences, tempState, testDoc, waitFor } from './support.js';
+import { assertInvariant, defer, outputConfig, pipelineOptions, sequences, tempState, testDoc } from './support.js';
+import { waitFor } from '../../../helpers/wait.js';
 
 async function setup(t: Parameters<typeof tempState>[0], m: MemoryTransport, over: Parameters<typeof pipelineOptions>[2] = {}, cfg = outputConfig('memory')) {
   const dir = await tempState(t);
@@ -20,7 +21,7 @@ test('partial results retry only the failed events and dead-letter the rejected 
   const m = new MemoryTransport().push({ kind: 'partial', retry: [1, 3], rejected: [2] });
   const { dir, p } = await setup(t, m, {}, outputConfig('memory', { batch: { max_events: 5, max_wait: 200 } }));
   await Promise.all([1, 2, 3, 4, 5].map((i) => p.accept(testDoc(i))));
-  await waitFor(() => p.stats().outputs[0]?.queuedEvents === 0, 'queue drained');
+  await waitFor('queue drained', () => p.stats().outputs[0]?.queuedEvents === 0);
   assert.deepEqual(m.batches.slice(0, 2), [5, 2], 'the retry carries only the two failed events');
   assert.deepEqual(sequences(m.delivered), [1, 5, 2, 4]);
   const dead = (await readFile(join(dir, 'dead-letter', 'm.ndjson'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { reason: string; output: string; event: { event: { sequence: number } } });
@@ -39,7 +40,7 @@ test('permanent rejections go to the dead-letter file and delivery continues', a
   const m = new MemoryTransport().push({ kind: 'permanent', reason: 'mapper_parsing_exception' });
   const { dir, p } = await setup(t, m, {}, outputConfig('memory', { batch: { max_events: 2, max_wait: 200 } }));
   await Promise.all([1, 2, 3].map((i) => p.accept(testDoc(i))));
-  await waitFor(() => p.stats().outputs[0]?.queuedEvents === 0, 'drained');
+  await waitFor('drained', () => p.stats().outputs[0]?.queuedEvents === 0);
   const lines = (await readFile(join(dir, 'dead-letter', 'm.ndjson'), 'utf8')).trim().split('\n');
   assert.equal(lines.length, 2);
   assert.match(lines[0] ?? '', /"reason":"mapper_parsing_exception"/);
@@ -52,7 +53,7 @@ test('retryable failures back off, honour Retry-After and never give up', async 
   const { p } = await setup(t, m);
   await p.accept(testDoc(1));
   const t0 = Date.now();
-  await waitFor(() => m.delivered.length === 1, 'eventual delivery');
+  await waitFor('eventual delivery', () => m.delivered.length === 1);
   assert.ok(Date.now() - t0 >= 290, 'waited at least the Retry-After');
   assert.equal(m.calls, 4);
   const s = p.stats().outputs[0];
@@ -65,12 +66,12 @@ test('the circuit breaker opens after consecutive failures and probes with singl
   const m = new MemoryTransport().behave(() => ({ kind: 'retryable' }));
   const { p } = await setup(t, m, {}, outputConfig('memory', { retry: { initial: 1, max: 5, breaker_threshold: 3 }, batch: { max_wait: 100 } }));
   await Promise.all([1, 2, 3, 4].map((i) => p.accept(testDoc(i))));
-  await waitFor(() => m.calls >= 6, 'several attempts');
+  await waitFor('several attempts', () => m.calls >= 6);
   assert.equal(p.stats().outputs[0]?.state, 'open');
   assert.equal(m.batches[0], 4);
   assert.ok(m.batches.slice(3).every((n) => n === 1), `probes are single events: ${m.batches.join(',')}`);
   m.behave(() => ({ kind: 'ok' }));
-  await waitFor(() => m.delivered.length === 4, 'recovery');
+  await waitFor('recovery', () => m.delivered.length === 4);
   assert.equal(p.stats().outputs[0]?.state, 'running');
 });
 
@@ -79,12 +80,12 @@ test('auth failures pause the output with an agent event, keep events, and resum
   const m = new MemoryTransport().behave((batch) => (batch.some((e) => e.doc.event.dataset === Dataset.network) ? { kind: 'paused', reason: '401 bad token' } : { kind: 'ok' }));
   const { p } = await setup(t, m, { logger: log });
   await p.accept(testDoc(1));
-  await waitFor(() => p.stats().outputs[0]?.state === 'paused', 'paused');
-  await waitFor(() => (p.stats().outputs[0]?.failed.paused ?? 0) >= 3, 'probes continue while paused');
+  await waitFor('paused', () => p.stats().outputs[0]?.state === 'paused');
+  await waitFor('probes continue while paused', () => (p.stats().outputs[0]?.failed.paused ?? 0) >= 3);
   assert.equal(p.stats().outputs[0]?.queuedEvents, 2, 'the event and the output_paused event stay queued');
   assert.ok(log.records.some((r) => r.level === 'error' && r.message.includes('paused')));
   m.behave(() => ({ kind: 'ok' }));
-  await waitFor(() => m.delivered.some((e) => e.doc.event.action === Action.outputResumed), 'output_resumed delivered');
+  await waitFor('output_resumed delivered', () => m.delivered.some((e) => e.doc.event.action === Action.outputResumed));
   const actions = m.delivered.map((e) => e.doc.event.action);
   assert.ok(actions.includes(Action.outputPaused));
   assert.deepEqual(sequences(m.delivered), [1]);
@@ -100,7 +101,7 @@ test('shutdown is idempotent, safe before start, and bounded with a hanging outp
   const p = createPipeline(pipelineOptions(dir, [{ name: 'm', transport: m }], { shutdownTimeoutMs: 300 }));
   await p.start();
   await p.accept(testDoc(1));
-  await waitFor(() => m.inFlight === 1, 'send in flight');
+  await waitFor('send in flight', () => m.inFlight === 1);
   const t0 = Date.now();
   await Promise.all([p.shutdown(), p.shutdown()]);
   assert.ok(Date.now() - t0 < 3000, 'bounded');
@@ -109,7 +110,7 @@ test('shutdown is idempotent, safe before start, and bounded with a hanging outp
   const p2 = createPipeline(pipelineOptions(dir, [{ name: 'm', transport: again }]));
   defer(t, () => p2.shutdown());
   await p2.start();
-  await waitFor(() => again.delivered.length === 1, 'the unacknowledged event is delivered after restart');
+  await waitFor('the unacknowledged event is delivered after restart', () => again.delivered.length === 1);
   assert.deepEqual(sequences(again.delivered), [1]);
 });
 

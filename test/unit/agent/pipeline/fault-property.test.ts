@@ -7,7 +7,8 @@ import fc from 'fast-check';
 import { createPipeline } from '../../../../agent/pipeline/index.js';
 import { MemoryTransport } from '../../../../transports/memory/index.js';
 import type { MemoryStep } from '../../../../transports/memory/index.js';
-import { assertInvariant, outputConfig, pipelineOptions, sequences, testDoc, waitFor } from './support.js';
+import { assertInvariant, outputConfig, pipelineOptions, sequences, testDoc } from './support.js';
+import { waitFor } from '../../../helpers/wait.js';
 
 const step: fc.Arbitrary<MemoryStep> = fc.oneof(
   { arbitrary: fc.constant<MemoryStep>({ kind: 'ok' }), weight: 4 },
@@ -43,7 +44,7 @@ test('random ok/retryable/partial/permanent/hang sequences keep the invariant an
         assertInvariant(p.stats());
         await new Promise((r) => setImmediate(r));
       }
-      await waitFor(() => p.stats().outputs.every((o) => o.queuedEvents === 0), 'both queues drained', 20_000);
+      await waitFor('both queues drained', () => p.stats().outputs.every((o) => o.queuedEvents === 0), 20_000);
       const s = p.stats();
       assertInvariant(s);
       for (const [i, o] of outs.entries()) {

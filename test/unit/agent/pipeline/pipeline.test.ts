@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPipeline } from '../../../../agent/pipeline/index.js';
 import { MemoryTransport } from '../../../../transports/memory/index.js';
-import { assertInvariant, pipelineOptions, sequences, tempState, testDoc, waitFor, outputConfig, defer } from './support.js';
+import { assertInvariant, pipelineOptions, sequences, tempState, testDoc, outputConfig, defer } from './support.js';
+import { waitFor } from '../../../helpers/wait.js';
 
 test('every accepted event reaches every output, in order, and the cursor survives a restart', async (t) => {
   const dir = await tempState(t);
@@ -12,7 +13,7 @@ test('every accepted event reaches every output, in order, and the cursor surviv
   defer(t, () => p.shutdown());
   await p.start();
   for (let i = 1; i <= 1000; i++) await p.accept(testDoc(i));
-  await waitFor(() => a.delivered.length === 1000 && b.delivered.length === 1000, 'delivery');
+  await waitFor('delivery', () => a.delivered.length === 1000 && b.delivered.length === 1000);
   assert.deepEqual(sequences(a.delivered), Array.from({ length: 1000 }, (_, i) => i + 1));
   assert.deepEqual(sequences(b.delivered), sequences(a.delivered));
   assertInvariant(p.stats());
@@ -25,7 +26,7 @@ test('every accepted event reaches every output, in order, and the cursor surviv
   defer(t, () => p2.shutdown());
   await p2.start();
   await p2.accept(testDoc(1001));
-  await waitFor(() => a2.delivered.length >= 1, 'delivery after restart');
+  await waitFor('delivery after restart', () => a2.delivered.length >= 1);
   assert.deepEqual(sequences(a2.delivered), [1001], 'nothing delivered twice after a clean shutdown');
 });
 
@@ -37,12 +38,12 @@ test('a dead output never holds back the others, and catches up when it returns'
   defer(t, () => p.shutdown());
   await p.start();
   for (let i = 1; i <= 200; i++) await p.accept(testDoc(i));
-  await waitFor(() => good.delivered.length === 200, 'the healthy output');
+  await waitFor('the healthy output', () => good.delivered.length === 200);
   assert.equal(dead.delivered.length, 0);
-  await waitFor(() => (p.stats().outputs[1]?.failed.timeout ?? 0) >= 2, 'timeouts on the dead output');
+  await waitFor('timeouts on the dead output', () => (p.stats().outputs[1]?.failed.timeout ?? 0) >= 2);
   assert.equal(dead.maxInFlight, 1, 'one batch in flight at a time');
   dead.behave(() => ({ kind: 'ok' }));
-  await waitFor(() => dead.delivered.length >= 200, 'catch-up');
+  await waitFor('catch-up', () => dead.delivered.length >= 200);
   assert.deepEqual([...new Set(sequences(dead.delivered))].sort((x, y) => x - y), Array.from({ length: 200 }, (_, i) => i + 1));
   assertInvariant(p.stats());
 });
@@ -54,7 +55,7 @@ test('batches respect max_events', async (t) => {
   defer(t, () => p.shutdown());
   await p.start();
   await Promise.all(Array.from({ length: 50 }, (_, i) => p.accept(testDoc(i + 1))));
-  await waitFor(() => m.delivered.length === 50, 'delivery');
+  await waitFor('delivery', () => m.delivered.length === 50);
   assert.ok(m.batches.every((n) => n <= 7), `batch sizes ${m.batches.join(',')}`);
   assert.ok(m.batches.length < 50, 'events were batched together');
 });
@@ -71,7 +72,7 @@ for (const fsync of ['always', 'never'] as const) {
     const p2 = createPipeline(pipelineOptions(dir, [{ name: 'a', transport: up }], { spool: { fsync } }));
     defer(t, () => p2.shutdown());
     await p2.start();
-    await waitFor(() => up.delivered.length === 100, 'backlog delivered');
+    await waitFor('backlog delivered', () => up.delivered.length === 100);
     assert.deepEqual(sequences(up.delivered), Array.from({ length: 100 }, (_, i) => i + 1));
     assert.equal(p2.stats().outputs[0]?.received, 100, 'the backlog counts as received');
   });
@@ -90,6 +91,6 @@ test('an output added to an existing spool starts with new events; the others ke
   defer(t, () => p2.shutdown());
   await p2.start();
   await p2.accept(testDoc(11));
-  await waitFor(() => old.delivered.length === 11 && added.delivered.length === 1, 'delivery');
+  await waitFor('delivery', () => old.delivered.length === 11 && added.delivered.length === 1);
   assert.deepEqual(sequences(added.delivered), [11]);
 });

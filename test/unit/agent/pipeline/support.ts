@@ -95,14 +95,6 @@ export function assertInvariant(s: PipelineStats): void {
   }
 }
 
-export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** event.sequence of each delivered document (agent events excluded). */
 export function sequences(events: readonly { doc: EcsDocument }[]): number[] {
   return events.filter((e) => e.doc.event.dataset !== Dataset.agent).map((e) => e.doc.event.sequence);

@@ -1,15 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { join } from 'node:path';
-import { DeliveryPipeline, createTransports } from '../../../../agent/pipeline/index.js';
+import { DeliveryPipeline } from '../../../../agent/pipeline/index.js';
 import { Action, Kind } from '../../../../agent/ecs/fields.js';
-import { memoryLogger, silentLogger } from '../../../../agent/log/logger.js';
+import { memoryLogger } from '../../../../agent/log/logger.js';
 import { ConfigError } from '../../../../agent/util/errors.js';
-import { parseConfig } from '../../../../config/loader.js';
-import type { LoadedConfig } from '../../../../config/loader.js';
+import { parseConfig } from '../../../../agent/app/config.js';
 import { MemoryTransport } from '../../../../transports/memory/index.js';
-import { defer, pipelineOptions, tempState, testDoc, waitFor } from './support.js';
+import { defer, pipelineOptions, tempState, testDoc } from './support.js';
+import { waitFor } from '../../../helpers/wait.js';
 
 function get(port: number, path: string): Promise<{ status: number; body: string; type: string }> {
   return new Promise((resolve, reject) => {
@@ -31,7 +30,7 @@ test('the Prometheus endpoint serves per-output counters on loopback, and is off
   defer(t, () => p.shutdown());
   await p.start();
   for (let i = 1; i <= 3; i++) await p.accept(testDoc(i));
-  await waitFor(() => m.delivered.length === 3, 'delivery');
+  await waitFor('delivery', () => m.delivered.length === 3);
   const port = p.metricsPort ?? 0;
   const r = await get(port, '/metrics');
   assert.equal(r.status, 200);
@@ -57,7 +56,7 @@ test('the heartbeat runs on its cron schedule and carries the counters as event.
   defer(t, () => p.shutdown());
   await p.start();
   await p.accept(testDoc(1));
-  await waitFor(() => m.delivered.some((e) => e.doc.event.action === Action.heartbeat), 'a scheduled heartbeat', 5000);
+  await waitFor('a scheduled heartbeat', () => m.delivered.some((e) => e.doc.event.action === Action.heartbeat), 5000);
   const hb = m.delivered.find((e) => e.doc.event.action === Action.heartbeat)!.doc;
   assert.equal(hb.event.kind, Kind.metric);
   assert.equal(hb.event.dataset, 'portwarden.agent');
@@ -74,21 +73,11 @@ test('a failing output produces one aggregated warning per interval, not one per
   defer(t, () => p.shutdown());
   await p.start();
   for (let i = 1; i <= 50; i++) await p.accept(testDoc(i));
-  await waitFor(() => log.records.filter((r) => r.message.startsWith('output siem:')).length >= 2, 'two summaries');
+  await waitFor('two summaries', () => log.records.filter((r) => r.message.startsWith('output siem:')).length >= 2);
   const warnings = log.records.filter((r) => r.level === 'warn');
   const failures = p.stats().outputs[0]?.failed.retryable ?? 0;
   assert.ok(failures > warnings.length, `${failures} failures, ${warnings.length} warnings`);
   assert.match(warnings[0]?.message ?? '', /^output siem: \d+ failed send\(s\) \(last: memory: retryable\) in the last 0 s; \d+ queued, state (backoff|open)$/);
-});
-
-test('createTransports builds each output from the registry and names bad types by key path', async (t) => {
-  const dir = await tempState(t);
-  const loaded = parseConfig({ outputs: [{ type: 'stdout' }, { type: 'file', path: join(dir, 'a.ndjson') }, { type: 'file', path: join(dir, 'b.ndjson') }] }, 'agent.yaml');
-  const ctx = { logger: silentLogger, stateDir: dir, configFile: 'agent.yaml', agentPid: process.pid, hostName: 'h' };
-  const outs = createTransports(loaded, ctx);
-  assert.deepEqual(outs.map((o) => [o.name, o.transport.type]), [['stdout', 'stdout'], ['file', 'file'], ['file-2', 'file']]);
-  const bad: LoadedConfig = { ...loaded, config: { ...loaded.config, outputs: [loaded.config.outputs[0]!, { ...loaded.config.outputs[0]!, type: 'carrier-pigeon' }] } };
-  assert.throws(() => createTransports(bad, ctx), (err: unknown) => err instanceof ConfigError && err.keyPath === 'outputs[1].type' && /carrier-pigeon/.test(err.message));
 });
 
 test('a bad heartbeat schedule is a config error naming the key', () => {
@@ -108,5 +97,5 @@ test('a busy metrics port is logged and delivery goes on', async (t) => {
   await second.start();
   assert.ok(log.records.some((r) => r.level === 'error' && r.message.includes('metrics endpoint could not listen')));
   await second.accept(testDoc(1));
-  await waitFor(() => m.delivered.length === 1, 'delivery');
+  await waitFor('delivery', () => m.delivered.length === 1);
 });

@@ -11,7 +11,8 @@ import { FakeSource } from '../../../../agent/sources/fake.js';
 import { Handoff } from '../../../../agent/watch/handoff.js';
 import { Watcher } from '../../../../agent/watch/watcher.js';
 import { MemoryTransport } from '../../../../transports/memory/index.js';
-import { outputConfig, pipelineOptions, tempState, testDoc, waitFor } from '../pipeline/support.js';
+import { outputConfig, pipelineOptions, tempState, testDoc } from '../pipeline/support.js';
+import { waitFor } from '../../../helpers/wait.js';
 
 /** A sink whose accepts stay pending until released (or failed), in order. */
 function heldSink() {
@@ -117,10 +118,10 @@ test('an inventory through the real pipeline: every document delivered once, in 
     sink, logger: silentLogger, intervalMs: 1000, shipProcesses: false,
   });
   await watcher.tick();
-  await waitFor(() => out.delivered.length === n, 'the first tick delivered');
+  await waitFor('the first tick delivered', () => out.delivered.length === n);
   const batchesBefore = out.batches.length;
   assert.equal(await watcher.inventory(), n);
-  await waitFor(() => out.delivered.length === 2 * n, 'the inventory delivered');
+  await waitFor('the inventory delivered', () => out.delivered.length === 2 * n);
   const inventory = out.delivered.slice(n).map((e) => e.doc);
   assert.ok(inventory.every((d) => d.event.kind === 'state' && d.event.action === 'listening_existing'));
   assert.deepEqual(inventory.map((d) => getField(d, 'destination.port')), source.listeners.map((l) => l.port), 'every listener once, in order');

@@ -3,16 +3,15 @@ import assert from 'node:assert/strict';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileTransport } from '../../../../transports/file/index.js';
+import { fileConfigSchema } from '../../../../transports/file/config.js';
+import { createFileTransport } from '../../../../transports/file/transport.js';
 import { sampleDocuments } from '../../../../agent/ecs/samples.js';
-import { silentLogger } from '../../../../agent/log/logger.js';
 
-const ctx = { name: 'file', logger: silentLogger, stateDir: '/tmp', configFile: 'x.yaml', agentPid: 1, hostName: 'h' };
 
 test('file output appends NDJSON and rotates by size, keeping max_files', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pw-file-'));
   const path = join(dir, 'sub', 'events.ndjson');
-  const t = fileTransport.create(fileTransport.configSchema.parse({ type: 'file', path, max_bytes: 4000, max_files: 2 }), ctx);
+  const t = createFileTransport(fileConfigSchema.parse({ type: 'file', path, max_bytes: 4000, max_files: 2 }));
   await t.start();
   const docs = sampleDocuments().map((doc) => ({ doc, json: JSON.stringify(doc) }));
   const signal = new AbortController().signal;
@@ -28,7 +27,7 @@ test('file output appends NDJSON and rotates by size, keeping max_files', async 
 });
 
 test('an unwritable path is retryable, never thrown', async () => {
-  const t = fileTransport.create(fileTransport.configSchema.parse({ type: 'file', path: '/proc/version/events.ndjson' }), ctx);
+  const t = createFileTransport(fileConfigSchema.parse({ type: 'file', path: '/proc/version/events.ndjson' }));
   const doc = sampleDocuments()[0];
   assert.ok(doc);
   const r = await t.send([{ doc, json: JSON.stringify(doc) }], new AbortController().signal);
@@ -45,7 +44,7 @@ test('a line torn by a crash is cut off before appending, so the re-sent batch i
   // A complete line, then half of the next one: what SIGKILL in the middle of a write leaves.
   writeFileSync(path, `${first.json}\n`);
   appendFileSync(path, second.json.slice(0, 40));
-  const t = fileTransport.create(fileTransport.configSchema.parse({ type: 'file', path }), ctx);
+  const t = createFileTransport(fileConfigSchema.parse({ type: 'file', path }));
   await t.start();
   assert.deepEqual(await t.send([second], new AbortController().signal), { kind: 'ok' });
   await t.shutdown();
@@ -53,7 +52,7 @@ test('a line torn by a crash is cut off before appending, so the re-sent batch i
   assert.deepEqual(lines, [first.json, second.json, '']);
   // A file that is one torn fragment (no newline at all) becomes empty before the append.
   writeFileSync(path, 'x'.repeat(100_000));
-  const t2 = fileTransport.create(fileTransport.configSchema.parse({ type: 'file', path }), ctx);
+  const t2 = createFileTransport(fileConfigSchema.parse({ type: 'file', path }));
   assert.deepEqual(await t2.send([first], new AbortController().signal), { kind: 'ok' });
   await t2.shutdown();
   assert.equal(readFileSync(path, 'utf8'), `${first.json}\n`);

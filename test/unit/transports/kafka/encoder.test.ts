@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { encodeBatch, encodeEvent, renderTopic } from '../../../../transports/kafka/encoder.js';
-import { alertEvent, bigEvent, listenerEvent, outbound, processEvent } from '../../../integration/kafka/sample-events.js';
+import { alertEvent, bigEvent, listenerEvent, outbound, processEvent } from '../../../../testkit/samples/kafka.js';
 
 const opts = { topic: 'siem-{event.dataset}', keyField: 'host.id', maxMessageBytes: 1_000_000 };
 

@@ -7,7 +7,7 @@ import { kafkaConfigSchema } from '../../../../transports/kafka/config.js';
 import { FakeKafkaClient } from '../../../../transports/kafka/fake-client.js';
 import { createKafkaTransport } from '../../../../transports/kafka/create.js';
 import type { OutboundEvent } from '../../../../transports/types.js';
-import { alertEvent, bigEvent, listenerEvent, outbound } from '../../../integration/kafka/sample-events.js';
+import { alertEvent, bigEvent, listenerEvent, outbound } from '../../../../testkit/samples/kafka.js';
 
 // The transport's timers are unref'd (they must not keep an agent alive); a hung fake client holds
 // no handle either, so keep the loop alive while these tests wait on those timers.

@@ -4,7 +4,7 @@ import { encodeCef, escapeCefHeader, escapeCefValue } from '../../../../transpor
 import { encodeLeef, escapeLeefValue } from '../../../../transports/syslog/encoder-leef.js';
 import { encodeRfc3164 } from '../../../../transports/syslog/encoder-rfc3164.js';
 import type { EncodeContext } from '../../../../transports/syslog/encoder-common.js';
-import { alertEvent, listenerEvent } from './sample-docs.js';
+import { alertEvent, listenerEvent } from '../../../../testkit/samples/syslog.js';
 
 const ctx: EncodeContext = { facility: 16, appName: 'portwarden', sdId: 'x@1', procId: 4242, hostName: 'fb' };
 const BSD = /^<(\d+)>([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d) (\S+) (.*)$/s;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { encodeRfc5424, escapeSdValue } from '../../../../transports/syslog/encoder-rfc5424.js';
 import { rfc3339, syslogSeverity } from '../../../../transports/syslog/encoder-common.js';
 import type { EncodeContext } from '../../../../transports/syslog/encoder-common.js';
-import { alertEvent, listenerEvent } from './sample-docs.js';
+import { alertEvent, listenerEvent } from '../../../../testkit/samples/syslog.js';
 
 const ctx: EncodeContext = { facility: 16, appName: 'portwarden', sdId: 'portwarden@32473', procId: 4242, hostName: 'fallback' };
 const HEADER = /^<(\d+)>1 (\S+) (\S+) (\S+) (\S+) (\S+) (\[.*?[^\\]\]) (.*)$/s;

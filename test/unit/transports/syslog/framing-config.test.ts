@@ -5,7 +5,7 @@ import { truncateUtf8 } from '../../../../transports/syslog/encoder-common.js';
 import { encodeFrame } from '../../../../transports/syslog/encoder.js';
 import { syslogConfigSchema } from '../../../../transports/syslog/config.js';
 import { effective } from '../../../../transports/syslog/effective.js';
-import { listenerEvent, outbound } from './sample-docs.js';
+import { listenerEvent, outbound } from '../../../../testkit/samples/syslog.js';
 
 const ctx = { facility: 16, appName: 'portwarden', sdId: 'portwarden@32473', procId: 1, hostName: 'h' };
 
@@ -58,7 +58,7 @@ test('config: documented defaults, unknown keys and bad SD-IDs rejected', () => 
 
 test('config: the syslog type is registered once and every key documents itself', async () => {
   const { transportRegistry } = await import('../../../../transports/registry.js');
-  assert.equal(transportRegistry.filter((t) => t.type === 'syslog').length, 1);
+  assert.equal(transportRegistry.names().filter((t) => t === 'syslog').length, 1);
   for (const [key, schema] of Object.entries(syslogConfigSchema.shape)) {
     if (key === 'type') continue;
     assert.ok((schema.description ?? '').length > 10, `${key} has a description`);

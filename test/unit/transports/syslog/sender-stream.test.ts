@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import type { Socket } from 'node:net';
 import { StreamSender } from '../../../../transports/syslog/sender-stream.js';
+import { waitFor } from '../../../helpers/wait.js';
 
 /** A real TCP server on loopback that records what it receives and can drop its connections. */
 async function server(t: TestContext) {
@@ -25,14 +26,6 @@ async function server(t: TestContext) {
   };
 }
 
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 const frames = (...names: string[]) => names.map((n) => Buffer.from(`${n};`));
 const signal = () => AbortSignal.timeout(5000);
 
@@ -49,12 +42,12 @@ test('frames written shortly before a lost connection are re-sent first on the n
   const s = sender(srv.port, clock);
   t.after(() => s.close());
   assert.deepEqual(await s.write(frames('a1', 'a2'), signal()), { kind: 'ok' });
-  await until(() => srv.state.received === 'a1;a2;');
+  await waitFor('the condition', () => srv.state.received === 'a1;a2;');
   srv.dropAll();
-  await until(() => !s.stats().connected);
+  await waitFor('the condition', () => !s.stats().connected);
   clock.now += 1000;
   assert.deepEqual(await s.write(frames('b1'), signal()), { kind: 'ok' });
-  await until(() => srv.state.received.endsWith('b1;'));
+  await waitFor('the condition', () => srv.state.received.endsWith('b1;'));
   assert.equal(srv.state.received, 'a1;a2;a1;a2;b1;');
   assert.deepEqual(s.stats(), { reconnects: 1, resent: 2, connected: true });
 });
@@ -67,11 +60,11 @@ test('frames confirmed by a connection that stayed up are not re-sent', async (t
   await s.write(frames('old'), signal());
   clock.now += 6000; // the connection outlived the 5 s window: "old" is confirmed
   await s.write(frames('recent'), signal());
-  await until(() => srv.state.received === 'old;recent;');
+  await waitFor('the condition', () => srv.state.received === 'old;recent;');
   srv.dropAll();
-  await until(() => !s.stats().connected);
+  await waitFor('the condition', () => !s.stats().connected);
   assert.deepEqual(await s.write(frames('new'), signal()), { kind: 'ok' });
-  await until(() => srv.state.received.endsWith('new;'));
+  await waitFor('the condition', () => srv.state.received.endsWith('new;'));
   assert.equal(srv.state.received, 'old;recent;recent;new;');
 });
 
@@ -81,15 +74,15 @@ test('right after a replay a full window holds new batches back instead of dropp
   const s = sender(srv.port, clock, { windowBytes: 12 });
   t.after(() => s.close());
   await s.write(frames('aaaa', 'bbbb'), signal()); // 10 bytes unconfirmed
-  await until(() => srv.state.received === 'aaaa;bbbb;');
+  await waitFor('the condition', () => srv.state.received === 'aaaa;bbbb;');
   srv.dropAll();
-  await until(() => !s.stats().connected);
+  await waitFor('the condition', () => !s.stats().connected);
   const r = await s.write(frames('cccc'), signal()); // 10 + 5 > 12: replay only, this batch waits
   assert.match(JSON.stringify(r), /"kind":"retryable","reason":".*not yet confirmed/);
-  await until(() => srv.state.received === 'aaaa;bbbb;aaaa;bbbb;');
+  await waitFor('the condition', () => srv.state.received === 'aaaa;bbbb;aaaa;bbbb;');
   clock.now += 6000;
   assert.deepEqual(await s.write(frames('cccc'), signal()), { kind: 'ok' });
-  await until(() => srv.state.received.endsWith('cccc;'));
+  await waitFor('the condition', () => srv.state.received.endsWith('cccc;'));
   assert.equal(srv.state.received, 'aaaa;bbbb;aaaa;bbbb;cccc;');
 });
 
@@ -109,7 +102,7 @@ test('shutdown is bounded while a write is stuck and never acknowledges it', asy
   const srv = await server(t);
   const s = sender(srv.port, { now: 0 });
   assert.deepEqual(await s.write(frames('hello'), signal()), { kind: 'ok' });
-  await until(() => srv.state.received === 'hello;');
+  await waitFor('the condition', () => srv.state.received === 'hello;');
   srv.stall(); // a peer that reads nothing more: 64 MiB cannot fit in the socket buffers
   const stuck = s.write([Buffer.alloc(64 * 1024 * 1024, 0x61)], new AbortController().signal);
   const t0 = Date.now();

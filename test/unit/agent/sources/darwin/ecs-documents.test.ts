@@ -10,7 +10,7 @@ import { memoryLogger } from '../../../../../agent/log/logger.js';
 import type { CommandRunner } from '../../../../../agent/sources/darwin/command-runner.js';
 import { createDarwinSource } from '../../../../../agent/sources/darwin/source.js';
 import { ecsProblems } from '../../../../helpers/ecs-validate.js';
-import { fixture } from '../../../../helpers/paths.js';
+import { fixture } from '../../../../../testkit/paths.js';
 
 const HOST: HostContext = {
   id: 'C02XK1ABJG5H', name: 'mbp-17', hostname: 'mbp-17', architecture: 'arm64',

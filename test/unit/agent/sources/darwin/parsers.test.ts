@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { lsofEndpoint, parseLsofFields } from '../../../../../agent/sources/darwin/lsof-parse.js';
 import { parsePsComm, parsePsLstart, type LocalTime } from '../../../../../agent/sources/darwin/ps-parse.js';
-import { fixture } from '../../../../helpers/paths.js';
+import { fixture } from '../../../../../testkit/paths.js';
 
 const utc: LocalTime = (y, mo, d, h, mi, s) => Date.UTC(y, mo, d, h, mi, s);
 const read = (n: string) => readFileSync(fixture('darwin', n), 'utf8');

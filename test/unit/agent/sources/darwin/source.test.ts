@@ -6,7 +6,7 @@ import type { CommandResult, CommandRunner } from '../../../../../agent/sources/
 import { createDarwinSource } from '../../../../../agent/sources/darwin/source.js';
 import type { LocalTime } from '../../../../../agent/sources/darwin/ps-parse.js';
 import type { ListenerRecord } from '../../../../../agent/sources/types.js';
-import { fixture } from '../../../../helpers/paths.js';
+import { fixture } from '../../../../../testkit/paths.js';
 
 const utc: LocalTime = (y, mo, d, h, mi, s) => Date.UTC(y, mo, d, h, mi, s);
 const read = (n: string) => readFileSync(fixture('darwin', n), 'utf8');

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import {
   classifyFdLink, compressIpv6, joinCommandLine, parseCgroupContainerId, parseCmdline, parseExeLink, parseProcNet, parseSsLine, parseStat, parseTaskCounters, tcpInodes,
 } from '../../../../../agent/sources/linux/proc-parsers.js';
-import { fixture } from '../../../../helpers/paths.js';
+import { fixture } from '../../../../../testkit/paths.js';
 
 const read = (name: string) => readFileSync(fixture('linux', name), 'utf8');
 const key = (r: { transport: string; address: string; port: number; inode: number }) => `${r.transport} ${r.address} ${r.port} ${r.inode}`;

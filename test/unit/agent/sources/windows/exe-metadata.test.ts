@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { exeMetadataScript, parseExeMetadataJson, signatureFrom, subjectCommonName } from '../../../../../agent/sources/windows/exe-metadata.js';
-import { fixture } from '../../../../helpers/paths.js';
+import { fixture } from '../../../../../testkit/paths.js';
 
 test('signature and PE name rows: valid, quoted CN, unsigned; paths compared case-insensitively', () => {
   const m = parseExeMetadataJson(readFileSync(fixture('windows', 'ps-exe-metadata.json'), 'utf8'));

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { evaluateFirewall, matchPorts, normaliseProgram, type FirewallTarget } from '../../../../../agent/sources/windows/firewall-eval.js';
 import { parseFirewallCmdletJson, profileMask } from '../../../../../agent/sources/windows/firewall-cmdlets.js';
 import { parseFirewallJson, type FirewallRule, type FirewallState } from '../../../../../agent/sources/windows/firewall-state.js';
-import { fixture } from '../../../../helpers/paths.js';
+import { fixture } from '../../../../../testkit/paths.js';
 
 const at = new Date('2026-11-20T09:00:00Z');
 const recorded = parseFirewallJson(readFileSync(fixture('windows', 'ps-firewall.json'), 'utf8'), at);

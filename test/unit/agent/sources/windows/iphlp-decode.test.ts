@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { decodeTable, filetimeToIso, unixMsToFiletime } from '../../../../../agent/sources/windows/iphlp-decode.js';
-import { buildTable } from './buffers.js';
+import { buildTable } from '../../../../../testkit/windows-buffers.js';
 
 const bound = unixMsToFiletime(Date.parse('2026-11-20T08:15:30.250Z'));
 

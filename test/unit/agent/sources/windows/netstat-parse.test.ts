@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { join } from 'node:path';
 import { decodeNetstatOutput, normaliseState, parseNetstat } from '../../../../../agent/sources/windows/netstat-parse.js';
 import { listenersFromNetstat } from '../../../../../agent/sources/windows/listeners.js';
-import { fixture, sharedDir } from '../../../../helpers/paths.js';
+import { fixture, sharedDir } from '../../../../../testkit/paths.js';
 
 const read = (name: string) => readFileSync(fixture('windows', name));
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeOwnerModuleBasicInfo, serviceNameFromModule, walkSystemProcessInformation } from '../../../../../agent/sources/windows/ntdll-decode.js';
-import { buildOwnerModule, buildProcessTable } from './buffers.js';
+import { buildOwnerModule, buildProcessTable } from '../../../../../testkit/windows-buffers.js';
 
 const BASE = 0x1_2340_0000n;
 

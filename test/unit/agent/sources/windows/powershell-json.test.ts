@@ -6,7 +6,7 @@ import { parseCimListenersJson } from '../../../../../agent/sources/windows/cim-
 import { filetimeToIso } from '../../../../../agent/sources/windows/iphlp-decode.js';
 import { parseDmtf, parseFormatList, parsePsDate, parsePsJson, splitCommandLine, splitUser } from '../../../../../agent/sources/windows/powershell-json.js';
 import { parseWin32ProcessJson, processDetailsScript, win32RowsFromRecords } from '../../../../../agent/sources/windows/win32-process.js';
-import { fixture, sharedDir } from '../../../../helpers/paths.js';
+import { fixture, sharedDir } from '../../../../../testkit/paths.js';
 
 const text = (name: string) => readFileSync(fixture('windows', name), 'utf8');
 

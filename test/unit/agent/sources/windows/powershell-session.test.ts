@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeRequest, FrameReader, PowerShellSession } from '../../../../../agent/sources/windows/powershell-session.js';
+import { PortwardenError } from '../../../../../agent/util/errors.js';
 
 test('FrameReader: replies split on the marker across arbitrary chunk boundaries, CRLF and prompts tolerated', () => {
   const r = new FrameReader('M-1');
@@ -57,7 +58,7 @@ test('PowerShellSession: one process for many requests, answered in order, error
   assert.match(a, /echo:first$/);
   assert.match(b, /echo:second$/);
   assert.equal(/pid=(\d+)/.exec(a)?.[1], /pid=(\d+)/.exec(b)?.[1], 'the same persistent process');
-  await assert.rejects(ps.run('fail', 10_000), /^Error: Access is denied$/);
+  await assert.rejects(ps.run('fail', 10_000), (err: unknown) => err instanceof PortwardenError && err.code === 'POWERSHELL_FAILED' && err.message === 'Access is denied');
   assert.match(await ps.run('after', 10_000), /echo:after$/);
 });
 

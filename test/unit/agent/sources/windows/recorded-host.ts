@@ -3,11 +3,12 @@ import { unixMsToFiletime, type TableKind } from '../../../../../agent/sources/w
 import { FIREWALL_CMDLET_SCRIPT } from '../../../../../agent/sources/windows/firewall-cmdlets.js';
 import { FIREWALL_SCRIPT } from '../../../../../agent/sources/windows/firewall-state.js';
 import type { OwnerModule } from '../../../../../agent/sources/windows/ntdll-decode.js';
-import type { NativeLoad, WindowsRunner } from '../../../../../agent/sources/windows/runner.js';
+import type { NativeLoad } from '../../../../../agent/sources/windows/native.js';
+import type { WindowsRunner } from '../../../../../agent/sources/windows/runner.js';
 import { ELEVATION_SCRIPT } from '../../../../../agent/sources/windows/source.js';
 import { PROCESS_LIST_SCRIPT } from '../../../../../agent/sources/windows/win32-process.js';
-import { fixture } from '../../../../helpers/paths.js';
-import { buildProcessTable, buildTable, type ProcSpec, type RowSpec } from './buffers.js';
+import { fixture } from '../../../../../testkit/paths.js';
+import { buildProcessTable, buildTable, type ProcSpec, type RowSpec } from '../../../../../testkit/windows-buffers.js';
 
 /**
  * A recorded Windows Server: the IP Helper tables and the process table as Windows fills them

@@ -1,0 +1,71 @@
+/**
+ * The whole config schema, assembled from the modules' own: outputs from each transport's spec
+ * plus the pipeline's common keys, `spool`/`metrics`/`heartbeat` from the pipeline, `detect` from
+ * detection, `log` from the logger. Loads zod: validation only (the start-up worker, one-shot
+ * commands, docs), never the running agent.
+ */
+import { z } from 'zod';
+import { duration } from '../../config/types.js';
+import type { OutputConfig } from '../../config/schema.js';
+import { transportSpecs } from '../../transports/specs.js';
+import { heartbeatSchema, metricsSchema, outputCommonShape, spoolSchema } from '../pipeline/config.js';
+import { detectSchema } from '../detect/config.js';
+import { logSchema } from '../log/config.js';
+import { sourceSchema } from '../sources/config.js';
+
+const specs = await transportSpecs();
+
+/** One schema per output type: the transport's own keys plus the pipeline's common keys. */
+export function outputSchemas() {
+  return specs.map((t) => t.configSchema.extend(outputCommonShape));
+}
+
+function outputSchema(): z.ZodType<OutputConfig> {
+  const [first, ...rest] = outputSchemas();
+  if (first === undefined) throw new Error('no transports registered');
+  return z.discriminatedUnion('type', [first, ...rest]) as unknown as z.ZodType<OutputConfig>;
+}
+
+export const eventsSchema = z.strictObject({
+  process: z.boolean().default(false)
+    .describe('ship process start/end events (always tracked for lineage and detection; off saves SIEM volume)'),
+  process_filter: z.strictObject({
+    users: z.array(z.string()).default([]).describe('ship only processes of these user names (empty: all)'),
+    exclude_executables: z.array(z.string()).default([]).describe('never ship processes whose executable starts with one of these'),
+    parents: z.array(z.string()).default([]).describe('ship only processes whose parent name is one of these (empty: all)'),
+  }).prefault({}).describe('narrow shipped process events'),
+}).prefault({}).describe('which event families ship');
+
+export const inventorySchema = z.strictObject({
+  enabled: z.boolean().default(true).describe('emit a full listener inventory on a schedule'),
+  schedule: z.string().default('0 * * * *').describe('cron schedule (node-cron syntax) of the inventory, default hourly'),
+}).prefault({}).describe('regular audit of the listener table as event.kind: state');
+
+export const configSchema = z.strictObject({
+  state_dir: z.string().optional()
+    .describe('where agent id, spool, cursors and baseline live; default /var/lib/portwarden as root, else ~/.local/state/portwarden'),
+  interval: duration().default(1000).refine((ms) => ms >= 100, 'expected at least 100ms')
+    .describe('how often listeners and processes are polled'),
+  source: sourceSchema,
+  events: eventsSchema,
+  inventory: inventorySchema,
+  outputs: z.array(outputSchema()).min(1).prefault([{ type: 'stdout' }])
+    .describe('where events go; each output has its own cursor, retries and metrics'),
+  spool: spoolSchema,
+  metrics: metricsSchema,
+  heartbeat: heartbeatSchema,
+  detect: detectSchema,
+  log: logSchema,
+}).superRefine((cfg, ctx) => {
+  const seen = new Map<string, number>();
+  cfg.outputs.forEach((o, i) => {
+    if (o.name === undefined) return;
+    const prev = seen.get(o.name);
+    if (prev !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['outputs', i, 'name'], message: `duplicate output name "${o.name}" (also outputs[${prev}])` });
+    }
+    seen.set(o.name, i);
+  });
+});
+
+export type Config = z.output<typeof configSchema>;

@@ -1,0 +1,67 @@
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { LoadedConfig } from './config.js';
+import { loadAgentId, makeAgentInfo } from '../ecs/agent-info.js';
+import { DocumentBuilder } from '../ecs/builder.js';
+import { readHostContextInWorker } from '../ecs/host-isolated.js';
+import { ProcessTable } from '../lineage/process-table.js';
+import type { Logger } from '../log/logger.js';
+import { createSource } from '../sources/index.js';
+import type { SourceKind } from '../sources/index.js';
+import type { Source } from '../sources/types.js';
+import { ConfigError, errorMessage } from '../util/errors.js';
+
+/** Default state dir: system-wide as root, per-user otherwise. */
+export function defaultStateDir(env: NodeJS.ProcessEnv): string {
+  if (process.platform === 'win32') return join(env.ProgramData ?? 'C:\\ProgramData', 'portwarden');
+  if (process.getuid?.() === 0) return '/var/lib/portwarden';
+  const base = env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state');
+  return join(base, 'portwarden');
+}
+
+/** Creates the state dir if needed and proves it writable; a ConfigError naming `state_dir` otherwise. */
+export function prepareStateDir(loaded: LoadedConfig, env: NodeJS.ProcessEnv): string {
+  const dir = resolve(loaded.config.state_dir ?? defaultStateDir(env));
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o750 });
+    accessSync(dir, constants.R_OK | constants.W_OK | constants.X_OK);
+  } catch (err) {
+    throw new ConfigError(loaded.file, 'state_dir', `a directory the agent can create, read and write (${dir}: ${errorMessage(err)})`, err);
+  }
+  return dir;
+}
+
+export interface AgentContext {
+  stateDir: string;
+  builder: DocumentBuilder;
+  table: ProcessTable;
+  source: Source;
+}
+
+/** Everything a command needs to observe this host: ids, host metadata, the collector. */
+export async function createAgentContext(
+  loaded: LoadedConfig,
+  logger: Logger,
+  env: NodeJS.ProcessEnv,
+  opts: { sourceKind?: SourceKind; stateOptional?: boolean; hostInWorker?: boolean; realtime?: boolean } = {},
+): Promise<AgentContext> {
+  let stateDir: string;
+  try {
+    stateDir = prepareStateDir(loaded, env);
+  } catch (err) {
+    // One-shot commands work without a writable state dir (the agent id is then ephemeral).
+    if (opts.stateOptional !== true) throw err;
+    stateDir = resolve(loaded.config.state_dir ?? defaultStateDir(env));
+  }
+  const { id, persisted } = loadAgentId(stateDir);
+  if (!persisted) logger.warn('agent id could not be saved; it will change on restart', { stateDir });
+  // The long-running agent reads host metadata in a worker thread, so systeminformation never stays
+  // in its memory (host-isolated.ts); one-shot commands read it in-process, sooner.
+  const host = opts.hostInWorker === true ? await readHostContextInWorker(id) : await (await import('../ecs/host.js')).readHostContext(id);
+  const builder = new DocumentBuilder(host, makeAgentInfo(id, host.hostname));
+  const table = new ProcessTable({ hostId: host.id, bootId: host.boot.id });
+  const source = await createSource(opts.sourceKind ?? 'auto', logger, opts.realtime === true ? loaded.config.source : undefined);
+  await source.start();
+  return { stateDir, builder, table, source };
+}

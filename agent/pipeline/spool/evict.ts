@@ -1,0 +1,45 @@
+import { decodeFrame, FrameFlag, frameIsFor } from './frame.js';
+import type { Frame } from './frame.js';
+import type { Lane } from '../lane.js';
+import type { SegmentInfo } from './recovery.js';
+
+export interface Rescue {
+  frame: Frame;
+  /** Outputs that had not read it yet. */
+  lanes: string[];
+}
+
+/**
+ * drop_oldest bookkeeping for one segment about to be deleted (`buf` is its content): every output
+ * that had not read a frame counts it as dropped, except alerts and agent reports, which are
+ * returned to be appended again for exactly those outputs. Outputs reading inside the segment
+ * jump to the start of `next`; the batch an output has in flight is left alone.
+ */
+export function evictSegment(buf: Buffer, seg: SegmentInfo, next: SegmentInfo, lanes: readonly Lane[]): Rescue[] {
+  const rescue: Rescue[] = [];
+  for (let off = 0; off < buf.length;) {
+    const r = decodeFrame(buf, off);
+    if (r.kind !== 'frame') break;
+    const f = r.frame;
+    const keep = (f.flags & FrameFlag.alert) !== 0;
+    const owed = lanes.filter((l) => l.readPos.seq <= f.seq && frameIsFor(f, l.name));
+    for (const lane of owed) {
+      lane.queuedEvents--;
+      lane.queuedBytes -= f.bytes;
+      if (!keep) lane.count('dropped', 'queue_full');
+    }
+    if (keep && owed.length > 0) rescue.push({ frame: f, lanes: owed.map((l) => l.name) });
+    off += f.bytes;
+  }
+  for (const lane of lanes) {
+    if (lane.readPos.seq > seg.lastSeq) continue;
+    lane.readPos = { seq: Math.max(seg.lastSeq + 1, lane.readPos.seq), segment: next.id, offset: 0 };
+    lane.generation++;
+    if (!lane.inFlight) {
+      lane.ackPos = lane.readPos;
+      // Persist now, so a restart does not report these drops a second time as lost.
+      lane.cursor.save(lane.ackPos).catch(() => undefined);
+    }
+  }
+  return rescue;
+}

@@ -1,0 +1,109 @@
+import { open, readFile, readdir, rename, rm, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { decodeFrame, HEADER_BYTES, parseSegmentName } from './frame.js';
+import type { Frame } from './frame.js';
+import { syncDir } from '../cursor-store.js';
+
+/** A segment file as the spool tracks it. */
+export interface SegmentInfo {
+  /** The seq in the file name (a lower bound of its frames' seqs). */
+  id: number;
+  path: string;
+  /** Bytes written (for the active segment: what readers may read). */
+  bytes: number;
+  /** Seq of the first and last frame in it; lastSeq < firstSeq when empty. */
+  firstSeq: number;
+  lastSeq: number;
+  count: number;
+}
+
+export interface ScanReport {
+  segments: SegmentInfo[];
+  /** Seqs that had been written but could not be recovered (gaps, bad frames, torn tail). */
+  lostSeqs: [from: number, to: number][];
+  /** Bytes cut out of segments (torn tails, corrupt runs). */
+  droppedBytes: number;
+  /** Segment files that were rewritten without their bad frames. */
+  repaired: string[];
+}
+
+/** Finds the next decodable frame after a bad one whose seq fits between `after` and `before`. */
+function resync(buf: Buffer, from: number, after: number, before: number): number | undefined {
+  for (let off = from; off + HEADER_BYTES <= buf.length; off++) {
+    const seq = buf.readUInt32LE(off + 8) + buf.readUInt32LE(off + 12) * 0x1_0000_0000;
+    if (seq <= after || seq >= before) continue;
+    if (decodeFrame(buf, off).kind === 'frame') return off;
+  }
+  return undefined;
+}
+
+/**
+ * Reads every segment under `dir`, keeps the frames whose checksums hold, rewrites a segment that
+ * had bad bytes (tmp, fsync, rename), deletes files that hold nothing, and reports what was lost.
+ * `onFrame` sees every good frame in seq order (the pipeline counts each output's backlog with it).
+ * `headNext` is the next seq the previous run had durably written (head.json), to detect a lost tail.
+ */
+export async function scanSpool(dir: string, headNext: number, onFrame: (f: Frame) => void): Promise<ScanReport> {
+  await mkdir(dir, { recursive: true });
+  const names = (await readdir(dir)).filter((n) => parseSegmentName(n) !== undefined).sort();
+  const report: ScanReport = { segments: [], lostSeqs: [], droppedBytes: 0, repaired: [] };
+  let expected: number | undefined;
+  const lose = (from: number, to: number): void => { if (to >= from) report.lostSeqs.push([from, to]); };
+  for (const [i, name] of names.entries()) {
+    const id = parseSegmentName(name) ?? 0;
+    const nextId = parseSegmentName(names[i + 1] ?? '') ?? Number.MAX_SAFE_INTEGER;
+    const path = join(dir, name);
+    const buf = await readFile(path);
+    const keep: Buffer[] = [];
+    let off = 0;
+    let bad = false;
+    const seg: SegmentInfo = { id, path, bytes: 0, firstSeq: id, lastSeq: id - 1, count: 0 };
+    let last = (expected ?? id) - 1;
+    while (off < buf.length) {
+      const r = decodeFrame(buf, off);
+      if (r.kind === 'frame' && r.frame.seq > last && r.frame.seq < nextId) {
+        if (seg.count === 0) seg.firstSeq = r.frame.seq;
+        lose(last + 1, r.frame.seq - 1);
+        onFrame(r.frame);
+        keep.push(buf.subarray(off, off + r.frame.bytes));
+        last = seg.lastSeq = r.frame.seq;
+        seg.count++;
+        seg.bytes += r.frame.bytes;
+        off += r.frame.bytes;
+        continue;
+      }
+      bad = true;
+      const next = resync(buf, off + 1, last, nextId);
+      report.droppedBytes += (next ?? buf.length) - off;
+      if (next === undefined) break;
+      off = next;
+    }
+    expected = last + 1;
+    if (seg.count === 0) {
+      await rm(path, { force: true });
+      if (buf.length > 0) report.repaired.push(name);
+      continue;
+    }
+    if (bad) {
+      await rewrite(path, Buffer.concat(keep));
+      report.repaired.push(name);
+    }
+    report.segments.push(seg);
+  }
+  // The tail the last run wrote (per head.json) but that is not on disk any more.
+  lose(expected ?? headNext, headNext - 1);
+  return report;
+}
+
+async function rewrite(path: string, data: Buffer): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(data);
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+  await syncDir(join(path, '..'));
+}

@@ -1,0 +1,285 @@
+import { open, readFile, rm } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { z } from 'zod';
+import type { Logger } from '../../log/logger.js';
+import { PortwardenError, errorMessage } from '../../util/errors.js';
+import { encodeFrame, FrameFlag, HEADER_BYTES, segmentName } from './frame.js';
+import type { Frame } from './frame.js';
+import { scanSpool } from './recovery.js';
+import { evictSegment } from './evict.js';
+import type { ScanReport, SegmentInfo } from './recovery.js';
+import { syncDir } from '../cursor-store.js';
+import type { FaultHook } from '../fault.js';
+import type { Lane } from '../lane.js';
+import type { spoolSchema } from '../config.js';
+import { SpoolHead } from './head.js';
+import { WriteGroups } from './write-groups.js';
+
+export type SpoolConfig = z.output<typeof spoolSchema>;
+interface Pending { buf: Buffer; seq: number }
+const CHUNK_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The durable queue: append-only segment files, one writer, group commit, a disk cap, and
+ * deletion of segments once every output's persisted cursor has passed them.
+ */
+export class Spool {
+  segments: SegmentInfo[] = [];
+  nextSeq = 1;
+  private writtenNext = 1;
+  private durableNext = 1;
+  private readonly head: SpoolHead;
+  private fh: FileHandle | undefined;
+  private pending: Pending[] = [];
+  private readonly groups = new WriteGroups();
+  private pendingBytes = 0;
+  private diskBytes = 0;
+  private writing = false;
+  private dirty = false;
+  private closed = false;
+  private lock: Promise<unknown> = Promise.resolve();
+  private spaceWaiters: (() => void)[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private lastWriteError = 0;
+  readonly rollBytes: number;
+  lanes: Lane[] = [];
+
+  constructor(
+    readonly dir: string,
+    private readonly cfg: SpoolConfig,
+    private readonly hooks: { now: () => number; logger: Logger; fault: FaultHook | undefined; onWritten: () => void },
+  ) {
+    this.rollBytes = Math.max(64 * 1024, Math.min(cfg.segment_bytes, Math.floor(cfg.max_bytes / 8)));
+    this.head = new SpoolHead(dir);
+  }
+
+  get usedBytes(): number { return this.diskBytes + this.pendingBytes; }
+  get maxBytes(): number { return this.cfg.max_bytes; }
+
+  /** Scans the segments (see scanSpool) and reopens the last one for appending. */
+  async open(onFrame: (f: Frame) => void): Promise<ScanReport> {
+    const headNext = await this.head.read();
+    const report = await scanSpool(this.dir, headNext, onFrame);
+    this.segments = report.segments;
+    this.diskBytes = this.segments.reduce((n, s) => n + s.bytes, 0);
+    const last = this.segments.at(-1);
+    this.nextSeq = Math.max(headNext, (last?.lastSeq ?? 0) + 1, 1);
+    this.writtenNext = this.durableNext = this.nextSeq;
+    this.head.recorded(this.nextSeq);
+    if (last !== undefined) this.fh = await open(last.path, 'r+');
+    return report;
+  }
+
+  /** Never reuse a seq a cursor has already passed. */
+  raiseNextSeq(seq: number): void {
+    if (seq > this.nextSeq) this.nextSeq = this.writtenNext = this.durableNext = seq;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => { void this.tick(); }, this.cfg.fsync_interval);
+    this.timer.unref();
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Appends one event; resolves once written (and fsynced for `always`). At the cap: waits
+   * (block), or counts a drop for every output and resolves at once (drop_newest), or evicts the
+   * oldest segment (drop_oldest). `keep` events (alerts, agent reports) are never dropped: they wait.
+   * Throws synchronously for an event that can never fit or a closed spool.
+   */
+  append(json: string, keep: boolean): Promise<void> {
+    const size = HEADER_BYTES + Buffer.byteLength(json);
+    if (size > this.cfg.max_bytes / 2) throw new PortwardenError('EVENT_TOO_LARGE', `event of ${size} bytes is larger than half the spool cap`);
+    if (this.closed) throw new PortwardenError('PIPELINE_STOPPED', 'the pipeline is shutting down');
+    if (this.usedBytes + size > this.cfg.max_bytes) return this.appendWhenFull(json, keep, size);
+    return this.enqueue(encodeFrame(this.nextSeq++, this.hooks.now(), keep ? FrameFlag.alert : 0, json), undefined, true);
+  }
+
+  /** Events refused by drop_newest (they count as received and dropped for every output). */
+  droppedNewest = 0;
+
+  private async appendWhenFull(json: string, keep: boolean, size: number): Promise<void> {
+    while (this.usedBytes + size > this.cfg.max_bytes) {
+      if (this.closed) throw new PortwardenError('PIPELINE_STOPPED', 'the pipeline is shutting down');
+      if (!keep && this.cfg.when_full === 'drop_newest') {
+        this.droppedNewest++;
+        for (const lane of this.lanes) {
+          lane.received++;
+          lane.count('dropped', 'queue_full');
+        }
+        return;
+      }
+      if (this.cfg.when_full === 'drop_oldest' && await this.evictOldest()) continue;
+      await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
+    }
+    if (this.closed) throw new PortwardenError('PIPELINE_STOPPED', 'the pipeline is shutting down');
+    await this.enqueue(encodeFrame(this.nextSeq++, this.hooks.now(), keep ? FrameFlag.alert : 0, json), undefined, true);
+  }
+
+  private enqueue(buf: Buffer, targets: readonly string[] | undefined, isNew: boolean): Promise<void> {
+    const seq = buf.readUInt32LE(8) + buf.readUInt32LE(12) * 0x1_0000_0000;
+    for (const lane of this.lanes) {
+      if (targets !== undefined && !targets.includes(lane.name)) continue;
+      if (isNew) lane.received++;
+      lane.queuedEvents++;
+      lane.queuedBytes += buf.length;
+    }
+    this.pendingBytes += buf.length;
+    this.pending.push({ buf, seq });
+    const written = this.groups.join(seq);
+    if (!this.writing) { this.writing = true; void this.writeLoop(); }
+    return written;
+  }
+
+  private async writeLoop(): Promise<void> {
+    while (this.pending.length > 0) {
+      try {
+        await this.exclusive(() => this.writeChunk());
+      } catch (err) {
+        // Disk full or an I/O error: keep the events pending (accept() waits) and try again.
+        if (this.hooks.now() - this.lastWriteError > 30_000) this.hooks.logger.error('spool write failed; retrying', { error: errorMessage(err) });
+        this.lastWriteError = this.hooks.now();
+        if (this.closed) break;
+        await new Promise((r) => setTimeout(r, 1000).unref());
+      }
+    }
+    this.writing = false;
+  }
+
+  private async writeChunk(): Promise<void> {
+    const first = this.pending[0];
+    if (first === undefined) return;
+    this.groups.seal();
+    let seg = this.segments.at(-1);
+    if (seg === undefined || this.fh === undefined || seg.bytes >= this.rollBytes) seg = await this.roll(first.seq);
+    // A chunk never runs far past the segment size, so segments stay small enough to delete early.
+    const room = Math.min(CHUNK_BYTES, this.rollBytes - seg.bytes);
+    let n = 0;
+    let bytes = 0;
+    while (n < this.pending.length && (n === 0 || bytes < room)) bytes += this.pending[n++]?.buf.length ?? 0;
+    const items = this.pending.slice(0, n);
+    const fh = this.fh;
+    if (fh === undefined) return;
+    let off: number;
+    if (this.hooks.fault !== undefined) {
+      const chunk = Buffer.concat(items.map((p) => p.buf), bytes);
+      off = (await fh.write(chunk, 0, chunk.length >> 1, seg.bytes)).bytesWritten;
+      this.hooks.fault('append.torn');
+    } else {
+      off = (await fh.writev(items.map((p) => p.buf), seg.bytes)).bytesWritten;
+    }
+    if (off < bytes) {
+      const rest = Buffer.concat(items.map((p) => p.buf), bytes).subarray(off);
+      for (let k = 0; k < rest.length;) k += (await fh.write(rest, k, rest.length - k, seg.bytes + off + k)).bytesWritten;
+    }
+    this.pending.splice(0, n);
+    this.pendingBytes -= bytes;
+    this.diskBytes += bytes;
+    if (seg.count === 0) seg.firstSeq = first.seq;
+    seg.count += n;
+    seg.bytes += bytes;
+    seg.lastSeq = items[n - 1]?.seq ?? seg.lastSeq;
+    this.writtenNext = seg.lastSeq + 1;
+    if (this.cfg.fsync === 'always') {
+      await fh.datasync();
+      this.durableNext = this.writtenNext;
+    } else {
+      this.dirty = true;
+    }
+    this.groups.written(this.writtenNext);
+    this.hooks.onWritten();
+  }
+
+  private async roll(firstSeq: number): Promise<SegmentInfo> {
+    if (this.fh !== undefined) {
+      if (this.cfg.fsync !== 'never') await this.fh.datasync();
+      this.durableNext = this.writtenNext;
+      await this.fh.close();
+      this.fh = undefined;
+    }
+    const seg: SegmentInfo = { id: firstSeq, path: join(this.dir, segmentName(firstSeq)), bytes: 0, firstSeq, lastSeq: firstSeq - 1, count: 0 };
+    this.fh = await open(seg.path, 'w', 0o600);
+    this.segments.push(seg);
+    if (this.cfg.fsync !== 'never') await syncDir(this.dir);
+    return seg;
+  }
+
+  /** Group commit: fsync what was written since the last tick, then record the head. */
+  async tick(): Promise<void> {
+    await this.exclusive(async () => {
+      if (this.dirty && this.fh !== undefined && this.cfg.fsync === 'interval') await this.fh.datasync();
+      this.dirty = false;
+      this.durableNext = this.writtenNext;
+      await this.head.write(this.durableNext, this.cfg.fsync !== 'never');
+    }).catch((err: unknown) => { this.hooks.logger.warn('spool fsync failed', { error: errorMessage(err) }); });
+  }
+
+  /** Deletes every closed segment that all outputs' persisted cursors have passed. */
+  async collect(): Promise<void> {
+    await this.exclusive(async () => {
+      // After close the next run owns the files; it collects once its cursors move.
+      if (this.closed) return;
+      while (this.segments.length > 1) {
+        const seg = this.segments[0];
+        if (seg === undefined || !this.lanes.every((l) => (l.cursor.durable?.seq ?? 0) > seg.lastSeq)) break;
+        await this.unlink(seg);
+      }
+    });
+  }
+
+  private async unlink(seg: SegmentInfo): Promise<void> {
+    this.hooks.fault?.('segment.unlink');
+    await rm(seg.path, { force: true });
+    this.segments.splice(this.segments.indexOf(seg), 1);
+    this.diskBytes -= seg.bytes;
+    const waiters = this.spaceWaiters.splice(0);
+    for (const w of waiters) w();
+  }
+
+  /**
+   * drop_oldest: removes the oldest segment, counting what each output had not yet read as
+   * dropped, except alerts, which are appended again for the outputs that still need them.
+   * Returns false when it could not free anything.
+   */
+  private evictOldest(): Promise<boolean> {
+    return this.exclusive(async () => {
+      if (this.segments.length === 1 && this.fh !== undefined && (this.segments[0]?.count ?? 0) > 0) await this.roll(this.writtenNext);
+      const seg = this.segments[0];
+      if (seg === undefined || seg === this.segments.at(-1)) return false;
+      const next = this.segments[1];
+      if (next === undefined) return false;
+      const buf = await readFile(seg.path).catch(() => Buffer.alloc(0));
+      const rescue = evictSegment(buf, seg, next, this.lanes);
+      await this.unlink(seg);
+      const rescuedBytes = rescue.reduce((n, r) => n + r.frame.bytes, 0);
+      for (const r of rescue) {
+        this.enqueue(encodeFrame(this.nextSeq++, r.frame.time, r.frame.flags, r.frame.payload.toString('utf8'), r.lanes), r.lanes, false).catch(() => undefined);
+      }
+      if (rescue.length > 0) this.hooks.logger.warn('spool full: kept alerts from a dropped segment', { alerts: rescue.length });
+      return seg.bytes > rescuedBytes;
+    });
+  }
+
+  /** Stops intake (pending appends are still written), flushes, fsyncs and closes. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    for (const w of this.spaceWaiters.splice(0)) w();
+    while (this.writing) await new Promise((r) => setImmediate(r));
+    await this.tick();
+    await this.exclusive(async () => {
+      if (this.cfg.fsync !== 'never') await this.fh?.datasync();
+      await this.fh?.close();
+      this.fh = undefined;
+    }).catch(() => undefined);
+    this.pending.splice(0);
+    this.groups.failAll();
+  }
+}

@@ -1,0 +1,19 @@
+import type { TableKind } from './iphlp-decode.js';
+import type { OwnerModule } from './ntdll-decode.js';
+
+/**
+ * The thin layer that touches Windows. Everything it returns is raw (bytes, text); the
+ * collector decodes it with pure functions, so tests feed recorded outputs through a fake.
+ */
+export interface WindowsNative {
+  /** Raw OWNER_MODULE table (TCP: TCP_TABLE_OWNER_MODULE_LISTENER; UDP: UDP_TABLE_OWNER_MODULE). */
+  table(kind: TableKind): Buffer;
+  /** GetOwnerModuleFrom*Entry (basic info) for one row; undefined when Windows refuses. */
+  ownerModule(kind: TableKind, row: Buffer): OwnerModule | undefined;
+  /** NtQuerySystemInformation(SystemProcessInformation): a copy of the buffer and the address it had. */
+  processTable(): { buffer: Buffer; base: bigint };
+  /** QueryFullProcessImageNameW (`C:\Windows\System32\svchost.exe`); undefined when access is denied. */
+  imagePath(pid: number): string | undefined;
+}
+
+export type NativeLoad = { kind: 'ok'; native: WindowsNative } | { kind: 'unavailable'; reason: string };
