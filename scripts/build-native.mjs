@@ -6,7 +6,7 @@
 //   native/realtime/{netlink_addon,proc_connector,sock_destroy}.c -> netlink_events.node (C)
 //                                                   the real-time source's proc connector and socket destroy events
 //   native/realtime/portwarden.bpf.c -> portwarden.bpf.o (clang -target bpf, CO-RE) and
-//   native/realtime/{addon,ebpf}.c   -> realtime.node (C, libbpf)  the real-time Linux source's eBPF producer
+//   native/realtime/{addon,delivery,ebpf}.c -> realtime.node (C, libbpf)  the real-time Linux source's eBPF producer
 // Never fails the build: an addon that cannot be built is skipped with one warning, and the agent
 // works without it (the Linux collector uses `ss`; V8's memory reducer frees the heap later; the
 // real-time source falls back to the proc connector).
@@ -136,7 +136,7 @@ async function buildRealtime() {
     const libdir = await out('pkg-config', ['--variable=libdir', 'libbpf']);
     const archive = libdir ? join(libdir, 'libbpf.a') : undefined;
     const common = ['-shared', '-fPIC', '-O2', '-Wall', '-Wextra', '-std=gnu11', `-isystem${headers}`, `-I${src}`, '-o', nodeTemp,
-      join(src, 'addon.c'), join(src, 'ebpf.c')];
+      join(src, 'addon.c'), join(src, 'delivery.c'), join(src, 'ebpf.c')];
     const attempts = [];
     if (archive !== undefined && existsSync(archive)) {
       attempts.push({ how: 'static libbpf.a', libs: [archive, ...staticLibs.split(/\s+/).filter((l) => l !== '' && l !== '-lbpf')] });

@@ -38,9 +38,6 @@
  *   btf: /sys/kernel/btf/vmlinux is readable; tracefs: syscalls/sys_exit_bind exists under
  *   /sys/kernel/tracing/events or /sys/kernel/debug/tracing/events.
  */
-#define NAPI_VERSION 8
-#include <node_api.h>
-#include <uv.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -48,22 +45,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ebpf.h"
+#include "addon.h"
 
-typedef struct {
-  struct pw_ebpf e;
-  napi_env env;
-  uv_poll_t *poll;
-  uv_timer_t *timer;
-  uint32_t flush_ms;
-  int batching;     /* records flow: the kernel wakes the reader per quarter ring, the timer drains */
-  int quiet_ticks;  /* ticks in a row that found nothing */
-  napi_ref cb;
-  napi_ref self; /* the JS handle: weak, strong while started (a started handle is never collected) */
-  napi_async_context actx;
-  int open;
-  int hooked; /* the env cleanup hook is registered */
-} handle_t;
 
 #define CHECK(call) \
   do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "N-API call failed"); return NULL; } } while (0)
@@ -126,80 +109,6 @@ static void finalize(napi_env env, void *data, void *hint) {
   free(h);
 }
 
-/* Drains the ring and calls back once; returns the bytes delivered (0: nothing was there). */
-static size_t deliver(handle_t *h) {
-  if (!h->open || !h->cb) return 0;
-  napi_env env = h->env;
-  if (pw_ebpf_drain(&h->e) != 0 || h->e.out.len == 0) return 0;
-  size_t len = h->e.out.len;
-
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return 0;
-  napi_value buf, fn, recv, result;
-  if (napi_create_buffer_copy(env, h->e.out.len, h->e.out.data, NULL, &buf) == napi_ok
-      && napi_get_reference_value(env, h->cb, &fn) == napi_ok && napi_get_global(env, &recv) == napi_ok) {
-    /* After a burst the buffer can be large; give it back rather than keep the peak. */
-    if (h->e.out.cap > 4 * (size_t)h->e.ring_bytes + 65536) {
-      free(h->e.out.data);
-      h->e.out.data = NULL;
-      h->e.out.cap = 0;
-    }
-    h->e.out.len = 0;
-    napi_make_callback(env, h->actx, recv, fn, 1, &buf, &result);
-    /* h may be closed by now (the callback called stop()); it is not freed until finalize. */
-    bool pending = false;
-    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
-      napi_value ex;
-      if (napi_get_and_clear_last_exception(env, &ex) == napi_ok) napi_fatal_exception(env, ex);
-    }
-  }
-  napi_close_handle_scope(env, scope);
-  return len;
-}
-
-/*
- * Wakeups adapt to the rate. Idle, each record wakes the reader (once it has caught up), so a lone
- * exec or listen is delivered at once and an idle agent has no timer running. Once records flow,
- * the kernel wakes the reader only per quarter ring and a timer drains every flush_ms: a wakeup per
- * record costs ~13 us of kernel time in the producing task. Five quiet ticks in a row go back to
- * idle; the drain right after the switch takes what came in between (those records woke no one).
- */
-#define QUIET_TICKS 5
-
-static void on_tick(uv_timer_t *t);
-
-static void go_idle(handle_t *h) {
-  if (!h->batching) return;
-  h->batching = 0;
-  h->quiet_ticks = 0;
-  uv_timer_stop(h->timer);
-  pw_ebpf_set_wakeup(&h->e, 0);
-}
-
-static void go_batching(handle_t *h) {
-  if (h->batching || !h->timer || h->flush_ms == 0 || !h->open) return;
-  if (pw_ebpf_set_wakeup(&h->e, h->e.ring_bytes / 4) != 0) return;
-  h->batching = 1;
-  h->quiet_ticks = 0;
-  uv_timer_start(h->timer, on_tick, h->flush_ms, h->flush_ms);
-}
-
-static void on_readable(uv_poll_t *p, int status, int events) {
-  (void)events;
-  handle_t *h = p->data;
-  if (status == 0 && deliver(h) > 0) go_batching(h); /* else an epoll error on the ring's fd: nothing to read */
-}
-
-static void on_tick(uv_timer_t *t) {
-  handle_t *h = t->data;
-  if (deliver(h) > 0) {
-    h->quiet_ticks = 0;
-  } else if (++h->quiet_ticks >= QUIET_TICKS) {
-    go_idle(h);
-    if (deliver(h) > 0) go_batching(h);
-  }
-}
-
 static handle_t *this_handle(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
   napi_value self;
   void *data = NULL;
@@ -235,7 +144,7 @@ static napi_value h_start(napi_env env, napi_callback_info info) {
   int err = uv_poll_init(loop, p, pw_ebpf_epoll_fd(&h->e));
   if (err == 0) {
     p->data = h;
-    err = uv_poll_start(p, UV_READABLE, on_readable);
+    err = uv_poll_start(p, UV_READABLE, pw_on_readable);
     if (err != 0) uv_close((uv_handle_t *)p, free_uv);
   } else {
     free(p);
