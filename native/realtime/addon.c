@@ -165,8 +165,11 @@ static napi_value h_start(napi_env env, napi_callback_info info) {
     h->timer->data = h;
     uv_unref((uv_handle_t *)h->timer);
   }
+  /* Records made since open woke no one (the reader had not caught up): the first tick drains
+   * them, and five quiet ticks later the handle is idle (per-record wakeups, no timer). */
   h->batching = 0;
-  pw_ebpf_set_wakeup(&h->e, 0);
+  if (h->timer) pw_go_batching(h);
+  else pw_ebpf_set_wakeup(&h->e, 0);
   if (h->self) napi_reference_ref(env, h->self, NULL);
   return NULL;
 }

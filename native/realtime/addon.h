@@ -28,6 +28,11 @@ typedef struct {
 /* Drains the ring and calls back once; returns the bytes delivered (0: nothing was there). */
 size_t pw_deliver(handle_t *h);
 
+/* Batching: the kernel wakes the reader per quarter ring and the timer drains every flush_ms (idle
+ * again after five quiet ticks). start() begins here, so that what the programs recorded between
+ * open and start (woken no one) is drained by the first tick. */
+void pw_go_batching(handle_t *h);
+
 /* uv_poll callback on the ring buffer's epoll fd: delivers, and starts batching when records flow. */
 void pw_on_readable(uv_poll_t *p, int status, int events);
 

@@ -56,7 +56,7 @@ static void go_idle(handle_t *h) {
   pw_ebpf_set_wakeup(&h->e, 0);
 }
 
-static void go_batching(handle_t *h) {
+void pw_go_batching(handle_t *h) {
   if (h->batching || !h->timer || h->flush_ms == 0 || !h->open) return;
   if (pw_ebpf_set_wakeup(&h->e, h->e.ring_bytes / 4) != 0) return;
   h->batching = 1;
@@ -67,7 +67,7 @@ static void go_batching(handle_t *h) {
 void pw_on_readable(uv_poll_t *p, int status, int events) {
   (void)events;
   handle_t *h = p->data;
-  if (status == 0 && pw_deliver(h) > 0) go_batching(h); /* else an epoll error on the ring's fd: nothing to read */
+  if (status == 0 && pw_deliver(h) > 0) pw_go_batching(h); /* else an epoll error on the ring's fd: nothing to read */
 }
 
 static void on_tick(uv_timer_t *t) {
@@ -76,7 +76,7 @@ static void on_tick(uv_timer_t *t) {
     h->quiet_ticks = 0;
   } else if (++h->quiet_ticks >= QUIET_TICKS) {
     go_idle(h);
-    if (pw_deliver(h) > 0) go_batching(h);
+    if (pw_deliver(h) > 0) pw_go_batching(h);
   }
 }
 
