@@ -196,6 +196,17 @@ test('real-time off: polling only, said at start', async (t) => {
   assert.match(String(started?.message), /real-time: off/);
   const reasons = getField(started ?? {}, 'portwarden.collector.realtime.reasons') as string[];
   assert.deepEqual(reasons, ['real-time source off in the config (source.realtime: off)']);
+  // Today's behaviour: a listener that outlives a poll (5 s here) is seen opening and closing.
+  const chain = spawn('python3', [fixture('scripts', 'listen.py'), 'tcp:127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  t.after(() => chain.kill('SIGKILL'));
+  const [opened] = await new Promise<{ spec: string; port: number }[]>((resolve) => {
+    chain.stdout.once('data', (b: Buffer) => { resolve(JSON.parse(b.toString()) as { spec: string; port: number }[]); });
+  });
+  const port = opened?.port ?? -1;
+  const doc = await waitFor('the listener seen by a poll', () => find(agent.events(), 'listening_started', 'tcp', port), 15_000);
+  assert.equal(getField(doc, 'process.pid'), chain.pid);
+  chain.kill('SIGKILL');
+  await waitFor('its close seen by a poll', () => find(agent.events(), 'listening_stopped', 'tcp', port), 15_000);
 });
 
 test('portwarden listeners names the real-time path `run` gets, and why a better one cannot run', { skip: !root && 'needs root and setpriv (util-linux) to drop capabilities' }, async () => {
