@@ -65,7 +65,7 @@ async function flashListeners(t: TestContext, agent: RunningAgent): Promise<void
     const all = agent.events();
     return want.every(([tr, port]) => find(all, 'listening_stopped', tr, port) !== undefined) ? all : undefined;
   }, 15_000).catch((err: unknown) => {
-    t.diagnostic(`wanted ${JSON.stringify(want)}; seen: ${agent.events().filter((d) => d.event.dataset === 'portwarden.network').map((d) => `${d.event.action} ${String(getField(d, 'destination.port'))} ${String(d['@timestamp'])}`).join(', ')}`);
+    t.diagnostic(`wanted ${JSON.stringify(want)}; seen: ${agent.events().filter((d) => d.event.dataset === 'portwarden.network').map((d) => `${d.event.action} ${String(getField(d, 'destination.port'))} ${d['@timestamp']}`).join(', ')}`);
     throw err;
   });
   for (const [tr, port] of want) {
