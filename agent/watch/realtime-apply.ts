@@ -52,9 +52,13 @@ export class RecentChanges {
   }
 }
 
-/** Applies one delivery; returns the lost count it reported (0 when none). */
-export function applyRealtime(events: readonly RealtimeEvent[], t: ApplyTarget, recent: RecentChanges, out: EcsDocument[]): number {
+/**
+ * Applies one delivery; returns the events the kernel side said it lost, and the producers that
+ * stopped (a `lost` event with count 0 names one).
+ */
+export function applyRealtime(events: readonly RealtimeEvent[], t: ApplyTarget, recent: RecentChanges, out: EcsDocument[]): { lost: number; stopped: string[] } {
   let lost = 0;
+  const stopped: string[] = [];
   for (const e of events) {
     const at = new Date(e.at).toISOString();
     switch (e.kind) {
@@ -92,10 +96,11 @@ export function applyRealtime(events: readonly RealtimeEvent[], t: ApplyTarget, 
         break;
       case 'lost':
         lost += e.count;
+        if (e.count === 0) stopped.push(e.producer);
         break;
     }
   }
-  return lost;
+  return { lost, stopped };
 }
 
 function ownerOf(pid: number | undefined, ownerRecord: ProcessRecord | undefined, t: ApplyTarget, recent: RecentChanges, out: EcsDocument[], at: string): ProcessNode | undefined {

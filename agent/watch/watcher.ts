@@ -137,12 +137,14 @@ export class Watcher implements Lifecycle {
     this.pendingEvents = [];
     this.realtimeEvents += events.length;
     const out: EcsDocument[] = [];
-    const lost = applyRealtime(events, this.target ??= this.applyTarget(), this.recent, out);
+    const { lost, stopped } = applyRealtime(events, this.target ??= this.applyTarget(), this.recent, out);
     const handoff = new Handoff(this.o.sink);
     for (const doc of out) await handoff.add(doc);
-    if (lost > 0) {
+    if (lost > 0 || stopped.length > 0) {
       this.realtimeLost += lost;
-      const message = `real-time source lost ${lost} kernel event(s) (${this.realtimeLost} since start); a poll reconciles listeners and processes now`;
+      const message = stopped.length > 0
+        ? `real-time source stopped (${stopped.join('; ')}); polling continues every ${this.pollEveryMs} ms`
+        : `real-time source lost ${lost} kernel event(s) (${this.realtimeLost} since start); a poll reconciles listeners and processes now`;
       this.o.logger.warn(message);
       await handoff.add(this.o.builder.agentEvent({
         action: Action.collectorDegraded, message, severity: 47,

@@ -190,10 +190,12 @@ export class LinuxRealtimeFeed implements RealtimeFeed {
     if (events.length > 0) this.handler?.(events);
   }
 
-  /** A producer that stopped: said once in the log and in-band (as a loss), polling carries on. */
+  /** A producer that stopped: said once in the log and in-band (a `lost` event of count 0), polling carries on. */
   private failed(err: Error): void {
     this.o.logger.error(`real-time source: a kernel producer stopped: ${err.message}; polling continues at its interval`);
     this.st.blind.push(`stopped: ${err.message}`);
+    // Polls go back to the full interval: listeners are no longer seen as they change.
+    this.st.listenersRealtime = false;
     this.handler?.([{ kind: 'lost', count: 0, at: Date.now(), producer: err.message }]);
   }
 

@@ -151,3 +151,14 @@ test('kernel-side losses are reported in-band with their count', async () => {
   assert.equal(getField(degraded, 'portwarden.collector.realtime_lost'), 37);
   await w.shutdown();
 });
+
+test('a kernel producer that stops is said in-band, and polls go back to the full interval', async () => {
+  const { w, emit, out, feed } = setup();
+  await w.tick();
+  feed.status().listenersRealtime = false;
+  await emit([{ kind: 'lost', count: 0, at: Date.now(), producer: 'ring buffer epoll: EBADF' }]);
+  const degraded = out.find((d) => d.event.action === 'collector_degraded');
+  assert.ok(degraded);
+  assert.match(String(degraded.message), /real-time source stopped \(ring buffer epoll: EBADF\); polling continues every 60000 ms/);
+  await w.shutdown();
+});
