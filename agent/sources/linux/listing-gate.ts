@@ -213,7 +213,8 @@ export class ListingGate {
   }
 }
 
-function seesInitPidNs(procRoot: string): boolean {
+/** Whether the agent runs in the initial pid namespace, where kernel pids are the ones /proc shows. */
+export function seesInitPidNs(procRoot: string): boolean {
   try {
     return readlinkSync(`${procRoot}/self/ns/pid`) === INIT_PID_NS;
   } catch {

@@ -10,6 +10,7 @@ import type { Logger } from '../../../log/logger.js';
 import { errorMessage } from '../../../util/errors.js';
 import { loadNativeAddon } from '../../../util/native-addon.js';
 import type { ProcessRecord, RealtimeEvent, RealtimeFeed, RealtimeStatus } from '../../types.js';
+import { seesInitPidNs } from '../listing-gate.js';
 import type { ProcessReadContext } from '../process-reader.js';
 import { RecordConverter } from './convert.js';
 import { parseRecords } from './records.js';
@@ -92,6 +93,10 @@ export class LinuxRealtimeFeed implements RealtimeFeed {
     const want = this.o.requested;
     if (want === 'off') {
       this.st.reasons.push('real-time source off in the config (source.realtime: off)');
+      return this.st;
+    }
+    if (!seesInitPidNs(this.o.ctx.procRoot)) {
+      this.st.reasons.push('the agent is not in the host\'s pid namespace: the kernel\'s pids would not match /proc (run it with the host\'s pid namespace: hostPID, --pid=host)');
       return this.st;
     }
     if (want === 'auto' || want === 'ebpf') {
