@@ -217,4 +217,7 @@ test('portwarden listeners names the real-time path `run` gets, and why a better
   // Still uid 0 (so it reads this checkout wherever CI clones it), with no capability at all.
   const unprivileged = await stderrOf('setpriv', ['--inh-caps=-all', '--bounding-set=-all', process.execPath, cliPath, 'listeners']);
   assert.match(unprivileged, /real-time source for `portwarden run`: off \(eBPF: .*needs CAP_BPF and CAP_PERFMON.*; proc connector: .*needs CAP_NET_ADMIN\)/);
+  // A pid namespace of its own (a container without hostPID): kernel pids would not match /proc.
+  const ownPidNs = await stderrOf('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, cliPath, 'listeners']);
+  assert.match(ownPidNs, /real-time source for `portwarden run`: off \(the agent is not in the host's pid namespace/);
 });
