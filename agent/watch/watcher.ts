@@ -232,7 +232,7 @@ export class Watcher implements Lifecycle {
     for (const doc of out) await handoff.add(doc);
     // Built as they are handed over: a first tick on a host with thousands of listeners never
     // holds all their documents in memory at once (handoff.ts). Indexed loops and offer(): no
-    // iterator result and no promise per document on a first scan (util/v8-flags.ts).
+    // iterator result and no promise per document on a first scan (runtime/v8-flags.ts).
     const stopped = diff?.stopped ?? [];
     for (let i = 0; i < stopped.length; i++) {
       const t = stopped[i];
@@ -300,7 +300,7 @@ export class Watcher implements Lifecycle {
     }
     const fresh: ProcessRecord[] = [];
     // forEach and indexed loops, not for-of: a first scan runs without the optimizing compiler
-    // (util/v8-flags.ts), where each for-of step allocates an iterator result.
+    // (runtime/v8-flags.ts), where each for-of step allocates an iterator result.
     const startMs = new Map<ProcessRecord, number>();
     live.forEach((r) => {
       if (table.get(r.pid)?.record === r) return;

@@ -1,5 +1,7 @@
 import { readFileSync, readlinkSync } from 'node:fs';
 import type { Logger } from '../../log/logger.js';
+import { basicHousekeeping } from '../housekeeping.js';
+import type { MakeHousekeeping, MemoryHousekeeping } from '../housekeeping.js';
 import type { ListenerRecord, ProcessRecord, RealtimeEvent, RealtimeFeed, Snapshot, Source, SourceInfo } from '../types.js';
 import { ListenerReader } from './listener-reader.js';
 import { ownerStarts, sameListenerSet } from './listener-set.js';
@@ -11,7 +13,6 @@ import type { ProcessDetails } from './process-details.js';
 import { ProcessList } from './process-list.js';
 import { loadSockDiag } from './sock-diag.js';
 import type { SockDiag } from './sock-diag.js';
-import { MemoryHousekeeping } from './memory-housekeeping.js';
 import { SocketOwners } from './socket-owners.js';
 import { LinuxRealtimeFeed } from './realtime/feed.js';
 import type { RealtimeMode } from './realtime/feed.js';
@@ -41,6 +42,8 @@ export interface LinuxSourceOptions {
   realtime?: { mode: RealtimeMode; ringBytes: number; nativeDir?: string };
   ssPath?: string;
   nsenterPath?: string;
+  /** Memory housekeeping around bursts (the agent's: agent/runtime/, injected by agent/app/context.ts; default basicHousekeeping). */
+  housekeeping?: MakeHousekeeping;
 }
 
 function effectiveCaps(procRoot: string): bigint {
@@ -60,7 +63,7 @@ export class LinuxSource implements Source {
   private readonly ctx: ProcessReadContext;
   private readonly privileged: boolean;
   private readonly diag: SockDiag | undefined = loadSockDiag();
-  private readonly memory = new MemoryHousekeeping(this.diag);
+  private readonly memory: MemoryHousekeeping;
   private readonly list: ProcessList;
   private readonly processes: Map<number, ProcessRecord>;
   private readonly details: ProcessDetails;
@@ -83,6 +86,7 @@ export class LinuxSource implements Source {
     this.owners = new SocketOwners(this.procRoot);
     const btime = parseBtime(readFileSync(`${this.procRoot}/stat`, 'utf8')) ?? 0;
     const diag = this.diag;
+    this.memory = (opts.housekeeping ?? basicHousekeeping)(diag === undefined ? undefined : () => { diag.trimMemory(); });
     this.ctx = {
       procRoot: this.procRoot, bootTimeMs: btime * 1000, clockTicks: 100, users: new UserNames(),
       ...(diag === undefined ? {} : { socketProtocol: (fdPath: string) => diag.socketProtocol(fdPath) }),
