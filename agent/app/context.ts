@@ -5,6 +5,7 @@ import type { LoadedConfig } from './config.js';
 import { loadAgentId, makeAgentInfo } from '../ecs/agent-info.js';
 import { DocumentBuilder } from '../ecs/builder.js';
 import { readHostContextInWorker } from '../ecs/host-isolated.js';
+import { isShellLike } from '../detect/shell-like.js';
 import { ProcessTable } from '../lineage/process-table.js';
 import type { Logger } from '../log/logger.js';
 import { runtimeHousekeeping } from '../runtime/memory-housekeeping.js';
@@ -65,6 +66,7 @@ export async function createAgentContext(
   const source = await createSource(opts.sourceKind ?? 'auto', logger, {
     ...(opts.realtime === true ? { realtime: loaded.config.source } : {}),
     housekeeping: runtimeHousekeeping,
+    stdinChecked: isShellLike,
   });
   await source.start();
   return { stateDir, builder, table, source };

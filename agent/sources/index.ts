@@ -11,6 +11,8 @@ export interface SourceOptions {
   realtime?: SourceConfig;
   /** Memory housekeeping around bursts of work, where the collector has them (agent/runtime/). */
   housekeeping?: MakeHousekeeping;
+  /** Whose socket stdin is checked for TCP, where the collector can tell (agent/detect/shell-like.ts). */
+  stdinChecked?: (comm: string) => boolean;
 }
 
 type MakeSource = (logger: Logger, opts: SourceOptions) => Source;
@@ -21,7 +23,7 @@ type MakeSource = (logger: Logger, opts: SourceOptions) => Source;
  * Linux, Windows and macOS do not need it).
  */
 const collectors = {
-  linux: () => Promise.resolve((logger, { realtime, housekeeping }) => {
+  linux: () => Promise.resolve((logger, { realtime, housekeeping, stdinChecked }) => {
     // A container watching its host mounts the host's /proc elsewhere (the DaemonSet: /host/proc).
     const procRoot = process.env.PORTWARDEN_PROC_ROOT;
     return createLinuxSource({
@@ -29,6 +31,7 @@ const collectors = {
       ...(procRoot === undefined || procRoot === '' ? {} : { procRoot }),
       ...(realtime === undefined ? {} : { realtime: { mode: realtime.realtime, ringBytes: realtime.ring_buffer } }),
       ...(housekeeping === undefined ? {} : { housekeeping }),
+      ...(stdinChecked === undefined ? {} : { stdinChecked }),
     });
   }),
   windows: async () => { const m = await import('./windows/index.js'); return (logger) => m.createWindowsSource({ logger }); },

@@ -42,6 +42,8 @@ export interface LinuxSourceOptions {
   realtime?: { mode: RealtimeMode; ringBytes: number; nativeDir?: string };
   ssPath?: string;
   nsenterPath?: string;
+  /** Whose socket stdin is checked for TCP (ProcessReadContext.stdinChecked; the agent's: agent/detect/shell-like.ts). */
+  stdinChecked?: (comm: string) => boolean;
   /** Memory housekeeping around bursts (the agent's: agent/runtime/, injected by agent/app/context.ts; default basicHousekeeping). */
   housekeeping?: MakeHousekeeping;
 }
@@ -90,6 +92,7 @@ export class LinuxSource implements Source {
     this.ctx = {
       procRoot: this.procRoot, bootTimeMs: btime * 1000, clockTicks: 100, users: new UserNames(),
       ...(diag === undefined ? {} : { socketProtocol: (fdPath: string) => diag.socketProtocol(fdPath) }),
+      ...(opts.stdinChecked === undefined ? {} : { stdinChecked: opts.stdinChecked }),
     };
     this.list = new ProcessList(this.ctx, diag, this.memory, Math.max(1, opts.fullReadsPerPoll ?? FULL_READS_PER_POLL), opts.taskCounters);
     this.processes = this.list.processes;
