@@ -9,7 +9,7 @@ import { heartbeatSchema, metricsSchema, outputCommonShape, spoolSchema } from '
 import type { EcsDocument } from '../agent/ecs/document.js';
 import { Dataset, ECS_VERSION, MODULE } from '../agent/ecs/fields.js';
 import { silentLogger } from '../agent/log/logger.js';
-import type { OutputConfig } from '../config/schema.js';
+import type { OutputConfig } from '../agent/pipeline/output-config.js';
 import type { SendResult, Transport } from '../transports/types.js';
 import { fileConfigSchema } from '../transports/file/config.js';
 import { createFileTransport } from '../transports/file/transport.js';

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Compiles the native addons into dist/native/ with the system compilers against Node's own headers
 // (no node-gyp):
-//   native/sock_diag.c     -> sock_diag.node     (C)   the Linux collector's netlink dump and /proc walks
+//   native/sock_diag/{addon,dump,proc_walk,malloc,util}.c -> sock_diag.node (C)
+//                                                   the Linux collector's netlink dump and /proc walks
 //   native/heap_control.cc -> heap_control.node  (C++) V8 memory reduction when a start-up burst ends
 //   native/realtime/{netlink_addon,proc_connector,sock_destroy}.c -> netlink_events.node (C)
 //                                                   the real-time source's proc connector and socket destroy events
@@ -22,7 +23,9 @@ const outDir = join(root, 'dist', 'native');
 
 const addons = [
   {
-    name: 'sock_diag.node', source: 'sock_diag.c', compiler: process.env.CC || 'cc', flags: ['-std=gnu11'],
+    name: 'sock_diag.node',
+    sources: ['sock_diag/addon.c', 'sock_diag/dump.c', 'sock_diag/proc_walk.c', 'sock_diag/malloc.c', 'sock_diag/util.c'],
+    compiler: process.env.CC || 'cc', flags: ['-std=gnu11'],
     without: 'the Linux collector will use ss -ltnuHe instead',
   },
   {

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { duration } from '../../config/types.js';
-import type { OutputConfig } from '../../config/schema.js';
+import type { OutputConfig } from '../pipeline/output-config.js';
 import { transportSpecs } from '../../transports/specs.js';
 import { heartbeatSchema, metricsSchema, outputCommonShape, spoolSchema } from '../pipeline/config.js';
 import { detectSchema } from '../detect/config.js';

@@ -5,8 +5,10 @@ import type { LoadedConfig } from './config.js';
 import { loadAgentId, makeAgentInfo } from '../ecs/agent-info.js';
 import { DocumentBuilder } from '../ecs/builder.js';
 import { readHostContextInWorker } from '../ecs/host-isolated.js';
+import { isShellLike } from '../detect/shell-like.js';
 import { ProcessTable } from '../lineage/process-table.js';
 import type { Logger } from '../log/logger.js';
+import { runtimeHousekeeping } from '../runtime/memory-housekeeping.js';
 import { createSource } from '../sources/index.js';
 import type { SourceKind } from '../sources/index.js';
 import type { Source } from '../sources/types.js';
@@ -61,7 +63,11 @@ export async function createAgentContext(
   const host = opts.hostInWorker === true ? await readHostContextInWorker(id) : await (await import('../ecs/host.js')).readHostContext(id);
   const builder = new DocumentBuilder(host, makeAgentInfo(id, host.hostname));
   const table = new ProcessTable({ hostId: host.id, bootId: host.boot.id });
-  const source = await createSource(opts.sourceKind ?? 'auto', logger, opts.realtime === true ? loaded.config.source : undefined);
+  const source = await createSource(opts.sourceKind ?? 'auto', logger, {
+    ...(opts.realtime === true ? { realtime: loaded.config.source } : {}),
+    housekeeping: runtimeHousekeeping,
+    stdinChecked: isShellLike,
+  });
   await source.start();
   return { stateDir, builder, table, source };
 }

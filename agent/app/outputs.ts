@@ -1,4 +1,4 @@
-import type { OutputConfig } from '../../config/schema.js';
+import type { OutputConfig } from '../pipeline/output-config.js';
 import { transportRegistry } from '../../transports/registry.js';
 import type { TransportContext } from '../../transports/types.js';
 import type { PipelineOptions } from '../pipeline/index.js';

@@ -2,12 +2,12 @@ import type { Logger } from '../log/logger.js';
 import type { AgentEventInput } from '../ecs/document.js';
 import { Action } from '../ecs/fields.js';
 import { errorMessage } from '../util/errors.js';
-import type { OutputConfig } from '../../config/schema.js';
+import type { OutputConfig } from './output-config.js';
 import type { SendResult, Transport } from '../../transports/types.js';
 import { Backoff } from './backoff.js';
 import type { DeadLetter } from './dead-letter.js';
 import type { Lane } from './lane.js';
-import type { LaneReader, ReadResult } from './spool-reader.js';
+import type { LaneReader, ReadResult } from './spool/reader.js';
 import { SpooledEvent } from './outbound.js';
 
 export interface DispatcherDeps {

@@ -5,7 +5,7 @@ import type { Logger } from '../log/logger.js';
 import type { AgentEventFactory, AgentEventInput, EcsDocument } from '../ecs/document.js';
 import { Action, Kind } from '../ecs/fields.js';
 import { PortwardenError, errorMessage } from '../util/errors.js';
-import type { OutputConfig } from '../../config/schema.js';
+import type { OutputConfig } from './output-config.js';
 import type { Transport } from '../../transports/types.js';
 import type { heartbeatSchema, metricsSchema, spoolSchema } from './config.js';
 import { CursorStore } from './cursor-store.js';
@@ -17,7 +17,7 @@ import { startMetricsServer } from './metrics.js';
 import { recover } from './recover.js';
 import type { RecoveryReport } from './recover.js';
 import { Spool } from './spool/spool.js';
-import { LaneReader } from './spool-reader.js';
+import { LaneReader } from './spool/reader.js';
 import { Telemetry } from './telemetry.js';
 import type { Pipeline, PipelineStats } from './types.js';
 

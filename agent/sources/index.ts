@@ -2,10 +2,20 @@ import type { Logger } from '../log/logger.js';
 import { Registry } from '../util/registry.js';
 import type { Source } from './types.js';
 import type { SourceConfig } from './config.js';
+import type { MakeHousekeeping } from './housekeeping.js';
 import { createLinuxSource } from './linux/index.js';
 
-/** `realtime`: the real-time feed to open at start, where the platform has one (the agent only). */
-type MakeSource = (logger: Logger, realtime?: SourceConfig) => Source;
+/** What agent/app/context.ts gives a collector. */
+export interface SourceOptions {
+  /** The real-time feed to open at start, where the platform has one (the agent only). */
+  realtime?: SourceConfig;
+  /** Memory housekeeping around bursts of work, where the collector has them (agent/runtime/). */
+  housekeeping?: MakeHousekeeping;
+  /** Whose socket stdin is checked for TCP, where the collector can tell (agent/detect/shell-like.ts). */
+  stdinChecked?: (comm: string) => boolean;
+}
+
+type MakeSource = (logger: Logger, opts: SourceOptions) => Source;
 
 /**
  * Every collector, one line each. Native collectors for Windows and macOS load lazily (they pull
@@ -13,13 +23,15 @@ type MakeSource = (logger: Logger, realtime?: SourceConfig) => Source;
  * Linux, Windows and macOS do not need it).
  */
 const collectors = {
-  linux: () => Promise.resolve((logger, realtime) => {
+  linux: () => Promise.resolve((logger, { realtime, housekeeping, stdinChecked }) => {
     // A container watching its host mounts the host's /proc elsewhere (the DaemonSet: /host/proc).
     const procRoot = process.env.PORTWARDEN_PROC_ROOT;
     return createLinuxSource({
       logger,
       ...(procRoot === undefined || procRoot === '' ? {} : { procRoot }),
       ...(realtime === undefined ? {} : { realtime: { mode: realtime.realtime, ringBytes: realtime.ring_buffer } }),
+      ...(housekeeping === undefined ? {} : { housekeeping }),
+      ...(stdinChecked === undefined ? {} : { stdinChecked }),
     });
   }),
   windows: async () => { const m = await import('./windows/index.js'); return (logger) => m.createWindowsSource({ logger }); },
@@ -43,7 +55,7 @@ export function collectorFor(platform: NodeJS.Platform): Exclude<SourceKind, 'au
 }
 
 /** Creates the collector `kind` names, or this platform's (`auto`). */
-export async function createSource(kind: SourceKind, logger: Logger, realtime?: SourceConfig): Promise<Source> {
+export async function createSource(kind: SourceKind, logger: Logger, opts: SourceOptions = {}): Promise<Source> {
   const make = await sourceRegistry.get(kind === 'auto' ? collectorFor(process.platform) : kind);
-  return make(logger, realtime);
+  return make(logger, opts);
 }

@@ -16,5 +16,10 @@ export function hostOsType(p: NodeJS.Platform): OsType | 'unix' {
   }
 }
 
+/** This host's OS type: the one place that reads it from process.platform. */
+export function thisHostOs(): OsType | 'unix' {
+  return hostOsType(process.platform);
+}
+
 /** `linux, windows or macos`, for messages. */
 export const OS_TYPES_TEXT = `${OS_TYPES.slice(0, -1).join(', ')} or ${OS_TYPES[OS_TYPES.length - 1] ?? ''}`;

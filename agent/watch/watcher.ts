@@ -7,6 +7,8 @@ import type { EventSink } from '../pipeline/types.js';
 import type { ListenerRecord, ProcessRecord, RealtimeEvent, RealtimeFeed, Snapshot, Source } from '../sources/types.js';
 import { errorMessage } from '../util/errors.js';
 import type { Lifecycle } from '../util/lifecycle.js';
+import { thisHostOs } from '../util/os.js';
+import type { OsType } from '../util/os.js';
 import { Handoff } from './handoff.js';
 import { diffListeners } from './listener-diff.js';
 import type { ListenerDiff, TrackedListener } from './listener-diff.js';
@@ -42,6 +44,8 @@ export interface WatcherOptions {
   shipProcesses: boolean;
   processFilter?: ProcessFilter;
   detect?: Detect;
+  /** The OS whose process events are reported: a new process is `started` on Windows, `exec` elsewhere. Default: this host's. */
+  os?: OsType | 'unix';
 }
 
 /**
@@ -71,7 +75,10 @@ export class Watcher implements Lifecycle {
   realtimeEvents = 0;
   realtimeLost = 0;
 
+  private readonly startAction: typeof Action.processExec | typeof Action.processStart;
+
   constructor(private readonly o: WatcherOptions) {
+    this.startAction = (o.os ?? thisHostOs()) === 'windows' ? Action.processStart : Action.processExec;
     this.warnings = new WarningAggregator(o.logger, (doc) => o.sink.accept(doc), o.builder.agentEvent);
   }
 
@@ -234,7 +241,7 @@ export class Watcher implements Lifecycle {
     for (const doc of out) await handoff.add(doc);
     // Built as they are handed over: a first tick on a host with thousands of listeners never
     // holds all their documents in memory at once (handoff.ts). Indexed loops and offer(): no
-    // iterator result and no promise per document on a first scan (util/v8-flags.ts).
+    // iterator result and no promise per document on a first scan (runtime/v8-flags.ts).
     const stopped = diff?.stopped ?? [];
     for (let i = 0; i < stopped.length; i++) {
       const t = stopped[i];
@@ -302,7 +309,7 @@ export class Watcher implements Lifecycle {
     }
     const fresh: ProcessRecord[] = [];
     // forEach and indexed loops, not for-of: a first scan runs without the optimizing compiler
-    // (util/v8-flags.ts), where each for-of step allocates an iterator result.
+    // (runtime/v8-flags.ts), where each for-of step allocates an iterator result.
     const startMs = new Map<ProcessRecord, number>();
     live.forEach((r) => {
       if (table.get(r.pid)?.record === r) return;
@@ -319,9 +326,9 @@ export class Watcher implements Lifecycle {
       const { node, change } = table.upsert(rec);
       const pending = rec.detailsPending === true;
       // A fork the kernel reported, still running its parent's image: announced now, as polling would.
-      if (recent.unannounced.delete(node.key) && !pending && change !== 'exec') this.processEvent(startAction(), node, out);
+      if (recent.unannounced.delete(node.key) && !pending && change !== 'exec') this.processEvent(this.startAction, node, out);
       if (change === 'new') {
-        const action = this.first || rec.existing === true ? Action.alreadyRunning : startAction();
+        const action = this.first || rec.existing === true ? Action.alreadyRunning : this.startAction;
         // Its document and detection need the command line and executable: wait for them.
         if (pending) this.held.set(node.key, action);
         else this.processEvent(action, node, out);
@@ -384,8 +391,4 @@ export class Watcher implements Lifecycle {
     await handoff.settle();
     return listeners.length;
   }
-}
-
-function startAction(): typeof Action.processExec | typeof Action.processStart {
-  return process.platform === 'win32' ? Action.processStart : Action.processExec;
 }

@@ -11,7 +11,7 @@ export type StartKeyOf = (pid: number) => string | undefined;
 /** The start key of every owner of `rows`, as the table knows it now ('' for an unknown pid). */
 export function ownerStarts(rows: readonly ListenerRecord[], startKeyOf: StartKeyOf): Map<number, string> {
   const starts = new Map<number, string>();
-  // Indexed loops: this runs on the first scan too, without the optimizing compiler (util/v8-flags.ts).
+  // Indexed loops: this runs on the first scan too, without the optimizing compiler (runtime/v8-flags.ts).
   for (let i = 0; i < rows.length; i++) {
     const owners = rows[i]?.owners ?? [];
     for (let j = 0; j < owners.length; j++) {

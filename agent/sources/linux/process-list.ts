@@ -8,7 +8,7 @@
 import type { ProcessRecord } from '../types.js';
 import { ListingGate, RECENT_AT_MOST } from './listing-gate.js';
 import type { ListingPlan, PidRange } from './listing-gate.js';
-import type { MemoryHousekeeping } from './memory-housekeeping.js';
+import type { MemoryHousekeeping } from '../housekeeping.js';
 import { ProcessDetails } from './process-details.js';
 import { hasEnded, listPids, readLight, readListed } from './process-reader.js';
 import type { ProcessReadContext, ReadDepth } from './process-reader.js';

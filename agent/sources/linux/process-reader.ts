@@ -6,15 +6,12 @@ import {
 } from './proc-parsers.js';
 import type { SockDiag } from './sock-diag.js';
 
-/** Programs whose stdin is worth checking against the TCP table (reverse and bind shells). */
-const SHELL_LIKE = /^(?:[a-z]*sh|busybox|python[0-9.]*|perl[0-9.]*|ruby[0-9.]*|php[0-9.]*|lua[0-9.]*|node|nc|ncat|socat)$/;
-
-/** Classifies fd 0; a socket of a shell-like program is looked up in its namespace's TCP table. */
+/** Classifies fd 0; a socket of a program ctx.stdinChecked accepts is looked up in its namespace's TCP table. */
 function stdinOf(base: string, comm: string, ctx: ProcessReadContext): ProcessRecord['stdin'] {
   const link = tryReadlink(`${base}/fd/0`);
   if (link === undefined) return undefined;
   const kind = classifyFdLink(link);
-  if (kind !== 'socket' || !SHELL_LIKE.test(comm)) return kind;
+  if (kind !== 'socket' || ctx.stdinChecked?.(comm) !== true) return kind;
   // The socket's own protocol, in O(1): every child that node or python starts with piped stdio
   // has a UNIX socket there, and the TCP tables below list every connection of the namespace
   // (4 MB and 100-250 ms on a host with 20,000 of them).
@@ -120,6 +117,11 @@ export interface ProcessReadContext {
   users: UserNames;
   /** The protocol of the socket behind an fd link (the sock_diag addon); absent without it. */
   socketProtocol?: (fdPath: string) => string | undefined;
+  /**
+   * Whether a socket on the stdin of a process named `comm` is checked for TCP (stdin `tcp`, not
+   * `socket`): detection policy, agent/detect/shell-like.ts. Absent: none is.
+   */
+  stdinChecked?: (comm: string) => boolean;
 }
 
 /**

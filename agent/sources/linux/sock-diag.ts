@@ -1,6 +1,6 @@
 /**
  * In-process NETLINK_SOCK_DIAG dump of listening sockets through our N-API addon
- * (`native/sock_diag.c`, built by `scripts/build-native.mjs` into `dist/native/sock_diag.node`).
+ * (`native/sock_diag/`, built by `scripts/build-native.mjs` into `dist/native/sock_diag.node`).
  * The kernel filters to TCP LISTEN and UDP bound-unconnected, so the cost grows with listeners only.
  */
 import { fileURLToPath } from 'node:url';
@@ -8,7 +8,7 @@ import { loadNativeAddon } from '../../util/native-addon.js';
 import { compressIpv6 } from './proc-parsers.js';
 import type { SocketRow } from './proc-parsers.js';
 
-/** Bytes per row in the addon's packed buffer (layout documented in native/sock_diag.c). */
+/** Bytes per row in the addon's packed buffer (layout documented in native/sock_diag/addon.c). */
 export const ROW_SIZE = 32;
 
 /** What the addon returns: packed rows and the names of the interfaces they are bound to. */

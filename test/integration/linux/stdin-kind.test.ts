@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { createServer, connect } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
+import { isShellLike } from '../../../agent/detect/shell-like.js';
 import { readProcess, UserNames } from '../../../agent/sources/linux/process-reader.js';
 import type { ProcessReadContext } from '../../../agent/sources/linux/process-reader.js';
 import { parseBtime } from '../../../agent/sources/linux/proc-parsers.js';
@@ -11,7 +12,7 @@ import { loadSockDiag } from '../../../agent/sources/linux/sock-diag.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const ctx: ProcessReadContext = {
-  procRoot: '/proc', clockTicks: 100, users: new UserNames(),
+  procRoot: '/proc', clockTicks: 100, users: new UserNames(), stdinChecked: isShellLike,
   bootTimeMs: (parseBtime(readFileSync('/proc/stat', 'utf8')) ?? 0) * 1000,
 };
 const diag = loadSockDiag();

@@ -7,7 +7,7 @@ import { Dataset, ECS_VERSION, Kind, MODULE } from '../../../../agent/ecs/fields
 import { heartbeatSchema, metricsSchema, outputCommonShape, spoolSchema } from '../../../../agent/pipeline/config.js';
 import type { PipelineOptions } from '../../../../agent/pipeline/index.js';
 import type { PipelineStats } from '../../../../agent/pipeline/types.js';
-import type { OutputConfig } from '../../../../config/schema.js';
+import type { OutputConfig } from '../../../../agent/pipeline/output-config.js';
 import { silentLogger } from '../../../../agent/log/logger.js';
 import type { Logger } from '../../../../agent/log/logger.js';
 import type { Transport } from '../../../../transports/types.js';

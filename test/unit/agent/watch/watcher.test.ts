@@ -18,7 +18,7 @@ const l = (port: number, owners: number[], address = '0.0.0.0'): ListenerRecord 
   netns: 'n1', transport: 'tcp', family: 'ipv4', address, port, inode: port, owners,
 });
 
-function setup(opts: { ship?: boolean; detect?: (d: EcsDocument) => EcsDocument[] } = {}) {
+function setup(opts: { ship?: boolean; detect?: (d: EcsDocument) => EcsDocument[]; os?: 'linux' | 'windows' } = {}) {
   const source = new FakeSource();
   const builder = new DocumentBuilder(sampleHost, sampleAgent);
   const out: EcsDocument[] = [];
@@ -27,6 +27,7 @@ function setup(opts: { ship?: boolean; detect?: (d: EcsDocument) => EcsDocument[
     source, builder, table: new ProcessTable({ hostId: 'h', bootId: 'b' }), logger,
     sink: { accept: (d) => { out.push(d); return Promise.resolve(); } }, intervalMs: 1000, shipProcesses: opts.ship ?? false,
     ...(opts.detect === undefined ? {} : { detect: opts.detect }),
+    ...(opts.os === undefined ? {} : { os: opts.os }),
   });
   return { source, w, out, logger, actions: () => out.map((d) => d.event.action) };
 }
@@ -83,6 +84,17 @@ test('process events are tracked always but shipped only when enabled; detection
   await on.w.tick();
   assert.deepEqual(on.actions(), ['already_running', 'exec', 'end']);
   assert.equal(on.out[1]?.['process' as never]?.['parent' as never]?.['name' as never], 'init');
+});
+
+test('a new process is `start` on Windows and `exec` elsewhere (the OS from util/os.ts unless given)', async () => {
+  for (const [os, action] of [['windows', 'start'], ['linux', 'exec']] as const) {
+    const { source, w, actions } = setup({ ship: true, os });
+    source.setProcesses([p(1, 0, 0, 'init')]);
+    await w.tick();
+    source.setProcesses([p(1, 0, 0, 'init'), p(5, 1, 9, 'svc')]);
+    await w.tick();
+    assert.deepEqual(actions(), ['already_running', action], os);
+  }
 });
 
 test('alerts from the detectors follow the listener event that raised them', async () => {

@@ -9,7 +9,7 @@ import type { RawDump } from '../../../../../agent/sources/linux/sock-diag.js';
 
 interface Row { v6: boolean; udp: boolean; port: number; inode: number; uid: number; ifindex: number; addr: number[] }
 
-/** Packs rows the way native/sock_diag.c does. */
+/** Packs rows the way native/sock_diag/dump.c does. */
 function pack(rows: Row[]): Uint8Array {
   const buf = new Uint8Array(rows.length * ROW_SIZE);
   const view = new DataView(buf.buffer);

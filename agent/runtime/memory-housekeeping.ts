@@ -1,25 +1,27 @@
 /**
- * Memory housekeeping of the Linux collector around bursts of work (the first scan of a busy
- * host, thousands of listeners coming or going) and after V8's major GCs.
+ * Memory housekeeping of the collector around bursts of work (the first scan of a busy host,
+ * thousands of listeners coming or going) and after V8's major GCs. The collector knows only the
+ * interface (agent/sources/housekeeping.ts); agent/app/context.ts injects this implementation.
  */
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import type { PerformanceEntry } from 'node:perf_hooks';
-import { beginBurst, endBurst, reduceHeap } from '../../util/v8-flags.js';
-import type { SockDiag } from './sock-diag.js';
+import type { MakeHousekeeping, MemoryHousekeeping } from '../sources/housekeeping.js';
+import { beginBurst, endBurst, reduceHeap } from './v8-flags.js';
 
 /** Shortest time between two hand-backs of the C heap's free pages (glibc malloc_trim). */
 const TRIM_MIN_GAP_MS = 10_000;
 
-export class MemoryHousekeeping {
+export class RuntimeHousekeeping implements MemoryHousekeeping {
   /** A burst whose follow-up (settle) is due. */
   private open = false;
   private lastTrim = 0;
   private gcWatch: PerformanceObserver | undefined;
   private trimTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly diag: SockDiag | undefined) {}
+  /** `trimMemory`: glibc malloc_trim through the collector's addon; undefined without it. */
+  constructor(private readonly trimMemory: (() => void) | undefined) {}
 
-  /** A burst began. `withV8Settings`: the one-off scan of many processes (V8's burst settings, util/v8-flags.ts). */
+  /** A burst began. `withV8Settings`: the one-off scan of many processes (V8's burst settings, v8-flags.ts). */
   burst(withV8Settings: boolean): void {
     this.open = true;
     if (withV8Settings) beginBurst();
@@ -40,7 +42,7 @@ export class MemoryHousekeeping {
     if (!this.open) return;
     this.open = false;
     endBurst();
-    if (!reduceHeap()) this.diag?.trimMemory();
+    if (!reduceHeap()) this.trimMemory?.();
   }
 
   /**
@@ -51,7 +53,7 @@ export class MemoryHousekeeping {
    * (start-up has several major GCs; V8's memory reduction, the one that frees most, comes last).
    */
   watch(): void {
-    if (this.diag === undefined || this.gcWatch !== undefined) return;
+    if (this.trimMemory === undefined || this.gcWatch !== undefined) return;
     this.gcWatch = new PerformanceObserver((list) => {
       const major = list.getEntries().some((e) => (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR);
       if (!major || this.trimTimer !== undefined) return;
@@ -59,7 +61,7 @@ export class MemoryHousekeeping {
       this.trimTimer = setTimeout(() => {
         this.trimTimer = undefined;
         this.lastTrim = Date.now();
-        this.diag?.trimMemory();
+        this.trimMemory?.();
       }, wait).unref();
     });
     this.gcWatch.observe({ entryTypes: ['gc'] });
@@ -72,3 +74,6 @@ export class MemoryHousekeeping {
     this.trimTimer = undefined;
   }
 }
+
+/** What agent/app/context.ts gives the collector. */
+export const runtimeHousekeeping: MakeHousekeeping = (trimMemory) => new RuntimeHousekeeping(trimMemory);

@@ -1,11 +1,11 @@
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import type { Logger } from '../log/logger.js';
-import { decodeFrame, frameIsFor } from './spool/frame.js';
-import type { Frame } from './spool/frame.js';
-import type { CursorPos } from './cursor-store.js';
-import type { Lane } from './lane.js';
-import type { SegmentInfo } from './spool/recovery.js';
+import type { Logger } from '../../log/logger.js';
+import { decodeFrame, frameIsFor } from './frame.js';
+import type { Frame } from './frame.js';
+import type { CursorPos } from '../cursor-store.js';
+import type { Lane } from '../lane.js';
+import type { SegmentInfo } from './recovery.js';
 
 export interface ReadResult {
   frames: Frame[];
