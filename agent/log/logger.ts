@@ -1,4 +1,5 @@
 import winston from 'winston';
+import { visible } from '../util/terminal-text.js';
 import { ecsFormat } from '@elastic/ecs-winston-format';
 
 /**
@@ -41,7 +42,7 @@ const human = winston.format.combine(
   winston.format.printf((info) => {
     const { level, message, timestamp, ...rest } = info;
     const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : '';
-    return `${String(timestamp)} portwarden ${level}: ${String(message)}${extra}`;
+    return `${String(timestamp)} portwarden ${level}: ${visible(String(message))}${visible(extra)}`;
   }),
 );
 

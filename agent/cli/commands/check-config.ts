@@ -1,5 +1,6 @@
 import { stringify } from 'yaml';
 import { loadConfig } from '../../app/config.js';
+import { visibleLines } from '../../util/terminal-text.js';
 import { parseCommandArgs } from '../command.js';
 import type { CliIO, Command } from '../command.js';
 
@@ -30,7 +31,7 @@ export const checkConfigCommand: Command = {
       return Promise.resolve(0);
     }
     const loaded = loadConfig(values.config, io.env);
-    io.stdout.write(`# ${loaded.file}: valid\n${stringify(redact(loaded.config))}`);
+    io.stdout.write(visibleLines(`# ${loaded.file}: valid\n${stringify(redact(loaded.config))}`));
     return Promise.resolve(0);
   },
 };
