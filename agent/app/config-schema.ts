@@ -5,6 +5,7 @@
  * commands, docs), never the running agent.
  */
 import { z } from 'zod';
+import cron from 'node-cron';
 import { duration } from '../../config/types.js';
 import type { OutputConfig } from '../../config/schema.js';
 import { transportSpecs } from '../../transports/specs.js';
@@ -38,7 +39,9 @@ export const eventsSchema = z.strictObject({
 
 export const inventorySchema = z.strictObject({
   enabled: z.boolean().default(true).describe('emit a full listener inventory on a schedule'),
-  schedule: z.string().default('0 * * * *').describe('cron schedule (node-cron syntax) of the inventory, default hourly'),
+  schedule: z.string().default('0 * * * *')
+    .refine((expr) => cron.validate(expr), { error: (iss) => `a cron schedule (node-cron syntax, e.g. "0 * * * *"), got ${JSON.stringify(iss.input)}` })
+    .describe('cron schedule (node-cron syntax) of the inventory, default hourly'),
 }).prefault({}).describe('regular audit of the listener table as event.kind: state');
 
 export const configSchema = z.strictObject({
