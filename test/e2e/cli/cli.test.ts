@@ -13,7 +13,7 @@ const run = promisify(execFile);
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [cliPath, ...args]);
+    const { stdout, stderr } = await run(process.execPath, [cliPath, ...args], { maxBuffer: 256 * 1024 * 1024 });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -169,4 +169,15 @@ test('check-config reports every problem in one run: wrong types, typos, missing
   const rules = await cli(['check-config', '--config', valid]);
   assert.equal(rules.code, 2, rules.stderr);
   assert.match(rules.stderr, /acme\.yaml: rules\[0\] \(id acme-1\)\.tactic: expected an ATT&CK tactic id like TA0003/);
+});
+
+test('data_stream.namespace from the config is in every document `listeners --json` prints', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-ns-'));
+  const file = configFile(`state_dir: ${join(dir, 'state')}\ndata_stream: { namespace: ops_eu }\n`);
+  const r = await cli(['listeners', '--json', '--config', file]);
+  assert.equal(r.code, 0, r.stderr);
+  const docs = r.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { data_stream: { namespace: string }; host: { architecture: string } });
+  assert.ok(docs.length > 0);
+  for (const d of docs) assert.equal(d.data_stream.namespace, 'ops_eu');
+  assert.ok(docs.every((d) => d.host.architecture !== 'x64' && d.host.architecture !== 'arm64'));
 });
