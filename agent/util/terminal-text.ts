@@ -29,3 +29,11 @@ export function visible(s: string): string {
 export function visibleLines(text: string): string {
   return text.split('\n').map(visible).join('\n');
 }
+
+/**
+ * One control character as visible text (`\t`, `\r`, `\n`, `\xNN`): for wire formats without a
+ * hex escape of their own (CEF, LEEF), which then escape its backslash.
+ */
+export function controlText(ch: string): string {
+  return escapeOne(ch);
+}
