@@ -27,14 +27,14 @@ test('`listeners --json | head -1` and `run | head -1` end quietly with exit 0 w
   const chain = await startListenerChain('pw-epipe', Array.from({ length: 150 }, () => 'tcp:127.0.0.1:0'));
   t.after(() => { chain.kill(); });
 
-  const listeners = await intoHead(['listeners', '--json']);
+  const dir = mkdtempSync(join(tmpdir(), 'pw-epipe-'));
+  const config = join(dir, 'portwarden.yaml');
+  writeFileSync(config, `state_dir: ${join(dir, 'state')}\ndetect: { enabled: false }\nlog: { file: ${join(dir, 'agent.log')} }\noutputs: [{ type: stdout }]\n`);
+  const listeners = await intoHead(['listeners', '--json', '--config', config]);
   assert.equal(listeners.stderr, '');
   assert.equal(listeners.code, 0);
   assert.match(listeners.stdout, /^\{"@timestamp":/);
 
-  const dir = mkdtempSync(join(tmpdir(), 'pw-epipe-'));
-  const config = join(dir, 'portwarden.yaml');
-  writeFileSync(config, `state_dir: ${join(dir, 'state')}\ndetect: { enabled: false }\nlog: { file: ${join(dir, 'agent.log')} }\noutputs: [{ type: stdout }]\n`);
   const agent = await intoHead(['run', '--config', config]);
   assert.equal(agent.stderr, '');
   assert.equal(agent.code, 0);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -115,7 +115,15 @@ test('the embedded default (no config) prints ECS documents on stdout and stops 
   const server = createServer(); // at least one listener to report, whatever the machine runs
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.after(() => { server.close(); });
-  const proc = spawn(process.execPath, [cliPath, 'run'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The embedded default keeps its state in /var/lib/portwarden as root: run it as nobody, whose
+  // default state dir is under XDG_STATE_HOME, a temp dir of this test.
+  const state = mkdtempSync(join(tmpdir(), 'pw-embedded-'));
+  chmodSync(state, 0o777);
+  t.after(() => { rmSync(state, { recursive: true, force: true }); });
+  const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+  const proc = spawn(process.execPath, [cliPath, 'run'], {
+    stdio: ['ignore', 'pipe', 'pipe'], ...asNobody, env: { PATH: process.env.PATH ?? '', XDG_STATE_HOME: state },
+  });
   let out = '';
   proc.stdout.on('data', (b: Buffer) => { out += b.toString(); });
   const exited = new Promise<number | null>((r) => proc.once('exit', (c) => { r(c); }));

@@ -41,13 +41,13 @@ test('a listener under a process named with escape sequences is shown escaped by
   t.after(() => { chain.kill(); });
   const port = chain.opened[0]?.port ?? 0;
 
-  const table = await onPty(['listeners', '--port', String(port)], (o) => o.includes(`:${port}`) && o.includes('\n', o.indexOf(`:${port}`)));
-  assertNoRawEscapes(table);
-  assert.ok(table.includes(`${SHOWN}[${chain.proc.pid}]`), `the ancestry names the process escaped:\n${table}`);
-
   const dir = mkdtempSync(join(tmpdir(), 'pw-hostile-'));
   const config = join(dir, 'portwarden.yaml');
   writeFileSync(config, `state_dir: ${join(dir, 'state')}\ninterval: 250ms\ndetect: { enabled: false }\nlog: { file: ${join(dir, 'agent.log')} }\noutputs: [{ type: stdout }]\n`);
+  const table = await onPty(['listeners', '--config', config, '--port', String(port)], (o) => o.includes(`:${port}`) && o.includes('\n', o.indexOf(`:${port}`)));
+  assertNoRawEscapes(table);
+  assert.ok(table.includes(`${SHOWN}[${chain.proc.pid}]`), `the ancestry names the process escaped:\n${table}`);
+
   const lines = await onPty(['run', '--config', config], (o) => o.includes(`:${port}`) && o.includes(SHOWN));
   assertNoRawEscapes(lines);
   const line = lines.split('\n').find((l) => l.includes(`:${port}`)) ?? '';
