@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, errorMessage } from '../agent/util/errors.js';
+import { didYouMean, keysAt } from './suggest.js';
 
 /**
  * The generic config loader: YAML, `${ENV}` interpolation, and zod issues turned into ConfigErrors
@@ -56,11 +57,28 @@ export function interpolate(value: unknown, env: NodeJS.ProcessEnv, file: string
   return value;
 }
 
-function describeIssue(issue: z.core.$ZodIssue): { path: PropertyKey[]; expected: string } {
+/** A value as the user wrote it, short: `true`, `"fast"`, `a list`, `a mapping`. */
+function shown(input: unknown): string {
+  if (Array.isArray(input)) return 'a list';
+  if (input === null) return 'null';
+  if (typeof input === 'object') return 'a mapping';
+  if (typeof input === 'string') return JSON.stringify(input.length > 60 ? `${input.slice(0, 60)}...` : input);
+  return typeof input === 'number' || typeof input === 'boolean' || typeof input === 'bigint' ? String(input) : typeof input;
+}
+
+type Suggest = (path: readonly PropertyKey[], key: string) => string | undefined;
+
+function describeIssue(issue: z.core.$ZodIssue, suggest: Suggest): { path: PropertyKey[]; expected: string } {
   const path = [...issue.path];
   switch (issue.code) {
     case 'unrecognized_keys':
-      return { path, expected: `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}` };
+      return {
+        path,
+        expected: issue.keys.map((k) => {
+          const near = suggest(path, k);
+          return `unknown key "${k}"${near === undefined ? '' : ` (did you mean "${near}"?)`}`;
+        }).join('; '),
+      };
     case 'invalid_union': {
       if (issue.discriminator !== undefined && issue.errors.length === 0 && 'options' in issue) {
         const opts = (issue.options ?? []).map((o) => JSON.stringify(o)).join(', ');
@@ -69,30 +87,41 @@ function describeIssue(issue: z.core.$ZodIssue): { path: PropertyKey[]; expected
       // One union member failed: report the deepest issue of the closest member.
       const inner = issue.errors.flat()[0];
       if (inner !== undefined) {
-        const d = describeIssue(inner);
+        const d = describeIssue(inner, (p, k) => suggest([...path, ...p], k));
         return { path: [...path, ...d.path], expected: d.expected };
       }
       return { path, expected: issue.message };
     }
     case 'invalid_type':
-      if (issue.input === undefined) return { path, expected: `missing (expected ${issue.expected})` };
-      return { path, expected: issue.message };
+      // Issues carry `input` only for values that are there (safeParse with reportInput).
+      if (!('input' in issue) || issue.input === undefined) return { path, expected: `missing (expected ${issue.expected})` };
+      return { path, expected: `expected ${issue.expected}, got ${shown(issue.input)}` };
     default:
       return { path, expected: issue.message };
   }
 }
 
-/** Validates a plain object (already interpolated) against `schema`; throws ConfigError. */
+/** Every schema problem of a plain object (already interpolated), in document order; none when valid. */
+export function schemaProblems<S extends z.ZodType>(schema: S, raw: unknown, file: string):
+  { kind: 'ok'; data: z.output<S> } | { kind: 'invalid'; problems: ConfigError[] } {
+  const input = raw ?? {};
+  const result = schema.safeParse(input, { reportInput: true });
+  if (result.success) return { kind: 'ok', data: result.data };
+  const suggest: Suggest = (path, key) => didYouMean(key, keysAt(schema, input, path));
+  const problems = result.error.issues.map((issue) => {
+    const { path, expected } = describeIssue(issue, suggest);
+    return new ConfigError(file, formatPath(path), expected);
+  });
+  return { kind: 'invalid', problems: problems.length > 0 ? problems : [new ConfigError(file, '', 'invalid configuration')] };
+}
+
+/** Validates a plain object (already interpolated) against `schema`; throws the first problem as a ConfigError. */
 export function validate<S extends z.ZodType>(schema: S, raw: unknown, file: string): z.output<S> {
-  const result = schema.safeParse(raw ?? {});
-  if (!result.success) {
-    const first = result.error.issues[0];
-    if (first === undefined) throw new ConfigError(file, '', 'invalid configuration');
-    const { path, expected } = describeIssue(first);
-    const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more problem(s))` : '';
-    throw new ConfigError(file, formatPath(path), expected + more);
-  }
-  return result.data;
+  const result = schemaProblems(schema, raw, file);
+  if (result.kind === 'ok') return result.data;
+  const [first, ...rest] = result.problems;
+  if (first === undefined || rest.length === 0) throw first ?? new ConfigError(file, '', 'invalid configuration');
+  throw new ConfigError(first.file, first.keyPath, `${first.expected} (and ${rest.length} more problem(s); \`portwarden check-config\` lists them all)`);
 }
 
 /** Reads a YAML config file and interpolates `${ENV}`: the raw settings, not validated yet. */

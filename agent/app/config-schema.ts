@@ -5,6 +5,7 @@
  * commands, docs), never the running agent.
  */
 import { z } from 'zod';
+import cron from 'node-cron';
 import { duration } from '../../config/types.js';
 import type { OutputConfig } from '../pipeline/output-config.js';
 import { transportSpecs } from '../../transports/specs.js';
@@ -38,10 +39,21 @@ export const eventsSchema = z.strictObject({
 
 export const inventorySchema = z.strictObject({
   enabled: z.boolean().default(true).describe('emit a full listener inventory on a schedule'),
-  schedule: z.string().default('0 * * * *').describe('cron schedule (node-cron syntax) of the inventory, default hourly'),
+  schedule: z.string().default('0 * * * *')
+    .refine((expr) => cron.validate(expr), { error: (iss) => `a cron schedule (node-cron syntax, e.g. "0 * * * *"), got ${JSON.stringify(iss.input)}` })
+    .describe('cron schedule (node-cron syntax) of the inventory, default hourly'),
 }).prefault({}).describe('regular audit of the listener table as event.kind: state');
 
+/** Elastic's naming rules for a data stream namespace: lower case, no `-`, none of \ / * ? " < > | , # : or space, at most 100 bytes. */
+export const dataStreamSchema = z.strictObject({
+  namespace: z.string().default('default')
+    .refine((ns) => ns !== '' && Buffer.byteLength(ns) <= 100 && ns === ns.toLowerCase() && !/[-\\/*?"<>|,#: ]/.test(ns),
+      { error: (iss) => `a data stream namespace: lower case, at most 100 bytes, none of - \\ / * ? " < > | , # : or space; got ${JSON.stringify(iss.input)}` })
+    .describe('data_stream.namespace of every event (logs-<event.dataset>-<namespace>); set an elasticsearch output\'s namespace to the same'),
+}).prefault({}).describe('the data stream fields of every event');
+
 export const configSchema = z.strictObject({
+  data_stream: dataStreamSchema,
   state_dir: z.string().optional()
     .describe('where agent id, spool, cursors and baseline live; default /var/lib/portwarden as root, else ~/.local/state/portwarden'),
   interval: duration().default(1000).refine((ms) => ms >= 100, 'expected at least 100ms')

@@ -61,7 +61,7 @@ export async function createAgentContext(
   // The long-running agent reads host metadata in a worker thread, so systeminformation never stays
   // in its memory (host-isolated.ts); one-shot commands read it in-process, sooner.
   const host = opts.hostInWorker === true ? await readHostContextInWorker(id) : await (await import('../ecs/host.js')).readHostContext(id);
-  const builder = new DocumentBuilder(host, makeAgentInfo(id, host.hostname));
+  const builder = new DocumentBuilder(host, makeAgentInfo(id, host.hostname), loaded.config.data_stream.namespace);
   const table = new ProcessTable({ hostId: host.id, bootId: host.boot.id });
   const source = await createSource(opts.sourceKind ?? 'auto', logger, {
     ...(opts.realtime === true ? { realtime: loaded.config.source } : {}),

@@ -5,6 +5,8 @@
 import '../runtime/heap-tuning.js';
 
 const { main } = await import('./main.js');
+const { exitQuietlyOnBrokenPipe } = await import('./broken-pipe.js');
+exitQuietlyOnBrokenPipe(process.stdout, process.argv[2]);
 process.exitCode = await main(process.argv.slice(2), {
   stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env,
 });

@@ -1,5 +1,6 @@
 import { agentVersion } from '../ecs/agent-info.js';
 import { ConfigError, UsageError, errorMessage } from '../util/errors.js';
+import { visibleLines } from '../util/terminal-text.js';
 import type { CliIO } from './command.js';
 import { commands, summaries } from './commands/index.js';
 
@@ -38,14 +39,14 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     return await (await commands.get(name)).run(rest, io);
   } catch (err) {
     if (err instanceof ConfigError) {
-      io.stderr.write(`portwarden: configuration error: ${err.message}\n`);
+      io.stderr.write(`portwarden: configuration error: ${visibleLines(err.message)}\n`);
       return 2;
     }
     if (err instanceof UsageError) {
-      io.stderr.write(`${err.message}\n`);
+      io.stderr.write(`${visibleLines(err.message)}\n`);
       return 2;
     }
-    io.stderr.write(`portwarden: ${errorMessage(err)}\n`);
+    io.stderr.write(`portwarden: ${visibleLines(errorMessage(err))}\n`);
     return 1;
   }
 }

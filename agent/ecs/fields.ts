@@ -2,7 +2,7 @@
  * Every ECS field path, dataset, kind and action that portwarden reads or writes by name.
  * Nothing else in the tree spells these strings: import them from here.
  */
-export const ECS_VERSION = '9.4.0';
+export { ECS_VERSION } from '../util/ecs-version.js';
 export const MODULE = 'portwarden';
 
 export const Dataset = {

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { arch, hostname, networkInterfaces, platform } from 'node:os';
+import { arch, hostname, machine, networkInterfaces, platform } from 'node:os';
 import si from 'systeminformation';
 import { hostOsType } from '../util/os.js';
 import type { OsType } from '../util/os.js';
+import { beatsArchitecture, beatsPlatform } from './host-os.js';
 
 /** The `host.*` block, read once at start-up (systeminformation) and cached. */
 export interface HostContext {
@@ -14,6 +15,14 @@ export interface HostContext {
   ip: string[];
   mac: string[];
   boot: { id: string };
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 function readTrim(path: string): string | undefined {
@@ -52,19 +61,20 @@ export async function readHostContext(fallbackId: string): Promise<HostContext> 
   const bootId = readTrim('/proc/sys/kernel/random/boot_id') ?? `boot-${bootStart}`;
   const short = hostname().toLowerCase();
   const fqdn = osInfo?.fqdn !== undefined && osInfo.fqdn !== '' ? osInfo.fqdn.toLowerCase() : short;
-  const os: HostContext['os'] = { type: hostOsType(platform()), platform: osInfo?.platform ?? platform() };
+  const osRelease = platform() === 'linux' ? readText('/etc/os-release') ?? readText('/usr/lib/os-release') : undefined;
+  const os: HostContext['os'] = { type: hostOsType(platform()), platform: beatsPlatform(platform(), osRelease) };
   if (osInfo !== undefined) {
     if (osInfo.distro !== '') os.name = osInfo.distro;
     if (osInfo.release !== '') os.version = osInfo.release;
     if (osInfo.kernel !== '') os.kernel = osInfo.kernel;
     if (osInfo.distro !== '') os.full = `${osInfo.distro} ${osInfo.release}`.trim();
-    if (os.type === 'linux' && osInfo.platform === 'linux') os.family = familyOf(osInfo.distro);
+    if (os.type === 'linux') os.family = familyOf(osInfo.distro);
   }
   return {
     id: machineId ?? fallbackId,
     name: fqdn,
     hostname: short,
-    architecture: osInfo?.arch ?? arch(),
+    architecture: beatsArchitecture(machine(), arch()),
     os,
     ip: [...ip],
     mac: [...mac],

@@ -1,5 +1,7 @@
 import winston from 'winston';
-import { ecsFormat } from '@elastic/ecs-winston-format';
+import { visible } from '../util/terminal-text.js';
+import { ecsFields, ecsStringify } from '@elastic/ecs-winston-format';
+import { ECS_VERSION } from '../util/ecs-version.js';
 
 /**
  * The agent's own diagnostics. Never written into an event stream: it goes to stderr or to a log
@@ -41,12 +43,19 @@ const human = winston.format.combine(
   winston.format.printf((info) => {
     const { level, message, timestamp, ...rest } = info;
     const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : '';
-    return `${String(timestamp)} portwarden ${level}: ${String(message)}${extra}`;
+    return `${String(timestamp)} portwarden ${level}: ${visible(String(message))}${visible(extra)}`;
   }),
 );
 
+// The library stamps its own ECS version (8.10.0); the agent's logs and events share one.
+const ecsVersion = winston.format((info) => {
+  info['ecs.version'] = ECS_VERSION;
+  return info;
+});
+const ecs = winston.format.combine(ecsFields({ serviceName: 'portwarden', convertErr: true }), ecsVersion(), ecsStringify());
+
 export function createLogger(opts: LoggerOptions): Logger {
-  const format = opts.format === 'ecs' ? ecsFormat({ serviceName: 'portwarden', convertErr: true }) : human;
+  const format = opts.format === 'ecs' ? ecs : human;
   const transport = opts.file === undefined
     ? new winston.transports.Stream({ stream: process.stderr })
     : new winston.transports.File({ filename: opts.file, maxsize: 10 * 1024 * 1024, maxFiles: 5, tailable: true });

@@ -41,7 +41,7 @@ export async function startListenerChain(outerName: string, specs: string[], net
   execFileSync('chmod', ['755', outer]);
   const script = fixture('scripts', 'listen.py');
   // Arguments travel as positional parameters, never spliced into the shell text.
-  const inner = `sh -c 'python3 "$@"; exit 0' sh ${[script, ...specs].map((_, i) => `"$${i + 1}"`).join(' ')}; exit 0`;
+  const inner = `sh -c 'python3 "$@"; exit 0' sh ${[script, ...specs].map((_, i) => '"${' + String(i + 1) + '}"').join(' ')}; exit 0`;
   const argv = [outer, '-c', inner, outerName, script, ...specs];
   const [cmd, ...args] = netns === undefined ? argv : ['ip', 'netns', 'exec', netns, ...argv];
   const proc = spawn(cmd ?? outer, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });

@@ -1,6 +1,7 @@
 import type { EcsDocument } from '../../agent/ecs/document.js';
 import { getField } from '../../agent/ecs/document.js';
 import { F } from '../../agent/ecs/fields.js';
+import { visible } from '../../agent/util/terminal-text.js';
 
 interface LineageEntry { pid?: number; name?: string }
 
@@ -23,8 +24,12 @@ export function chainText(doc: EcsDocument): string {
   return [self, ...parents].join(' <- ');
 }
 
-/** One readable line per event, for a person watching a terminal. */
+/** One readable line per event, for a person watching a terminal; host strings shown escaped. */
 export function formatHuman(doc: EcsDocument): string {
+  return visible(humanLine(doc));
+}
+
+function humanLine(doc: EcsDocument): string {
   const time = doc['@timestamp'].slice(11, 23);
   const action = doc.event.action;
   if (doc.event.dataset === 'portwarden.network') {

@@ -3,6 +3,7 @@ import type { EcsDocument } from '../../agent/ecs/document.js';
 import { F } from '../../agent/ecs/fields.js';
 import type { EncodeContext } from './encoder-common.js';
 import { bsdHeader, text } from './encoder-common.js';
+import { controlText } from '../../agent/util/terminal-text.js';
 
 /** `[cef key, ECS path, label for custom keys]`; documented in docs/syslog.md. */
 export const CEF_MAP: readonly (readonly [key: string, path: string, label?: string])[] = [
@@ -28,15 +29,32 @@ export const CEF_MAP: readonly (readonly [key: string, path: string, label?: str
   ['cn1', F.eventRiskScore, 'risk_score'],
 ];
 
-/** Header fields: `\` and `|` escaped; line breaks are not allowed there and become spaces. */
+// eslint-disable-next-line no-control-regex -- control characters must never reach the wire raw
+const CEF_HEADER_SPECIAL = /[\\|\u0000-\u001f\u007f-\u009f]/g;
+// eslint-disable-next-line no-control-regex -- control characters must never reach the wire raw
+const CEF_VALUE_SPECIAL = /[\\=\u0000-\u001f\u007f-\u009f]/g;
+
+/**
+ * Header fields (ArcSight CEF): `\` and `|` escaped with a backslash. The header has no escape for
+ * line breaks or other control characters: they are written as the text `\n`, `\r`, `\t`, `\xNN`
+ * (its backslash escaped, so a parser reads back a backslash, `n`, ...), never raw.
+ */
 export function escapeCefHeader(v: string): string {
-  return v.replace(/[\\|]/g, '\\$&').replace(/[\r\n]+/g, ' ');
+  return v.replace(CEF_HEADER_SPECIAL, (ch) => (ch === '\\' || ch === '|' ? `\\${ch}` : `\\${controlText(ch)}`));
 }
 
-/** Extension values: `\` and `=` escaped, CR and LF written as `\r` and `\n` (CEF multi-line rule). */
+/**
+ * Extension values (ArcSight CEF): `\` and `=` escaped with a backslash; each CR is `\r` and each
+ * LF `\n` (the spec's multi-line escapes, so CR LF is `\r\n`); other control characters are written
+ * as the text `\xNN` / `\t` (backslash escaped), never raw. `|` needs no escape here.
+ */
 export function escapeCefValue(v: string): string {
-  if (!/[\\=\r\n]/.test(v)) return v;
-  return v.replace(/[\\=]/g, '\\$&').replace(/\r\n|\n/g, '\\n').replace(/\r/g, '\\r');
+  return v.replace(CEF_VALUE_SPECIAL, (ch) => {
+    if (ch === '\\' || ch === '=') return `\\${ch}`;
+    if (ch === '\r') return '\\r';
+    if (ch === '\n') return '\\n';
+    return `\\${controlText(ch)}`;
+  });
 }
 
 /** CEF severity 0-10 from ECS event.severity (21 -> 2, 47 -> 5, 73 -> 7, 99 -> 10); 1 when absent. */

@@ -3,6 +3,7 @@ import { F } from '../../agent/ecs/fields.js';
 import type { EncodeContext } from './encoder-common.js';
 import { bsdHeader, text } from './encoder-common.js';
 import { cefSeverity } from './encoder-cef.js';
+import { controlText } from '../../agent/util/terminal-text.js';
 
 /** `[leef key, ECS path]`: QRadar's predefined keys first, then portwarden's own. See docs/syslog.md. */
 export const LEEF_MAP: readonly (readonly [key: string, path: string])[] = [
@@ -30,15 +31,30 @@ export const LEEF_MAP: readonly (readonly [key: string, path: string])[] = [
 export const LEEF_DELIMITER = '\t';
 export const LEEF_TIME_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSX";
 
-/** Header fields: `|` escaped with a backslash (and `\` itself); line breaks become spaces. */
+// eslint-disable-next-line no-control-regex -- control characters must never reach the wire raw
+const LEEF_HEADER_SPECIAL = /[\\|\u0000-\u001f\u007f-\u009f]/g;
+// eslint-disable-next-line no-control-regex -- control characters must never reach the wire raw
+const LEEF_VALUE_SPECIAL = /[\\\u0000-\u001f\u007f-\u009f]/g;
+
+/**
+ * Header fields (IBM LEEF 2.0): `\` and `|` escaped with a backslash; control characters written as
+ * the text `\t`, `\r`, `\n`, `\xNN` (its backslash escaped), never raw.
+ */
 export function escapeLeefHeader(v: string): string {
-  return v.replace(/[\\|]/g, '\\$&').replace(/[\r\n\t]+/g, ' ');
+  return v.replace(LEEF_HEADER_SPECIAL, (ch) => (ch === '\\' || ch === '|' ? `\\${ch}` : `\\${controlText(ch)}`));
 }
 
-/** Values: the delimiter and line breaks cannot appear raw; they are written as `\t`, `\n`, `\r`. */
+/**
+ * Attribute values (IBM LEEF 2.0): the backslash escaped as `\\` and the TAB delimiter as `\t`, so
+ * values are unambiguous; CR and LF as `\r` and `\n`; other control characters (C0, DEL, C1) as
+ * the text `\xNN` (its backslash escaped). Nothing below U+0020, DEL or C1 is written raw.
+ */
 export function escapeLeefValue(v: string): string {
-  if (!/[\t\r\n]/.test(v)) return v;
-  return v.replace(/\t/g, '\\t').replace(/\r\n|\n/g, '\\n').replace(/\r/g, '\\r');
+  return v.replace(LEEF_VALUE_SPECIAL, (ch) => {
+    if (ch === '\\') return '\\\\';
+    if (ch === '\t' || ch === '\r' || ch === '\n') return controlText(ch);
+    return `\\${controlText(ch)}`;
+  });
 }
 
 /**

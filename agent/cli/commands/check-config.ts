@@ -1,13 +1,21 @@
 import { stringify } from 'yaml';
-import { loadConfig } from '../../app/config.js';
+import { preflight } from '../../app/preflight.js';
+import { visibleLines } from '../../util/terminal-text.js';
 import { parseCommandArgs } from '../command.js';
 import type { CliIO, Command } from '../command.js';
 
-const HELP = `Usage: portwarden check-config [--config FILE]
+const HELP = `Usage: portwarden check-config [--config FILE] [--schema-only]
 
-Validates the configuration and prints it resolved (defaults filled in, durations in ms, sizes
-in bytes, \${ENV} interpolated) with secrets redacted. Without --config: the embedded default.
-Exit code 0 when valid, 2 with the file, the key path and what was expected when not.`;
+Validates the configuration as \`run\` does before it starts (schema, rule files parsed and
+compiled, TLS files readable PEM, state dir writable) and prints it resolved (defaults filled in,
+durations in ms, sizes in bytes, \${ENV} interpolated) with secrets redacted. Without --config:
+the embedded default. Exit code 0 when valid; 2 when not, with every problem on its own line:
+the file, the key path, what was expected and what was found; unknown keys with a did-you-mean.
+
+Options:
+  --config FILE   the config to check
+  --schema-only   check the schema only, not this host's files (a config written for another host)
+  -h, --help      this help`;
 
 const SECRET_KEYS = new Set(['password', 'token', 'api_key', 'secret', 'passphrase']);
 
@@ -24,13 +32,19 @@ export const checkConfigCommand: Command = {
   name: 'check-config',
   help: HELP,
   run(argv: string[], io: CliIO): Promise<number> {
-    const { values } = parseCommandArgs('check-config', argv, { config: { type: 'string', short: 'c' } });
+    const { values } = parseCommandArgs('check-config', argv, { config: { type: 'string', short: 'c' }, 'schema-only': { type: 'boolean' } });
     if (values.help === true) {
       io.stdout.write(`${HELP}\n`);
       return Promise.resolve(0);
     }
-    const loaded = loadConfig(values.config, io.env);
-    io.stdout.write(`# ${loaded.file}: valid\n${stringify(redact(loaded.config))}`);
+    const result = preflight(values.config, io.env, { hostChecks: values['schema-only'] !== true });
+    if (result.kind === 'invalid') {
+      for (const p of result.problems) io.stderr.write(`portwarden: configuration error: ${visibleLines(p.message)}\n`);
+      io.stderr.write(`portwarden: ${result.problems.length} problem(s) found\n`);
+      return Promise.resolve(2);
+    }
+    const { loaded } = result;
+    io.stdout.write(visibleLines(`# ${loaded.file}: valid\n${stringify(redact(loaded.config))}`));
     return Promise.resolve(0);
   },
 };

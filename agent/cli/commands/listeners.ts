@@ -8,6 +8,7 @@ import { createAgentContext } from '../../app/context.js';
 import { intOption, parseCommandArgs } from '../command.js';
 import type { CliIO, Command } from '../command.js';
 import { chainText, hostPortText } from '../../../transports/stdout/human.js';
+import { visible, visibleLines } from '../../util/terminal-text.js';
 
 const HELP = `Usage: portwarden listeners [--json] [--port N] [--pid N] [--config FILE]
 
@@ -28,7 +29,7 @@ function s(v: unknown): string {
   return typeof v === 'string' || typeof v === 'number' ? String(v) : '';
 }
 
-/** Rows for people: sorted by protocol, port, address. */
+/** Rows for people: sorted by protocol, port, address; host strings shown escaped (`visible`). */
 export function renderListenerTable(docs: readonly EcsDocument[], ownNetns: string | undefined): string {
   const header = ['PROTO', 'LOCAL ADDRESS', 'SCOPE', 'PID', 'USER', 'NETNS', 'PROCESS <- ANCESTRY'];
   const rows = [...docs]
@@ -49,7 +50,7 @@ export function renderListenerTable(docs: readonly EcsDocument[], ownNetns: stri
         s(getField(d, F.userName)) || s(getField(d, F.userId)) || '-',
         where,
         owned ? chainText(d) : '(owner unknown: needs privileges)',
-      ];
+      ].map(visible);
     });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ');
@@ -96,11 +97,11 @@ export const listenersCommand: Command = {
       // first poll reads only listener owners and their ancestors.
       const info = ctx.source.info();
       io.stdout.write(`${renderListenerTable(shown, info.ownNetns)}\n`);
-      for (const l of info.limitations) io.stderr.write(`note: ${l}\n`);
+      for (const l of info.limitations) io.stderr.write(`note: ${visibleLines(l)}\n`);
       const rt = info.realtime;
       if (rt !== undefined) {
         const why = rt.reasons.length > 0 ? ` (${rt.reasons.join('; ')})` : '';
-        io.stderr.write(`note: sockets read through ${info.listenerPath}; real-time source for \`portwarden run\`: ${rt.mode}${why}\n`);
+        io.stderr.write(visibleLines(`note: sockets read through ${info.listenerPath}; real-time source for \`portwarden run\`: ${rt.mode}${why}`) + '\n');
       }
     }
     return 0;

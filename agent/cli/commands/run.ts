@@ -8,7 +8,8 @@ const HELP = `Usage: portwarden run [--config FILE]
 Runs the agent in the foreground: polls listeners and processes, raises alerts, and ships ECS
 events to the configured outputs through the durable spool. Without --config: the embedded
 default (watch this host every 1s, print events on stdout).
-SIGINT/SIGTERM: stop collecting, flush, exit 0 within 5 s.`;
+SIGINT/SIGTERM, or the reader of standard output going away (EPIPE): stop collecting, flush,
+exit 0 within 5 s.`;
 
 const SHUTDOWN_BUDGET_MS = 5_000;
 
@@ -27,9 +28,11 @@ export const runCommand: Command = {
 
     // Timers are unref'd everywhere; this one keeps the process alive until a signal arrives.
     const keepAlive = setInterval(() => undefined, 1 << 30);
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    const signal = await new Promise<NodeJS.Signals | 'EPIPE'>((resolve) => {
       process.once('SIGINT', () => { resolve('SIGINT'); });
       process.once('SIGTERM', () => { resolve('SIGTERM'); });
+      // The reader of a stdout output went away (`portwarden run | head`): stop as on SIGTERM.
+      io.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') resolve('EPIPE'); });
     });
     agent.logger.info(`${signal}: stopping`);
     const deadline = setTimeout(() => {

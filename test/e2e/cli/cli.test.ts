@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -13,7 +13,7 @@ const run = promisify(execFile);
 
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [cliPath, ...args]);
+    const { stdout, stderr } = await run(process.execPath, [cliPath, ...args], { maxBuffer: 256 * 1024 * 1024 });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -38,9 +38,9 @@ test('each config error class exits 2 naming the file, the key and what was expe
     ['unknown output type', both, /portwarden\.yaml: outputs\[0\]\.type: expected one of "stdout", "file"/],
     ['unknown key', both, /portwarden\.yaml: outputs\[0\]: unknown key "pth"/],
     ['unset variable', both, /portwarden\.yaml: state_dir: environment variable PW_TEST_NEVER_SET is not set/],
-    ['bad rule file', ['run'], /acme\.yaml: rules\[0\] \(id acme-1\)\.tactic: expected an ATT&CK tactic id like TA0003/],
-    ['unreadable state dir', ['run'], /portwarden\.yaml: state_dir: a directory the agent can create, read and write/],
-    ['bad inventory schedule', ['run'], /portwarden\.yaml: inventory\.schedule: a cron schedule/],
+    ['bad rule file', both, /acme\.yaml: rules\[0\] \(id acme-1\)\.tactic: expected an ATT&CK tactic id like TA0003/],
+    ['unreadable state dir', both, /portwarden\.yaml: state_dir: a directory the agent can create, read and write/],
+    ['bad inventory schedule', both, /portwarden\.yaml: inventory\.schedule: a cron schedule/],
   ];
   const texts: Record<string, string> = {
     'bad duration': 'interval: fast\n',
@@ -115,12 +115,20 @@ test('the embedded default (no config) prints ECS documents on stdout and stops 
   const server = createServer(); // at least one listener to report, whatever the machine runs
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.after(() => { server.close(); });
-  const proc = spawn(process.execPath, [cliPath, 'run'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The embedded default keeps its state in /var/lib/portwarden as root: run it as nobody, whose
+  // default state dir is under XDG_STATE_HOME, a temp dir of this test.
+  const state = mkdtempSync(join(tmpdir(), 'pw-embedded-'));
+  chmodSync(state, 0o777);
+  t.after(() => { rmSync(state, { recursive: true, force: true }); });
+  const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+  const proc = spawn(process.execPath, [cliPath, 'run'], {
+    stdio: ['ignore', 'pipe', 'pipe'], ...asNobody, env: { PATH: process.env.PATH ?? '', XDG_STATE_HOME: state },
+  });
   let out = '';
   proc.stdout.on('data', (b: Buffer) => { out += b.toString(); });
   const exited = new Promise<number | null>((r) => proc.once('exit', (c) => { r(c); }));
   try {
-    const doc = await waitFor('a listener document on stdout', () => out.split('\n').filter((l) => l.startsWith('{'))
+    const doc = await waitFor('a listener document on stdout', () => out.split('\n').slice(0, -1).filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as { event: { action: string }; ecs: { version: string } })
       .find((d) => d.event.action === 'listening_existing'), 30_000);
     assert.equal(doc.ecs.version, '9.4.0');
@@ -128,4 +136,56 @@ test('the embedded default (no config) prints ECS documents on stdout and stops 
     proc.kill('SIGTERM');
   }
   assert.equal(await exited, 0);
+});
+
+test('check-config reports every problem in one run: wrong types, typos, missing files, bad cron', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-check-'));
+  const notPem = join(dir, 'not-a-cert.pem');
+  writeFileSync(notPem, 'hello\n');
+  const file = configFile([
+    `state_dir: ${join(dir, 'state')}`,
+    'intervall: 2s',
+    'events: { process: "yes" }',
+    'inventory: { schedule: "every hour" }',
+    `detect: { rule_files: [${join(dir, 'missing-rules.yaml')}] }`,
+    'outputs:',
+    '  - type: syslog',
+    '    host: 127.0.0.1',
+    '    protocol: tls',
+    `    tls: { ca: ${join(dir, 'missing-ca.pem')}, cert: ${notPem}, key: ${notPem} }`,
+    '',
+  ].join('\n'));
+  const r = await cli(['check-config', '--config', file]);
+  assert.equal(r.code, 2, r.stderr);
+  const expected = [
+    /portwarden\.yaml: \(top level\): unknown key "intervall" \(did you mean "interval"\?\)/,
+    /portwarden\.yaml: events\.process: expected boolean, got "yes"/,
+    /portwarden\.yaml: inventory\.schedule: a cron schedule \(node-cron syntax, e\.g\. "0 \* \* \* \*"\), got "every hour"/,
+    /portwarden\.yaml: detect\.rule_files\[0\]: a readable rule file, but cannot read .*missing-rules\.yaml \(ENOENT/,
+    /portwarden\.yaml: outputs\[0\]\.tls\.ca: a readable PEM file, but cannot read .*missing-ca\.pem \(ENOENT/,
+    /portwarden\.yaml: outputs\[0\]\.tls\.cert: a PEM certificate, but .*not-a-cert\.pem is not one/,
+    /portwarden\.yaml: outputs\[0\]\.tls\.key: a PEM private key, but .*not-a-cert\.pem is not one/,
+  ];
+  for (const re of expected) assert.match(r.stderr, re);
+  assert.match(r.stderr, /7 problem\(s\) found/);
+  assert.doesNotMatch(r.stderr, /more problem/);
+
+  // The same file checks once the schema passes, plus the rule files compiled.
+  const ruleFile = join(dir, 'acme.yaml');
+  writeFileSync(ruleFile, 'ruleset: acme\nrules:\n  - id: acme-1\n    name: x\n    severity: high\n    tactic: TA9\n    technique: T1059\n    when: { process.name: sh }\n');
+  const valid = configFile(`state_dir: ${join(dir, 'state')}\ndetect: { rule_files: [${ruleFile}] }\noutputs: [{ type: file, path: ${join(dir, 'e.ndjson')} }]\n`);
+  const rules = await cli(['check-config', '--config', valid]);
+  assert.equal(rules.code, 2, rules.stderr);
+  assert.match(rules.stderr, /acme\.yaml: rules\[0\] \(id acme-1\)\.tactic: expected an ATT&CK tactic id like TA0003/);
+});
+
+test('data_stream.namespace from the config is in every document `listeners --json` prints', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-ns-'));
+  const file = configFile(`state_dir: ${join(dir, 'state')}\ndata_stream: { namespace: ops_eu }\n`);
+  const r = await cli(['listeners', '--json', '--config', file]);
+  assert.equal(r.code, 0, r.stderr);
+  const docs = r.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { data_stream: { namespace: string }; host: { architecture: string } });
+  assert.ok(docs.length > 0);
+  for (const d of docs) assert.equal(d.data_stream.namespace, 'ops_eu');
+  assert.ok(docs.every((d) => d.host.architecture !== 'x64' && d.host.architecture !== 'arm64'));
 });

@@ -26,14 +26,14 @@ import { startListenerChain } from '../../helpers/listeners.js';
 import { waitFor } from '../../helpers/wait.js';
 
 /** The real Linux collector, watcher, lineage and builder, with the default detection engine plugged in. */
-async function agent(t: { after: (fn: () => Promise<void> | void) => void }) {
+async function agent(t: { after: (fn: () => Promise<void> | void) => void }, detect: Record<string, unknown> = {}) {
   const stateDir = mkdtempSync(join(tmpdir(), 'pw-detect-e2e-'));
   const host = await readHostContext('e2e-host');
   const builder = new DocumentBuilder(host, makeAgentInfo('0190a000-0000-7000-8000-00000000e2e0', host.hostname));
   const table = new ProcessTable({ hostId: host.id, bootId: host.boot.id });
   const source = await createSource('linux', silentLogger);
   await source.start();
-  const engine: DetectionEngine = createDetectionEngine({ config: detectSchema.parse({}), configFile: '(e2e)', stateDir, builder, logger: silentLogger });
+  const engine: DetectionEngine = createDetectionEngine({ config: detectSchema.parse(detect), configFile: '(e2e)', stateDir, builder, logger: silentLogger });
   await engine.start();
   const docs: EcsDocument[] = [];
   const watcher = new Watcher({
@@ -64,9 +64,12 @@ async function agent(t: { after: (fn: () => Promise<void> | void) => void }) {
 const alertsAbout = (docs: EcsDocument[], pids: Set<number>) => docs.filter((d) => d.event.kind === 'alert'
   && (pids.has(Number(getField(d, 'process.pid'))) || ((getField(d, 'portwarden.lineage') ?? []) as { pid: number }[]).some((a) => pids.has(a.pid))));
 
-test('a process named nginx spawning sh that listens on 0.0.0.0:4444 raises parent-child and listener alerts', async (t) => {
-  const a = await agent(t);
-  const chain = await startListenerChain('nginx', ['tcp:0.0.0.0:4444']);
+// The bind-shell port is one the OS hands out (configured as suspicious), never a fixed 4444 that
+// another test or service on a shared host may hold.
+test('a process named nginx spawning sh that listens on a suspicious port of 0.0.0.0 raises parent-child and listener alerts', async (t) => {
+  const port = await freePort();
+  const a = await agent(t, { suspicious_ports: [port] });
+  const chain = await startListenerChain('nginx', [`tcp:0.0.0.0:${port}`]);
   t.after(() => { chain.kill(); });
   const nginxPid = chain.proc.pid ?? -1;
   const byAction = (action: string) => a.docs.filter((d) => d.event.action === action
@@ -84,7 +87,7 @@ test('a process named nginx spawning sh that listens on 0.0.0.0:4444 raises pare
   const rules = listener.map((d) => String(getField(d, 'rule.id'))).sort();
   for (const r of ['pw-listener-suspicious-port', 'pw-listener-webshell-ancestry', 'pw-listener-interpreter-exposed']) assert.ok(rules.includes(r), `${r} in ${rules.join(', ')}`);
   for (const d of listener) {
-    assert.equal(getField(d, 'destination.port'), 4444);
+    assert.equal(getField(d, 'destination.port'), port);
     assert.equal(getField(d, 'process.name'), 'python3');
     assert.equal(getField(d, 'threat.framework'), 'MITRE ATT&CK');
     assert.ok(Array.isArray(getField(d, 'threat.technique.id')));
@@ -129,8 +132,9 @@ test('a developer server (bash -> python3 -m http.server on 127.0.0.1) raises no
   assert.deepEqual(alertsAbout(a.docs, pids).map((d) => getField(d, 'rule.id')), []);
 });
 
-test('portwarden run ships the alerts for nginx -> sh -> listener on 0.0.0.0:4444 through its output', async (t) => {
-  const agent = startAgent();
+test('portwarden run ships the alerts for nginx -> sh -> listener on a suspicious port through its output', async (t) => {
+  const port = await freePort();
+  const agent = startAgent(`detect: { suspicious_ports: [${port}] }\n`);
   t.after(async () => { await agent.stop(); rmSync(agent.dir, { recursive: true, force: true }); });
   await waitFor('the agent started event', () => agent.events().find((d) => d.event.action === Action.agentStarted), 30_000);
   const log = (): string => { try { return readFileSync(join(agent.dir, 'agent.log'), 'utf8'); } catch { return ''; } };
@@ -138,7 +142,7 @@ test('portwarden run ships the alerts for nginx -> sh -> listener on 0.0.0.0:444
     t.skip('portwarden run does not create the detection engine yet (agent/cli/commands/run.ts DETECT-WIRING)');
     return;
   }
-  const chain = await startListenerChain('nginx', ['tcp:0.0.0.0:4444']);
+  const chain = await startListenerChain('nginx', [`tcp:0.0.0.0:${port}`]);
   t.after(() => { chain.kill(); });
   const nginxPid = chain.proc.pid ?? -1;
   const mine = (action: string) => agent.events().filter((d) => d.event.action === action
@@ -150,5 +154,5 @@ test('portwarden run ships the alerts for nginx -> sh -> listener on 0.0.0.0:444
     assert.equal(getField(d, 'threat.framework'), 'MITRE ATT&CK');
     assert.equal(typeof getField(d, 'rule.id'), 'string');
   }
-  assert.ok(mine('unusual_listener').some((d) => getField(d, 'destination.port') === 4444));
+  assert.ok(mine('unusual_listener').some((d) => getField(d, 'destination.port') === port));
 });

@@ -1,4 +1,7 @@
-/** Runs `portwarden check-config` on a config text, as an operator would before deploying it. */
+/**
+ * Runs `portwarden check-config --schema-only` on a config text, as an operator would before
+ * deploying it (its TLS and rule files are on the target hosts, not here).
+ */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,7 +40,7 @@ export function checkConfigText(text: string, env: Record<string, string>): Chec
     }
     const file = join(dir, 'portwarden.yml');
     writeFileSync(file, body);
-    const r = spawnSync(process.execPath, [cliPath, 'check-config', '--config', file], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...env } });
+    const r = spawnSync(process.execPath, [cliPath, 'check-config', '--schema-only', '--config', file], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...env } });
     return { status: r.status, stdout: r.stdout, stderr: r.stderr, ...(note === undefined ? {} : { note }) };
   } finally {
     rmSync(dir, { recursive: true, force: true });

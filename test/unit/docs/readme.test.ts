@@ -21,7 +21,9 @@ test('README gives the two quick-start commands and CI runs its test command', (
 
 test('npm start runs the same entry point as the portwarden bin, and it exists after a build', () => {
   const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { bin: { portwarden: string }; scripts: { start: string } };
-  assert.match(pkg.scripts.start, new RegExp(`node ${pkg.bin.portwarden.replace(/\./g, '\\.')} run$`));
+  assert.equal(pkg.scripts.start, 'exec node scripts/start.mjs');
+  const start = readFileSync(join(repoRoot, 'scripts', 'start.mjs'), 'utf8');
+  assert.match(start, new RegExp(`join\\(root, ${pkg.bin.portwarden.split('/').map((p) => `'${p}'`).join(', ')}\\), 'run'`));
   assert.ok(readFileSync(join(repoRoot, pkg.bin.portwarden), 'utf8').includes('main(process.argv.slice(2)'));
 });
 

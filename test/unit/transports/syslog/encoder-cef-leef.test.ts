@@ -25,8 +25,8 @@ test('cef: header, severity, extension mapping with labels', () => {
 });
 
 test('cef: escaping per the spec; IPv6 goes to c6a3', () => {
-  assert.equal(escapeCefHeader('a|b\\c\nd'), 'a\\|b\\\\c d');
-  assert.equal(escapeCefValue('k=v\\x\r\ny\rz|ok'), 'k\\=v\\\\x\\ny\\rz|ok');
+  assert.equal(escapeCefHeader('a|b\\c\nd'), 'a\\|b\\\\c\\\\nd');
+  assert.equal(escapeCefValue('k=v\\x\r\ny\rz|ok'), 'k\\=v\\\\x\\r\\ny\\rz|ok');
   const line = encodeCef(ctx, listenerEvent({ ip: '::', commandLine: 'sh -c "a=1\nb"' }));
   assert.ok(line.includes('c6a3=:: c6a3Label=Destination IPv6 Address'));
   assert.ok(line.includes('cs3=sh -c "a\\=1\\nb"'));
@@ -44,7 +44,7 @@ test('leef 2.0: header with x09 delimiter, tab-separated attributes, escaped bre
   assert.ok(attrs.includes('dst=0.0.0.0') && attrs.includes('dstPort=4444') && attrs.includes('usrName=alice'));
   assert.ok(attrs.includes('commandLine=a\\tb\\nc'));
   assert.ok(attrs.includes('sev=1'));
-  assert.equal(escapeLeefValue('x\r\ny'), 'x\\ny');
+  assert.equal(escapeLeefValue('x\r\ny'), 'x\\r\\ny');
 });
 
 test('rfc3164: <PRI>Mmm dd hh:mm:ss HOST TAG[pid]: JSON', () => {
