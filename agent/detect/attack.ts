@@ -85,6 +85,9 @@ export const TECHNIQUES: Readonly<Record<string, string>> = {
   T1610: 'Deploy Container',
   T1552: 'Unsecured Credentials',
   T1078: 'Valid Accounts',
+  T1090: 'Proxy',
+  T1548: 'Abuse Elevation Control Mechanism',
+  'T1548.003': 'Sudo and Sudo Caching',
 };
 
 export interface AttackRef {

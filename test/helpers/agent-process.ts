@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { EcsDocument } from '../../agent/ecs/document.js';
 import { cliPath } from '../../testkit/paths.js';
 
-/** Reads an NDJSON file (missing file = no documents). */
+/** Reads an NDJSON file (missing file = no documents); a last line still being written is left out. */
 export function readNdjson(path: string): EcsDocument[] {
   let text: string;
   try {
@@ -14,7 +14,7 @@ export function readNdjson(path: string): EcsDocument[] {
   } catch {
     return [];
   }
-  return text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as EcsDocument);
+  return text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as EcsDocument);
 }
 
 export interface RunningAgent {

@@ -128,7 +128,8 @@ test('the embedded default (no config) prints ECS documents on stdout and stops 
   proc.stdout.on('data', (b: Buffer) => { out += b.toString(); });
   const exited = new Promise<number | null>((r) => proc.once('exit', (c) => { r(c); }));
   try {
-    const doc = await waitFor('a listener document on stdout', () => out.split('\n').slice(0, -1).filter((l) => l.startsWith('{'))
+    // Only complete lines: stdout arrives in chunks that may end inside a document.
+    const doc = await waitFor('a listener document on stdout', () => out.slice(0, out.lastIndexOf('\n') + 1).split('\n').filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as { event: { action: string }; ecs: { version: string } })
       .find((d) => d.event.action === 'listening_existing'), 30_000);
     assert.equal(doc.ecs.version, '9.4.0');

