@@ -194,6 +194,12 @@ export class Spool {
     }
     this.groups.written(this.writtenNext);
     this.hooks.onWritten();
+    // drop_oldest waiters found nothing to evict while these frames were only pending: retry now.
+    this.wakeSpaceWaiters();
+  }
+
+  private wakeSpaceWaiters(): void {
+    for (const w of this.spaceWaiters.splice(0)) w();
   }
 
   private async roll(firstSeq: number): Promise<SegmentInfo> {
@@ -238,8 +244,7 @@ export class Spool {
     await rm(seg.path, { force: true });
     this.segments.splice(this.segments.indexOf(seg), 1);
     this.diskBytes -= seg.bytes;
-    const waiters = this.spaceWaiters.splice(0);
-    for (const w of waiters) w();
+    this.wakeSpaceWaiters();
   }
 
   /**
@@ -271,7 +276,7 @@ export class Spool {
     if (this.closed) return;
     this.closed = true;
     if (this.timer !== undefined) clearInterval(this.timer);
-    for (const w of this.spaceWaiters.splice(0)) w();
+    this.wakeSpaceWaiters();
     while (this.writing) await new Promise((r) => setImmediate(r));
     await this.tick();
     await this.exclusive(async () => {
