@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { z } from 'zod';
 import type { Logger } from '../../log/logger.js';
 import { PortwardenError, errorMessage } from '../../util/errors.js';
-import { encodeFrame, FrameFlag, HEADER_BYTES, segmentName } from './frame.js';
+import { encodeFrame, FrameFlag, HEADER_BYTES, MAX_PAYLOAD_BYTES, segmentName } from './frame.js';
 import type { Frame } from './frame.js';
 import { scanSpool } from './recovery.js';
 import { evictSegment } from './evict.js';
@@ -56,6 +56,8 @@ export class Spool {
 
   get usedBytes(): number { return this.diskBytes + this.pendingBytes; }
   get maxBytes(): number { return this.cfg.max_bytes; }
+  /** Largest event JSON append() takes: half the cap (so eviction can always make room), framed. */
+  get maxEventBytes(): number { return Math.min(Math.floor(this.cfg.max_bytes / 2), MAX_PAYLOAD_BYTES) - HEADER_BYTES; }
 
   /** Scans the segments (see scanSpool) and reopens the last one for appending. */
   async open(onFrame: (f: Frame) => void): Promise<ScanReport> {
@@ -95,24 +97,29 @@ export class Spool {
    */
   append(json: string, keep: boolean): Promise<void> {
     const size = HEADER_BYTES + Buffer.byteLength(json);
-    if (size > this.cfg.max_bytes / 2) throw new PortwardenError('EVENT_TOO_LARGE', `event of ${size} bytes is larger than half the spool cap`);
+    if (size - HEADER_BYTES > this.maxEventBytes) throw new PortwardenError('EVENT_TOO_LARGE', `event of ${size} bytes is larger than half the spool cap`);
     if (this.closed) throw new PortwardenError('PIPELINE_STOPPED', 'the pipeline is shutting down');
     if (this.usedBytes + size > this.cfg.max_bytes) return this.appendWhenFull(json, keep, size);
     return this.enqueue(encodeFrame(this.nextSeq++, this.hooks.now(), keep ? FrameFlag.alert : 0, json), undefined, true);
   }
 
-  /** Events refused by drop_newest (they count as received and dropped for every output). */
-  droppedNewest = 0;
+  /** Events refused (drop_newest, too large), by reason; each counts as received and dropped for every output. */
+  readonly refused: Record<string, number> = {};
+
+  /** Counts an event that will not be stored as received and dropped for every output. */
+  refuse(reason: 'queue_full' | 'too_large'): void {
+    this.refused[reason] = (this.refused[reason] ?? 0) + 1;
+    for (const lane of this.lanes) {
+      lane.received++;
+      lane.count('dropped', reason);
+    }
+  }
 
   private async appendWhenFull(json: string, keep: boolean, size: number): Promise<void> {
     while (this.usedBytes + size > this.cfg.max_bytes) {
       if (this.closed) throw new PortwardenError('PIPELINE_STOPPED', 'the pipeline is shutting down');
       if (!keep && this.cfg.when_full === 'drop_newest') {
-        this.droppedNewest++;
-        for (const lane of this.lanes) {
-          lane.received++;
-          lane.count('dropped', 'queue_full');
-        }
+        this.refuse('queue_full');
         return;
       }
       if (this.cfg.when_full === 'drop_oldest' && await this.evictOldest()) continue;
