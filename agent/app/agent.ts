@@ -127,7 +127,12 @@ async function startLocked(startup: Startup, env: NodeJS.ProcessEnv, logger: Log
           },
         }));
       },
-      stop: () => pipeline.accept(builder.agentEvent({ action: Action.agentStopped, message: `portwarden stopped (${stopReason})` })),
+      // Bounded: on a full disk with nothing left to free the event cannot be written, and the
+      // pipeline must still stop within the agent's 5 s.
+      stop: () => Promise.race([
+        pipeline.accept(builder.agentEvent({ action: Action.agentStopped, message: `portwarden stopped (${stopReason})` })),
+        new Promise<void>((resolve) => { setTimeout(() => { logger.warn('the stopped event could not be written in 1 s (spool full?)'); resolve(); }, 1000).unref(); }),
+      ]),
     },
     { name: 'detection', start: async () => { await detection?.start(); }, stop: async () => { await detection?.shutdown(); } },
     { name: 'watch', start: () => watcher.start(), stop: () => watcher.shutdown() },

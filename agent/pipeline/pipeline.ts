@@ -104,7 +104,8 @@ export class DeliveryPipeline implements Pipeline {
     const rep = await recover(this.spool, this.lanes, this.o.logger, this.now);
     this.recovery = rep;
     this.lost = rep.lost;
-    await this.spool.collect();
+    // Delivered segments go first, the open one too: an agent can start on a full disk.
+    await this.spool.collect(true);
     for (const out of this.o.outputs) {
       await out.transport.start().catch((err: unknown) => {
         this.o.logger.error('output failed to start; its events stay queued and it is retried', { output: out.name, error: errorMessage(err) });

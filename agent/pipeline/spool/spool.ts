@@ -41,7 +41,11 @@ export class Spool {
   private lock: Promise<unknown> = Promise.resolve();
   private spaceWaiters: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private lastWriteError = 0;
+  private lastWriteError = -Infinity;
+  private lastSyncWarning = -Infinity;
+  private writeFailing = false;
+  /** Failed writes and group commits since start (full disk, I/O errors). */
+  readonly failures = { write: 0, sync: 0 };
   readonly rollBytes: number;
   lanes: Lane[] = [];
 
@@ -148,12 +152,23 @@ export class Spool {
     while (this.pending.length > 0) {
       try {
         await this.exclusive(() => this.writeChunk());
+        this.writeFailing = false;
       } catch (err) {
-        // Disk full or an I/O error: keep the events pending (accept() waits) and try again.
-        if (this.hooks.now() - this.lastWriteError > 30_000) this.hooks.logger.error('spool write failed; retrying', { error: errorMessage(err) });
-        this.lastWriteError = this.hooks.now();
+        // Disk full or an I/O error: keep the events pending (accept() waits) and try again; collect()
+        // may now delete the open segment once it is delivered, so the agent frees space by itself.
+        this.writeFailing = true;
+        this.failures.write++;
+        await this.collect().catch(() => undefined);
+        if (this.hooks.now() - this.lastWriteError > 30_000) {
+          this.hooks.logger.error(`spool write failed (${this.failures.write} time(s) so far); retrying every second, events wait in memory`, { error: errorMessage(err) });
+          this.lastWriteError = this.hooks.now();
+        }
         if (this.closed) break;
-        await new Promise((r) => setTimeout(r, 1000).unref());
+        // Retry as soon as a delivered segment is deleted (a cursor moved), at the latest in 1 s.
+        await new Promise<void>((resolve) => {
+          this.spaceWaiters.push(resolve);
+          setTimeout(resolve, 1000).unref();
+        });
       }
     }
     this.writing = false;
@@ -170,20 +185,33 @@ export class Spool {
     let n = 0;
     let bytes = 0;
     while (n < this.pending.length && (n === 0 || bytes < room)) bytes += this.pending[n++]?.buf.length ?? 0;
-    const items = this.pending.slice(0, n);
+    let items = this.pending.slice(0, n);
     const fh = this.fh;
     if (fh === undefined) return;
-    let off: number;
-    if (this.hooks.fault !== undefined) {
-      const chunk = Buffer.concat(items.map((p) => p.buf), bytes);
-      off = (await fh.write(chunk, 0, chunk.length >> 1, seg.bytes)).bytesWritten;
-      this.hooks.fault('append.torn');
-    } else {
-      off = (await fh.writev(items.map((p) => p.buf), seg.bytes)).bytesWritten;
-    }
-    if (off < bytes) {
-      const rest = Buffer.concat(items.map((p) => p.buf), bytes).subarray(off);
-      for (let k = 0; k < rest.length;) k += (await fh.write(rest, k, rest.length - k, seg.bytes + off + k)).bytesWritten;
+    let done = 0;
+    let failure: unknown;
+    try {
+      if (this.hooks.fault !== undefined) {
+        const chunk = Buffer.concat(items.map((p) => p.buf), bytes);
+        done = (await fh.write(chunk, 0, chunk.length >> 1, seg.bytes)).bytesWritten;
+        this.hooks.fault('append.torn');
+      } else {
+        done = (await fh.writev(items.map((p) => p.buf), seg.bytes)).bytesWritten;
+      }
+      if (done < bytes) {
+        const rest = Buffer.concat(items.map((p) => p.buf), bytes);
+        while (done < bytes) done += (await fh.write(rest, done, bytes - done, seg.bytes + done)).bytesWritten;
+      }
+    } catch (err) {
+      // A full disk takes part of a write: keep the whole frames that made it, retry the rest.
+      failure = err;
+      let whole = 0;
+      let k = 0;
+      while (k < n && whole + (items[k]?.buf.length ?? 0) <= done) whole += items[k++]?.buf.length ?? 0;
+      if (k === 0) throw err;
+      n = k;
+      bytes = whole;
+      items = items.slice(0, k);
     }
     this.pending.splice(0, n);
     this.pendingBytes -= bytes;
@@ -203,6 +231,7 @@ export class Spool {
     this.hooks.onWritten();
     // drop_oldest waiters found nothing to evict while these frames were only pending: retry now.
     this.wakeSpaceWaiters();
+    if (failure !== undefined) throw failure instanceof Error ? failure : new Error(errorMessage(failure));
   }
 
   private wakeSpaceWaiters(): void {
@@ -230,18 +259,34 @@ export class Spool {
       this.dirty = false;
       this.durableNext = this.writtenNext;
       await this.head.write(this.durableNext, this.cfg.fsync !== 'never');
-    }).catch((err: unknown) => { this.hooks.logger.warn('spool fsync failed', { error: errorMessage(err) }); });
+    }).catch((err: unknown) => {
+      // One line per 30 s, not one per tick.
+      this.failures.sync++;
+      if (this.hooks.now() - this.lastSyncWarning < 30_000) return;
+      this.lastSyncWarning = this.hooks.now();
+      this.hooks.logger.warn(`spool fsync failed (${this.failures.sync} time(s) so far)`, { error: errorMessage(err) });
+    });
   }
 
-  /** Deletes every closed segment that all outputs' persisted cursors have passed. */
-  async collect(): Promise<void> {
+  /**
+   * Deletes every closed segment that all outputs' persisted cursors have passed; also the open one
+   * when writes are failing (a full disk) or `includeOpen` (start-up), so space comes back by itself.
+   */
+  async collect(includeOpen = false): Promise<void> {
     await this.exclusive(async () => {
       // After close the next run owns the files; it collects once its cursors move.
       if (this.closed) return;
+      const delivered = (seg: SegmentInfo): boolean => this.lanes.every((l) => (l.cursor.durable?.seq ?? 0) > seg.lastSeq);
       while (this.segments.length > 1) {
         const seg = this.segments[0];
-        if (seg === undefined || !this.lanes.every((l) => (l.cursor.durable?.seq ?? 0) > seg.lastSeq)) break;
+        if (seg === undefined || !delivered(seg)) break;
         await this.unlink(seg);
+      }
+      const last = this.segments[0];
+      if (this.segments.length === 1 && last !== undefined && (includeOpen || this.writeFailing) && delivered(last)) {
+        await this.fh?.close();
+        this.fh = undefined;
+        await this.unlink(last);
       }
     });
   }

@@ -1,11 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { lstatSync, symlinkSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { startAgent } from '../../helpers/agent-process.js';
 import { waitFor } from '../../helpers/wait.js';
 import { cliPath } from '../../../testkit/paths.js';
+
+const exists = (p: string): boolean => { try { lstatSync(p); return true; } catch { return false; } };
 
 function runToExit(config: string): Promise<{ code: number | null; stderr: string }> {
   const proc = spawn(process.execPath, [cliPath, 'run', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -20,16 +22,16 @@ test('run: a second agent on the same state_dir refuses to start, naming the dir
   t.after(() => first.stop());
   await waitFor('the first agent to run', () => first.events().find((d) => d.event.action === 'listening_existing'), 30_000);
   const stateDir = join(first.dir, 'state');
-  assert.ok(existsSync(join(stateDir, 'agent.lock')));
+  assert.ok(exists(join(stateDir, 'agent.lock')));
 
   const second = await runToExit(join(first.dir, 'portwarden.yaml'));
   assert.equal(second.code, 2, second.stderr);
   assert.match(second.stderr, new RegExp(`state_dir ${stateDir} is in use by another portwarden agent \\(pid ${first.proc.pid}`));
 
   assert.equal(first.proc.exitCode, null, 'the first agent still runs');
-  assert.ok(existsSync(join(stateDir, 'agent.lock')), 'the refused agent left the lock alone');
+  assert.ok(exists(join(stateDir, 'agent.lock')), 'the refused agent left the lock alone');
   assert.equal(await first.stop(), 0, first.stderr());
-  assert.ok(!existsSync(join(stateDir, 'agent.lock')), 'released at shutdown');
+  assert.ok(!exists(join(stateDir, 'agent.lock')), 'released at shutdown');
 });
 
 test('run: a stale lock (its holder is gone) is taken over', async (t) => {
@@ -39,7 +41,9 @@ test('run: a stale lock (its holder is gone) is taken over', async (t) => {
   a.proc.kill('SIGKILL');
   await a.stop();
   // A pid that is alive but is not the holder (start time differs) does not hold the lock either.
-  writeFileSync(join(a.dir, 'state', 'agent.lock'), JSON.stringify({ pid: 1, start: '0' }));
+  const lock = join(a.dir, 'state', 'agent.lock');
+  unlinkSync(lock);
+  symlinkSync('portwarden:1:0', lock);
   const b = spawn(process.execPath, [cliPath, 'run', '--config', join(a.dir, 'portwarden.yaml')], { stdio: 'ignore' });
   t.after(() => { b.kill('SIGKILL'); });
   const exit = new Promise<number | null>((resolve) => b.once('exit', resolve));
