@@ -13,7 +13,8 @@ import { createPipeline } from '../pipeline/index.js';
 import { reduceHeapAfter } from '../runtime/v8-flags.js';
 import { ConfigError, errorMessage } from '../util/errors.js';
 import { Watcher } from '../watch/watcher.js';
-import { createAgentContext } from './context.js';
+import { createAgentContext, prepareStateDir } from './context.js';
+import { lockStateDir } from './state-lock.js';
 import { createOutputs } from './outputs.js';
 import { Stages } from './stages.js';
 import type { Startup } from './startup.js';
@@ -47,11 +48,24 @@ export interface RunningAgent {
  * start-up worker). `workerError` says why validation ran in-process, for the log.
  */
 export async function startAgent(startup: Startup & { workerError?: string }, env: NodeJS.ProcessEnv, stderrIsTTY: boolean): Promise<RunningAgent> {
-  const { loaded, rules, workerError } = startup;
+  const { loaded, workerError } = startup;
   const { config } = loaded;
   const format = config.log.format === 'auto' ? (config.log.file === undefined && stderrIsTTY ? 'human' : 'ecs') : config.log.format;
   const logger = createLogger({ level: config.log.level, file: config.log.file, format });
   if (workerError !== undefined) logger.warn(`config validated in-process (the start-up worker failed: ${workerError}); about 6 MB more heap for the agent's lifetime`);
+  // Before anything touches the state dir: a second agent there would corrupt the spool.
+  const unlock = lockStateDir(prepareStateDir(loaded, env));
+  try {
+    return await startLocked(startup, env, logger, unlock);
+  } catch (err) {
+    unlock();
+    throw err;
+  }
+}
+
+async function startLocked(startup: Startup, env: NodeJS.ProcessEnv, logger: Logger, unlock: () => void): Promise<RunningAgent> {
+  const { loaded, rules } = startup;
+  const { config } = loaded;
   const ctx = await createAgentContext(loaded, logger, env, { hostInWorker: true, realtime: true });
   const { builder, source, stateDir } = ctx;
 
@@ -82,6 +96,7 @@ export async function startAgent(startup: Startup & { workerError?: string }, en
   const tasks: ScheduledTask[] = [];
 
   const stages = new Stages([
+    { name: 'state lock', start: () => Promise.resolve(), stop: () => { unlock(); return Promise.resolve(); } },
     { name: 'pipeline', start: () => pipeline.start(), stop: () => pipeline.shutdown() },
     {
       // The agent's own started/stopped events: the first and the last the pipeline accepts.
@@ -112,7 +127,12 @@ export async function startAgent(startup: Startup & { workerError?: string }, en
           },
         }));
       },
-      stop: () => pipeline.accept(builder.agentEvent({ action: Action.agentStopped, message: `portwarden stopped (${stopReason})` })),
+      // Bounded: on a full disk with nothing left to free the event cannot be written, and the
+      // pipeline must still stop within the agent's 5 s.
+      stop: () => Promise.race([
+        pipeline.accept(builder.agentEvent({ action: Action.agentStopped, message: `portwarden stopped (${stopReason})` })),
+        new Promise<void>((resolve) => { setTimeout(() => { logger.warn('the stopped event could not be written in 1 s (spool full?)'); resolve(); }, 1000).unref(); }),
+      ]),
     },
     { name: 'detection', start: async () => { await detection?.start(); }, stop: async () => { await detection?.shutdown(); } },
     { name: 'watch', start: () => watcher.start(), stop: () => watcher.shutdown() },

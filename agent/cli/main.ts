@@ -1,5 +1,5 @@
 import { agentVersion } from '../ecs/agent-info.js';
-import { ConfigError, UsageError, errorMessage } from '../util/errors.js';
+import { ConfigError, PortwardenError, UsageError, errorMessage } from '../util/errors.js';
 import { visibleLines } from '../util/terminal-text.js';
 import type { CliIO } from './command.js';
 import { commands, summaries } from './commands/index.js';
@@ -40,6 +40,10 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   } catch (err) {
     if (err instanceof ConfigError) {
       io.stderr.write(`portwarden: configuration error: ${visibleLines(err.message)}\n`);
+      return 2;
+    }
+    if (err instanceof PortwardenError && err.code === 'STATE_DIR_LOCKED') {
+      io.stderr.write(`portwarden: ${visibleLines(err.message)}\n`);
       return 2;
     }
     if (err instanceof UsageError) {

@@ -35,7 +35,7 @@ function describe(node: ProcessNode): { fields: Record<string, unknown>; truncat
   }
   if (r.args !== undefined) {
     f.args = r.args.slice(0, MAX_ARGS).map((a) => cut(a, MAX_ARG));
-    f.args_count = r.args.length;
+    f.args_count = Math.max(r.argsCount ?? 0, r.args.length);
     truncated ||= r.args.length > MAX_ARGS || r.args.some((a) => a.length > MAX_ARG);
   }
   if (r.workingDirectory !== undefined) f.working_directory = r.workingDirectory;

@@ -1,4 +1,5 @@
-import { open, readFile, rename, mkdir } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, readFile, rename, mkdir, rm } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import type { FaultHook } from './fault.js';
@@ -94,19 +95,50 @@ export class CursorStore {
   }
 }
 
-/** Replaces `path` atomically: tmp file, fsync, rename, fsync of the directory (fsyncs when `sync`). */
+const NO_SPACE = new Set(['ENOSPC', 'EDQUOT']);
+
+/**
+ * Replaces `path` atomically: tmp file, fsync, rename, fsync of the directory (fsyncs when `sync`).
+ * On a full disk (ENOSPC, EDQUOT) the file is rewritten in place instead, padded to its old size,
+ * so it needs no new blocks: a torn in-place write is caught by the reader's checks (cursor CRC,
+ * head JSON) and costs duplicates, never loss.
+ */
 export async function writeAtomic(path: string, text: string, sync: boolean, beforeRename?: () => void): Promise<void> {
   const tmp = `${path}.tmp`;
-  const fh = await open(tmp, 'w', 0o600);
   try {
-    await fh.writeFile(text);
-    if (sync) await fh.datasync();
-  } finally {
-    await fh.close();
+    const fh = await open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(text);
+      if (sync) await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+  } catch (err) {
+    if (!NO_SPACE.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
+    await rm(tmp, { force: true });
+    await rewriteInPlace(path, text, sync, err);
+    return;
   }
   beforeRename?.();
   await rename(tmp, path);
   if (sync) await syncDir(dirname(path));
+}
+
+async function rewriteInPlace(path: string, text: string, sync: boolean, cause: unknown): Promise<void> {
+  let fh;
+  try {
+    fh = await open(path, constants.O_RDWR | constants.O_NOFOLLOW);
+  } catch {
+    throw cause;
+  }
+  try {
+    const old = (await fh.stat()).size;
+    const buf = Buffer.from(text.padEnd(old, ' '));
+    await fh.write(buf, 0, buf.length, 0);
+    if (sync) await fh.datasync();
+  } finally {
+    await fh.close();
+  }
 }
 
 export async function syncDir(dir: string): Promise<void> {

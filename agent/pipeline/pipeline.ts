@@ -19,6 +19,7 @@ import type { RecoveryReport } from './recover.js';
 import { Spool } from './spool/spool.js';
 import { LaneReader } from './spool/reader.js';
 import { Telemetry } from './telemetry.js';
+import { fitDocument } from './fit.js';
 import type { Pipeline, PipelineStats } from './types.js';
 
 export interface PipelineOptions {
@@ -103,7 +104,8 @@ export class DeliveryPipeline implements Pipeline {
     const rep = await recover(this.spool, this.lanes, this.o.logger, this.now);
     this.recovery = rep;
     this.lost = rep.lost;
-    await this.spool.collect();
+    // Delivered segments go first, the open one too: an agent can start on a full disk.
+    await this.spool.collect(true);
     for (const out of this.o.outputs) {
       await out.transport.start().catch((err: unknown) => {
         this.o.logger.error('output failed to start; its events stay queued and it is retried', { output: out.name, error: errorMessage(err) });
@@ -142,7 +144,14 @@ export class DeliveryPipeline implements Pipeline {
   private append(doc: EcsDocument, keep: boolean): Promise<void> {
     try {
       if (this.phase !== 'running') throw new PortwardenError('PIPELINE_STOPPED', `the pipeline is not running (${this.phase})`);
-      const p = this.spool.append(JSON.stringify(doc), keep);
+      const fit = fitDocument(doc, this.spool.maxEventBytes);
+      if (fit.kind === 'too_large') {
+        // Counted and reported in-band (events_dropped) like any drop; never an error on the event path.
+        this.received++;
+        this.spool.refuse('too_large');
+        return Promise.resolve();
+      }
+      const p = this.spool.append(fit.json, keep);
       this.received++;
       return p;
     } catch (err) {
@@ -167,7 +176,7 @@ export class DeliveryPipeline implements Pipeline {
     const now = this.now();
     return {
       received: this.received,
-      dropped: this.spool.droppedNewest > 0 ? { queue_full: this.spool.droppedNewest } : {},
+      dropped: { ...this.spool.refused },
       lost: this.lost,
       outputs: this.lanes.map((l, i) => {
         const extra = Object.entries(this.o.outputs[i]?.transport.stats?.() ?? {})

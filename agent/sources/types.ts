@@ -81,6 +81,8 @@ export interface ProcessRecord {
   realtime?: true;
   /** The command line was cut (kernel or /proc bounds); `args` holds the first part only. */
   argsTruncated?: true;
+  /** The real number of arguments when `args` was cut (a cut `args` is shorter). */
+  argsCount?: number;
   /** Windows extras. */
   originalFileName?: string;
   codeSignature?: { exists: boolean; trusted?: boolean; subjectName?: string };

@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   WORKER_EXITED: 'a start-up worker thread ended without answering',
   WRITE_STALLED: 'a file output write made no progress',
   TLS_CONFIG: 'TLS files or settings of an output are unusable',
+  STATE_DIR_LOCKED: 'another agent holds the state_dir (agent.lock); exit code 2',
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;
 

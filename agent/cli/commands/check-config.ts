@@ -19,8 +19,12 @@ Options:
 
 const SECRET_KEYS = new Set(['password', 'token', 'api_key', 'secret', 'passphrase']);
 
-/** Replaces secret values with `[redacted]`, recursively. */
+// scheme://user:password@host: the password part of a URL's userinfo.
+const URL_PASSWORD = /^([a-z][a-z0-9+.-]*:\/\/[^/?#@:]*):[^/?#@]*@/i;
+
+/** Replaces secret values (and passwords inside URLs) with `[redacted]`, recursively. */
 export function redact(value: unknown): unknown {
+  if (typeof value === 'string') return value.replace(URL_PASSWORD, '$1:[redacted]@');
   if (Array.isArray(value)) return value.map(redact);
   if (value !== null && typeof value === 'object') {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET_KEYS.has(k) && v !== undefined ? '[redacted]' : redact(v)]));

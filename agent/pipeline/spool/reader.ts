@@ -60,7 +60,11 @@ export class LaneReader {
       const limit = seg.bytes;
       if (pos.offset >= limit) {
         const next = segs[segs.indexOf(seg) + 1];
-        if (next === undefined) break;
+        if (next === undefined) {
+          // Caught up: let go of the file, so a segment deleted meanwhile frees its space.
+          await this.close();
+          break;
+        }
         pos = { seq: Math.max(pos.seq, next.firstSeq), segment: next.id, offset: 0 };
         continue;
       }

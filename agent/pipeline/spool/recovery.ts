@@ -21,6 +21,8 @@ export interface ScanReport {
   segments: SegmentInfo[];
   /** Seqs that had been written but could not be recovered (gaps, bad frames, torn tail). */
   lostSeqs: [from: number, to: number][];
+  /** Segment files that could not be read at all (moved aside to `<name>.unreadable-<ms>`). */
+  unreadable: string[];
   /** Bytes cut out of segments (torn tails, corrupt runs). */
   droppedBytes: number;
   /** Segment files that were rewritten without their bad frames. */
@@ -46,14 +48,27 @@ function resync(buf: Buffer, from: number, after: number, before: number): numbe
 export async function scanSpool(dir: string, headNext: number, onFrame: (f: Frame) => void): Promise<ScanReport> {
   await mkdir(dir, { recursive: true });
   const names = (await readdir(dir)).filter((n) => parseSegmentName(n) !== undefined).sort();
-  const report: ScanReport = { segments: [], lostSeqs: [], droppedBytes: 0, repaired: [] };
+  const report: ScanReport = { segments: [], lostSeqs: [], droppedBytes: 0, repaired: [], unreadable: [] };
   let expected: number | undefined;
   const lose = (from: number, to: number): void => { if (to >= from) report.lostSeqs.push([from, to]); };
   for (const [i, name] of names.entries()) {
     const id = parseSegmentName(name) ?? 0;
     const nextId = parseSegmentName(names[i + 1] ?? '') ?? Number.MAX_SAFE_INTEGER;
     const path = join(dir, name);
-    const buf = await readFile(path);
+    let buf: Buffer;
+    try {
+      buf = await readFile(path);
+    } catch {
+      // Unreadable (EIO, EISDIR ...): it costs its own frames only, up to the next segment (or the
+      // recorded head), counted exactly; the file is moved aside for forensics, the others are kept.
+      const from = expected ?? id;
+      const to = nextId === Number.MAX_SAFE_INTEGER ? headNext - 1 : nextId - 1;
+      lose(from, to);
+      expected = Math.max(from, to + 1);
+      report.unreadable.push(name);
+      await rename(path, `${path}.unreadable-${Date.now()}`).catch(() => undefined);
+      continue;
+    }
     const keep: Buffer[] = [];
     let off = 0;
     let bad = false;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { z } from 'zod';
 import type { Logger } from '../../log/logger.js';
 import { PortwardenError, errorMessage } from '../../util/errors.js';
-import { encodeFrame, FrameFlag, HEADER_BYTES, segmentName } from './frame.js';
+import { encodeFrame, FrameFlag, HEADER_BYTES, MAX_PAYLOAD_BYTES, segmentName } from './frame.js';
 import type { Frame } from './frame.js';
 import { scanSpool } from './recovery.js';
 import { evictSegment } from './evict.js';
@@ -41,7 +41,11 @@ export class Spool {
   private lock: Promise<unknown> = Promise.resolve();
   private spaceWaiters: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private lastWriteError = 0;
+  private lastWriteError = -Infinity;
+  private lastSyncWarning = -Infinity;
+  private writeFailing = false;
+  /** Failed writes and group commits since start (full disk, I/O errors). */
+  readonly failures = { write: 0, sync: 0 };
   readonly rollBytes: number;
   lanes: Lane[] = [];
 
@@ -56,6 +60,8 @@ export class Spool {
 
   get usedBytes(): number { return this.diskBytes + this.pendingBytes; }
   get maxBytes(): number { return this.cfg.max_bytes; }
+  /** Largest event JSON append() takes: half the cap (so eviction can always make room), framed. */
+  get maxEventBytes(): number { return Math.min(Math.floor(this.cfg.max_bytes / 2), MAX_PAYLOAD_BYTES) - HEADER_BYTES; }
 
   /** Scans the segments (see scanSpool) and reopens the last one for appending. */
   async open(onFrame: (f: Frame) => void): Promise<ScanReport> {
@@ -95,24 +101,29 @@ export class Spool {
    */
   append(json: string, keep: boolean): Promise<void> {
     const size = HEADER_BYTES + Buffer.byteLength(json);
-    if (size > this.cfg.max_bytes / 2) throw new PortwardenError('EVENT_TOO_LARGE', `event of ${size} bytes is larger than half the spool cap`);
+    if (size - HEADER_BYTES > this.maxEventBytes) throw new PortwardenError('EVENT_TOO_LARGE', `event of ${size} bytes is larger than half the spool cap`);
     if (this.closed) throw new PortwardenError('PIPELINE_STOPPED', 'the pipeline is shutting down');
     if (this.usedBytes + size > this.cfg.max_bytes) return this.appendWhenFull(json, keep, size);
     return this.enqueue(encodeFrame(this.nextSeq++, this.hooks.now(), keep ? FrameFlag.alert : 0, json), undefined, true);
   }
 
-  /** Events refused by drop_newest (they count as received and dropped for every output). */
-  droppedNewest = 0;
+  /** Events refused (drop_newest, too large), by reason; each counts as received and dropped for every output. */
+  readonly refused: Record<string, number> = {};
+
+  /** Counts an event that will not be stored as received and dropped for every output. */
+  refuse(reason: 'queue_full' | 'too_large'): void {
+    this.refused[reason] = (this.refused[reason] ?? 0) + 1;
+    for (const lane of this.lanes) {
+      lane.received++;
+      lane.count('dropped', reason);
+    }
+  }
 
   private async appendWhenFull(json: string, keep: boolean, size: number): Promise<void> {
     while (this.usedBytes + size > this.cfg.max_bytes) {
       if (this.closed) throw new PortwardenError('PIPELINE_STOPPED', 'the pipeline is shutting down');
       if (!keep && this.cfg.when_full === 'drop_newest') {
-        this.droppedNewest++;
-        for (const lane of this.lanes) {
-          lane.received++;
-          lane.count('dropped', 'queue_full');
-        }
+        this.refuse('queue_full');
         return;
       }
       if (this.cfg.when_full === 'drop_oldest' && await this.evictOldest()) continue;
@@ -141,12 +152,23 @@ export class Spool {
     while (this.pending.length > 0) {
       try {
         await this.exclusive(() => this.writeChunk());
+        this.writeFailing = false;
       } catch (err) {
-        // Disk full or an I/O error: keep the events pending (accept() waits) and try again.
-        if (this.hooks.now() - this.lastWriteError > 30_000) this.hooks.logger.error('spool write failed; retrying', { error: errorMessage(err) });
-        this.lastWriteError = this.hooks.now();
+        // Disk full or an I/O error: keep the events pending (accept() waits) and try again; collect()
+        // may now delete the open segment once it is delivered, so the agent frees space by itself.
+        this.writeFailing = true;
+        this.failures.write++;
+        await this.collect().catch(() => undefined);
+        if (this.hooks.now() - this.lastWriteError > 30_000) {
+          this.hooks.logger.error(`spool write failed (${this.failures.write} time(s) so far); retrying every second, events wait in memory`, { error: errorMessage(err) });
+          this.lastWriteError = this.hooks.now();
+        }
         if (this.closed) break;
-        await new Promise((r) => setTimeout(r, 1000).unref());
+        // Retry as soon as a delivered segment is deleted (a cursor moved), at the latest in 1 s.
+        await new Promise<void>((resolve) => {
+          this.spaceWaiters.push(resolve);
+          setTimeout(resolve, 1000).unref();
+        });
       }
     }
     this.writing = false;
@@ -163,20 +185,33 @@ export class Spool {
     let n = 0;
     let bytes = 0;
     while (n < this.pending.length && (n === 0 || bytes < room)) bytes += this.pending[n++]?.buf.length ?? 0;
-    const items = this.pending.slice(0, n);
+    let items = this.pending.slice(0, n);
     const fh = this.fh;
     if (fh === undefined) return;
-    let off: number;
-    if (this.hooks.fault !== undefined) {
-      const chunk = Buffer.concat(items.map((p) => p.buf), bytes);
-      off = (await fh.write(chunk, 0, chunk.length >> 1, seg.bytes)).bytesWritten;
-      this.hooks.fault('append.torn');
-    } else {
-      off = (await fh.writev(items.map((p) => p.buf), seg.bytes)).bytesWritten;
-    }
-    if (off < bytes) {
-      const rest = Buffer.concat(items.map((p) => p.buf), bytes).subarray(off);
-      for (let k = 0; k < rest.length;) k += (await fh.write(rest, k, rest.length - k, seg.bytes + off + k)).bytesWritten;
+    let done = 0;
+    let failure: unknown;
+    try {
+      if (this.hooks.fault !== undefined) {
+        const chunk = Buffer.concat(items.map((p) => p.buf), bytes);
+        done = (await fh.write(chunk, 0, chunk.length >> 1, seg.bytes)).bytesWritten;
+        this.hooks.fault('append.torn');
+      } else {
+        done = (await fh.writev(items.map((p) => p.buf), seg.bytes)).bytesWritten;
+      }
+      if (done < bytes) {
+        const rest = Buffer.concat(items.map((p) => p.buf), bytes);
+        while (done < bytes) done += (await fh.write(rest, done, bytes - done, seg.bytes + done)).bytesWritten;
+      }
+    } catch (err) {
+      // A full disk takes part of a write: keep the whole frames that made it, retry the rest.
+      failure = err;
+      let whole = 0;
+      let k = 0;
+      while (k < n && whole + (items[k]?.buf.length ?? 0) <= done) whole += items[k++]?.buf.length ?? 0;
+      if (k === 0) throw err;
+      n = k;
+      bytes = whole;
+      items = items.slice(0, k);
     }
     this.pending.splice(0, n);
     this.pendingBytes -= bytes;
@@ -194,6 +229,13 @@ export class Spool {
     }
     this.groups.written(this.writtenNext);
     this.hooks.onWritten();
+    // drop_oldest waiters found nothing to evict while these frames were only pending: retry now.
+    this.wakeSpaceWaiters();
+    if (failure !== undefined) throw failure instanceof Error ? failure : new Error(errorMessage(failure));
+  }
+
+  private wakeSpaceWaiters(): void {
+    for (const w of this.spaceWaiters.splice(0)) w();
   }
 
   private async roll(firstSeq: number): Promise<SegmentInfo> {
@@ -217,18 +259,34 @@ export class Spool {
       this.dirty = false;
       this.durableNext = this.writtenNext;
       await this.head.write(this.durableNext, this.cfg.fsync !== 'never');
-    }).catch((err: unknown) => { this.hooks.logger.warn('spool fsync failed', { error: errorMessage(err) }); });
+    }).catch((err: unknown) => {
+      // One line per 30 s, not one per tick.
+      this.failures.sync++;
+      if (this.hooks.now() - this.lastSyncWarning < 30_000) return;
+      this.lastSyncWarning = this.hooks.now();
+      this.hooks.logger.warn(`spool fsync failed (${this.failures.sync} time(s) so far)`, { error: errorMessage(err) });
+    });
   }
 
-  /** Deletes every closed segment that all outputs' persisted cursors have passed. */
-  async collect(): Promise<void> {
+  /**
+   * Deletes every closed segment that all outputs' persisted cursors have passed; also the open one
+   * when writes are failing (a full disk) or `includeOpen` (start-up), so space comes back by itself.
+   */
+  async collect(includeOpen = false): Promise<void> {
     await this.exclusive(async () => {
       // After close the next run owns the files; it collects once its cursors move.
       if (this.closed) return;
+      const delivered = (seg: SegmentInfo): boolean => this.lanes.every((l) => (l.cursor.durable?.seq ?? 0) > seg.lastSeq);
       while (this.segments.length > 1) {
         const seg = this.segments[0];
-        if (seg === undefined || !this.lanes.every((l) => (l.cursor.durable?.seq ?? 0) > seg.lastSeq)) break;
+        if (seg === undefined || !delivered(seg)) break;
         await this.unlink(seg);
+      }
+      const last = this.segments[0];
+      if (this.segments.length === 1 && last !== undefined && (includeOpen || this.writeFailing) && delivered(last)) {
+        await this.fh?.close();
+        this.fh = undefined;
+        await this.unlink(last);
       }
     });
   }
@@ -238,8 +296,7 @@ export class Spool {
     await rm(seg.path, { force: true });
     this.segments.splice(this.segments.indexOf(seg), 1);
     this.diskBytes -= seg.bytes;
-    const waiters = this.spaceWaiters.splice(0);
-    for (const w of waiters) w();
+    this.wakeSpaceWaiters();
   }
 
   /**
@@ -271,7 +328,7 @@ export class Spool {
     if (this.closed) return;
     this.closed = true;
     if (this.timer !== undefined) clearInterval(this.timer);
-    for (const w of this.spaceWaiters.splice(0)) w();
+    this.wakeSpaceWaiters();
     while (this.writing) await new Promise((r) => setImmediate(r));
     await this.tick();
     await this.exclusive(async () => {

@@ -66,6 +66,34 @@ function tryRead(path: string, max = MAX_CMDLINE_BYTES, untilEof = true): Buffer
   }
 }
 
+/**
+ * Arguments in the part of a command line past `from` bytes (NULs end arguments), read in chunks
+ * and not kept: a cut command line still reports its real argument count. Up to 64 MiB.
+ */
+function countArgsFrom(path: string, from: number, firstCut: boolean): number {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return 0;
+  }
+  try {
+    let nuls = 0;
+    let last = 0;
+    for (let pos = from, n = 1; n > 0 && pos < from + 64 * 1024 * 1024; pos += n) {
+      n = readSync(fd, scratch, 0, scratch.length, pos);
+      for (let i = 0; i < n; i++) if (scratch[i] === 0) nuls++;
+      if (n > 0) last = scratch[n - 1] ?? 0;
+    }
+    // The argument cut at `from` was already counted by the caller.
+    return nuls + (last !== 0 ? 1 : 0) - (firstCut ? 1 : 0);
+  } catch {
+    return 0;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function tryReadlink(path: string): string | undefined {
   try {
     return readlinkSync(path);
@@ -248,6 +276,10 @@ function readDetails(base: string, comm: string, rec: ProcessRecord, ctx: Proces
     const args = parseCmdline(cmd);
     rec.args = args;
     rec.commandLine = joinCommandLine(args);
+    if (cmd.length >= MAX_CMDLINE_BYTES) {
+      rec.argsTruncated = true;
+      rec.argsCount = args.length + Math.max(0, countArgsFrom(`${base}/cmdline`, cmd.length, cmd[cmd.length - 1] !== 0));
+    }
   }
   const exe = tryReadlink(`${base}/exe`);
   if (exe !== undefined) {

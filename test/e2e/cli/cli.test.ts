@@ -91,6 +91,11 @@ test('check-config prints the resolved config with secrets redacted', async () =
   assert.equal(s.code, 0, s.stderr);
   assert.doesNotMatch(s.stdout, /hunter2/);
   assert.match(s.stdout, /token: "?\[redacted\]"?/);
+  const inUrl = configFile('outputs:\n  - type: http\n    url: http://elastic:pa55-in-url@127.0.0.1:1/\n    format: ndjson\n');
+  const u = await cli(['check-config', '--config', inUrl]);
+  assert.equal(u.code, 0, u.stderr);
+  assert.doesNotMatch(u.stdout, /pa55-in-url/);
+  assert.match(u.stdout, /url: "?http:\/\/elastic:\[redacted\]@127\.0\.0\.1:1\/"?/);
 });
 
 test('a scheduled inventory re-reports every listener as event.kind state', async (t) => {

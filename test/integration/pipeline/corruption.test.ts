@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { open, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createPipeline } from '../../../agent/pipeline/index.js';
 import { DeliveryPipeline } from '../../../agent/pipeline/index.js';
@@ -102,4 +102,27 @@ test('a spool that cannot be read at all is moved aside; the agent starts and ke
   assert.match(p.recovery?.spoolMovedTo ?? '', /spool\.damaged-/);
   await p.accept(testDoc(1));
   await waitFor('delivery', () => sequences(m.delivered).includes(1));
+});
+
+test('an unreadable segment (EISDIR) costs exactly its own frames; every readable segment is kept', async (t) => {
+  const dir = await tempState(t);
+  await fill(dir);
+  const segs = await listSegments(dir);
+  assert.ok(segs.length >= 5, `expected several segments, got ${segs.length}`);
+  const victim = segs[2]!;
+  const lost = new Set(victim.frames.map((f) => f.seq));
+  // Reading it fails the way a bad disk does: a read error, not missing data.
+  await rm(victim.path);
+  await mkdir(victim.path);
+  const { m, p } = await restart(t, dir);
+  const got = new Set(sequences(m.delivered));
+  for (let n = 1; n <= N; n++) assert.equal(got.has(n), !lost.has(n), `event ${n}: delivered=${got.has(n)} lost=${lost.has(n)}`);
+  assert.ok(lost.size > 10);
+  assert.equal(p.stats().lost, lost.size);
+  assert.deepEqual(p.recovery?.lostByOutput, { out: lost.size });
+  assert.ok(!(await readdir(dir)).some((n) => n.startsWith('spool.damaged')), 'the spool was not moved aside');
+  assertInvariant(p.stats());
+  const report = m.delivered.find((e) => e.doc.event.action === Action.eventsLost);
+  assert.ok(report, 'an events_lost agent event is delivered');
+  assert.equal((report.doc.portwarden as { pipeline: { lost: number } }).pipeline.lost, lost.size);
 });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { DeliveryPipeline } from '../../../agent/pipeline/index.js';
 import { Action } from '../../../agent/ecs/fields.js';
 import type { EcsDocument } from '../../../agent/ecs/document.js';
+import { getField } from '../../../agent/ecs/document.js';
 import { MemoryTransport } from '../../../transports/memory/index.js';
 import { assertInvariant, defer, outputConfig, pipelineOptions, sequences, tempState, testDoc } from '../../unit/agent/pipeline/support.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -88,3 +89,41 @@ for (const policy of ['drop_newest', 'drop_oldest'] as const) {
     assert.equal(reported(), dropped, 'in-band reports add up to the drop counter');
   });
 }
+
+test('when_full: drop_oldest with concurrent producers never deadlocks and shuts down at once', async (t) => {
+  const { m, p } = await setup(t, 'drop_oldest');
+  // Many accepts outstanding at once: frames still being written count against the cap.
+  const all: Promise<void>[] = [];
+  for (let round = 0; round < 2; round++) {
+    for (let n = 1; n <= N; n++) all.push(p.accept(testDoc(round * N + n, 'event', 250)));
+  }
+  let settled = 0;
+  const done = Promise.allSettled(all).then(() => { settled = all.length; });
+  await waitFor('every accept to resolve', () => settled === all.length, 60_000);
+  await done;
+  assert.ok((p.stats().outputs[0]?.dropped.queue_full ?? 0) > 0, 'older events were dropped');
+  assert.ok((p.stats().spool?.bytes ?? 0) <= CAP, 'the cap holds');
+  assertInvariant(p.stats());
+  const t0 = Date.now();
+  await p.shutdown();
+  assert.ok(Date.now() - t0 < 5000, `shutdown took ${Date.now() - t0} ms`);
+  m.behave(() => ({ kind: 'ok' }));
+});
+
+test('an event too large for the spool is cut, or dropped and counted, never an error', async (t) => {
+  const { m, p } = await setup(t, 'block');
+  m.behave(() => ({ kind: 'ok' }));
+  const long = { ...testDoc(1), process: { command_line: 'x'.repeat(400_000), args: ['y'.repeat(300_000)], args_count: 1 } } as EcsDocument;
+  await p.accept(long);
+  // Nothing to cut: many small fields.
+  const wide = { ...testDoc(2), labels: Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`k${i}`, 'v'])) } as EcsDocument;
+  await p.accept(wide);
+  await waitFor('the cut event delivered', () => m.delivered.find((e) => e.doc.event.sequence === 1));
+  const got = m.delivered.find((e) => e.doc.event.sequence === 1);
+  assert.deepEqual(getField(got?.doc ?? {}, 'portwarden.truncated'), ['process.args', 'process.command_line']);
+  const cut = getField(got?.doc ?? {}, 'process.command_line');
+  assert.ok(typeof cut === 'string' && cut.length > 0 && cut.length <= 4096, 'the command line is cut, not removed');
+  assert.equal(p.stats().outputs[0]?.dropped.too_large, 1);
+  assert.equal(p.stats().dropped.too_large, 1);
+  assertInvariant(p.stats());
+});

@@ -1,0 +1,91 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { closeSync, statSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getField } from '../../../agent/ecs/document.js';
+import type { EcsDocument } from '../../../agent/ecs/document.js';
+import { waitFor } from '../../helpers/wait.js';
+import { cliPath } from '../../../testkit/paths.js';
+
+const LISTEN20 = 'import socket,sys\nss=[socket.socket() for _ in range(20)]\nfor s in ss:\n  s.bind(("127.0.0.1",0))\n  s.listen()\nprint(" ".join(str(s.getsockname()[1]) for s in ss),flush=True)\nsys.stdin.read()';
+
+/** Fills the filesystem of `dir` until ENOSPC; returns the bytes written. */
+function fill(path: string): number {
+  const fd = openSync(path, 'a');
+  const chunk = Buffer.alloc(4096, 1);
+  let n = 0;
+  try {
+    for (;;) n += writeSync(fd, chunk);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+  } finally {
+    closeSync(fd);
+  }
+  return n;
+}
+
+/** The output file's complete lines (the agent may be writing the last one). */
+function readNdjson(path: string): EcsDocument[] {
+  let text: string;
+  try { text = readFileSync(path, 'utf8'); } catch { return []; }
+  return text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as EcsDocument);
+}
+
+function run(config: string): { proc: ChildProcess; exit: Promise<number | null>; stderr: () => string } {
+  const proc = spawn(process.execPath, [cliPath, 'run', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  proc.stderr.on('data', (b: Buffer) => { err += b.toString(); });
+  return { proc, exit: new Promise((resolve) => proc.once('exit', resolve)), stderr: () => err };
+}
+
+test('run: a full disk under state_dir with the output up: delivery goes on, space comes back by itself, start on a full disk', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-full-'));
+  const state = join(dir, 'state');
+  mkdirSync(state);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', state]);
+  t.after(() => {
+    try { execFileSync('umount', ['-l', state]); } catch { /* not mounted */ }
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const events = join(dir, 'events.ndjson');
+  const log = join(dir, 'agent.log');
+  const config = join(dir, 'portwarden.yaml');
+  writeFileSync(config, `state_dir: ${state}\ninterval: 250ms\nlog: { level: info, file: ${log} }\ndetect: { enabled: false }\n`
+    + `outputs:\n  - type: file\n    path: ${events}\n    batch: { max_wait: 100ms }\n`);
+  const agent = run(config);
+  t.after(() => { agent.proc.kill('SIGKILL'); });
+  await waitFor('the first inventory', () => readNdjson(events).find((d) => d.event.action === 'listening_existing'), 30_000);
+
+  const filler = join(state, 'filler');
+  const filled = fill(filler);
+  assert.ok(filled > 0);
+  const py = spawn('python3', ['-c', LISTEN20], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.after(() => { py.kill('SIGKILL'); });
+  const ports = await new Promise<number[]>((resolve) => { py.stdout.once('data', (b: Buffer) => { resolve(b.toString().trim().split(' ').map(Number)); }); });
+  const t0 = Date.now();
+  const delivered = (): number => new Set(readNdjson(events).filter((d) => d.event.action === 'listening_started')
+    .map((d) => getField(d, 'destination.port')).filter((p) => ports.includes(p as number))).size;
+  await waitFor('all 20 new listeners delivered while the disk is full', () => delivered() === 20, 60_000);
+  const recoverMs = Date.now() - t0;
+  // The filler is still there: the agent freed space from its own delivered segments.
+  assert.equal(statSync(filler).size, filled);
+  const warnings = readFileSync(log, 'utf8').split('\n').filter((l) => l.includes('spool fsync failed')).length;
+  assert.ok(warnings <= 2, `${warnings} fsync warnings: aggregated, not one per 500 ms`);
+  agent.proc.kill('SIGTERM');
+  assert.equal(await agent.exit, 0, `${agent.stderr()}\n${readFileSync(log, 'utf8').slice(-2500)}`);
+
+  // Start again on a disk filled to the last byte.
+  fill(filler);
+  const before = readNdjson(events).filter((d) => d.event.action === 'started').length;
+  const again = run(config);
+  t.after(() => { again.proc.kill('SIGKILL'); });
+  const t1 = Date.now();
+  await waitFor('the agent to start on a full disk', () => readNdjson(events).filter((d) => d.event.action === 'started').length > before, 60_000);
+  const startMs = Date.now() - t1;
+  again.proc.kill('SIGTERM');
+  assert.equal(await again.exit, 0, `${again.stderr()}\n${readFileSync(log, 'utf8').slice(-2500)}`);
+  t.diagnostic(`20 listeners delivered ${recoverMs} ms after the disk filled; started on a full disk in ${startMs} ms`);
+});
