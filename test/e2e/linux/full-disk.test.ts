@@ -10,7 +10,14 @@ import type { EcsDocument } from '../../../agent/ecs/document.js';
 import { waitFor } from '../../helpers/wait.js';
 import { cliPath } from '../../../testkit/paths.js';
 
-const LISTEN20 = 'import socket,sys\nss=[socket.socket() for _ in range(20)]\nfor s in ss:\n  s.bind(("127.0.0.1",0))\n  s.listen()\nprint(" ".join(str(s.getsockname()[1]) for s in ss),flush=True)\nsys.stdin.read()';
+const listen = (n: number): string => `import socket,sys\nss=[socket.socket() for _ in range(${n})]\nfor s in ss:\n  s.bind(("127.0.0.1",0))\n  s.listen()\nprint(" ".join(str(s.getsockname()[1]) for s in ss),flush=True)\nsys.stdin.read()`;
+
+/** Starts n listeners in one python3; resolves with the process and their ports. */
+async function listeners(n: number): Promise<{ py: ChildProcess; ports: number[] }> {
+  const py = spawn('python3', ['-c', listen(n)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const ports = await new Promise<number[]>((resolve) => { py.stdout.once('data', (b: Buffer) => { resolve(b.toString().trim().split(' ').map(Number)); }); });
+  return { py, ports };
+}
 
 /** Fills the filesystem of `dir` until ENOSPC; returns the bytes written. */
 function fill(path: string): number {
@@ -58,13 +65,18 @@ test('run: a full disk under state_dir with the output up: delivery goes on, spa
   const agent = run(config);
   t.after(() => { agent.proc.kill('SIGKILL'); });
   await waitFor('the first inventory', () => readNdjson(events).find((d) => d.event.action === 'listening_existing'), 30_000);
+  // Delivered events the agent can free: 100 listeners' documents in its spool (on a quiet host the
+  // first inventory alone is a few KB, too little to make room for anything).
+  const earlier = await listeners(100);
+  t.after(() => { earlier.py.kill('SIGKILL'); });
+  await waitFor('100 listeners delivered before the disk fills', () => new Set(readNdjson(events).filter((d) => d.event.action === 'listening_started')
+    .map((d) => getField(d, 'destination.port')).filter((p) => earlier.ports.includes(p as number))).size === 100, 30_000);
 
   const filler = join(state, 'filler');
   const filled = fill(filler);
   assert.ok(filled > 0);
-  const py = spawn('python3', ['-c', LISTEN20], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const { py, ports } = await listeners(20);
   t.after(() => { py.kill('SIGKILL'); });
-  const ports = await new Promise<number[]>((resolve) => { py.stdout.once('data', (b: Buffer) => { resolve(b.toString().trim().split(' ').map(Number)); }); });
   const t0 = Date.now();
   const delivered = (): number => new Set(readNdjson(events).filter((d) => d.event.action === 'listening_started')
     .map((d) => getField(d, 'destination.port')).filter((p) => ports.includes(p as number))).size;
