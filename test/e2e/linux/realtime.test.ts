@@ -89,8 +89,12 @@ async function flashListeners(t: TestContext, agent: RunningAgent): Promise<void
  */
 async function webShell(agent: RunningAgent, kernelEnd: boolean): Promise<void> {
   const fpm = namedShell('php-fpm8.2');
-  // The subshell outlives php-fpm8.2 (which exits at once) and then becomes `sh` by exec.
-  const script = 'sh -c "id >/dev/null"; ( sleep 0.2; exec sh -c "id >/dev/null" ) & exit 0';
+  // The subshell outlives php-fpm8.2 (which exits at once) and then becomes `sh` by exec. With eBPF
+  // the shell lives a few ms (dash execs `id` in its place); the proc connector reads /proc after
+  // each message, so its shell stays a shell for 50 ms (documented: a process that changes its
+  // image or exits within about a millisecond may be seen only as what it became).
+  const child = kernelEnd ? 'id >/dev/null' : 'id >/dev/null; sleep 0.05';
+  const script = `sh -c "${child}"; ( sleep 0.2; exec sh -c "${child}" ) & exit 0`;
   const { pid } = await run(fpm, ['-c', script]);
   const alerts = await waitFor('both parent-child alerts', () => {
     const a = agent.events().filter((d) => d.event.action === 'unusual_parent_child' && getField(d, 'process.name') === 'sh'

@@ -146,7 +146,7 @@ export class LinuxRealtimeFeed implements RealtimeFeed {
       this.st.mode = 'proc_connector';
       this.st.blind.push(
         'proc connector: listeners are seen by polling only (a listener that opens and closes between two polls is missed)',
-        'proc connector: the command line of a process that exits within about a millisecond of its exec may be missing (read from /proc after the event)',
+        'proc connector: a process that exits or execs again within about a millisecond of its exec may be reported without its name and command line, or as what it became (read from /proc after the event)',
       );
       return undefined;
     } catch (err) {
