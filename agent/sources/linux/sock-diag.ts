@@ -71,11 +71,13 @@ function isRawDump(v: unknown): v is RawDump {
   return r.rows instanceof Uint8Array && r.rows.length % ROW_SIZE === 0 && typeof r.ifnames === 'object';
 }
 
-function ipv4(b: Uint8Array, o: number): string {
+/** Dotted IPv4 text of 4 bytes at `o` (network order). */
+export function ipv4(b: Uint8Array, o: number): string {
   return `${b[o] ?? 0}.${b[o + 1] ?? 0}.${b[o + 2] ?? 0}.${b[o + 3] ?? 0}`;
 }
 
-function ipv6(b: Uint8Array, o: number): string {
+/** IPv6 text of 16 bytes at `o`, as `ss` and inet_ntop print it. */
+export function ipv6(b: Uint8Array, o: number): string {
   // inet_ntop (hence ss) prints the deprecated IPv4-compatible form ::a.b.c.d dotted as well.
   if (b.subarray(o, o + 12).every((x) => x === 0) && ((b[o + 12] ?? 0) | (b[o + 13] ?? 0)) !== 0) return `::${ipv4(b, o + 12)}`;
   const groups: string[] = [];

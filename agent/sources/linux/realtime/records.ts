@@ -4,7 +4,8 @@
  * destroy notifications. Pure: bytes in, typed records out; a malformed record ends the buffer's
  * parse and is counted, never thrown.
  */
-import { compressIpv6 } from '../proc-parsers.js';
+// The same address text as the sock_diag path and `ss`.
+import { ipv4, ipv6 } from '../sock-diag.js';
 
 export const HEADER_SIZE = 88;
 const MAGIC = 0x5057;
@@ -69,18 +70,6 @@ function text(b: Uint8Array, from: number, to: number): string {
 
 function id(v: number): number | undefined {
   return v === UNKNOWN_ID ? undefined : v;
-}
-
-function ipv4(b: Uint8Array, o: number): string {
-  return `${b[o] ?? 0}.${b[o + 1] ?? 0}.${b[o + 2] ?? 0}.${b[o + 3] ?? 0}`;
-}
-
-/** The same address text as the sock_diag path (sock-diag.ts) and `ss`. */
-function ipv6(b: Uint8Array, o: number): string {
-  if (b.subarray(o, o + 12).every((x) => x === 0) && ((b[o + 12] ?? 0) | (b[o + 13] ?? 0)) !== 0) return `::${ipv4(b, o + 12)}`;
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((((b[o + i] ?? 0) << 8) | (b[o + i + 1] ?? 0)).toString(16));
-  return compressIpv6(groups);
 }
 
 function header(b: Uint8Array, v: DataView, o: number): RawProcess {
