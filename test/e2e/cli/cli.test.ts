@@ -1,13 +1,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { cliPath } from '../../../testkit/paths.js';
 import { startAgent } from '../../helpers/agent-process.js';
 import { waitFor } from '../../helpers/wait.js';
+
+/** Whether every directory above `file` lets others through and the file lets them read it. */
+function readableByOthers(file: string): boolean {
+  if ((statSync(file).mode & 0o004) === 0) return false;
+  for (let d = dirname(file); ; d = dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0) return false;
+    if (dirname(d) === d) return true;
+  }
+}
 
 const run = promisify(execFile);
 
@@ -125,7 +134,9 @@ test('the embedded default (no config) prints ECS documents on stdout and stops 
   const state = mkdtempSync(join(tmpdir(), 'pw-embedded-'));
   chmodSync(state, 0o777);
   t.after(() => { rmSync(state, { recursive: true, force: true }); });
-  const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+  // As nobody (root would use /var/lib/portwarden whatever XDG_STATE_HOME says), when nobody can
+  // read this checkout: CI may clone it under a 0700 directory, and then it runs as root.
+  const asNobody = process.getuid?.() === 0 && readableByOthers(cliPath) ? { uid: 65534, gid: 65534 } : {};
   const proc = spawn(process.execPath, [cliPath, 'run'], {
     stdio: ['ignore', 'pipe', 'pipe'], ...asNobody, env: { PATH: process.env.PATH ?? '', XDG_STATE_HOME: state },
   });

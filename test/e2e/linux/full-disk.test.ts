@@ -89,7 +89,10 @@ test('run: a full disk under state_dir with the output up: delivery goes on, spa
   agent.proc.kill('SIGTERM');
   assert.equal(await agent.exit, 0, `${agent.stderr()}\n${readFileSync(log, 'utf8').slice(-2500)}`);
 
-  // Start again on a disk filled to the last byte.
+  // Start again on a disk filled to the last byte, with only the host's own listeners: the first
+  // inventory must fit in what the agent frees (its delivered segments), as on a real host.
+  earlier.py.kill('SIGKILL');
+  py.kill('SIGKILL');
   fill(filler);
   const before = readNdjson(events).filter((d) => d.event.action === 'started').length;
   const again = run(config);
