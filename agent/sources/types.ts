@@ -181,4 +181,10 @@ export interface Source extends Lifecycle {
   poll(): Promise<Snapshot>;
   /** The real-time feed, where the platform has one and it runs (after start()). */
   realtime?(): RealtimeFeed | undefined;
+  /**
+   * The process `pid` and its ancestors, child first, read now when the source has left them out of
+   * its snapshots so far (a busy host's first poll): a real-time fork or exec below a process not
+   * read yet needs its parents in the table before it, or its lineage stops there.
+   */
+  ancestry?(pid: number): ProcessRecord[];
 }

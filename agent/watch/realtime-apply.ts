@@ -25,6 +25,8 @@ export interface ApplyTarget {
   listenerEvent(t: TrackedListener, action: ListenerAction, at: string, span: { start?: string; end?: string }, out: EcsDocument[]): void;
   /** Epoch ms when the agent started: an owner first met through an event but started before is `already_running`. */
   startedAt: number;
+  /** The source's process and its ancestors, child first (Source.ancestry), when it has them. */
+  ancestry?(pid: number): readonly ProcessRecord[];
 }
 
 /** Real-time changes by key and time, for the reconciling poll (pruned as polls pass). */
@@ -90,6 +92,7 @@ export function applyRealtime(events: readonly RealtimeEvent[], t: ApplyTarget, 
     const at = new Date(e.at).toISOString();
     switch (e.kind) {
       case 'fork': {
+        withParents(e.record, t, out, at);
         const { node, change } = t.table.upsert(e.record);
         if (change === 'new') {
           recent.processAdded.set(node.key, e.at);
@@ -99,6 +102,7 @@ export function applyRealtime(events: readonly RealtimeEvent[], t: ApplyTarget, 
         break;
       }
       case 'exec': {
+        withParents(e.record, t, out, at);
         const { node } = t.table.upsert(e.record);
         recent.processAdded.set(node.key, e.at);
         recent.unannounced.delete(node.key);
@@ -128,6 +132,23 @@ export function applyRealtime(events: readonly RealtimeEvent[], t: ApplyTarget, 
     }
   }
   return { lost, stopped };
+}
+
+/**
+ * A process whose parent the table does not hold yet (a busy host's first poll left it for later):
+ * its parents are read now and enter the table first, parents before children, announced as the
+ * poll would have (already running), so the new node's lineage goes all the way up.
+ */
+function withParents(rec: ProcessRecord, t: ApplyTarget, out: EcsDocument[], at: string): void {
+  if (rec.ppid <= 0 || rec.ppid === rec.pid || t.ancestry === undefined || t.table.get(rec.ppid) !== undefined) return;
+  const chain = t.ancestry(rec.ppid);
+  for (let i = chain.length - 1; i >= 0; i--) {
+    const parent = chain[i];
+    if (parent === undefined || parent.detailsPending === true) continue;
+    if (t.table.get(parent.pid)?.record.startKey === parent.startKey) continue;
+    const { node, change } = t.table.upsert(parent);
+    if (change === 'new') t.processEvent(Action.alreadyRunning, node, out, at);
+  }
 }
 
 function ownerOf(pid: number | undefined, ownerRecord: ProcessRecord | undefined, t: ApplyTarget, recent: RecentChanges, out: EcsDocument[], at: string): ProcessNode | undefined {

@@ -178,6 +178,7 @@ export class Watcher implements Lifecycle {
         if (action === Action.listeningStarted) out.push(...(this.o.detect?.(doc) ?? []));
       },
       startedAt: this.startedAt,
+      ...(this.o.source.ancestry === undefined ? {} : { ancestry: (pid: number) => this.o.source.ancestry?.(pid) ?? [] }),
     };
   }
 
