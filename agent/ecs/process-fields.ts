@@ -42,6 +42,7 @@ function describe(node: ProcessNode): { fields: Record<string, unknown>; truncat
   // ECS has no process.user.domain (only the top-level user.domain).
   const user = userOf(r, false);
   if (user !== undefined) f.user = user;
+  if (r.realUid !== undefined) f.real_user = { id: String(r.realUid), ...(r.realUserName === undefined ? {} : { name: r.realUserName }) };
   if (r.sha256 !== undefined) f.hash = { sha256: r.sha256 };
   if (r.originalFileName !== undefined) f.pe = { original_file_name: r.originalFileName };
   if (r.codeSignature !== undefined) {

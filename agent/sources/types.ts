@@ -46,8 +46,15 @@ export interface ProcessRecord {
   args?: string[];
   commandLine?: string;
   workingDirectory?: string;
+  /** Effective uid (Linux), the one that decides what the process may do; `userName` is its name. */
   uid?: number;
   userName?: string;
+  /**
+   * Linux: the real uid (who started it), when known. It differs from `uid` in a setuid program
+   * and in whatever that program runs without dropping privileges (`sh -p`).
+   */
+  realUid?: number;
+  realUserName?: string;
   /** Windows: `DOMAIN` part of `DOMAIN\user`. */
   userDomain?: string;
   /** Linux: process group and session leader pids. */

@@ -101,6 +101,12 @@ export function parseCgroupContainerId(text: string): string | undefined {
   return undefined;
 }
 
+/** The real and effective uid from a `/proc/<pid>/status` text (its `Uid:` line: real, effective, saved, fs). */
+export function parseStatusUids(text: string): { real: number; effective: number } | undefined {
+  const m = /^Uid:\s+(\d+)\s+(\d+)/m.exec(text);
+  return m === null ? undefined : { real: Number(m[1]), effective: Number(m[2]) };
+}
+
 /** `/etc/passwd` -> uid -> name. */
 export function parsePasswd(text: string): Map<number, string> {
   const out = new Map<number, string>();

@@ -2,7 +2,7 @@ import { closeSync, openSync, readFileSync, readSync, readlinkSync, readdirSync,
 import type { ProcessRecord } from '../types.js';
 import {
   classifyFdLink, joinCommandLine, parseCgroupContainerId, parseCmdline, parseExeLink, parseNsLink, parsePasswd, parseSocketLink,
-  parseStat, parseTaskCounters, tcpInodes,
+  parseStat, parseStatusUids, parseTaskCounters, tcpInodes,
 } from './proc-parsers.js';
 import type { SockDiag } from './sock-diag.js';
 
@@ -294,6 +294,17 @@ function readDetails(base: string, comm: string, rec: ProcessRecord, ctx: Proces
   if (stdin !== undefined) rec.stdin = stdin;
   const cwd = tryReadlink(`${base}/cwd`);
   if (cwd !== undefined) rec.workingDirectory = cwd;
+  const status = tryRead(`${base}/status`, 4096, false);
+  const uids = status === undefined ? undefined : parseStatusUids(status.toString('latin1'));
+  if (uids !== undefined) {
+    // /proc/<pid> is owned by root for a process that is not dumpable (a setuid one): status tells.
+    rec.uid = uids.effective;
+    const name = ctx.users.lookup(uids.effective);
+    if (name !== undefined) rec.userName = name;
+    rec.realUid = uids.real;
+    const realName = ctx.users.lookup(uids.real);
+    if (realName !== undefined) rec.realUserName = realName;
+  }
 }
 
 /** Task counters from <procRoot>/loadavg (see parseTaskCounters); undefined when unreadable. */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import {
-  classifyFdLink, compressIpv6, joinCommandLine, parseCgroupContainerId, parseCmdline, parseExeLink, parseProcNet, parseSsLine, parseStat, parseTaskCounters, tcpInodes,
+  classifyFdLink, compressIpv6, joinCommandLine, parseCgroupContainerId, parseCmdline, parseExeLink, parseProcNet, parseSsLine, parseStat, parseStatusUids, parseTaskCounters, tcpInodes,
 } from '../../../../../agent/sources/linux/proc-parsers.js';
 import { fixture } from '../../../../../testkit/paths.js';
 
@@ -154,4 +154,10 @@ test('/proc/loadavg gives the task count and the last pid handed out', () => {
   for (const bad of ['', '0.20 0.18 0.12 1/80', '0.20 0.18 0.12 80 11206', '0.20 0.18 0.12 1/80 11206 extra', 'garbage']) {
     assert.equal(parseTaskCounters(bad), undefined, JSON.stringify(bad));
   }
+});
+
+test('parseStatusUids: real and effective uid of a setuid-root program run by nobody (recorded /proc/<pid>/status)', () => {
+  assert.deepEqual(parseStatusUids(readFileSync(fixture('linux/status-setuid.txt'), 'latin1')), { real: 65534, effective: 0 });
+  assert.deepEqual(parseStatusUids('Name:\tsh\nUid:\t1000\t1000\t1000\t1000\n'), { real: 1000, effective: 1000 });
+  assert.equal(parseStatusUids('Name:\tsh\n'), undefined);
 });
