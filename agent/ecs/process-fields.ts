@@ -116,6 +116,7 @@ function buildBlock(node: ProcessNode, ancestors: readonly ProcessNode[]): Proce
   if (truncated) flags.truncated = true;
   if (r.netns !== undefined) flags.netns = r.netns;
   if (r.stdin !== undefined) flags.stdin = r.stdin;
+  if (r.stdout !== undefined) flags.stdout = r.stdout;
   if (Object.keys(flags).length > 0) pw.process = flags;
   const user = userOf(r);
   const relatedUsers = [...new Set([r.userName, parent?.record.userName].filter((u): u is string => u !== undefined))];

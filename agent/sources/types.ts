@@ -65,6 +65,8 @@ export interface ProcessRecord {
    * interpreters only: a reverse or bind shell), `socket` for other sockets.
    */
   stdin?: 'tcp' | 'socket' | 'pipe' | 'tty' | 'null' | 'file';
+  /** Linux, shell-like programs only: what their stdout is (the same kinds as stdin). */
+  stdout?: 'tcp' | 'socket' | 'pipe' | 'tty' | 'null' | 'file';
   /** Network namespace id the process lives in (matches ListenerRecord.netns). */
   netns?: string;
   containerId?: string;

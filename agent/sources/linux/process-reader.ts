@@ -6,16 +6,16 @@ import {
 } from './proc-parsers.js';
 import type { SockDiag } from './sock-diag.js';
 
-/** Classifies fd 0; a socket of a program ctx.stdinChecked accepts is looked up in its namespace's TCP table. */
-function stdinOf(base: string, comm: string, ctx: ProcessReadContext): ProcessRecord['stdin'] {
-  const link = tryReadlink(`${base}/fd/0`);
+/** Classifies fd 0 or 1; a socket of a program ctx.stdinChecked accepts is looked up in its namespace's TCP table. */
+function fdKindOf(base: string, fd: 0 | 1, comm: string, ctx: ProcessReadContext): ProcessRecord['stdin'] {
+  const link = tryReadlink(`${base}/fd/${fd}`);
   if (link === undefined) return undefined;
   const kind = classifyFdLink(link);
   if (kind !== 'socket' || ctx.stdinChecked?.(comm) !== true) return kind;
   // The socket's own protocol, in O(1): every child that node or python starts with piped stdio
   // has a UNIX socket there, and the TCP tables below list every connection of the namespace
   // (4 MB and 100-250 ms on a host with 20,000 of them).
-  const proto = ctx.socketProtocol?.(`${base}/fd/0`);
+  const proto = ctx.socketProtocol?.(`${base}/fd/${fd}`);
   if (proto !== undefined) return /^(?:MP)?TCP/.test(proto) ? 'tcp' : 'socket';
   const inode = parseSocketLink(link) ?? 0;
   for (const f of ['tcp', 'tcp6']) {
@@ -290,8 +290,13 @@ function readDetails(base: string, comm: string, rec: ProcessRecord, ctx: Proces
     const baseName = path.slice(path.lastIndexOf('/') + 1);
     if (comm.length === 15 && baseName.startsWith(comm)) rec.name = baseName;
   }
-  const stdin = stdinOf(base, comm, ctx);
+  const stdin = fdKindOf(base, 0, comm, ctx);
   if (stdin !== undefined) rec.stdin = stdin;
+  // stdout only for the checked programs: a shell writing to a TCP peer while reading a fifo.
+  if (ctx.stdinChecked?.(comm) === true) {
+    const stdout = fdKindOf(base, 1, comm, ctx);
+    if (stdout !== undefined) rec.stdout = stdout;
+  }
   const cwd = tryReadlink(`${base}/cwd`);
   if (cwd !== undefined) rec.workingDirectory = cwd;
   const status = tryRead(`${base}/status`, 4096, false);
