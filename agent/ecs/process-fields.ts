@@ -117,6 +117,8 @@ function buildBlock(node: ProcessNode, ancestors: readonly ProcessNode[]): Proce
   if (r.netns !== undefined) flags.netns = r.netns;
   if (r.stdin !== undefined) flags.stdin = r.stdin;
   if (r.stdout !== undefined) flags.stdout = r.stdout;
+  if (r.userNoLogin === true) flags.user_nologin = true;
+  if (parent?.record.userNoLogin === true) flags.parent_user_nologin = true;
   if (Object.keys(flags).length > 0) pw.process = flags;
   const user = userOf(r);
   const relatedUsers = [...new Set([r.userName, parent?.record.userName].filter((u): u is string => u !== undefined))];

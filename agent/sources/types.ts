@@ -55,6 +55,8 @@ export interface ProcessRecord {
    */
   realUid?: number;
   realUserName?: string;
+  /** Linux: the effective user's login shell refuses logins (nologin, false in /etc/passwd): a service account. */
+  userNoLogin?: true;
   /** Windows: `DOMAIN` part of `DOMAIN\user`. */
   userDomain?: string;
   /** Linux: process group and session leader pids. */

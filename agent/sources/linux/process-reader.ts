@@ -1,7 +1,7 @@
 import { closeSync, openSync, readFileSync, readSync, readlinkSync, readdirSync, statSync } from 'node:fs';
 import type { ProcessRecord } from '../types.js';
 import {
-  classifyFdLink, joinCommandLine, parseCgroupContainerId, parseCmdline, parseExeLink, parseNsLink, parsePasswd, parseSocketLink,
+  classifyFdLink, joinCommandLine, parseCgroupContainerId, parseCmdline, parseExeLink, parseNoLoginUids, parseNsLink, parsePasswd, parseSocketLink,
   parseStat, parseStatusUids, parseTaskCounters, tcpInodes,
 } from './proc-parsers.js';
 import type { SockDiag } from './sock-diag.js';
@@ -115,26 +115,39 @@ export function listPids(procRoot: string): number[] {
 /** uid -> user name from /etc/passwd, re-read when the file changes. */
 export class UserNames {
   private names = new Map<number, string>();
+  private noLoginUids = new Set<number>();
   private mtimeMs = -1;
   private checkedAt = -Infinity;
 
   constructor(private readonly passwdPath = '/etc/passwd', private readonly now: () => number = Date.now) {}
 
   lookup(uid: number): string | undefined {
+    this.refresh();
+    return this.names.get(uid);
+  }
+
+  /** Whether the account's login shell refuses logins (nologin, false): a service account. */
+  noLogin(uid: number): boolean {
+    this.refresh();
+    return this.noLoginUids.has(uid);
+  }
+
+  private refresh(): void {
     // At most one stat of /etc/passwd per 10 s, however many processes are read.
     if (this.now() - this.checkedAt > 10_000) {
       this.checkedAt = this.now();
       try {
         const m = statSync(this.passwdPath).mtimeMs;
         if (m !== this.mtimeMs) {
-          this.names = parsePasswd(readFileSync(this.passwdPath, 'utf8'));
+          const text = readFileSync(this.passwdPath, 'utf8');
+          this.names = parsePasswd(text);
+          this.noLoginUids = parseNoLoginUids(text);
           this.mtimeMs = m;
         }
       } catch {
         // No passwd (scratch containers): ids only.
       }
     }
-    return this.names.get(uid);
   }
 }
 
@@ -177,6 +190,7 @@ function baseRecord(pid: number, statText: string, uid: number, nsLink: string |
   };
   const name = ctx.users.lookup(uid);
   if (name !== undefined) rec.userName = name;
+  if (ctx.users.noLogin(uid)) rec.userNoLogin = true;
   const netns = nsLink === undefined ? undefined : parseNsLink(nsLink);
   if (netns !== undefined) rec.netns = netns;
   return rec;
@@ -306,6 +320,8 @@ function readDetails(base: string, comm: string, rec: ProcessRecord, ctx: Proces
     rec.uid = uids.effective;
     const name = ctx.users.lookup(uids.effective);
     if (name !== undefined) rec.userName = name;
+    if (ctx.users.noLogin(uids.effective)) rec.userNoLogin = true;
+    else delete rec.userNoLogin;
     rec.realUid = uids.real;
     const realName = ctx.users.lookup(uids.real);
     if (realName !== undefined) rec.realUserName = realName;

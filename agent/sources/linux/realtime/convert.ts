@@ -142,6 +142,7 @@ export class RecordConverter {
       rec.uid = effective;
       const name = this.c.ctx.users.lookup(effective);
       if (name !== undefined) rec.userName = name;
+      if (this.c.ctx.users.noLogin(effective)) rec.userNoLogin = true;
     }
     if (p.uid !== undefined) {
       rec.realUid = p.uid;
@@ -186,9 +187,10 @@ export class RecordConverter {
     if (live !== undefined && live.startKey === rec.startKey && live.name === rec.name) {
       // The credentials at exec are the kernel's: a shell that drops setuid privileges as it
       // starts (dash, bash without -p) has done so by the time /proc is read.
-      const creds = { uid: rec.uid, userName: rec.userName, realUid: rec.realUid, realUserName: rec.realUserName };
+      const creds = { uid: rec.uid, userName: rec.userName, realUid: rec.realUid, realUserName: rec.realUserName, userNoLogin: rec.userNoLogin };
       Object.assign(rec, live, { realtime: true as const });
       for (const [k, v] of Object.entries(creds)) if (v !== undefined) (rec as unknown as Record<string, unknown>)[k] = v;
+      if (creds.userNoLogin === undefined && creds.uid !== undefined) delete rec.userNoLogin;
     } else if (filename !== '') {
       const exe = parseExeLink(filename);
       rec.executable = exe.path;
