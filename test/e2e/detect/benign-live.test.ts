@@ -73,7 +73,7 @@ const succeeds = (file: string, args: string[]) => sh(file, args).then(() => tru
 test('everyday activity under the real agent raises no alert of medium or higher', { skip: !root && 'needs root (network namespaces, sudo, running a database as another user)' }, async (t) => {
   const agent = startAgent('events: { process: true }\nsource: { realtime: auto }\n');
   t.after(async () => { await agent.stop(); rmSync(agent.dir, { recursive: true, force: true }); });
-  const started = await waitFor('the started event', () => events(agent).find((d) => d.event.action === 'started'), 30_000);
+  const started = await waitFor('the started event', () => events(agent).find((d) => d.event.action === 'started'), 90_000);
   t.diagnostic(`real-time source: ${String(getField(started, 'portwarden.collector.realtime.mode'))}`);
   await waitFor('the first inventory', () => events(agent).find((d) => d.event.action === 'listening_existing'), 30_000);
   const marker = spawn('sleep', ['3'], { stdio: 'ignore' });

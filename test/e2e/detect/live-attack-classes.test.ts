@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EcsDocument } from '../../../agent/ecs/document.js';
 import { getField } from '../../../agent/ecs/document.js';
@@ -33,7 +33,7 @@ function run(file: string, args: string[]): Promise<number> {
 async function startWith(t: TestContext, realtime: 'off' | 'ebpf'): Promise<RunningAgent | undefined> {
   const agent = startAgent(`events: { process: true }\nsource: { realtime: ${realtime} }\n`);
   t.after(async () => { await agent.stop(); rmSync(agent.dir, { recursive: true, force: true }); });
-  const started = await waitFor('the started event', () => events(agent).find((d) => d.event.action === 'started'), 30_000);
+  const started = await waitFor('the started event', () => events(agent).find((d) => d.event.action === 'started'), 90_000);
   const mode = getField(started, 'portwarden.collector.realtime.mode');
   if (realtime === 'ebpf' && mode !== 'ebpf') {
     t.skip(`the real-time source did not start here (mode ${String(mode)}: ${JSON.stringify(getField(started, 'portwarden.collector.realtime.reasons'))})`);
@@ -72,8 +72,52 @@ function checkAlert(d: EcsDocument, rule: string): void {
   assert.equal(getField(d, 'threat.framework'), 'MITRE ATT&CK');
 }
 
+/**
+ * Web-server context: lighttpd in a private namespace runs a CGI shell script that runs a
+ * discovery tool, a shell, and a shell that daemonizes (setsid ... &) and runs uname after its
+ * parent is gone. Polling sees the 2 s shell under the CGI; the real-time source also sees the
+ * short `id` and keeps the daemonized shell's ancestry from its fork.
+ */
+async function webContext(t: TestContext, agent: RunningAgent, realtime: 'off' | 'ebpf'): Promise<void> {
+  if (!existsSync('/usr/sbin/lighttpd')) {
+    t.diagnostic('web-server context part skipped: lighttpd is not installed');
+    return;
+  }
+  const dir = mkdtempSync(join('/tmp', 'pw-cgi-'));
+  t.after(() => { rmSync(dir, { recursive: true, force: true }); });
+  mkdirSync(join(dir, 'www'));
+  mkdirSync(join(dir, 'cgi-bin'));
+  const cgi = join(dir, 'cgi-bin', 'status.cgi');
+  writeFileSync(cgi, "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\nid\nsh -c 'sleep 2; true'\nsetsid sh -c 'sleep 2; uname -a' </dev/null >/dev/null 2>&1 &\n");
+  chmodSync(cgi, 0o755);
+  writeFileSync(join(dir, 'lighttpd.conf'), [
+    `server.document-root = "${dir}/www"`, 'server.bind = "127.0.0.1"', 'server.port = 8080', 'server.modules = ("mod_alias", "mod_cgi")',
+    `alias.url = ("/cgi-bin/" => "${dir}/cgi-bin/")`, 'cgi.assign = (".cgi" => "")', `server.errorlog = "${dir}/error.log"`, ''].join('\n'));
+  const ns = `pw-cgi-${process.pid}`;
+  execFileSync('ip', ['netns', 'add', ns]);
+  t.after(() => { try { execFileSync('ip', ['netns', 'del', ns]); } catch { /* gone */ } });
+  execFileSync('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
+  const server = spawn('ip', ['netns', 'exec', ns, 'lighttpd', '-D', '-f', join(dir, 'lighttpd.conf')], { stdio: 'ignore' });
+  t.after(() => { server.kill('SIGKILL'); });
+  const fetch = ['netns', 'exec', ns, 'python3', '-c', 'import urllib.request; urllib.request.urlopen("http://127.0.0.1:8080/cgi-bin/status.cgi").read()'];
+  await waitFor('lighttpd answering', () => new Promise<true | undefined>((resolve) => { execFile('ip', fetch, (err) => { resolve(err === null ? true : undefined); }); }), 30_000);
+  const underCgi = (d: EcsDocument) => String(getField(d, 'process.parent.command_line')).includes(cgi);
+  const sub = await alertOf(agent, 'pw-lnx-webserver-descendant-shell', (d) => underCgi(d) && getField(d, 'process.name') === 'sh');
+  checkAlert(sub, 'pw-lnx-webserver-descendant-shell');
+  assert.equal(getField(sub, 'process.command_line'), "sh -c 'sleep 2; true'");
+  assert.ok((getField(sub, 'portwarden.lineage') as { name: string }[]).some((a) => a.name === 'lighttpd'));
+  if (realtime === 'off') return;
+  const recon = await alertOf(agent, 'pw-lnx-cgi-recon', (d) => underCgi(d) && getField(d, 'process.name') === 'id');
+  checkAlert(recon, 'pw-lnx-cgi-recon');
+  assert.equal(getField(recon, 'event.severity'), 73);
+  // The daemonized shell's uname: its parent shell was reparented, its fork-time ancestry kept.
+  const detached = await alertOf(agent, 'pw-lnx-webserver-descendant-shell', (d) => getField(d, 'process.name') === 'uname'
+    && (getField(d, 'portwarden.lineage') as { name?: string; command_line?: string }[] | undefined)?.some((a) => a.command_line?.includes(cgi) === true) === true);
+  assert.ok((getField(detached, 'portwarden.lineage') as { name: string }[]).some((a) => a.name === 'lighttpd'));
+}
+
 /** Every class, against an agent that is already reporting new processes. */
-async function attackClasses(t: TestContext, agent: RunningAgent): Promise<void> {
+async function attackClasses(t: TestContext, agent: RunningAgent, realtime: 'off' | 'ebpf'): Promise<void> {
   const me = process.pid;
 
   // Class 4: GTFOBins awk shell, awk 'BEGIN {system("/bin/sh")}': awk runs sh -c /bin/sh, which
@@ -163,6 +207,8 @@ async function attackClasses(t: TestContext, agent: RunningAgent): Promise<void>
   assert.equal(getField(bound, 'event.severity'), 47);
   assert.deepEqual(getField(bound, 'threat.technique.id'), ['T1059']);
 
+  await webContext(t, agent, realtime);
+
   // Privilege change: GTFOBins' SUID find (find . -exec /bin/sh -p \; -quit) with a setuid-root
   // copy of find run by nobody; sh -p keeps the effective uid 0.
   const sdir = mkdtempSync(join('/tmp', 'pw-suid-'));
@@ -192,8 +238,8 @@ async function attackClasses(t: TestContext, agent: RunningAgent): Promise<void>
 }
 
 for (const realtime of ['off', 'ebpf'] as const) {
-  test(`Linux attack classes under the real agent (source.realtime: ${realtime}): shell escape, script from /tmp, reverse shell, bind shell, setuid shell`, { skip: !root && 'needs root (eBPF, network namespaces, setuid files)' }, async (t) => {
+  test(`Linux attack classes under the real agent (source.realtime: ${realtime}): shell escape, script from /tmp, reverse shell, bind shell, CGI and daemonized web shell, setuid shell`, { skip: !root && 'needs root (eBPF, network namespaces, setuid files)' }, async (t) => {
     const agent = await startWith(t, realtime);
-    if (agent !== undefined) await attackClasses(t, agent);
+    if (agent !== undefined) await attackClasses(t, agent, realtime);
   });
 }
