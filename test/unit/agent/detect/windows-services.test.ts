@@ -81,3 +81,17 @@ test('Office started through COM: low alone, high when it spawns a program or li
   assert.ok(l.includes('pw-win-office-com-listener') && l.includes('pw-listener-document-app'), l.join(','));
   assert.ok(!listen([{ name: 'explorer.exe' }, excelUser], '0.0.0.0', 49603).includes('pw-win-office-com-listener'));
 });
+
+test('a service inside svchost listening on a port its service does not use fires (the owning service Windows records per socket)', () => {
+  const host = h.chain(sys32('services.exe'), svc('svchost.exe', 'SYSTEM', { commandLine: 'C:\\Windows\\system32\\svchost.exe -k netsvcs -p' }));
+  const as = (service: string, port: number, address = '127.0.0.1'): string[] => ids(engine.evaluate(h.builder.listener(
+    { netns: 'host', transport: 'tcp', family: 'ipv4', address, port, inode: 0, owners: [host.record.pid], serviceName: service },
+    host, h.table.ancestors(host), { action: 'listening_started' })));
+  // itm4n's UsoDllLoader: a DLL loaded by the Update Session Orchestrator (UsoSvc) binds a shell to 127.0.0.1:1337
+  assert.ok(as('UsoSvc', 1337).includes('pw-win-svchost-service-odd-port'));
+  assert.ok(as('TermService', 4444, '0.0.0.0').includes('pw-win-svchost-service-odd-port'));
+  // What these services do: RDP on 3389, the endpoint mapper on 135, LLMNR on 5355, dynamic RPC for anyone.
+  for (const [service, port] of [['TermService', 3389], ['RpcSs', 135], ['Dnscache', 5355], ['UsoSvc', 49712], ['SomeVendorSvc', 8080]] as const) {
+    assert.ok(!as(service, port, '0.0.0.0').includes('pw-win-svchost-service-odd-port'), `${service} on ${String(port)}`);
+  }
+});
