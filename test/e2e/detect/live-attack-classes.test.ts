@@ -41,9 +41,11 @@ async function startWith(t: TestContext, realtime: 'off' | 'ebpf'): Promise<Runn
   }
   await waitFor('the first inventory', () => events(agent).find((d) => d.event.action === 'listening_existing'), 30_000);
   // New processes are reported once a marker process comes out (start-up reads the existing ones first).
-  const marker = spawn('sleep', ['3'], { stdio: 'ignore' });
+  // It lives until seen: a short one can end between two polls on a loaded machine.
+  const marker = spawn('sleep', ['300'], { stdio: 'ignore' });
   t.after(() => { marker.kill('SIGKILL'); });
-  await waitFor('the marker process', () => events(agent).find((d) => getField(d, 'process.pid') === marker.pid), 60_000);
+  await waitFor('the marker process', () => events(agent).find((d) => getField(d, 'process.pid') === marker.pid), 120_000);
+  marker.kill('SIGKILL');
   return agent;
 }
 
