@@ -90,6 +90,8 @@ export const F = {
   processParentCommandLine: 'process.parent.command_line',
   processAncestry: 'process.Ext.ancestry',
   processUserName: 'process.user.name',
+  processUserId: 'process.user.id',
+  processRealUserId: 'process.real_user.id',
   processParentUserName: 'process.parent.user.name',
   userId: 'user.id',
   userName: 'user.name',
