@@ -34,7 +34,8 @@ export const SD_VALUE_MAX = 1024;
 
 /**
  * PARAM-VALUE escaping (RFC 5424 6.3.3): `"`, `\` and `]` get a backslash. Control characters
- * (newlines, tabs) become spaces so that LF framing and line-oriented relays stay safe.
+ * (C0 with newlines and tabs, DEL, C1) become spaces so that LF framing, line-oriented relays and
+ * terminals stay safe; the exact value is in MSG.
  */
 export function escapeSdValue(v: string): string {
   const capped = capUtf8(v, SD_VALUE_MAX);
@@ -43,9 +44,9 @@ export function escapeSdValue(v: string): string {
 }
 
 // eslint-disable-next-line no-control-regex -- finding control characters is the point
-const SD_SPECIAL = /[\u0000-\u001f\u007f"\\\]]/;
+const SD_SPECIAL = /[\u0000-\u001f\u007f-\u009f"\\\]]/;
 // eslint-disable-next-line no-control-regex -- replacing control characters is the point
-const SD_CONTROL = /[\u0000-\u001f\u007f]/g;
+const SD_CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 
 export function structuredData(ctx: EncodeContext, doc: EcsDocument): string {
   let sd = `[${ctx.sdId}`;
