@@ -79,6 +79,9 @@ export async function recover(spool: Spool, lanes: Lane[], logger: Logger, now: 
     const seg = [...spool.segments].reverse().find((s) => s.id <= start) ?? spool.segments[0];
     lane.readPos = lane.ackPos = { seq: start, segment: seg?.id ?? start, offset: 0 };
   });
-  await Promise.all(lanes.filter((_, i) => loads[i]?.kind !== 'ok').map((lane) => lane.cursor.save(lane.ackPos)));
+  // On a full disk a new cursor file may not fit yet: it is saved with the output's first acknowledgement.
+  await Promise.all(lanes.filter((_, i) => loads[i]?.kind !== 'ok').map((lane) => lane.cursor.save(lane.ackPos).catch((err: unknown) => {
+    logger.warn('could not write a new output cursor yet', { output: lane.name, error: errorMessage(err) });
+  })));
   return report;
 }

@@ -28,7 +28,27 @@ export class LaneReader {
     private readonly segments: () => readonly SegmentInfo[],
     private readonly lane: Lane,
     private readonly logger: Logger,
+    /** Frames held in memory past the files (the spool is degraded), from a seq on; none otherwise. */
+    private readonly memory: (from: number, name: string, max: number, maxBytes: number) => Frame[] = () => [],
   ) {}
+
+  /**
+   * Caught up with the files: the frames held in memory after them. Synchronous with the check
+   * that found the end of the files, so no frame can move from memory to a file in between.
+   */
+  private fromMemory(pos: CursorPos, seg: SegmentInfo | undefined, frames: Frame[], starts: CursorPos[], maxEvents: number, maxBytes: number): CursorPos {
+    const bytes = frames.reduce((n, f) => n + f.bytes, 0);
+    if (frames.length >= maxEvents || (frames.length > 0 && bytes >= maxBytes)) return pos;
+    const more = this.memory(pos.seq, this.lane.name, maxEvents - frames.length, Math.max(1, maxBytes - bytes));
+    // The frames go to the end of the last file when written: where this output resumes after them.
+    const at = seg === undefined ? { segment: pos.seq, offset: 0 } : { segment: seg.id, offset: seg.bytes };
+    for (const f of more) {
+      frames.push(f);
+      starts.push({ seq: f.seq, ...at });
+    }
+    const last = more.at(-1);
+    return last === undefined ? pos : { seq: last.seq + 1, ...at };
+  }
 
   private locate(pos: CursorPos): SegmentInfo | undefined {
     const segs = this.segments();
@@ -54,13 +74,17 @@ export class LaneReader {
     let bytes = 0;
     for (;;) {
       const seg = this.locate(pos);
-      if (seg === undefined) break;
+      if (seg === undefined) {
+        pos = this.fromMemory(pos, undefined, frames, starts, maxEvents, maxBytes);
+        break;
+      }
       if (seg.id !== pos.segment) pos = { seq: pos.seq, segment: seg.id, offset: 0 };
       const segs = this.segments();
       const limit = seg.bytes;
       if (pos.offset >= limit) {
         const next = segs[segs.indexOf(seg) + 1];
         if (next === undefined) {
+          pos = this.fromMemory(pos, seg, frames, starts, maxEvents, maxBytes);
           // Caught up: let go of the file, so a segment deleted meanwhile frees its space.
           await this.close();
           break;
