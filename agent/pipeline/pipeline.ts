@@ -212,6 +212,8 @@ export class DeliveryPipeline implements Pipeline {
     const deadline = Date.now() + (this.o.shutdownTimeoutMs ?? 3000);
     if (this.phase === 'starting') await this.starting?.catch(() => undefined);
     const wasStarted = this.phase === 'running';
+    // The last window's drops go out in-band now (events_dropped), not with the next run or never.
+    if (wasStarted) this.telemetry.summarize();
     this.phase = 'stopping';
     await this.telemetry.stop();
     if (wasStarted) {
