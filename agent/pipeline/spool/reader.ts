@@ -37,9 +37,17 @@ export class LaneReader {
    * that found the end of the files, so no frame can move from memory to a file in between.
    */
   private fromMemory(pos: CursorPos, seg: SegmentInfo | undefined, frames: Frame[], starts: CursorPos[], maxEvents: number, maxBytes: number): CursorPos {
-    const bytes = frames.reduce((n, f) => n + f.bytes, 0);
-    if (frames.length >= maxEvents || (frames.length > 0 && bytes >= maxBytes)) return pos;
-    const more = this.memory(pos.seq, this.lane.name, maxEvents - frames.length, Math.max(1, maxBytes - bytes));
+    if (frames.length >= maxEvents) return pos;
+    // Not degraded (the usual case): nothing held, nothing more to count.
+    const held = this.memory(pos.seq, this.lane.name, maxEvents - frames.length, maxBytes);
+    if (held.length === 0) return pos;
+    let bytes = frames.reduce((n, f) => n + f.bytes, 0);
+    const more: Frame[] = [];
+    for (const f of held) {
+      if ((frames.length > 0 || more.length > 0) && bytes + f.bytes > maxBytes) break;
+      more.push(f);
+      bytes += f.bytes;
+    }
     // The frames go to the end of the last file when written: where this output resumes after them.
     const at = seg === undefined ? { segment: pos.seq, offset: 0 } : { segment: seg.id, offset: seg.bytes };
     for (const f of more) {
