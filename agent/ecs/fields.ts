@@ -39,6 +39,8 @@ export const Action = {
   outputResumed: 'output_resumed',
   collectorDegraded: 'collector_degraded',
   eventsDropped: 'events_dropped',
+  spoolDegraded: 'spool_degraded',
+  spoolResumed: 'spool_resumed',
 } as const;
 export type Action = (typeof Action)[keyof typeof Action];
 
