@@ -1,6 +1,7 @@
 import type { Logger } from '../../log/logger.js';
 import { PortwardenError } from '../../util/errors.js';
 import type { ListenerRecord, Snapshot, Source, SourceInfo } from '../types.js';
+import { describeMissing } from './ffi-bind.js';
 import { exeMetadataScript, parseExeMetadataJson, type ExeMetadata } from './exe-metadata.js';
 import { evaluateFirewall } from './firewall-eval.js';
 import { FirewallReader } from './firewall-reader.js';
@@ -78,6 +79,7 @@ class WindowsSource implements Source {
       this.powershellOk = false;
       this.log.warn('could not tell whether the agent runs elevated', { error: (err as Error).message });
     }
+    for (const m of this.native?.missing ?? []) this.log.warn(describeMissing(m));
     if (this.native === undefined) this.log.warn(`IP Helper via koffi unavailable (${this.nativeReason}); using netstat -ano and PowerShell`);
     if (this.elevated === false) this.log.warn(NOT_ELEVATED);
   }
@@ -88,6 +90,7 @@ class WindowsSource implements Source {
     if (native === undefined && started) {
       limitations.push(`IP Helper via koffi unavailable (${this.nativeReason}): listeners come from netstat -ano, without bind times or owning service names, and the process table from Win32_Process through PowerShell (1-3 s per poll)`);
     }
+    for (const m of native?.missing ?? []) limitations.push(describeMissing(m));
     if (elevated === false) limitations.push(NOT_ELEVATED);
     if (elevated === undefined && started) limitations.push('elevation unknown (PowerShell did not answer): command lines, users and firewall verdicts may be missing');
     if (!this.powershellOk) limitations.push('PowerShell is not answering: command lines, users and firewall verdicts are missing');
@@ -113,7 +116,8 @@ class WindowsSource implements Source {
       if (this.native === undefined) throw new Error('no native access');
       listeners = listenersFromNative(this.native, (pid) => this.table.get(pid)?.name, this.serviceCache, warnings);
     } catch (err) {
-      if (this.native !== undefined) warnings.push(`IP Helper failed (${(err as Error).message}); listeners from netstat this time`);
+      // A missing export was said once at start (and is in the limitations), not every poll.
+      if (this.native !== undefined && !isMissingExport(err)) warnings.push(`IP Helper failed (${(err as Error).message}); listeners from netstat this time`);
       listeners = listenersFromNetstat(await this.runner.netstat(), warnings);
     }
     await this.firewall.refresh();
@@ -141,7 +145,7 @@ class WindowsSource implements Source {
         const { buffer, base } = native.processTable();
         walked = walkSystemProcessInformation(buffer, base);
       } catch (err) {
-        warnings.push(`NtQuerySystemInformation failed (${(err as Error).message}); process table from Win32_Process this time`);
+        if (!isMissingExport(err)) warnings.push(`NtQuerySystemInformation failed (${(err as Error).message}); process table from Win32_Process this time`);
       }
     }
     if (walked !== undefined && native !== undefined) {
@@ -211,6 +215,10 @@ class WindowsSource implements Source {
       if (verdict !== undefined) l.firewall = verdict;
     }
   }
+}
+
+function isMissingExport(err: unknown): boolean {
+  return err instanceof PortwardenError && err.code === 'WIN32_EXPORT_MISSING';
 }
 
 function lowerKeys(env: Record<string, string | undefined>): Record<string, string> {
