@@ -101,7 +101,8 @@ class WindowsSource implements Source {
     const { native, started, elevated } = this;
     const limitations: string[] = [];
     if (native === undefined && started) {
-      limitations.push(`IP Helper via koffi unavailable (${this.nativeReason}): listeners come from netstat -ano, without bind times or owning service names, and the process table from Win32_Process through PowerShell (1-3 s per poll)`);
+      const from = this.disabled.has('netstat') ? 'Get-NetTCPConnection/Get-NetUDPEndpoint' : 'netstat -ano';
+      limitations.push(`IP Helper via koffi unavailable (${this.nativeReason}): listeners come from ${from}, without bind times or owning service names, and the process table from Win32_Process through PowerShell (1-3 s per poll)`);
     }
     for (const m of native?.missing ?? []) limitations.push(describeMissing(m));
     if (this.disabled.size > 0) limitations.push(`listener tiers disabled by PORTWARDEN_WINDOWS_DISABLE: ${[...this.disabled].join(', ')}`);
