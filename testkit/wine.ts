@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { repoRoot } from './paths.js';
@@ -16,8 +16,9 @@ export interface Wine {
   nodeExe: string;
   versions: { node: string; koffi: string; wine: string };
   prefix: string;
-  /** How long creating the prefix took (wineboot -i + winecfg -v win10), ms. */
+  /** How long the prefix took: a copy of the template wine-fetch made, or wineboot -i + winecfg -v win10. */
   prefixMs: number;
+  prefixHow: 'copied from the template' | 'created';
   env: NodeJS.ProcessEnv;
 }
 
@@ -40,7 +41,7 @@ export function setUpWine(): WineSetup {
   if (wine === undefined || wineserver === undefined) return { ok: false, reason: 'wine64 is not installed (Debian: apt-get install wine64)' };
   const manifestFile = join(repoRoot, '.cache', 'wine', 'manifest.json');
   if (!existsSync(manifestFile)) return { ok: false, reason: 'the Windows node.exe is not fetched (node scripts/wine-fetch.mjs)' };
-  const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as { nodeExe: string; node: string; koffi: string };
+  const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as { nodeExe: string; node: string; koffi: string; prefixTemplate?: string };
   if (!existsSync(manifest.nodeExe)) return { ok: false, reason: `${manifest.nodeExe} is missing (node scripts/wine-fetch.mjs)` };
   if (!existsSync(join(repoRoot, 'node_modules', '@koromix', 'koffi-win32-x64', 'win32_x64', 'koffi.node'))) {
     return { ok: false, reason: 'koffi\'s Windows binary is not in node_modules (node scripts/wine-fetch.mjs)' };
@@ -50,7 +51,21 @@ export function setUpWine(): WineSetup {
   const env: NodeJS.ProcessEnv = { ...process.env, WINEPREFIX: prefix, WINEDEBUG: '-all', WINEDLLOVERRIDES: 'mscoree,mshtml=' };
   delete env.DISPLAY;
   const t0 = performance.now();
-  for (const args of [['wineboot', '-i'], ['winecfg', '-v', 'win10']]) {
+  const template = manifest.prefixTemplate;
+  // Hard links for the ~700 MB of DLLs (wine never writes them); real copies of the top-level files
+  // wine rewrites in place (registry, timestamps), so the template stays as it was.
+  const copied = template !== undefined && existsSync(join(template, 'system.reg'))
+    && spawnSync('cp', ['-al', `${template}/.`, prefix], { stdio: 'ignore' }).status === 0;
+  if (copied) {
+    for (const f of readdirSync(template)) {
+      const p = join(prefix, f);
+      if (!statSync(p).isFile()) continue;
+      rmSync(p);
+      copyFileSync(join(template, f), p);
+    }
+  }
+  const steps = copied ? [] : [['wineboot', '-i'], ['winecfg', '-v', 'win10']];
+  for (const args of steps) {
     const r = spawnSync(wine, args, { env, stdio: 'ignore', timeout: 300_000 });
     if (r.status !== 0) {
       rmSync(prefix, { recursive: true, force: true });
@@ -59,7 +74,7 @@ export function setUpWine(): WineSetup {
   }
   const prefixMs = performance.now() - t0;
   const ver = spawnSync(wine, ['--version'], { env, encoding: 'utf8' }).stdout.trim();
-  return { ok: true, wine: { wine, wineserver, nodeExe: manifest.nodeExe, versions: { node: manifest.node, koffi: manifest.koffi, wine: ver }, prefix, prefixMs, env } };
+  return { ok: true, wine: { wine, wineserver, nodeExe: manifest.nodeExe, versions: { node: manifest.node, koffi: manifest.koffi, wine: ver }, prefix, prefixMs, prefixHow: copied ? 'copied from the template' : 'created', env } };
 }
 
 /** Runs `node.exe args` to completion; stdout and stderr land in the given files. */
