@@ -69,6 +69,8 @@ export function useWine(): void {
     if (!setup.ok) return;
     w = setup.wine;
     dir = mkdtempSync(join(tmpdir(), 'pw-wine-'));
+    // Also when the runner ends this file early (a timeout): no wine process or prefix outlives it.
+    process.once('exit', () => { tearDownWine(w); rmSync(dir, { recursive: true, force: true }); });
   });
   after(() => {
     if (!setup.ok) return;
