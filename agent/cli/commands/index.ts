@@ -12,6 +12,7 @@ const listed = {
   'check-config': ['validate a config and print it resolved, secrets redacted', async () => (await import('./check-config.js')).checkConfigCommand],
   replay: ['run the detectors over recorded ECS events (backtesting)', async () => (await import('./replay.js')).replayCommand],
   baseline: ['export or import the learned listener / parent-child baseline', async () => (await import('./baseline.js')).baselineCommand],
+  policy: ['make and check signed central policy bundles (keygen, sign, verify)', async () => (await import('./policy.js')).policyCommand],
 } satisfies Record<string, readonly [summary: string, load: () => Promise<Command>]>;
 
 export const commands = new Registry<Promise<Command>>('command', Object.fromEntries(Object.entries(listed).map(([name, [, load]]) => [name, load])));
