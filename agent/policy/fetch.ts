@@ -37,6 +37,8 @@ function once(opts: FetchOptions, url: URL, signal: AbortSignal): Promise<FetchR
     const req = request(url, {
       method: 'GET',
       signal,
+      // One request every few minutes: a pooled keep-alive socket would only go stale in between.
+      agent: false,
       minVersion: 'TLSv1.2',
       rejectUnauthorized: true,
       ...(opts.ca === undefined ? {} : { ca: opts.ca }),
@@ -62,8 +64,8 @@ function once(opts: FetchOptions, url: URL, signal: AbortSignal): Promise<FetchR
       }
       const declared = Number(res.headers['content-length'] ?? NaN);
       if (declared > opts.maxBytes) {
-        res.destroy();
         resolve({ kind: 'failed', reason: `the bundle is ${declared} bytes, more than policy.max_bytes (${opts.maxBytes})` });
+        res.destroy();
         return;
       }
       const chunks: Buffer[] = [];
@@ -71,8 +73,8 @@ function once(opts: FetchOptions, url: URL, signal: AbortSignal): Promise<FetchR
       res.on('data', (c: Buffer) => {
         size += c.length;
         if (size > opts.maxBytes) {
-          res.destroy();
           resolve({ kind: 'failed', reason: `the bundle is more than policy.max_bytes (${opts.maxBytes}) bytes` });
+          res.destroy();
           return;
         }
         chunks.push(c);

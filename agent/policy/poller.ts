@@ -131,12 +131,20 @@ export class PolicyPoller {
     this.backoff.succeed();
     if (this.failing) this.o.report({ kind: 'reachable' });
     this.failing = false;
-    this.lastError = undefined;
-    if (r.kind === 'not-modified') return 'not-modified';
+    if (r.kind === 'not-modified') {
+      this.lastError = undefined;
+      return 'not-modified';
+    }
     const d = digest(r.body);
     // A server without ETags (or one that changed its ETag only) costs no re-apply either.
-    if (d === this.appliedDigest) return 'unchanged';
+    if (d === this.appliedDigest) {
+      this.lastError = undefined;
+      if (this.state !== undefined && r.etag !== undefined) this.state.etag = r.etag;
+      return 'unchanged';
+    }
+    // Still the bundle refused before: lastError keeps saying why.
     if (d === this.refusedDigest) return 'refused';
+    this.lastError = undefined;
     const outcome = await this.consider(r.body, r.etag);
     if (outcome === 'refused') this.refusedDigest = d;
     return outcome;
