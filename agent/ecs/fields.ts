@@ -39,6 +39,8 @@ export const Action = {
   outputResumed: 'output_resumed',
   collectorDegraded: 'collector_degraded',
   eventsDropped: 'events_dropped',
+  configReloaded: 'config_reloaded',
+  configReloadFailed: 'config_reload_failed',
 } as const;
 export type Action = (typeof Action)[keyof typeof Action];
 

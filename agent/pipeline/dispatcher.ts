@@ -179,6 +179,7 @@ export class Dispatcher {
       switch (result.kind) {
         case 'ok':
           lane.sent += attempt.length;
+          lane.lastDeliveryAt = this.d.now();
           settle(attempt);
           this.recovered();
           break;
@@ -195,6 +196,7 @@ export class Dispatcher {
           settle(rejected.map((r) => attempt[r.index] ?? 0));
           const done = attempt.filter((_, k) => !retry.has(k) && !rejectedIdx.has(k));
           lane.sent += done.length;
+          if (done.length > 0) lane.lastDeliveryAt = this.d.now();
           settle(done);
           if (retry.size === 0) { this.recovered(); break; }
           delay = this.failed('partial', `${retry.size} of ${attempt.length} events to retry`);
