@@ -4,6 +4,7 @@
  */
 import cron from 'node-cron';
 import type { ScheduledTask } from 'node-cron';
+import { agentVersion } from '../ecs/agent-info.js';
 import { Action } from '../ecs/fields.js';
 import { createLogger } from '../log/logger.js';
 import type { Logger } from '../log/logger.js';
@@ -16,6 +17,7 @@ import type { LoadedConfig } from './config.js';
 import { createAgentContext, prepareStateDir } from './context.js';
 import { DetectionSlot } from './detection-slot.js';
 import type { DetectionOverlay } from './overlay.js';
+import { CentralPolicy } from './policy.js';
 import { readDetectionInputs, reloadAgent } from './reload.js';
 import type { LiveConfig, ReloadResult } from './reload.js';
 import { lockStateDir } from './state-lock.js';
@@ -85,7 +87,13 @@ export async function startAgent(startup: Startup & { workerError?: string }, en
 }
 
 async function startLocked(startup: Startup, env: NodeJS.ProcessEnv, logger: Logger, unlock: () => void, opts: StartOptions): Promise<RunningAgent> {
-  const overlays = opts.overlays ?? [];
+  // The central policy: its last good bundle is an overlay from the start; new ones come through reload.
+  const policyConfig = startup.loaded.config.policy;
+  const policy = policyConfig === undefined ? undefined : new CentralPolicy({
+    config: policyConfig, configFile: startup.loaded.file, stateDir: prepareStateDir(startup.loaded, env), logger, userAgent: `portwarden/${agentVersion()}`,
+  });
+  await policy?.loadLastGood();
+  const overlays = [...(opts.overlays ?? []), ...(policy === undefined ? [] : [policy])];
   let live: LiveConfig = await readDetectionInputs(startup, overlays);
   const { loaded } = live;
   const { config } = loaded;
@@ -114,6 +122,14 @@ async function startLocked(startup: Startup, env: NodeJS.ProcessEnv, logger: Log
     ...(firstEngine === undefined ? {} : { detect: (doc) => detection.evaluate(doc) }),
   };
   const watcher = new Watcher(watch);
+  const policyStatus = (): Omit<AgentStatus['policy'], 'version'> => {
+    const p = policy?.status();
+    if (p === undefined) return {};
+    return {
+      ...(p.created === undefined ? {} : { created: p.created }), ...(p.appliedAt === undefined ? {} : { applied_at: p.appliedAt }),
+      ...(p.lastCheck === undefined ? {} : { last_check: p.lastCheck }), ...(p.lastError === undefined ? {} : { last_error: p.lastError }),
+    };
+  };
   const status = new StatusPublisher(stateDir, (): AgentStatus => {
     const stats = pipeline.stats();
     const d = detection.current;
@@ -122,7 +138,7 @@ async function startLocked(startup: Startup, env: NodeJS.ProcessEnv, logger: Log
       version: builder.agent.version, host: builder.host.name, config_file: live.loaded.file,
       collector: { platform: info.platform, listener_path: info.listenerPath, privileged: info.privileged, realtime: rt?.mode ?? null },
       detection: { enabled: d.enabled, rules: d.rules, disabled_rules: d.disabledRules, allowlist_entries: d.allowlistEntries, sensitive_ports: d.sensitivePorts },
-      policy: { version: live.merged.versions.policy ?? null }, overlays: live.merged.versions,
+      policy: { version: live.merged.versions.policy ?? null, ...policyStatus() }, overlays: live.merged.versions,
       health: health(), outputs: stats.outputs.map(outputStatus),
       pipeline: {
         accepted: stats.received, dropped: Object.values(stats.dropped).reduce((a: number, b: number) => a + b, 0), lost: stats.lost,
@@ -186,8 +202,13 @@ async function startLocked(startup: Startup, env: NodeJS.ProcessEnv, logger: Log
     { name: 'watch', start: () => watcher.start(), stop: () => watcher.shutdown() },
     { name: 'schedules', start: () => { startTasks(loaded); return Promise.resolve(); }, stop: stopTasks },
     { name: 'status', start: () => status.start(), stop: () => status.stop() },
+    {
+      // Last to start, first to stop: a bundle fetched is applied through the reload path below.
+      name: 'policy',
+      start: () => policy?.start({ reload: (reason) => running.reload(reason), agentEvent: builder.agentEvent, accept: (doc) => pipeline.accept(doc) }) ?? Promise.resolve(),
+      stop: () => policy?.stop() ?? Promise.resolve(),
+    },
   ]);
-  await stages.start();
 
   let stopping = false;
   let reloads: Promise<unknown> = Promise.resolve();
@@ -204,7 +225,7 @@ async function startLocked(startup: Startup, env: NodeJS.ProcessEnv, logger: Log
     await status.publish();
     return result;
   };
-  return {
+  const running: RunningAgent = {
     logger,
     reload(reason) {
       const run = reloads.then(() => {
@@ -220,4 +241,6 @@ async function startLocked(startup: Startup, env: NodeJS.ProcessEnv, logger: Log
       await stages.stop();
     },
   };
+  await stages.start();
+  return running;
 }

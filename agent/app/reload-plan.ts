@@ -5,7 +5,7 @@
 import type { Config, LoadedConfig } from './config.js';
 
 /** Top-level keys a running agent cannot change: they are reported and left as they are. */
-export const RESTART_ONLY: readonly (keyof Config)[] = ['state_dir', 'source', 'interval', 'spool', 'metrics', 'log', 'data_stream'];
+export const RESTART_ONLY: readonly (keyof Config)[] = ['state_dir', 'source', 'interval', 'spool', 'metrics', 'log', 'data_stream', 'policy'];
 
 export interface ReloadPlan {
   /** Key paths that differ and are applied (`detect`, `outputs.siem`, `rules` ...). */

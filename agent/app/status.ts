@@ -64,8 +64,12 @@ export interface AgentStatus {
   config_file: string;
   collector: { platform: string; listener_path: string; privileged: boolean; realtime: string | null };
   detection: { enabled: boolean; rules: number; disabled_rules: number; allowlist_entries: number; sensitive_ports: number };
-  /** Filled by the central policy overlay (named `policy`); null without one. */
-  policy: { version: string | null };
+  /**
+   * Filled by the central policy overlay (named `policy`); version null without one. `created` and
+   * `applied_at` of the bundle applied, `last_check` of the last fetch, `last_error` while fetching
+   * fails or the last bundle fetched was refused.
+   */
+  policy: { version: string | null; created?: string; applied_at?: string; last_check?: string; last_error?: string };
   overlays: OverlayVersions;
   health: Health;
   outputs: OutputStatus[];

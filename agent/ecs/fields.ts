@@ -41,6 +41,9 @@ export const Action = {
   eventsDropped: 'events_dropped',
   configReloaded: 'config_reloaded',
   configReloadFailed: 'config_reload_failed',
+  policyApplied: 'policy_applied',
+  policyRefused: 'policy_refused',
+  policyUnreachable: 'policy_unreachable',
 } as const;
 export type Action = (typeof Action)[keyof typeof Action];
 

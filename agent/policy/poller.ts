@@ -16,12 +16,17 @@ import type { FetchOptions, FetchResult } from './fetch.js';
 import { displayUrl, saveLastGood } from './store.js';
 import type { PolicyState } from './store.js';
 
-export type ApplyResult = { kind: 'applied'; summary: string } | { kind: 'refused'; reason: string };
+/**
+ * `refused`: the bundle itself is unusable (not tried again until it changes); `deferred`: it could
+ * not be applied now for a reason of the agent's (its local config is broken), tried again later.
+ */
+export type ApplyResult = { kind: 'applied'; summary: string } | { kind: 'refused'; reason: string } | { kind: 'deferred'; reason: string };
 
 /** What the poller tells the agent (which logs it and emits it in-band). */
 export type PolicyReport =
   | { kind: 'applied'; state: PolicyState; summary: string }
   | { kind: 'refused'; reason: string; version?: string }
+  | { kind: 'deferred'; reason: string; version: string }
   | { kind: 'unreachable'; reason: string }
   | { kind: 'reachable' };
 
@@ -36,7 +41,8 @@ export interface PollerOptions {
   stateDir: string;
   /** The bundle applied at start (the last good one), if any. */
   current?: { state: PolicyState; envelope: Buffer };
-  apply(envelope: Buffer, header: BundleHeader): Promise<ApplyResult>;
+  /** Applies a verified bundle's payload (validating its content first). */
+  apply(payload: Buffer, header: BundleHeader): Promise<ApplyResult>;
   report(r: PolicyReport): void;
   /** Tests replace the fetch; the agent never does. */
   fetch?: (o: FetchOptions) => Promise<FetchResult>;
@@ -54,13 +60,14 @@ export interface PolicyStatus {
 
 const digest = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-export type PollOutcome = 'applied' | 'unchanged' | 'not-modified' | 'refused' | 'failed';
+export type PollOutcome = 'applied' | 'unchanged' | 'not-modified' | 'refused' | 'deferred' | 'failed';
 
 export class PolicyPoller {
   private state: PolicyState | undefined;
   private appliedDigest: string | undefined;
   private refusedDigest: string | undefined;
   private failing = false;
+  private deferred: string | undefined;
   private lastCheck: string | undefined;
   private lastError: string | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -163,8 +170,15 @@ export class PolicyPoller {
     if (this.state !== undefined && Date.parse(header.created) < Date.parse(this.state.created)) {
       return this.refuse(`created ${header.created}, older than the applied bundle ${this.state.version} (${this.state.created}): a rollback is made by signing the old content again`, header.version);
     }
-    const res = await this.o.apply(body, header);
+    const res = await this.o.apply(v.payload, header);
     if (res.kind === 'refused') return this.refuse(res.reason, header.version);
+    if (res.kind === 'deferred') {
+      this.lastError = `bundle ${header.version} not applied yet: ${res.reason}`;
+      if (res.reason !== this.deferred) this.o.report({ kind: 'deferred', reason: res.reason, version: header.version });
+      this.deferred = res.reason;
+      return 'deferred';
+    }
+    this.deferred = undefined;
     const state: PolicyState = {
       version: header.version, created: header.created, keyId: v.keyId, appliedAt: new Date().toISOString(),
       source: displayUrl(this.o.url), ...(etag === undefined ? {} : { etag }),
