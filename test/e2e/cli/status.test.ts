@@ -4,7 +4,9 @@ import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { AgentStatus } from '../../../agent/app/status.js';
+import { getField } from '../../../agent/ecs/document.js';
 import { readNdjson, startAgent } from '../../helpers/agent-process.js';
+import { ecsProblems } from '../../helpers/ecs-validate.js';
 import { waitFor } from '../../helpers/wait.js';
 import { cliPath } from '../../../testkit/paths.js';
 
@@ -26,7 +28,7 @@ async function closedPort(): Promise<number> {
 
 test('status --json: with an output down, the agent is degraded and its queue grows; stopped, it is not running', async (t) => {
   const port = await closedPort();
-  const agent = startAgent('events: { process: true }\n', {
+  const agent = startAgent('events: { process: true }\nheartbeat: { schedule: "* * * * * *" }\n', {
     outputsYaml: (dir) => `outputs:\n  - { type: file, name: local, path: ${join(dir, 'events.ndjson')}, batch: { max_wait: 100ms } }\n`
       + `  - { type: http, name: siem, url: "http://127.0.0.1:${port}/bulk", batch: { max_wait: 100ms } }\n`,
   });
@@ -58,6 +60,14 @@ test('status --json: with an output down, the agent is degraded and its queue gr
   assert.equal(later.code, 1);
   assert.ok((local(later.json)?.queued_events ?? 0) < (siem(later.json)?.queued_events ?? 0), 'the healthy output keeps up');
   assert.ok((siem(later.json)?.failures ?? 0) >= (siem(first.json)?.failures ?? 0));
+
+  // The heartbeat carries the same figures (portwarden.health) for the SIEM.
+  const beat = await waitFor('a degraded heartbeat', () => readNdjson(agent.eventsFile).find((d) => d.event.action === 'heartbeat'
+    && getField(d, 'portwarden.health.status') === 'degraded' && Number(getField(d, 'portwarden.health.queued_events')) > 0), 30_000);
+  assert.equal(getField(beat, 'portwarden.health.outputs_failing'), 1);
+  assert.match(String(getField(beat, 'portwarden.health.problems')), /output siem is/);
+  assert.deepEqual(Object.keys(getField(beat, 'portwarden.health') as object).sort(), Object.keys(later.json.health).sort());
+  assert.deepEqual(ecsProblems(beat), []);
 
   assert.equal(await agent.stop(), 0, agent.stderr());
   const after = status(stateDir);
