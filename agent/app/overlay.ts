@@ -69,10 +69,15 @@ export function mergeOverlays(detect: DetectConfig, rules: readonly RuleSource[]
   for (const [name, b] of bundles) {
     const ids = new Set(b.rules.map((r) => r.spec.id));
     all = [...all.filter((r) => !ids.has(r.spec.id)), ...b.rules];
+    // The catalogue takes the first entry of a transport+port: the bundle's replaces the local one.
+    const taken = new Set(b.sensitivePorts.flatMap((e) => e.ports.map((p) => `${e.transport}/${p}`)));
+    const kept = merged.sensitive_ports
+      .map((e) => ({ ...e, ports: e.ports.filter((p) => !taken.has(`${e.transport}/${p}`)) }))
+      .filter((e) => e.ports.length > 0);
     merged = {
       ...merged,
       allowlist: [...merged.allowlist, ...b.allowlist],
-      sensitive_ports: [...merged.sensitive_ports, ...b.sensitivePorts],
+      sensitive_ports: [...kept, ...b.sensitivePorts],
       disabled_rules: [...new Set([...merged.disabled_rules, ...b.disabledRules])],
     };
     versions[name] = b.version;

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig } from '../../../../agent/app/config.js';
 import { mergeOverlays } from '../../../../agent/app/overlay.js';
+import { catalogueFrom, sensitiveEntry } from '../../../../agent/detect/port-catalogue.js';
 import type { OverlayBundle } from '../../../../agent/app/overlay.js';
 import { planReload } from '../../../../agent/app/reload-plan.js';
 import type { RuleSource } from '../../../../agent/detect/rules.js';
@@ -60,4 +61,14 @@ test('mergeOverlays: rules replace local ones by id, lists append, disabled ids 
   assert.equal(m.detect.sensitive_ports.length, 1);
   assert.deepEqual(m.versions, { policy: 'v7' });
   assert.deepEqual(detect.disabled_rules, ['a'], 'the local config is left as it was');
+});
+
+test('mergeOverlays: a bundle\'s sensitive port replaces the local entry of the same transport+port, other local ports stay', () => {
+  const detect = load({ detect: { sensitive_ports: [{ ports: [9200, 9300], service: 'local-es', expected_owners: { linux: ['java'] } }] } }).config.detect;
+  const fleetEs = { ports: [9200], service: 'fleet-es', transport: 'tcp' as const, tactic: 'TA0001', technique: 'T1133', exposure: 'alert' as const, expected_owners: { linux: ['opensearch'] } };
+  const bundle: OverlayBundle = { version: 'v8', rules: [], allowlist: [], sensitivePorts: [fleetEs], disabledRules: [] };
+  const m = mergeOverlays(detect, [], [['policy', bundle]]);
+  const entry = sensitiveEntry(catalogueFrom(m.detect.sensitive_ports), 9200, 'tcp');
+  assert.equal(entry?.service, 'fleet-es');
+  assert.equal(sensitiveEntry(catalogueFrom(m.detect.sensitive_ports), 9300, 'tcp')?.service, 'local-es');
 });
