@@ -107,7 +107,7 @@ export class PolicyPoller {
   private schedule(ms: number): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      const run = this.pollOnce().then((outcome) => {
+      const run = this.pollOnce().catch((): PollOutcome => 'failed').then((outcome) => {
         this.schedule(outcome === 'failed' ? this.backoff.next() : this.jittered());
       });
       this.inflight = run;
@@ -170,7 +170,13 @@ export class PolicyPoller {
     if (this.state !== undefined && Date.parse(header.created) < Date.parse(this.state.created)) {
       return this.refuse(`created ${header.created}, older than the applied bundle ${this.state.version} (${this.state.created}): a rollback is made by signing the old content again`, header.version);
     }
-    const res = await this.o.apply(v.payload, header);
+    let res: ApplyResult;
+    try {
+      res = await this.o.apply(v.payload, header);
+    } catch (err) {
+      // The agent stopping under a reload, a worker that could not run: tried again at the next poll.
+      res = { kind: 'deferred', reason: err instanceof Error ? err.message : String(err) };
+    }
     if (res.kind === 'refused') return this.refuse(res.reason, header.version);
     if (res.kind === 'deferred') {
       this.lastError = `bundle ${header.version} not applied yet: ${res.reason}`;

@@ -81,18 +81,29 @@ test('policy: a signed bundle is applied in place (its rule fires, same pid); ta
   server.publish(signEnvelope(payload('2026-12-07.3', '2026-12-07T03:00:00Z', 'fleet-probe-3', `${marker}-three`), [other]));
   const foreign = await waitFor('policy_refused (other key)', () => byAction(a.events(), 'policy_refused')[1], 30_000);
   assert.match(String(getField(foreign, 'message')), /no signature by a pinned key/);
-  // The old policy stays: its rule still fires, the refused ones never do; nothing was reloaded.
+  // Signed by the right key, but a rule that does not compile: refused after validation.
+  const broken = JSON.parse(payload('2026-12-07.4', '2026-12-07T04:00:00Z', 'fleet-probe-4', `${marker}-four`).toString()) as { rules: { text: string }[] };
+  for (const r of broken.rules) r.text = r.text.replace("regex: ['", "regex: ['(");
+  server.publish(signEnvelope(Buffer.from(JSON.stringify(broken)), [fleet]));
+  const invalid = await waitFor('policy_refused (invalid content)', () => byAction(a.events(), 'policy_refused')[2], 30_000);
+  assert.match(String(getField(invalid, 'message')), /\(2026-12-07\.4\): signed, but its content is invalid: policy bundle 2026-12-07\.4: rules\[0\] \(fleet\.yaml\)/);
+  // A SIGHUP (local reload) keeps the applied policy as an overlay.
+  a.proc.kill('SIGHUP');
+  const hup = await waitFor('config_reloaded (SIGHUP)', () => byAction(a.events(), 'config_reloaded').find((d) => getField(d, 'portwarden.reload.reason') === 'SIGHUP'), 30_000);
+  assert.deepEqual(getField(hup, 'portwarden.reload.overlays'), { policy: '2026-12-07.1' });
+  // The old policy stays: its rule still fires, the refused ones never do; nothing was applied again.
   probe(`${marker}-one-again`);
   probe(`${marker}-evil`);
   probe(`${marker}-three`);
+  probe(`${marker}-four`);
   await waitFor('the applied rule to fire again', () => alertsOf(a, 'fleet-probe-1', `${marker}-one-again`)[0], 30_000);
-  assert.deepEqual(a.events().filter((d) => ['fleet-probe-2', 'fleet-probe-3'].includes(String(getField(d, 'rule.id')))), []);
+  assert.deepEqual(a.events().filter((d) => ['fleet-probe-2', 'fleet-probe-3', 'fleet-probe-4'].includes(String(getField(d, 'rule.id')))), []);
   assert.equal(byAction(a.events(), 'policy_applied').length, 1);
   // The status file is rewritten every few seconds: wait for the one that knows of the refusal.
   type Status = { pid: number; policy: { version: string; last_error?: string } };
   const status = await waitFor('status.json naming the refusal', () => {
     const st = JSON.parse(readFileSync(join(a.dir, 'state', 'status.json'), 'utf8')) as Status;
-    return /no signature by a pinned key/.test(st.policy.last_error ?? '') ? st : undefined;
+    return /content is invalid/.test(st.policy.last_error ?? '') ? st : undefined;
   }, 30_000);
   assert.equal(status.policy.version, '2026-12-07.1');
   assert.equal(status.pid, pid);

@@ -116,3 +116,25 @@ test('poller: a bundle the agent refuses to apply (invalid content) is not saved
   assert.equal(readPolicyState(stateDir), undefined);
   assert.match(poller.status().lastError ?? '', /invalid YAML/);
 });
+
+test('poller: a bundle deferred by the agent (its reload refused for a local reason, or it is stopping) is tried again and applied', async (t) => {
+  const server = await startPolicyServer(pki);
+  const stateDir = mkdtempSync(join(tmpdir(), 'pw-policy-poll-'));
+  t.after(async () => { await server.close(); rmSync(stateDir, { recursive: true, force: true }); });
+  const answers: (ApplyResult | Error)[] = [{ kind: 'deferred', reason: 'portwarden.yaml: interval: expected a duration' }, new Error('the agent is stopping'), { kind: 'applied', summary: 'ok' }];
+  const reports: PolicyReport[] = [];
+  const poller = new PolicyPoller({
+    ...opts(server.url), intervalMs: 60_000, keys: [fleet.publicKey], stateDir, report: (r) => { reports.push(r); },
+    apply: (): Promise<ApplyResult> => {
+      const a = answers.shift();
+      return a instanceof Error ? Promise.reject(a) : Promise.resolve(a ?? { kind: 'refused', reason: 'unexpected' });
+    },
+  });
+  server.publish(bundle('v1', '2026-12-07T00:00:00Z'));
+  assert.equal(await poller.pollOnce(), 'deferred');
+  assert.match(poller.status().lastError ?? '', /not applied yet: portwarden\.yaml: interval/);
+  assert.equal(await poller.pollOnce(), 'deferred');
+  assert.equal(await poller.pollOnce(), 'applied');
+  assert.equal(readPolicyState(stateDir)?.version, 'v1');
+  assert.deepEqual(reports.map((r) => r.kind), ['deferred', 'deferred', 'applied']);
+});
