@@ -208,7 +208,7 @@ export class DeliveryPipeline implements Pipeline {
     const prev = this.outputs[i];
     if (old === undefined || lane === undefined || prev === undefined) throw new Error(`no output named ${name}`);
     if (this.phase !== 'running') throw new PortwardenError('PIPELINE_STOPPED', `the pipeline is not running (${this.phase})`);
-    await old.stop(Date.now() + drainMs);
+    await old.stop(Date.now() + drainMs, this.spool.nextSeq);
     lane.inFlight = false;
     lane.oldestTime = undefined;
     lane.readPos = lane.ackPos;

@@ -27,12 +27,25 @@ export const runCommand: Command = {
       io.stdout.write(`${HELP}\n`);
       return 0;
     }
-    // The config and rule files are validated in a worker thread: zod and yaml stay out of this isolate.
-    const startup = await prepareStartupIsolated(values.config, io.env);
-    const agent = await startAgent(startup, io.env, io.stderr.isTTY === true, values.config === undefined ? {} : { configFile: values.config });
+    // From here on SIGHUP never ends the process: one that arrives while the agent starts is
+    // applied once it runs (the files may have changed after the start-up read).
+    const during = { hup: false };
+    let onHup = (): void => { during.hup = true; };
+    const hup = (): void => { onHup(); };
+    process.on('SIGHUP', hup);
+    let agent;
+    try {
+      // The config and rule files are validated in a worker thread: zod and yaml stay out of this isolate.
+      const startup = await prepareStartupIsolated(values.config, io.env);
+      agent = await startAgent(startup, io.env, io.stderr.isTTY === true, values.config === undefined ? {} : { configFile: values.config });
+    } catch (err) {
+      process.off('SIGHUP', hup);
+      throw err;
+    }
+    const running = agent;
     // Reloads are serialised inside the agent; the result is logged and sent in-band there.
-    const onHup = (): void => { agent.reload('SIGHUP').catch((err: unknown) => { agent.logger.error(`reload failed: ${errorMessage(err)}`); }); };
-    process.on('SIGHUP', onHup);
+    onHup = (): void => { running.reload('SIGHUP').catch((err: unknown) => { running.logger.error(`reload failed: ${errorMessage(err)}`); }); };
+    if (during.hup) onHup();
 
     // Timers are unref'd everywhere; this one keeps the process alive until a signal arrives.
     const keepAlive = setInterval(() => undefined, 1 << 30);
@@ -42,7 +55,8 @@ export const runCommand: Command = {
       // The reader of a stdout output went away (`portwarden run | head`): stop as on SIGTERM.
       io.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') resolve('EPIPE'); });
     });
-    process.off('SIGHUP', onHup);
+    // Stopping: a SIGHUP now is ignored (not the default action, which would end the process).
+    onHup = (): void => undefined;
     agent.logger.info(`${signal}: stopping`);
     const deadline = setTimeout(() => {
       agent.logger.error('shutdown took longer than 5 s; exiting with work still queued in the spool');
