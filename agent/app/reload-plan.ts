@@ -4,7 +4,7 @@
  */
 import type { Config, LoadedConfig } from './config.js';
 
-/** Top-level keys a running agent cannot change: they are reported and left as they are. */
+/** Top-level keys a running agent cannot change: they are reported and left as they are (outputs can: each is restarted, added or removed). */
 export const RESTART_ONLY: readonly (keyof Config)[] = ['state_dir', 'source', 'interval', 'spool', 'metrics', 'log', 'data_stream', 'policy'];
 
 export interface ReloadPlan {
@@ -14,6 +14,10 @@ export interface ReloadPlan {
   restartRequired: string[];
   /** Outputs to drain and restart with their new settings (same name, changed settings). */
   outputs: string[];
+  /** Outputs new in the config: they get the events accepted from the reload on. */
+  added: string[];
+  /** Outputs gone from the config: drained, then no longer served. */
+  removed: string[];
   detection: boolean;
   events: boolean;
   inventory: boolean;
@@ -31,16 +35,25 @@ function outputsByName(l: LoadedConfig): Map<string, unknown> {
  * rules and overlays merged), so a changed rule file counts even when the config file did not change.
  */
 export function planReload(before: LoadedConfig, after: LoadedConfig, detectionBefore: unknown, detectionAfter: unknown): ReloadPlan {
-  const plan: ReloadPlan = { applied: [], restartRequired: [], outputs: [], detection: false, events: false, inventory: false, heartbeat: false };
+  const plan: ReloadPlan = {
+    applied: [], restartRequired: [], outputs: [], added: [], removed: [], detection: false, events: false, inventory: false, heartbeat: false,
+  };
   const a = before.config;
   const b = after.config;
   for (const key of RESTART_ONLY) if (!same(a[key], b[key])) plan.restartRequired.push(key);
   const oldOut = outputsByName(before);
   const newOut = outputsByName(after);
-  for (const name of oldOut.keys()) if (!newOut.has(name)) plan.restartRequired.push(`outputs.${name} (removed)`);
+  for (const name of oldOut.keys()) {
+    if (!newOut.has(name)) {
+      plan.removed.push(name);
+      plan.applied.push(`outputs.${name} (removed)`);
+    }
+  }
   for (const [name, cfg] of newOut) {
-    if (!oldOut.has(name)) plan.restartRequired.push(`outputs.${name} (added)`);
-    else if (!same(oldOut.get(name), cfg)) {
+    if (!oldOut.has(name)) {
+      plan.added.push(name);
+      plan.applied.push(`outputs.${name} (added)`);
+    } else if (!same(oldOut.get(name), cfg)) {
       plan.outputs.push(name);
       plan.applied.push(`outputs.${name}`);
     }

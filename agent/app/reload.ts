@@ -3,7 +3,8 @@
  * rule files in the start-up worker, asks the overlays, builds everything new first (detection
  * engine, changed outputs) and only then applies it, so a reload is all or nothing. The process
  * table, the listener set and the spool are never touched; outputs whose settings changed are
- * drained and restarted; settings only a restart can change are reported and left as they are.
+ * drained and restarted, added ones started, removed ones drained; settings only a restart can
+ * change are reported and left as they are.
  */
 import type { AgentEventFactory, EcsDocument } from '../ecs/document.js';
 import { Action } from '../ecs/fields.js';
@@ -29,6 +30,8 @@ export type ReloadResult =
     /** Key paths that changed but keep their running value until a restart. */
     restartRequired: string[];
     outputsRestarted: string[];
+    outputsAdded: string[];
+    outputsRemoved: string[];
     rules: number;
     overlays: OverlayVersions;
   }
@@ -87,7 +90,7 @@ export async function reloadAgent(t: ReloadTarget, reason: string): Promise<{ re
     next = await readDetectionInputs(await prepareStartupIsolated(t.configFile, t.env), t.overlays);
     plan = planReload(t.live.loaded, next.loaded, t.live.merged, next.merged);
     engine = plan.detection ? t.detection.build(next.merged, next.loaded.file) : undefined;
-    outputs = await t.createOutputs(next.loaded, plan.outputs);
+    outputs = await t.createOutputs(next.loaded, [...plan.outputs, ...plan.added]);
   } catch (err) {
     return { result: await refuse(t, reason, err), live: t.live };
   }
@@ -104,14 +107,23 @@ export async function reloadAgent(t: ReloadTarget, reason: string): Promise<{ re
     t.watch.processFilter = next.loaded.config.events.process_filter;
   }
   for (const out of outputs) {
-    t.logger.info(`reload: draining and restarting output ${out.name}`);
-    await t.pipeline.replaceOutput(out.name, out.config, out.transport);
+    if (plan.added.includes(out.name)) {
+      t.logger.info(`reload: adding output ${out.name}`);
+      await t.pipeline.addOutput(out.name, out.config, out.transport);
+    } else {
+      t.logger.info(`reload: draining and restarting output ${out.name}`);
+      await t.pipeline.replaceOutput(out.name, out.config, out.transport);
+    }
+  }
+  for (const name of plan.removed) {
+    t.logger.info(`reload: draining and removing output ${name}`);
+    await t.pipeline.removeOutput(name);
   }
   if (plan.inventory) await t.reschedule(live.loaded);
   if (plan.heartbeat) await t.pipeline.setHeartbeat(next.loaded.config.heartbeat);
   const result: ReloadResult = {
     kind: 'applied', reason, applied: plan.applied, restartRequired: plan.restartRequired,
-    outputsRestarted: outputs.map((o) => o.name), rules: t.detection.current.rules, overlays: next.merged.versions,
+    outputsRestarted: plan.outputs, outputsAdded: plan.added, outputsRemoved: plan.removed, rules: t.detection.current.rules, overlays: next.merged.versions,
   };
   const what = plan.applied.length === 0 ? 'nothing changed' : `applied ${plan.applied.join(', ')}`;
   const later = plan.restartRequired.length === 0 ? '' : `; needs a restart to change: ${plan.restartRequired.join(', ')}`;
@@ -124,7 +136,7 @@ export async function reloadAgent(t: ReloadTarget, reason: string): Promise<{ re
       portwarden: {
         reload: {
           reason, outcome: 'applied', applied: plan.applied, restart_required: plan.restartRequired,
-          outputs_restarted: result.outputsRestarted, rules: result.rules, overlays: next.merged.versions,
+          outputs_restarted: result.outputsRestarted, outputs_added: plan.added, outputs_removed: plan.removed, rules: result.rules, overlays: next.merged.versions,
         },
       },
     },
@@ -132,18 +144,10 @@ export async function reloadAgent(t: ReloadTarget, reason: string): Promise<{ re
   return { result, live };
 }
 
-/**
- * The new config with every restart-only top-level key as it runs now, and the running outputs
- * (an added or removed output waits for a restart; a changed one takes its new settings).
- */
+/** The new config with every restart-only top-level key as it runs now. */
 function keepRestartOnly(running: LoadedConfig, next: LoadedConfig, restartRequired: readonly string[]): LoadedConfig {
   const cfg = { ...next.config } as Record<string, unknown>;
   const old = running.config as Record<string, unknown>;
-  for (const key of restartRequired) {
-    const top = key.split('.')[0] ?? key;
-    if (top !== 'outputs') cfg[top] = old[top];
-  }
-  const byName = new Map(next.config.outputs.map((o, i) => [next.outputNames[i] ?? o.type, o]));
-  const outputs = running.config.outputs.map((o, i) => byName.get(running.outputNames[i] ?? o.type) ?? o);
-  return { file: next.file, outputNames: running.outputNames, config: { ...(cfg as LoadedConfig['config']), outputs } };
+  for (const key of restartRequired) cfg[key] = old[key];
+  return { ...next, config: cfg as LoadedConfig['config'] };
 }

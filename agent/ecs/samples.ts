@@ -72,7 +72,7 @@ export function sampleDocuments(): EcsDocument[] {
   docs.push(builder.agentEvent({ action: Action.heartbeat, kind: 'metric', message: 'heartbeat', fields: { portwarden: { health, pipeline: { received: 10 } } } }));
   docs.push(builder.agentEvent({
     action: Action.configReloaded, message: 'portwarden config reloaded (SIGHUP): applied detect, outputs.siem',
-    fields: { portwarden: { reload: { reason: 'SIGHUP', outcome: 'applied', applied: ['detect', 'outputs.siem'], restart_required: [], outputs_restarted: ['siem'], rules: 58 } } },
+    fields: { portwarden: { reload: { reason: 'SIGHUP', outcome: 'applied', applied: ['detect', 'outputs.siem'], restart_required: [], outputs_restarted: ['siem'], outputs_added: ['archive'], outputs_removed: [], rules: 58 } } },
   }));
   docs.push(builder.agentEvent({
     action: Action.configReloadFailed, severity: 47, message: 'portwarden config reload refused (/etc/portwarden/portwarden.yml: detect.allowlist[0]); still running on the previous config',

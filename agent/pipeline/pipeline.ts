@@ -75,9 +75,7 @@ export class DeliveryPipeline implements Pipeline {
     this.outputs = [...o.outputs];
     const dir = join(o.stateDir, 'spool');
     this.spool = new Spool(dir, o.spool, { now: this.now, logger: o.logger, fault: o.fault, onWritten: () => { for (const l of this.lanes) l.notify(); } });
-    this.lanes = o.outputs.map((out) => new Lane(out.name, out.config.type, new CursorStore(join(dir, 'cursors'), out.name, o.spool.fsync !== 'never', () => {
-      void this.spool.collect().catch((err: unknown) => { o.logger.warn('spool segment deletion failed', { error: errorMessage(err) }); });
-    }, o.fault)));
+    this.lanes = o.outputs.map((out) => this.laneFor(out.name, out.config.type));
     this.spool.lanes = this.lanes;
     this.dispatchers = o.outputs.map((_, i) => this.dispatcherFor(i));
     this.telemetry = new Telemetry({
@@ -86,6 +84,12 @@ export class DeliveryPipeline implements Pipeline {
       lastFailure: (name) => this.dispatchers[this.lanes.findIndex((l) => l.name === name)]?.lastFailure ?? '',
       warnIntervalMs: o.warnIntervalMs ?? 30_000,
     });
+  }
+
+  private laneFor(name: string, type: string): Lane {
+    return new Lane(name, type, new CursorStore(join(this.o.stateDir, 'spool', 'cursors'), name, this.o.spool.fsync !== 'never', () => {
+      void this.spool.collect().catch((err: unknown) => { this.o.logger.warn('spool segment deletion failed', { error: errorMessage(err) }); });
+    }, this.o.fault));
   }
 
   private dispatcherFor(i: number): Dispatcher {
@@ -227,6 +231,50 @@ export class DeliveryPipeline implements Pipeline {
     const next = this.dispatcherFor(i);
     this.dispatchers[i] = next;
     if (this.currentPhase() === 'running') next.start();
+  }
+
+  /**
+   * Adds an output to the running pipeline (a reload): like an output added before a restart, it
+   * gets the events accepted from now on (its cursor starts at the spool's end).
+   */
+  async addOutput(name: string, config: OutputConfig, transport: Transport): Promise<void> {
+    if (this.phase !== 'running') throw new PortwardenError('PIPELINE_STOPPED', `the pipeline is not running (${this.phase})`);
+    if (this.lanes.some((l) => l.name === name)) throw new Error(`output ${name} exists`);
+    const lane = this.laneFor(name, config.type);
+    const last = this.spool.segments.at(-1);
+    lane.readPos = lane.ackPos = { seq: this.spool.nextSeq, segment: last?.id ?? this.spool.nextSeq, offset: 0 };
+    // The spool counts each new frame for every lane in this array from the next append on.
+    this.lanes.push(lane);
+    this.outputs.push({ name, config, transport });
+    await lane.cursor.save(lane.ackPos);
+    await transport.start().catch((err: unknown) => {
+      this.o.logger.error('output failed to start; its events stay queued and it is retried', { output: name, error: errorMessage(err) });
+    });
+    const d = this.dispatcherFor(this.lanes.length - 1);
+    this.dispatchers.push(d);
+    if (this.currentPhase() === 'running') d.start();
+  }
+
+  /**
+   * Removes an output (a reload): it drains what was queued for it, for up to `drainMs`, then no
+   * longer holds back segment deletion. What it did not get stays undelivered to it.
+   */
+  async removeOutput(name: string, drainMs = 5000): Promise<void> {
+    const i = this.lanes.findIndex((l) => l.name === name);
+    const d = this.dispatchers[i];
+    const out = this.outputs[i];
+    const lane = this.lanes[i];
+    if (d === undefined || out === undefined || lane === undefined) throw new Error(`no output named ${name}`);
+    await d.stop(Date.now() + drainMs, this.spool.nextSeq);
+    await lane.cursor.save(lane.ackPos).catch(() => undefined);
+    const at = this.lanes.indexOf(lane);
+    this.lanes.splice(at, 1);
+    this.dispatchers.splice(at, 1);
+    this.outputs.splice(at, 1);
+    await bounded(out.transport.shutdown(), drainMs).catch((err: unknown) => {
+      this.o.logger.warn('output shutdown failed', { output: name, error: errorMessage(err) });
+    });
+    await this.spool.collect().catch((err: unknown) => { this.o.logger.warn('spool segment deletion failed', { error: errorMessage(err) }); });
   }
 
   /** Applies a new heartbeat schedule (a reload). */

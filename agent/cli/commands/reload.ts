@@ -9,9 +9,10 @@ const HELP = `Usage: portwarden reload [--config FILE | --state-dir DIR] [--time
 Asks the agent that holds the state_dir to reload in place (the same as sending it SIGHUP): it
 re-reads the config file it was started with, its rule files, allowlists and sensitive ports,
 applies detection changes at once, drains and restarts only the outputs whose settings changed,
-and keeps its process table, listeners and spool. A config that does not validate is refused and
-the agent keeps running on the previous one. Settings only a restart can change (state_dir,
-source, interval, spool, metrics, log, data_stream, adding or removing an output) are reported.
+starts added outputs and drains removed ones, and keeps its process table, listeners and spool. A
+config that does not validate is refused and the agent keeps running on the previous one. Settings
+only a restart can change (state_dir, source, interval, spool, metrics, log, data_stream) are
+reported.
 --config only locates the state_dir; the agent reads the file it was started with.
 
 Then waits for the agent's answer in <state_dir>/status.json and prints it.
@@ -64,6 +65,8 @@ export const reloadCommand: Command = {
         const lines = [
           `reloaded the agent (pid ${pid}): ${r.applied.length === 0 ? 'nothing changed' : `applied ${r.applied.join(', ')}`}`,
           ...(r.outputsRestarted.length > 0 ? [`outputs restarted: ${r.outputsRestarted.join(', ')}`] : []),
+          ...(r.outputsAdded.length > 0 ? [`outputs added: ${r.outputsAdded.join(', ')}`] : []),
+          ...(r.outputsRemoved.length > 0 ? [`outputs removed: ${r.outputsRemoved.join(', ')}`] : []),
           ...(r.restartRequired.length > 0 ? [`needs a restart to change: ${r.restartRequired.join(', ')}`] : []),
           `rules active: ${r.rules}`,
         ];

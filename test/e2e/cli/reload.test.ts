@@ -109,21 +109,24 @@ test('reload: a config that does not validate is refused; the agent runs on, say
   assert.equal(await agent.stop(), 0, agent.stderr());
 });
 
-test('reload: only the output whose settings changed is drained and restarted; restart-only keys are reported', async (t) => {
+test('reload: only the output whose settings changed is drained and restarted, an added output starts; restart-only keys are reported', async (t) => {
   const agent = startAgent('', { outputsYaml: (dir) => twoOutputs(dir) });
   t.after(() => agent.stop());
   const cfgFile = join(agent.dir, 'portwarden.yaml');
   const file = (name: string) => (): EcsDocument[] => readNdjson(join(agent.dir, name));
-  const [a, b, b2] = [file('a.ndjson'), file('b.ndjson'), file('b2.ndjson')];
+  const [a, b, b2, c] = [file('a.ndjson'), file('b.ndjson'), file('b2.ndjson'), file('c.ndjson')];
   await waitFor('the agent to start', () => byAction(a(), 'started').length > 0, 30_000);
 
-  writeFileSync(cfgFile, readFileSync(cfgFile, 'utf8').replace('b.ndjson', 'b2.ndjson').replace('interval: 250ms', 'interval: 300ms'));
+  writeFileSync(cfgFile, readFileSync(cfgFile, 'utf8').replace('b.ndjson', 'b2.ndjson').replace('interval: 250ms', 'interval: 300ms')
+    .replace('events:', `  - { type: file, name: c, path: ${join(agent.dir, 'c.ndjson')}, batch: { max_wait: 100ms } }\nevents:`));
   const r = cli(['reload', '--config', cfgFile]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /outputs restarted: b\n/);
+  assert.match(r.stdout, /outputs added: c\n/);
   assert.match(r.stdout, /needs a restart to change: interval\n/);
   const ev = await waitFor('config_reloaded', () => byAction(a(), 'config_reloaded')[0], 30_000);
   assert.deepEqual(getField(ev, 'portwarden.reload.outputs_restarted'), ['b']);
+  assert.deepEqual(getField(ev, 'portwarden.reload.outputs_added'), ['c']);
   assert.deepEqual(getField(ev, 'portwarden.reload.restart_required'), ['interval']);
   assert.equal(getField(ev, 'event.severity'), 47);
   const log = readFileSync(join(agent.dir, 'agent.log'), 'utf8');
@@ -140,4 +143,9 @@ test('reload: only the output whose settings changed is drained and restarted; r
   assert.equal(new Set(split).size, split.length, 'no event twice across b\'s restart');
   assert.deepEqual(new Set(split), new Set(all), 'b lost nothing across its restart');
   assert.ok(b().length > 0 && b2().length > 0);
+  // The added output got everything accepted from the moment it was added, the reload's event too.
+  const added = c();
+  assert.ok(byAction(added, 'config_reloaded').length === 1 && byAction(added, 'started').length === 0);
+  assert.equal(new Set(ids(added)).size, added.length);
+  assert.deepEqual(ids(added), all.slice(all.indexOf(added[0]?.event.id ?? '')), 'c holds the tail of a from the reload on');
 });

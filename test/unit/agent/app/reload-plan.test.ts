@@ -19,14 +19,14 @@ test('planReload: an unchanged config applies nothing', () => {
   assert.deepEqual([p.applied, p.restartRequired, p.outputs], [[], [], []]);
 });
 
-test('planReload: a changed output restarts that output only; added and removed outputs need a restart', () => {
+test('planReload: a changed output restarts that output only; added and removed outputs are started and drained', () => {
   const next = load({ outputs: [{ type: 'file', name: 'a', path: 'a.ndjson' }, { type: 'file', name: 'b', path: 'b2.ndjson' }, { type: 'stdout' }] });
   const p = planReload(load(), next, 'd', 'd');
-  assert.deepEqual(p.outputs, ['b']);
-  assert.deepEqual(p.applied, ['outputs.b']);
-  assert.deepEqual(p.restartRequired, ['outputs.stdout (added)']);
+  assert.deepEqual([p.outputs, p.added, p.removed], [['b'], ['stdout'], []]);
+  assert.deepEqual(p.applied, ['outputs.b', 'outputs.stdout (added)']);
+  assert.deepEqual(p.restartRequired, []);
   const fewer = planReload(load(), load({ outputs: [{ type: 'file', name: 'a', path: 'a.ndjson' }] }), 'd', 'd');
-  assert.deepEqual([fewer.outputs, fewer.restartRequired], [[], ['outputs.b (removed)']]);
+  assert.deepEqual([fewer.outputs, fewer.removed, fewer.restartRequired], [[], ['b'], []]);
 });
 
 test('planReload: restart-only keys are reported, the rest applied', () => {

@@ -50,3 +50,32 @@ test('replaceOutput of an output that is down: what it could not send goes throu
   assert.ok((p.stats().outputs[0]?.failed.retryable ?? 0) >= 2, 'failure counts survive the restart');
   assertInvariant(p.stats());
 });
+
+test('addOutput gets the events accepted from then on; removeOutput drains and stops holding back segment deletion', async (t) => {
+  const dir = await tempState(t);
+  const a = new MemoryTransport();
+  const p = new DeliveryPipeline(pipelineOptions(dir, [{ name: 'a', transport: a }], { spool: { segment_bytes: 4096 } }));
+  defer(t, () => p.shutdown());
+  await p.start();
+  for (let i = 1; i <= 100; i++) await p.accept(testDoc(i, 'event', 200));
+  const c = new MemoryTransport();
+  await p.addOutput('c', outputConfig('memory'), c);
+  for (let i = 101; i <= 200; i++) await p.accept(testDoc(i, 'event', 200));
+  await waitFor('delivery to both', () => a.delivered.length >= 200 && c.delivered.length >= 100);
+  assert.deepEqual(sequences(c.delivered), range(200).slice(100), 'only what came after it was added');
+  assert.deepEqual(p.stats().outputs.map((o) => o.name), ['a', 'c']);
+  assertInvariant(p.stats());
+
+  // A removed output that is down no longer keeps the spool's segments.
+  c.behave(() => ({ kind: 'retryable' }));
+  for (let i = 201; i <= 300; i++) await p.accept(testDoc(i, 'event', 200));
+  await waitFor('a has everything', () => a.delivered.length >= 300);
+  const segmentsBefore = p.stats().spool?.segments ?? 0;
+  await p.removeOutput('c', 100);
+  assert.ok(c.stopped);
+  assert.deepEqual(p.stats().outputs.map((o) => o.name), ['a']);
+  await p.accept(testDoc(301, 'event', 200));
+  await waitFor('a gets new events', () => a.delivered.length >= 301);
+  await waitFor('segments only c held are deleted', () => (p.stats().spool?.segments ?? 0) < segmentsBefore);
+  assert.deepEqual(sequences(a.delivered), range(301));
+});
