@@ -19,9 +19,9 @@ function twoOutputs(dir: string, bFile = 'b.ndjson'): string {
 const ids = (docs: EcsDocument[]): string[] => docs.map((d) => d.event.id);
 const byAction = (docs: EcsDocument[], action: string): EcsDocument[] => docs.filter((d) => d.event.action === action);
 
-/** Runs a short shell whose command line carries `marker` (a fork that is not the shell's exec). */
+/** Runs a shell for a second whose command line carries `marker` (long enough for a polling-only collector). */
 function probe(marker: string): void {
-  spawnSync('/bin/sh', ['-c', `sleep 0.3; true ${marker}`]);
+  spawnSync('/bin/sh', ['-c', `sleep 1; true ${marker}`]);
 }
 
 function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
@@ -38,10 +38,13 @@ test('reload: a rule file added by SIGHUP fires without a restart (same pid); no
   const b = (): EcsDocument[] => readNdjson(join(agent.dir, 'b.ndjson'));
   const marker = `pw-reload-probe-${process.pid}-${Date.now()}`;
   const seen = (tag: string) => a().some((d) => d.event.dataset === 'portwarden.process' && String(getField(d, 'process.command_line')).includes(`${marker}-${tag}`));
-  await waitFor('the agent to start', () => byAction(a(), 'started').length > 0, 30_000);
+  await waitFor('the agent to start', () => byAction(a(), 'started').length > 0, 60_000);
 
-  probe(`${marker}-before`);
-  await waitFor('the probe before the reload to be seen', () => seen('before'), 30_000);
+  // Probes run until the agent has seen one (a loaded host may miss a poll).
+  let tries = 0;
+  await waitFor('the probe before the reload to be seen', () => { probe(`${marker}-before-${++tries}`); return seen('before'); }, 60_000);
+  // The probe runs the agent shipped before the reload: evaluated without the new rule, for good.
+  const shippedBefore = a().map((d) => String(getField(d, 'process.command_line'))).filter((c) => c.includes(`${marker}-before-`));
   writeFileSync(join(agent.dir, 'extra-rules.yaml'), [
     'ruleset: reload-test', 'version: "1"', 'rules:', '  - id: test-reload-probe', '    name: Reload probe ran', '    severity: medium',
     '    tactic: TA0002', '    technique: T1059', `    when: { process.command_line: { regex: ['${marker}'] } }`, '',
@@ -53,11 +56,14 @@ test('reload: a rule file added by SIGHUP fires without a restart (same pid); no
   assert.deepEqual(getField(reloaded, 'portwarden.reload.outputs_restarted'), []);
   assert.deepEqual(ecsProblems(reloaded), []);
 
-  probe(`${marker}-after`);
-  const alert = await waitFor('the new rule to fire', () => a().find((d) => d.event.kind === 'alert' && getField(d, 'rule.id') === 'test-reload-probe'), 30_000);
+  const alert = await waitFor('the new rule to fire', () => {
+    probe(`${marker}-after`);
+    return a().find((d) => d.event.kind === 'alert' && getField(d, 'rule.id') === 'test-reload-probe');
+  }, 60_000);
   assert.match(String(getField(alert, 'process.command_line')), new RegExp(`${marker}-after`));
-  // Only the run after the reload: the rule did not exist before.
-  assert.equal(a().filter((d) => getField(d, 'rule.id') === 'test-reload-probe' && String(getField(d, 'process.command_line')).includes(`${marker}-before`)).length, 0);
+  // Not on a run seen before the reload: the rule did not exist then.
+  assert.equal(a().filter((d) => getField(d, 'rule.id') === 'test-reload-probe' && shippedBefore.includes(String(getField(d, 'process.command_line')))).length, 0);
+  assert.ok(shippedBefore.length > 0);
   assert.equal(proc.exitCode, null, 'the agent still runs: SIGHUP did not stop it');
   assert.equal(byAction(a(), 'started').length, 1, 'one started event: no restart');
 
@@ -76,7 +82,7 @@ test('reload: a config that does not validate is refused; the agent runs on, say
   t.after(() => agent.stop());
   const cfgFile = join(agent.dir, 'portwarden.yaml');
   const a = (): EcsDocument[] => readNdjson(join(agent.dir, 'a.ndjson'));
-  await waitFor('the agent to start', () => byAction(a(), 'started').length > 0, 30_000);
+  await waitFor('the agent to start', () => byAction(a(), 'started').length > 0, 60_000);
   const good = readFileSync(cfgFile, 'utf8');
 
   appendFileSync(cfgFile, 'detect:\n  allowlist:\n    - { ports: [22], colour: blue }\n');
@@ -115,7 +121,7 @@ test('reload: only the output whose settings changed is drained and restarted, a
   const cfgFile = join(agent.dir, 'portwarden.yaml');
   const file = (name: string) => (): EcsDocument[] => readNdjson(join(agent.dir, name));
   const [a, b, b2, c] = [file('a.ndjson'), file('b.ndjson'), file('b2.ndjson'), file('c.ndjson')];
-  await waitFor('the agent to start', () => byAction(a(), 'started').length > 0, 30_000);
+  await waitFor('the agent to start', () => byAction(a(), 'started').length > 0, 60_000);
 
   writeFileSync(cfgFile, readFileSync(cfgFile, 'utf8').replace('b.ndjson', 'b2.ndjson').replace('interval: 250ms', 'interval: 300ms')
     .replace('events:', `  - { type: file, name: c, path: ${join(agent.dir, 'c.ndjson')}, batch: { max_wait: 100ms } }\nevents:`));

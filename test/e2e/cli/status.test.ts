@@ -34,7 +34,7 @@ test('status --json: with an output down, the agent is degraded and its queue gr
   });
   t.after(() => agent.stop());
   const stateDir = join(agent.dir, 'state');
-  await waitFor('the agent to start', () => readNdjson(agent.eventsFile).some((d) => d.event.action === 'started'), 30_000);
+  await waitFor('the agent to start', () => readNdjson(agent.eventsFile).some((d) => d.event.action === 'started'), 60_000);
 
   const first = await waitFor('the down output to show', () => {
     const s = status(stateDir);
