@@ -21,10 +21,19 @@ import { startPolicyServer } from '../../../testkit/peers/policy-server.js';
 
 const byAction = (docs: EcsDocument[], action: string): EcsDocument[] => docs.filter((d) => d.event.action === action);
 
-/** A short shell whose command line carries `marker`. */
+/** A shell for a second whose command line carries `marker` (long enough for a polling-only collector). */
 function probe(marker: string): void {
-  spawnSync('/bin/sh', ['-c', `sleep 0.3; true ${marker}`]);
+  spawnSync('/bin/sh', ['-c', `sleep 1; true ${marker}`]);
 }
+
+/** Probes until `done` (a loaded host may miss a poll). */
+function probing<T>(what: string, marker: string, done: () => T | undefined): Promise<T> {
+  return waitFor(what, () => { probe(marker); return done(); }, 60_000);
+}
+
+/** The agent shipped the process event of a probe: it saw it, so a missing alert means the rule did not fire. */
+const sawProbe = (a: RunningAgent, marker: string): boolean => a.events().some((d) => d.event.dataset === 'portwarden.process'
+  && /(?:^|\s)MARKER'?$/.test(String(getField(d, 'process.command_line')).replace(marker, 'MARKER')));
 
 /** A bundle whose one rule fires on command lines that contain `marker`. */
 function payload(version: string, created: string, ruleId: string, marker: string): Buffer {
@@ -54,14 +63,13 @@ test('policy: a signed bundle is applied in place (its rule fires, same pid); ta
   const marker = `pw-policy-probe-${process.pid}-${Date.now()}`;
   server.publish(signEnvelope(payload('2026-12-07.1', '2026-12-07T01:00:00Z', 'fleet-probe-1', `${marker}-one`), [fleet]));
 
-  const policyYaml = `policy: { url: "${server.url}", ca: ${pki.ca}, public_key: ${join(keys, 'fleet.pub')}, interval: 1s }\n`;
+  const policyYaml = `policy: { url: "${server.url}", ca: ${pki.ca}, public_key: ${join(keys, 'fleet.pub')}, interval: 1s }\nevents: { process: true }\n`;
   const a = startAgent(policyYaml);
   agents.push(a);
-  const applied = await waitFor('policy_applied', () => byAction(a.events(), 'policy_applied')[0], 60_000);
+  const applied = await waitFor('policy_applied', () => byAction(a.events(), 'policy_applied')[0], 90_000);
   assert.equal(getField(applied, 'portwarden.policy.version'), '2026-12-07.1');
   assert.deepEqual(ecsProblems(applied), []);
-  probe(`${marker}-one`);
-  await waitFor('the bundle\'s rule to fire', () => alertsOf(a, 'fleet-probe-1', `${marker}-one`)[0], 30_000);
+  await probing('the bundle\'s rule to fire', `${marker}-one`, () => alertsOf(a, 'fleet-probe-1', `${marker}-one`)[0]);
   const pid = a.proc.pid;
 
   // Unchanged bundle: the next polls are answered 304 and nothing is applied again.
@@ -92,11 +100,8 @@ test('policy: a signed bundle is applied in place (its rule fires, same pid); ta
   const hup = await waitFor('config_reloaded (SIGHUP)', () => byAction(a.events(), 'config_reloaded').find((d) => getField(d, 'portwarden.reload.reason') === 'SIGHUP'), 30_000);
   assert.deepEqual(getField(hup, 'portwarden.reload.overlays'), { policy: '2026-12-07.1' });
   // The old policy stays: its rule still fires, the refused ones never do; nothing was applied again.
-  probe(`${marker}-one-again`);
-  probe(`${marker}-evil`);
-  probe(`${marker}-three`);
-  probe(`${marker}-four`);
-  await waitFor('the applied rule to fire again', () => alertsOf(a, 'fleet-probe-1', `${marker}-one-again`)[0], 30_000);
+  await probing('the applied rule to fire again', `${marker}-one-again`, () => alertsOf(a, 'fleet-probe-1', `${marker}-one-again`)[0]);
+  for (const m of ['evil', 'three', 'four']) await probing(`the agent to see the ${m} probe`, `${marker}-${m}`, () => sawProbe(a, `${marker}-${m}`) || undefined);
   assert.deepEqual(a.events().filter((d) => ['fleet-probe-2', 'fleet-probe-3', 'fleet-probe-4'].includes(String(getField(d, 'rule.id')))), []);
   assert.equal(byAction(a.events(), 'policy_applied').length, 1);
   // The status file is rewritten every few seconds: wait for the one that knows of the refusal.
@@ -117,7 +122,6 @@ test('policy: a signed bundle is applied in place (its rule fires, same pid); ta
   await waitFor('the restarted agent', () => byAction(b.events(), 'started').length === 2, 60_000);
   const down = await waitFor('policy_unreachable', () => byAction(b.events(), 'policy_unreachable')[0], 30_000);
   assert.equal(getField(down, 'portwarden.policy.applied_version'), '2026-12-07.1');
-  probe(`${marker}-one-restarted`);
-  await waitFor('the last good bundle\'s rule to fire after the restart', () => alertsOf(b, 'fleet-probe-1', `${marker}-one-restarted`)[0], 30_000);
+  await probing('the last good bundle\'s rule to fire after the restart', `${marker}-one-restarted`, () => alertsOf(b, 'fleet-probe-1', `${marker}-one-restarted`)[0]);
   assert.match(readFileSync(join(a.dir, 'agent.log'), 'utf8'), /policy 2026-12-07\.1 \(last good bundle, signed by sha256:/);
 });
