@@ -4,21 +4,29 @@
  */
 import cron from 'node-cron';
 import type { ScheduledTask } from 'node-cron';
-import { createAgentEngine } from '../detect/agent-engine.js';
-import { buildRule } from '../detect/rules.js';
+import { agentVersion } from '../ecs/agent-info.js';
 import { Action } from '../ecs/fields.js';
 import { createLogger } from '../log/logger.js';
 import type { Logger } from '../log/logger.js';
-import { createPipeline } from '../pipeline/index.js';
+import { DeliveryPipeline } from '../pipeline/index.js';
 import { reduceHeapAfter } from '../runtime/v8-flags.js';
 import { ConfigError, errorMessage } from '../util/errors.js';
 import { visible } from '../util/terminal-text.js';
 import { Watcher } from '../watch/watcher.js';
+import type { WatcherOptions } from '../watch/watcher.js';
+import type { LoadedConfig } from './config.js';
 import { createAgentContext, prepareStateDir } from './context.js';
+import { DetectionSlot } from './detection-slot.js';
+import type { DetectionOverlay } from './overlay.js';
+import { CentralPolicy } from './policy.js';
+import { readDetectionInputs, reloadAgent } from './reload.js';
+import type { LiveConfig, ReloadResult } from './reload.js';
 import { lockStateDir } from './state-lock.js';
 import { createOutputs } from './outputs.js';
 import { Stages } from './stages.js';
 import type { Startup } from './startup.js';
+import { healthOf, outputStatus, STATUS_FORMAT, StatusPublisher } from './status.js';
+import type { AgentStatus, Health } from './status.js';
 
 /** After a scheduled inventory, the heap is compacted once its documents are with the outputs. */
 const INVENTORY_SETTLE_MS = 5_000;
@@ -40,15 +48,30 @@ function schedule(file: string, key: string, expr: string, logger: Logger, fn: (
 
 export interface RunningAgent {
   readonly logger: Logger;
+  /**
+   * Reload in place (reload.ts): re-reads the config file the agent started with, its rule files
+   * and the overlays, and applies what changed; a config that does not validate is refused and the
+   * agent runs on. Reloads are serialised; `reason` (SIGHUP, `policy 42` ...) goes into the
+   * `config_reloaded` / `config_reload_failed` event. Never rejects for a bad config.
+   */
+  reload(reason: string): Promise<ReloadResult>;
   /** Stops every stage in reverse start order; `reason` goes into the `stopped` agent event. */
   stop(reason: string): Promise<void>;
+}
+
+/** What the composition root takes besides the start-up data. */
+export interface StartOptions {
+  /** The --config given to `run` (undefined: the embedded default); reloads read it again. */
+  configFile?: string;
+  /** Detection content merged over the local config at start and at every reload (overlay.ts). */
+  overlays?: readonly DetectionOverlay[];
 }
 
 /**
  * Builds and starts the agent from validated start-up data (the config and rule files read by the
  * start-up worker). `workerError` says why validation ran in-process, for the log.
  */
-export async function startAgent(startup: Startup & { workerError?: string }, env: NodeJS.ProcessEnv, stderrIsTTY: boolean): Promise<RunningAgent> {
+export async function startAgent(startup: Startup & { workerError?: string }, env: NodeJS.ProcessEnv, stderrIsTTY: boolean, opts: StartOptions = {}): Promise<RunningAgent> {
   const { loaded, workerError } = startup;
   const { config } = loaded;
   const format = config.log.format === 'auto' ? (config.log.file === undefined && stderrIsTTY ? 'human' : 'ecs') : config.log.format;
@@ -60,7 +83,7 @@ export async function startAgent(startup: Startup & { workerError?: string }, en
     // On a terminal the ready line is printed even when the log goes to a file or is ECS JSON; a
     // human log on the terminal prints it itself.
     const terminal = stderrIsTTY && !(format === 'human' && config.log.file === undefined);
-    return await startLocked(startup, env, logger, unlock, { human: format === 'human', terminal });
+    return await startLocked(startup, env, logger, unlock, opts, { human: format === 'human', terminal });
   } catch (err) {
     unlock();
     throw err;
@@ -78,26 +101,41 @@ export function readyLine(w: { listeners: number; processes: number }, outputs: 
 }
 
 async function startLocked(
-  startup: Startup, env: NodeJS.ProcessEnv, logger: Logger, unlock: () => void, say: { human: boolean; terminal: boolean },
+  startup: Startup, env: NodeJS.ProcessEnv, logger: Logger, unlock: () => void, opts: StartOptions, say: { human: boolean; terminal: boolean },
 ): Promise<RunningAgent> {
-  const { loaded, rules } = startup;
+  // The central policy: its last good bundle is an overlay from the start; new ones come through reload.
+  const policyConfig = startup.loaded.config.policy;
+  const policy = policyConfig === undefined ? undefined : new CentralPolicy({
+    config: policyConfig, configFile: startup.loaded.file, stateDir: prepareStateDir(startup.loaded, env), logger, userAgent: `portwarden/${agentVersion()}`,
+  });
+  await policy?.loadLastGood();
+  const overlays = [...(opts.overlays ?? []), ...(policy === undefined ? [] : [policy])];
+  let live: LiveConfig = await readDetectionInputs(startup, overlays);
+  const { loaded } = live;
   const { config } = loaded;
+  const startedMs = Date.now();
   const ctx = await createAgentContext(loaded, logger, env, { hostInWorker: true, realtime: true });
   const { builder, source, stateDir } = ctx;
 
-  const outputs = await createOutputs(loaded, {
-    logger, stateDir, configFile: loaded.file, agentPid: process.pid, hostName: builder.host.name,
+  const transportCtx = { logger, stateDir, configFile: loaded.file, agentPid: process.pid, hostName: builder.host.name };
+  const outputs = await createOutputs(loaded, transportCtx);
+  const detection = new DetectionSlot({ configFile: loaded.file, stateDir, builder, logger });
+  const firstEngine = detection.build(live.merged, loaded.file);
+  const info = source.info();
+  const rt = info.realtime;
+  let lastReload: (ReloadResult & { at: string }) | undefined;
+  const health = (): Health => healthOf({
+    startedMs, stats: pipeline.stats(), detection: detection.current, realtime: rt?.mode ?? null, overlays: live.merged.versions, lastReload,
   });
-  const detection = config.detect.enabled
-    ? createAgentEngine({ config: config.detect, configFile: loaded.file, stateDir, builder, logger, rules: rules.map(buildRule) })
-    : undefined;
-  const pipeline = createPipeline({
+  const pipeline: DeliveryPipeline = new DeliveryPipeline({
     stateDir, spool: config.spool, metrics: config.metrics, heartbeat: config.heartbeat, outputs, logger, agentEvent: builder.agentEvent,
+    health: () => ({ health: health() }),
   });
-  const watcher = new Watcher({
+  // Kept by reference: a reload changes shipProcesses, processFilter and detect, which the watcher reads per event.
+  const watch: WatcherOptions = {
     source, builder, table: ctx.table, sink: pipeline, logger, intervalMs: config.interval, reconcileIntervalMs: config.source.reconcile_interval,
     shipProcesses: config.events.process, processFilter: config.events.process_filter,
-    ...(detection === undefined ? {} : { detect: (doc) => detection.evaluate(doc) }),
+    ...(firstEngine === undefined ? {} : { detect: (doc) => detection.evaluate(doc) }),
     onFirstPoll: (w) => {
       const names = outputs.map((o) => o.name);
       const line = readyLine(w, names);
@@ -105,18 +143,44 @@ async function startLocked(
       else logger.info(line, { portwarden: { ready: { listeners: w.listeners, processes: w.processes, outputs: names } } });
       if (say.terminal) process.stderr.write(`portwarden: ${visible(line)}\n`);
     },
-  });
-  const info = source.info();
-  const rt = info.realtime;
+  };
+  const watcher = new Watcher(watch);
+  const policyStatus = (): Omit<AgentStatus['policy'], 'version'> => {
+    const p = policy?.status();
+    if (p === undefined) return {};
+    return {
+      ...(p.created === undefined ? {} : { created: p.created }), ...(p.appliedAt === undefined ? {} : { applied_at: p.appliedAt }),
+      ...(p.lastCheck === undefined ? {} : { last_check: p.lastCheck }), ...(p.lastError === undefined ? {} : { last_error: p.lastError }),
+    };
+  };
+  const status = new StatusPublisher(stateDir, (): AgentStatus => {
+    const stats = pipeline.stats();
+    const d = detection.current;
+    return {
+      format: STATUS_FORMAT, state: 'running', pid: process.pid, started: new Date(startedMs).toISOString(), updated: new Date().toISOString(),
+      version: builder.agent.version, host: builder.host.name, config_file: live.loaded.file,
+      collector: { platform: info.platform, listener_path: info.listenerPath, privileged: info.privileged, realtime: rt?.mode ?? null },
+      detection: { enabled: d.enabled, rules: d.rules, disabled_rules: d.disabledRules, allowlist_entries: d.allowlistEntries, sensitive_ports: d.sensitivePorts },
+      policy: { version: live.merged.versions.policy ?? null, ...policyStatus() }, overlays: live.merged.versions,
+      health: health(), outputs: stats.outputs.map(outputStatus),
+      pipeline: {
+        accepted: stats.received, dropped: Object.values(stats.dropped).reduce((a: number, b: number) => a + b, 0), lost: stats.lost,
+        spool_bytes: stats.spool?.bytes ?? 0, spool_max_bytes: stats.spool?.maxBytes ?? 0,
+      },
+      last_reload: lastReload ?? null,
+    };
+  }, logger);
   let stopReason = 'stopped';
-  const schedules: [key: string, expr: string, fn: () => Promise<void>][] = config.inventory.enabled
-    ? [['inventory.schedule', config.inventory.schedule, async () => {
+  const tasks: ScheduledTask[] = [];
+  const scheduled = (l: LoadedConfig): [key: string, expr: string, fn: () => Promise<void>][] => (l.config.inventory.enabled
+    ? [['inventory.schedule', l.config.inventory.schedule, async () => {
       await watcher.inventory();
       reduceHeapAfter(INVENTORY_SETTLE_MS);
     }]]
-    : [];
-  for (const [key, expr] of schedules) checkCron(loaded.file, key, expr);
-  const tasks: ScheduledTask[] = [];
+    : []);
+  for (const [key, expr] of scheduled(loaded)) checkCron(loaded.file, key, expr);
+  const startTasks = (l: LoadedConfig): void => { for (const [key, expr, fn] of scheduled(l)) tasks.push(schedule(l.file, key, expr, logger, fn)); };
+  const stopTasks = async (): Promise<void> => { for (const t of tasks.splice(0)) await t.destroy(); };
 
   const stages = new Stages([
     { name: 'state lock', start: () => Promise.resolve(), stop: () => { unlock(); return Promise.resolve(); } },
@@ -157,23 +221,49 @@ async function startLocked(
         new Promise<void>((resolve) => { setTimeout(() => { logger.warn('the stopped event could not be written in 1 s (spool full?)'); resolve(); }, 1000).unref(); }),
       ]),
     },
-    { name: 'detection', start: async () => { await detection?.start(); }, stop: async () => { await detection?.shutdown(); } },
+    { name: 'detection', start: () => detection.install(firstEngine, live.merged), stop: () => detection.shutdown() },
     { name: 'watch', start: () => watcher.start(), stop: () => watcher.shutdown() },
+    { name: 'schedules', start: () => { startTasks(loaded); return Promise.resolve(); }, stop: stopTasks },
+    { name: 'status', start: () => status.start(), stop: () => status.stop() },
     {
-      name: 'schedules',
-      start: () => {
-        for (const [key, expr, fn] of schedules) tasks.push(schedule(loaded.file, key, expr, logger, fn));
-        return Promise.resolve();
-      },
-      stop: async () => { for (const t of tasks.splice(0)) await t.destroy(); },
+      // Last to start, first to stop: a bundle fetched is applied through the reload path below.
+      name: 'policy',
+      start: () => policy?.start({ reload: (reason) => running.reload(reason), agentEvent: builder.agentEvent, accept: (doc) => pipeline.accept(doc) }) ?? Promise.resolve(),
+      stop: () => policy?.stop() ?? Promise.resolve(),
     },
   ]);
-  await stages.start();
-  return {
+
+  let stopping = false;
+  let reloads: Promise<unknown> = Promise.resolve();
+  const reloadOnce = async (reason: string): Promise<ReloadResult> => {
+    const { result, live: next } = await reloadAgent({
+      configFile: opts.configFile, env, logger, overlays, live, detection, pipeline, watch,
+      createOutputs: (l, names) => createOutputs(l, transportCtx, names),
+      reschedule: async (l) => { await stopTasks(); startTasks(l); },
+      agentEvent: builder.agentEvent,
+      accept: (doc) => pipeline.accept(doc),
+    }, reason);
+    live = next;
+    lastReload = { ...result, at: new Date().toISOString() };
+    await status.publish();
+    return result;
+  };
+  const running: RunningAgent = {
     logger,
+    reload(reason) {
+      const run = reloads.then(() => {
+        if (stopping) throw new Error('the agent is stopping');
+        return reloadOnce(reason);
+      });
+      reloads = run.catch(() => undefined);
+      return run;
+    },
     async stop(reason) {
+      stopping = true;
       stopReason = reason;
       await stages.stop();
     },
   };
+  await stages.start();
+  return running;
 }

@@ -12,6 +12,7 @@ import { transportSpecs } from '../../transports/specs.js';
 import { heartbeatSchema, metricsSchema, outputCommonShape, spoolSchema } from '../pipeline/config.js';
 import { detectSchema } from '../detect/config.js';
 import { logSchema } from '../log/config.js';
+import { policySchema } from '../policy/config.js';
 import { sourceSchema } from '../sources/config.js';
 
 const specs = await transportSpecs();
@@ -67,6 +68,7 @@ export const configSchema = z.strictObject({
   metrics: metricsSchema,
   heartbeat: heartbeatSchema,
   detect: detectSchema,
+  policy: policySchema,
   log: logSchema,
 }).superRefine((cfg, ctx) => {
   const seen = new Map<string, number>();

@@ -1,7 +1,7 @@
 /**
  * `portwarden check-config`: everything `run` would refuse, all at once. The schema (every issue,
  * unknown keys with a did-you-mean), then what the schema cannot see: rule files (read, parsed and
- * compiled), TLS files (readable PEM certificates and keys), the state dir (writable, or creatable),
+ * compiled), TLS files (readable PEM certificates and keys), the policy's public keys and CA, the state dir (writable, or creatable),
  * unique output names. Checks that need a valid config run only when the schema passed; the file
  * checks look at the raw values, so a typo elsewhere does not hide a missing CA file.
  */
@@ -10,6 +10,7 @@ import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { EMBEDDED, formatPath, readConfigFile, schemaProblems } from '../../config/loader.js';
 import { loadRules } from '../detect/load.js';
+import { readPublicKeys } from '../policy/keys.js';
 import { ConfigError, errorMessage } from '../util/errors.js';
 import { parseConfig } from './config.js';
 import type { LoadedConfig } from './config.js';
@@ -68,6 +69,21 @@ function fileProblems(raw: unknown, file: string): ConfigError[] {
         if (problem !== undefined) out.push(new ConfigError(file, formatPath(['outputs', i, 'tls', kind]), problem));
       }
     });
+  }
+  const policy = at(raw, 'policy');
+  const keys = at(policy, 'public_key');
+  (typeof keys === 'string' ? [keys] : Array.isArray(keys) ? keys : []).forEach((f: unknown, i) => {
+    if (typeof f !== 'string') return;
+    try {
+      readPublicKeys(resolve(base, f));
+    } catch (err) {
+      out.push(new ConfigError(file, `policy.public_key${Array.isArray(keys) ? `[${i}]` : ''}`, `a PEM file of Ed25519 public keys (${errorMessage(err)})`));
+    }
+  });
+  const ca = at(policy, 'ca');
+  if (typeof ca === 'string') {
+    const problem = pemProblem(resolve(base, ca), 'ca');
+    if (problem !== undefined) out.push(new ConfigError(file, 'policy.ca', problem));
   }
   return out;
 }

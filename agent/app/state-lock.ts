@@ -36,6 +36,12 @@ function readHolder(path: string): Holder | undefined {
   }
 }
 
+/** The pid of the live agent holding `dir`'s lock, or undefined when none does (no lock, or a stale one). */
+export function lockHolder(dir: string): number | undefined {
+  const h = readHolder(join(dir, LOCK_FILE));
+  return h !== undefined && alive(h) ? h.pid : undefined;
+}
+
 /**
  * One agent per state_dir: `state_dir/agent.lock` is a symbolic link created exclusively, whose
  * target (`portwarden:<pid>:<start time>`) names the holder; it needs no data block, so it is taken

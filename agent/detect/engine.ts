@@ -28,6 +28,8 @@ export interface EngineOptions {
   baseline: Baseline | undefined;
   /** The rule files' detectors (load.ts `loadRules`, or built from the start-up worker's rules). */
   rules: readonly Detector[];
+  /** The "fired once" memory to continue (a reload hands the previous engine's on). */
+  fired?: Map<string, true>;
 }
 
 const MAX_FIRED = 200_000;
@@ -45,11 +47,12 @@ export function familyOf(doc: EcsDocument): Family | undefined {
 class Engine implements DetectionEngine {
   private readonly byFamily: Record<Family, Detector[]> = { listener: [], process: [] };
   private readonly allow: Allowlist;
-  private readonly fired = new Map<string, true>();
+  private readonly fired: Map<string, true>;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: EngineOptions) {
     const c = o.config;
+    this.fired = o.fired ?? new Map<string, true>();
     const disabled = new Set(c.disabled_rules);
     for (const d of allDetectors({ config: c, baseline: o.baseline, rules: o.rules })) if (!disabled.has(d.meta.id)) this.byFamily[d.meta.family].push(d);
     this.allow = new Allowlist(c.allowlist, o.configFile);

@@ -37,6 +37,14 @@ export function readRuleFile(file: string): RuleSource[] {
   } catch (err) {
     throw new ConfigError(file, '', `cannot read rule file: ${errorMessage(err)}`, err);
   }
+  return parseRuleText(text, file);
+}
+
+/**
+ * Validates the text of a rule file (a portwarden rule pack, or Sigma documents); `file` names it in
+ * errors and in the rules' provenance. Used for files and for the rule texts of a policy bundle.
+ */
+export function parseRuleText(text: string, file: string): RuleSource[] {
   const docs = parseAllDocuments(text, { prettyErrors: false });
   if (!Array.isArray(docs)) return [];
   const out: RuleSource[] = [];

@@ -41,6 +41,11 @@ export const Action = {
   eventsDropped: 'events_dropped',
   spoolDegraded: 'spool_degraded',
   spoolResumed: 'spool_resumed',
+  configReloaded: 'config_reloaded',
+  configReloadFailed: 'config_reload_failed',
+  policyApplied: 'policy_applied',
+  policyRefused: 'policy_refused',
+  policyUnreachable: 'policy_unreachable',
 } as const;
 export type Action = (typeof Action)[keyof typeof Action];
 

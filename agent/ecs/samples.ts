@@ -64,7 +64,20 @@ export function sampleDocuments(): EcsDocument[] {
   ];
   table.exit(4243, T0 + 7300_000);
   docs.push(builder.process(Action.processEnd, owner, anc, at(7300)));
-  docs.push(builder.agentEvent({ action: Action.heartbeat, kind: 'metric', message: 'heartbeat', fields: { portwarden: { pipeline: { received: 10 } } } }));
+  // The health block as agent/app/status.ts healthOf computes it (the app layer adds it to the heartbeat).
+  const health = {
+    status: 'degraded', problems: ['output siem is backoff (3 failed send(s), 120 queued)'], uptime_seconds: 86_400, queued_events: 120,
+    oldest_queued_age_seconds: 42, outputs_failing: 1, dropped_total: 0, lost_total: 0, rules: 57, realtime: 'ebpf', policy_version: '2026-11-27.3',
+  };
+  docs.push(builder.agentEvent({ action: Action.heartbeat, kind: 'metric', message: 'heartbeat', fields: { portwarden: { health, pipeline: { received: 10 } } } }));
+  docs.push(builder.agentEvent({
+    action: Action.configReloaded, message: 'portwarden config reloaded (SIGHUP): applied detect, outputs.siem',
+    fields: { portwarden: { reload: { reason: 'SIGHUP', outcome: 'applied', applied: ['detect', 'outputs.siem'], restart_required: [], outputs_restarted: ['siem'], outputs_added: ['archive'], outputs_removed: [], rules: 58 } } },
+  }));
+  docs.push(builder.agentEvent({
+    action: Action.configReloadFailed, severity: 47, message: 'portwarden config reload refused (/etc/portwarden/portwarden.yml: detect.allowlist[0]); still running on the previous config',
+    fields: { portwarden: { reload: { reason: 'SIGHUP', outcome: 'refused', file: '/etc/portwarden/portwarden.yml', key_path: 'detect.allowlist[0]', expected: 'unknown key "colour"' } } },
+  }));
   docs.push(builder.agentEvent({ action: Action.eventsLost, message: '3 events lost in a corrupt spool segment', severity: 73 }));
   return docs;
 }

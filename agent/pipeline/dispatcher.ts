@@ -58,12 +58,16 @@ export class Dispatcher {
   /**
    * Drains what is queued while the output keeps accepting, until `deadline` (epoch ms); then
    * stops taking batches, gives the one in flight the rest of the time, and abandons it
-   * unacknowledged (it is sent again after a restart).
+   * unacknowledged (it is sent again after a restart). With `untilSeq`, the drain ends once
+   * everything before that spool sequence is resolved (what was queued when a reload asked),
+   * not when a stream that keeps coming runs dry.
    */
-  async stop(deadline: number): Promise<void> {
+  async stop(deadline: number, untilSeq?: number): Promise<void> {
     this.draining = true;
     this.d.lane.notify();
-    while (this.running !== undefined && this.d.lane.queuedEvents > 0 && !this.drainFailed && Date.now() < deadline) {
+    const lane = this.d.lane;
+    const behind = (): boolean => (untilSeq === undefined ? lane.queuedEvents > 0 : lane.ackPos.seq < untilSeq && lane.queuedEvents > 0);
+    while (this.running !== undefined && behind() && !this.drainFailed && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
     }
     this.stopping = true;
@@ -185,6 +189,7 @@ export class Dispatcher {
       switch (result.kind) {
         case 'ok':
           lane.sent += attempt.length;
+          lane.lastDeliveryAt = this.d.now();
           settle(attempt);
           this.recovered();
           break;
@@ -201,6 +206,7 @@ export class Dispatcher {
           settle(rejected.map((r) => attempt[r.index] ?? 0));
           const done = attempt.filter((_, k) => !retry.has(k) && !rejectedIdx.has(k));
           lane.sent += done.length;
+          if (done.length > 0) lane.lastDeliveryAt = this.d.now();
           settle(done);
           if (retry.size === 0) { this.recovered(); break; }
           delay = this.failed('partial', `${retry.size} of ${attempt.length} events to retry`);

@@ -23,6 +23,8 @@ export class Lane {
   dropped: Record<string, number> = {};
   queuedEvents = 0;
   queuedBytes = 0;
+  /** When the output last acknowledged a send (epoch ms). */
+  lastDeliveryAt: number | undefined;
   /** Append time of the oldest frame not yet resolved, while there is one in a batch. */
   oldestTime: number | undefined;
   /** Resolves the dispatcher's wait for new frames. */
@@ -31,7 +33,8 @@ export class Lane {
 
   constructor(
     readonly name: string,
-    readonly type: string,
+    /** Changes only when a reload gives the output's name to another type. */
+    public type: string,
     readonly cursor: CursorStore,
   ) {}
 
@@ -85,6 +88,7 @@ export class Lane {
       queuedEvents: this.queuedEvents,
       queuedBytes: this.queuedBytes,
       oldestQueuedAgeMs: this.oldestTime === undefined || this.queuedEvents === 0 ? 0 : Math.max(0, now - this.oldestTime),
+      ...(this.lastDeliveryAt === undefined ? {} : { lastDelivery: new Date(this.lastDeliveryAt).toISOString() }),
     };
   }
 }

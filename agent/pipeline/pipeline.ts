@@ -41,6 +41,8 @@ export interface PipelineOptions {
   shutdownTimeoutMs?: number;
   /** Period of the aggregated warning line (default 30 s). */
   warnIntervalMs?: number;
+  /** Extra fields of the heartbeat event (the agent's health summary), merged under `portwarden`. */
+  health?: () => Record<string, unknown>;
   /** Backoff jitter source (tests). */
   random?: () => number;
   /** Test-only crash points; see fault.ts. */
@@ -58,6 +60,7 @@ export class DeliveryPipeline implements Pipeline {
   private readonly now: () => number;
   private readonly spool: Spool;
   private readonly lanes: Lane[];
+  private readonly outputs: PipelineOptions['outputs'];
   private readonly dispatchers: Dispatcher[];
   private readonly telemetry: Telemetry;
   private metricsServer: Server | undefined;
@@ -70,30 +73,39 @@ export class DeliveryPipeline implements Pipeline {
 
   constructor(private readonly o: PipelineOptions) {
     this.now = o.now ?? Date.now;
+    this.outputs = [...o.outputs];
     const dir = join(o.stateDir, 'spool');
     this.spool = new Spool(dir, o.spool, {
       now: this.now, logger: o.logger, fault: o.fault, onWritten: () => { for (const l of this.lanes) l.notify(); },
       onDurability: (c) => { this.emit(durabilityEvent(c, o.spool.memory_max_bytes), true); },
     });
-    this.lanes = o.outputs.map((out) => new Lane(out.name, out.config.type, new CursorStore(join(dir, 'cursors'), out.name, o.spool.fsync !== 'never', () => {
-      void this.spool.collect().catch((err: unknown) => { o.logger.warn('spool segment deletion failed', { error: errorMessage(err) }); });
-    }, o.fault)));
+    this.lanes = o.outputs.map((out) => this.laneFor(out.name, out.config.type));
     this.spool.lanes = this.lanes;
-    this.dispatchers = o.outputs.map((out, i) => {
-      const lane = this.lanes[i] as Lane;
-      return new Dispatcher({
-        lane, transport: out.transport, config: out.config, logger: o.logger, now: this.now,
-        reader: new LaneReader(() => this.spool.segments, lane, o.logger, (from, name, max, bytes) => this.spool.memoryFrames(from, name, max, bytes)),
-        deadLetter: new DeadLetter(join(o.stateDir, 'dead-letter'), out.name, this.now, o.spool.fsync !== 'never'),
-        emit: (input) => { this.emit(input); },
-        sendTimeoutMs: o.sendTimeoutMs ?? 30_000,
-        ...(o.random === undefined ? {} : { random: o.random }),
-      });
-    });
+    this.dispatchers = o.outputs.map((_, i) => this.dispatcherFor(i));
     this.telemetry = new Telemetry({
       heartbeat: o.heartbeat, stats: () => this.stats(), emit: (input) => { this.emit(input); }, logger: o.logger,
+      ...(o.health === undefined ? {} : { health: o.health }),
       lastFailure: (name) => this.dispatchers[this.lanes.findIndex((l) => l.name === name)]?.lastFailure ?? '',
       warnIntervalMs: o.warnIntervalMs ?? 30_000,
+    });
+  }
+
+  private laneFor(name: string, type: string): Lane {
+    return new Lane(name, type, new CursorStore(join(this.o.stateDir, 'spool', 'cursors'), name, this.o.spool.fsync !== 'never', () => {
+      void this.spool.collect().catch((err: unknown) => { this.o.logger.warn('spool segment deletion failed', { error: errorMessage(err) }); });
+    }, this.o.fault));
+  }
+
+  private dispatcherFor(i: number): Dispatcher {
+    const lane = this.lanes[i] as Lane;
+    const out = this.outputs[i] as PipelineOptions['outputs'][number];
+    return new Dispatcher({
+      lane, transport: out.transport, config: out.config, logger: this.o.logger, now: this.now,
+      reader: new LaneReader(() => this.spool.segments, lane, this.o.logger, (from, name, max, bytes) => this.spool.memoryFrames(from, name, max, bytes)),
+      deadLetter: new DeadLetter(join(this.o.stateDir, 'dead-letter'), out.name, this.now, this.o.spool.fsync !== 'never'),
+      emit: (input) => { this.emit(input); },
+      sendTimeoutMs: this.o.sendTimeoutMs ?? 30_000,
+      ...(this.o.random === undefined ? {} : { random: this.o.random }),
     });
   }
 
@@ -110,7 +122,7 @@ export class DeliveryPipeline implements Pipeline {
     this.lost = rep.lost;
     // Delivered segments go first, the open one too: an agent can start on a full disk.
     await this.spool.collect(true);
-    for (const out of this.o.outputs) {
+    for (const out of this.outputs) {
       await out.transport.start().catch((err: unknown) => {
         this.o.logger.error('output failed to start; its events stay queued and it is retried', { output: out.name, error: errorMessage(err) });
       });
@@ -183,12 +195,95 @@ export class DeliveryPipeline implements Pipeline {
       dropped: { ...this.spool.refused },
       lost: this.lost,
       outputs: this.lanes.map((l, i) => {
-        const extra = Object.entries(this.o.outputs[i]?.transport.stats?.() ?? {})
+        const extra = Object.entries(this.outputs[i]?.transport.stats?.() ?? {})
           .filter((e): e is [string, number | boolean] => typeof e[1] === 'number' || typeof e[1] === 'boolean');
         return extra.length === 0 ? l.stats(now) : { ...l.stats(now), transport: Object.fromEntries(extra) };
       }),
       spool: { bytes: this.spool.usedBytes, maxBytes: this.spool.maxBytes, segments: this.spool.segments.length },
     };
+  }
+
+  /**
+   * Restarts one running output with new settings (a reload): its dispatcher first drains what is
+   * queued, for up to `drainMs`; a batch still unacknowledged then is abandoned, and the new
+   * transport continues from the same cursor, so nothing is skipped, and nothing is sent twice
+   * unless the old transport could not deliver in time. The lane (counters, cursor) is kept.
+   */
+  async replaceOutput(name: string, config: OutputConfig, transport: Transport, drainMs = 5000): Promise<void> {
+    const i = this.lanes.findIndex((l) => l.name === name);
+    const old = this.dispatchers[i];
+    const lane = this.lanes[i];
+    const prev = this.outputs[i];
+    if (old === undefined || lane === undefined || prev === undefined) throw new Error(`no output named ${name}`);
+    if (this.phase !== 'running') throw new PortwardenError('PIPELINE_STOPPED', `the pipeline is not running (${this.phase})`);
+    await old.stop(Date.now() + drainMs, this.spool.nextSeq);
+    lane.inFlight = false;
+    lane.oldestTime = undefined;
+    lane.readPos = lane.ackPos;
+    lane.type = config.type;
+    await lane.cursor.save(lane.ackPos).catch((err: unknown) => {
+      this.o.logger.warn('cursor write failed (events may be sent again)', { output: name, error: errorMessage(err) });
+    });
+    await bounded(prev.transport.shutdown(), drainMs).catch((err: unknown) => {
+      this.o.logger.warn('output shutdown failed', { output: name, error: errorMessage(err) });
+    });
+    this.outputs[i] = { name, config, transport };
+    await transport.start().catch((err: unknown) => {
+      this.o.logger.error('output failed to start; its events stay queued and it is retried', { output: name, error: errorMessage(err) });
+    });
+    lane.state = 'running';
+    const next = this.dispatcherFor(i);
+    this.dispatchers[i] = next;
+    if (this.currentPhase() === 'running') next.start();
+  }
+
+  /**
+   * Adds an output to the running pipeline (a reload): like an output added before a restart, it
+   * gets the events accepted from now on (its cursor starts at the spool's end).
+   */
+  async addOutput(name: string, config: OutputConfig, transport: Transport): Promise<void> {
+    if (this.phase !== 'running') throw new PortwardenError('PIPELINE_STOPPED', `the pipeline is not running (${this.phase})`);
+    if (this.lanes.some((l) => l.name === name)) throw new Error(`output ${name} exists`);
+    const lane = this.laneFor(name, config.type);
+    const last = this.spool.segments.at(-1);
+    lane.readPos = lane.ackPos = { seq: this.spool.nextSeq, segment: last?.id ?? this.spool.nextSeq, offset: 0 };
+    // The spool counts each new frame for every lane in this array from the next append on.
+    this.lanes.push(lane);
+    this.outputs.push({ name, config, transport });
+    await lane.cursor.save(lane.ackPos);
+    await transport.start().catch((err: unknown) => {
+      this.o.logger.error('output failed to start; its events stay queued and it is retried', { output: name, error: errorMessage(err) });
+    });
+    const d = this.dispatcherFor(this.lanes.length - 1);
+    this.dispatchers.push(d);
+    if (this.currentPhase() === 'running') d.start();
+  }
+
+  /**
+   * Removes an output (a reload): it drains what was queued for it, for up to `drainMs`, then no
+   * longer holds back segment deletion. What it did not get stays undelivered to it.
+   */
+  async removeOutput(name: string, drainMs = 5000): Promise<void> {
+    const i = this.lanes.findIndex((l) => l.name === name);
+    const d = this.dispatchers[i];
+    const out = this.outputs[i];
+    const lane = this.lanes[i];
+    if (d === undefined || out === undefined || lane === undefined) throw new Error(`no output named ${name}`);
+    await d.stop(Date.now() + drainMs, this.spool.nextSeq);
+    await lane.cursor.save(lane.ackPos).catch(() => undefined);
+    const at = this.lanes.indexOf(lane);
+    this.lanes.splice(at, 1);
+    this.dispatchers.splice(at, 1);
+    this.outputs.splice(at, 1);
+    await bounded(out.transport.shutdown(), drainMs).catch((err: unknown) => {
+      this.o.logger.warn('output shutdown failed', { output: name, error: errorMessage(err) });
+    });
+    await this.spool.collect().catch((err: unknown) => { this.o.logger.warn('spool segment deletion failed', { error: errorMessage(err) }); });
+  }
+
+  /** Applies a new heartbeat schedule (a reload). */
+  setHeartbeat(heartbeat: PipelineOptions['heartbeat']): Promise<void> {
+    return this.telemetry.reschedule(heartbeat);
   }
 
   /** Emits a heartbeat now (the schedule does it otherwise). */
@@ -228,7 +323,7 @@ export class DeliveryPipeline implements Pipeline {
         this.o.logger.warn('final cursor write failed (events may be sent again)', { output: l.name, error: errorMessage(err) });
       })));
     }
-    await Promise.all(this.o.outputs.map((out) => bounded(out.transport.shutdown(), Math.max(500, deadline - Date.now())).catch((err: unknown) => {
+    await Promise.all(this.outputs.map((out) => bounded(out.transport.shutdown(), Math.max(500, deadline - Date.now())).catch((err: unknown) => {
       this.o.logger.warn('output shutdown failed', { output: out.name, error: errorMessage(err) });
     })));
     await new Promise<void>((resolve) => { if (this.metricsServer === undefined) resolve(); else this.metricsServer.close(() => { resolve(); }); });

@@ -26,14 +26,33 @@ export class Telemetry {
     logger: Logger;
     lastFailure: (output: string) => string;
     warnIntervalMs: number;
-  }) {}
+    /** The agent's health summary, merged into the heartbeat's `portwarden` fields. */
+    health?: () => Record<string, unknown>;
+  }) {
+    this.schedule = o.heartbeat;
+  }
+
+  private schedule: z.output<typeof heartbeatSchema>;
 
   start(): void {
-    if (this.o.heartbeat.enabled) {
-      this.task = cron.schedule(this.o.heartbeat.schedule, () => { this.heartbeat(); }, { unref: true, noOverlap: true, name: 'portwarden-heartbeat' });
-    }
+    this.startTask();
     this.timer = setInterval(() => { this.summarize(); }, this.o.warnIntervalMs);
     this.timer.unref();
+  }
+
+  private startTask(): void {
+    if (this.schedule.enabled) {
+      this.task = cron.schedule(this.schedule.schedule, () => { this.heartbeat(); }, { unref: true, noOverlap: true, name: 'portwarden-heartbeat' });
+    }
+  }
+
+  /** A new heartbeat schedule (reload); the warning timer goes on. */
+  async reschedule(heartbeat: z.output<typeof heartbeatSchema>): Promise<void> {
+    this.schedule = heartbeat;
+    const t = this.task;
+    this.task = undefined;
+    await t?.destroy();
+    if (this.timer !== undefined) this.startTask();
   }
 
   /** Emits one heartbeat (`event.kind: metric`) carrying the pipeline counters. */
@@ -45,7 +64,7 @@ export class Telemetry {
         action: Action.heartbeat,
         kind: 'metric',
         message: `portwarden heartbeat: ${s.received} accepted, ${queued} queued across ${s.outputs.length} output(s)`,
-        fields: { portwarden: { pipeline: s } },
+        fields: { portwarden: { ...this.o.health?.(), pipeline: s } },
       });
     } catch (err) {
       this.o.logger.warn('heartbeat failed', { error: errorMessage(err) });

@@ -25,6 +25,8 @@ export interface OutputStats {
   queuedEvents: number;
   queuedBytes: number;
   oldestQueuedAgeMs: number;
+  /** When the output last acknowledged a send (ISO 8601); absent before the first. */
+  lastDelivery?: string;
   /** The transport's own counters, where it keeps any (Transport.stats). */
   transport?: Record<string, number | boolean>;
 }

@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   WRITE_STALLED: 'a file output write made no progress',
   TLS_CONFIG: 'TLS files or settings of an output are unusable',
   STATE_DIR_LOCKED: 'another agent holds the state_dir (agent.lock); exit code 2',
+  POLICY_KEY: 'a policy signing or verification key file is missing, unreadable or not Ed25519',
+  POLICY_REFUSED: 'a policy bundle failed verification or validation and was not applied',
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;
 

@@ -40,7 +40,7 @@ export interface WatcherOptions {
    * then only reconcile. Default `intervalMs`.
    */
   reconcileIntervalMs?: number;
-  /** Ship process events (they are always tracked). */
+  /** Ship process events (they are always tracked). This, processFilter and detect are read per event (reload). */
   shipProcesses: boolean;
   processFilter?: ProcessFilter;
   detect?: Detect;

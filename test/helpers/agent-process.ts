@@ -28,13 +28,14 @@ export interface RunningAgent {
 }
 
 /**
- * Starts `portwarden run` with a file output under a fresh temp dir. `extraYaml` is appended to the
+ * Starts `portwarden run` with a file output under a fresh temp dir (or `dir`). `extraYaml` is appended to the
  * generated config (top-level keys other than state_dir and outputs).
  */
-export function startAgent(extraYaml = '', opts: { outputsYaml?: string; interval?: string } = {}): RunningAgent {
-  const dir = mkdtempSync(join(tmpdir(), 'pw-agent-'));
+export function startAgent(extraYaml = '', opts: { outputsYaml?: string | ((dir: string) => string); interval?: string; dir?: string } = {}): RunningAgent {
+  // `dir` again: a restart of the agent on the same state dir and events file.
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'pw-agent-'));
   const eventsFile = join(dir, 'events.ndjson');
-  const outputs = opts.outputsYaml ?? `outputs:\n  - type: file\n    path: ${eventsFile}\n    batch: { max_wait: 100ms }\n`;
+  const outputs = typeof opts.outputsYaml === 'function' ? opts.outputsYaml(dir) : opts.outputsYaml ?? `outputs:\n  - type: file\n    path: ${eventsFile}\n    batch: { max_wait: 100ms }\n`;
   const cfg = `state_dir: ${join(dir, 'state')}\ninterval: ${opts.interval ?? '250ms'}\nlog: { level: debug, file: ${join(dir, 'agent.log')} }\n${outputs}${extraYaml}`;
   writeFileSync(join(dir, 'portwarden.yaml'), cfg);
   const proc = spawn(process.execPath, [cliPath, 'run', '--config', join(dir, 'portwarden.yaml')], { stdio: ['ignore', 'ignore', 'pipe'] });

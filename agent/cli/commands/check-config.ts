@@ -48,7 +48,11 @@ export const checkConfigCommand: Command = {
       return Promise.resolve(2);
     }
     const { loaded } = result;
-    io.stdout.write(visibleLines(`# ${loaded.file}: valid\n${stringify(redact(loaded.config))}`));
+    const shown = redact(loaded.config) as Record<string, unknown>;
+    // A pre-signed object store URL carries its credential in the query string.
+    const policy = shown.policy as { url?: string } | undefined;
+    if (policy?.url?.includes('?') === true) shown.policy = { ...policy, url: `${policy.url.slice(0, policy.url.indexOf('?'))}?[redacted]` };
+    io.stdout.write(visibleLines(`# ${loaded.file}: valid\n${stringify(shown)}`));
     return Promise.resolve(0);
   },
 };

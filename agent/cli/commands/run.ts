@@ -1,5 +1,6 @@
 import { startAgent } from '../../app/agent.js';
 import { prepareStartupIsolated } from '../../app/startup-isolated.js';
+import { errorMessage } from '../../util/errors.js';
 import { parseCommandArgs } from '../command.js';
 import type { CliIO, Command } from '../command.js';
 
@@ -9,7 +10,11 @@ Runs the agent in the foreground: polls listeners and processes, raises alerts, 
 events to the configured outputs through the durable spool. Without --config: the embedded
 default (watch this host every 1s, print events on stdout).
 SIGINT/SIGTERM, or the reader of standard output going away (EPIPE): stop collecting, flush,
-exit 0 within 5 s.`;
+exit 0 within 5 s.
+SIGHUP (or \`portwarden reload\`): re-read the config file, rule files and allowlists and apply them
+in place, keeping the process table, listeners and spool; a config that does not validate is
+refused and the agent runs on (event config_reload_failed). See docs/fleet.md.
+The agent writes its state to <state_dir>/status.json (\`portwarden status\`).`;
 
 const SHUTDOWN_BUDGET_MS = 5_000;
 
@@ -22,9 +27,25 @@ export const runCommand: Command = {
       io.stdout.write(`${HELP}\n`);
       return 0;
     }
-    // The config and rule files are validated in a worker thread: zod and yaml stay out of this isolate.
-    const startup = await prepareStartupIsolated(values.config, io.env);
-    const agent = await startAgent(startup, io.env, io.stderr.isTTY === true);
+    // From here on SIGHUP never ends the process: one that arrives while the agent starts is
+    // applied once it runs (the files may have changed after the start-up read).
+    const during = { hup: false };
+    let onHup = (): void => { during.hup = true; };
+    const hup = (): void => { onHup(); };
+    process.on('SIGHUP', hup);
+    let agent;
+    try {
+      // The config and rule files are validated in a worker thread: zod and yaml stay out of this isolate.
+      const startup = await prepareStartupIsolated(values.config, io.env);
+      agent = await startAgent(startup, io.env, io.stderr.isTTY === true, values.config === undefined ? {} : { configFile: values.config });
+    } catch (err) {
+      process.off('SIGHUP', hup);
+      throw err;
+    }
+    const running = agent;
+    // Reloads are serialised inside the agent; the result is logged and sent in-band there.
+    onHup = (): void => { running.reload('SIGHUP').catch((err: unknown) => { running.logger.error(`reload failed: ${errorMessage(err)}`); }); };
+    if (during.hup) onHup();
 
     // Timers are unref'd everywhere; this one keeps the process alive until a signal arrives.
     const keepAlive = setInterval(() => undefined, 1 << 30);
@@ -34,6 +55,8 @@ export const runCommand: Command = {
       // The reader of a stdout output went away (`portwarden run | head`): stop as on SIGTERM.
       io.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') resolve('EPIPE'); });
     });
+    // Stopping: a SIGHUP now is ignored (not the default action, which would end the process).
+    onHup = (): void => undefined;
     agent.logger.info(`${signal}: stopping`);
     const deadline = setTimeout(() => {
       agent.logger.error('shutdown took longer than 5 s; exiting with work still queued in the spool');

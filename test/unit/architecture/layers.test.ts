@@ -19,6 +19,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['agent/pipeline'],
   ['agent/watch'],
   ['agent/runtime'],
+  ['agent/policy'],
   ['agent/app'],
   ['agent/cli'],
   ['agent/docs'],

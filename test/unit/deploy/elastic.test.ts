@@ -74,7 +74,7 @@ function refsOf(r: KibanaRule): { fields: FieldRef[]; values: ValueRef[]; queryF
 
 test('detection rules are importable Kibana rules over the portwarden data streams', () => {
   const rules = kibanaRules();
-  assert.equal(rules.length, 5);
+  assert.equal(rules.length, 6);
   assert.equal(new Set(rules.map((r) => r.rule_id)).size, rules.length, 'rule_id must be unique');
   for (const r of rules) {
     assert.match(r.rule_id, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);

@@ -14,6 +14,7 @@ import { silentLogger } from '../../../agent/log/logger.js';
 import { Telemetry } from '../../../agent/pipeline/telemetry.js';
 import type { PipelineStats } from '../../../agent/pipeline/types.js';
 import type { ListenerRecord, ProcessRecord } from '../../../agent/sources/types.js';
+import { healthOf } from '../../../agent/app/status.js';
 import { alertDocs } from './alerts.js';
 
 const LINUX_HOST: HostContext = {
@@ -106,11 +107,32 @@ function agentEvents(b: DocumentBuilder): EcsDocument[] {
     received: 1204, dropped: {}, lost: 0, spool: { bytes: 1_048_576, maxBytes: 1024 ** 3, segments: 1 },
     outputs: [{ name: 'kafka', type: 'kafka', state: 'running', received: 1204, sent: 1200, failed: { timeout: 1 }, dropped: {}, deadLettered: 0, retries: 1, queuedEvents: 4, queuedBytes: 4096, oldestQueuedAgeMs: 800 }],
   };
-  const telemetry = new Telemetry({
-    heartbeat: { enabled: false, schedule: '*/5 * * * *' }, stats: () => stats, emit: (input) => { out.push(b.agentEvent(input)); },
-    logger: silentLogger, lastFailure: () => '', warnIntervalMs: 30_000,
-  });
-  telemetry.heartbeat();
+  // An agent whose output is behind a breaker and dropped events at the disk cap (the heartbeat an
+  // "agents losing events" search finds), lastDelivery as lanes report it.
+  const losing: PipelineStats = {
+    received: 90_000, dropped: { queue_full: 312 }, lost: 0, spool: { bytes: 1024 ** 3, maxBytes: 1024 ** 3, segments: 64 },
+    outputs: [{
+      name: 'siem', type: 'http', state: 'open', received: 90_000, sent: 41_000, failed: { retryable: 880 }, dropped: { queue_full: 312 }, deadLettered: 0,
+      retries: 880, queuedEvents: 48_688, queuedBytes: 71_000_000, oldestQueuedAgeMs: 5_400_000, lastDelivery: '2026-11-27T10:31:02.000Z',
+    }],
+  };
+  const detection = { enabled: true, rules: 57, disabledRules: 0, allowlistEntries: 2, sensitivePorts: 0 };
+  for (const [s, overlays] of [[stats, {}], [losing, { policy: '2026-11-27.3' }]] as const) {
+    // The same health block the agent adds (agent/app/agent.ts), from the real healthOf.
+    const health = healthOf({ startedMs: Date.parse('2026-11-27T08:00:00Z'), stats: s, detection, realtime: 'ebpf', overlays, lastReload: undefined }, Date.parse('2026-11-27T12:00:00Z'));
+    const telemetry = new Telemetry({
+      heartbeat: { enabled: false, schedule: '*/5 * * * *' }, stats: () => s, emit: (input) => { out.push(b.agentEvent(input)); },
+      logger: silentLogger, lastFailure: () => '', warnIntervalMs: 30_000, health: () => ({ health }),
+    });
+    telemetry.heartbeat();
+    // The losing agent's events_dropped, from the real aggregation.
+    if (s === losing) telemetry.summarize();
+  }
+  // As agent/pipeline/pipeline.ts reports what start-up recovery found.
+  out.push(b.agentEvent({
+    action: Action.eventsLost, severity: 73, message: 'portwarden spool recovery: 12 event(s) lost, 1 segment(s) repaired, 0 cursor(s) reset',
+    fields: { portwarden: { pipeline: { lost: 12, lost_by_output: { siem: 12 }, repaired_segments: ['00000000000000000007.seg'], dropped_bytes: 4096, cursors_reset: [] } } },
+  }));
   // Same input as agent/pipeline/dispatcher.ts gives when an output is paused.
   out.push(b.agentEvent({ action: Action.outputPaused, severity: 73, message: 'output kafka paused: SASL authentication failed', fields: { portwarden: { output: { name: 'kafka', type: 'kafka', reason: 'SASL authentication failed' } } } }));
   return out;

@@ -75,8 +75,9 @@ test('if the worker fails, the reads happen in-process and the reason is handed 
 test("run's module graph reaches zod or yaml only through the start-up worker's in-process fallback", () => {
   const cli = join(repoRoot, 'dist', 'agent', 'cli');
   // Dynamic import()s are followed too (the transport registry, platform sources), except the command
-  // table's (only run.js stays resident, added below) and the fallback that runs the worker's code.
-  const notFollowed = new Set([join(cli, 'commands', 'index.js'), join(repoRoot, 'dist', 'agent', 'app', 'startup-isolated.js')]);
+  // table's (only run.js stays resident, added below) and the fallbacks that run the workers' code.
+  const notFollowed = new Set([join(cli, 'commands', 'index.js'), join(repoRoot, 'dist', 'agent', 'app', 'startup-isolated.js'),
+    join(repoRoot, 'dist', 'agent', 'policy', 'validate-isolated.js')]);
   const start = join(cli, 'main.js');
   const seen = new Map<string, string | undefined>([[start, undefined]]);
   const queue = [start, join(cli, 'commands', 'run.js')];

@@ -1,0 +1,74 @@
+/**
+ * The last good bundle in `<state_dir>/policy/`: the envelope exactly as fetched (its signatures are
+ * checked again whenever it is read) and a small state file (ETag, version, when it was applied).
+ * Both are written atomically (temp file, fsync, rename, fsync of the directory), so a crash leaves
+ * the old or the new one, never half of either.
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+export const policyDir = (stateDir: string): string => join(stateDir, 'policy');
+export const bundleFile = (stateDir: string): string => join(policyDir(stateDir), 'bundle.json');
+export const stateFile = (stateDir: string): string => join(policyDir(stateDir), 'state.json');
+
+/** What the agent remembers of the bundle it applied. */
+export interface PolicyState {
+  version: string;
+  created: string;
+  keyId: string;
+  appliedAt: string;
+  etag?: string;
+  /** Where it came from: scheme, host and path (never a query string, which may carry a token). */
+  source: string;
+}
+
+function writeAtomic(file: string, data: Buffer): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o750 });
+  const tmp = `${file}.tmp`;
+  const fd = openSync(tmp, 'w', 0o640);
+  try {
+    writeSync(fd, data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+  try {
+    const dir = openSync(dirname(file), 'r');
+    try { fsyncSync(dir); } finally { closeSync(dir); }
+  } catch {
+    // Windows cannot open a directory; its rename is durable enough for a cache of a signed file.
+  }
+}
+
+/** Saves the bundle first, then its state: a state never describes a bundle that is not there. */
+export function saveLastGood(stateDir: string, envelope: Buffer, state: PolicyState): void {
+  writeAtomic(bundleFile(stateDir), envelope);
+  writeAtomic(stateFile(stateDir), Buffer.from(`${JSON.stringify(state, null, 2)}\n`));
+}
+
+/** The stored envelope, or undefined when there is none (or it cannot be read). */
+export function readLastGood(stateDir: string): Buffer | undefined {
+  try {
+    return readFileSync(bundleFile(stateDir));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The stored state, or undefined. */
+export function readPolicyState(stateDir: string): PolicyState | undefined {
+  try {
+    const raw = JSON.parse(readFileSync(stateFile(stateDir), 'utf8')) as Partial<PolicyState>;
+    if (typeof raw.version !== 'string' || typeof raw.created !== 'string') return undefined;
+    return raw as PolicyState;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The URL as logs and state may show it. */
+export function displayUrl(url: string): string {
+  const u = new URL(url);
+  return `${u.protocol}//${u.host}${u.pathname}`;
+}
