@@ -11,6 +11,7 @@ const listed = {
   listeners: ['one-shot inventory of listening sockets with owners and ancestry', async () => (await import('./listeners.js')).listenersCommand],
   'check-config': ['validate a config and print it resolved, secrets redacted', async () => (await import('./check-config.js')).checkConfigCommand],
   replay: ['run the detectors over recorded ECS events (backtesting)', async () => (await import('./replay.js')).replayCommand],
+  rules: ['check rule files and Sigma rules: which load, which are unsupported and why', async () => (await import('./rules.js')).rulesCommand],
   baseline: ['export or import the learned listener / parent-child baseline', async () => (await import('./baseline.js')).baselineCommand],
 } satisfies Record<string, readonly [summary: string, load: () => Promise<Command>]>;
 
