@@ -38,7 +38,9 @@ function union(sets: Lits[]): Lits {
   return [...new Set(sets.flatMap((s) => s as string[]))];
 }
 
-const usable = (s: string): boolean => s.length > 0 && /^[\x20-\x7e]*$/.test(s);
+// Lower-casing maps character by character except Greek sigma (final form depends on the next
+// character), so a lower-cased literal occurs in the lower-cased text whenever the value holds it.
+const usable = (s: string): boolean => s.length > 0 && !/[\u03a3\u03c2\u03c3]/.test(s);
 
 /** The longest run of characters a regex source must contain literally; undefined when unsure. */
 export function regexLiteral(src: string): string | undefined {
@@ -85,7 +87,7 @@ export function regexLiteral(src: string): string | undefined {
     if (q === '+') { flush(); i++; }
   }
   flush();
-  return bestRun.length >= 3 ? bestRun.toLowerCase() : undefined;
+  return bestRun.length >= 2 ? bestRun.toLowerCase() : undefined;
 }
 
 function matcherLits(spec: unknown): Lits {

@@ -112,7 +112,7 @@ function fieldNode(key: string, value: unknown, ctx: Ctx): unknown {
     return { all: other.map((o) => ({ [ecs]: { same_as: o } })) };
   }
   const alts: unknown[] = [];
-  const groups: unknown[] = [];
+  const groups: Values[] = [];
   if (values.some((v) => v === null)) alts.push({ [ecs]: { exists: false } });
   for (const raw of values) {
     if (raw === null) continue;
@@ -123,33 +123,38 @@ function fieldNode(key: string, value: unknown, ctx: Ctx): unknown {
       if (t === undefined) throw new SigmaUnsupported(`value "${v}" of ${name}`);
       v = t;
     }
-    groups.push(valueNode(ecs, op, v, transforms, reMods, cased));
+    groups.push(values1(op, v, transforms, reMods, cased));
   }
-  if (all) alts.push({ all: groups });
-  else alts.push(...groups);
+  // Without |all, the values of one field are one matcher (a set lookup or one pass over the list).
+  if (all) alts.push({ all: groups.map((g) => node(ecs, op, g, cased)) });
+  else if (groups.length > 0) alts.push(node(ecs, op, { plain: groups.flatMap((g) => g.plain), regexes: groups.flatMap((g) => g.regexes) }, cased));
   return alts.length === 1 ? alts[0] : { any: alts };
 }
 
-/** One value under its operator (expanded by windash / base64 into alternatives). */
-function valueNode(ecs: string, op: string, v: string, transforms: ((v: string) => string[])[], reMods: string[], cased: boolean): unknown {
+/** One Sigma value as plain strings for the operator and regex literals (wildcards, re, cidr networks). */
+interface Values { plain: string[]; regexes: string[] }
+
+function values1(op: string, v: string, transforms: ((v: string) => string[])[], reMods: string[], cased: boolean): Values {
   if (op === 're') {
     const { source, flags } = sigmaRegex(v, reMods);
-    return { [ecs]: { re: `/${source}/${flags}` } };
+    return { plain: [], regexes: [`/${source}/${flags}`] };
   }
-  if (op === 'cidr') return { [ecs]: { cidr: v } };
+  if (op === 'cidr') return { plain: [v], regexes: [] };
   let vals = [v];
   for (const t of transforms) vals = vals.flatMap(t);
-  const plain: string[] = [];
-  const regexes: string[] = [];
+  const out: Values = { plain: [], regexes: [] };
   for (const x of vals) {
     const s = sigmaString(x);
-    if (s.parts === undefined) plain.push(s.text);
-    else regexes.push(`/${wildcardSource(s.parts, op)}/${cased ? '' : 'i'}`);
+    if (s.parts === undefined) out.plain.push(s.text);
+    else out.regexes.push(`/${wildcardSource(s.parts, op)}/${cased ? '' : 'i'}`);
   }
-  const cs = cased ? { case_sensitive: true } : { case_sensitive: false };
+  return out;
+}
+
+function node(ecs: string, op: string, v: Values, cased: boolean): unknown {
   const nodes: unknown[] = [];
-  if (plain.length > 0) nodes.push({ [ecs]: { [op]: plain, ...cs } });
-  if (regexes.length > 0) nodes.push({ [ecs]: { re: regexes } });
+  if (v.plain.length > 0) nodes.push({ [ecs]: op === 'cidr' ? { cidr: v.plain } : { [op]: v.plain, case_sensitive: cased } });
+  if (v.regexes.length > 0) nodes.push({ [ecs]: { re: v.regexes } });
   return nodes.length === 1 ? nodes[0] : { any: nodes };
 }
 
