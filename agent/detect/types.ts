@@ -83,10 +83,10 @@ export interface DetectContext {
 export interface Detector {
   meta: RuleMeta;
   /**
-   * Lower-cased strings of which at least one occurs in the document's text fields whenever the
-   * rule can match (prefilter.ts); undefined when no such set is known.
+   * Clauses of lower-cased strings: whenever the rule can match, each clause has one string in the
+   * document's text fields (prefilter.ts); undefined when none is known.
    */
-  literals?: readonly string[] | undefined;
+  literals?: readonly (readonly string[])[] | undefined;
   test(doc: EcsDocument, ctx: DetectContext): Hit | undefined;
 }
 
