@@ -90,19 +90,32 @@ function stringTest(op: string, raw: Scalar, path: (string | number)[]): Pattern
   }
 }
 
+// The same field values are lower-cased by many rules per event: keep the last few (strings from
+// one document are the same objects, so the lookup hashes each once).
+const lowered = new Map<string, string>();
+function lower(v: string): string {
+  let out = lowered.get(v);
+  if (out === undefined) {
+    if (lowered.size >= 64) lowered.clear();
+    out = v.toLowerCase();
+    lowered.set(v, out);
+  }
+  return out;
+}
+
 /** All patterns of one operator; the value is lower-cased once, equals lists are set lookups. */
 function listTest(op: string, raws: Scalar[], path: (string | number)[], forceCase: boolean | undefined, all: boolean): Test {
   if (op === 'equals' && !all) {
     const exact = new Set(raws.map(String));
-    const lower = new Set(raws.map((r) => String(r).toLowerCase()));
-    return (v, ci) => ((forceCase ?? !ci) ? exact.has(v) : lower.has(v.toLowerCase()));
+    const lowerSet = new Set(raws.map((r) => String(r).toLowerCase()));
+    return (v, ci) => ((forceCase ?? !ci) ? exact.has(v) : lowerSet.has(lower(v)));
   }
   if (op === 'cidr') return cidrTest(raws, path);
   const tests = raws.map((r) => stringTest(op, r, path));
   if (op === 're') return (v) => (all ? tests.every((t) => t(v, true)) : tests.some((t) => t(v, true)));
   return (v, ci) => {
     const cs = forceCase ?? !ci;
-    const val = cs ? v : v.toLowerCase();
+    const val = cs ? v : lower(v);
     return all ? tests.every((t) => t(val, cs)) : tests.some((t) => t(val, cs));
   };
 }
