@@ -75,15 +75,16 @@ const PROCESS_COMMON = [
 const NETWORK_COMMON = ['destination.ip', 'destination.port', 'source.ip', 'source.port', 'network.transport', 'network.direction', 'network.type'];
 
 /**
- * What the agent fills, per OS. Linux: the process reader and the real-time source (working
- * directory from /proc, executable SHA-256 by file identity). Windows: the process table plus PE
- * version info and hashes read once per executable. macOS: ps(1)'s view.
+ * What the agent fills, per OS (a rule on anything else could never fire, so it does not load).
+ * Linux: the process reader and the real-time source (working directory from /proc). Windows: the
+ * process table, and the PE original file name (read through PowerShell for listener owners).
+ * macOS: ps(1)'s view. Connection fields: connection events (replayed or forwarded; the agent has
+ * no outbound-connection source yet).
  */
 export const FILLED: Readonly<Record<OsType, ReadonlySet<string>>> = {
   linux: new Set([...PROCESS_COMMON, ...NETWORK_COMMON, 'process.working_directory']),
   windows: new Set([...PROCESS_COMMON, ...NETWORK_COMMON,
-    'process.pe.original_file_name', 'process.pe.description', 'process.pe.product', 'process.pe.company', 'process.pe.file_version',
-    'process.hash.md5', 'process.hash.sha1', 'process.hash.sha256']),
+    'process.pe.original_file_name']),
   macos: new Set([...PROCESS_COMMON, ...NETWORK_COMMON]),
 };
 
@@ -95,6 +96,14 @@ export const NOT_FILLED_WHY: Readonly<Record<string, string>> = {
   'source.domain': 'connection peers are not resolved to host names',
   'process.pe.imphash': 'import hashes of executables are not computed',
   'process.working_directory': 'the working directory is read on Linux only',
+  'process.pe.description': 'PE version info other than the original file name is not read yet',
+  'process.pe.product': 'PE version info other than the original file name is not read yet',
+  'process.pe.company': 'PE version info other than the original file name is not read yet',
+  'process.pe.file_version': 'PE version info other than the original file name is not read yet',
+  'process.hash.md5': 'executable hashes are not computed yet',
+  'process.hash.sha1': 'executable hashes are not computed yet',
+  'process.hash.sha256': 'executable hashes are not computed yet',
+  'process.pe.original_file_name': 'PE version info is read on Windows only',
 };
 
 /** The OSes a product names (`windows`, `linux`, `macos`); undefined for unknown products. */
