@@ -33,12 +33,8 @@ export function agentVersion(): string {
  */
 export function loadAgentId(stateDir: string): { id: string; persisted: boolean } {
   const file = join(stateDir, 'agent-id');
-  try {
-    const id = readFileSync(file, 'utf8').trim();
-    if (/^[0-9a-f-]{36}$/.test(id)) return { id, persisted: true };
-  } catch {
-    // first start
-  }
+  const existing = readAgentId(stateDir);
+  if (existing !== undefined) return { id: existing, persisted: true };
   const id = randomUUID();
   try {
     mkdirSync(stateDir, { recursive: true, mode: 0o750 });
@@ -47,6 +43,16 @@ export function loadAgentId(stateDir: string): { id: string; persisted: boolean 
     return { id, persisted: true };
   } catch {
     return { id, persisted: false };
+  }
+}
+
+/** The agent id saved in `<stateDir>/agent-id`, if there is a valid one; never writes. */
+export function readAgentId(stateDir: string): string | undefined {
+  try {
+    const id = readFileSync(join(stateDir, 'agent-id'), 'utf8').trim();
+    return /^[0-9a-f-]{36}$/.test(id) ? id : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -34,7 +34,12 @@ const collectors = {
       ...(stdinChecked === undefined ? {} : { stdinChecked }),
     });
   }),
-  windows: async () => { const m = await import('./windows/index.js'); return (logger) => m.createWindowsSource({ logger }); },
+  windows: async () => {
+    const m = await import('./windows/index.js');
+    // Listener tiers to skip (tests and diagnosis): iphelper, netstat, powershell.
+    const disable = m.parseDisabledTiers(process.env.PORTWARDEN_WINDOWS_DISABLE);
+    return (logger) => m.createWindowsSource({ logger, disable });
+  },
   darwin: async () => { const m = await import('./darwin/index.js'); return (logger) => m.createDarwinSource({ logger }); },
   portable: async () => { const m = await import('./portable/index.js'); return () => new m.PortableSource(); },
 } satisfies Record<string, () => Promise<MakeSource>>;

@@ -44,6 +44,8 @@ export interface WatcherOptions {
   shipProcesses: boolean;
   processFilter?: ProcessFilter;
   detect?: Detect;
+  /** Called once, after the first poll's events were handed over: what the agent now watches. */
+  onFirstPoll?: (watching: { listeners: number; processes: number }) => void;
   /** The OS whose process events are reported: a new process is `started` on Windows, `exec` elsewhere. Default: this host's. */
   os?: OsType | 'unix';
 }
@@ -178,6 +180,7 @@ export class Watcher implements Lifecycle {
         if (action === Action.listeningStarted) out.push(...(this.o.detect?.(doc) ?? []));
       },
       startedAt: this.startedAt,
+      ...(this.o.source.ancestry === undefined ? {} : { ancestry: (pid: number) => this.o.source.ancestry?.(pid) ?? [] }),
     };
   }
 
@@ -259,6 +262,7 @@ export class Watcher implements Lifecycle {
       for (const alert of this.o.detect?.(doc) ?? []) await handoff.add(alert);
     }
     await handoff.settle();
+    if (first) this.o.onFirstPoll?.({ listeners: this.listeners.size, processes: snap.processes.size });
     this.o.table.prune(Date.now());
     await this.warnings.maybeReport();
   }

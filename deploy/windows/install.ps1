@@ -3,7 +3,8 @@
   Installs portwarden as a Windows service (WinSW, LocalSystem, restart on failure).
 
 .DESCRIPTION
-  Copies a built portwarden tree (package.json, dist\, node_modules\), node.exe and WinSW into
+  Copies a built portwarden tree (package.json, dist\, node_modules\, config\ with the built-in rule
+  packs), node.exe and WinSW into
   -InstallDir, creates %ProgramData%\portwarden\{state,logs} readable only by SYSTEM and
   Administrators, writes the default portwarden.yml if none exists (never overwrites), checks the
   configuration, installs the service and starts it. Run from an elevated PowerShell:
@@ -33,7 +34,7 @@ if (-not $principal.IsInRole([Security.Principal.WindowsBuiltInRole]::Administra
 if ($NodePath -eq '') { $NodePath = (Get-Command node.exe -ErrorAction Stop).Source }
 $nodeMajor = [int]((& $NodePath -p 'parseInt(process.versions.node, 10)').Trim())
 if ($nodeMajor -lt 20) { throw "Node.js >= 20 is required, $NodePath is $nodeMajor" }
-foreach ($p in @('package.json', 'dist\agent\cli\bin.js', 'node_modules')) {
+foreach ($p in @('package.json', 'dist\agent\cli\bin.js', 'node_modules', 'config\rules')) {
   if (-not (Test-Path -LiteralPath (Join-Path $Source $p))) { throw "$Source is not a built portwarden tree (missing $p); run npm ci and npm run build" }
 }
 $arch = switch ($env:PROCESSOR_ARCHITECTURE) { 'ARM64' { 'arm64' } 'x86' { 'ia32' } default { 'x64' } }
@@ -56,7 +57,8 @@ foreach ($d in @($InstallDir, (Join-Path $InstallDir 'app'), $data, (Join-Path $
 if ($LASTEXITCODE -ne 0) { throw "icacls failed on $data" }
 
 Write-Host "Copying portwarden into $InstallDir"
-foreach ($p in @('package.json', 'dist', 'node_modules')) {
+# config\ holds the built-in rule packs the agent loads at start (check-config refuses without them).
+foreach ($p in @('package.json', 'dist', 'node_modules', 'config')) {
   $target = Join-Path $InstallDir "app\$p"
   if (Test-Path -LiteralPath $target) { Remove-Item -LiteralPath $target -Recurse -Force }
   Copy-Item -LiteralPath (Join-Path $Source $p) -Destination $target -Recurse -Force

@@ -1,7 +1,7 @@
 import { loadConfig } from '../../app/config.js';
 import type { EcsDocument } from '../../ecs/document.js';
 import { getField } from '../../ecs/document.js';
-import { F } from '../../ecs/fields.js';
+import { Action, F } from '../../ecs/fields.js';
 import { silentLogger } from '../../log/logger.js';
 import { Watcher } from '../../watch/watcher.js';
 import { createAgentContext } from '../../app/context.js';
@@ -20,7 +20,7 @@ Options:
   --json          one ECS listening_existing document per line (as the agent ships them)
   --port N        only listeners on local port N
   --pid N         only listeners held by process N
-  --config FILE   use state_dir from this config (for the agent id in --json)
+  --config FILE   use state_dir from this config (the agent id in --json, read, never written)
   -h, --help      this help
 
 Run as root (or with CAP_SYS_PTRACE + CAP_DAC_READ_SEARCH) to see other users' owners.`;
@@ -75,19 +75,31 @@ export const listenersCommand: Command = {
     const pid = intOption('listeners', 'pid', values.pid);
     const loaded = loadConfig(values.config, io.env);
     // The table says which real-time path `run` gets here: opened (and closed) as `run` would.
-    const ctx = await createAgentContext(loaded, silentLogger, io.env, { stateOptional: true, realtime: values.json !== true });
+    const ctx = await createAgentContext(loaded, silentLogger, io.env, { stateReadOnly: true, realtime: values.json !== true });
     const docs: EcsDocument[] = [];
+    const failed: string[] = [];
     const watcher = new Watcher({
       source: ctx.source,
       builder: ctx.builder,
       table: ctx.table,
-      sink: { accept: (d) => { if (d.event.dataset === 'portwarden.network') docs.push(d); return Promise.resolve(); } },
+      sink: {
+        accept: (d) => {
+          if (d.event.dataset === 'portwarden.network') docs.push(d);
+          else if (d.event.action === Action.collectorDegraded && typeof d.message === 'string' && d.message.startsWith('collector failed')) failed.push(d.message);
+          return Promise.resolve();
+        },
+      },
       logger: silentLogger,
       intervalMs: 1000,
       shipProcesses: false,
     });
     await watcher.tick();
     await ctx.source.shutdown();
+    // No inventory at all is an error, not an empty table.
+    if (failed.length > 0) {
+      for (const f of failed) io.stderr.write(`portwarden listeners: ${visibleLines(f)}\n`);
+      return 1;
+    }
     const shown = docs.filter((d) => (port === undefined || getField(d, F.destinationPort) === port)
       && (pid === undefined || (getField(d, F.listenerOwners) as number[] | undefined)?.includes(pid) === true));
     if (values.json === true) {

@@ -41,3 +41,9 @@ export function parseCimListenersJson(text: string, transport: Transport): { row
   }
   return { rows, warnings };
 }
+
+/** The PowerShell listener tier (after IP Helper and netstat): NetTCPIP cmdlets, compact projections. */
+export const CIM_TCP_SCRIPT =
+  'Get-NetTCPConnection -State Listen | Select-Object LocalAddress,LocalPort,OwningProcess,State,CreationTime | ConvertTo-Json -Compress';
+export const CIM_UDP_SCRIPT =
+  'Get-NetUDPEndpoint | Select-Object LocalAddress,LocalPort,OwningProcess,CreationTime | ConvertTo-Json -Compress';

@@ -1,5 +1,5 @@
 /** Windows collector: what the platform selector needs. */
-export { createWindowsSource, type WindowsSourceOptions } from './source.js';
+export { createWindowsSource, parseDisabledTiers, type WindowsSourceOptions } from './source.js';
 export { createDefaultWindowsRunner, type WindowsRunner } from './runner.js';
 export type { NativeLoad, WindowsNative } from './native.js';
 export { evaluateFirewall, type FirewallVerdict } from './firewall-eval.js';

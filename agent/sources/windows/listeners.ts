@@ -1,9 +1,10 @@
 import { familyOf } from './address.js';
+import { parseCimListenersJson } from './cim-listeners.js';
 import { decodeTable, filetimeToIso, MIB_TCP_STATE_LISTEN, type IpHelperRow, type TableKind } from './iphlp-decode.js';
 import { decodeNetstatOutput, parseNetstat } from './netstat-parse.js';
 import { serviceNameFromModule } from './ntdll-decode.js';
 import type { WindowsNative } from './native.js';
-import type { ListenerRecord } from '../types.js';
+import type { ListenerRecord, Transport } from '../types.js';
 
 export const TABLE_KINDS: readonly TableKind[] = ['tcp4', 'tcp6', 'udp4', 'udp6'];
 
@@ -83,4 +84,15 @@ export function listenersFromNetstat(bytes: Buffer, warnings: string[]): Windows
     out.push(rec);
   }
   return out;
+}
+
+/** Listeners from Get-NetTCPConnection / Get-NetUDPEndpoint JSON (the last tier). */
+export function listenersFromCim(text: string, transport: Transport, warnings: string[]): WindowsListener[] {
+  const parsed = parseCimListenersJson(text, transport);
+  warnings.push(...parsed.warnings);
+  return parsed.rows.map((row) => {
+    const rec = base(row.transport, row.address, row.port, row.pid);
+    if (row.boundAt !== undefined) rec.boundAt = row.boundAt;
+    return rec;
+  });
 }

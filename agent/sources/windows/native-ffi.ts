@@ -1,19 +1,18 @@
 import { AF_INET, AF_INET6, TCP_TABLE_OWNER_MODULE_LISTENER, UDP_TABLE_OWNER_MODULE, type TableKind } from './iphlp-decode.js';
 import { decodeOwnerModuleBasicInfo, STATUS_INFO_LENGTH_MISMATCH, SystemProcessInformation } from './ntdll-decode.js';
 import type { NativeLoad, WindowsNative } from './native.js';
+import { bindExports, exportName, type ExportSpec, type Fn, type KoffiLib, type MissingExport } from './ffi-bind.js';
 import { PortwardenError } from '../../util/errors.js';
 
 /**
  * The only code that calls Win32 (through koffi, loaded lazily so other platforms never touch
- * it). Every function returns raw bytes; decoding is in the pure modules. Not executable on the
- * Linux CI: it is exercised on Windows only.
+ * it). Every function returns raw bytes; decoding is in the pure modules. CI runs it under wine
+ * (test/wine), through the same koffi calls as on Windows.
  */
 const ERROR_INSUFFICIENT_BUFFER = 122;
 const NO_ERROR = 0;
 const PROCESS_QUERY_LIMITED_INFORMATION = 0x1000;
 
-type Fn = (...args: unknown[]) => unknown;
-interface KoffiLib { func(proto: string): Fn }
 interface Koffi {
   load(path: string): KoffiLib;
   alloc(type: string, len: number): bigint;
@@ -21,6 +20,23 @@ interface Koffi {
   view(ptr: bigint, len: number): ArrayBuffer;
   address(value: unknown): bigint;
 }
+
+const OWNER_LOST = 'the owning service of sockets inside shared processes (portwarden.listener.service_name) is not reported';
+const ownerProto = (fn: string): string => `uint32_t __stdcall ${fn}(void *row, int cls, void *buf, _Inout_ uint32_t *size)`;
+
+/** Every export the collector uses, and what goes missing without it. */
+export const WINDOWS_EXPORTS = {
+  getTcp: { dll: 'iphlpapi.dll', proto: 'uint32_t __stdcall GetExtendedTcpTable(void *buf, _Inout_ uint32_t *size, int order, uint32_t af, int cls, uint32_t reserved)', lost: 'TCP listeners come from netstat -ano (no bind times)' },
+  getUdp: { dll: 'iphlpapi.dll', proto: 'uint32_t __stdcall GetExtendedUdpTable(void *buf, _Inout_ uint32_t *size, int order, uint32_t af, int cls, uint32_t reserved)', lost: 'UDP listeners come from netstat -ano (no bind times)' },
+  tcp4: { dll: 'iphlpapi.dll', proto: ownerProto('GetOwnerModuleFromTcpEntry'), lost: `IPv4 TCP: ${OWNER_LOST}` },
+  tcp6: { dll: 'iphlpapi.dll', proto: ownerProto('GetOwnerModuleFromTcp6Entry'), lost: `IPv6 TCP: ${OWNER_LOST}` },
+  udp4: { dll: 'iphlpapi.dll', proto: ownerProto('GetOwnerModuleFromUdpEntry'), lost: `IPv4 UDP: ${OWNER_LOST}` },
+  udp6: { dll: 'iphlpapi.dll', proto: ownerProto('GetOwnerModuleFromUdp6Entry'), lost: `IPv6 UDP: ${OWNER_LOST}` },
+  ntQuery: { dll: 'ntdll.dll', proto: 'uint32_t __stdcall NtQuerySystemInformation(uint32_t cls, void *buf, uint32_t len, _Out_ uint32_t *retLen)', lost: 'the process table comes from Win32_Process through PowerShell (1-3 s per poll)' },
+  openProcess: { dll: 'kernel32.dll', proto: 'void * __stdcall OpenProcess(uint32_t access, int inherit, uint32_t pid)', lost: 'process.executable (full image path) is not reported unless Win32_Process gives it' },
+  closeHandle: { dll: 'kernel32.dll', proto: 'int __stdcall CloseHandle(void *h)', lost: 'process.executable (full image path) is not reported unless Win32_Process gives it' },
+  queryImage: { dll: 'kernel32.dll', proto: 'int __stdcall QueryFullProcessImageNameW(void *h, uint32_t flags, void *buf, _Inout_ uint32_t *size)', lost: 'process.executable (full image path) is not reported unless Win32_Process gives it' },
+} satisfies Record<string, ExportSpec>;
 
 export async function loadWindowsNative(): Promise<NativeLoad> {
   if (process.platform !== 'win32') return { kind: 'unavailable', reason: `not Windows (${process.platform})` };
@@ -31,29 +47,22 @@ export async function loadWindowsNative(): Promise<NativeLoad> {
   } catch (err) {
     return { kind: 'unavailable', reason: `koffi could not be loaded (${(err as Error).message}); is @koromix/koffi-win32-${process.arch} installed?` };
   }
-  try {
-    return { kind: 'ok', native: bind(koffi) };
-  } catch (err) {
-    return { kind: 'unavailable', reason: `IP Helper/ntdll functions could not be bound: ${(err as Error).message}` };
-  }
+  const native = bindWindowsNative(koffi, (dll) => koffi.load(dll));
+  const core = [WINDOWS_EXPORTS.getTcp, WINDOWS_EXPORTS.getUdp, WINDOWS_EXPORTS.ntQuery].map((e) => `${e.dll}!${exportName(e.proto)}`);
+  if (core.every((fn) => native.missing.some((m) => m.fn === fn))) return { kind: 'unavailable', reason: `no IP Helper table or process functions could be bound: ${native.missing.map((m) => `${m.fn}: ${m.reason}`).join('; ')}` };
+  return { kind: 'ok', native };
 }
 
-function bind(koffi: Koffi): WindowsNative {
-  const iphlp = koffi.load('iphlpapi.dll');
-  const ntdll = koffi.load('ntdll.dll');
-  const k32 = koffi.load('kernel32.dll');
-  const getTcp = iphlp.func('uint32_t __stdcall GetExtendedTcpTable(void *buf, _Inout_ uint32_t *size, int order, uint32_t af, int cls, uint32_t reserved)');
-  const getUdp = iphlp.func('uint32_t __stdcall GetExtendedUdpTable(void *buf, _Inout_ uint32_t *size, int order, uint32_t af, int cls, uint32_t reserved)');
-  const owner: Record<TableKind, Fn> = {
-    tcp4: iphlp.func('uint32_t __stdcall GetOwnerModuleFromTcpEntry(void *row, int cls, void *buf, _Inout_ uint32_t *size)'),
-    tcp6: iphlp.func('uint32_t __stdcall GetOwnerModuleFromTcp6Entry(void *row, int cls, void *buf, _Inout_ uint32_t *size)'),
-    udp4: iphlp.func('uint32_t __stdcall GetOwnerModuleFromUdpEntry(void *row, int cls, void *buf, _Inout_ uint32_t *size)'),
-    udp6: iphlp.func('uint32_t __stdcall GetOwnerModuleFromUdp6Entry(void *row, int cls, void *buf, _Inout_ uint32_t *size)'),
-  };
-  const ntQuery = ntdll.func('uint32_t __stdcall NtQuerySystemInformation(uint32_t cls, void *buf, uint32_t len, _Out_ uint32_t *retLen)');
-  const openProcess = k32.func('void * __stdcall OpenProcess(uint32_t access, int inherit, uint32_t pid)');
-  const closeHandle = k32.func('int __stdcall CloseHandle(void *h)');
-  const queryImage = k32.func('int __stdcall QueryFullProcessImageNameW(void *h, uint32_t flags, void *buf, _Inout_ uint32_t *size)');
+const missingError = (fn: string): PortwardenError => new PortwardenError('WIN32_EXPORT_MISSING', `${fn} is not available on this system`);
+
+/**
+ * The Win32 layer over whatever exports `open` yields, each bound on its own (`open` is
+ * koffi.load on Windows; tests pass other libraries to see the degradation).
+ */
+export function bindWindowsNative(koffi: Pick<Koffi, 'alloc' | 'free' | 'view'>, open: (dll: string) => KoffiLib): WindowsNative & { missing: MissingExport[] } {
+  const { fns, missing } = bindExports(open, WINDOWS_EXPORTS);
+  const { getTcp, getUdp, ntQuery, openProcess, closeHandle, queryImage } = fns;
+  const owner: Record<TableKind, Fn | undefined> = { tcp4: fns.tcp4, tcp6: fns.tcp6, udp4: fns.udp4, udp6: fns.udp6 };
 
   /** Calls `fill(buf, sizeRef)` until the buffer is big enough (tables grow between calls). */
   const sized = (call: (buf: Buffer, size: number[]) => number, what: string): Buffer => {
@@ -69,17 +78,22 @@ function bind(koffi: Koffi): WindowsNative {
   };
 
   return {
+    missing,
     table(kind) {
       const af = kind.endsWith('6') ? AF_INET6 : AF_INET;
-      return kind.startsWith('tcp')
-        ? sized((b, s) => getTcp(b, s, 0, af, TCP_TABLE_OWNER_MODULE_LISTENER, 0) as number, 'GetExtendedTcpTable')
-        : sized((b, s) => getUdp(b, s, 0, af, UDP_TABLE_OWNER_MODULE, 0) as number, 'GetExtendedUdpTable');
+      const tcp = kind.startsWith('tcp');
+      const fn = tcp ? getTcp : getUdp;
+      const name = tcp ? 'GetExtendedTcpTable' : 'GetExtendedUdpTable';
+      if (fn === undefined) throw missingError(name);
+      return sized((b, s) => fn(b, s, 0, af, tcp ? TCP_TABLE_OWNER_MODULE_LISTENER : UDP_TABLE_OWNER_MODULE, 0) as number, name);
     },
     ownerModule(kind, row) {
+      const fn = owner[kind];
+      if (fn === undefined) return undefined;
       const size = [4096];
       const ptr = koffi.alloc('uint8_t', size[0] ?? 4096);
       try {
-        const rc = owner[kind](row, 0, ptr, size) as number;
+        const rc = fn(row, 0, ptr, size) as number;
         if (rc !== NO_ERROR) return undefined;
         return decodeOwnerModuleBasicInfo(Buffer.from(koffi.view(ptr, 4096)), ptr);
       } finally {
@@ -87,6 +101,7 @@ function bind(koffi: Koffi): WindowsNative {
       }
     },
     processTable() {
+      if (ntQuery === undefined) throw missingError('NtQuerySystemInformation');
       let len = 1024 * 1024;
       for (let attempt = 0; attempt < 6; attempt++) {
         const ptr = koffi.alloc('uint8_t', len);
@@ -105,6 +120,7 @@ function bind(koffi: Koffi): WindowsNative {
       throw new PortwardenError('WIN32_CALL_FAILED', 'NtQuerySystemInformation: process table kept growing', { retriable: true });
     },
     imagePath(pid) {
+      if (openProcess === undefined || closeHandle === undefined || queryImage === undefined) return undefined;
       const h = openProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid);
       if (h === null || h === 0n) return undefined;
       try {

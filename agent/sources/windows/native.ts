@@ -1,11 +1,17 @@
 import type { TableKind } from './iphlp-decode.js';
 import type { OwnerModule } from './ntdll-decode.js';
+import type { MissingExport } from './ffi-bind.js';
 
 /**
  * The thin layer that touches Windows. Everything it returns is raw (bytes, text); the
  * collector decodes it with pure functions, so tests feed recorded outputs through a fake.
  */
 export interface WindowsNative {
+  /**
+   * Exports this system lacks (wine has no GetOwnerModuleFrom*Entry): the methods that need them
+   * throw WIN32_EXPORT_MISSING (table, processTable) or return undefined (ownerModule, imagePath).
+   */
+  readonly missing?: readonly MissingExport[];
   /** Raw OWNER_MODULE table (TCP: TCP_TABLE_OWNER_MODULE_LISTENER; UDP: UDP_TABLE_OWNER_MODULE). */
   table(kind: TableKind): Buffer;
   /** GetOwnerModuleFrom*Entry (basic info) for one row; undefined when Windows refuses. */

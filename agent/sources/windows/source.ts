@@ -1,13 +1,15 @@
 import type { Logger } from '../../log/logger.js';
-import { PortwardenError } from '../../util/errors.js';
+import { PortwardenError, UsageError } from '../../util/errors.js';
 import type { ListenerRecord, Snapshot, Source, SourceInfo } from '../types.js';
+import { describeMissing } from './ffi-bind.js';
 import { exeMetadataScript, parseExeMetadataJson, type ExeMetadata } from './exe-metadata.js';
 import { evaluateFirewall } from './firewall-eval.js';
 import { FirewallReader } from './firewall-reader.js';
-import { listenersFromNative, listenersFromNetstat } from './listeners.js';
+import { CIM_TCP_SCRIPT, CIM_UDP_SCRIPT } from './cim-listeners.js';
+import { listenersFromCim, listenersFromNative, listenersFromNetstat } from './listeners.js';
 import { walkSystemProcessInformation } from './ntdll-decode.js';
 import { basesFromWin32, WindowsProcessTable, type ProcessBase } from './process-table.js';
-import type { WindowsNative } from './native.js';
+import type { NativeLoad, WindowsNative } from './native.js';
 import { createDefaultWindowsRunner, type WindowsRunner } from './runner.js';
 import { parseWin32ProcessJson, PROCESS_LIST_SCRIPT, processDetailsScript } from './win32-process.js';
 
@@ -21,7 +23,15 @@ export interface WindowsSourceOptions {
   /** Environment used to expand `%SystemRoot%` in firewall rule programs (default: this process's). */
   env?: Record<string, string>;
   now?: () => Date;
+  /**
+   * Listener tiers to skip (tests and diagnosis; PORTWARDEN_WINDOWS_DISABLE): `iphelper` (the koffi
+   * binding, so the process table comes from Win32_Process too), `netstat`, `powershell`.
+   */
+  disable?: readonly WindowsTier[];
 }
+
+export const WINDOWS_TIERS = ['iphelper', 'netstat', 'powershell'] as const;
+export type WindowsTier = (typeof WINDOWS_TIERS)[number];
 
 export const ELEVATION_SCRIPT =
   '([Security.Principal.WindowsPrincipal][Security.Principal.WindowsIdentity]::GetCurrent()).IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)';
@@ -41,6 +51,7 @@ class WindowsSource implements Source {
   private readonly now: () => Date;
   private readonly psTimeout: number;
   private readonly env: Record<string, string>;
+  private readonly disabled: ReadonlySet<WindowsTier>;
   private readonly table = new WindowsProcessTable();
   private readonly serviceCache = new Map<string, string | null>();
   /** Executable path (lower case) -> PE name and signature; `null` = asked, nothing known. */
@@ -59,6 +70,7 @@ class WindowsSource implements Source {
     this.now = opts.now ?? (() => new Date());
     this.psTimeout = opts.powershellTimeoutMs ?? 120_000;
     this.env = lowerKeys(opts.env ?? process.env);
+    this.disabled = new Set(opts.disable ?? []);
     this.firewall = new FirewallReader((script) => this.ps(script), this.now, opts.firewallRefreshMs ?? 5 * 60_000);
   }
 
@@ -69,7 +81,9 @@ class WindowsSource implements Source {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    const load = await this.runner.loadNative();
+    const load: NativeLoad = this.disabled.has('iphelper')
+      ? { kind: 'unavailable', reason: 'disabled by PORTWARDEN_WINDOWS_DISABLE' }
+      : await this.runner.loadNative();
     if (load.kind === 'ok') this.native = load.native;
     else this.nativeReason = load.reason;
     try {
@@ -78,6 +92,7 @@ class WindowsSource implements Source {
       this.powershellOk = false;
       this.log.warn('could not tell whether the agent runs elevated', { error: (err as Error).message });
     }
+    for (const m of this.native?.missing ?? []) this.log.warn(describeMissing(m));
     if (this.native === undefined) this.log.warn(`IP Helper via koffi unavailable (${this.nativeReason}); using netstat -ano and PowerShell`);
     if (this.elevated === false) this.log.warn(NOT_ELEVATED);
   }
@@ -86,15 +101,19 @@ class WindowsSource implements Source {
     const { native, started, elevated } = this;
     const limitations: string[] = [];
     if (native === undefined && started) {
-      limitations.push(`IP Helper via koffi unavailable (${this.nativeReason}): listeners come from netstat -ano, without bind times or owning service names, and the process table from Win32_Process through PowerShell (1-3 s per poll)`);
+      const from = this.disabled.has('netstat') ? 'Get-NetTCPConnection/Get-NetUDPEndpoint' : 'netstat -ano';
+      limitations.push(`IP Helper via koffi unavailable (${this.nativeReason}): listeners come from ${from}, without bind times or owning service names, and the process table from Win32_Process through PowerShell (1-3 s per poll)`);
     }
+    for (const m of native?.missing ?? []) limitations.push(describeMissing(m));
+    if (this.disabled.size > 0) limitations.push(`listener tiers disabled by PORTWARDEN_WINDOWS_DISABLE: ${[...this.disabled].join(', ')}`);
     if (elevated === false) limitations.push(NOT_ELEVATED);
     if (elevated === undefined && started) limitations.push('elevation unknown (PowerShell did not answer): command lines, users and firewall verdicts may be missing');
     if (!this.powershellOk) limitations.push('PowerShell is not answering: command lines, users and firewall verdicts are missing');
     if (this.firewall.error !== undefined) limitations.push(this.firewall.error);
     return {
       platform: 'windows',
-      listenerPath: native !== undefined ? 'IP Helper GetExtendedTcpTable/GetExtendedUdpTable (OWNER_MODULE) via koffi' : 'netstat -ano (fallback)',
+      listenerPath: native !== undefined ? 'IP Helper GetExtendedTcpTable/GetExtendedUdpTable (OWNER_MODULE) via koffi'
+        : this.disabled.has('netstat') ? 'Get-NetTCPConnection/Get-NetUDPEndpoint through PowerShell (last fallback)' : 'netstat -ano (fallback)',
       processPath: native !== undefined
         ? 'NtQuerySystemInformation + QueryFullProcessImageNameW via koffi; Win32_Process (PowerShell) for command lines and users of new processes'
         : 'Win32_Process through a persistent PowerShell (fallback)',
@@ -108,19 +127,49 @@ class WindowsSource implements Source {
     if (!this.started) await this.start();
     const warnings: string[] = [];
     await this.readProcesses(warnings);
-    let listeners: ListenerRecord[];
-    try {
-      if (this.native === undefined) throw new Error('no native access');
-      listeners = listenersFromNative(this.native, (pid) => this.table.get(pid)?.name, this.serviceCache, warnings);
-    } catch (err) {
-      if (this.native !== undefined) warnings.push(`IP Helper failed (${(err as Error).message}); listeners from netstat this time`);
-      listeners = listenersFromNetstat(await this.runner.netstat(), warnings);
-    }
+    const listeners = await this.readListeners(warnings);
     await this.firewall.refresh();
     if (this.firewall.error !== undefined) warnings.push(this.firewall.error);
     this.annotate(listeners);
     await this.enrichOwners(listeners, warnings);
     return { takenAt: this.now(), listeners, processes: this.table.snapshot(), warnings };
+  }
+
+  /** IP Helper, else netstat -ano, else the NetTCPIP cmdlets; each failure is said. */
+  private async readListeners(warnings: string[]): Promise<ListenerRecord[]> {
+    const failed: string[] = [];
+    const skip = (tier: WindowsTier, what: string): boolean => {
+      if (this.disabled.has(tier)) failed.push(`${what}: disabled by PORTWARDEN_WINDOWS_DISABLE`);
+      return this.disabled.has(tier);
+    };
+    if (this.native === undefined) failed.push(`IP Helper: ${this.nativeReason}`);
+    else {
+      try {
+        return listenersFromNative(this.native, (pid) => this.table.get(pid)?.name, this.serviceCache, warnings);
+      } catch (err) {
+        // A missing export was said once at start (and is in the limitations), not every poll.
+        if (!isMissingExport(err)) warnings.push(`IP Helper failed (${(err as Error).message}); listeners from netstat this time`);
+        failed.push(`IP Helper: ${(err as Error).message}`);
+      }
+    }
+    if (!skip('netstat', 'netstat -ano')) {
+      try {
+        return listenersFromNetstat(await this.runner.netstat(), warnings);
+      } catch (err) {
+        failed.push(`netstat -ano: ${(err as Error).message}`);
+      }
+    }
+    if (!skip('powershell', 'Get-NetTCPConnection/Get-NetUDPEndpoint')) {
+      try {
+        const tcp = listenersFromCim(await this.ps(CIM_TCP_SCRIPT), 'tcp', warnings);
+        const udp = listenersFromCim(await this.ps(CIM_UDP_SCRIPT), 'udp', warnings);
+        warnings.push(`listeners from Get-NetTCPConnection/Get-NetUDPEndpoint this time (${failed.join('; ')})`);
+        return [...tcp, ...udp];
+      } catch (err) {
+        failed.push(`Get-NetTCPConnection/Get-NetUDPEndpoint: ${(err as Error).message}`);
+      }
+    }
+    throw new PortwardenError('COMMAND_FAILED', `no listener source answered: ${failed.join('; ')}`, { retriable: true });
   }
 
   async flush(): Promise<void> { /* nothing buffered */ }
@@ -141,7 +190,7 @@ class WindowsSource implements Source {
         const { buffer, base } = native.processTable();
         walked = walkSystemProcessInformation(buffer, base);
       } catch (err) {
-        warnings.push(`NtQuerySystemInformation failed (${(err as Error).message}); process table from Win32_Process this time`);
+        if (!isMissingExport(err)) warnings.push(`NtQuerySystemInformation failed (${(err as Error).message}); process table from Win32_Process this time`);
       }
     }
     if (walked !== undefined && native !== undefined) {
@@ -211,6 +260,21 @@ class WindowsSource implements Source {
       if (verdict !== undefined) l.firewall = verdict;
     }
   }
+}
+
+/** PORTWARDEN_WINDOWS_DISABLE (`iphelper,netstat`): the tiers to skip; an unknown name is an error. */
+export function parseDisabledTiers(text: string | undefined): WindowsTier[] {
+  const names = (text ?? '').split(',').map((n) => n.trim().toLowerCase()).filter((n) => n.length > 0);
+  for (const n of names) {
+    if (!(WINDOWS_TIERS as readonly string[]).includes(n)) {
+      throw new UsageError(`PORTWARDEN_WINDOWS_DISABLE: unknown tier "${n}" (expected a comma-separated list of ${WINDOWS_TIERS.join(', ')})`);
+    }
+  }
+  return names as WindowsTier[];
+}
+
+function isMissingExport(err: unknown): boolean {
+  return err instanceof PortwardenError && err.code === 'WIN32_EXPORT_MISSING';
 }
 
 function lowerKeys(env: Record<string, string | undefined>): Record<string, string> {

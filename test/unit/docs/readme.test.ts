@@ -5,18 +5,28 @@ import { join } from 'node:path';
 import { generatedSections, updateReadme } from '../../../agent/docs/generate.js';
 import { loadConfig } from '../../../agent/app/config.js';
 import { repoRoot } from '../../../testkit/paths.js';
+import type { ExampleSnapshot } from '../../../agent/docs/examples.js';
 
 const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
 
-test('README generated sections (CLI, config, ECS fields) match the code; run `npm run docs`', async () => {
-  assert.equal(updateReadme(readme, await generatedSections()), readme);
+const examples = JSON.parse(readFileSync(join(repoRoot, 'docs', 'examples', 'host-snapshot.json'), 'utf8')) as ExampleSnapshot;
+
+test('README generated sections (CLI, config, ECS fields, example events) match the code; run `npm run docs`', async () => {
+  assert.equal(updateReadme(readme, await generatedSections(examples)), readme);
 });
 
 test('README gives the two quick-start commands and CI runs its test command', () => {
   assert.match(readme, /npm ci && npm start/);
-  assert.match(readme, /npm ci && npm test/);
-  const ci = readFileSync(join(repoRoot, '.ci', 'run'), 'utf8');
-  assert.match(ci, /^npm test$/m);
+  const command = /^npm ci && (?:.* && )?npm test$/m.exec(readme)?.[0];
+  assert.ok(command !== undefined, 'README has the test command');
+  // Each step of the README's test command is a line of .ci/run, in the same order.
+  const ci = readFileSync(join(repoRoot, '.ci', 'run'), 'utf8').split('\n');
+  let at = -1;
+  for (const step of command.split(' && ')) {
+    const i = ci.findIndex((line, n) => n > at && (line === step || line.startsWith(`${step} `)));
+    assert.ok(i > at, `.ci/run runs "${step}" (in the README's order)`);
+    at = i;
+  }
 });
 
 test('npm start runs the same entry point as the portwarden bin, and it exists after a build', () => {
