@@ -3,23 +3,25 @@ import { mergeFields } from '../ecs/builder.js';
 import type { EcsDocument } from '../ecs/document.js';
 import { getField } from '../ecs/document.js';
 import { Action, Dataset, F, Kind } from '../ecs/fields.js';
-import type { ThreatRefs } from './attack.js';
+import type { AttackRef, ThreatRefs } from './attack.js';
 import type { Hit, RuleMeta } from './types.js';
 
 /** Top-level parts of the trigger an analyst needs in the alert itself. */
-const COPIED = ['process', 'destination', 'server', 'network', 'user', 'container'] as const;
+const COPIED = ['process', 'source', 'destination', 'server', 'network', 'user', 'container'] as const;
 const COPIED_PORTWARDEN = ['lineage', 'listener', 'process'] as const;
 
-function threatBlock(t: ThreatRefs): Record<string, unknown> {
-  const technique: Record<string, unknown> = { id: [t.technique.id], name: [t.technique.name], reference: [t.technique.reference] };
-  if (t.subtechnique !== undefined) {
-    technique.subtechnique = { id: [t.subtechnique.id], name: [t.subtechnique.name], reference: [t.subtechnique.reference] };
-  }
-  return {
-    framework: 'MITRE ATT&CK',
-    tactic: { id: [t.tactic.id], name: [t.tactic.name], reference: [t.tactic.reference] },
-    technique,
+/** ECS `threat.*`: the first mapping, then any further tactics and techniques, each id once. */
+function threatBlock(t: ThreatRefs, more: readonly ThreatRefs[] = []): Record<string, unknown> {
+  const lists = (refs: (AttackRef | undefined)[]) => {
+    const seen = new Map<string, AttackRef>();
+    for (const r of refs) if (r !== undefined && !seen.has(r.id)) seen.set(r.id, r);
+    const all = [...seen.values()];
+    return { id: all.map((r) => r.id), name: all.map((r) => r.name), reference: all.map((r) => r.reference) };
   };
+  const every = [t, ...more];
+  const technique: Record<string, unknown> = lists(every.map((x) => x.technique));
+  if (every.some((x) => x.subtechnique !== undefined)) technique.subtechnique = lists(every.map((x) => x.subtechnique));
+  return { framework: 'MITRE ATT&CK', tactic: lists(every.map((x) => x.tactic)), technique };
 }
 
 /**
@@ -28,11 +30,12 @@ function threatBlock(t: ThreatRefs): Record<string, unknown> {
  */
 export function buildAlert(builder: DocumentBuilder, trigger: EcsDocument, rule: RuleMeta, hit: Hit, severity: number): EcsDocument {
   const listener = rule.family === 'listener';
+  const connection = rule.family === 'connection';
   const base = builder.base({
     dataset: Dataset.alerts,
     kind: Kind.alert,
-    action: listener ? Action.unusualListener : Action.unusualParentChild,
-    category: listener ? ['process', 'intrusion_detection', 'network'] : ['process', 'intrusion_detection'],
+    action: listener ? Action.unusualListener : connection ? Action.suspiciousConnection : Action.unusualParentChild,
+    category: listener || connection ? ['process', 'intrusion_detection', 'network'] : ['process', 'intrusion_detection'],
     type: ['info'],
     message: rule.name,
     timestamp: trigger['@timestamp'],
@@ -74,14 +77,16 @@ export function buildAlert(builder: DocumentBuilder, trigger: EcsDocument, rule:
     ruleset: rule.ruleset,
     version: rule.version,
     description: rule.description,
-    category: listener ? 'unusual_listener' : 'unusual_parent_child',
+    category: listener ? 'unusual_listener' : connection ? 'suspicious_connection' : 'unusual_parent_child',
   };
   const ref = rule.references[0];
   if (ref !== undefined) ruleBlock.reference = ref;
+  if (rule.author !== undefined) ruleBlock.author = rule.author;
+  if (rule.license !== undefined) ruleBlock.license = rule.license;
   const doc = mergeFields(base, {
     ...copied,
     rule: ruleBlock,
-    threat: threatBlock(hit.threat ?? rule.threat),
+    threat: hit.threat === undefined ? threatBlock(rule.threat, rule.moreThreats) : threatBlock(hit.threat),
     portwarden: pw,
     ...(Object.keys(related).length > 0 ? { related } : {}),
   }) as EcsDocument;

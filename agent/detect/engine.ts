@@ -10,6 +10,7 @@ import { Allowlist } from './allowlist.js';
 import type { Baseline } from './baseline.js';
 import type { DetectConfig } from './config.js';
 import { allDetectors } from './detectors.js';
+import { documentText, Prefilter } from './prefilter.js';
 import type { DetectContext, Detector, Family, Scope } from './types.js';
 
 /** Turns events into alerts. `evaluate` is synchronous; the "fire once" memory and the baseline live inside. */
@@ -36,16 +37,24 @@ const MAX_FIRED = 200_000;
 const LISTENER_ACTIONS = new Set<string>([Action.listeningStarted, Action.listeningExisting]);
 const PROCESS_ACTIONS = new Set<string>([Action.processStart, Action.processExec, Action.alreadyRunning]);
 
-/** Which rule family looks at a document, if any. */
+const has = (v: unknown, x: string): boolean => v === x || (Array.isArray(v) && v.includes(x));
+
+/**
+ * Which rule family looks at a document, if any. Connection events: ECS network connections
+ * (`event.category: network`, `event.type: connection`) that are not listener events, such as
+ * Sysmon event 3 through Winlogbeat.
+ */
 export function familyOf(doc: EcsDocument): Family | undefined {
   if (doc.event.kind === 'alert') return undefined;
   if (LISTENER_ACTIONS.has(doc.event.action)) return 'listener';
   if (PROCESS_ACTIONS.has(doc.event.action) && doc.event.dataset === Dataset.process) return 'process';
+  if (has(getField(doc, F.eventCategory), 'network') && has(getField(doc, F.eventType), 'connection')) return 'connection';
   return undefined;
 }
 
 class Engine implements DetectionEngine {
-  private readonly byFamily: Record<Family, Detector[]> = { listener: [], process: [] };
+  private readonly byFamily: Record<Family, Detector[]> = { listener: [], process: [], connection: [] };
+  private readonly prefilters: Record<Family, Prefilter<Detector>>;
   private readonly allow: Allowlist;
   private readonly fired: Map<string, true>;
   private timer: NodeJS.Timeout | undefined;
@@ -56,10 +65,12 @@ class Engine implements DetectionEngine {
     const disabled = new Set(c.disabled_rules);
     for (const d of allDetectors({ config: c, baseline: o.baseline, rules: o.rules })) if (!disabled.has(d.meta.id)) this.byFamily[d.meta.family].push(d);
     this.allow = new Allowlist(c.allowlist, o.configFile);
+    const b = this.byFamily;
+    this.prefilters = { listener: new Prefilter(b.listener), process: new Prefilter(b.process), connection: new Prefilter(b.connection) };
   }
 
   rules(): readonly Detector[] {
-    return [...this.byFamily.listener, ...this.byFamily.process];
+    return [...this.byFamily.listener, ...this.byFamily.process, ...this.byFamily.connection];
   }
 
   evaluate(doc: EcsDocument): EcsDocument[] {
@@ -74,10 +85,16 @@ class Engine implements DetectionEngine {
     const out: EcsDocument[] = [];
     // Parent-child rules also run on a listener's owner (its lineage as captured with the listener);
     // the fire-once memory is per process entity, so an owner already flagged at start is not repeated.
-    const families: Family[] = family === 'listener' ? ['listener', 'process'] : ['process'];
+    const families: Family[] = family === 'listener' ? ['listener', 'process'] : [family];
+    const text = documentText(doc);
     for (const fam of families) {
-      const identity = identityOf(doc, fam === 'listener');
-      for (const d of this.byFamily[fam]) {
+      const identity = identityOf(doc, fam !== 'process');
+      const list = this.byFamily[fam];
+      const pre = this.prefilters[fam];
+      pre.scan(text);
+      for (let i = 0; i < list.length; i++) {
+        const d = list[i];
+        if (d === undefined || !pre.pass(i)) continue;
         if (d.meta.os.length > 0 && (os === undefined || !d.meta.os.includes(os))) continue;
         if (fam !== family && d.meta.ruleset === 'portwarden-baseline') continue;
         const hit = d.test(doc, ctx);

@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import type { Document } from 'yaml';
 import { parseAllDocuments } from 'yaml';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,11 +27,35 @@ export function builtinRuleFiles(): string[] {
   return readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort().map((f) => join(dir, f));
 }
 
+const licenseCache = new Map<string, string | undefined>();
+
 /**
- * Reads and validates a rule file: a portwarden rule pack, or one or more Sigma `process_creation`
- * rules (YAML documents separated by `---`). Its enabled rules, in file order.
+ * The licence of Sigma rules without a `license:` key: `DRL-1.1` when a LICENSE file in the rule's
+ * directory or up to four above it is the Detection Rule License 1.1 (as in SigmaHQ's repository).
  */
-export function readRuleFile(file: string): RuleSource[] {
+export function sigmaLicense(file: string): string | undefined {
+  let dir = dirname(resolve(file));
+  for (let up = 0; up < 5; up++) {
+    let found = licenseCache.get(dir);
+    if (!licenseCache.has(dir)) {
+      found = undefined;
+      for (const name of ['LICENSE', 'LICENSE.md', 'LICENSE.Detection.Rules.md']) {
+        try {
+          if (/Detection Rule License \(DRL\) 1\.1/.test(readFileSync(join(dir, name), 'utf8'))) found = 'DRL-1.1';
+        } catch { /* no such file */ }
+      }
+      licenseCache.set(dir, found);
+    }
+    if (found !== undefined) return found;
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  return undefined;
+}
+
+/** A rule file's YAML documents; ConfigError when unreadable. */
+export function ruleDocuments(file: string): Document.Parsed[] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -46,21 +71,29 @@ export function readRuleFile(file: string): RuleSource[] {
  */
 export function parseRuleText(text: string, file: string): RuleSource[] {
   const docs = parseAllDocuments(text, { prettyErrors: false });
-  if (!Array.isArray(docs)) return [];
-  const out: RuleSource[] = [];
-  docs.forEach((d, i) => {
-    const err = d.errors[0];
-    if (err !== undefined) throw new ConfigError(file, docs.length > 1 ? `document ${i + 1}` : '', `invalid YAML: ${err.message}`);
-    const raw: unknown = d.toJS();
-    if (raw === null || raw === undefined) return;
-    if (isSigma(raw)) {
-      const rule = sigmaSource(raw, file, i);
-      if (rule !== undefined) out.push(rule);
-    } else {
-      out.push(...packSources(raw, file));
-    }
-  });
-  return out;
+  return Array.isArray(docs) ? docs : [];
+}
+
+/** One YAML document of a rule file: its enabled rules; throws ConfigError (UnsupportedRuleError for Sigma the agent cannot run). */
+export function documentSources(d: Document.Parsed, file: string, i: number, count: number): RuleSource[] {
+  const err = d.errors[0];
+  if (err !== undefined) throw new ConfigError(file, count > 1 ? `document ${i + 1}` : '', `invalid YAML: ${err.message}`);
+  const raw: unknown = d.toJS();
+  if (raw === null || raw === undefined) return [];
+  if (isSigma(raw)) {
+    const rule = sigmaSource(raw, file, i, sigmaLicense(file));
+    return rule === undefined ? [] : [rule];
+  }
+  return packSources(raw, file);
+}
+
+/**
+ * Reads and validates a rule file: a portwarden rule pack, or one or more Sigma rules (YAML
+ * documents separated by `---`). Its enabled rules, in file order.
+ */
+export function readRuleFile(file: string): RuleSource[] {
+  const docs = ruleDocuments(file);
+  return docs.flatMap((d, i) => documentSources(d, file, i, docs.length));
 }
 
 /** A rule file's detectors. */

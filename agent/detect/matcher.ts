@@ -1,3 +1,4 @@
+import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { getField } from '../ecs/document.js';
 import { F } from '../ecs/fields.js';
 
@@ -13,7 +14,7 @@ import { F } from '../ecs/fields.js';
 export type Evidence = string[];
 export type Predicate = (doc: unknown, ci: boolean) => Evidence | undefined;
 
-export const OPERATORS = ['equals', 'startswith', 'endswith', 'contains', 'regex', 'glob', 'exists', 'range', 'differs_from', 'same_as'] as const;
+export const OPERATORS = ['equals', 'startswith', 'endswith', 'contains', 'regex', 're', 'glob', 'cidr', 'exists', 'range', 'differs_from', 'same_as'] as const;
 export const MODIFIERS = ['all', 'not', 'case_sensitive'] as const;
 
 /** Thrown while compiling; `path` is the key path inside the rule. */
@@ -72,23 +73,68 @@ function stringTest(op: string, raw: Scalar, path: (string | number)[]): Pattern
       }
       return (v, cs) => (cs ? sens : ins).test(v);
     }
+    case 're': {
+      // A JavaScript regex literal, /source/flags: its own flags decide case (Sigma's `re`).
+      const m = /^\/([\s\S]*)\/([gimsuy]*)$/.exec(exact);
+      if (m === null) throw new RuleSyntaxError(path, 'expected a regex literal /source/flags');
+      let re: RegExp;
+      try {
+        re = new RegExp(m[1] ?? '', (m[2] ?? '').replace(/[gy]/g, ''));
+      } catch (err) {
+        throw new RuleSyntaxError(path, `invalid re: ${(err as Error).message}`);
+      }
+      return (v) => re.test(v);
+    }
     default:
       throw new RuleSyntaxError(path, `unknown operator "${op}" (expected one of ${OPERATORS.join(', ')}, with modifiers ${MODIFIERS.join(', ')})`);
   }
+}
+
+// The same field values are lower-cased by many rules per event: keep the last few (strings from
+// one document are the same objects, so the lookup hashes each once).
+const lowered = new Map<string, string>();
+function lower(v: string): string {
+  let out = lowered.get(v);
+  if (out === undefined) {
+    if (lowered.size >= 64) lowered.clear();
+    out = v.toLowerCase();
+    lowered.set(v, out);
+  }
+  return out;
 }
 
 /** All patterns of one operator; the value is lower-cased once, equals lists are set lookups. */
 function listTest(op: string, raws: Scalar[], path: (string | number)[], forceCase: boolean | undefined, all: boolean): Test {
   if (op === 'equals' && !all) {
     const exact = new Set(raws.map(String));
-    const lower = new Set(raws.map((r) => String(r).toLowerCase()));
-    return (v, ci) => ((forceCase ?? !ci) ? exact.has(v) : lower.has(v.toLowerCase()));
+    const lowerSet = new Set(raws.map((r) => String(r).toLowerCase()));
+    return (v, ci) => ((forceCase ?? !ci) ? exact.has(v) : lowerSet.has(lower(v)));
   }
+  if (op === 'cidr') return cidrTest(raws, path);
   const tests = raws.map((r) => stringTest(op, r, path));
+  if (op === 're') return (v) => (all ? tests.every((t) => t(v, true)) : tests.some((t) => t(v, true)));
   return (v, ci) => {
     const cs = forceCase ?? !ci;
-    const val = cs ? v : v.toLowerCase();
+    const val = cs ? v : lower(v);
     return all ? tests.every((t) => t(val, cs)) : tests.some((t) => t(val, cs));
+  };
+}
+
+/** `cidr`: the value is an IP address inside any of the networks (10.0.0.0/8, fd00::/8). */
+function cidrTest(raws: Scalar[], path: (string | number)[]): Test {
+  const list = new BlockList();
+  raws.forEach((r, i) => {
+    const [net = '', bits = ''] = String(r).split('/');
+    const type = isIPv4(net) ? 'ipv4' : isIPv6(net) ? 'ipv6' : undefined;
+    const prefix = Number(bits);
+    if (type === undefined || !/^\d+$/.test(bits) || prefix > (type === 'ipv4' ? 32 : 128)) {
+      throw new RuleSyntaxError(raws.length > 1 ? [...path, i] : path, `expected a CIDR like 10.0.0.0/8 or fd00::/8, got "${String(r)}"`);
+    }
+    list.addSubnet(net, prefix, type);
+  });
+  return (v) => {
+    const ip = v.startsWith('::ffff:') && isIPv4(v.slice(7)) ? v.slice(7) : v;
+    return isIPv4(ip) ? list.check(ip, 'ipv4') : isIPv6(ip) ? list.check(ip, 'ipv6') : false;
   };
 }
 

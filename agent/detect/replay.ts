@@ -45,7 +45,7 @@ export function replayEngine(config: DetectConfig, configFile: string, builder: 
 export interface ReplayStats {
   lines: number;
   invalid: number;
-  evaluated: { process: number; listener: number };
+  evaluated: { process: number; listener: number; connection: number };
   alerts: number;
 }
 
@@ -64,7 +64,7 @@ function isDoc(v: unknown): v is EcsDocument {
 /** Runs the detectors over recorded ECS documents, in order, rebuilding lineage from the stream. */
 export class Replayer {
   private readonly lineage = new StreamLineage();
-  readonly stats: ReplayStats = { lines: 0, invalid: 0, evaluated: { process: 0, listener: 0 }, alerts: 0 };
+  readonly stats: ReplayStats = { lines: 0, invalid: 0, evaluated: { process: 0, listener: 0, connection: 0 }, alerts: 0 };
 
   constructor(private readonly engine: DetectionEngine, private readonly o: ReplayOptions) {}
 

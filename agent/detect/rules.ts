@@ -6,6 +6,7 @@ import type { EcsDocument } from '../ecs/document.js';
 import { ConfigError } from '../util/errors.js';
 import { threatRefs } from './attack.js';
 import { compileNode, RuleSyntaxError } from './matcher.js';
+import { literalsOf } from './prefilter.js';
 import type { Predicate } from './matcher.js';
 import { defaultRisk, severityOf } from './types.js';
 import type { DetectContext, Detector, Hit, RuleMeta, RuleSpec } from './types.js';
@@ -34,7 +35,7 @@ export function ruleKey(index: number, id: string | undefined, path: readonly Pr
 
 /** A YAML rule compiled into a detector. */
 class YamlRule implements Detector {
-  constructor(readonly meta: RuleMeta, private readonly when: Predicate, private readonly unless: Predicate | undefined) {}
+  constructor(readonly meta: RuleMeta, private readonly when: Predicate, private readonly unless: Predicate | undefined, readonly literals: readonly (readonly string[])[] | undefined) {}
 
   test(doc: EcsDocument, ctx: DetectContext): Hit | undefined {
     const ev = this.when(doc, ctx.ci);
@@ -71,8 +72,15 @@ export function buildRule(src: RuleSource): Detector {
     threat: threatRefs(r.tactic, r.technique, { tactic: r.tactic_name, technique: r.technique_name }),
     references: r.references,
   };
+  if (r.author !== undefined) meta.author = r.author;
+  if (r.license !== undefined) meta.license = r.license;
+  const more = [
+    ...(r.tactics ?? []).map((t) => threatRefs(t, r.technique)),
+    ...(r.techniques ?? []).map((t) => threatRefs(r.tactic, t)),
+  ];
+  if (more.length > 0) meta.moreThreats = more;
   if (r.severity_by_scope !== undefined) {
     meta.severityByScope = Object.fromEntries(Object.entries(r.severity_by_scope).map(([k, v]) => [k, severityOf(v)]));
   }
-  return new YamlRule(meta, when, unless);
+  return new YamlRule(meta, when, unless, literalsOf(r.when));
 }

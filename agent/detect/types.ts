@@ -4,8 +4,8 @@ import type { ThreatRefs } from './attack.js';
 
 export type { OsType } from '../util/os.js';
 
-/** Which documents a rule looks at: listener events or process events. */
-export type Family = 'listener' | 'process';
+/** Which documents a rule looks at: listener events, process events, or network connection events. */
+export type Family = 'listener' | 'process' | 'connection';
 
 export const SEVERITY = { low: 21, medium: 47, high: 73, critical: 99 } as const;
 export type SeverityName = keyof typeof SEVERITY;
@@ -26,7 +26,11 @@ export interface RuleMeta {
   /** Severity per listener scope (listener rules); overrides `severity` when the scope is listed. */
   severityByScope?: Partial<Record<Scope, number>>;
   threat: ThreatRefs;
+  /** Further tactics and techniques (Sigma rules tag several). */
+  moreThreats?: ThreatRefs[];
   references: string[];
+  author?: string[];
+  license?: string;
 }
 
 /**
@@ -46,7 +50,11 @@ export interface RuleSpec {
   technique: string;
   tactic_name?: string | undefined;
   technique_name?: string | undefined;
+  tactics?: string[] | undefined;
+  techniques?: string[] | undefined;
   references: string[];
+  author?: string[] | undefined;
+  license?: string | undefined;
   version?: string | undefined;
   enabled: boolean;
   when: unknown;
@@ -74,6 +82,11 @@ export interface DetectContext {
 /** One rule: a pure test of a document (the baseline detector keeps its own state). */
 export interface Detector {
   meta: RuleMeta;
+  /**
+   * Clauses of lower-cased strings: whenever the rule can match, each clause has one string in the
+   * document's text fields (prefilter.ts); undefined when none is known.
+   */
+  literals?: readonly (readonly string[])[] | undefined;
   test(doc: EcsDocument, ctx: DetectContext): Hit | undefined;
 }
 

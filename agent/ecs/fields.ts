@@ -31,6 +31,7 @@ export const Action = {
   alreadyRunning: 'already_running',
   unusualListener: 'unusual_listener',
   unusualParentChild: 'unusual_parent_child',
+  suspiciousConnection: 'suspicious_connection',
   heartbeat: 'heartbeat',
   agentStarted: 'started',
   agentStopped: 'stopped',

@@ -13,6 +13,7 @@ const listed = {
   status: ['how the running agent is doing: outputs, queues, losses (exit 0 ok, 1 degraded, 3 not running)', async () => (await import('./status.js')).statusCommand],
   'check-config': ['validate a config and print it resolved, secrets redacted', async () => (await import('./check-config.js')).checkConfigCommand],
   replay: ['run the detectors over recorded ECS events (backtesting)', async () => (await import('./replay.js')).replayCommand],
+  rules: ['check rule files and Sigma rules: which load, which are unsupported and why', async () => (await import('./rules.js')).rulesCommand],
   baseline: ['export or import the learned listener / parent-child baseline', async () => (await import('./baseline.js')).baselineCommand],
   policy: ['make and check signed central policy bundles (keygen, sign, verify)', async () => (await import('./policy.js')).policyCommand],
 } satisfies Record<string, readonly [summary: string, load: () => Promise<Command>]>;
