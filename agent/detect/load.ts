@@ -54,6 +54,11 @@ export function sigmaLicense(file: string): string | undefined {
   return undefined;
 }
 
+function yamlDocuments(text: string): Document.Parsed[] {
+  const docs = parseAllDocuments(text, { prettyErrors: false });
+  return Array.isArray(docs) ? docs : [];
+}
+
 /** A rule file's YAML documents; ConfigError when unreadable. */
 export function ruleDocuments(file: string): Document.Parsed[] {
   let text: string;
@@ -62,7 +67,7 @@ export function ruleDocuments(file: string): Document.Parsed[] {
   } catch (err) {
     throw new ConfigError(file, '', `cannot read rule file: ${errorMessage(err)}`, err);
   }
-  return parseRuleText(text, file);
+  return yamlDocuments(text);
 }
 
 /**
@@ -70,8 +75,8 @@ export function ruleDocuments(file: string): Document.Parsed[] {
  * errors and in the rules' provenance. Used for files and for the rule texts of a policy bundle.
  */
 export function parseRuleText(text: string, file: string): RuleSource[] {
-  const docs = parseAllDocuments(text, { prettyErrors: false });
-  return Array.isArray(docs) ? docs : [];
+  const docs = yamlDocuments(text);
+  return docs.flatMap((d, i) => documentSources(d, file, i, docs.length));
 }
 
 /** One YAML document of a rule file: its enabled rules; throws ConfigError (UnsupportedRuleError for Sigma the agent cannot run). */
