@@ -1,7 +1,8 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { createExclusiveSync, mkdirPrivateSync, tempPath } from '../util/safe-fs.js';
 
 /** The `agent.*` block. */
 export interface AgentInfo {
@@ -29,9 +30,9 @@ export function agentVersion(): string {
 
 /**
  * The persistent agent id, created once in `<stateDir>/agent-id` (written atomically). When the
- * state dir cannot be written, an ephemeral id is used and `persisted` is false.
+ * state dir cannot (or, `write` false, must not) be written, an ephemeral id is used and `persisted` is false.
  */
-export function loadAgentId(stateDir: string): { id: string; persisted: boolean } {
+export function loadAgentId(stateDir: string, write = true): { id: string; persisted: boolean } {
   const file = join(stateDir, 'agent-id');
   try {
     const id = readFileSync(file, 'utf8').trim();
@@ -40,10 +41,17 @@ export function loadAgentId(stateDir: string): { id: string; persisted: boolean 
     // first start
   }
   const id = randomUUID();
+  if (!write) return { id, persisted: false };
   try {
-    mkdirSync(stateDir, { recursive: true, mode: 0o750 });
-    writeFileSync(`${file}.tmp`, `${id}\n`, { mode: 0o640 });
-    renameSync(`${file}.tmp`, file);
+    mkdirPrivateSync(stateDir);
+    const tmp = tempPath(file);
+    const fd = createExclusiveSync(tmp);
+    try {
+      writeSync(fd, `${id}\n`);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
     return { id, persisted: true };
   } catch {
     return { id, persisted: false };

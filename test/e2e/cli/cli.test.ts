@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -132,11 +132,12 @@ test('the embedded default (no config) prints ECS documents on stdout and stops 
   // The embedded default keeps its state in /var/lib/portwarden as root: run it as nobody, whose
   // default state dir is under XDG_STATE_HOME, a temp dir of this test.
   const state = mkdtempSync(join(tmpdir(), 'pw-embedded-'));
-  chmodSync(state, 0o777);
   t.after(() => { rmSync(state, { recursive: true, force: true }); });
   // As nobody (root would use /var/lib/portwarden whatever XDG_STATE_HOME says), when nobody can
   // read this checkout: CI may clone it under a 0700 directory, and then it runs as root.
   const asNobody = process.getuid?.() === 0 && readableByOthers(cliPath) ? { uid: 65534, gid: 65534 } : {};
+  // Nobody's own XDG_STATE_HOME (a world-writable one would be refused as unsafe).
+  if ('uid' in asNobody) chownSync(state, 65534, 65534);
   const proc = spawn(process.execPath, [cliPath, 'run'], {
     stdio: ['ignore', 'pipe', 'pipe'], ...asNobody, env: { PATH: process.env.PATH ?? '', XDG_STATE_HOME: state },
   });
