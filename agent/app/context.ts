@@ -33,6 +33,8 @@ export function unsafeStateDir(dir: string): string | undefined {
   if (process.platform === 'win32' || me === undefined) return undefined;
   const real = realpathSync(dir);
   const name = real === dir ? dir : `${real} (where ${dir} leads)`;
+  const kernel = ['/proc', '/sys', '/dev'].find((k) => real === k || real.startsWith(`${k}/`));
+  if (kernel !== undefined) return `${name} is under ${kernel}`;
   const st = statSync(real);
   if ((st.mode & 0o002) !== 0) return `${name} is world-writable`;
   if (st.uid !== me && st.uid !== 0) return `${name} is owned by uid ${st.uid}, neither the agent's user (${me}) nor root`;
@@ -43,6 +45,9 @@ export function unsafeStateDir(dir: string): string | undefined {
     if (p === dirname(p)) return undefined;
   }
 }
+
+/** What the state_dir error says about an unsafe directory (unsafeStateDir's answer). */
+export const stateDirUnsafe = (why: string): string => `a directory only the agent's user or root can change; ${why} (other users could plant symlinks or swap its files)`;
 
 /**
  * Creates the state dir if needed (0700) and proves it writable and safe (unsafeStateDir); a
@@ -59,7 +64,7 @@ export function prepareStateDir(loaded: LoadedConfig, env: NodeJS.ProcessEnv): s
     throw new ConfigError(loaded.file, 'state_dir', `a directory the agent can create, read and write (${dir}: ${errorMessage(err)})`, err);
   }
   if (unsafe !== undefined) {
-    throw new ConfigError(loaded.file, 'state_dir', `a directory only the agent's user or root can change; ${unsafe} (other users could plant symlinks or swap its files)`);
+    throw new ConfigError(loaded.file, 'state_dir', stateDirUnsafe(unsafe));
   }
   return dir;
 }

@@ -1,8 +1,9 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, errorMessage, PortwardenError } from '../util/errors.js';
+import { readSettingsText, yamlData } from '../../config/loader.js';
+import { ConfigError, PortwardenError } from '../util/errors.js';
 import type { DetectConfig } from './config.js';
 import { packSources } from './rule-schema.js';
 import { buildRule } from './rules.js';
@@ -31,19 +32,15 @@ export function builtinRuleFiles(): string[] {
  * rules (YAML documents separated by `---`). Its enabled rules, in file order.
  */
 export function readRuleFile(file: string): RuleSource[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(file, '', `cannot read rule file: ${errorMessage(err)}`, err);
-  }
+  const text = readSettingsText(file, 'rule file');
   const docs = parseAllDocuments(text, { prettyErrors: false });
   if (!Array.isArray(docs)) return [];
   const out: RuleSource[] = [];
   docs.forEach((d, i) => {
+    const where = docs.length > 1 ? `document ${i + 1}` : '';
     const err = d.errors[0];
-    if (err !== undefined) throw new ConfigError(file, docs.length > 1 ? `document ${i + 1}` : '', `invalid YAML: ${err.message}`);
-    const raw: unknown = d.toJS();
+    if (err !== undefined) throw new ConfigError(file, where, `invalid YAML: ${err.message}`);
+    const raw: unknown = yamlData(d, file, where);
     if (raw === null || raw === undefined) return;
     if (isSigma(raw)) {
       const rule = sigmaSource(raw, file, i);

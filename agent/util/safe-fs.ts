@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
-  chmodSync, closeSync, constants, fchmodSync, fstatSync, mkdirSync, openSync, readdirSync, rmSync,
+  chmodSync, closeSync, constants, fchmodSync, fstatSync, mkdirSync, openSync, readSync, readdirSync, rmSync,
 } from 'node:fs';
 import { chmod, mkdir, open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
@@ -135,4 +135,54 @@ export async function mkdirPrivate(dir: string): Promise<void> {
 export function mkdirPrivateSync(dir: string): void {
   const first = mkdirSync(dir, { recursive: true, mode: DIR_MODE });
   for (const d of created(first, dir)) chmodSync(d, DIR_MODE);
+}
+
+/** The most a config, rule or PEM file may hold. */
+export const MAX_CONFIG_FILE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Reads a regular file of at most `maxBytes` (symlinks to one are fine). A directory, a device
+ * (`/dev/zero`), a FIFO or a socket is refused without reading it (O_NONBLOCK: opening a FIFO does
+ * not wait for a writer), and so is a file over the cap, even one that grows while it is read.
+ * Throws an Error whose message says which of these it was, or the OS's error.
+ */
+export function readRegularFileSync(path: string, maxBytes = MAX_CONFIG_FILE_BYTES): Buffer {
+  const fd = openSync(path, constants.O_RDONLY | NONBLOCK);
+  try {
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw new Error(`${path} is a directory, not a file`);
+    if (!st.isFile()) throw new Error(`${path} is not a regular file (a device, FIFO or socket)`);
+    const cap = maxBytes % (1024 * 1024) === 0 ? `${maxBytes / 1024 / 1024} MiB` : `${maxBytes} bytes`;
+    const tooBig = (): Error => new Error(`${path} is larger than ${cap}, the most such a file may hold`);
+    if (st.size > maxBytes) throw tooBig();
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(64 * 1024);
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      total += n;
+      if (total > maxBytes) throw tooBig();
+      chunks.push(chunk.subarray(0, n));
+    }
+    return Buffer.concat(chunks, total);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** readRegularFileSync without blocking the event loop (for files read while the agent runs). */
+export async function readRegularFile(path: string, maxBytes = MAX_CONFIG_FILE_BYTES): Promise<Buffer> {
+  const fh = await open(path, constants.O_RDONLY | NONBLOCK);
+  try {
+    const st = await fh.stat();
+    if (st.isDirectory()) throw new Error(`${path} is a directory, not a file`);
+    if (!st.isFile()) throw new Error(`${path} is not a regular file (a device, FIFO or socket)`);
+    if (st.size > maxBytes) throw new Error(`${path} is larger than ${maxBytes} bytes, the most such a file may hold`);
+    const buf = await fh.readFile();
+    if (buf.length > maxBytes) throw new Error(`${path} is larger than ${maxBytes} bytes, the most such a file may hold`);
+    return buf;
+  } finally {
+    await fh.close();
+  }
 }
