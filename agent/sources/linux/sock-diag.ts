@@ -190,6 +190,8 @@ export class SockDiag {
     for (let o = 0; o + 11 <= b.length;) {
       const nsLen = b[o + 8] ?? 0;
       const statAt = o + 9 + nsLen + 2;
+      // A cut entry (its ns link or stat length past the end) makes the whole answer unusable.
+      if (statAt > b.length) return undefined;
       const statLen = b.readUInt16LE(o + 9 + nsLen);
       if (statAt + statLen > b.length) return undefined;
       out.push({
