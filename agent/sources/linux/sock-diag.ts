@@ -67,8 +67,8 @@ export type DumpResult =
 
 function isRawDump(v: unknown): v is RawDump {
   if (typeof v !== 'object' || v === null) return false;
-  const r = v as Partial<RawDump>;
-  return r.rows instanceof Uint8Array && r.rows.length % ROW_SIZE === 0 && typeof r.ifnames === 'object';
+  const r = v as Record<string, unknown>;
+  return r.rows instanceof Uint8Array && r.rows.length % ROW_SIZE === 0 && typeof r.ifnames === 'object' && r.ifnames !== null;
 }
 
 /** Dotted IPv4 text of 4 bytes at `o` (network order). */

@@ -131,3 +131,10 @@ test('fuzz finding: process basics cut inside an entry (its ns link runs past th
   const sd = new SockDiag({ dump: () => undefined, basics: () => cut });
   assert.equal(sd.basics('/proc', new Uint32Array([1])), undefined);
 });
+
+test('fuzz finding: a dump whose interface names are null is an unexpected value, not a TypeError', () => {
+  const rows = Buffer.alloc(ROW_SIZE);
+  rows.writeUInt32LE(2, 12); // bound to interface 2, whose name is looked up
+  const sd = new SockDiag({ dump: () => ({ rows, ifnames: null }) });
+  assert.equal(sd.dump().kind, 'failed');
+});
