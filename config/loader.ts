@@ -151,7 +151,11 @@ export function yamlData(doc: Document, file: string, keyPath = ''): unknown {
 
 /** Reads a YAML config file and interpolates `${ENV}`: the raw settings, not validated yet. */
 export function readConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): unknown {
-  const text = readSettingsText(file, 'config file');
+  return parseConfigText(readSettingsText(file, 'config file'), file, env);
+}
+
+/** readConfigFile on text already read (`file` names it in errors). Throws only ConfigError. */
+export function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): unknown {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   const yamlError = doc.errors[0];
   if (yamlError !== undefined) {

@@ -32,7 +32,11 @@ export function builtinRuleFiles(): string[] {
  * rules (YAML documents separated by `---`). Its enabled rules, in file order.
  */
 export function readRuleFile(file: string): RuleSource[] {
-  const text = readSettingsText(file, 'rule file');
+  return parseRuleText(readSettingsText(file, 'rule file'), file);
+}
+
+/** readRuleFile on text already read (`file` names it in errors). */
+export function parseRuleText(text: string, file: string): RuleSource[] {
   const docs = parseAllDocuments(text, { prettyErrors: false });
   if (!Array.isArray(docs)) return [];
   const out: RuleSource[] = [];
