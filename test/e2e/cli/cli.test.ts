@@ -41,6 +41,8 @@ test('each config error class exits 2 naming the file, the key and what was expe
   // `run` validates in its start-up worker thread, check-config in-process: both must say the same.
   const both = ['check-config', 'run'];
   const ruleFile = join(mkdtempSync(join(tmpdir(), 'pw-rules-')), 'acme.yaml');
+  const notADir = join(mkdtempSync(join(tmpdir(), 'pw-file-')), 'a-file');
+  writeFileSync(notADir, '');
   writeFileSync(ruleFile, 'ruleset: acme\nrules:\n  - id: acme-1\n    name: x\n    severity: high\n    tactic: TA9\n    technique: T1059\n    when: { process.name: sh }\n');
   const cases: [string, string[], RegExp][] = [
     ['bad duration', both, /portwarden\.yaml: interval: expected a duration like 500ms, 2s, 5m, 24h, got "fast"/],
@@ -57,7 +59,8 @@ test('each config error class exits 2 naming the file, the key and what was expe
     'unknown key': 'outputs:\n  - type: file\n    path: /tmp/x\n    pth: /tmp/x\n',
     'unset variable': 'state_dir: ${PW_TEST_NEVER_SET}\n',
     'bad rule file': `detect: { rule_files: [${ruleFile}] }\noutputs: [{ type: file, path: /dev/null }]\n`,
-    'unreadable state dir': 'state_dir: /proc/version/state\n',
+    // Under a regular file: mkdir fails (ENOTDIR). (/proc is refused earlier, by the schema.)
+    'unreadable state dir': `state_dir: ${join(notADir, 'state')}\n`,
     'bad inventory schedule': `state_dir: ${mkdtempSync(join(tmpdir(), 'pw-st-'))}\ninventory: { schedule: "every hour" }\noutputs: [{ type: file, path: /dev/null }]\n`,
   };
   for (const [name, commands, expected] of cases) {
