@@ -11,6 +11,8 @@ export interface EvalEvent {
   telemetry: string;
   event_type: string;
   timestamp: string;
+  /** Sysmon's UtcTime: when the OS saw it (the log record may be written later, network events in batches). */
+  event_time?: string;
   host: string;
   pid?: number;
   ppid?: number;
@@ -65,10 +67,16 @@ function procBlock(imageRaw: string | undefined, pid: number | undefined, guid: 
   return out;
 }
 
+/** When it happened: Sysmon's UtcTime when given (a live agent sees the event then), else the record time. */
+export function eventTime(e: EvalEvent): number {
+  const t = e.event_time === undefined ? Number.NaN : Date.parse(`${e.event_time.replace(' ', 'T')}Z`);
+  return Number.isNaN(t) ? Date.parse(e.timestamp) : t;
+}
+
 function base(e: EvalEvent, dataset: Dataset, action: string, category: string, type: string): EcsDocument {
   const created = new Date().toISOString();
   return {
-    '@timestamp': new Date(Date.parse(e.timestamp)).toISOString(),
+    '@timestamp': new Date(eventTime(e)).toISOString(),
     ecs: { version: ECS_VERSION },
     event: { id: randomUUID(), kind: Kind.event, category: [category], type: [type], action, dataset, module: MODULE, created, sequence: 0 },
     data_stream: { type: 'logs', dataset, namespace: 'eval' },

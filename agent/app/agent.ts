@@ -12,6 +12,7 @@ import type { Logger } from '../log/logger.js';
 import { createPipeline } from '../pipeline/index.js';
 import { reduceHeapAfter } from '../runtime/v8-flags.js';
 import { ConfigError, errorMessage } from '../util/errors.js';
+import { visible } from '../util/terminal-text.js';
 import { Watcher } from '../watch/watcher.js';
 import { createAgentContext, prepareStateDir } from './context.js';
 import { lockStateDir } from './state-lock.js';
@@ -61,14 +62,29 @@ export async function startAgent(startup: Startup & { workerError?: string }, en
   // Before anything touches the state dir: a second agent there would corrupt the spool.
   const unlock = lockStateDir(prepareStateDir(loaded, env));
   try {
-    return await startLocked(startup, env, logger, unlock);
+    // On a terminal the ready line is printed even when the log goes to a file or is ECS JSON; a
+    // human log on the terminal prints it itself.
+    const terminal = stderrIsTTY && !(format === 'human' && config.log.file === undefined);
+    return await startLocked(startup, env, logger, unlock, { human: format === 'human', terminal });
   } catch (err) {
     unlock();
     throw err;
   }
 }
 
-async function startLocked(startup: Startup, env: NodeJS.ProcessEnv, logger: Logger, unlock: () => void): Promise<RunningAgent> {
+/**
+ * The line that says the agent is up, after its first poll: `watching N listeners, M processes;
+ * outputs: a, b`. Logged (with the counts as fields in the ECS log), and on a terminal whose log
+ * goes elsewhere also printed to stderr.
+ */
+export function readyLine(w: { listeners: number; processes: number }, outputs: readonly string[]): string {
+  const n = (k: number, one: string, many: string) => `${k} ${k === 1 ? one : many}`;
+  return `watching ${n(w.listeners, 'listener', 'listeners')}, ${n(w.processes, 'process', 'processes')}; outputs: ${outputs.join(', ') || 'none'}`;
+}
+
+async function startLocked(
+  startup: Startup, env: NodeJS.ProcessEnv, logger: Logger, unlock: () => void, say: { human: boolean; terminal: boolean },
+): Promise<RunningAgent> {
   const { loaded, rules } = startup;
   const { config } = loaded;
   const ctx = await createAgentContext(loaded, logger, env, { hostInWorker: true, realtime: true });
@@ -87,6 +103,13 @@ async function startLocked(startup: Startup, env: NodeJS.ProcessEnv, logger: Log
     source, builder, table: ctx.table, sink: pipeline, logger, intervalMs: config.interval, reconcileIntervalMs: config.source.reconcile_interval,
     shipProcesses: config.events.process, processFilter: config.events.process_filter,
     ...(detection === undefined ? {} : { detect: (doc) => detection.evaluate(doc) }),
+    onFirstPoll: (w) => {
+      const names = outputs.map((o) => o.name);
+      const line = readyLine(w, names);
+      if (say.human) logger.info(line);
+      else logger.info(line, { portwarden: { ready: { listeners: w.listeners, processes: w.processes, outputs: names } } });
+      if (say.terminal) process.stderr.write(`portwarden: ${visible(line)}\n`);
+    },
   });
   const info = source.info();
   const rt = info.realtime;

@@ -1,8 +1,9 @@
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { LoadedConfig } from './config.js';
-import { loadAgentId, makeAgentInfo } from '../ecs/agent-info.js';
+import { loadAgentId, makeAgentInfo, readAgentId } from '../ecs/agent-info.js';
 import { DocumentBuilder } from '../ecs/builder.js';
 import { readHostContextInWorker } from '../ecs/host-isolated.js';
 import { isShellLike } from '../detect/shell-like.js';
@@ -81,20 +82,21 @@ export async function createAgentContext(
   loaded: LoadedConfig,
   logger: Logger,
   env: NodeJS.ProcessEnv,
-  opts: { sourceKind?: SourceKind; stateOptional?: boolean; hostInWorker?: boolean; realtime?: boolean } = {},
+  opts: { sourceKind?: SourceKind; stateReadOnly?: boolean; hostInWorker?: boolean; realtime?: boolean } = {},
 ): Promise<AgentContext> {
   let stateDir: string;
-  let usable = true;
-  try {
-    stateDir = prepareStateDir(loaded, env);
-  } catch (err) {
-    // One-shot commands work without a usable state dir (the agent id is then ephemeral).
-    if (opts.stateOptional !== true) throw err;
+  let id: string;
+  if (opts.stateReadOnly === true) {
+    // One-shot commands only look: the agent's id when it has one, else an ephemeral one; they
+    // create no state dir and write no id (`listeners` as root must not leave /var/lib/portwarden).
     stateDir = resolve(loaded.config.state_dir ?? defaultStateDir(env));
-    usable = false;
+    id = readAgentId(stateDir) ?? randomUUID();
+  } else {
+    stateDir = prepareStateDir(loaded, env);
+    const saved = loadAgentId(stateDir);
+    id = saved.id;
+    if (!saved.persisted) logger.warn('agent id could not be saved; it will change on restart', { stateDir });
   }
-  const { id, persisted } = loadAgentId(stateDir, usable);
-  if (!persisted) logger.warn('agent id could not be saved; it will change on restart', { stateDir });
   // The long-running agent reads host metadata in a worker thread, so systeminformation never stays
   // in its memory (host-isolated.ts); one-shot commands read it in-process, sooner.
   const host = opts.hostInWorker === true ? await readHostContextInWorker(id) : await (await import('../ecs/host.js')).readHostContext(id);

@@ -2,6 +2,7 @@ import { Registry } from '../util/registry.js';
 import type { Baseline } from './baseline.js';
 import { NewListenerDetector, RarePairDetector } from './baseline-detectors.js';
 import type { DetectConfig } from './config.js';
+import { ListenerSpawnedShell } from './listener-child-detector.js';
 import { listenerDetectors } from './listener-detectors.js';
 import { catalogueFrom, SUSPICIOUS_PORTS } from './port-catalogue.js';
 import type { Detector } from './types.js';
@@ -22,6 +23,7 @@ export interface DetectorSetup {
 export const detectorRegistry = new Registry<(s: DetectorSetup) => readonly Detector[]>('detector family', {
   listeners: () => (s) => listenerDetectors(catalogueFrom(s.config.sensitive_ports), s.config.suspicious_ports ?? SUSPICIOUS_PORTS),
   rules: () => (s) => s.rules,
+  correlations: () => () => [new ListenerSpawnedShell()],
   baseline: () => (s) => (s.baseline === undefined ? [] : [new NewListenerDetector(s.baseline), new RarePairDetector(s.baseline)]),
 });
 

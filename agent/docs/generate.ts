@@ -2,10 +2,16 @@ import { configReference } from './config-reference.js';
 import { commands, summaries } from '../cli/commands/index.js';
 import type { EcsDocument } from '../ecs/document.js';
 import { sampleDocuments } from '../ecs/samples.js';
+import { exampleSection } from './examples.js';
+import type { ExampleSnapshot } from './examples.js';
 
-/** The README sections generated from the code: name -> markdown. */
-export async function generatedSections(extraDocs: readonly EcsDocument[] = []): Promise<Record<string, string>> {
+/**
+ * The README sections generated from the code: name -> markdown. `examples` is the recorded host
+ * snapshot the example events are built from (docs/examples/host-snapshot.json).
+ */
+export async function generatedSections(examples: ExampleSnapshot, extraDocs: readonly EcsDocument[] = []): Promise<Record<string, string>> {
   return {
+    'ecs-examples': exampleSection(examples),
     'cli-reference': await cliReference(),
     'config-reference': configReference(),
     'ecs-reference': ecsReference([...sampleDocuments(), ...extraDocs], [...sampleDocuments(), ...extraDocs]),

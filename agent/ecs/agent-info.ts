@@ -30,18 +30,13 @@ export function agentVersion(): string {
 
 /**
  * The persistent agent id, created once in `<stateDir>/agent-id` (written atomically). When the
- * state dir cannot (or, `write` false, must not) be written, an ephemeral id is used and `persisted` is false.
+ * state dir cannot be written, an ephemeral id is used and `persisted` is false.
  */
-export function loadAgentId(stateDir: string, write = true): { id: string; persisted: boolean } {
+export function loadAgentId(stateDir: string): { id: string; persisted: boolean } {
   const file = join(stateDir, 'agent-id');
-  try {
-    const id = readFileSync(file, 'utf8').trim();
-    if (/^[0-9a-f-]{36}$/.test(id)) return { id, persisted: true };
-  } catch {
-    // first start
-  }
+  const existing = readAgentId(stateDir);
+  if (existing !== undefined) return { id: existing, persisted: true };
   const id = randomUUID();
-  if (!write) return { id, persisted: false };
   try {
     mkdirPrivateSync(stateDir);
     const tmp = tempPath(file);
@@ -55,6 +50,16 @@ export function loadAgentId(stateDir: string, write = true): { id: string; persi
     return { id, persisted: true };
   } catch {
     return { id, persisted: false };
+  }
+}
+
+/** The agent id saved in `<stateDir>/agent-id`, if there is a valid one; never writes. */
+export function readAgentId(stateDir: string): string | undefined {
+  try {
+    const id = readFileSync(join(stateDir, 'agent-id'), 'utf8').trim();
+    return /^[0-9a-f-]{36}$/.test(id) ? id : undefined;
+  } catch {
+    return undefined;
   }
 }
 

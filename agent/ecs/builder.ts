@@ -61,6 +61,13 @@ const TYPE_BY_ACTION: Record<string, string> = {
   start: 'start', exec: 'start', end: 'end', already_running: 'info',
 };
 
+/** Where `event.created`, `event.id` and a missing `@timestamp` come from: the system clock, or a fixed one (docs). */
+export interface BuilderClock {
+  now(): number;
+  id(now: number): string;
+}
+const SYSTEM_CLOCK: BuilderClock = { now: Date.now, id: uuidv7 };
+
 /**
  * Builds every portwarden document. Each call sets a fresh `event.id` (UUIDv7) and the next
  * `event.sequence`; host and agent blocks come from the context read at start-up.
@@ -71,20 +78,23 @@ export class DocumentBuilder {
   private readonly frozenHost: HostContext;
   private readonly frozenAgent: AgentInfo;
 
-  constructor(readonly host: HostContext, readonly agent: AgentInfo, private readonly namespace = 'default') {
+  constructor(
+    readonly host: HostContext, readonly agent: AgentInfo, private readonly namespace = 'default',
+    private readonly clock: BuilderClock = SYSTEM_CLOCK,
+  ) {
     this.frozenHost = deepFreeze(structuredClone(host));
     this.frozenAgent = deepFreeze({ ...agent });
   }
 
   base(o: BaseOptions): EcsDocument {
-    const now = Date.now();
+    const now = this.clock.now();
     const created = isoNow(now);
     const doc: EcsDocument = {
       '@timestamp': o.timestamp ?? created,
       ...(o.message === undefined ? {} : { message: o.message }),
       ecs: { version: ECS_VERSION },
       event: {
-        id: uuidv7(now),
+        id: this.clock.id(now),
         kind: o.kind,
         ...(o.category === undefined ? {} : { category: o.category }),
         ...(o.type === undefined ? {} : { type: o.type }),
@@ -155,7 +165,7 @@ export class DocumentBuilder {
       action,
       category: ['process'],
       type: [TYPE_BY_ACTION[action] ?? 'info'],
-      timestamp: timestamp ?? (action === 'start' || action === 'exec' ? node.record.start : new Date().toISOString()),
+      timestamp: timestamp ?? (action === 'start' || action === 'exec' ? node.record.start : new Date(this.clock.now()).toISOString()),
     });
     const p = processBlock(node, ancestors);
     doc.process = action === 'end' && node.exitedAt !== undefined

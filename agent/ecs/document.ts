@@ -34,19 +34,42 @@ export interface EcsDocument {
 
 /** Reads a dotted ECS path (`process.parent.name`) from a nested document; undefined when absent. */
 export function getField(doc: unknown, path: string): unknown {
+  return readCompiled(doc, PATHS.get(path) ?? compilePath(path));
+}
+
+function readCompiled(doc: unknown, c: CompiledPath): unknown {
   let cur: unknown = doc;
-  let rest = path;
-  while (rest !== '') {
+  for (let i = 0; i < c.heads.length; i++) {
     if (cur === null || typeof cur !== 'object') return undefined;
     const obj = cur as Record<string, unknown>;
     // A key may itself contain dots only for `@timestamp`-style roots; try the longest direct key first.
+    const rest = c.rests[i] ?? '';
     if (rest in obj) return obj[rest];
-    const dot = rest.indexOf('.');
-    const head = dot === -1 ? rest : rest.slice(0, dot);
-    cur = obj[head];
-    rest = dot === -1 ? '' : rest.slice(dot + 1);
+    cur = obj[c.heads[i] ?? ''];
   }
   return cur;
+}
+
+/**
+ * A reader for one path, split once: for code that reads the same fields of many documents (the
+ * syslog encoders). `fieldReader(p)(doc)` is `getField(doc, p)`.
+ */
+export function fieldReader(path: string): (doc: unknown) => unknown {
+  const c = compilePath(path);
+  return (doc) => readCompiled(doc, c);
+}
+
+/** A path split once: the key at each level and the rest of the path from there (no slicing per read). */
+interface CompiledPath { heads: string[]; rests: string[] }
+const PATHS = new Map<string, CompiledPath>();
+/** Paths come from code and rules; past this many distinct ones they are split on every read. */
+const PATHS_MAX = 4096;
+
+function compilePath(path: string): CompiledPath {
+  const heads = path === '' ? [] : path.split('.');
+  const c = { heads, rests: heads.map((_, i) => heads.slice(i).join('.')) };
+  if (PATHS.size < PATHS_MAX) PATHS.set(path, c);
+  return c;
 }
 
 /** What a component gives to have an agent event (`portwarden.agent`) built for it. */

@@ -39,6 +39,8 @@ export const Action = {
   outputResumed: 'output_resumed',
   collectorDegraded: 'collector_degraded',
   eventsDropped: 'events_dropped',
+  spoolDegraded: 'spool_degraded',
+  spoolResumed: 'spool_resumed',
 } as const;
 export type Action = (typeof Action)[keyof typeof Action];
 
@@ -90,6 +92,8 @@ export const F = {
   processParentCommandLine: 'process.parent.command_line',
   processAncestry: 'process.Ext.ancestry',
   processUserName: 'process.user.name',
+  processUserId: 'process.user.id',
+  processRealUserId: 'process.real_user.id',
   processParentUserName: 'process.parent.user.name',
   userId: 'user.id',
   userName: 'user.name',

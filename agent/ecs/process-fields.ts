@@ -42,6 +42,7 @@ function describe(node: ProcessNode): { fields: Record<string, unknown>; truncat
   // ECS has no process.user.domain (only the top-level user.domain).
   const user = userOf(r, false);
   if (user !== undefined) f.user = user;
+  if (r.realUid !== undefined) f.real_user = { id: String(r.realUid), ...(r.realUserName === undefined ? {} : { name: r.realUserName }) };
   if (r.sha256 !== undefined) f.hash = { sha256: r.sha256 };
   if (r.originalFileName !== undefined) f.pe = { original_file_name: r.originalFileName };
   if (r.codeSignature !== undefined) {
@@ -115,6 +116,9 @@ function buildBlock(node: ProcessNode, ancestors: readonly ProcessNode[]): Proce
   if (truncated) flags.truncated = true;
   if (r.netns !== undefined) flags.netns = r.netns;
   if (r.stdin !== undefined) flags.stdin = r.stdin;
+  if (r.stdout !== undefined) flags.stdout = r.stdout;
+  if (r.userNoLogin === true) flags.user_nologin = true;
+  if (parent?.record.userNoLogin === true) flags.parent_user_nologin = true;
   if (Object.keys(flags).length > 0) pw.process = flags;
   const user = userOf(r);
   const relatedUsers = [...new Set([r.userName, parent?.record.userName].filter((u): u is string => u !== undefined))];

@@ -32,9 +32,9 @@ const at = (s: number) => new Date(T0 + s * 1000).toISOString();
 /** systemd -> nginx (master) -> sh -> python3, a webshell-shaped chain. */
 export const sampleChain: ProcessRecord[] = [
   { pid: 1, ppid: 0, startKey: '1', start: at(0), name: 'systemd', executable: '/usr/lib/systemd/systemd', args: ['/sbin/init'], commandLine: '/sbin/init', uid: 0, userName: 'root', pgid: 1, sid: 1 },
-  { pid: 812, ppid: 1, startKey: '5100', start: at(51), name: 'nginx', executable: '/usr/sbin/nginx', args: ['nginx: master process /usr/sbin/nginx'], commandLine: 'nginx: master process /usr/sbin/nginx', workingDirectory: '/', uid: 33, userName: 'www-data', pgid: 812, sid: 812 },
-  { pid: 4242, ppid: 812, startKey: '360000', start: at(3600), name: 'sh', executable: '/usr/bin/dash', args: ['sh', '-c', 'python3 -c "import pty"'], commandLine: "sh -c 'python3 -c \"import pty\"'", workingDirectory: '/var/www', uid: 33, userName: 'www-data', pgid: 812, sid: 812 },
-  { pid: 4243, ppid: 4242, startKey: '360001', start: at(3600.01), name: 'python3', executable: '/usr/bin/python3.11', args: ['python3', '-c', 'import pty'], commandLine: "python3 -c 'import pty'", workingDirectory: '/var/www', uid: 33, userName: 'www-data', pgid: 812, sid: 812, netns: '4026531840' },
+  { pid: 812, ppid: 1, startKey: '5100', start: at(51), name: 'nginx', executable: '/usr/sbin/nginx', args: ['nginx: master process /usr/sbin/nginx'], commandLine: 'nginx: master process /usr/sbin/nginx', workingDirectory: '/', uid: 33, userName: 'www-data', realUid: 33, realUserName: 'www-data', pgid: 812, sid: 812 },
+  { pid: 4242, ppid: 812, startKey: '360000', start: at(3600), name: 'sh', executable: '/usr/bin/dash', args: ['sh', '-c', 'python3 -c "import pty"'], commandLine: "sh -c 'python3 -c \"import pty\"'", workingDirectory: '/var/www', uid: 33, userName: 'www-data', realUid: 33, realUserName: 'www-data', pgid: 812, sid: 812 },
+  { pid: 4243, ppid: 4242, startKey: '360001', start: at(3600.01), name: 'python3', executable: '/usr/bin/python3.11', args: ['python3', '-c', 'import pty'], commandLine: "python3 -c 'import pty'", workingDirectory: '/var/www', uid: 33, userName: 'www-data', realUid: 33, realUserName: 'www-data', pgid: 812, sid: 812, netns: '4026531840' },
 ];
 
 export function sampleBuilder(): { builder: DocumentBuilder; table: ProcessTable } {

@@ -27,6 +27,8 @@ export const spoolSchema = z.strictObject({
     .describe('at the cap: block collectors (nothing accepted is lost), or drop and report'),
   fsync: z.enum(['always', 'interval', 'never']).default('interval').describe('when appended events are fsynced'),
   fsync_interval: duration({ max: 60_000 }).default(500).describe('group-commit period for fsync: interval'),
+  memory_max_bytes: byteSize({ max: 1024 ** 3 }).default(16 * 1024 * 1024)
+    .describe('while the spool cannot be written (full disk, I/O error) events go to the outputs from memory, up to this much; beyond it they are dropped and counted (spool_unwritable)'),
 }).prefault({}).describe('the durable on-disk queue under state_dir/spool');
 
 export const metricsSchema = z.strictObject({

@@ -12,13 +12,16 @@ export interface CursorPos {
   offset: number;
 }
 
+/** Seqs [from, to) this output already counted as dropped (evicted while its batch was in flight). */
+export type CountedRange = [from: number, to: number];
+
 export type CursorLoad =
-  | { kind: 'ok'; pos: CursorPos }
+  | { kind: 'ok'; pos: CursorPos; counted?: CountedRange }
   | { kind: 'missing' }
   | { kind: 'corrupt'; why: string };
 
-function encode(pos: CursorPos): string {
-  const body = JSON.stringify({ v: 1, seq: pos.seq, segment: pos.segment, offset: pos.offset });
+function encode(pos: CursorPos, counted: CountedRange | undefined): string {
+  const body = JSON.stringify({ v: 1, seq: pos.seq, segment: pos.segment, offset: pos.offset, ...(counted === undefined ? {} : { counted }) });
   return `${body}\n${crc32(body).toString(16)}\n`;
 }
 
@@ -26,9 +29,13 @@ export function decodeCursor(text: string): CursorLoad {
   const [body, sum] = text.split('\n');
   if (body === undefined || sum === undefined || crc32(body).toString(16) !== sum) return { kind: 'corrupt', why: 'checksum mismatch' };
   try {
-    const v = JSON.parse(body) as Partial<CursorPos>;
+    const v = JSON.parse(body) as Partial<CursorPos> & { counted?: unknown };
     const ok = [v.seq, v.segment, v.offset].every((n) => Number.isSafeInteger(n) && (n as number) >= 0);
-    return ok ? { kind: 'ok', pos: v as CursorPos } : { kind: 'corrupt', why: 'bad fields' };
+    if (!ok) return { kind: 'corrupt', why: 'bad fields' };
+    const pos = { seq: v.seq, segment: v.segment, offset: v.offset } as CursorPos;
+    const c = v.counted;
+    const counted = Array.isArray(c) && c.length === 2 && c.every((n) => Number.isSafeInteger(n)) ? c as CountedRange : undefined;
+    return counted === undefined ? { kind: 'ok', pos } : { kind: 'ok', pos, counted };
   } catch {
     return { kind: 'corrupt', why: 'not JSON' };
   }
@@ -41,6 +48,9 @@ export function decodeCursor(text: string): CursorLoad {
 export class CursorStore {
   private persisted: CursorPos | undefined;
   private wanted: CursorPos | undefined;
+  private counted: CountedRange | undefined;
+  /** The counted range changed since the last write: write even at the same position. */
+  private countedDirty = false;
   private writing: Promise<void> | undefined;
   private readonly path: string;
 
@@ -64,7 +74,10 @@ export class CursorStore {
       return { kind: 'corrupt', why: String(err) };
     }
     const r = decodeCursor(text);
-    if (r.kind === 'ok') this.persisted = r.pos;
+    if (r.kind === 'ok') {
+      this.persisted = r.pos;
+      this.counted = r.counted;
+    }
     return r;
   }
 
@@ -73,25 +86,39 @@ export class CursorStore {
     return this.persisted;
   }
 
+  /**
+   * Records (with the next write) that seqs [from, to) were counted as dropped for this output
+   * while its cursor stays before them (drop_oldest evicted them under its batch in flight), so a
+   * restart from that cursor does not count them again as lost. Kept until the cursor passes them.
+   */
+  markCounted(from: number, to: number): void {
+    const c = this.counted;
+    this.counted = c !== undefined && c[1] >= from ? [Math.min(c[0], from), Math.max(c[1], to)] : [from, to];
+    this.countedDirty = true;
+  }
+
   /** Asks for `pos` to be persisted; resolves once it (or a later position) is on disk. */
   save(pos: CursorPos): Promise<void> {
-    if (this.wanted !== undefined && this.wanted.seq >= pos.seq) return this.writing ?? Promise.resolve();
-    this.wanted = pos;
+    const newer = this.wanted === undefined || pos.seq > this.wanted.seq;
+    if (!newer && !this.countedDirty) return this.writing ?? Promise.resolve();
+    if (newer) this.wanted = pos;
     this.writing ??= this.loop().finally(() => { this.writing = undefined; });
     return this.writing;
   }
 
   private async loop(): Promise<void> {
-    while (this.wanted !== undefined && (this.persisted === undefined || this.wanted.seq > this.persisted.seq)) {
+    while (this.wanted !== undefined && (this.persisted === undefined || this.wanted.seq > this.persisted.seq || this.countedDirty)) {
       const pos = this.wanted;
-      await this.write(pos);
+      this.countedDirty = false;
+      await this.write(pos).catch((err: unknown) => { this.countedDirty ||= this.counted !== undefined; throw err; });
       this.persisted = pos;
       this.onPersisted(pos);
     }
   }
 
   private write(pos: CursorPos): Promise<void> {
-    return writeAtomic(this.path, encode(pos), this.sync, () => this.fault?.('cursor.tmp'));
+    if (this.counted !== undefined && pos.seq >= this.counted[1]) this.counted = undefined;
+    return writeAtomic(this.path, encode(pos, this.counted), this.sync, () => this.fault?.('cursor.tmp'));
   }
 }
 

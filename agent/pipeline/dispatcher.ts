@@ -40,6 +40,8 @@ export class Dispatcher {
   private readonly backoff: Backoff;
   private lastReason = '';
   private wakeSleep: (() => void) | undefined;
+  private cursorFailures = 0;
+  private lastCursorWarning = -Infinity;
 
   constructor(private readonly d: DispatcherDeps) {
     this.backoff = new Backoff(d.config.retry, d.random);
@@ -116,7 +118,11 @@ export class Dispatcher {
     lane.ackPos = pos;
     if (lane.readPos.seq < pos.seq) lane.readPos = pos;
     lane.cursor.save(pos).catch((err: unknown) => {
-      this.d.logger.warn('cursor write failed (events may be sent again after a restart)', { output: lane.name, error: errorMessage(err) });
+      // A full or failing disk fails every save: one line per 30 s, not one per batch.
+      this.cursorFailures++;
+      if (this.d.now() - this.lastCursorWarning < 30_000) return;
+      this.lastCursorWarning = this.d.now();
+      this.d.logger.warn(`cursor write failed (${this.cursorFailures} time(s) so far; events may be sent again after a restart)`, { output: lane.name, error: errorMessage(err) });
     });
   }
 

@@ -27,7 +27,7 @@ export function renderPrometheus(s: PipelineStats): string {
   family('portwarden_output_events_received_total', 'counter', 'events each output owes (including the backlog at start)', per((o) => o.received).map(({ o, v }) => [{ output: o.name }, v]));
   family('portwarden_output_events_sent_total', 'counter', 'events acknowledged by the output', per((o) => o.sent).map(({ o, v }) => [{ output: o.name }, v]));
   family('portwarden_output_send_failures_total', 'counter', 'failed send attempts by reason', byReason((o) => o.failed));
-  family('portwarden_output_events_dropped_total', 'counter', 'events dropped by reason (queue_full, too_large, corrupt, lost)', byReason((o) => o.dropped));
+  family('portwarden_output_events_dropped_total', 'counter', 'events dropped by reason (queue_full, too_large, corrupt, lost, spool_unwritable)', byReason((o) => o.dropped));
   family('portwarden_output_events_dead_lettered_total', 'counter', 'events rejected for good and written to the dead-letter file', per((o) => o.deadLettered).map(({ o, v }) => [{ output: o.name }, v]));
   family('portwarden_output_retries_total', 'counter', 'send attempts that had to be retried', per((o) => o.retries).map(({ o, v }) => [{ output: o.name }, v]));
   family('portwarden_output_queue_events', 'gauge', 'events queued for the output', per((o) => o.queuedEvents).map(({ o, v }) => [{ output: o.name }, v]));

@@ -18,6 +18,7 @@ import { startMetricsServer } from './metrics.js';
 import { recover } from './recover.js';
 import type { RecoveryReport } from './recover.js';
 import { Spool } from './spool/spool.js';
+import type { DurabilityChange } from './spool/spool.js';
 import { LaneReader } from './spool/reader.js';
 import { Telemetry } from './telemetry.js';
 import { fitDocument } from './fit.js';
@@ -71,7 +72,10 @@ export class DeliveryPipeline implements Pipeline {
   constructor(private readonly o: PipelineOptions) {
     this.now = o.now ?? Date.now;
     const dir = join(o.stateDir, 'spool');
-    this.spool = new Spool(dir, o.spool, { now: this.now, logger: o.logger, fault: o.fault, onWritten: () => { for (const l of this.lanes) l.notify(); } });
+    this.spool = new Spool(dir, o.spool, {
+      now: this.now, logger: o.logger, fault: o.fault, onWritten: () => { for (const l of this.lanes) l.notify(); },
+      onDurability: (c) => { this.emit(durabilityEvent(c, o.spool.memory_max_bytes), true); },
+    });
     this.lanes = o.outputs.map((out) => new Lane(out.name, out.config.type, new CursorStore(join(dir, 'cursors'), out.name, o.spool.fsync !== 'never', () => {
       void this.spool.collect().catch((err: unknown) => { o.logger.warn('spool segment deletion failed', { error: errorMessage(err) }); });
     }, o.fault)));
@@ -80,7 +84,7 @@ export class DeliveryPipeline implements Pipeline {
       const lane = this.lanes[i] as Lane;
       return new Dispatcher({
         lane, transport: out.transport, config: out.config, logger: o.logger, now: this.now,
-        reader: new LaneReader(() => this.spool.segments, lane, o.logger),
+        reader: new LaneReader(() => this.spool.segments, lane, o.logger, (from, name, max, bytes) => this.spool.memoryFrames(from, name, max, bytes)),
         deadLetter: new DeadLetter(join(o.stateDir, 'dead-letter'), out.name, this.now, o.spool.fsync !== 'never'),
         emit: (input) => { this.emit(input); },
         sendTimeoutMs: o.sendTimeoutMs ?? 30_000,
@@ -145,7 +149,7 @@ export class DeliveryPipeline implements Pipeline {
   }
 
   /** `keep`: never dropped by a drop policy (alerts, and the agent's own reports about loss). */
-  private append(doc: EcsDocument, keep: boolean): Promise<void> {
+  private append(doc: EcsDocument, keep: boolean, always = false): Promise<void> {
     try {
       if (this.phase !== 'running') throw new PortwardenError('PIPELINE_STOPPED', `the pipeline is not running (${this.phase})`);
       const fit = fitDocument(doc, this.spool.maxEventBytes);
@@ -155,7 +159,7 @@ export class DeliveryPipeline implements Pipeline {
         this.spool.refuse('too_large');
         return Promise.resolve();
       }
-      const p = this.spool.append(fit.json, keep);
+      const p = this.spool.append(fit.json, keep, always);
       this.received++;
       return p;
     } catch (err) {
@@ -164,7 +168,7 @@ export class DeliveryPipeline implements Pipeline {
   }
 
   /** Raises a portwarden.agent event through the pipeline itself. */
-  private emit(input: AgentEventInput): void {
+  private emit(input: AgentEventInput, always = false): void {
     if (this.phase !== 'running') return;
     let doc: EcsDocument;
     try {
@@ -173,7 +177,7 @@ export class DeliveryPipeline implements Pipeline {
       this.o.logger.warn('could not build an agent event', { action: input.action, error: errorMessage(err) });
       return;
     }
-    this.append(doc, true).catch((err: unknown) => { this.o.logger.warn('could not queue an agent event', { action: input.action, error: errorMessage(err) }); });
+    this.append(doc, true, always).catch((err: unknown) => { this.o.logger.warn('could not queue an agent event', { action: input.action, error: errorMessage(err) }); });
   }
 
   stats(): PipelineStats {
@@ -212,11 +216,17 @@ export class DeliveryPipeline implements Pipeline {
     const deadline = Date.now() + (this.o.shutdownTimeoutMs ?? 3000);
     if (this.phase === 'starting') await this.starting?.catch(() => undefined);
     const wasStarted = this.phase === 'running';
+    // The last window's drops go out in-band now (events_dropped), not with the next run or never.
+    if (wasStarted) this.telemetry.summarize();
     this.phase = 'stopping';
     await this.telemetry.stop();
     if (wasStarted) {
       await this.spool.close();
       await Promise.all(this.dispatchers.map((d) => d.stop(deadline)));
+      const lost = this.spool.abandonMemory();
+      if (Object.keys(lost).length > 0) {
+        this.o.logger.error('spool unwritable at shutdown: events held in memory were not delivered', { lost_by_output: lost });
+      }
       for (const l of this.lanes) l.state = 'stopped';
       await Promise.all(this.lanes.map((l) => l.cursor.save(l.ackPos).catch((err: unknown) => {
         this.o.logger.warn('final cursor write failed (events may be sent again)', { output: l.name, error: errorMessage(err) });
@@ -228,6 +238,21 @@ export class DeliveryPipeline implements Pipeline {
     await new Promise<void>((resolve) => { if (this.metricsServer === undefined) resolve(); else this.metricsServer.close(() => { resolve(); }); });
     this.phase = 'stopped';
   }
+}
+
+function durabilityEvent(c: DurabilityChange, memoryMaxBytes: number): AgentEventInput {
+  if (c.state === 'degraded') {
+    return {
+      action: Action.spoolDegraded, severity: 73,
+      message: `portwarden spool degraded (${c.reason}): events go to the outputs from memory, not durable until the disk takes writes again`,
+      fields: { portwarden: { spool: { state: 'degraded', reason: c.reason, error: c.error, memory_max_bytes: memoryMaxBytes } } },
+    };
+  }
+  return {
+    action: Action.spoolResumed, severity: c.dropped > 0 ? 73 : 47,
+    message: `portwarden spool durable again after ${Math.round(c.degradedMs / 1000)} s: ${c.viaMemory} event(s) went through memory, ${c.dropped} dropped (memory full)`,
+    fields: { portwarden: { spool: { state: 'durable', degraded_ms: c.degradedMs, via_memory: c.viaMemory, dropped: c.dropped } } },
+  };
 }
 
 function bounded(p: Promise<void>, ms: number): Promise<void> {

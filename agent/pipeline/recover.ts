@@ -67,9 +67,14 @@ export async function recover(spool: Spool, lanes: Lane[], logger: Logger, now: 
       report.cursorsReset.push(lane.name);
       logger.error('output cursor unreadable; resending from the oldest queued event', { output: lane.name, why: load.why });
     }
-    let lost = Math.max(0, firstAvail - start);
+    // Seqs [from, to) gone from the spool, less those the last run already counted as dropped for
+    // this output (drop_oldest evicted them while its cursor stayed before its batch in flight).
+    const counted = load.kind === 'ok' ? load.counted : undefined;
+    const gone = (from: number, to: number): number => Math.max(0, to - from)
+      - (counted === undefined ? 0 : Math.max(0, Math.min(to, counted[1]) - Math.max(from, counted[0])));
+    let lost = gone(start, firstAvail);
     const floor = Math.max(start, firstAvail);
-    for (const [a, b] of scan.lostSeqs) lost += Math.max(0, b - Math.max(a, floor) + 1);
+    for (const [a, b] of scan.lostSeqs) lost += gone(Math.max(a, floor), b + 1);
     if (lost > 0) {
       lane.count('dropped', 'lost', lost);
       report.lostByOutput[lane.name] = lost;
@@ -79,6 +84,9 @@ export async function recover(spool: Spool, lanes: Lane[], logger: Logger, now: 
     const seg = [...spool.segments].reverse().find((s) => s.id <= start) ?? spool.segments[0];
     lane.readPos = lane.ackPos = { seq: start, segment: seg?.id ?? start, offset: 0 };
   });
-  await Promise.all(lanes.filter((_, i) => loads[i]?.kind !== 'ok').map((lane) => lane.cursor.save(lane.ackPos)));
+  // On a full disk a new cursor file may not fit yet: it is saved with the output's first acknowledgement.
+  await Promise.all(lanes.filter((_, i) => loads[i]?.kind !== 'ok').map((lane) => lane.cursor.save(lane.ackPos).catch((err: unknown) => {
+    logger.warn('could not write a new output cursor yet', { output: lane.name, error: errorMessage(err) });
+  })));
   return report;
 }

@@ -46,8 +46,17 @@ export interface ProcessRecord {
   args?: string[];
   commandLine?: string;
   workingDirectory?: string;
+  /** Effective uid (Linux), the one that decides what the process may do; `userName` is its name. */
   uid?: number;
   userName?: string;
+  /**
+   * Linux: the real uid (who started it), when known. It differs from `uid` in a setuid program
+   * and in whatever that program runs without dropping privileges (`sh -p`).
+   */
+  realUid?: number;
+  realUserName?: string;
+  /** Linux: the effective user's login shell refuses logins (nologin, false in /etc/passwd): a service account. */
+  userNoLogin?: true;
   /** Windows: `DOMAIN` part of `DOMAIN\user`. */
   userDomain?: string;
   /** Linux: process group and session leader pids. */
@@ -58,6 +67,8 @@ export interface ProcessRecord {
    * interpreters only: a reverse or bind shell), `socket` for other sockets.
    */
   stdin?: 'tcp' | 'socket' | 'pipe' | 'tty' | 'null' | 'file';
+  /** Linux, shell-like programs only: what their stdout is (the same kinds as stdin). */
+  stdout?: 'tcp' | 'socket' | 'pipe' | 'tty' | 'null' | 'file';
   /** Network namespace id the process lives in (matches ListenerRecord.netns). */
   netns?: string;
   containerId?: string;
@@ -181,4 +192,10 @@ export interface Source extends Lifecycle {
   poll(): Promise<Snapshot>;
   /** The real-time feed, where the platform has one and it runs (after start()). */
   realtime?(): RealtimeFeed | undefined;
+  /**
+   * The process `pid` and its ancestors, child first, read now when the source has left them out of
+   * its snapshots so far (a busy host's first poll): a real-time fork or exec below a process not
+   * read yet needs its parents in the table before it, or its lineage stops there.
+   */
+  ancestry?(pid: number): ProcessRecord[];
 }

@@ -25,6 +25,8 @@ export interface ApplyTarget {
   listenerEvent(t: TrackedListener, action: ListenerAction, at: string, span: { start?: string; end?: string }, out: EcsDocument[]): void;
   /** Epoch ms when the agent started: an owner first met through an event but started before is `already_running`. */
   startedAt: number;
+  /** The source's process and its ancestors, child first (Source.ancestry), when it has them. */
+  ancestry?(pid: number): readonly ProcessRecord[];
 }
 
 /** Real-time changes by key and time, for the reconciling poll (pruned as polls pass). */
@@ -37,6 +39,33 @@ export class RecentChanges {
   /** The listener set or the process table changed since the last poll: reconcile in full. */
   listenersTouched = false;
   processesTouched = false;
+  /**
+   * Tracked listeners by port, for closes (those of ordinary UDP sockets, DNS lookups, are frequent).
+   * Built for one tracked map: a poll replaces the map, and the next lookup rebuilds the index.
+   * Listeners added by a real-time listen join it; removed ones are skipped by the lookup.
+   */
+  private index: { of: ReadonlyMap<string, TrackedListener>; byPort: Map<number, TrackedListener[]> } | undefined;
+
+  /** The index of `listeners` (rebuilt when it is another map than the last one). */
+  byPort(listeners: ReadonlyMap<string, TrackedListener>): Map<number, TrackedListener[]> {
+    if (this.index?.of === listeners) return this.index.byPort;
+    const map = new Map<number, TrackedListener[]>();
+    for (const tr of listeners.values()) {
+      const list = map.get(tr.record.port);
+      if (list === undefined) map.set(tr.record.port, [tr]);
+      else list.push(tr);
+    }
+    this.index = { of: listeners, byPort: map };
+    return map;
+  }
+
+  /** A listener just added to `listeners` joins its index, when it has one. */
+  indexAdded(listeners: ReadonlyMap<string, TrackedListener>, tracked: TrackedListener): void {
+    if (this.index?.of !== listeners) return;
+    const list = this.index.byPort.get(tracked.record.port);
+    if (list === undefined) this.index.byPort.set(tracked.record.port, [tracked]);
+    else list.push(tracked);
+  }
 
   /** Whether a real-time change at or after `since` (a poll's start) could be missing from that poll. */
   static after(map: ReadonlyMap<string, number>, key: string, since: number): boolean {
@@ -63,6 +92,7 @@ export function applyRealtime(events: readonly RealtimeEvent[], t: ApplyTarget, 
     const at = new Date(e.at).toISOString();
     switch (e.kind) {
       case 'fork': {
+        withParents(e.record, t, out, at);
         const { node, change } = t.table.upsert(e.record);
         if (change === 'new') {
           recent.processAdded.set(node.key, e.at);
@@ -72,6 +102,7 @@ export function applyRealtime(events: readonly RealtimeEvent[], t: ApplyTarget, 
         break;
       }
       case 'exec': {
+        withParents(e.record, t, out, at);
         const { node } = t.table.upsert(e.record);
         recent.processAdded.set(node.key, e.at);
         recent.unannounced.delete(node.key);
@@ -103,6 +134,23 @@ export function applyRealtime(events: readonly RealtimeEvent[], t: ApplyTarget, 
   return { lost, stopped };
 }
 
+/**
+ * A process whose parent the table does not hold yet (a busy host's first poll left it for later):
+ * its parents are read now and enter the table first, parents before children, announced as the
+ * poll would have (already running), so the new node's lineage goes all the way up.
+ */
+function withParents(rec: ProcessRecord, t: ApplyTarget, out: EcsDocument[], at: string): void {
+  if (rec.ppid <= 0 || rec.ppid === rec.pid || t.ancestry === undefined || t.table.get(rec.ppid) !== undefined) return;
+  const chain = t.ancestry(rec.ppid);
+  for (let i = chain.length - 1; i >= 0; i--) {
+    const parent = chain[i];
+    if (parent === undefined || parent.detailsPending === true) continue;
+    if (t.table.get(parent.pid)?.record.startKey === parent.startKey) continue;
+    const { node, change } = t.table.upsert(parent);
+    if (change === 'new') t.processEvent(Action.alreadyRunning, node, out, at);
+  }
+}
+
 function ownerOf(pid: number | undefined, ownerRecord: ProcessRecord | undefined, t: ApplyTarget, recent: RecentChanges, out: EcsDocument[], at: string): ProcessNode | undefined {
   if (pid === undefined) return undefined;
   const live = t.table.get(pid);
@@ -121,37 +169,17 @@ function listen(record: ListenerRecord, ownerRecord: ProcessRecord | undefined, 
   if (t.listeners().has(key)) return;
   const tracked: TrackedListener = { key, record, owner, firstSeen: at };
   t.listeners().set(key, tracked);
-  if (indexed?.of === t.listeners()) {
-    const list = indexed.byPort.get(record.port);
-    if (list === undefined) indexed.byPort.set(record.port, [tracked]);
-    else list.push(tracked);
-  }
+  recent.indexAdded(t.listeners(), tracked);
   recent.listenerAdded.set(key, ms);
   recent.listenerRemoved.delete(key);
   recent.listenersTouched = true;
   t.listenerEvent(tracked, Action.listeningStarted, at, {}, out);
 }
 
-/** Tracked listeners by port, rebuilt when the set changed: closes of ordinary UDP sockets (DNS) are frequent. */
-let indexed: { of: ReadonlyMap<string, TrackedListener>; byPort: Map<number, TrackedListener[]> } | undefined;
-
-/** Listeners added here join the index; removed ones are skipped by the lookup (not in the map). */
-function byPort(listeners: ReadonlyMap<string, TrackedListener>): Map<number, TrackedListener[]> {
-  if (indexed?.of === listeners) return indexed.byPort;
-  const map = new Map<number, TrackedListener[]>();
-  for (const tr of listeners.values()) {
-    const list = map.get(tr.record.port);
-    if (list === undefined) map.set(tr.record.port, [tr]);
-    else list.push(tr);
-  }
-  indexed = { of: listeners, byPort: map };
-  return map;
-}
-
 /** The tracked listener a close names: by socket inode, else by namespace, protocol, address and port. */
-function findTracked(record: ListenerRecord, listeners: ReadonlyMap<string, TrackedListener>): TrackedListener | undefined {
+function findTracked(record: ListenerRecord, listeners: ReadonlyMap<string, TrackedListener>, recent: RecentChanges): TrackedListener | undefined {
   let byAddress: TrackedListener | undefined;
-  for (const tr of byPort(listeners).get(record.port) ?? []) {
+  for (const tr of recent.byPort(listeners).get(record.port) ?? []) {
     const r = tr.record;
     if (listeners.get(tr.key) !== tr) continue;
     if (record.inode !== 0 && r.inode === record.inode) return tr;
@@ -162,7 +190,7 @@ function findTracked(record: ListenerRecord, listeners: ReadonlyMap<string, Trac
 }
 
 function unlisten(record: ListenerRecord, ms: number, at: string, t: ApplyTarget, recent: RecentChanges, out: EcsDocument[]): void {
-  const tracked = findTracked(record, t.listeners());
+  const tracked = findTracked(record, t.listeners(), recent);
   if (tracked === undefined) return;
   t.listeners().delete(tracked.key);
   recent.listenerRemoved.set(tracked.key, ms);

@@ -45,6 +45,8 @@ export interface WatcherOptions {
   shipProcesses: boolean;
   processFilter?: ProcessFilter;
   detect?: Detect;
+  /** Called once, after the first poll's events were handed over: what the agent now watches. */
+  onFirstPoll?: (watching: { listeners: number; processes: number }) => void;
   /** The OS whose process events are reported: a new process is `started` on Windows, `exec` elsewhere. Default: this host's. */
   os?: OsType | 'unix';
 }
@@ -111,11 +113,9 @@ export class Watcher implements Lifecycle {
     this.nextPollAt = Date.now() + delay;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      // Nothing on the event path may end the agent: a failed poll is counted and reported.
-      this.running = this.tick().catch((err: unknown) => { this.warnings.add(`poll failed: ${errorMessage(err)}`); }).finally(() => {
-        this.running = undefined;
-        if (this.timer === undefined) this.schedule(this.pollEveryMs);
-      });
+      // A failed poll (nothing on the event path may end the agent) is counted and reported.
+      const poll = this.tick().catch((err: unknown) => { this.warnings.add(`poll failed: ${errorMessage(err)}`); });
+      this.running = poll.finally(() => { this.running = undefined; if (this.timer === undefined) this.schedule(this.pollEveryMs); });
     }, delay);
     this.timer.unref();
   }
@@ -182,6 +182,7 @@ export class Watcher implements Lifecycle {
         if (action === Action.listeningStarted) out.push(...this.detect(doc));
       },
       startedAt: this.startedAt,
+      ...(this.o.source.ancestry === undefined ? {} : { ancestry: (pid: number) => this.o.source.ancestry?.(pid) ?? [] }),
     };
   }
 
@@ -263,6 +264,7 @@ export class Watcher implements Lifecycle {
       for (const alert of this.detect(doc)) await handoff.add(alert);
     }
     await handoff.settle();
+    if (first) this.o.onFirstPoll?.({ listeners: this.listeners.size, processes: snap.processes.size });
     this.o.table.prune(Date.now());
     await this.warnings.maybeReport();
   }

@@ -46,23 +46,14 @@
 #include <unistd.h>
 
 #include "addon.h"
+#include "../common/napi_error.h"
 
 
 #define CHECK(call) \
   do { if ((call) != napi_ok) { napi_throw_error(env, NULL, "N-API call failed"); return NULL; } } while (0)
 
 static napi_value throw_errno(napi_env env, int e, const char *step, const char *msg) {
-  napi_value code, text, where, err;
-  if (napi_create_string_utf8(env, pw_errno_name(e), NAPI_AUTO_LENGTH, &code) != napi_ok
-      || napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text) != napi_ok
-      || napi_create_string_utf8(env, step, NAPI_AUTO_LENGTH, &where) != napi_ok
-      || napi_create_error(env, code, text, &err) != napi_ok
-      || napi_set_named_property(env, err, "syscall", where) != napi_ok) {
-    napi_throw_error(env, pw_errno_name(e), msg);
-    return NULL;
-  }
-  napi_throw(env, err);
-  return NULL;
+  return pw_throw_errno(env, e, step, msg);
 }
 
 static void free_uv(uv_handle_t *p) { free(p); }

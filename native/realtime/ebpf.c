@@ -61,25 +61,6 @@ static void libbpf_last(char *buf, size_t len) {
   }
 }
 
-const char *pw_errno_name(int e) {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
-  const char *n = strerrorname_np(e);
-  if (n != NULL) return n;
-#endif
-  switch (e) {
-    case EPERM: return "EPERM";
-    case EACCES: return "EACCES";
-    case ENOENT: return "ENOENT";
-    case EINVAL: return "EINVAL";
-    case ENOMEM: return "ENOMEM";
-    case E2BIG: return "E2BIG";
-    case ENOTSUP: return "ENOTSUP";
-    case ESRCH: return "ESRCH";
-    case EBUSY: return "EBUSY";
-    default: return "EUNKNOWN";
-  }
-}
-
 /* A likely cause, in plain words, for a failed step. */
 static const char *cause(const char *step, int e) {
   int attach_tp = strncmp(step, "attach tracepoint", 17) == 0;

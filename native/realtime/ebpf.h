@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "../common/errno_name.h"
 
 #define PW_MAX_LINKS 8
 #define PW_MAX_MISSING 4
@@ -67,7 +68,5 @@ uint64_t pw_ebpf_lost(struct pw_ebpf *e);
 /* Whether the kernel BTF is readable, and whether syscalls/sys_exit_bind exists under tracefs. */
 int pw_probe_btf(void);
 int pw_probe_tracefs(void);
-
-const char *pw_errno_name(int e);
 
 #endif

@@ -38,6 +38,7 @@
 #include <unistd.h>
 #include <limits.h>
 #include "netlink_common.h"
+#include "../common/napi_error.h"
 
 #define BUF_KEEP (1024 * 1024) /* a delivery buffer grown past this is freed after the delivery */
 
@@ -56,32 +57,18 @@ typedef struct handle {
   napi_async_cleanup_hook_handle hook;
 } handle_t;
 
-static const char *errno_name(int e) {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
-  const char *n = strerrorname_np(e);
-  if (n != NULL) return n;
-#endif
-  return e == EPERM ? "EPERM" : e == EACCES ? "EACCES" : e == ENOENT ? "ENOENT" : e == ENOMEM ? "ENOMEM" : "EUNKNOWN";
-}
-
 /* Error "<label>: <step>: <strerror> (<hint>)" with code and syscall; NULL when even that failed. */
 static napi_value make_error(napi_env env, int e, const char *label, const char *step, const char *hint) {
   char msg[512];
   if (hint != NULL && hint[0] != '\0') snprintf(msg, sizeof msg, "%s: %s: %s (%s)", label, step, strerror(e), hint);
   else snprintf(msg, sizeof msg, "%s: %s: %s", label, step, strerror(e));
-  napi_value code, text, sys, err;
-  if (napi_create_string_utf8(env, errno_name(e), NAPI_AUTO_LENGTH, &code) != napi_ok
-    || napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text) != napi_ok
-    || napi_create_string_utf8(env, step, NAPI_AUTO_LENGTH, &sys) != napi_ok
-    || napi_create_error(env, code, text, &err) != napi_ok
-    || napi_set_named_property(env, err, "syscall", sys) != napi_ok) return NULL;
-  return err;
+  return pw_errno_error(env, e, step, msg);
 }
 
 static napi_value throw_errno(napi_env env, int e, const char *label, const char *step, const char *hint) {
   napi_value err = make_error(env, e, label, step, hint);
   if (err != NULL) napi_throw(env, err);
-  else napi_throw_error(env, errno_name(e), strerror(e));
+  else napi_throw_error(env, pw_errno_name(e), strerror(e));
   return NULL;
 }
 

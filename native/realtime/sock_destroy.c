@@ -35,61 +35,15 @@
 #include <linux/sock_diag.h>
 #include <linux/inet_diag.h>
 #include "netlink_common.h"
+#include "../common/netns.h"
 
 #define RCVBUF_BYTES (4 * 1024 * 1024)
 #define GROUP_BIT(g) (1u << ((g) - 1))
 
-static int open_self_netns(void) {
-  int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (fd >= 0 || errno != ENOENT) return fd;
-  char path[64]; /* kernels before 3.17 have no /proc/thread-self */
-  snprintf(path, sizeof path, "/proc/self/task/%ld/ns/net", (long)syscall(SYS_gettid));
-  return open(path, O_RDONLY | O_CLOEXEC);
-}
-
-static uint32_t ns_inode(int nsfd) {
-  struct stat st;
-  return fstat(nsfd, &st) == 0 ? (uint32_t)st.st_ino : 0;
-}
-
-/* The diag socket, inside nspath when given; -errno with *step set on failure. */
-static int diag_socket(const char *nspath, uint32_t *netns, const char **step) {
-  int self = open_self_netns();
-  if (self < 0) { *step = "open(own netns)"; return -errno; }
-  if (nspath == NULL) {
-    *netns = ns_inode(self);
-    close(self);
-    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-    *step = "socket(NETLINK_SOCK_DIAG)";
-    return fd >= 0 ? fd : -errno;
-  }
-  int target = open(nspath, O_RDONLY | O_CLOEXEC);
-  if (target < 0) { int e = errno; close(self); *step = "open(netnsPath)"; return -e; }
-  *netns = ns_inode(target);
-  if (setns(target, CLONE_NEWNET) != 0) {
-    int e = errno;
-    close(target);
-    close(self);
-    *step = "setns(netnsPath)";
-    return -e;
-  }
-  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-  int e = errno;
-  /* Staying in the other namespace would silently move every later socket of this thread there. */
-  if (setns(self, CLONE_NEWNET) != 0) {
-    fprintf(stderr, "netlink_events: cannot return to the own network namespace\n");
-    abort();
-  }
-  close(target);
-  close(self);
-  *step = "socket(NETLINK_SOCK_DIAG) in netnsPath";
-  return fd >= 0 ? fd : -e;
-}
-
 int sd_open(pw_source_t *s, const char *nspath, int tcp, const char **step, const char **hint) {
   *hint = "";
   uint32_t netns = 0;
-  int fd = diag_socket(nspath, &netns, step);
+  int fd = pw_diag_socket_in(nspath, SOCK_NONBLOCK, &netns, step);
   if (fd < 0) {
     if (fd == -EPERM && nspath != NULL) *hint = "entering a network namespace needs CAP_SYS_ADMIN";
     else if (fd == -ENOENT && nspath != NULL) *hint = "no such namespace file";

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "sock_diag.h"
+#include "../common/netns.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -101,40 +102,6 @@ static int dump_one(int fd, uint8_t family, uint8_t proto, uint32_t states, uint
   }
 }
 
-static int open_self_netns(void) {
-  int fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (fd >= 0 || errno != ENOENT) return fd;
-  char path[64]; /* kernels before 3.17 have no /proc/thread-self */
-  snprintf(path, sizeof path, "/proc/self/task/%ld/ns/net", (long)syscall(SYS_gettid));
-  return open(path, O_RDONLY | O_CLOEXEC);
-}
-
-/* Opens the diag socket inside nspath (or here); on failure sets *what and returns -errno. */
-static int open_diag_socket(const char *nspath, const char **what) {
-  if (nspath == NULL) {
-    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-    *what = "socket(NETLINK_SOCK_DIAG)";
-    return fd >= 0 ? fd : -errno;
-  }
-  int self = open_self_netns();
-  if (self < 0) { *what = "open(own netns)"; return -errno; }
-  int target = open(nspath, O_RDONLY | O_CLOEXEC);
-  if (target < 0) { int e = errno; close(self); *what = "open(netns)"; return -e; }
-  if (setns(target, CLONE_NEWNET) != 0) {
-    int e = errno;
-    close(target); close(self);
-    *what = "setns(netns)";
-    return -e;
-  }
-  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-  int e = errno;
-  /* Staying in the other namespace would silently move every later socket of this thread there. */
-  if (setns(self, CLONE_NEWNET) != 0) napi_fatal_error("sock_diag", NAPI_AUTO_LENGTH, "cannot return to the own network namespace", NAPI_AUTO_LENGTH);
-  close(target); close(self);
-  *what = "socket(NETLINK_SOCK_DIAG) in netns";
-  return fd >= 0 ? fd : -e;
-}
-
 /* Interface names of the socket's own namespace (SIOCGIFNAME resolves in the socket's netns). */
 static napi_status add_ifnames(napi_env env, int fd, const rows_t *rows, napi_value out) {
   for (size_t off = 0; off < rows->len; off += ROW_SIZE) {
@@ -183,7 +150,7 @@ napi_value sd_dump(napi_env env, napi_callback_info info) {
     }
   }
   const char *what = "";
-  int fd = open_diag_socket(nspath, &what);
+  int fd = pw_diag_socket_in(nspath, 0, NULL, &what);
   if (fd < 0) return sd_throw_errno(env, -fd, what);
   /* The dump runs on the JS thread: a kernel that never answers must not hang the agent. */
   struct timeval timeout = { .tv_sec = 5, .tv_usec = 0 };

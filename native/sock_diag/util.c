@@ -1,6 +1,7 @@
 /* Helpers the entry points of sock_diag.node share (declared in sock_diag.h). */
 #define _GNU_SOURCE
 #include "sock_diag.h"
+#include "../common/napi_error.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,38 +11,10 @@ void sd_put_u32le(uint8_t *p, uint32_t v) {
   p[0] = v & 0xff; p[1] = (v >> 8) & 0xff; p[2] = (v >> 16) & 0xff; p[3] = (v >> 24) & 0xff;
 }
 
-static const char *errno_name(int e) {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
-  const char *n = strerrorname_np(e);
-  if (n != NULL) return n;
-#endif
-  switch (e) {
-    case EPERM: return "EPERM";
-    case EACCES: return "EACCES";
-    case ENOENT: return "ENOENT";
-    case EINVAL: return "EINVAL";
-    case ENOMEM: return "ENOMEM";
-    case EMFILE: return "EMFILE";
-    case EPROTO: return "EPROTO";
-    case EMSGSIZE: return "EMSGSIZE";
-    default: return "EUNKNOWN";
-  }
-}
-
 napi_value sd_throw_errno(napi_env env, int e, const char *what) {
   char msg[256];
   snprintf(msg, sizeof msg, "%s: %s", what, strerror(e));
-  napi_value code, text, step, err;
-  if (napi_create_string_utf8(env, errno_name(e), NAPI_AUTO_LENGTH, &code) != napi_ok
-    || napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text) != napi_ok
-    || napi_create_string_utf8(env, what, NAPI_AUTO_LENGTH, &step) != napi_ok
-    || napi_create_error(env, code, text, &err) != napi_ok
-    || napi_set_named_property(env, err, "syscall", step) != napi_ok) {
-    napi_throw_error(env, errno_name(e), msg);
-    return NULL;
-  }
-  napi_throw(env, err);
-  return NULL;
+  return pw_throw_errno(env, e, what, msg);
 }
 
 napi_status sd_uint8_bytes(napi_env env, napi_value v, bool *is, const uint8_t **data, size_t *len) {

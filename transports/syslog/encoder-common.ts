@@ -38,7 +38,8 @@ export function text(doc: EcsDocument, path: string): string | undefined {
   return scalar(getField(doc, path));
 }
 
-function scalar(v: unknown): string | undefined {
+/** A value as text: strings as they are, numbers and booleans rendered, arrays of them comma-joined. */
+export function scalar(v: unknown): string | undefined {
   if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   if (Array.isArray(v)) {

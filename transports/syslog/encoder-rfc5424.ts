@@ -1,7 +1,8 @@
 import type { EcsDocument } from '../../agent/ecs/document.js';
+import { fieldReader } from '../../agent/ecs/document.js';
 import { F } from '../../agent/ecs/fields.js';
 import type { EncodeContext } from './encoder-common.js';
-import { capUtf8, headerField, pri, rfc3339, text } from './encoder-common.js';
+import { capUtf8, headerField, pri, rfc3339, scalar, text } from './encoder-common.js';
 
 /**
  * The structured-data parameters, in order: what a relay filters on without parsing the JSON.
@@ -34,7 +35,8 @@ export const SD_VALUE_MAX = 1024;
 
 /**
  * PARAM-VALUE escaping (RFC 5424 6.3.3): `"`, `\` and `]` get a backslash. Control characters
- * (newlines, tabs) become spaces so that LF framing and line-oriented relays stay safe.
+ * (C0 with newlines and tabs, DEL, C1) become spaces so that LF framing, line-oriented relays and
+ * terminals stay safe; the exact value is in MSG.
  */
 export function escapeSdValue(v: string): string {
   const capped = capUtf8(v, SD_VALUE_MAX);
@@ -43,14 +45,17 @@ export function escapeSdValue(v: string): string {
 }
 
 // eslint-disable-next-line no-control-regex -- finding control characters is the point
-const SD_SPECIAL = /[\u0000-\u001f\u007f"\\\]]/;
+const SD_SPECIAL = /[\u0000-\u001f\u007f-\u009f"\\\]]/;
 // eslint-disable-next-line no-control-regex -- replacing control characters is the point
-const SD_CONTROL = /[\u0000-\u001f\u007f]/g;
+const SD_CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/** SD_PARAMS with each path split once (this runs for every event). */
+const SD_READERS = SD_PARAMS.map(([name, path]) => [name, fieldReader(path)] as const);
 
 export function structuredData(ctx: EncodeContext, doc: EcsDocument): string {
   let sd = `[${ctx.sdId}`;
-  for (const [name, path] of SD_PARAMS) {
-    const v = text(doc, path);
+  for (const [name, read] of SD_READERS) {
+    const v = scalar(read(doc));
     if (v !== undefined) sd += ` ${name}="${escapeSdValue(v)}"`;
   }
   return `${sd}]`;

@@ -78,7 +78,7 @@ export class StreamSender implements Sender {
     }
     // With the window full, a new connection carries only the replay; this batch waits for it.
     const fresh = full ? [] : frames;
-    const res = await this.writeTo(conn, Buffer.concat([...replay.map((w) => w.bytes), ...fresh]), signal);
+    const res = await this.writeTo(conn, joined([...replay.map((w) => w.bytes), ...fresh]), signal);
     const verdict = res.kind === 'ok' && conn.verdict !== undefined ? await conn.verdict : undefined;
     conn.verdict = undefined;
     if (verdict !== undefined) { this.drop(conn); return verdict; }
@@ -209,6 +209,22 @@ export class StreamSender implements Sender {
     t.cancel();
     conn.socket.destroy();
   }
+}
+
+/**
+ * The frames as one buffer: when they are consecutive views into one buffer (a batch encoded by
+ * encodeStreamBatch), that span itself, without copying; otherwise a copy.
+ */
+export function joined(frames: readonly Buffer[]): Buffer {
+  const first = frames[0];
+  if (first === undefined) return Buffer.alloc(0);
+  let end = first.byteOffset + first.length;
+  for (let i = 1; i < frames.length; i++) {
+    const f = frames[i] as Buffer;
+    if (f.buffer !== first.buffer || f.byteOffset !== end) return Buffer.concat(frames);
+    end += f.length;
+  }
+  return Buffer.from(first.buffer, first.byteOffset, end - first.byteOffset);
 }
 
 /** How long to wait for the server's TLS 1.3 session ticket before trusting the connection anyway. */

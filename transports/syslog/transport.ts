@@ -3,7 +3,7 @@ import type { OutboundEvent, SendResult, Transport, TransportContext } from '../
 import type { SyslogConfig } from './config.js';
 import { effective } from './effective.js';
 import type { EncodeContext } from './encoder-common.js';
-import { encodeFrame } from './encoder.js';
+import { encodeFrame, encodeStreamBatch } from './encoder.js';
 import type { Framing } from './encoder.js';
 import type { Sender, SenderStats } from './sender.js';
 import { StreamSender } from './sender-stream.js';
@@ -16,6 +16,9 @@ export interface SyslogStats extends SenderStats {
   /** Messages cut to `max_message_bytes` (on a UTF-8 boundary). */
   truncated: number;
 }
+
+/** Events encoded and handed to a TCP/TLS connection at a time within one batch. */
+const STREAM_SLICE = 100;
 
 /** How often at most the aggregated "truncated N messages" warning is logged. */
 const WARN_INTERVAL_MS = 30_000;
@@ -55,14 +58,36 @@ export class SyslogTransport implements Transport {
   }
 
   async send(batch: readonly OutboundEvent[], signal: AbortSignal): Promise<SendResult> {
-    const frames: Buffer[] = [];
+    let res: SendResult;
     let cut = 0;
-    for (const ev of batch) {
-      const f = encodeFrame(this.cfg.format, this.framing, this.enc, ev, this.maxBytes);
-      frames.push(f.bytes);
-      if (f.truncated) cut++;
+    if (this.framing === 'datagram') {
+      const frames: Buffer[] = [];
+      for (const ev of batch) {
+        const f = encodeFrame(this.cfg.format, this.framing, this.enc, ev, this.maxBytes);
+        frames.push(f.bytes);
+        if (f.truncated) cut++;
+      }
+      res = await this.sender.write(frames, signal);
+    } else {
+      // In slices: a slice is on its way to the server while the next one is encoded, so the
+      // server is not left idle while a large batch is encoded (the sender keeps them in order).
+      // A failed slice fails the batch and no later slice is written; slices already written may
+      // then arrive twice (delivery is at least once).
+      res = { kind: 'ok' };
+      let inFlight: Promise<SendResult> | undefined;
+      for (let i = 0; i < batch.length; i += STREAM_SLICE) {
+        const enc = encodeStreamBatch(this.cfg.format, this.framing, this.enc, batch.slice(i, i + STREAM_SLICE), this.maxBytes);
+        cut += enc.truncated;
+        if (inFlight !== undefined) {
+          res = await inFlight;
+          if (res.kind !== 'ok') { inFlight = undefined; break; }
+        }
+        inFlight = this.sender.write(enc.frames, signal);
+        // Let the sender hand this slice to the socket before the next one is encoded.
+        if (i + STREAM_SLICE < batch.length) await new Promise<void>((r) => { setImmediate(r); });
+      }
+      if (inFlight !== undefined) res = await inFlight;
     }
-    const res = await this.sender.write(frames, signal);
     // Truncation is counted once per delivered message, not per attempt.
     if (res.kind === 'ok') {
       this.sent += batch.length;

@@ -20,7 +20,7 @@ Options:
   --json          one ECS listening_existing document per line (as the agent ships them)
   --port N        only listeners on local port N
   --pid N         only listeners held by process N
-  --config FILE   use state_dir from this config (for the agent id in --json)
+  --config FILE   use state_dir from this config (the agent id in --json, read, never written)
   -h, --help      this help
 
 Run as root (or with CAP_SYS_PTRACE + CAP_DAC_READ_SEARCH) to see other users' owners.`;
@@ -75,7 +75,7 @@ export const listenersCommand: Command = {
     const pid = intOption('listeners', 'pid', values.pid);
     const loaded = loadConfig(values.config, io.env);
     // The table says which real-time path `run` gets here: opened (and closed) as `run` would.
-    const ctx = await createAgentContext(loaded, silentLogger, io.env, { stateOptional: true, realtime: values.json !== true });
+    const ctx = await createAgentContext(loaded, silentLogger, io.env, { stateReadOnly: true, realtime: values.json !== true });
     const docs: EcsDocument[] = [];
     const watcher = new Watcher({
       source: ctx.source,

@@ -33,13 +33,14 @@ export function evictSegment(buf: Buffer, seg: SegmentInfo, next: SegmentInfo, l
   }
   for (const lane of lanes) {
     if (lane.readPos.seq > seg.lastSeq) continue;
+    const from = lane.readPos.seq;
     lane.readPos = { seq: Math.max(seg.lastSeq + 1, lane.readPos.seq), segment: next.id, offset: 0 };
     lane.generation++;
-    if (!lane.inFlight) {
-      lane.ackPos = lane.readPos;
-      // Persist now, so a restart does not report these drops a second time as lost.
-      lane.cursor.save(lane.ackPos).catch(() => undefined);
-    }
+    // Persist now, so a restart does not report these drops a second time as lost: the cursor
+    // itself when nothing is in flight, else (it stays before the batch) the range counted.
+    if (lane.inFlight) lane.cursor.markCounted(from, lane.readPos.seq);
+    else lane.ackPos = lane.readPos;
+    lane.cursor.save(lane.ackPos).catch(() => undefined);
   }
   return rescue;
 }

@@ -28,7 +28,35 @@ export class LaneReader {
     private readonly segments: () => readonly SegmentInfo[],
     private readonly lane: Lane,
     private readonly logger: Logger,
+    /** Frames held in memory past the files (the spool is degraded), from a seq on; none otherwise. */
+    private readonly memory: (from: number, name: string, max: number, maxBytes: number) => Frame[] = () => [],
   ) {}
+
+  /**
+   * Caught up with the files: the frames held in memory after them. Synchronous with the check
+   * that found the end of the files, so no frame can move from memory to a file in between.
+   */
+  private fromMemory(pos: CursorPos, seg: SegmentInfo | undefined, frames: Frame[], starts: CursorPos[], maxEvents: number, maxBytes: number): CursorPos {
+    if (frames.length >= maxEvents) return pos;
+    // Not degraded (the usual case): nothing held, nothing more to count.
+    const held = this.memory(pos.seq, this.lane.name, maxEvents - frames.length, maxBytes);
+    if (held.length === 0) return pos;
+    let bytes = frames.reduce((n, f) => n + f.bytes, 0);
+    const more: Frame[] = [];
+    for (const f of held) {
+      if ((frames.length > 0 || more.length > 0) && bytes + f.bytes > maxBytes) break;
+      more.push(f);
+      bytes += f.bytes;
+    }
+    // The frames go to the end of the last file when written: where this output resumes after them.
+    const at = seg === undefined ? { segment: pos.seq, offset: 0 } : { segment: seg.id, offset: seg.bytes };
+    for (const f of more) {
+      frames.push(f);
+      starts.push({ seq: f.seq, ...at });
+    }
+    const last = more.at(-1);
+    return last === undefined ? pos : { seq: last.seq + 1, ...at };
+  }
 
   private locate(pos: CursorPos): SegmentInfo | undefined {
     const segs = this.segments();
@@ -54,13 +82,17 @@ export class LaneReader {
     let bytes = 0;
     for (;;) {
       const seg = this.locate(pos);
-      if (seg === undefined) break;
+      if (seg === undefined) {
+        pos = this.fromMemory(pos, undefined, frames, starts, maxEvents, maxBytes);
+        break;
+      }
       if (seg.id !== pos.segment) pos = { seq: pos.seq, segment: seg.id, offset: 0 };
       const segs = this.segments();
       const limit = seg.bytes;
       if (pos.offset >= limit) {
         const next = segs[segs.indexOf(seg) + 1];
         if (next === undefined) {
+          pos = this.fromMemory(pos, seg, frames, starts, maxEvents, maxBytes);
           // Caught up: let go of the file, so a segment deleted meanwhile frees its space.
           await this.close();
           break;

@@ -2,7 +2,6 @@ import { open, readFile, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { z } from 'zod';
-import type { Logger } from '../../log/logger.js';
 import { PortwardenError, errorMessage } from '../../util/errors.js';
 import { createExclusive, REOPEN_RW } from '../../util/safe-fs.js';
 import { encodeFrame, FrameFlag, HEADER_BYTES, MAX_PAYLOAD_BYTES, segmentName } from './frame.js';
@@ -11,14 +10,15 @@ import { scanSpool } from './recovery.js';
 import { evictSegment } from './evict.js';
 import type { ScanReport, SegmentInfo } from './recovery.js';
 import { syncDir } from '../cursor-store.js';
-import type { FaultHook } from '../fault.js';
 import type { Lane } from '../lane.js';
 import type { spoolSchema } from '../config.js';
 import { SpoolHead } from './head.js';
 import { WriteGroups } from './write-groups.js';
+import { MemoryFrames } from './memory.js';
+import type { SpoolHooks } from './memory.js';
+export type { DurabilityChange } from './memory.js';
 
 export type SpoolConfig = z.output<typeof spoolSchema>;
-interface Pending { buf: Buffer; seq: number }
 const CHUNK_BYTES = 4 * 1024 * 1024;
 
 /**
@@ -32,9 +32,11 @@ export class Spool {
   private durableNext = 1;
   private readonly head: SpoolHead;
   private fh: FileHandle | undefined;
-  private pending: Pending[] = [];
+  private readonly pending = new MemoryFrames();
   private readonly groups = new WriteGroups();
-  private pendingBytes = 0;
+  /** Set while writes fail: events go to the outputs from memory (bounded by memory_max_bytes). */
+  private degradedSince: number | undefined;
+  private episode = { viaMemory: 0, dropped: 0 };
   private diskBytes = 0;
   private writing = false;
   private dirty = false;
@@ -53,13 +55,15 @@ export class Spool {
   constructor(
     readonly dir: string,
     private readonly cfg: SpoolConfig,
-    private readonly hooks: { now: () => number; logger: Logger; fault: FaultHook | undefined; onWritten: () => void },
+    private readonly hooks: SpoolHooks,
   ) {
     this.rollBytes = Math.max(64 * 1024, Math.min(cfg.segment_bytes, Math.floor(cfg.max_bytes / 8)));
     this.head = new SpoolHead(dir);
   }
 
-  get usedBytes(): number { return this.diskBytes + this.pendingBytes; }
+  get usedBytes(): number { return this.diskBytes + this.pending.bytes; }
+  /** Whether writes are failing and events wait for the outputs in memory instead. */
+  get degraded(): boolean { return this.degradedSince !== undefined; }
   get maxBytes(): number { return this.cfg.max_bytes; }
   /** Largest event JSON append() takes: half the cap (so eviction can always make room), framed. */
   get maxEventBytes(): number { return Math.min(Math.floor(this.cfg.max_bytes / 2), MAX_PAYLOAD_BYTES) - HEADER_BYTES; }
@@ -98,12 +102,14 @@ export class Spool {
    * Appends one event; resolves once written (and fsynced for `always`). At the cap: waits
    * (block), or counts a drop for every output and resolves at once (drop_newest), or evicts the
    * oldest segment (drop_oldest). `keep` events (alerts, agent reports) are never dropped: they wait.
-   * Throws synchronously for an event that can never fit or a closed spool.
+   * Throws synchronously for an event that can never fit or a closed spool. `always`: held in memory
+   * whatever memory_max_bytes says (the spool's own degraded/resumed reports).
    */
-  append(json: string, keep: boolean): Promise<void> {
+  append(json: string, keep: boolean, always = false): Promise<void> {
     const size = HEADER_BYTES + Buffer.byteLength(json);
     if (size - HEADER_BYTES > this.maxEventBytes) throw new PortwardenError('EVENT_TOO_LARGE', `event of ${size} bytes is larger than half the spool cap`);
     if (this.closed) throw new PortwardenError('PIPELINE_STOPPED', 'the pipeline is shutting down');
+    if (this.degradedSince !== undefined) return this.appendInMemory(json, keep, size, always);
     if (this.usedBytes + size > this.cfg.max_bytes) return this.appendWhenFull(json, keep, size);
     return this.enqueue(encodeFrame(this.nextSeq++, this.hooks.now(), keep ? FrameFlag.alert : 0, json), undefined, true);
   }
@@ -112,7 +118,7 @@ export class Spool {
   readonly refused: Record<string, number> = {};
 
   /** Counts an event that will not be stored as received and dropped for every output. */
-  refuse(reason: 'queue_full' | 'too_large'): void {
+  refuse(reason: 'queue_full' | 'too_large' | 'spool_unwritable'): void {
     this.refused[reason] = (this.refused[reason] ?? 0) + 1;
     for (const lane of this.lanes) {
       lane.received++;
@@ -123,6 +129,7 @@ export class Spool {
   private async appendWhenFull(json: string, keep: boolean, size: number): Promise<void> {
     while (this.usedBytes + size > this.cfg.max_bytes) {
       if (this.closed) throw new PortwardenError('PIPELINE_STOPPED', 'the pipeline is shutting down');
+      if (this.degradedSince !== undefined) return this.appendInMemory(json, keep, size);
       if (!keep && this.cfg.when_full === 'drop_newest') {
         this.refuse('queue_full');
         return;
@@ -134,7 +141,25 @@ export class Spool {
     await this.enqueue(encodeFrame(this.nextSeq++, this.hooks.now(), keep ? FrameFlag.alert : 0, json), undefined, true);
   }
 
-  private enqueue(buf: Buffer, targets: readonly string[] | undefined, isNew: boolean): Promise<void> {
+  /**
+   * Degraded (writes fail): the event is held in memory, where the outputs read it, and accept()
+   * resolves at once; beyond memory_max_bytes (a quarter more for alerts and agent reports) it is
+   * refused and counted as dropped (`spool_unwritable`) for every output.
+   */
+  private appendInMemory(json: string, keep: boolean, size: number, always = false): Promise<void> {
+    this.pending.trimDelivered(this.lanes);
+    if (!always && this.pending.bytes + size > (keep ? 1.25 : 1) * this.cfg.memory_max_bytes) {
+      this.refuse('spool_unwritable');
+      this.episode.dropped++;
+      return Promise.resolve();
+    }
+    this.episode.viaMemory++;
+    void this.enqueue(encodeFrame(this.nextSeq++, this.hooks.now(), keep ? FrameFlag.alert : 0, json), undefined, true, false);
+    this.hooks.onWritten();
+    return Promise.resolve();
+  }
+
+  private enqueue(buf: Buffer, targets: readonly string[] | undefined, isNew: boolean, join = true): Promise<void> {
     const seq = buf.readUInt32LE(8) + buf.readUInt32LE(12) * 0x1_0000_0000;
     for (const lane of this.lanes) {
       if (targets !== undefined && !targets.includes(lane.name)) continue;
@@ -142,26 +167,30 @@ export class Spool {
       lane.queuedEvents++;
       lane.queuedBytes += buf.length;
     }
-    this.pendingBytes += buf.length;
     this.pending.push({ buf, seq });
-    const written = this.groups.join(seq);
+    const written = join ? this.groups.join(seq) : Promise.resolve();
     if (!this.writing) { this.writing = true; void this.writeLoop(); }
     return written;
   }
 
   private async writeLoop(): Promise<void> {
-    while (this.pending.length > 0) {
+    for (;;) {
+      // Degraded: what every output already has from memory is never written.
+      if (this.degradedSince !== undefined) this.pending.trimDelivered(this.lanes);
+      if (this.pending.length === 0) break;
       try {
         await this.exclusive(() => this.writeChunk());
         this.writeFailing = false;
       } catch (err) {
-        // Disk full or an I/O error: keep the events pending (accept() waits) and try again; collect()
-        // may now delete the open segment once it is delivered, so the agent frees space by itself.
+        // Disk full or an I/O error: hold the events in memory for the outputs (degraded) and try
+        // again; collect() may now delete the open segment once it is delivered, so the agent frees
+        // space by itself.
         this.writeFailing = true;
         this.failures.write++;
+        if (this.degradedSince === undefined) this.degrade(err);
         await this.collect().catch(() => undefined);
         if (this.hooks.now() - this.lastWriteError > 30_000) {
-          this.hooks.logger.error(`spool write failed (${this.failures.write} time(s) so far); retrying every second, events wait in memory`, { error: errorMessage(err) });
+          this.hooks.logger.error(`spool write failed (${this.failures.write} time(s) so far); retrying every second, events go to the outputs from memory`, { error: errorMessage(err) });
           this.lastWriteError = this.hooks.now();
         }
         if (this.closed) break;
@@ -173,10 +202,31 @@ export class Spool {
       }
     }
     this.writing = false;
+    if (this.degradedSince !== undefined && !this.writeFailing && this.pending.length === 0) this.resume();
+  }
+
+  /** Writes fail: accepts waiting for their write resolve now (their events are held in memory). */
+  private degrade(err: unknown): void {
+    this.degradedSince = this.hooks.now();
+    this.episode = { viaMemory: this.pending.length, dropped: 0 };
+    this.groups.seal();
+    this.groups.written(Number.MAX_SAFE_INTEGER);
+    const reason = (err as NodeJS.ErrnoException).code ?? 'error';
+    this.hooks.logger.error('spool degraded: writes fail, events go to the outputs from memory until the disk takes them again', { reason, error: errorMessage(err) });
+    this.hooks.onDurability?.({ state: 'degraded', reason, error: errorMessage(err) });
+    this.hooks.onWritten();
+  }
+
+  /** Every event held in memory is written: the spool is durable again. */
+  private resume(): void {
+    const degradedMs = this.hooks.now() - (this.degradedSince ?? this.hooks.now());
+    this.degradedSince = undefined;
+    this.hooks.logger.info('spool durable again: writes succeed', { degraded_ms: degradedMs, ...this.episode });
+    this.hooks.onDurability?.({ state: 'durable', degradedMs, ...this.episode });
   }
 
   private async writeChunk(): Promise<void> {
-    const first = this.pending[0];
+    const first = this.pending.items[0];
     if (first === undefined) return;
     this.groups.seal();
     let seg = this.segments.at(-1);
@@ -185,8 +235,8 @@ export class Spool {
     const room = Math.min(CHUNK_BYTES, this.rollBytes - seg.bytes);
     let n = 0;
     let bytes = 0;
-    while (n < this.pending.length && (n === 0 || bytes < room)) bytes += this.pending[n++]?.buf.length ?? 0;
-    let items = this.pending.slice(0, n);
+    while (n < this.pending.length && (n === 0 || bytes < room)) bytes += this.pending.items[n++]?.buf.length ?? 0;
+    let items = this.pending.items.slice(0, n);
     const fh = this.fh;
     if (fh === undefined) return;
     let done = 0;
@@ -214,8 +264,8 @@ export class Spool {
       bytes = whole;
       items = items.slice(0, k);
     }
-    this.pending.splice(0, n);
-    this.pendingBytes -= bytes;
+    // By seq: frames delivered from memory may have been trimmed during the write.
+    this.pending.dropThrough(items[n - 1]?.seq ?? 0);
     this.diskBytes += bytes;
     if (seg.count === 0) seg.firstSeq = first.seq;
     seg.count += n;
@@ -278,11 +328,7 @@ export class Spool {
       // After close the next run owns the files; it collects once its cursors move.
       if (this.closed) return;
       const delivered = (seg: SegmentInfo): boolean => this.lanes.every((l) => (l.cursor.durable?.seq ?? 0) > seg.lastSeq);
-      while (this.segments.length > 1) {
-        const seg = this.segments[0];
-        if (seg === undefined || !delivered(seg)) break;
-        await this.unlink(seg);
-      }
+      for (let seg = this.segments[0]; this.segments.length > 1 && seg !== undefined && delivered(seg); seg = this.segments[0]) await this.unlink(seg);
       const last = this.segments[0];
       if (this.segments.length === 1 && last !== undefined && (includeOpen || this.writeFailing) && delivered(last)) {
         await this.fh?.close();
@@ -337,7 +383,17 @@ export class Spool {
       await this.fh?.close();
       this.fh = undefined;
     }).catch(() => undefined);
-    this.pending.splice(0);
+    // Events still held in memory stay readable for the outputs' last drain (abandonMemory()).
     this.groups.failAll();
+  }
+
+  /** While degraded: the frames in memory from `from` on for output `name` (see MemoryFrames.read). */
+  memoryFrames(from: number, name: string, max: number, maxBytes: number): ReturnType<MemoryFrames['read']> {
+    return this.degradedSince === undefined ? [] : this.pending.read(from, name, max, maxBytes);
+  }
+
+  /** After close and the outputs' last drain: what is still only in memory is lost, counted per output. */
+  abandonMemory(): Record<string, number> {
+    return this.pending.abandon(this.lanes);
   }
 }

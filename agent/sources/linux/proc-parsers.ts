@@ -101,6 +101,26 @@ export function parseCgroupContainerId(text: string): string | undefined {
   return undefined;
 }
 
+/** The real and effective uid from a `/proc/<pid>/status` text (its `Uid:` line: real, effective, saved, fs). */
+export function parseStatusUids(text: string): { real: number; effective: number } | undefined {
+  const m = /^Uid:\s+(\d+)\s+(\d+)/m.exec(text);
+  return m === null ? undefined : { real: Number(m[1]), effective: Number(m[2]) };
+}
+
+/** Login shells that refuse a session: the account is for a service, not a person. */
+const NO_LOGIN_SHELLS = /(?:^|\/)(?:nologin|false)$/;
+
+/** `/etc/passwd` -> the uids whose login shell refuses logins (nologin, false). */
+export function parseNoLoginUids(text: string): Set<number> {
+  const out = new Set<number>();
+  for (const line of text.split('\n')) {
+    const f = line.split(':');
+    const uid = Number(f[2]);
+    if (f[2] !== undefined && f[2] !== '' && Number.isInteger(uid) && NO_LOGIN_SHELLS.test((f[6] ?? '').trim())) out.add(uid);
+  }
+  return out;
+}
+
 /** `/etc/passwd` -> uid -> name. */
 export function parsePasswd(text: string): Map<number, string> {
   const out = new Map<number, string>();

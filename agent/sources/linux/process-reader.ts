@@ -1,21 +1,21 @@
 import { closeSync, openSync, readFileSync, readSync, readlinkSync, readdirSync, statSync } from 'node:fs';
 import type { ProcessRecord } from '../types.js';
 import {
-  classifyFdLink, joinCommandLine, parseCgroupContainerId, parseCmdline, parseExeLink, parseNsLink, parsePasswd, parseSocketLink,
-  parseStat, parseTaskCounters, tcpInodes,
+  classifyFdLink, joinCommandLine, parseCgroupContainerId, parseCmdline, parseExeLink, parseNoLoginUids, parseNsLink, parsePasswd, parseSocketLink,
+  parseStat, parseStatusUids, parseTaskCounters, tcpInodes,
 } from './proc-parsers.js';
 import type { SockDiag } from './sock-diag.js';
 
-/** Classifies fd 0; a socket of a program ctx.stdinChecked accepts is looked up in its namespace's TCP table. */
-function stdinOf(base: string, comm: string, ctx: ProcessReadContext): ProcessRecord['stdin'] {
-  const link = tryReadlink(`${base}/fd/0`);
+/** Classifies fd 0 or 1; a socket of a program ctx.stdinChecked accepts is looked up in its namespace's TCP table. */
+function fdKindOf(base: string, fd: 0 | 1, comm: string, ctx: ProcessReadContext): ProcessRecord['stdin'] {
+  const link = tryReadlink(`${base}/fd/${fd}`);
   if (link === undefined) return undefined;
   const kind = classifyFdLink(link);
   if (kind !== 'socket' || ctx.stdinChecked?.(comm) !== true) return kind;
   // The socket's own protocol, in O(1): every child that node or python starts with piped stdio
   // has a UNIX socket there, and the TCP tables below list every connection of the namespace
   // (4 MB and 100-250 ms on a host with 20,000 of them).
-  const proto = ctx.socketProtocol?.(`${base}/fd/0`);
+  const proto = ctx.socketProtocol?.(`${base}/fd/${fd}`);
   if (proto !== undefined) return /^(?:MP)?TCP/.test(proto) ? 'tcp' : 'socket';
   const inode = parseSocketLink(link) ?? 0;
   for (const f of ['tcp', 'tcp6']) {
@@ -115,26 +115,39 @@ export function listPids(procRoot: string): number[] {
 /** uid -> user name from /etc/passwd, re-read when the file changes. */
 export class UserNames {
   private names = new Map<number, string>();
+  private noLoginUids = new Set<number>();
   private mtimeMs = -1;
   private checkedAt = -Infinity;
 
   constructor(private readonly passwdPath = '/etc/passwd', private readonly now: () => number = Date.now) {}
 
   lookup(uid: number): string | undefined {
+    this.refresh();
+    return this.names.get(uid);
+  }
+
+  /** Whether the account's login shell refuses logins (nologin, false): a service account. */
+  noLogin(uid: number): boolean {
+    this.refresh();
+    return this.noLoginUids.has(uid);
+  }
+
+  private refresh(): void {
     // At most one stat of /etc/passwd per 10 s, however many processes are read.
     if (this.now() - this.checkedAt > 10_000) {
       this.checkedAt = this.now();
       try {
         const m = statSync(this.passwdPath).mtimeMs;
         if (m !== this.mtimeMs) {
-          this.names = parsePasswd(readFileSync(this.passwdPath, 'utf8'));
+          const text = readFileSync(this.passwdPath, 'utf8');
+          this.names = parsePasswd(text);
+          this.noLoginUids = parseNoLoginUids(text);
           this.mtimeMs = m;
         }
       } catch {
         // No passwd (scratch containers): ids only.
       }
     }
-    return this.names.get(uid);
   }
 }
 
@@ -177,6 +190,7 @@ function baseRecord(pid: number, statText: string, uid: number, nsLink: string |
   };
   const name = ctx.users.lookup(uid);
   if (name !== undefined) rec.userName = name;
+  if (ctx.users.noLogin(uid)) rec.userNoLogin = true;
   const netns = nsLink === undefined ? undefined : parseNsLink(nsLink);
   if (netns !== undefined) rec.netns = netns;
   return rec;
@@ -290,10 +304,28 @@ function readDetails(base: string, comm: string, rec: ProcessRecord, ctx: Proces
     const baseName = path.slice(path.lastIndexOf('/') + 1);
     if (comm.length === 15 && baseName.startsWith(comm)) rec.name = baseName;
   }
-  const stdin = stdinOf(base, comm, ctx);
+  const stdin = fdKindOf(base, 0, comm, ctx);
   if (stdin !== undefined) rec.stdin = stdin;
+  // stdout only for the checked programs: a shell writing to a TCP peer while reading a fifo.
+  if (ctx.stdinChecked?.(comm) === true) {
+    const stdout = fdKindOf(base, 1, comm, ctx);
+    if (stdout !== undefined) rec.stdout = stdout;
+  }
   const cwd = tryReadlink(`${base}/cwd`);
   if (cwd !== undefined) rec.workingDirectory = cwd;
+  const status = tryRead(`${base}/status`, 4096, false);
+  const uids = status === undefined ? undefined : parseStatusUids(status.toString('latin1'));
+  if (uids !== undefined) {
+    // /proc/<pid> is owned by root for a process that is not dumpable (a setuid one): status tells.
+    rec.uid = uids.effective;
+    const name = ctx.users.lookup(uids.effective);
+    if (name !== undefined) rec.userName = name;
+    if (ctx.users.noLogin(uids.effective)) rec.userNoLogin = true;
+    else delete rec.userNoLogin;
+    rec.realUid = uids.real;
+    const realName = ctx.users.lookup(uids.real);
+    if (realName !== undefined) rec.realUserName = realName;
+  }
 }
 
 /** Task counters from <procRoot>/loadavg (see parseTaskCounters); undefined when unreadable. */

@@ -151,6 +151,20 @@ export class LinuxSource implements Source {
     }
   }
 
+  /** The process and its ancestors, child first; deferred ones are read now (their parent fixed as listed). */
+  ancestry(pid: number): ProcessRecord[] {
+    this.details.completeChain(pid);
+    const out: ProcessRecord[] = [];
+    for (let cur = pid; cur > 0 && out.length < 64;) {
+      const rec = this.processes.get(cur);
+      if (rec === undefined) break;
+      out.push(rec);
+      if (rec.ppid === cur) break;
+      cur = rec.ppid;
+    }
+    return out;
+  }
+
   /** Processes whose details are still to be read (start-up or a fork storm); 0 in steady state. */
   get pendingDetails(): number {
     return this.details.pendingCount;

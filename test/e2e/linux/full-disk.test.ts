@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { closeSync, statSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, readdirSync, statSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getField } from '../../../agent/ecs/document.js';
@@ -103,4 +103,82 @@ test('run: a full disk under state_dir with the output up: delivery goes on, spa
   again.proc.kill('SIGTERM');
   assert.equal(await again.exit, 0, `${again.stderr()}\n${readFileSync(log, 'utf8').slice(-2500)}`);
   t.diagnostic(`20 listeners delivered ${recoverMs} ms after the disk filled; started on a full disk in ${startMs} ms`);
+});
+
+test('run: a disk full before the agent starts, nothing it could free: events go out from memory, in-band degraded/resumed, exit 0', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-full-'));
+  const state = join(dir, 'state');
+  mkdirSync(state);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m,mode=0700', 'tmpfs', state]);
+  t.after(() => {
+    try { execFileSync('umount', ['-l', state]); } catch { /* not mounted */ }
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const events = join(dir, 'events.ndjson');
+  const log = join(dir, 'agent.log');
+  const config = join(dir, 'portwarden.yaml');
+  writeFileSync(config, `state_dir: ${state}\ninterval: 250ms\nlog: { level: info, file: ${log} }\ndetect: { enabled: false }\n`
+    + `outputs:\n  - type: file\n    path: ${events}\n    batch: { max_wait: 100ms }\n`);
+  // Full to the last byte before the agent ever ran: no spool, no segment to delete.
+  const filler = join(state, 'filler');
+  fill(filler);
+  const fd = openSync(`${filler}.tail`, 'a');
+  try { for (;;) writeSync(fd, Buffer.alloc(1, 1)); } catch { /* full */ } finally { closeSync(fd); }
+  const agent = run(config);
+  t.after(() => { agent.proc.kill('SIGKILL'); });
+  const action = (a: string): EcsDocument[] => readNdjson(events).filter((d) => d.event.action === a);
+  await waitFor('started', () => action('started').length === 1, 60_000);
+  await waitFor('spool_degraded', () => action('spool_degraded').length === 1, 30_000);
+  assert.equal(getField(action('spool_degraded')[0] ?? {}, 'portwarden.spool.reason'), 'ENOSPC');
+  const { py, ports } = await listeners(20);
+  t.after(() => { py.kill('SIGKILL'); });
+  const delivered = (): number => new Set(action('listening_started').map((d) => getField(d, 'destination.port')).filter((p) => ports.includes(p as number))).size;
+  await waitFor('20 new listeners delivered while the disk stays full', () => delivered() === 20, 60_000);
+  assert.equal(readdirSync(join(state, 'spool')).filter((n) => n.endsWith('.seg')).reduce((n, f) => n + statSync(join(state, 'spool', f)).size, 0), 0,
+    'nothing was written: the events went out from memory');
+
+  // Space comes back: the spool takes over by itself (the next events are written) and says so.
+  rmSync(filler);
+  rmSync(`${filler}.tail`);
+  const more = await listeners(5);
+  t.after(() => { more.py.kill('SIGKILL'); });
+  await waitFor('spool_resumed', () => action('spool_resumed').length === 1, 60_000);
+  agent.proc.kill('SIGTERM');
+  assert.equal(await agent.exit, 0, `${agent.stderr()}\n${readFileSync(log, 'utf8').slice(-2500)}`);
+});
+
+test('run: EIO on every write under state_dir (ext4 shut down): events go out from memory, spool_degraded in-band, exit 0', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-eio-'));
+  const state = join(dir, 'state');
+  const img = join(dir, 'ext4.img');
+  mkdirSync(state);
+  execFileSync('truncate', ['-s', '32M', img]);
+  execFileSync('mkfs.ext4', ['-q', '-F', img]);
+  execFileSync('mount', ['-o', 'loop', img, state]);
+  t.after(() => {
+    try { execFileSync('umount', ['-l', state]); } catch { /* not mounted */ }
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const events = join(dir, 'events.ndjson');
+  const log = join(dir, 'agent.log');
+  const config = join(dir, 'portwarden.yaml');
+  writeFileSync(config, `state_dir: ${state}\ninterval: 250ms\nlog: { level: info, file: ${log} }\ndetect: { enabled: false }\n`
+    + `outputs:\n  - type: file\n    path: ${events}\n    batch: { max_wait: 100ms }\n`);
+  const agent = run(config);
+  t.after(() => { agent.proc.kill('SIGKILL'); });
+  const action = (a: string): EcsDocument[] => readNdjson(events).filter((d) => d.event.action === a);
+  await waitFor('started', () => action('started').length === 1, 60_000);
+  // EXT4_IOC_SHUTDOWN (NOLOGFLUSH): every write and open under the mount fails with EIO from now on.
+  execFileSync('python3', ['-c', `import fcntl,os,struct\nfd=os.open(${JSON.stringify(state)},os.O_RDONLY)\nfcntl.ioctl(fd,0x8004587D,struct.pack('I',2))`]);
+  const { py, ports } = await listeners(20);
+  t.after(() => { py.kill('SIGKILL'); });
+  const delivered = (): number => new Set(action('listening_started').map((d) => getField(d, 'destination.port')).filter((p) => ports.includes(p as number))).size;
+  await waitFor('20 new listeners delivered while every write fails', () => delivered() === 20, 60_000);
+  await waitFor('spool_degraded', () => action('spool_degraded').length === 1, 30_000);
+  assert.equal(getField(action('spool_degraded')[0] ?? {}, 'portwarden.spool.reason'), 'EIO');
+  const t0 = Date.now();
+  agent.proc.kill('SIGTERM');
+  assert.equal(await agent.exit, 0, `${agent.stderr()}\n${readFileSync(log, 'utf8').slice(-2500)}`);
+  t.diagnostic(`stopped in ${Date.now() - t0} ms with every write failing`);
+  assert.ok(action('stopped').length === 1, 'the stopped event went out from memory too');
 });

@@ -58,7 +58,11 @@ test('a shell reading from a TCP connection is told apart from one on a pipe or 
   const viaTcp6 = fd6 === undefined ? undefined : spawn('sh', ['-c', 'sleep 30'], { stdio: [fd6, 'ignore', 'ignore'] });
   const viaPipe = spawn('sh', ['-c', 'sleep 30'], { stdio: ['pipe', 'ignore', 'ignore'] }); // libuv: a unix socketpair
   const viaNull = spawn('sh', ['-c', 'sleep 30'], { stdio: ['ignore', 'ignore', 'ignore'] });
-  t.after(() => { for (const p of [viaTcp, viaTcp6, viaPipe, viaNull]) p?.kill('SIGKILL'); });
+  // Reading a pipe, writing to the connection (sh -i < fifo > /dev/tcp/...): stdout is the TCP socket.
+  const outTcp = spawn('sh', ['-c', 'sleep 30'], { stdio: ['pipe', fd, 'ignore'] });
+  // What is not a shell is not checked: its stdout is not read.
+  const sleeper = spawn('sleep', ['30'], { stdio: ['ignore', fd, 'ignore'] });
+  t.after(() => { for (const p of [viaTcp, viaTcp6, viaPipe, viaNull, outTcp, sleeper]) p?.kill('SIGKILL'); });
   for (const [how, c] of contexts) {
     // Read only once the child has exec'd sh (before that it is a copy of this node process).
     const kind = (pid: number | undefined) => {
@@ -69,6 +73,14 @@ test('a shell reading from a TCP connection is told apart from one on a pipe or 
     if (viaTcp6 !== undefined) assert.equal(await waitFor(`the tcp6 shell, by ${how}`, () => kind(viaTcp6.pid)), 'tcp');
     assert.equal(await waitFor(`the socketpair shell, by ${how}`, () => kind(viaPipe.pid)), 'socket');
     assert.equal(await waitFor(`the /dev/null shell, by ${how}`, () => kind(viaNull.pid)), 'null');
+    const out = (pid: number | undefined, name: string) => {
+      const rec = pid === undefined ? undefined : readProcess(pid, c);
+      return rec?.name === name ? rec : undefined;
+    };
+    const sh = await waitFor(`the shell writing to tcp, by ${how}`, () => out(outTcp.pid, 'sh'));
+    assert.deepEqual([sh.stdin, sh.stdout], ['socket', 'tcp']);
+    assert.equal((await waitFor(`the stdin shell's stdout, by ${how}`, () => out(viaTcp.pid, 'sh'))).stdout, 'null');
+    assert.equal((await waitFor(`sleep, by ${how}`, () => out(sleeper.pid, 'sleep'))).stdout, undefined);
   }
   if (diag !== undefined) {
     // What the addon answers, directly: the kernel's protocol names, nothing for a non-socket.

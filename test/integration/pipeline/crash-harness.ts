@@ -22,7 +22,22 @@ export interface HarnessArgs {
 }
 
 const args = JSON.parse(process.argv[2] ?? '{}') as HarnessArgs;
-const say = (line: string): void => { writeSync(1, `${line}\n`); };
+const pause = new Int32Array(new SharedArrayBuffer(4));
+/**
+ * Synchronous, so a line is out before a SIGKILL can follow; stdout is a non-blocking pipe, so a
+ * full pipe (a parent slow to read under load) answers EAGAIN: wait a millisecond and write the rest.
+ */
+const say = (line: string): void => {
+  const buf = Buffer.from(`${line}\n`);
+  for (let off = 0; off < buf.length;) {
+    try {
+      off += writeSync(1, buf, off);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      Atomics.wait(pause, 0, 0, 1);
+    }
+  }
+};
 let hits = 0;
 const fault = args.crashAt === undefined ? undefined : (point: FaultPoint): void => {
   if (point === args.crashAt && ++hits >= (args.crashAfter ?? 1)) {

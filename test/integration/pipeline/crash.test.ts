@@ -1,27 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FaultPoint } from '../../../agent/pipeline/fault.js';
 import { defer, tempState } from '../../unit/agent/pipeline/support.js';
-import { runHarness } from './harness-runner.js';
+import { delivered, rng, runHarness } from './harness-runner.js';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-async function delivered(path: string): Promise<number[]> {
-  const text = await readFile(path, 'utf8').catch(() => '');
-  return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { event: { dataset: string; sequence: number } })
-    .filter((d) => d.event.dataset !== 'portwarden.agent').map((d) => d.event.sequence);
-}
 
 test('SIGKILL at random points (mid-append, mid-cursor-write, mid-unlink) loses no acknowledged event', async (t) => {
   const dir = await tempState(t);

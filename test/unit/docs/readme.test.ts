@@ -5,11 +5,14 @@ import { join } from 'node:path';
 import { generatedSections, updateReadme } from '../../../agent/docs/generate.js';
 import { loadConfig } from '../../../agent/app/config.js';
 import { repoRoot } from '../../../testkit/paths.js';
+import type { ExampleSnapshot } from '../../../agent/docs/examples.js';
 
 const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
 
-test('README generated sections (CLI, config, ECS fields) match the code; run `npm run docs`', async () => {
-  assert.equal(updateReadme(readme, await generatedSections()), readme);
+const examples = JSON.parse(readFileSync(join(repoRoot, 'docs', 'examples', 'host-snapshot.json'), 'utf8')) as ExampleSnapshot;
+
+test('README generated sections (CLI, config, ECS fields, example events) match the code; run `npm run docs`', async () => {
+  assert.equal(updateReadme(readme, await generatedSections(examples)), readme);
 });
 
 test('README gives the two quick-start commands and CI runs its test command', () => {

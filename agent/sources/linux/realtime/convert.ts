@@ -136,10 +136,18 @@ export class RecordConverter {
       start: new Date(Math.round(bootTimeMs + (Number(startKey) * 1000) / clockTicks)).toISOString(),
       name: p.comm, realtime: true,
     };
-    if (p.uid !== undefined) {
-      rec.uid = p.uid;
-      const name = this.c.ctx.users.lookup(p.uid);
+    // user.id is the effective uid, as the polling path reads it; the real one goes beside it.
+    const effective = p.euid ?? p.uid;
+    if (effective !== undefined) {
+      rec.uid = effective;
+      const name = this.c.ctx.users.lookup(effective);
       if (name !== undefined) rec.userName = name;
+      if (this.c.ctx.users.noLogin(effective)) rec.userNoLogin = true;
+    }
+    if (p.uid !== undefined) {
+      rec.realUid = p.uid;
+      const name = this.c.ctx.users.lookup(p.uid);
+      if (name !== undefined) rec.realUserName = name;
     }
     if (p.netns !== undefined) rec.netns = p.netns;
     return rec;
@@ -177,7 +185,12 @@ export class RecordConverter {
     const live = readProcess(p.tgid, this.c.ctx, 'full', { cmdline: !kernelArgs || cut });
     // Only the same process, still running the image this event names (not a later exec).
     if (live !== undefined && live.startKey === rec.startKey && live.name === rec.name) {
+      // The credentials at exec are the kernel's: a shell that drops setuid privileges as it
+      // starts (dash, bash without -p) has done so by the time /proc is read.
+      const creds = { uid: rec.uid, userName: rec.userName, realUid: rec.realUid, realUserName: rec.realUserName, userNoLogin: rec.userNoLogin };
       Object.assign(rec, live, { realtime: true as const });
+      for (const [k, v] of Object.entries(creds)) if (v !== undefined) (rec as unknown as Record<string, unknown>)[k] = v;
+      if (creds.userNoLogin === undefined && creds.uid !== undefined) delete rec.userNoLogin;
     } else if (filename !== '') {
       const exe = parseExeLink(filename);
       rec.executable = exe.path;

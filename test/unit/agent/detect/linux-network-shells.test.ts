@@ -66,6 +66,9 @@ const hits: { rule: string; p: P; source: string }[] = [
   // Falco rule "Redirect STDOUT/STDIN to Network Connection in Container" (dup of a socket onto fd 0-2): a shell
   // whose stdin is a TCP socket, whatever its argv
   { rule: 'pw-lnx-shell-tcp-stdin', p: { name: 'sh', executable: '/bin/sh', commandLine: 'sh', stdin: 'tcp' }, source: 'Falco stdin redirected to a network connection' },
+  // The same Falco rule's stdout case: PayloadsAllTheThings' mkfifo shells read the fifo (a pipe) and
+  // write to the connection when the shell's output is redirected to it (sh -i < /tmp/f > /dev/tcp/...)
+  { rule: 'pw-lnx-shell-tcp-stdin', p: { name: 'sh', executable: '/bin/sh', commandLine: 'sh -i', stdin: 'pipe', stdout: 'tcp' }, source: 'Falco stdout redirected to a network connection' },
 ];
 
 // Administrators' and scripts' everyday use of the same tools.
@@ -84,6 +87,7 @@ const misses: P[] = [
   run('ruby', 'ruby -e puts RUBY_VERSION'),
   run('bash', 'bash -c exec 3</dev/null'),
   { name: 'sh', executable: '/bin/sh', commandLine: 'sh', stdin: 'socket' },
+  { name: 'sh', executable: '/bin/sh', commandLine: 'sh', stdin: 'pipe', stdout: 'socket' },
 ];
 
 for (const c of hits) {

@@ -42,3 +42,9 @@ test('Linux names are case-sensitive: NGINX is not nginx', () => {
 test('a developer shell tree (bash -> python3 -m http.server) raises nothing', () => {
   assert.deepEqual(fire(bin('sshd'), bin('bash'), bin('python3', { commandLine: 'python3 -m http.server --bind 127.0.0.1 8000' })), []);
 });
+
+test('PostgreSQL reading the locales at initdb (popen "locale -a", seen by the benign live corpus) is not a database shell; a command around it is', () => {
+  const single = bin('postgres', { commandLine: '/usr/lib/postgresql/15/bin/postgres --single -F -O -j -c search_path=pg_catalog -c exit_on_error=true template1' });
+  assert.ok(!fire(single, bin('sh', { commandLine: "sh -c 'locale -a'" })).includes('pw-lnx-database-shell'));
+  assert.ok(fire(single, bin('sh', { commandLine: "sh -c 'locale -a; id'" })).includes('pw-lnx-database-shell'));
+});

@@ -71,6 +71,9 @@ const hits: Case[] = [
   { rule: 'pw-lnx-service-account-su', chain: [run('bash', '/bin/bash -i', www), run('su', 'su root', { uid: 0, userName: 'root' })], source: 'su from www-data' },
   // GTFOBins find "sudo": sudo find . -exec /bin/sh \; -quit, by a system uid
   { rule: 'pw-lnx-service-account-su', chain: [run('bash', 'bash', { uid: 998, userName: 'app' }), run('sudo', 'sudo find . -exec /bin/sh ; -quit', { uid: 0, userName: 'root' })], source: 'GTFOBins sudo find' },
+  // A service account with a uid above 999 and a name no list knows, recognised by its nologin shell in /etc/passwd
+  { rule: 'pw-lnx-service-account-shell', chain: [run('node', 'node /srv/app/server.js', { uid: 1500, userName: 'appsvc', userNoLogin: true }), run('sh', '/bin/sh -i', { uid: 1500, userName: 'appsvc', userNoLogin: true })], source: 'PayloadsAllTheThings /bin/sh -i, nologin account' },
+  { rule: 'pw-lnx-service-account-su', chain: [run('sh', 'sh', { uid: 1500, userName: 'appsvc', userNoLogin: true }), run('su', 'su root', { uid: 0, userName: 'root' })], source: 'su from a nologin account' },
 ];
 
 const misses: Case[] = [
@@ -89,6 +92,7 @@ const misses: Case[] = [
   { rule: 'pw-lnx-service-account-shell', chain: [run('cron', 'cron -f', { uid: 0, userName: 'root' }), run('sh', "sh -c 'php /var/www/cron.php'", www)], source: 'cron job as www-data' },
   { rule: 'pw-lnx-service-account-shell', chain: [run('su', 'su - postgres', { uid: 0, userName: 'root' }), run('bash', '-bash', { uid: 113, userName: 'postgres' })], source: 'admin su - postgres' },
   { rule: 'pw-lnx-service-account-shell', chain: [login, run('bash', 'bash')], source: 'human user shell' },
+  { rule: 'pw-lnx-service-account-shell', chain: [run('node', 'node /srv/app/server.js', { uid: 1500, userName: 'appsvc' }), run('sh', '/bin/sh -i', { uid: 1500, userName: 'appsvc' })], source: 'same account with a login shell' },
   { rule: 'pw-lnx-service-account-su', chain: [run('sh', "sh -c 'sudo -n /usr/lib/nagios/plugins/check_raid'", { uid: 117, userName: 'nagios' }), run('sudo', 'sudo -n /usr/lib/nagios/plugins/check_raid', { uid: 0, userName: 'root' })], source: 'monitoring plugin through sudo' },
   { rule: 'pw-lnx-service-account-su', chain: [login, run('sudo', 'sudo -i', { uid: 0, userName: 'root' })], source: 'human sudo -i' },
 ];

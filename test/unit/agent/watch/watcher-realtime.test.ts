@@ -163,3 +163,34 @@ test('a kernel producer that stops is said in-band, and polls go back to the ful
   assert.match(String(degraded.message), /real-time source stopped \(ring buffer epoll: EBADF\); polling continues every 60000 ms/);
   await w.shutdown();
 });
+
+test('an exec below a process the first poll left for later gets its whole lineage: the source reads the parents at once', async () => {
+  const { source, w, emit, out, actions } = setup();
+  const init = p(1, 0, 0, 'init');
+  const shell = p(200, 1, 2, 'bash');
+  const make = p(300, 200, 4, 'make', { existing: true });
+  // A busy host's first poll: make is listed but not read yet, so it is not in the snapshot.
+  source.setProcesses([init, shell]);
+  const asked: number[] = [];
+  Object.assign(source, {
+    ancestry: (pid: number): ProcessRecord[] => {
+      asked.push(pid);
+      return pid === 300 ? [make, shell, init] : [];
+    },
+  });
+  await w.tick();
+  const base = out.length;
+  await emit([{ kind: 'exec', record: p(400, 300, 9, 'cc1', { realtime: true }), at: T0 + 20_000 }]);
+  assert.deepEqual(asked, [300]);
+  assert.deepEqual(actions().slice(base), ['already_running', 'exec'], 'make is announced as the poll would have, before its child');
+  const exec = out.at(-1);
+  assert.ok(exec);
+  assert.equal(getField(exec, 'process.parent.name'), 'make');
+  const lineage = getField(exec, 'portwarden.lineage') as { name?: string }[];
+  assert.deepEqual(lineage.map((a) => a.name), ['make', 'bash', 'init']);
+  // The poll that reads make later announces nothing again.
+  source.setProcesses([init, shell, make, p(400, 300, 9, 'cc1', { realtime: true })]);
+  await w.tick();
+  assert.equal(actions().filter((a) => a === 'already_running').length, 3);
+  await w.shutdown();
+});

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import {
-  classifyFdLink, compressIpv6, joinCommandLine, parseCgroupContainerId, parseCmdline, parseExeLink, parseProcNet, parseSsLine, parseStat, parseTaskCounters, tcpInodes,
+  classifyFdLink, compressIpv6, joinCommandLine, parseCgroupContainerId, parseCmdline, parseExeLink, parseProcNet, parseNoLoginUids, parseSsLine, parseStat, parseStatusUids, parseTaskCounters, tcpInodes,
 } from '../../../../../agent/sources/linux/proc-parsers.js';
 import { fixture } from '../../../../../testkit/paths.js';
 
@@ -154,4 +154,17 @@ test('/proc/loadavg gives the task count and the last pid handed out', () => {
   for (const bad of ['', '0.20 0.18 0.12 1/80', '0.20 0.18 0.12 80 11206', '0.20 0.18 0.12 1/80 11206 extra', 'garbage']) {
     assert.equal(parseTaskCounters(bad), undefined, JSON.stringify(bad));
   }
+});
+
+test('parseStatusUids: real and effective uid of a setuid-root program run by nobody (recorded /proc/<pid>/status)', () => {
+  assert.deepEqual(parseStatusUids(readFileSync(fixture('linux/status-setuid.txt'), 'latin1')), { real: 65534, effective: 0 });
+  assert.deepEqual(parseStatusUids('Name:\tsh\nUid:\t1000\t1000\t1000\t1000\n'), { real: 1000, effective: 1000 });
+  assert.equal(parseStatusUids('Name:\tsh\n'), undefined);
+});
+
+test('parseNoLoginUids: accounts whose login shell refuses logins (Debian 12 /etc/passwd lines)', () => {
+  const passwd = ['root:x:0:0:root:/root:/bin/bash', 'daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin', 'sync:x:4:65534:sync:/bin:/bin/sync',
+    'www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin', 'postgres:x:105:111:PostgreSQL administrator,,,:/var/lib/postgresql:/bin/bash',
+    'appsvc:x:1500:1500::/srv/app:/bin/false', 'alice:x:1000:1000:Alice,,,:/home/alice:/bin/bash', 'broken line', ''].join('\n');
+  assert.deepEqual([...parseNoLoginUids(passwd)].sort((a, b) => a - b), [1, 33, 1500]);
 });

@@ -81,3 +81,16 @@ test('socket records become listener records owned by the calling process, with 
   });
   assert.equal(e.ownerRecord, undefined, 'a known owner is not read again');
 });
+
+test('an exec keeps the kernel\'s credentials: the effective uid is the user, the real uid goes beside it', () => {
+  // A setuid-root program (euid 0) run by uid 1000, and a plain one.
+  const [suid, plain] = convert([], [
+    { type: 'exec', proc: proc(700, 1, 3000, 'find', { uid: 1000, euid: 0 }), filename: '/usr/bin/find', args: ['find', '.', '-exec', '/bin/sh', '-p', ';'] },
+    { type: 'exec', proc: proc(701, 1, 3001, 'id', { uid: 1000, euid: 1000 }), filename: '/usr/bin/id', args: ['id'] },
+  ]);
+  assert.ok(suid?.kind === 'exec' && plain?.kind === 'exec');
+  assert.equal(suid.record.uid, 0);
+  assert.equal(suid.record.realUid, 1000);
+  assert.equal(plain.record.uid, 1000);
+  assert.equal(plain.record.realUid, 1000);
+});

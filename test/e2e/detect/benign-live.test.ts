@@ -1,0 +1,212 @@
+/**
+ * Precision against real everyday activity (issue 21): package tooling, a C build, git, archives,
+ * a cron-like job, ssh-keygen, sudo by an administrator, a web server and databases starting,
+ * administrators' look-around commands, all run under `portwarden run` with the default rules and
+ * polling only and with the real-time source (when it starts). No alert of medium or higher may come out about any of
+ * them; the low ones are listed in the test's output (and justified in the issue's notes).
+ * Listeners live in a private network namespace. Parts whose programs this host lacks are
+ * skipped with the reason in the test's output.
+ */
+import { test } from 'node:test';
+import type { TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { EcsDocument } from '../../../agent/ecs/document.js';
+import { getField } from '../../../agent/ecs/document.js';
+import { startAgent } from '../../helpers/agent-process.js';
+import type { RunningAgent } from '../../helpers/agent-process.js';
+import { waitFor } from '../../helpers/wait.js';
+
+const root = process.getuid?.() === 0;
+const me = process.pid;
+
+/** Runs a command to its end (its output discarded); rejects on a non-zero exit. */
+function sh(file: string, args: string[], cwd?: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(file, args, { timeout: 120_000, ...(cwd === undefined ? {} : { cwd }), maxBuffer: 64 * 1024 * 1024 }, (err) => {
+      if (err === null) resolve();
+      else reject(new Error(`${file} ${args.join(' ')}: ${err.message}`));
+    });
+  });
+}
+
+function events(agent: RunningAgent): EcsDocument[] {
+  try {
+    return agent.events();
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The pids of this test's own process tree (the agent sees the whole host): children of this
+ * process and of its known descendants, by parent pid or by recorded lineage. Processes that
+ * existed before the agent started may be missing from a real-time lineage, so the tree is
+ * rebuilt here from every document's parent pid too.
+ */
+function ourPids(docs: readonly EcsDocument[]): Set<number> {
+  const ours = new Set<number>([me]);
+  for (let pass = 0; pass < 2; pass++) {
+    for (const d of docs) {
+      const pid = getField(d, 'process.pid');
+      if (typeof pid !== 'number' || ours.has(pid)) continue;
+      const parent = getField(d, 'process.parent.pid');
+      const lineage = getField(d, 'portwarden.lineage');
+      if ((typeof parent === 'number' && ours.has(parent)) || (Array.isArray(lineage) && lineage.some((a) => ours.has(getField(a, 'pid') as number)))) ours.add(pid);
+    }
+  }
+  return ours;
+}
+
+const describe = (d: EcsDocument): string => `${String(getField(d, 'rule.id'))} (severity ${String(d.event.severity)}) on ${String(getField(d, 'process.parent.name'))} -> ${String(getField(d, 'process.command_line') ?? getField(d, 'process.name')).slice(0, 160)}${getField(d, 'destination.port') === undefined ? '' : ` port ${String(getField(d, 'destination.port'))}`}`;
+
+/** A private network namespace with loopback up; removed after the test. */
+function netns(t: TestContext, name: string): string {
+  const ns = `${name}-${process.pid}`;
+  execFileSync('ip', ['netns', 'add', ns]);
+  t.after(() => { try { execFileSync('ip', ['netns', 'del', ns]); } catch { /* gone */ } });
+  execFileSync('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
+  return ns;
+}
+
+/** Starts a long-running server; resolves once `ready` holds, kills it after the test. */
+async function server(t: TestContext, what: string, file: string, args: string[], ready: () => Promise<boolean>): Promise<void> {
+  const p = spawn(file, args, { stdio: 'ignore' });
+  t.after(() => { p.kill('SIGKILL'); });
+  let exited = false;
+  p.once('exit', () => { exited = true; });
+  await waitFor(what, async () => (exited ? Promise.reject(new Error(`${what} exited`)) : (await ready()) || undefined), 60_000);
+}
+
+/**
+ * Waits until the agent reports a marker process started now: it lives until seen (a short one
+ * can end between two polls on a loaded machine and never be reported).
+ */
+async function caughtUp(t: TestContext, agent: RunningAgent, what: string): Promise<void> {
+  const marker = spawn('sleep', ['300'], { stdio: 'ignore' });
+  t.after(() => { marker.kill('SIGKILL'); });
+  await waitFor(what, () => events(agent).find((d) => getField(d, 'process.pid') === marker.pid), 120_000);
+  marker.kill('SIGKILL');
+}
+
+const succeeds = (file: string, args: string[]) => sh(file, args).then(() => true, () => false);
+
+for (const realtime of ['off', 'auto'] as const) {
+  test(`everyday activity under the real agent (source.realtime: ${realtime}) raises no alert of medium or higher`, { skip: !root && 'needs root (network namespaces, sudo, running a database as another user)' }, async (t) => {
+    await corpus(t, realtime);
+  });
+}
+
+async function corpus(t: TestContext, realtime: 'off' | 'auto'): Promise<void> {
+  const agent = startAgent(`events: { process: true }\nsource: { realtime: ${realtime} }\n`);
+  t.after(async () => { await agent.stop(); rmSync(agent.dir, { recursive: true, force: true }); });
+  const started = await waitFor('the started event', () => events(agent).find((d) => d.event.action === 'started'), 90_000);
+  t.diagnostic(`real-time source: ${String(getField(started, 'portwarden.collector.realtime.mode'))}`);
+  await waitFor('the first inventory', () => events(agent).find((d) => d.event.action === 'listening_existing'), 30_000);
+  await caughtUp(t, agent, 'the first marker');
+
+  // A developer's work directory under the home directory (not a temp directory: running a
+  // program from /tmp is an alert class of its own).
+  const work = mkdtempSync(join(homedir(), 'pw-benign-'));
+  t.after(() => { rmSync(work, { recursive: true, force: true }); });
+  const skipped: string[] = [];
+
+  // Package tooling (no network needed).
+  await sh('dpkg', ['-l']);
+  await sh('dpkg-query', ['-W', '-f', '${Package} ${Version}\n', 'coreutils']);
+  await sh('apt-cache', ['policy', 'coreutils']);
+  await sh('apt-config', ['dump']);
+
+  // A C build with make, and its result run.
+  writeFileSync(join(work, 'hello.c'), '#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n');
+  writeFileSync(join(work, 'Makefile'), 'hello: hello.o\n\t$(CC) -o $@ $^\nhello.o: hello.c\n\t$(CC) -O2 -Wall -c -o $@ $<\n');
+  await sh('make', ['-C', work]);
+  await sh(join(work, 'hello'), []);
+  await sh('make', ['-C', work, '-B', 'CC=gcc -g']);
+
+  // git, archives and file maintenance.
+  await sh('git', ['init', '-q', work]);
+  await sh('git', ['-C', work, 'add', 'hello.c', 'Makefile']);
+  await sh('git', ['-C', work, '-c', 'user.name=CI', '-c', 'user.email=ci@example.invalid', 'commit', '-qm', 'hello']);
+  await sh('git', ['-C', work, 'log', '--oneline']);
+  await sh('tar', ['czf', join(work, 'src.tgz'), '-C', work, 'hello.c', 'Makefile']);
+  await sh('find', [work, '-name', '*.o', '-exec', 'gzip', '-kf', '{}', ';']);
+  await sh('sh', ['-c', `ls ${work} | sort | xargs -r echo >/dev/null`]);
+
+  // A cron-like job: a shell in a new session, as cron runs one, doing what daily jobs do.
+  await sh('setsid', ['-w', 'sh', '-c', 'cd / && run-parts --test /etc/cron.daily >/dev/null; find /var/log -maxdepth 1 -name "*.gz" -mtime +30 | xargs -r echo >/dev/null']);
+
+  // An administrator looking around.
+  for (const [file, ...args] of [['ps', 'aux'], ['ss', '-ltnp'], ['ip', '-br', 'addr'], ['uname', '-a'], ['id'], ['hostname'], ['df', '-h'], ['free', '-m'], ['systemd-analyze', '--version']] as const) {
+    if (await succeeds('sh', ['-c', `command -v ${file}`])) await sh(file, [...args]);
+  }
+
+  // ssh-keygen; ssh to localhost only where an sshd exists.
+  await sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'ci', '-f', join(work, 'id_ed25519')]);
+  await sh('ssh-keygen', ['-l', '-f', join(work, 'id_ed25519.pub')]);
+  if (!existsSync('/usr/sbin/sshd')) skipped.push('ssh to localhost: no sshd on this host (openssh-server is not installed)');
+
+  // sudo by an administrator (root here): commands as root and as a service account.
+  if (existsSync('/usr/bin/sudo')) {
+    await sh('sudo', ['-n', 'id']);
+    await sh('sudo', ['-n', '-u', 'nobody', 'id']);
+    await sh('sudo', ['-n', '-u', 'nobody', 'sh', '-c', 'echo "$HOME" >/dev/null']);
+    await sh('sudo', ['-n', 'ls', '/root']);
+  } else skipped.push('sudo: not installed');
+
+  // A web server on loopback in a private namespace, and a client.
+  const web = netns(t, 'pw-web');
+  await server(t, 'python3 -m http.server', 'ip', ['netns', 'exec', web, 'python3', '-m', 'http.server', '8000', '--bind', '127.0.0.1', '--directory', work],
+    () => succeeds('ip', ['netns', 'exec', web, 'python3', '-c', 'import urllib.request; urllib.request.urlopen("http://127.0.0.1:8000/hello.c").read()']));
+
+  // Redis, in the foreground, in a private namespace.
+  if (existsSync('/usr/bin/redis-server')) {
+    const ns = netns(t, 'pw-redis');
+    await server(t, 'redis-server', 'ip', ['netns', 'exec', ns, 'redis-server', '--port', '6379', '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', work],
+      () => succeeds('ip', ['netns', 'exec', ns, 'redis-cli', '-p', '6379', 'ping']));
+    await sh('ip', ['netns', 'exec', ns, 'redis-cli', '-p', '6379', 'set', 'k', 'v']);
+    await sh('ip', ['netns', 'exec', ns, 'redis-cli', '-p', '6379', 'get', 'k']);
+  } else skipped.push('redis: redis-server is not installed');
+
+  // PostgreSQL as an unprivileged account (initdb and the server refuse root), where installed.
+  const pgBin = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').map((v) => join('/usr/lib/postgresql', v, 'bin')).find((d) => existsSync(join(d, 'initdb'))) : undefined;
+  if (pgBin !== undefined) {
+    const data = mkdtempSync(join(tmpdir(), 'pw-pg-'));
+    t.after(() => { rmSync(data, { recursive: true, force: true }); });
+    chmodSync(data, 0o755);
+    chownSync(data, 65534, 65534);
+    const asNobody = ['--reuid=65534', '--regid=65534', '--clear-groups'];
+    await sh('setpriv', [...asNobody, join(pgBin, 'initdb'), '--no-sync', '-A', 'trust', '-U', 'ci', '-D', join(data, 'db')], '/');
+    const ns = netns(t, 'pw-pg');
+    await server(t, 'postgres', 'ip', ['netns', 'exec', ns, 'setpriv', ...asNobody, join(pgBin, 'postgres'), '-D', join(data, 'db'), '-k', data, '-c', 'listen_addresses=127.0.0.1', '-p', '5432'],
+      () => succeeds('ip', ['netns', 'exec', ns, 'setpriv', ...asNobody, join(pgBin, 'psql'), '-h', '127.0.0.1', '-p', '5432', '-U', 'ci', '-d', 'postgres', '-c', 'select 1']));
+    await sh('ip', ['netns', 'exec', ns, 'setpriv', ...asNobody, join(pgBin, 'psql'), '-h', data, '-p', '5432', '-U', 'ci', '-d', 'postgres', '-c', 'create table t (x int); insert into t values (1); select * from t']);
+  } else skipped.push('postgresql: not installed (too large for CI\'s package line)');
+
+  // Containers where a daemon answers.
+  if (await succeeds('docker', ['info'])) {
+    await sh('docker', ['ps']);
+  } else skipped.push('docker: no daemon answers here');
+
+  // The agent has caught up with everything above once a last marker is out.
+  await caughtUp(t, agent, 'the last marker');
+  for (const s of skipped) t.diagnostic(`skipped: ${s}`);
+
+  const docs = events(agent);
+  const tree = ourPids(docs);
+  const ours = (d: EcsDocument): boolean => tree.has(getField(d, 'process.pid') as number);
+  // The corpus was seen (the assertion below is not vacuous): the build, sudo and the servers.
+  const seen = (name: string) => docs.some((d) => ours(d) && d.event.kind === 'event' && getField(d, 'process.name') === name);
+  // Polling (250 ms) misses most of these short commands; the real-time source sees every exec.
+  if (getField(started, 'portwarden.collector.realtime.mode') === 'ebpf') {
+    for (const name of ['make', 'git', 'ssh-keygen', 'dpkg', 'gcc', 'cc1']) assert.ok(seen(name), `a process event for ${name}`);
+    if (existsSync('/usr/bin/sudo')) assert.ok(seen('sudo'), 'a process event for sudo');
+  }
+  assert.ok(docs.some((d) => d.event.action === 'listening_started' && getField(d, 'destination.port') === 8000 && ours(d)), 'the web server\'s listener');
+  const alerts = docs.filter((d) => d.event.kind === 'alert' && ours(d));
+  for (const a of alerts.filter((d) => (d.event.severity ?? 0) < 47)) t.diagnostic(`low: ${describe(a)}`);
+  assert.deepEqual(alerts.filter((d) => (d.event.severity ?? 0) >= 47).map(describe), []);
+}
