@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
+import type { Document } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, errorMessage } from '../agent/util/errors.js';
+import { readRegularFileSync } from '../agent/util/safe-fs.js';
 import { didYouMean, keysAt } from './suggest.js';
 
 /**
@@ -124,20 +125,43 @@ export function validate<S extends z.ZodType>(schema: S, raw: unknown, file: str
   throw new ConfigError(first.file, first.keyPath, `${first.expected} (and ${rest.length} more problem(s); \`portwarden check-config\` lists them all)`);
 }
 
+/** Reads a config or rule file: a regular file of at most 4 MiB (readRegularFileSync), as text. */
+export function readSettingsText(file: string, what: string): string {
+  try {
+    return readRegularFileSync(file).toString('utf8');
+  } catch (err) {
+    throw new ConfigError(file, '', `cannot read the ${what} (${errorMessage(err)})`, err);
+  }
+}
+
+/** Most alias expansions per document: an alias bomb ("billion laughs") is an error, not a hang. */
+export const MAX_YAML_ALIASES = 100;
+
+/** A parsed YAML document as plain data; aliases bounded, nesting too deep for the stack refused. */
+export function yamlData(doc: Document, file: string, keyPath = ''): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+  } catch (err) {
+    if (err instanceof ReferenceError && /alias count/i.test(err.message)) {
+      throw new ConfigError(file, keyPath, `YAML aliases that expand to more than ${MAX_YAML_ALIASES} copies (an alias bomb?)`, err);
+    }
+    throw new ConfigError(file, keyPath, `unusable YAML: ${errorMessage(err)}`, err);
+  }
+}
+
 /** Reads a YAML config file and interpolates `${ENV}`: the raw settings, not validated yet. */
 export function readConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): unknown {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(file, '', `cannot read the config file (${errorMessage(err)})`, err);
-  }
+  return parseConfigText(readSettingsText(file, 'config file'), file, env);
+}
+
+/** readConfigFile on text already read (`file` names it in errors). Throws only ConfigError. */
+export function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): unknown {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   const yamlError = doc.errors[0];
   if (yamlError !== undefined) {
     throw new ConfigError(file, '', `not valid YAML: ${yamlError.message.split('\n')[0] ?? ''}`, yamlError);
   }
-  const raw: unknown = doc.toJS();
+  const raw: unknown = yamlData(doc, file);
   if (raw !== null && raw !== undefined && (typeof raw !== 'object' || Array.isArray(raw))) {
     throw new ConfigError(file, '', 'expected a mapping of settings at the top level');
   }

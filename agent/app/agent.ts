@@ -75,7 +75,12 @@ export async function startAgent(startup: Startup & { workerError?: string }, en
   const { loaded, workerError } = startup;
   const { config } = loaded;
   const format = config.log.format === 'auto' ? (config.log.file === undefined && stderrIsTTY ? 'human' : 'ecs') : config.log.format;
-  const logger = createLogger({ level: config.log.level, file: config.log.file, format });
+  let logger: Logger;
+  try {
+    logger = createLogger({ level: config.log.level, file: config.log.file, format });
+  } catch (err) {
+    throw new ConfigError(loaded.file, 'log.file', `a regular file of the agent's user (or root) that it can append to, not a symlink (${errorMessage(err)})`, err);
+  }
   if (workerError !== undefined) logger.warn(`config validated in-process (the start-up worker failed: ${workerError}); about 6 MB more heap for the agent's lifetime`);
   // Before anything touches the state dir: a second agent there would corrupt the spool.
   const unlock = lockStateDir(prepareStateDir(loaded, env));

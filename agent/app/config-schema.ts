@@ -4,6 +4,7 @@
  * detection, `log` from the logger. Loads zod: validation only (the start-up worker, one-shot
  * commands, docs), never the running agent.
  */
+import { posix, win32 } from 'node:path';
 import { z } from 'zod';
 import cron from 'node-cron';
 import { duration } from '../../config/types.js';
@@ -53,11 +54,23 @@ export const dataStreamSchema = z.strictObject({
     .describe('data_stream.namespace of every event (logs-<event.dataset>-<namespace>); set an elasticsearch output\'s namespace to the same'),
 }).prefault({}).describe('the data stream fields of every event');
 
+/** Why a state_dir value cannot be one (empty, relative, under a kernel filesystem), or undefined. */
+export function stateDirShapeProblem(dir: string): string | undefined {
+  if (dir.trim() === '') return 'got an empty value (it would mean the working directory)';
+  // A Windows drive path is accepted everywhere, so a Windows config validates on any host.
+  if (!posix.isAbsolute(dir) && !win32.isAbsolute(dir)) return `got a relative path ${JSON.stringify(dir)}`;
+  const norm = posix.normalize(dir);
+  const kernel = ['/proc', '/sys', '/dev'].find((k) => norm === k || norm.startsWith(`${k}/`));
+  return kernel === undefined ? undefined : `got ${JSON.stringify(dir)}, under ${kernel}`;
+}
+
 export const configSchema = z.strictObject({
   data_stream: dataStreamSchema,
   state_dir: z.string().optional()
+    .refine((dir) => dir === undefined || stateDirShapeProblem(dir) === undefined,
+      { error: (iss) => `an absolute directory path outside /proc, /sys and /dev; ${stateDirShapeProblem(String(iss.input)) ?? ''}` })
     .describe('where agent id, spool, cursors and baseline live; default /var/lib/portwarden as root, else ~/.local/state/portwarden'),
-  interval: duration().default(1000).refine((ms) => ms >= 100, 'expected at least 100ms')
+  interval: duration({ max: 3_600_000 }).default(1000).refine((ms) => ms >= 100, 'expected at least 100ms')
     .describe('how often listeners and processes are polled'),
   source: sourceSchema,
   events: eventsSchema,

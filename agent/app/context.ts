@@ -1,7 +1,7 @@
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { LoadedConfig } from './config.js';
 import { loadAgentId, makeAgentInfo, readAgentId } from '../ecs/agent-info.js';
 import { DocumentBuilder } from '../ecs/builder.js';
@@ -14,6 +14,7 @@ import { createSource } from '../sources/index.js';
 import type { SourceKind } from '../sources/index.js';
 import type { Source } from '../sources/types.js';
 import { ConfigError, errorMessage } from '../util/errors.js';
+import { mkdirPrivateSync } from '../util/safe-fs.js';
 
 /** Default state dir: system-wide as root, per-user otherwise. */
 export function defaultStateDir(env: NodeJS.ProcessEnv): string {
@@ -23,14 +24,48 @@ export function defaultStateDir(env: NodeJS.ProcessEnv): string {
   return join(base, 'portwarden');
 }
 
-/** Creates the state dir if needed and proves it writable; a ConfigError naming `state_dir` otherwise. */
+/**
+ * Why `dir` is a place other local users could tamper with (plant symlinks, swap files), or
+ * undefined: the directory (after symlinks) must be owned by the agent's user or root and not
+ * world-writable, and so must every directory above it, unless sticky (like /tmp).
+ */
+export function unsafeStateDir(dir: string): string | undefined {
+  const me = process.geteuid?.();
+  if (process.platform === 'win32' || me === undefined) return undefined;
+  const real = realpathSync(dir);
+  const name = real === dir ? dir : `${real} (where ${dir} leads)`;
+  const kernel = ['/proc', '/sys', '/dev'].find((k) => real === k || real.startsWith(`${k}/`));
+  if (kernel !== undefined) return `${name} is under ${kernel}`;
+  const st = statSync(real);
+  if ((st.mode & 0o002) !== 0) return `${name} is world-writable`;
+  if (st.uid !== me && st.uid !== 0) return `${name} is owned by uid ${st.uid}, neither the agent's user (${me}) nor root`;
+  for (let p = dirname(real); ; p = dirname(p)) {
+    const a = statSync(p);
+    if (a.uid !== me && a.uid !== 0) return `${p}, above ${name}, is owned by uid ${a.uid}, neither the agent's user (${me}) nor root`;
+    if ((a.mode & 0o002) !== 0 && (a.mode & 0o1000) === 0) return `${p}, above ${name}, is world-writable without the sticky bit`;
+    if (p === dirname(p)) return undefined;
+  }
+}
+
+/** What the state_dir error says about an unsafe directory (unsafeStateDir's answer). */
+export const stateDirUnsafe = (why: string): string => `a directory only the agent's user or root can change; ${why} (other users could plant symlinks or swap its files)`;
+
+/**
+ * Creates the state dir if needed (0700) and proves it writable and safe (unsafeStateDir); a
+ * ConfigError naming `state_dir` otherwise.
+ */
 export function prepareStateDir(loaded: LoadedConfig, env: NodeJS.ProcessEnv): string {
   const dir = resolve(loaded.config.state_dir ?? defaultStateDir(env));
+  let unsafe: string | undefined;
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o750 });
+    mkdirPrivateSync(dir);
     accessSync(dir, constants.R_OK | constants.W_OK | constants.X_OK);
+    unsafe = unsafeStateDir(dir);
   } catch (err) {
     throw new ConfigError(loaded.file, 'state_dir', `a directory the agent can create, read and write (${dir}: ${errorMessage(err)})`, err);
+  }
+  if (unsafe !== undefined) {
+    throw new ConfigError(loaded.file, 'state_dir', stateDirUnsafe(unsafe));
   }
   return dir;
 }

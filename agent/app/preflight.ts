@@ -6,16 +6,17 @@
  * checks look at the raw values, so a typo elsewhere does not hide a missing CA file.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { EMBEDDED, formatPath, readConfigFile, schemaProblems } from '../../config/loader.js';
 import { loadRules } from '../detect/load.js';
 import { readPublicKeys } from '../policy/keys.js';
 import { ConfigError, errorMessage } from '../util/errors.js';
+import { readRegularFileSync } from '../util/safe-fs.js';
 import { parseConfig } from './config.js';
 import type { LoadedConfig } from './config.js';
 import { configSchema } from './config-schema.js';
-import { defaultStateDir } from './context.js';
+import { defaultStateDir, stateDirUnsafe, unsafeStateDir } from './context.js';
 
 export type Preflight = { kind: 'ok'; loaded: LoadedConfig } | { kind: 'invalid'; problems: ConfigError[] };
 
@@ -32,7 +33,7 @@ function baseDir(file: string): string {
 function pemProblem(path: string, kind: 'ca' | 'cert' | 'key'): string | undefined {
   let pem: Buffer;
   try {
-    pem = readFileSync(path);
+    pem = readRegularFileSync(path);
   } catch (err) {
     return `a readable PEM file, but cannot read ${path} (${errorMessage(err)})`;
   }
@@ -96,10 +97,11 @@ function stateDirProblem(loaded: LoadedConfig, env: NodeJS.ProcessEnv): ConfigEr
   try {
     if (!statSync(probe).isDirectory()) throw new Error(`${probe} is not a directory`);
     accessSync(probe, constants.R_OK | constants.W_OK | constants.X_OK);
-    return undefined;
   } catch (err) {
     return new ConfigError(loaded.file, 'state_dir', `a directory the agent can create, read and write (${dir}: ${errorMessage(err)})`, err);
   }
+  const unsafe = probe === dir ? unsafeStateDir(dir) : undefined;
+  return unsafe === undefined ? undefined : new ConfigError(loaded.file, 'state_dir', stateDirUnsafe(unsafe));
 }
 
 function collect(problems: ConfigError[], check: () => void): void {

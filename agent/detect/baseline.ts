@@ -1,7 +1,8 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '../log/logger.js';
 import { errorMessage, PortwardenError } from '../util/errors.js';
+import { createExclusiveSync, mkdirPrivateSync, tempPath } from '../util/safe-fs.js';
 
 export type BaselineKind = 'listeners' | 'pairs';
 /** `learning`: recorded, no alert; `known`: seen before; `new`: first seen after learning (recorded now). */
@@ -130,16 +131,19 @@ export class Baseline {
   }
 }
 
-/** tmp + fsync + rename, so a crash leaves the old or the new file, never half of one. */
+/** tmp (random name, exclusive, 0600) + fsync + rename, so a crash leaves the old or the new file, never half of one. */
 export function writeAtomic(file: string, text: string): void {
-  mkdirSync(dirname(file), { recursive: true, mode: 0o750 });
-  const tmp = `${file}.tmp`;
-  const fd = openSync(tmp, 'w', 0o640);
+  mkdirPrivateSync(dirname(file));
+  const tmp = tempPath(file);
+  const fd = createExclusiveSync(tmp);
   try {
     writeSync(fd, text);
     fsyncSync(fd);
-  } finally {
     closeSync(fd);
+    renameSync(tmp, file);
+  } catch (err) {
+    try { closeSync(fd); } catch { /* closed already */ }
+    rmSync(tmp, { force: true });
+    throw err;
   }
-  renameSync(tmp, file);
 }

@@ -49,7 +49,7 @@ export const detectSchema = z.strictObject({
     .describe('replace the known bind-shell/C2 port list (default 1234 1337 4444 4445 4446 5555 6666 6667 6697 9001 12345 12346 20034 31337 54320 54321)'),
   baseline: z.strictObject({
     enabled: z.boolean().default(true).describe('learn (program, port, scope) and (parent -> child) per host; alert on first-seen ones after learning'),
-    learning: duration().default(24 * 3600_000).describe('learning window from the first event, e.g. 24h or 7d'),
+    learning: duration({ max: 24 * 86_400_000 }).default(24 * 3600_000).describe('learning window from the first event, e.g. 24h or 7d (at most 24d)'),
     save_interval: duration().default(300_000).describe('how often a changed baseline is written to <state_dir>/baseline.json'),
     max_entries: z.number().int().min(100).default(50_000).describe('cap per host and kind; the oldest entries are forgotten first'),
   }).prefault({}).describe('learned per-host baseline'),

@@ -3,7 +3,8 @@ import type { Document } from 'yaml';
 import { parseAllDocuments } from 'yaml';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, errorMessage, PortwardenError } from '../util/errors.js';
+import { readSettingsText, yamlData } from '../../config/loader.js';
+import { ConfigError, PortwardenError } from '../util/errors.js';
 import type { DetectConfig } from './config.js';
 import { packSources } from './rule-schema.js';
 import { buildRule } from './rules.js';
@@ -61,13 +62,7 @@ function yamlDocuments(text: string): Document.Parsed[] {
 
 /** A rule file's YAML documents; ConfigError when unreadable. */
 export function ruleDocuments(file: string): Document.Parsed[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(file, '', `cannot read rule file: ${errorMessage(err)}`, err);
-  }
-  return yamlDocuments(text);
+  return yamlDocuments(readSettingsText(file, 'rule file'));
 }
 
 /**
@@ -83,7 +78,7 @@ export function parseRuleText(text: string, file: string): RuleSource[] {
 export function documentSources(d: Document.Parsed, file: string, i: number, count: number): RuleSource[] {
   const err = d.errors[0];
   if (err !== undefined) throw new ConfigError(file, count > 1 ? `document ${i + 1}` : '', `invalid YAML: ${err.message}`);
-  const raw: unknown = d.toJS();
+  const raw: unknown = yamlData(d, file, count > 1 ? `document ${i + 1}` : '');
   if (raw === null || raw === undefined) return [];
   if (isSigma(raw)) {
     const rule = sigmaSource(raw, file, i, sigmaLicense(file));

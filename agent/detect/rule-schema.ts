@@ -4,6 +4,7 @@
  */
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { yamlData } from '../../config/loader.js';
 import { ConfigError } from '../util/errors.js';
 import { OS_TYPES } from '../util/os.js';
 import { TACTIC_RE, TECHNIQUE_RE } from './attack.js';
@@ -74,7 +75,7 @@ export function parseRulePack(text: string, file: string): Detector[] {
   const doc = parseDocument(text, { prettyErrors: false });
   const yamlErr = doc.errors[0];
   if (yamlErr !== undefined) throw new ConfigError(file, '', `invalid YAML: ${yamlErr.message}`);
-  return compilePack(doc.toJS() ?? {}, file);
+  return compilePack(yamlData(doc, file) ?? {}, file);
 }
 
 /** Compiles a parsed rule pack (`ruleset`, `version`, `lists`, `rules`). */

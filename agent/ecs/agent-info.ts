@@ -1,7 +1,8 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { createExclusiveSync, mkdirPrivateSync, tempPath } from '../util/safe-fs.js';
 
 /** The `agent.*` block. */
 export interface AgentInfo {
@@ -37,9 +38,15 @@ export function loadAgentId(stateDir: string): { id: string; persisted: boolean 
   if (existing !== undefined) return { id: existing, persisted: true };
   const id = randomUUID();
   try {
-    mkdirSync(stateDir, { recursive: true, mode: 0o750 });
-    writeFileSync(`${file}.tmp`, `${id}\n`, { mode: 0o640 });
-    renameSync(`${file}.tmp`, file);
+    mkdirPrivateSync(stateDir);
+    const tmp = tempPath(file);
+    const fd = createExclusiveSync(tmp);
+    try {
+      writeSync(fd, `${id}\n`);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, file);
     return { id, persisted: true };
   } catch {
     return { id, persisted: false };

@@ -2,6 +2,7 @@ import winston from 'winston';
 import { visible } from '../util/terminal-text.js';
 import { ecsFields, ecsStringify } from '@elastic/ecs-winston-format';
 import { ECS_VERSION } from '../util/ecs-version.js';
+import { SafeLogFile } from './log-file.js';
 
 /**
  * The agent's own diagnostics. Never written into an event stream: it goes to stderr or to a log
@@ -19,7 +20,7 @@ export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
 export interface LoggerOptions {
   level: LogLevel;
-  /** Log file path; stderr when absent. */
+  /** Log file path (0640, rotated at 10 MiB to path.1 ... path.4); stderr when absent. Opened at once: throws if unusable. */
   file?: string | undefined;
   /**
    * `ecs`: one ECS JSON line per record (service mode, a file, or stderr that is not a TTY);
@@ -56,9 +57,8 @@ const ecs = winston.format.combine(ecsFields({ serviceName: 'portwarden', conver
 
 export function createLogger(opts: LoggerOptions): Logger {
   const format = opts.format === 'ecs' ? ecs : human;
-  const transport = opts.file === undefined
-    ? new winston.transports.Stream({ stream: process.stderr })
-    : new winston.transports.File({ filename: opts.file, maxsize: 10 * 1024 * 1024, maxFiles: 5, tailable: true });
+  const stream = opts.file === undefined ? process.stderr : new SafeLogFile(opts.file, 10 * 1024 * 1024, 4);
+  const transport = new winston.transports.Stream({ stream });
   // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- winston's typings declare TransportStream twice
   return wrap(winston.createLogger({ level: opts.level, format, transports: [transport] }));
 }

@@ -1,7 +1,7 @@
-import { constants } from 'node:fs';
-import { open, readFile, rename, mkdir, rm } from 'node:fs/promises';
+import { open, readFile, rename, rm } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { dirname, join } from 'node:path';
+import { createExclusive, mkdirPrivate, REOPEN_RW, tempPath } from '../util/safe-fs.js';
 import type { FaultHook } from './fault.js';
 
 /** Where an output has got to: the next seq to deliver and a hint where its frame starts. */
@@ -65,7 +65,7 @@ export class CursorStore {
   }
 
   async load(): Promise<CursorLoad> {
-    await mkdir(this.dir, { recursive: true });
+    await mkdirPrivate(this.dir);
     let text: string;
     try {
       text = await readFile(this.path, 'utf8');
@@ -126,14 +126,15 @@ const NO_SPACE = new Set(['ENOSPC', 'EDQUOT']);
 
 /**
  * Replaces `path` atomically: tmp file, fsync, rename, fsync of the directory (fsyncs when `sync`).
+ * The tmp file has a random name and is created exclusively (0600, never through a symlink).
  * On a full disk (ENOSPC, EDQUOT) the file is rewritten in place instead, padded to its old size,
  * so it needs no new blocks: a torn in-place write is caught by the reader's checks (cursor CRC,
  * head JSON) and costs duplicates, never loss.
  */
 export async function writeAtomic(path: string, text: string, sync: boolean, beforeRename?: () => void): Promise<void> {
-  const tmp = `${path}.tmp`;
+  const tmp = tempPath(path);
   try {
-    const fh = await open(tmp, 'w', 0o600);
+    const fh = await createExclusive(tmp);
     try {
       await fh.writeFile(text);
       if (sync) await fh.datasync();
@@ -141,20 +142,25 @@ export async function writeAtomic(path: string, text: string, sync: boolean, bef
       await fh.close();
     }
   } catch (err) {
-    if (!NO_SPACE.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
     await rm(tmp, { force: true });
+    if (!NO_SPACE.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
     await rewriteInPlace(path, text, sync, err);
     return;
   }
   beforeRename?.();
-  await rename(tmp, path);
+  try {
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
   if (sync) await syncDir(dirname(path));
 }
 
 async function rewriteInPlace(path: string, text: string, sync: boolean, cause: unknown): Promise<void> {
   let fh;
   try {
-    fh = await open(path, constants.O_RDWR | constants.O_NOFOLLOW);
+    fh = await open(path, REOPEN_RW);
   } catch {
     throw cause;
   }

@@ -5,6 +5,7 @@ import type { Logger } from '../log/logger.js';
 import type { AgentEventFactory, AgentEventInput, EcsDocument } from '../ecs/document.js';
 import { Action, Kind } from '../ecs/fields.js';
 import { PortwardenError, errorMessage } from '../util/errors.js';
+import { removeStaleTemps } from '../util/safe-fs.js';
 import type { OutputConfig } from './output-config.js';
 import type { Transport } from '../../transports/types.js';
 import type { heartbeatSchema, metricsSchema, spoolSchema } from './config.js';
@@ -117,6 +118,9 @@ export class DeliveryPipeline implements Pipeline {
   private async doStart(): Promise<void> {
     if (this.phase !== 'new') return;
     this.phase = 'starting';
+    // Temporary files a crash left (atomic writes with random names); nothing writes yet.
+    const dir = join(this.o.stateDir, 'spool');
+    for (const d of [dir, join(dir, 'cursors')]) removeStaleTemps(d);
     const rep = await recover(this.spool, this.lanes, this.o.logger, this.now);
     this.recovery = rep;
     this.lost = rep.lost;

@@ -7,7 +7,7 @@ export const sourceSchema = z.strictObject({
     .describe('Linux real-time events: auto (eBPF, else the proc connector, else polling only), ebpf, proc_connector, or off'),
   ring_buffer: byteSize().default(1024 * 1024).refine((n) => n >= 4096 && n <= 1024 ** 3, 'expected 4KiB to 1GiB')
     .describe('eBPF ring buffer size (rounded up to a power of two; counts twice in RSS, the kernel maps it twice); holds about 3,000 processes\' fork, exec and exit; events beyond it are counted and reported as lost'),
-  reconcile_interval: duration().default(10_000).refine((ms) => ms >= 100, 'expected at least 100ms')
+  reconcile_interval: duration({ max: 3_600_000 }).default(10_000).refine((ms) => ms >= 100, 'expected at least 100ms')
     .describe('poll interval while eBPF reports listeners and processes as they change (polling then only reconciles)'),
 }).prefault({}).describe('collection: real-time kernel events and the polling that reconciles them');
 

@@ -9,6 +9,7 @@ import { errorMessage } from '../util/errors.js';
 import type { Lifecycle } from '../util/lifecycle.js';
 import { thisHostOs } from '../util/os.js';
 import type { OsType } from '../util/os.js';
+import { guardDetect } from './guard.js';
 import { Handoff } from './handoff.js';
 import { diffListeners } from './listener-diff.js';
 import type { ListenerDiff, TrackedListener } from './listener-diff.js';
@@ -78,10 +79,12 @@ export class Watcher implements Lifecycle {
   realtimeLost = 0;
 
   private readonly startAction: typeof Action.processExec | typeof Action.processStart;
+  private readonly detect: Detect;
 
   constructor(private readonly o: WatcherOptions) {
     this.startAction = (o.os ?? thisHostOs()) === 'windows' ? Action.processStart : Action.processExec;
     this.warnings = new WarningAggregator(o.logger, (doc) => o.sink.accept(doc), o.builder.agentEvent);
+    this.detect = guardDetect(o.detect, (err) => { this.warnings.add(`detection failed: ${errorMessage(err)}`); });
   }
 
   start(): Promise<void> {
@@ -110,10 +113,9 @@ export class Watcher implements Lifecycle {
     this.nextPollAt = Date.now() + delay;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.running = this.tick().finally(() => {
-        this.running = undefined;
-        if (this.timer === undefined) this.schedule(this.pollEveryMs);
-      });
+      // A failed poll (nothing on the event path may end the agent) is counted and reported.
+      const poll = this.tick().catch((err: unknown) => { this.warnings.add(`poll failed: ${errorMessage(err)}`); });
+      this.running = poll.finally(() => { this.running = undefined; if (this.timer === undefined) this.schedule(this.pollEveryMs); });
     }, delay);
     this.timer.unref();
   }
@@ -177,7 +179,7 @@ export class Watcher implements Lifecycle {
       listenerEvent: (t, action, at, span, out) => {
         const doc = this.listenerDoc(t, action, at, span);
         out.push(doc);
-        if (action === Action.listeningStarted) out.push(...(this.o.detect?.(doc) ?? []));
+        if (action === Action.listeningStarted) out.push(...this.detect(doc));
       },
       startedAt: this.startedAt,
       ...(this.o.source.ancestry === undefined ? {} : { ancestry: (pid: number) => this.o.source.ancestry?.(pid) ?? [] }),
@@ -259,7 +261,7 @@ export class Watcher implements Lifecycle {
       const doc = this.listenerDoc(t, first ? Action.listeningExisting : Action.listeningStarted, at);
       const full = handoff.offer(doc);
       if (full !== undefined) await full;
-      for (const alert of this.o.detect?.(doc) ?? []) await handoff.add(alert);
+      for (const alert of this.detect(doc)) await handoff.add(alert);
     }
     await handoff.settle();
     if (first) this.o.onFirstPoll?.({ listeners: this.listeners.size, processes: snap.processes.size });
@@ -355,7 +357,7 @@ export class Watcher implements Lifecycle {
     if (!detect && !ship) return;
     const doc = this.o.builder.process(action, node, this.o.table.ancestors(node), at);
     if (ship) out.push(doc);
-    if (detect) out.push(...(this.o.detect?.(doc) ?? []));
+    if (detect) out.push(...this.detect(doc));
   }
 
   private passesFilter(node: ProcessNode): boolean {

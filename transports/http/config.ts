@@ -24,8 +24,8 @@ export const httpConfigSchema = z.strictObject({
     .describe('extra request headers (never put secrets here: they are not redacted)'),
   gzip: z.boolean().optional()
     .describe('gzip request bodies (Content-Encoding: gzip); default on for elasticsearch and splunk_hec, off for ndjson'),
-  timeout: duration().default(30_000).describe('longest wait for response headers and for the response body'),
-  max_body_bytes: byteSize().default(5 * 1024 * 1024)
+  timeout: duration({ max: 3_600_000 }).default(30_000).describe('longest wait for response headers and for the response body'),
+  max_body_bytes: byteSize({ max: 1024 ** 3 }).default(5 * 1024 * 1024)
     .describe('largest uncompressed request body; larger batches go out in several sends, an event alone over it is dead-lettered'),
   namespace: z.string().regex(/^[a-z0-9_]{1,100}$/, 'expected lowercase letters, digits and _ (no -)').default('default')
     .describe('elasticsearch: data stream namespace, events go to logs-<event.dataset>-<namespace>'),
@@ -33,7 +33,7 @@ export const httpConfigSchema = z.strictObject({
     .describe('splunk_hec: the HEC index (else the token default); elasticsearch: one data stream or index for every event'),
   indexer_ack: z.boolean().default(false)
     .describe('splunk_hec: wait for indexer acknowledgement before an event counts as delivered'),
-  ack_timeout: duration().default(20_000)
+  ack_timeout: duration({ max: 3_600_000 }).default(20_000)
     .describe('splunk_hec with indexer_ack: longest wait for the ack, then the batch is sent again (the pipeline aborts any send after 30s)'),
   tls: tlsSchema.optional().describe('TLS client settings for https:// URLs'),
 }).superRefine((c, ctx) => {

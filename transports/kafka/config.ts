@@ -30,8 +30,8 @@ export const kafkaConfigSchema = z.strictObject({
   client_id: z.string().min(1).default('portwarden').describe('client id the brokers see in their logs and quotas'),
   compression: z.enum(['none', 'gzip']).default('gzip').describe('record batch compression'),
   acks: acks.default(-1).describe('all (-1): every in-sync replica; 1: the leader only; 0: no acknowledgement'),
-  timeout: duration().default(10_000).describe('longest one send (connect, metadata, produce) may take before it is retried'),
-  max_message_bytes: byteSize().default(1_000_000)
+  timeout: duration({ max: 3_600_000 }).default(10_000).describe('longest one send (connect, metadata, produce) may take before it is retried'),
+  max_message_bytes: byteSize({ max: 1024 ** 3 }).default(1_000_000)
     .describe('largest record (key + value + headers); larger events go to the dead-letter file'),
   allow_auto_topic_creation: z.boolean().default(true)
     .describe('let the brokers create missing topics; when false an unknown topic pauses the output'),

@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { checkServerIdentity } from 'node:tls';
 import type { ConnectionOptions } from 'node:tls';
 import type { TlsConfig } from '../../config/types.js';
 import { PortwardenError, errorMessage } from '../../agent/util/errors.js';
+import { readRegularFile } from '../../agent/util/safe-fs.js';
 
 /**
  * node:tls client options from the shared `tls` config block: reads the CA, client certificate
@@ -28,7 +28,7 @@ export async function tlsClientOptions(cfg: TlsConfig, host: string): Promise<Co
 
 async function readPem(path: string, key: string): Promise<Buffer> {
   try {
-    return await readFile(path);
+    return await readRegularFile(path);
   } catch (err) {
     throw new PortwardenError('TLS_CONFIG', `${key}: cannot read ${path}: ${errorMessage(err)}`, { cause: err });
   }

@@ -25,14 +25,14 @@ export const syslogConfigSchema = z.strictObject({
     .describe('APP-NAME (RFC 5424, at most 48 chars) and the RFC 3164 TAG'),
   sd_id: z.string().regex(SD_NAME, 'expected an SD-ID of 1-32 printable ASCII chars without = ] " or space, e.g. portwarden@32473')
     .default('portwarden@32473').describe('ID of the RFC 5424 structured-data element (name@PEN for private IDs)'),
-  max_message_bytes: byteSize().optional()
+  max_message_bytes: byteSize({ max: 64 * 1024 ** 2 }).optional()
     .describe('longest message (before framing), cut on a UTF-8 boundary and counted; default 2048 for udp, 256KiB for tcp/tls'),
-  resend_window: duration().default(5000)
+  resend_window: duration({ max: 3_600_000 }).default(5000)
     .describe('tcp/tls: a frame is confirmed once the connection stayed up this long after writing it; unconfirmed frames are re-sent after a reconnect'),
-  resend_window_bytes: byteSize().default(8 * 1024 * 1024)
+  resend_window_bytes: byteSize({ max: 1024 ** 3 }).default(8 * 1024 * 1024)
     .describe('tcp/tls: most unconfirmed bytes kept for re-sending (oldest dropped; right after a reconnect, sends wait instead)'),
-  connect_timeout: duration().default(10_000).describe('tcp/tls: give up connecting (and the TLS handshake) after this long'),
-  keepalive: duration().default(30_000).describe('tcp/tls: TCP keepalive idle time (0: off)'),
+  connect_timeout: duration({ max: 600_000 }).default(10_000).describe('tcp/tls: give up connecting (and the TLS handshake) after this long'),
+  keepalive: duration({ max: 7_200_000 }).default(30_000).describe('tcp/tls: TCP keepalive idle time (0: off)'),
   tls: tlsSchema.prefault({}).describe('tls: server verification (on by default), optional client certificate, SNI'),
 });
 export type SyslogConfig = z.output<typeof syslogConfigSchema>;

@@ -64,11 +64,15 @@ export function decodeFrame(buf: Buffer, off: number): DecodeResult {
   let targets: string[] | undefined;
   if ((flags & FrameFlag.targeted) !== 0) {
     const nl = payload.indexOf(0x0a);
+    let parsed: unknown;
     try {
-      targets = JSON.parse(payload.toString('utf8', 0, nl)) as string[];
+      parsed = JSON.parse(payload.toString('utf8', 0, nl));
     } catch {
       return { kind: 'bad', why: 'unreadable target list' };
     }
+    // Only this agent writes target lists, as arrays of output names: anything else is damage.
+    if (!Array.isArray(parsed) || !parsed.every((t) => typeof t === 'string')) return { kind: 'bad', why: 'unreadable target list' };
+    targets = parsed;
     payload = payload.subarray(nl + 1);
   }
   return { kind: 'frame', frame: { seq, time, flags, payload, targets, bytes: total } };

@@ -1,4 +1,5 @@
-import { open, readFile, readdir, rename, rm, mkdir } from 'node:fs/promises';
+import { readFile, readdir, rename, rm } from 'node:fs/promises';
+import { createExclusive, mkdirPrivate, tempPath } from '../../util/safe-fs.js';
 import { join } from 'node:path';
 import { decodeFrame, HEADER_BYTES, parseSegmentName } from './frame.js';
 import type { Frame } from './frame.js';
@@ -46,7 +47,7 @@ function resync(buf: Buffer, from: number, after: number, before: number): numbe
  * `headNext` is the next seq the previous run had durably written (head.json), to detect a lost tail.
  */
 export async function scanSpool(dir: string, headNext: number, onFrame: (f: Frame) => void): Promise<ScanReport> {
-  await mkdir(dir, { recursive: true });
+  await mkdirPrivate(dir);
   const names = (await readdir(dir)).filter((n) => parseSegmentName(n) !== undefined).sort();
   const report: ScanReport = { segments: [], lostSeqs: [], droppedBytes: 0, repaired: [], unreadable: [] };
   let expected: number | undefined;
@@ -111,8 +112,8 @@ export async function scanSpool(dir: string, headNext: number, onFrame: (f: Fram
 }
 
 async function rewrite(path: string, data: Buffer): Promise<void> {
-  const tmp = `${path}.tmp`;
-  const fh = await open(tmp, 'w', 0o600);
+  const tmp = tempPath(path);
+  const fh = await createExclusive(tmp);
   try {
     await fh.writeFile(data);
     await fh.datasync();

@@ -3,6 +3,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { z } from 'zod';
 import { PortwardenError, errorMessage } from '../../util/errors.js';
+import { createExclusive, REOPEN_RW } from '../../util/safe-fs.js';
 import { encodeFrame, FrameFlag, HEADER_BYTES, MAX_PAYLOAD_BYTES, segmentName } from './frame.js';
 import type { Frame } from './frame.js';
 import { scanSpool } from './recovery.js';
@@ -77,7 +78,7 @@ export class Spool {
     this.nextSeq = Math.max(headNext, (last?.lastSeq ?? 0) + 1, 1);
     this.writtenNext = this.durableNext = this.nextSeq;
     this.head.recorded(this.nextSeq);
-    if (last !== undefined) this.fh = await open(last.path, 'r+');
+    if (last !== undefined) this.fh = await open(last.path, REOPEN_RW);
     return report;
   }
 
@@ -296,7 +297,7 @@ export class Spool {
       this.fh = undefined;
     }
     const seg: SegmentInfo = { id: firstSeq, path: join(this.dir, segmentName(firstSeq)), bytes: 0, firstSeq, lastSeq: firstSeq - 1, count: 0 };
-    this.fh = await open(seg.path, 'w', 0o600);
+    this.fh = await createExclusive(seg.path);
     this.segments.push(seg);
     if (this.cfg.fsync !== 'never') await syncDir(this.dir);
     return seg;

@@ -67,8 +67,8 @@ export type DumpResult =
 
 function isRawDump(v: unknown): v is RawDump {
   if (typeof v !== 'object' || v === null) return false;
-  const r = v as Partial<RawDump>;
-  return r.rows instanceof Uint8Array && r.rows.length % ROW_SIZE === 0 && typeof r.ifnames === 'object';
+  const r = v as Record<string, unknown>;
+  return r.rows instanceof Uint8Array && r.rows.length % ROW_SIZE === 0 && typeof r.ifnames === 'object' && r.ifnames !== null;
 }
 
 /** Dotted IPv4 text of 4 bytes at `o` (network order). */
@@ -190,6 +190,8 @@ export class SockDiag {
     for (let o = 0; o + 11 <= b.length;) {
       const nsLen = b[o + 8] ?? 0;
       const statAt = o + 9 + nsLen + 2;
+      // A cut entry (its ns link or stat length past the end) makes the whole answer unusable.
+      if (statAt > b.length) return undefined;
       const statLen = b.readUInt16LE(o + 9 + nsLen);
       if (statAt + statLen > b.length) return undefined;
       out.push({

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -41,6 +41,8 @@ test('each config error class exits 2 naming the file, the key and what was expe
   // `run` validates in its start-up worker thread, check-config in-process: both must say the same.
   const both = ['check-config', 'run'];
   const ruleFile = join(mkdtempSync(join(tmpdir(), 'pw-rules-')), 'acme.yaml');
+  const notADir = join(mkdtempSync(join(tmpdir(), 'pw-file-')), 'a-file');
+  writeFileSync(notADir, '');
   writeFileSync(ruleFile, 'ruleset: acme\nrules:\n  - id: acme-1\n    name: x\n    severity: high\n    tactic: TA9\n    technique: T1059\n    when: { process.name: sh }\n');
   const cases: [string, string[], RegExp][] = [
     ['bad duration', both, /portwarden\.yaml: interval: expected a duration like 500ms, 2s, 5m, 24h, got "fast"/],
@@ -57,7 +59,8 @@ test('each config error class exits 2 naming the file, the key and what was expe
     'unknown key': 'outputs:\n  - type: file\n    path: /tmp/x\n    pth: /tmp/x\n',
     'unset variable': 'state_dir: ${PW_TEST_NEVER_SET}\n',
     'bad rule file': `detect: { rule_files: [${ruleFile}] }\noutputs: [{ type: file, path: /dev/null }]\n`,
-    'unreadable state dir': 'state_dir: /proc/version/state\n',
+    // Under a regular file: mkdir fails (ENOTDIR). (/proc is refused earlier, by the schema.)
+    'unreadable state dir': `state_dir: ${join(notADir, 'state')}\n`,
     'bad inventory schedule': `state_dir: ${mkdtempSync(join(tmpdir(), 'pw-st-'))}\ninventory: { schedule: "every hour" }\noutputs: [{ type: file, path: /dev/null }]\n`,
   };
   for (const [name, commands, expected] of cases) {
@@ -132,11 +135,12 @@ test('the embedded default (no config) prints ECS documents on stdout and stops 
   // The embedded default keeps its state in /var/lib/portwarden as root: run it as nobody, whose
   // default state dir is under XDG_STATE_HOME, a temp dir of this test.
   const state = mkdtempSync(join(tmpdir(), 'pw-embedded-'));
-  chmodSync(state, 0o777);
   t.after(() => { rmSync(state, { recursive: true, force: true }); });
   // As nobody (root would use /var/lib/portwarden whatever XDG_STATE_HOME says), when nobody can
   // read this checkout: CI may clone it under a 0700 directory, and then it runs as root.
   const asNobody = process.getuid?.() === 0 && readableByOthers(cliPath) ? { uid: 65534, gid: 65534 } : {};
+  // Nobody's own XDG_STATE_HOME (a world-writable one would be refused as unsafe).
+  if ('uid' in asNobody) chownSync(state, 65534, 65534);
   const proc = spawn(process.execPath, [cliPath, 'run'], {
     stdio: ['ignore', 'pipe', 'pipe'], ...asNobody, env: { PATH: process.env.PATH ?? '', XDG_STATE_HOME: state },
   });

@@ -52,7 +52,7 @@ test('run: a full disk under state_dir with the output up: delivery goes on, spa
   const dir = mkdtempSync(join(tmpdir(), 'pw-full-'));
   const state = join(dir, 'state');
   mkdirSync(state);
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', state]);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=6m,mode=0700', 'tmpfs', state]);
   t.after(() => {
     try { execFileSync('umount', ['-l', state]); } catch { /* not mounted */ }
     rmSync(dir, { recursive: true, force: true });
@@ -109,7 +109,7 @@ test('run: a disk full before the agent starts, nothing it could free: events go
   const dir = mkdtempSync(join(tmpdir(), 'pw-full-'));
   const state = join(dir, 'state');
   mkdirSync(state);
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', state]);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m,mode=0700', 'tmpfs', state]);
   t.after(() => {
     try { execFileSync('umount', ['-l', state]); } catch { /* not mounted */ }
     rmSync(dir, { recursive: true, force: true });

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { decodeFrame, encodeFrame, FrameFlag, parseSegmentName, segmentName } from '../../../../../agent/pipeline/spool/frame.js';
+import { decodeFrame, encodeFrame, FrameFlag, HEADER_BYTES, parseSegmentName, segmentName } from '../../../../../agent/pipeline/spool/frame.js';
+import { crc32 } from 'node:zlib';
 import { decodeCursor } from '../../../../../agent/pipeline/cursor-store.js';
 
 test('frames round-trip any text, seq, time and targets', () => {
@@ -47,4 +48,18 @@ test('cursor files with a wrong checksum or fields are rejected', () => {
   assert.equal(decodeCursor('').kind, 'corrupt');
   assert.equal(decodeCursor('{"v":1,"seq":5,"segment":1,"offset":0}\nffff\n').kind, 'corrupt');
   assert.equal(decodeCursor('garbage').kind, 'corrupt');
+});
+
+test('fuzz finding: a checksummed frame whose target list is not a list of names is bad, not a TypeError in the reader', () => {
+  for (const list of ['false', '{}', '[1]', 'null']) {
+    const payload = Buffer.from(`${list}\n[]`);
+    const b = Buffer.alloc(HEADER_BYTES + payload.length);
+    b.writeUInt32LE(payload.length, 0);
+    b.writeUInt32LE(1, 8);
+    b.writeUInt8(FrameFlag.targeted, 24);
+    payload.copy(b, HEADER_BYTES);
+    b.writeUInt32LE(crc32(b.subarray(8)), 4);
+    const r = decodeFrame(b, 0);
+    assert.equal(r.kind, 'bad', list);
+  }
 });

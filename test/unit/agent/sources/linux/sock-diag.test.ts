@@ -124,3 +124,17 @@ test('a native dump that fails after working falls back for one tick with a warn
   assert.deepEqual(first.warnings.filter((w) => w.includes('NETLINK')), []);
   assert.equal(broken.describe(), 'NETLINK_SOCK_DIAG via ss -ltnuHe (native dump failed)');
 });
+
+test('fuzz finding: process basics cut inside an entry (its ns link runs past the end) are unusable, not a RangeError', () => {
+  // pid 1, uid 0, an ns link said to be 16 bytes long, and nothing after it: 11 bytes.
+  const cut = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0, 16, 0x6e, 0x65]);
+  const sd = new SockDiag({ dump: () => undefined, basics: () => cut });
+  assert.equal(sd.basics('/proc', new Uint32Array([1])), undefined);
+});
+
+test('fuzz finding: a dump whose interface names are null is an unexpected value, not a TypeError', () => {
+  const rows = Buffer.alloc(ROW_SIZE);
+  rows.writeUInt32LE(2, 12); // bound to interface 2, whose name is looked up
+  const sd = new SockDiag({ dump: () => ({ rows, ifnames: null }) });
+  assert.equal(sd.dump().kind, 'failed');
+});
