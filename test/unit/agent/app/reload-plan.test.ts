@@ -30,7 +30,7 @@ test('planReload: a changed output restarts that output only; added and removed 
 });
 
 test('planReload: restart-only keys are reported, the rest applied', () => {
-  const p = planReload(load(), load({ interval: '2s', state_dir: 'elsewhere', heartbeat: { schedule: '* * * * *' }, events: { process: true } }), 'd', 'd');
+  const p = planReload(load(), load({ interval: '2s', state_dir: '/var/lib/elsewhere', heartbeat: { schedule: '* * * * *' }, events: { process: true } }), 'd', 'd');
   assert.deepEqual(p.restartRequired, ['state_dir', 'interval']);
   assert.deepEqual(p.applied, ['events', 'heartbeat']);
   assert.ok(p.events && p.heartbeat && !p.inventory && !p.detection);

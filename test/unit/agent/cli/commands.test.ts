@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { commands, summaries } from '../../../../agent/cli/commands/index.js';
 
 test('every listed command loads the command of the same name, with a summary and --help text', async () => {
-  assert.deepEqual(commands.names(), ['run', 'listeners', 'reload', 'status', 'check-config', 'replay', 'baseline', 'policy']);
+  assert.deepEqual(commands.names(), ['run', 'listeners', 'reload', 'status', 'check-config', 'replay', 'rules', 'baseline', 'policy']);
   for (const name of commands.names()) {
     const loaded = await commands.get(name);
     assert.equal(loaded.name, name);
