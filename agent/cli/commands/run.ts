@@ -33,6 +33,15 @@ export const runCommand: Command = {
     let onHup = (): void => { during.hup = true; };
     const hup = (): void => { onHup(); };
     process.on('SIGHUP', hup);
+    // SIGINT/SIGTERM are taken from here on too: the outputs may already ship documents while the
+    // last stages start, and the default action would end the process without a flush. One that
+    // arrives while the agent starts stops it as soon as it runs.
+    let stopWith: (s: NodeJS.Signals | 'EPIPE') => void = () => undefined;
+    const stopped = new Promise<NodeJS.Signals | 'EPIPE'>((resolve) => { stopWith = resolve; });
+    const onInt = (): void => { stopWith('SIGINT'); };
+    const onTerm = (): void => { stopWith('SIGTERM'); };
+    process.once('SIGINT', onInt);
+    process.once('SIGTERM', onTerm);
     let agent;
     try {
       // The config and rule files are validated in a worker thread: zod and yaml stay out of this isolate.
@@ -40,6 +49,8 @@ export const runCommand: Command = {
       agent = await startAgent(startup, io.env, io.stderr.isTTY === true, values.config === undefined ? {} : { configFile: values.config });
     } catch (err) {
       process.off('SIGHUP', hup);
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
       throw err;
     }
     const running = agent;
@@ -49,12 +60,9 @@ export const runCommand: Command = {
 
     // Timers are unref'd everywhere; this one keeps the process alive until a signal arrives.
     const keepAlive = setInterval(() => undefined, 1 << 30);
-    const signal = await new Promise<NodeJS.Signals | 'EPIPE'>((resolve) => {
-      process.once('SIGINT', () => { resolve('SIGINT'); });
-      process.once('SIGTERM', () => { resolve('SIGTERM'); });
-      // The reader of a stdout output went away (`portwarden run | head`): stop as on SIGTERM.
-      io.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') resolve('EPIPE'); });
-    });
+    // The reader of a stdout output went away (`portwarden run | head`): stop as on SIGTERM.
+    io.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') stopWith('EPIPE'); });
+    const signal = await stopped;
     // Stopping: a SIGHUP now is ignored (not the default action, which would end the process).
     onHup = (): void => undefined;
     agent.logger.info(`${signal}: stopping`);
