@@ -2,11 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { closeSync, readdirSync, statSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { readdirSync, statSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getField } from '../../../agent/ecs/document.js';
 import type { EcsDocument } from '../../../agent/ecs/document.js';
+import { readNdjson } from '../../helpers/agent-process.js';
+import { fill } from '../../helpers/disk.js';
 import { waitFor } from '../../helpers/wait.js';
 import { cliPath } from '../../../testkit/paths.js';
 
@@ -17,28 +19,6 @@ async function listeners(n: number): Promise<{ py: ChildProcess; ports: number[]
   const py = spawn('python3', ['-c', listen(n)], { stdio: ['pipe', 'pipe', 'inherit'] });
   const ports = await new Promise<number[]>((resolve) => { py.stdout.once('data', (b: Buffer) => { resolve(b.toString().trim().split(' ').map(Number)); }); });
   return { py, ports };
-}
-
-/** Fills the filesystem of `dir` until ENOSPC; returns the bytes written. */
-function fill(path: string): number {
-  const fd = openSync(path, 'a');
-  const chunk = Buffer.alloc(4096, 1);
-  let n = 0;
-  try {
-    for (;;) n += writeSync(fd, chunk);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-  } finally {
-    closeSync(fd);
-  }
-  return n;
-}
-
-/** The output file's complete lines (the agent may be writing the last one). */
-function readNdjson(path: string): EcsDocument[] {
-  let text: string;
-  try { text = readFileSync(path, 'utf8'); } catch { return []; }
-  return text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as EcsDocument);
 }
 
 function run(config: string): { proc: ChildProcess; exit: Promise<number | null>; stderr: () => string } {
@@ -121,9 +101,7 @@ test('run: a disk full before the agent starts, nothing it could free: events go
     + `outputs:\n  - type: file\n    path: ${events}\n    batch: { max_wait: 100ms }\n`);
   // Full to the last byte before the agent ever ran: no spool, no segment to delete.
   const filler = join(state, 'filler');
-  fill(filler);
-  const fd = openSync(`${filler}.tail`, 'a');
-  try { for (;;) writeSync(fd, Buffer.alloc(1, 1)); } catch { /* full */ } finally { closeSync(fd); }
+  fill(filler, true);
   const agent = run(config);
   t.after(() => { agent.proc.kill('SIGKILL'); });
   const action = (a: string): EcsDocument[] => readNdjson(events).filter((d) => d.event.action === a);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeliveryPipeline } from '../../../agent/pipeline/index.js';
 import { Action } from '../../../agent/ecs/fields.js';
@@ -9,28 +9,11 @@ import { getField } from '../../../agent/ecs/document.js';
 import { MemoryTransport } from '../../../transports/memory/index.js';
 import { assertInvariant, defer, outputConfig, pipelineOptions, sequences, tempState, testDoc } from '../../unit/agent/pipeline/support.js';
 import { createLogger } from '../../../agent/log/logger.js';
+import { fill } from '../../helpers/disk.js';
 import { waitFor } from '../../helpers/wait.js';
 
 // Real filesystems that fail: a tmpfs filled to the last byte (ENOSPC) and an ext4 image on a loop
 // device shut down with EXT4_IOC_SHUTDOWN (EIO on every write). Both need root (mount).
-
-/** Fills the filesystem holding `path` until ENOSPC; returns the bytes written. */
-function fill(path: string): number {
-  const fd = openSync(path, 'a');
-  const chunk = Buffer.alloc(4096, 1);
-  let n = 0;
-  try {
-    for (;;) n += writeSync(fd, chunk);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-  } finally {
-    closeSync(fd);
-  }
-  // Whatever is left below a page: a byte at a time.
-  const fd1 = openSync(`${path}.tail`, 'a');
-  try { for (;;) n += writeSync(fd1, Buffer.alloc(1, 1)); } catch { /* full */ } finally { closeSync(fd1); }
-  return n;
-}
 
 /** Unmounted before the temp dir is removed (deferred cleanups run first). */
 function unmountAfter(t: object, dir: string): void {
@@ -52,7 +35,7 @@ test('full disk with nothing to free: delivery goes on from memory, loss counted
   mountTmpfs(t, state, '1m');
   // Filled before the pipeline ever ran: there is no delivered segment it could delete.
   const filler = join(state, 'filler');
-  assert.ok(fill(filler) > 0);
+  assert.ok(fill(filler, true) > 0);
   const m = new MemoryTransport();
   const p = new DeliveryPipeline(pipelineOptions(state, [{ name: 'siem', transport: m, config: outputConfig('memory', { retry: { initial: 1, max: 10 } }) }], {
     spool: { memory_max_bytes: 64 * 1024 }, warnIntervalMs: 100, ...(process.env.PW_DEBUG === undefined ? {} : { logger: createLogger({ level: 'debug', format: 'human' }) }),
