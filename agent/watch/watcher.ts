@@ -84,7 +84,7 @@ export class Watcher implements Lifecycle {
   constructor(private readonly o: WatcherOptions) {
     this.startAction = (o.os ?? thisHostOs()) === 'windows' ? Action.processStart : Action.processExec;
     this.warnings = new WarningAggregator(o.logger, (doc) => o.sink.accept(doc), o.builder.agentEvent);
-    this.detect = guardDetect(o.detect, (err) => { this.warnings.add(`detection failed: ${errorMessage(err)}`); });
+    this.detect = guardDetect(() => this.o.detect, (err) => { this.warnings.add(`detection failed: ${errorMessage(err)}`); });
   }
 
   start(): Promise<void> {

@@ -191,3 +191,24 @@ test('a pending process that exits before it is completed is never announced as 
   await w.tick();
   assert.ok(!actions().slice(1).includes('already_running'));
 });
+
+test('detection switched on or off in the options after start (a reload) applies from the next event', async () => {
+  const source = new FakeSource();
+  const out: EcsDocument[] = [];
+  const alert = (d: EcsDocument): EcsDocument[] => (d.event.action === 'listening_started' ? [{ ...d, event: { ...d.event, kind: 'alert' } }] : []);
+  const options: ConstructorParameters<typeof Watcher>[0] = {
+    source, builder: new DocumentBuilder(sampleHost, sampleAgent), table: new ProcessTable({ hostId: 'h', bootId: 'b' }), logger: memoryLogger(),
+    sink: { accept: (d) => { out.push(d); return Promise.resolve(); } }, intervalMs: 1000, shipProcesses: false,
+  };
+  const w = new Watcher(options);
+  source.setProcesses([p(1, 0, 0, 'init'), p(100, 1, 5, 'nc')]);
+  await w.tick();
+  options.detect = alert;
+  source.listeners = [l(4444, [100])];
+  await w.tick();
+  assert.deepEqual(out.map((d) => d.event.kind), ['event', 'alert'], 'the engine a reload added sees the next listener');
+  delete options.detect;
+  source.listeners = [l(4444, [100]), l(5555, [100])];
+  await w.tick();
+  assert.deepEqual(out.slice(2).map((d) => d.event.kind), ['event'], 'and one it removed no longer does');
+});
