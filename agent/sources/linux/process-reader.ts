@@ -318,8 +318,10 @@ function readDetails(base: string, comm: string, rec: ProcessRecord, ctx: Proces
   if (uids !== undefined) {
     // /proc/<pid> is owned by root for a process that is not dumpable (a setuid one): status tells.
     rec.uid = uids.effective;
+    // The name from the owner of /proc/<pid> (root for that process) must not stay on another uid.
     const name = ctx.users.lookup(uids.effective);
     if (name !== undefined) rec.userName = name;
+    else delete rec.userName;
     if (ctx.users.noLogin(uids.effective)) rec.userNoLogin = true;
     else delete rec.userNoLogin;
     rec.realUid = uids.real;
