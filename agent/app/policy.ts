@@ -5,7 +5,7 @@
  * worker and applied through the agent's reload path, like a SIGHUP. Reports go to the log and
  * in-band (policy_applied / policy_refused / policy_unreachable).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import type { AgentEventFactory, EcsDocument } from '../ecs/document.js';
@@ -18,6 +18,7 @@ import { readPublicKeys } from '../policy/keys.js';
 import { PolicyPoller } from '../policy/poller.js';
 import type { ApplyResult, PolicyReport, PolicyStatus } from '../policy/poller.js';
 import { displayUrl, readLastGood, readPolicyState } from '../policy/store.js';
+import { readRegularFileSync } from '../util/safe-fs.js';
 import type { PolicyState } from '../policy/store.js';
 import { validateBundleIsolated } from '../policy/validate-isolated.js';
 import { ConfigError, errorMessage } from '../util/errors.js';
@@ -47,7 +48,7 @@ function readTrust(cfg: PolicyConfig, configFile: string): { keys: KeyObject[]; 
   });
   if (cfg.ca === undefined) return { keys };
   try {
-    return { keys, ca: readFileSync(resolve(base, cfg.ca)) };
+    return { keys, ca: readRegularFileSync(resolve(base, cfg.ca)) };
   } catch (err) {
     throw new ConfigError(configFile, 'policy.ca', `a readable PEM file of CA certificates (${errorMessage(err)})`, err);
   }

@@ -5,8 +5,9 @@
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { PortwardenError, errorMessage } from '../util/errors.js';
+import { readRegularFileSync } from '../util/safe-fs.js';
 import { keyId } from './envelope.js';
 
 const PUBLIC_BLOCK = /-----BEGIN PUBLIC KEY-----[\s\S]*?-----END PUBLIC KEY-----/g;
@@ -17,7 +18,7 @@ function keyError(message: string, cause?: unknown): PortwardenError {
 
 function readText(file: string, what: string): string {
   try {
-    return readFileSync(file, 'utf8');
+    return readRegularFileSync(file).toString('utf8');
   } catch (err) {
     throw keyError(`cannot read the ${what} ${file}: ${errorMessage(err)}`, err);
   }
