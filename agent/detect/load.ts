@@ -92,8 +92,7 @@ export function documentSources(d: Document.Parsed, file: string, i: number, cou
  * documents separated by `---`). Its enabled rules, in file order.
  */
 export function readRuleFile(file: string): RuleSource[] {
-  const docs = ruleDocuments(file);
-  return docs.flatMap((d, i) => documentSources(d, file, i, docs.length));
+  return parseRuleText(readSettingsText(file, 'rule file'), file);
 }
 
 /** A rule file's detectors. */
