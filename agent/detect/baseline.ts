@@ -1,8 +1,7 @@
-import { closeSync, fsyncSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { Logger } from '../log/logger.js';
 import { errorMessage, PortwardenError } from '../util/errors.js';
-import { createExclusiveSync, mkdirPrivateSync, tempPath } from '../util/safe-fs.js';
+import { writeAtomicSync } from '../util/safe-fs.js';
 
 export type BaselineKind = 'listeners' | 'pairs';
 /** `learning`: recorded, no alert; `known`: seen before; `new`: first seen after learning (recorded now). */
@@ -123,27 +122,10 @@ export class Baseline {
   save(): void {
     if (this.o.file === undefined || !this.dirty) return;
     try {
-      writeAtomic(this.o.file, `${JSON.stringify(this.toJSON())}\n`);
+      writeAtomicSync(this.o.file, `${JSON.stringify(this.toJSON())}\n`);
       this.dirty = false;
     } catch (err) {
       this.o.logger.warn(`cannot write baseline ${this.o.file}: ${errorMessage(err)}`);
     }
-  }
-}
-
-/** tmp (random name, exclusive, 0600) + fsync + rename, so a crash leaves the old or the new file, never half of one. */
-export function writeAtomic(file: string, text: string): void {
-  mkdirPrivateSync(dirname(file));
-  const tmp = tempPath(file);
-  const fd = createExclusiveSync(tmp);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, file);
-  } catch (err) {
-    try { closeSync(fd); } catch { /* closed already */ }
-    rmSync(tmp, { force: true });
-    throw err;
   }
 }

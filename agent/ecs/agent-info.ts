@@ -1,8 +1,8 @@
-import { closeSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { createExclusiveSync, mkdirPrivateSync, tempPath } from '../util/safe-fs.js';
+import { writeAtomicSync } from '../util/safe-fs.js';
 
 /** The `agent.*` block. */
 export interface AgentInfo {
@@ -38,15 +38,7 @@ export function loadAgentId(stateDir: string): { id: string; persisted: boolean 
   if (existing !== undefined) return { id: existing, persisted: true };
   const id = randomUUID();
   try {
-    mkdirPrivateSync(stateDir);
-    const tmp = tempPath(file);
-    const fd = createExclusiveSync(tmp);
-    try {
-      writeSync(fd, `${id}\n`);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
+    writeAtomicSync(file, `${id}\n`);
     return { id, persisted: true };
   } catch {
     return { id, persisted: false };

@@ -4,8 +4,9 @@
  * Both are written atomically (temp file, fsync, rename, fsync of the directory), so a crash leaves
  * the old or the new one, never half of either.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { writeAtomicSync } from '../util/safe-fs.js';
+import { join } from 'node:path';
 
 export const policyDir = (stateDir: string): string => join(stateDir, 'policy');
 export const bundleFile = (stateDir: string): string => join(policyDir(stateDir), 'bundle.json');
@@ -22,29 +23,10 @@ export interface PolicyState {
   source: string;
 }
 
-function writeAtomic(file: string, data: Buffer): void {
-  mkdirSync(dirname(file), { recursive: true, mode: 0o750 });
-  const tmp = `${file}.tmp`;
-  const fd = openSync(tmp, 'w', 0o640);
-  try {
-    writeSync(fd, data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-  try {
-    const dir = openSync(dirname(file), 'r');
-    try { fsyncSync(dir); } finally { closeSync(dir); }
-  } catch {
-    // Windows cannot open a directory; its rename is durable enough for a cache of a signed file.
-  }
-}
-
 /** Saves the bundle first, then its state: a state never describes a bundle that is not there. */
 export function saveLastGood(stateDir: string, envelope: Buffer, state: PolicyState): void {
-  writeAtomic(bundleFile(stateDir), envelope);
-  writeAtomic(stateFile(stateDir), Buffer.from(`${JSON.stringify(state, null, 2)}\n`));
+  writeAtomicSync(bundleFile(stateDir), envelope, true);
+  writeAtomicSync(stateFile(stateDir), `${JSON.stringify(state, null, 2)}\n`, true);
 }
 
 /** The stored envelope, or undefined when there is none (or it cannot be read). */

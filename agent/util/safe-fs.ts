@@ -6,11 +6,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
-  chmodSync, closeSync, constants, fchmodSync, fstatSync, mkdirSync, openSync, readSync, readdirSync, rmSync,
+  chmodSync, closeSync, constants, fchmodSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, readdirSync, renameSync, rmSync, writeFileSync,
 } from 'node:fs';
 import { chmod, mkdir, open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 
 /** 0 where the OS has no such flag (Windows): there are no symlinks a user can plant there anyway. */
 const NOFOLLOW = (constants as Partial<typeof constants>).O_NOFOLLOW ?? 0;
@@ -184,5 +184,34 @@ export async function readRegularFile(path: string, maxBytes = MAX_CONFIG_FILE_B
     return buf;
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * Replaces `file` atomically: a private directory, a temporary file beside it (random name,
+ * exclusive, 0600), fsync, rename; with `syncDir` the directory too, so the rename survives a power
+ * loss. A crash leaves the old file or the new one, never half of one; a failed write leaves no
+ * temporary file.
+ */
+export function writeAtomicSync(file: string, data: string | Uint8Array, syncDir = false): void {
+  mkdirPrivateSync(dirname(file));
+  const tmp = tempPath(file);
+  const fd = createExclusiveSync(tmp);
+  try {
+    writeFileSync(fd, data);
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(tmp, file);
+  } catch (err) {
+    try { closeSync(fd); } catch { /* closed already */ }
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  if (!syncDir) return;
+  try {
+    const dir = openSync(dirname(file), 'r');
+    try { fsyncSync(dir); } finally { closeSync(dir); }
+  } catch {
+    // Windows cannot open a directory; its rename is durable enough there.
   }
 }
