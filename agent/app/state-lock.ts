@@ -1,5 +1,6 @@
 import { readFileSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseStat } from '../sources/linux/proc-parsers.js';
 import { PortwardenError, errorMessage } from '../util/errors.js';
 
 /** The lock file's name under state_dir. */
@@ -10,8 +11,7 @@ interface Holder { pid: number; start: string }
 /** A process's start time (clock ticks since boot, /proc/<pid>/stat field 22), or undefined if it is gone. */
 function startTimeOf(pid: number): string | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return parseStat(readFileSync(`/proc/${pid}/stat`, 'latin1'))?.startTicks;
   } catch {
     return undefined;
   }
