@@ -59,7 +59,7 @@ test('status --json: with an output down, the agent is degraded and its queue gr
   }, 30_000);
   assert.equal(later.code, 1);
   assert.ok((local(later.json)?.queued_events ?? 0) < (siem(later.json)?.queued_events ?? 0), 'the healthy output keeps up');
-  assert.ok((siem(later.json)?.failures ?? 0) >= (siem(first.json)?.failures ?? 0));
+  assert.ok((siem(later.json)?.failures ?? 0) > 0, 'the down output\'s failed deliveries are counted');
 
   // The heartbeat carries the same figures (portwarden.health) for the SIEM.
   const beat = await waitFor('a degraded heartbeat', () => readNdjson(agent.eventsFile).find((d) => d.event.action === 'heartbeat'
