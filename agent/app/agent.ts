@@ -83,12 +83,13 @@ export async function startAgent(startup: Startup & { workerError?: string }, en
   }
   if (workerError !== undefined) logger.warn(`config validated in-process (the start-up worker failed: ${workerError}); about 6 MB more heap for the agent's lifetime`);
   // Before anything touches the state dir: a second agent there would corrupt the spool.
-  const unlock = lockStateDir(prepareStateDir(loaded, env));
+  const stateDir = prepareStateDir(loaded, env);
+  const unlock = lockStateDir(stateDir);
   try {
     // On a terminal the ready line is printed even when the log goes to a file or is ECS JSON; a
     // human log on the terminal prints it itself.
     const terminal = stderrIsTTY && !(format === 'human' && config.log.file === undefined);
-    return await startLocked(startup, env, logger, unlock, opts, { human: format === 'human', terminal });
+    return await startLocked(startup, env, logger, { stateDir, unlock }, opts, { human: format === 'human', terminal });
   } catch (err) {
     unlock();
     throw err;
@@ -106,12 +107,14 @@ export function readyLine(w: { listeners: number; processes: number }, outputs: 
 }
 
 async function startLocked(
-  startup: Startup, env: NodeJS.ProcessEnv, logger: Logger, unlock: () => void, opts: StartOptions, say: { human: boolean; terminal: boolean },
+  startup: Startup, env: NodeJS.ProcessEnv, logger: Logger, state: { stateDir: string; unlock: () => void }, opts: StartOptions,
+  say: { human: boolean; terminal: boolean },
 ): Promise<RunningAgent> {
+  const { unlock } = state;
   // The central policy: its last good bundle is an overlay from the start; new ones come through reload.
   const policyConfig = startup.loaded.config.policy;
   const policy = policyConfig === undefined ? undefined : new CentralPolicy({
-    config: policyConfig, configFile: startup.loaded.file, stateDir: prepareStateDir(startup.loaded, env), logger, userAgent: `portwarden/${agentVersion()}`,
+    config: policyConfig, configFile: startup.loaded.file, stateDir: state.stateDir, logger, userAgent: `portwarden/${agentVersion()}`,
   });
   await policy?.loadLastGood();
   const overlays = [...(opts.overlays ?? []), ...(policy === undefined ? [] : [policy])];
@@ -119,7 +122,7 @@ async function startLocked(
   const { loaded } = live;
   const { config } = loaded;
   const startedMs = Date.now();
-  const ctx = await createAgentContext(loaded, logger, env, { hostInWorker: true, realtime: true });
+  const ctx = await createAgentContext(loaded, logger, env, { hostInWorker: true, realtime: true, preparedStateDir: state.stateDir });
   const { builder, source, stateDir } = ctx;
 
   const transportCtx = { logger, stateDir, configFile: loaded.file, agentPid: process.pid, hostName: builder.host.name };

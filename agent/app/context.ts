@@ -82,7 +82,7 @@ export async function createAgentContext(
   loaded: LoadedConfig,
   logger: Logger,
   env: NodeJS.ProcessEnv,
-  opts: { sourceKind?: SourceKind; stateReadOnly?: boolean; hostInWorker?: boolean; realtime?: boolean } = {},
+  opts: { sourceKind?: SourceKind; stateReadOnly?: boolean; hostInWorker?: boolean; realtime?: boolean; preparedStateDir?: string } = {},
 ): Promise<AgentContext> {
   let stateDir: string;
   let id: string;
@@ -92,7 +92,8 @@ export async function createAgentContext(
     stateDir = resolve(loaded.config.state_dir ?? defaultStateDir(env));
     id = readAgentId(stateDir) ?? randomUUID();
   } else {
-    stateDir = prepareStateDir(loaded, env);
+    // `run` prepared it already, before taking its lock.
+    stateDir = opts.preparedStateDir ?? prepareStateDir(loaded, env);
     const saved = loadAgentId(stateDir);
     id = saved.id;
     if (!saved.persisted) logger.warn('agent id could not be saved; it will change on restart', { stateDir });
