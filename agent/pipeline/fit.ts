@@ -1,7 +1,7 @@
 import type { EcsDocument } from '../ecs/document.js';
 
 export type Fit =
-  | { kind: 'fits'; json: string; truncated: string[] }
+  | { kind: 'fits'; json: string; bytes: number }
   | { kind: 'too_large'; bytes: number };
 
 // Fields a local user controls without privilege, cut first and hardest.
@@ -48,9 +48,9 @@ function cutTree(v: unknown, path: string, n: number, only: readonly string[] | 
  */
 export function fitDocument(doc: EcsDocument, maxBytes: number): Fit {
   const json = JSON.stringify(doc);
-  if (Buffer.byteLength(json) <= maxBytes) return { kind: 'fits', json, truncated: [] };
-  const cut = new Set<string>();
   let bytes = Buffer.byteLength(json);
+  if (bytes <= maxBytes) return { kind: 'fits', json, bytes };
+  const cut = new Set<string>();
   for (const only of [USER_FIELDS, undefined]) {
     for (const n of STEPS) {
       const smaller = cutTree(doc, '', n, only, cut) as Json;
@@ -58,7 +58,7 @@ export function fitDocument(doc: EcsDocument, maxBytes: number): Fit {
       smaller.portwarden = { ...pw, truncated: [...cut].sort() };
       const out = JSON.stringify(smaller);
       bytes = Buffer.byteLength(out);
-      if (bytes <= maxBytes) return { kind: 'fits', json: out, truncated: [...cut].sort() };
+      if (bytes <= maxBytes) return { kind: 'fits', json: out, bytes };
     }
   }
   return { kind: 'too_large', bytes };

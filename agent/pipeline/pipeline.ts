@@ -171,7 +171,7 @@ export class DeliveryPipeline implements Pipeline {
         this.spool.refuse('too_large');
         return Promise.resolve();
       }
-      const p = this.spool.append(fit.json, keep, always);
+      const p = this.spool.append(fit.json, keep, always, fit.bytes);
       this.received++;
       return p;
     } catch (err) {

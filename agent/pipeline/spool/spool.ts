@@ -103,10 +103,11 @@ export class Spool {
    * (block), or counts a drop for every output and resolves at once (drop_newest), or evicts the
    * oldest segment (drop_oldest). `keep` events (alerts, agent reports) are never dropped: they wait.
    * Throws synchronously for an event that can never fit or a closed spool. `always`: held in memory
-   * whatever memory_max_bytes says (the spool's own degraded/resumed reports).
+   * whatever memory_max_bytes says (the spool's own degraded/resumed reports). `bytes`: the JSON's
+   * UTF-8 length when the caller measured it already.
    */
-  append(json: string, keep: boolean, always = false): Promise<void> {
-    const size = HEADER_BYTES + Buffer.byteLength(json);
+  append(json: string, keep: boolean, always = false, bytes = Buffer.byteLength(json)): Promise<void> {
+    const size = HEADER_BYTES + bytes;
     if (size - HEADER_BYTES > this.maxEventBytes) throw new PortwardenError('EVENT_TOO_LARGE', `event of ${size} bytes is larger than half the spool cap`);
     if (this.closed) throw new PortwardenError('PIPELINE_STOPPED', 'the pipeline is shutting down');
     if (this.degradedSince !== undefined) return this.appendInMemory(json, keep, size, always);
