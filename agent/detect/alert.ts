@@ -1,7 +1,7 @@
 import type { DocumentBuilder } from '../ecs/builder.js';
 import { mergeFields } from '../ecs/builder.js';
 import type { EcsDocument } from '../ecs/document.js';
-import { getField } from '../ecs/document.js';
+import { cloneJson, getField } from '../ecs/document.js';
 import { Action, Dataset, F, Kind } from '../ecs/fields.js';
 import type { AttackRef, ThreatRefs } from './attack.js';
 import type { Hit, RuleMeta } from './types.js';
@@ -46,20 +46,20 @@ export function buildAlert(builder: DocumentBuilder, trigger: EcsDocument, rule:
   const copied: Record<string, unknown> = {};
   // The trigger's host (the same as ours live; the recorded one in replay).
   if (trigger.host !== null && typeof trigger.host === 'object') {
-    const host = structuredClone(trigger.host) as Record<string, unknown>;
+    const host = cloneJson(trigger.host) as Record<string, unknown>;
     // Foreign recordings may lack host.id (required here): the recorded name stands in for it.
     host.id ??= host.name ?? host.hostname ?? builder.host.id;
     copied.host = host;
   }
   for (const k of COPIED) {
     const v = trigger[k];
-    if (v !== undefined) copied[k] = structuredClone(v);
+    if (v !== undefined) copied[k] = cloneJson(v);
   }
   dropNonEcs(copied.process);
   const pw: Record<string, unknown> = {};
   for (const k of COPIED_PORTWARDEN) {
     const v = getField(trigger, `portwarden.${k}`);
-    if (v !== undefined) pw[k] = structuredClone(v);
+    if (v !== undefined) pw[k] = cloneJson(v);
   }
   const related: Record<string, unknown> = {};
   for (const k of ['ip', 'user', 'hash'] as const) {

@@ -10,6 +10,7 @@ import { Allowlist } from './allowlist.js';
 import type { Baseline } from './baseline.js';
 import type { DetectConfig } from './config.js';
 import { allDetectors } from './detectors.js';
+import { FieldCache } from './matcher.js';
 import { documentText, Prefilter } from './prefilter.js';
 import type { DetectContext, Detector, Family, Scope } from './types.js';
 
@@ -57,6 +58,8 @@ class Engine implements DetectionEngine {
   private readonly prefilters: Record<Family, Prefilter<Detector>>;
   private readonly allow: Allowlist;
   private readonly fired: Map<string, true>;
+  /** The event's field values, read once for all rules of one evaluation. */
+  private readonly fields = new FieldCache();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: EngineOptions) {
@@ -80,21 +83,22 @@ class Engine implements DetectionEngine {
     const osRaw = getField(doc, F.hostOsType);
     const os = isOsType(osRaw) ? osRaw : undefined;
     const t = Date.parse(doc['@timestamp']);
-    const ctx: DetectContext = { os, ci: os === 'windows', now: Number.isNaN(t) ? Date.now() : t };
+    this.fields.reset();
+    const ctx: DetectContext = { os, ci: os === 'windows', now: Number.isNaN(t) ? Date.now() : t, fields: this.fields };
     const scopeRaw = getField(doc, F.listenerScope);
     const out: EcsDocument[] = [];
     // Parent-child rules also run on a listener's owner (its lineage as captured with the listener);
     // the fire-once memory is per process entity, so an owner already flagged at start is not repeated.
     const families: Family[] = family === 'listener' ? ['listener', 'process'] : [family];
-    const text = documentText(doc);
+    const text = documentText(doc, this.fields);
     for (const fam of families) {
       const identity = identityOf(doc, fam !== 'process');
       const list = this.byFamily[fam];
       const pre = this.prefilters[fam];
       pre.scan(text);
-      for (let i = 0; i < list.length; i++) {
+      for (const i of pre.candidates()) {
         const d = list[i];
-        if (d === undefined || !pre.pass(i)) continue;
+        if (d === undefined) continue;
         if (d.meta.os.length > 0 && (os === undefined || !d.meta.os.includes(os))) continue;
         if (fam !== family && d.meta.ruleset === 'portwarden-baseline') continue;
         const hit = d.test(doc, ctx);

@@ -1,6 +1,7 @@
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { getField } from '../ecs/document.js';
 import { F } from '../ecs/fields.js';
+import { clauseGate, fold, regexClauses } from './regex-literals.js';
 
 /**
  * The condition language of detection rules (built-in packs and user YAML alike).
@@ -12,7 +13,52 @@ import { F } from '../ecs/fields.js';
  * `portwarden.lineage` matches. A condition on an absent field is false, negated or not.
  */
 export type Evidence = string[];
-export type Predicate = (doc: unknown, ci: boolean) => Evidence | undefined;
+/** `fields`: the values already read from this document (one evaluation of many rules shares it). */
+export type Predicate = (doc: unknown, ci: boolean, fields?: FieldCache) => Evidence | undefined;
+
+/** Evidence of a condition that names no value (a `not`, an empty `all`); never mutated. */
+const NO_EVIDENCE = Object.freeze([]) as unknown as Evidence;
+
+/** Field paths by number, so that a document's values are kept in an array, not a map per event. */
+const SLOTS = new Map<string, number>();
+/** The number of a field path (the same for every rule and engine). */
+export function fieldSlot(field: string): number {
+  let n = SLOTS.get(field);
+  if (n === undefined) {
+    n = SLOTS.size;
+    SLOTS.set(field, n);
+  }
+  return n;
+}
+
+/**
+ * The values of the fields rules read from one document, each read once for all rules (the engine
+ * makes one per engine and resets it for every event).
+ */
+export class FieldCache {
+  private doc: unknown;
+  private gen = 1;
+  private readonly values: (unknown[] | undefined)[] = [];
+  private readonly gens: number[] = [];
+
+  /** Forget the values read so far (the next document, or the same one changed). */
+  reset(): void {
+    this.doc = undefined;
+    this.gen++;
+  }
+
+  get(doc: unknown, field: string, slot = fieldSlot(field)): unknown[] | undefined {
+    if (doc !== this.doc) {
+      this.doc = doc;
+      this.gen++;
+    }
+    if (this.gens[slot] === this.gen) return this.values[slot];
+    const v = readValues(doc, field);
+    this.values[slot] = v;
+    this.gens[slot] = this.gen;
+    return v;
+  }
+}
 
 export const OPERATORS = ['equals', 'startswith', 'endswith', 'contains', 'regex', 're', 'glob', 'cidr', 'exists', 'range', 'differs_from', 'same_as'] as const;
 export const MODIFIERS = ['all', 'not', 'case_sensitive'] as const;
@@ -71,7 +117,9 @@ function stringTest(op: string, raw: Scalar, path: (string | number)[]): Pattern
       } catch (err) {
         throw new RuleSyntaxError(path, `invalid ${op}: ${(err as Error).message}`);
       }
-      return (v, cs) => (cs ? sens : ins).test(v);
+      const gate = clauseGate(regexClauses(src, 1));
+      if (gate === undefined) return (v, cs) => (cs ? sens : ins).test(v);
+      return (v, cs) => gate(folded(v)) && (cs ? sens : ins).test(v);
     }
     case 're': {
       // A JavaScript regex literal, /source/flags: its own flags decide case (Sigma's `re`).
@@ -83,7 +131,9 @@ function stringTest(op: string, raw: Scalar, path: (string | number)[]): Pattern
       } catch (err) {
         throw new RuleSyntaxError(path, `invalid re: ${(err as Error).message}`);
       }
-      return (v) => re.test(v);
+      const gate = clauseGate(regexClauses(m[1] ?? '', 1));
+      if (gate === undefined) return (v) => re.test(v);
+      return (v) => gate(folded(v)) && re.test(v);
     }
     default:
       throw new RuleSyntaxError(path, `unknown operator "${op}" (expected one of ${OPERATORS.join(', ')}, with modifiers ${MODIFIERS.join(', ')})`);
@@ -99,6 +149,18 @@ function lower(v: string): string {
     if (lowered.size >= 64) lowered.clear();
     out = v.toLowerCase();
     lowered.set(v, out);
+  }
+  return out;
+}
+
+// Regexes are first checked for the literals they need (regex-literals.ts), in the folded value.
+const foldedCache = new Map<string, string>();
+function folded(v: string): string {
+  let out = foldedCache.get(v);
+  if (out === undefined) {
+    if (foldedCache.size >= 64) foldedCache.clear();
+    out = fold(v);
+    foldedCache.set(v, out);
   }
   return out;
 }
@@ -138,8 +200,12 @@ function cidrTest(raws: Scalar[], path: (string | number)[]): Test {
   };
 }
 
+function valuesOf(doc: unknown, field: string, fields: FieldCache | undefined, slot: number): unknown[] | undefined {
+  return fields === undefined ? readValues(doc, field) : fields.get(doc, field, slot);
+}
+
 /** Values of a field: ancestors' for `ancestor.*`, array elements, else the single value. */
-function valuesOf(doc: unknown, field: string): unknown[] | undefined {
+function readValues(doc: unknown, field: string): unknown[] | undefined {
   if (field.startsWith('ancestor.')) {
     const lineage = getField(doc, F.lineage);
     if (!Array.isArray(lineage)) return undefined;
@@ -156,6 +222,7 @@ const show = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify
 
 /** One field's matcher. */
 export function compileField(field: string, spec: unknown, path: (string | number)[]): Predicate {
+  const slot = fieldSlot(field);
   if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
     return fieldPredicate(field, listTest('equals', scalars(spec, path), path, undefined, false));
   }
@@ -173,7 +240,7 @@ export function compileField(field: string, spec: unknown, path: (string | numbe
     const p = [...path, op];
     if (op === 'exists') {
       if (typeof raw !== 'boolean') throw new RuleSyntaxError(p, 'expected true or false');
-      parts.push((doc) => ((valuesOf(doc, field) !== undefined) === raw ? [`${field} ${raw ? 'present' : 'absent'}`] : undefined));
+      parts.push((doc, _ci, fc) => ((valuesOf(doc, field, fc, slot) !== undefined) === raw ? [`${field} ${raw ? 'present' : 'absent'}`] : undefined));
       continue;
     }
     if (op === 'range') {
@@ -185,11 +252,14 @@ export function compileField(field: string, spec: unknown, path: (string | numbe
     if (op === 'differs_from' || op === 'same_as') {
       if (typeof raw !== 'string') throw new RuleSyntaxError(p, 'expected a field path');
       const want = op === 'same_as';
-      parts.push((doc, ci) => {
-        const a = valuesOf(doc, field)?.[0];
-        const b = valuesOf(doc, raw)?.[0];
+      const other = fieldSlot(raw);
+      parts.push((doc, ci, fc) => {
+        const a = valuesOf(doc, field, fc, slot)?.[0];
+        const b = valuesOf(doc, raw, fc, other)?.[0];
         if (a === undefined || b === undefined) return undefined;
-        const [x, y] = ci && cs !== true ? [show(a).toLowerCase(), show(b).toLowerCase()] : [show(a), show(b)];
+        const fold = ci && cs !== true;
+        const x = fold ? lower(show(a)) : show(a);
+        const y = fold ? lower(show(b)) : show(b);
         return (x === y) === want ? [`${field}=${show(a)} ${want ? '=' : '!='} ${raw}=${show(b)}`] : undefined;
       });
       continue;
@@ -197,29 +267,24 @@ export function compileField(field: string, spec: unknown, path: (string | numbe
     parts.push(fieldPredicate(field, listTest(op, scalars(raw, p), p, cs, all)));
   }
   if (parts.length === 0) throw new RuleSyntaxError(path, `no operator (expected one of ${OPERATORS.join(', ')})`);
-  const joined: Predicate = (doc, ci) => {
-    const ev: Evidence = [];
-    for (const p of parts) {
-      const r = p(doc, ci);
-      if (r === undefined) return undefined;
-      ev.push(...r);
-    }
-    return ev;
-  };
+  const joined: Predicate = parts.length === 1 ? (parts[0] as Predicate) : allOf(parts);
   if (!negate) return joined;
-  return (doc, ci) => {
-    const vals = valuesOf(doc, field);
+  return (doc, ci, fc) => {
+    const vals = valuesOf(doc, field, fc, slot);
     if (vals === undefined) return undefined;
-    return joined(doc, ci) === undefined ? [`${field}=${vals.map(show).join(',')} (not listed)`] : undefined;
+    return joined(doc, ci, fc) === undefined ? [`${field}=${vals.map(show).join(',')} (not listed)`] : undefined;
   };
 }
 
 function fieldPredicate(field: string, test: Test): Predicate {
-  return (doc, ci) => {
-    const vals = valuesOf(doc, field);
+  const slot = fieldSlot(field);
+  return (doc, ci, fc) => {
+    const vals = valuesOf(doc, field, fc, slot);
     if (vals === undefined) return undefined;
-    const hit = vals.find((v) => isScalar(v) && test(String(v), ci));
-    return hit === undefined ? undefined : [`${field}=${show(hit)}`];
+    for (const v of vals) {
+      if (typeof v === 'string' ? test(v, ci) : isScalar(v) && test(String(v), ci)) return [`${field}=${show(v)}`];
+    }
+    return undefined;
   };
 }
 
@@ -233,13 +298,14 @@ export function compileNode(node: unknown, path: (string | number)[]): Predicate
   const keys = Object.keys(obj);
   if (keys.length === 0) throw new RuleSyntaxError(path, 'empty selection');
   // all/any/not may stand beside field keys; everything in one mapping must hold.
-  return allOf(keys.map((k) => (BOOL_KEYS.has(k) ? compileBool(k as 'all' | 'any' | 'not', obj[k], [...path, k]) : compileField(k, obj[k], [...path, k]))));
+  const ps = keys.map((k) => (BOOL_KEYS.has(k) ? compileBool(k as 'all' | 'any' | 'not', obj[k], [...path, k]) : compileField(k, obj[k], [...path, k])));
+  return ps.length === 1 ? (ps[0] as Predicate) : allOf(ps);
 }
 
 function compileBool(k: 'all' | 'any' | 'not', inner: unknown, path: (string | number)[]): Predicate {
   if (k === 'not') {
     const p = compileNode(inner, path);
-    return (doc, ci) => (p(doc, ci) === undefined ? [] : undefined);
+    return (doc, ci, fc) => (p(doc, ci, fc) === undefined ? NO_EVIDENCE : undefined);
   }
   if (!Array.isArray(inner)) throw new RuleSyntaxError(path, 'expected a list of conditions');
   const ps = inner.map((n, i) => compileNode(n, [...path, i]));
@@ -247,22 +313,25 @@ function compileBool(k: 'all' | 'any' | 'not', inner: unknown, path: (string | n
 }
 
 function allOf(ps: Predicate[]): Predicate {
-  return (doc, ci) => {
-    const ev: Evidence = [];
+  return (doc, ci, fc) => {
+    let ev: Evidence | undefined;
     for (const p of ps) {
-      const r = p(doc, ci);
+      const r = p(doc, ci, fc);
       if (r === undefined) return undefined;
-      ev.push(...r);
+      if (r.length > 0) {
+        if (ev === undefined) ev = [...r];
+        else ev.push(...r);
+      }
     }
-    return ev;
+    return ev ?? NO_EVIDENCE;
   };
 }
 
 function anyOf(ps: Predicate[], path: (string | number)[]): Predicate {
   if (ps.length === 0) throw new RuleSyntaxError(path, 'expected at least one condition');
-  return (doc, ci) => {
+  return (doc, ci, fc) => {
     for (const p of ps) {
-      const r = p(doc, ci);
+      const r = p(doc, ci, fc);
       if (r !== undefined) return r;
     }
     return undefined;

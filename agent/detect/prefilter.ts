@@ -6,6 +6,9 @@
  * handful of rules' conditions instead of every one.
  */
 import { getField } from '../ecs/document.js';
+import { fieldSlot } from './matcher.js';
+import type { FieldCache } from './matcher.js';
+import { cost, fold, minimal, regexClauses } from './regex-literals.js';
 
 /** The text fields the prefilter reads; literals of conditions on other fields are not used. */
 export const TEXT_FIELDS = [
@@ -18,14 +21,11 @@ export const TEXT_FIELDS = [
   'network.direction', 'network.transport', 'network.type',
 ] as const;
 const TEXT = new Set<string>(TEXT_FIELDS);
+const TEXT_SLOTS = TEXT_FIELDS.map(fieldSlot);
 
 type Lits = string[] | undefined;
 const STRING_OPS = new Set(['equals', 'contains', 'startswith', 'endswith']);
 
-/** Cost of checking a literal set: short literals occur often, many literals make many candidates. */
-function cost(l: string[]): number {
-  return l.reduce((a, s) => a + 1 / Math.min(s.length, 16) ** 2, 0);
-}
 
 function best(sets: Lits[]): Lits {
   let out: Lits;
@@ -35,82 +35,51 @@ function best(sets: Lits[]): Lits {
 
 function union(sets: Lits[]): Lits {
   if (sets.length === 0 || sets.some((s) => s === undefined)) return undefined;
-  return [...new Set(sets.flatMap((s) => s as string[]))];
+  return minimal(sets.flatMap((s) => s as string[]));
 }
 
 // Lower-casing maps character by character except Greek sigma (final form depends on the next
 // character), so a lower-cased literal occurs in the lower-cased text whenever the value holds it.
 const usable = (s: string): boolean => s.length > 0 && !/[\u03a3\u03c2\u03c3]/.test(s);
 
-/** The longest run of characters a regex source must contain literally; undefined when unsure. */
-export function regexLiteral(src: string): string | undefined {
-  if (/[|()]/.test(src.replace(/\\[\s\S]/g, ''))) return undefined;
-  let bestRun = '';
-  let run = '';
-  const flush = () => { if (run.length > bestRun.length) bestRun = run; run = ''; };
-  for (let i = 0; i < src.length; i++) {
-    const ch = src.charAt(i);
-    let lit: string | undefined;
-    if (ch === '\\') {
-      const n = src[++i] ?? '';
-      if (/[0-9cxupPk]/.test(n)) return undefined; // escapes with operands: keep it simple
-      if (/[A-Za-z]/.test(n)) { flush(); continue; }
-      lit = n;
-    } else if (ch === '[') {
-      flush();
-      while (i < src.length && src[i] !== ']') i += src[i] === '\\' ? 2 : 1;
-      continue;
-    } else if ('.^$'.includes(ch)) {
-      flush();
-      continue;
-    } else if ('*+?{'.includes(ch)) {
-      // A quantifier on a class or escape (a literal's own quantifier is read below).
-      flush();
-      if (ch === '{') {
-        const close = src.indexOf('}', i);
-        if (close < 0) return undefined;
-        i = close;
-      }
-      continue;
-    } else {
-      lit = ch;
-    }
-    const q = src[i + 1];
-    if (q === '*' || q === '?' || q === '{') {
-      flush();
-      const close = q === '{' ? src.indexOf('}', i) : i + 1;
-      if (close < 0) return undefined;
-      i = close;
-      continue;
-    }
-    run += lit;
-    if (q === '+') { flush(); i++; }
+/** A regex operator's value as a source: `re` takes a /source/flags literal, `regex` a bare source. */
+const regexSource = (op: string, v: string): string => (op === 're' ? v.slice(1, v.lastIndexOf('/')) : v);
+
+/** The clauses one value of an operator needs (none when unknown). */
+function valueClauses(op: string, v: string): Clauses {
+  if (STRING_OPS.has(op)) {
+    const l = fold(v);
+    return usable(l) ? [[l]] : [];
   }
-  flush();
-  return bestRun.length >= 2 ? bestRun.toLowerCase() : undefined;
+  if (op === 're' || op === 'regex') return regexClauses(regexSource(op, v)).filter((c) => c.every(usable));
+  if (op === 'glob') {
+    const l = v.replace(/\[[^\]]*\]/g, '*').split(/[*?]/).reduce((a, b) => (b.length > a.length ? b : a), '');
+    return usable(l) ? [[fold(l)]] : [];
+  }
+  return [];
 }
 
-function matcherLits(spec: unknown): Lits {
+/** A field matcher's clauses: its operators must all hold; of an operator's values one (or, with `all`, each). */
+function matcherClauses(spec: unknown): Clauses {
   if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
     const vals = Array.isArray(spec) ? (spec as unknown[]).flat(3) : [spec];
-    const l = vals.map((v) => String(v).toLowerCase());
-    return l.every(usable) ? l : undefined;
+    const l = vals.map((v) => fold(String(v)));
+    return l.every(usable) ? [l] : [];
   }
   const obj = spec as Record<string, unknown>;
-  if (obj.not === true) return undefined;
-  const sets: Lits[] = [];
+  if (obj.not === true) return [];
+  const out: Clauses = [];
   for (const [op, raw] of Object.entries(obj)) {
-    const vals = (Array.isArray(raw) ? raw.flat(3) : [raw]).map((v) => String(v));
-    let l: Lits;
-    if (STRING_OPS.has(op)) l = vals.map((v) => v.toLowerCase());
-    else if (op === 're' || op === 'regex') l = vals.map((v) => regexLiteral(op === 're' ? v.slice(1, v.lastIndexOf('/')) : v) ?? '');
-    else if (op === 'glob') l = vals.map((v) => v.replace(/\[[^\]]*\]/g, '*').split(/[*?]/).reduce((a, b) => (b.length > a.length ? b : a), '').toLowerCase());
-    else continue;
-    if (!l.every(usable)) continue;
-    // With `all` every value must occur: one of them is enough to require.
-    sets.push(obj.all === true ? best(l.map((x) => [x])) : l);
+    const per = (Array.isArray(raw) ? raw.flat(3) : [raw]).map((v) => valueClauses(op, String(v)));
+    if (per.length === 0) continue;
+    if (obj.all === true || per.length === 1) {
+      for (const c of per) out.push(...c);
+      continue;
+    }
+    const joined = union(per.map(best));
+    if (joined !== undefined) out.push(joined);
   }
-  return best(sets);
+  return out;
 }
 
 /** A conjunction of literal sets (each must have a literal in the text); undefined: none known. */
@@ -125,10 +94,7 @@ function cnf(node: unknown): Clauses {
     if (k === 'not') continue;
     if (k === 'any') out.push(...(Array.isArray(v) ? anyCnf(v) : []));
     else if (k === 'all') out.push(...(Array.isArray(v) ? v.flatMap(cnf) : []));
-    else if (TEXT.has(k)) {
-      const l = matcherLits(v);
-      if (l !== undefined) out.push(l);
-    }
+    else if (TEXT.has(k)) out.push(...matcherClauses(v));
   }
   return out;
 }
@@ -144,7 +110,7 @@ function anyCnf(nodes: unknown[]): Clauses {
  * literals in the document's text for the condition to hold (the cheapest few are kept).
  */
 export function literalsOf(node: unknown): Clauses | undefined {
-  const all = cnf(node).map((c) => [...new Set(c)]);
+  const all = cnf(node).map(minimal);
   if (all.length === 0) return undefined;
   return all.sort((a, b) => cost(a) - cost(b)).slice(0, MAX_CLAUSES);
 }
@@ -162,7 +128,19 @@ export class Prefilter<T extends { literals?: readonly (readonly string[])[] | u
   private readonly litClauses: number[][] = [];
   private readonly clauses: number[][];
   private readonly stamp: Int32Array;
+  /** Per literal: the generation it was last found in (its clauses are marked once per scan). */
+  private readonly litStamp: Int32Array;
   private gen = 0;
+  /** Per clause its item; per item how many clauses it has, and how many held (in generation hitGen). */
+  private readonly clauseItem: Int32Array;
+  private readonly need: Int32Array;
+  private readonly hits: Int32Array;
+  private readonly hitGen: Int32Array;
+  /** Items without clauses, in order; the items whose clauses all held in the last scan. */
+  private readonly always: number[] = [];
+  private held: number[] = [];
+  /** Root transitions of ASCII characters (the automaton is mostly at the root): -1 none. */
+  private readonly root = new Int32Array(128).fill(-1);
 
   constructor(readonly items: readonly T[]) {
     const ids = new Map<string, number>();
@@ -182,6 +160,17 @@ export class Prefilter<T extends { literals?: readonly (readonly string[])[] | u
       return c;
     }));
     this.stamp = new Int32Array(clause);
+    this.litStamp = new Int32Array(this.litClauses.length);
+    this.clauseItem = new Int32Array(clause);
+    this.need = new Int32Array(items.length);
+    this.hits = new Int32Array(items.length);
+    this.hitGen = new Int32Array(items.length);
+    this.clauses.forEach((cs, i) => {
+      for (const c of cs) this.clauseItem[c] = i;
+      this.need[i] = cs.length;
+      if (cs.length === 0) this.always.push(i);
+    });
+    for (const [c, n] of this.next[0] ?? []) if (c < 128) this.root[c] = n;
     this.link();
   }
 
@@ -207,6 +196,7 @@ export class Prefilter<T extends { literals?: readonly (readonly string[])[] | u
   private step(s: number, c: number): number {
     let st = s;
     for (;;) {
+      if (st === 0 && c < 128) return Math.max(this.root[c] ?? 0, 0);
       const n = this.next[st]?.get(c);
       if (n !== undefined) return n;
       if (st === 0) return 0;
@@ -228,17 +218,50 @@ export class Prefilter<T extends { literals?: readonly (readonly string[])[] | u
     }
   }
 
-  /** Marks the items whose literals occur in `text`; then `pass(i)` says whether item i may match. */
+  /**
+   * Marks the items whose literals occur in `text`; then `pass(i)` says whether item i may match,
+   * and `candidates()` lists those that may.
+   */
   scan(text: string): void {
     this.gen = (this.gen + 1) | 0 || 1;
-    const { stamp, litClauses, out, dict, gen } = this;
+    const { stamp, litStamp, litClauses, out, dict, gen, clauseItem, hits, hitGen, need } = this;
+    const held: number[] = [];
     let s = 0;
     for (let i = 0; i < text.length; i++) {
       s = this.step(s, text.charCodeAt(i));
       for (let o = (out[s]?.length ?? 0) > 0 ? s : (dict[s] ?? -1); o > 0; o = dict[o] ?? -1) {
-        for (const id of out[o] ?? EMPTY) for (const c of litClauses[id] ?? EMPTY) stamp[c] = gen;
+        for (const id of out[o] ?? EMPTY) {
+          if (litStamp[id] === gen) continue;
+          litStamp[id] = gen;
+          for (const c of litClauses[id] ?? EMPTY) {
+            if (stamp[c] === gen) continue;
+            stamp[c] = gen;
+            const item = clauseItem[c] ?? 0;
+            if (hitGen[item] !== gen) { hitGen[item] = gen; hits[item] = 0; }
+            if (++(hits[item] as number) === need[item]) held.push(item);
+          }
+        }
       }
     }
+    this.held = held;
+  }
+
+  /** The items that may match the last scanned text (those without clauses too), in item order. */
+  candidates(): number[] {
+    const held = this.held;
+    if (held.length === 0) return this.always;
+    held.sort((a, b) => a - b);
+    if (this.always.length === 0) return held;
+    const out: number[] = [];
+    const a = this.always;
+    let i = 0;
+    let j = 0;
+    while (i < a.length || j < held.length) {
+      const x = a[i] ?? Infinity;
+      const y = held[j] ?? Infinity;
+      if (x < y) { out.push(x); i++; } else { out.push(y); j++; }
+    }
+    return out;
   }
 
   /** Whether item i may match the last scanned text: each of its clauses had a literal there. */
@@ -248,15 +271,21 @@ export class Prefilter<T extends { literals?: readonly (readonly string[])[] | u
   }
 }
 
+function valuesOf(doc: unknown, f: string): unknown[] | undefined {
+  const v = getField(doc, f);
+  return v === undefined || v === null ? undefined : Array.isArray(v) ? (v as unknown[]) : [v];
+}
+
 const textOf = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v));
 
-/** The lower-cased text of a document's TEXT_FIELDS, newline-separated (what `scan` reads). */
-export function documentText(doc: unknown): string {
+/** The folded (lower-cased) text of a document's TEXT_FIELDS, newline-separated (what `scan` reads). */
+export function documentText(doc: unknown, fields?: FieldCache): string {
   let out = '';
-  for (const f of TEXT_FIELDS) {
-    const v = getField(doc, f);
-    if (v === undefined || v === null) continue;
-    out += `${Array.isArray(v) ? v.map(textOf).join('\n') : textOf(v)}\n`;
+  for (let i = 0; i < TEXT_FIELDS.length; i++) {
+    const f = TEXT_FIELDS[i] ?? '';
+    const vals = fields === undefined ? valuesOf(doc, f) : fields.get(doc, f, TEXT_SLOTS[i]);
+    if (vals === undefined) continue;
+    for (const v of vals) out += `${textOf(v)}\n`;
   }
-  return out.toLowerCase();
+  return fold(out);
 }

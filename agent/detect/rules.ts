@@ -38,9 +38,9 @@ class YamlRule implements Detector {
   constructor(readonly meta: RuleMeta, private readonly when: Predicate, private readonly unless: Predicate | undefined, readonly literals: readonly (readonly string[])[] | undefined) {}
 
   test(doc: EcsDocument, ctx: DetectContext): Hit | undefined {
-    const ev = this.when(doc, ctx.ci);
+    const ev = this.when(doc, ctx.ci, ctx.fields);
     if (ev === undefined) return undefined;
-    if (this.unless?.(doc, ctx.ci) !== undefined) return undefined;
+    if (this.unless?.(doc, ctx.ci, ctx.fields) !== undefined) return undefined;
     const what = ev.length > 0 ? ev.join(', ') : 'condition held';
     return { reason: `${what}: ${this.meta.description || this.meta.name}` };
   }

@@ -1,6 +1,7 @@
 import type { EcsDocument } from '../ecs/document.js';
 import type { OsType } from '../util/os.js';
 import type { ThreatRefs } from './attack.js';
+import type { FieldCache } from './matcher.js';
 
 export type { OsType } from '../util/os.js';
 
@@ -77,6 +78,8 @@ export interface DetectContext {
   ci: boolean;
   /** Event time (ms), from `@timestamp`; the baseline's clock. */
   now: number;
+  /** The document's field values as read so far by the rules of this evaluation (optional). */
+  fields?: FieldCache;
 }
 
 /** One rule: a pure test of a document (the baseline detector keeps its own state). */

@@ -86,3 +86,15 @@ export interface AgentEventInput {
 
 /** Builds a complete, valid ECS `portwarden.agent` document (ids, host, agent, data_stream ...). */
 export type AgentEventFactory = (input: AgentEventInput) => EcsDocument;
+
+/**
+ * A deep copy of JSON data (plain objects, arrays, strings, numbers, booleans, null), as documents
+ * hold; several times faster than structuredClone for the nested blocks alerts copy.
+ */
+export function cloneJson<T>(v: T): T {
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map(cloneJson) as T;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) out[k] = cloneJson((v as Record<string, unknown>)[k]);
+  return out as T;
+}
