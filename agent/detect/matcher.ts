@@ -10,7 +10,8 @@ import { clauseGate, fold, regexClauses } from './regex-literals.js';
  * every key must hold), `{ all: [node...] }`, `{ any: [node...] }`, `{ not: node }`, or a list of
  * nodes (any of them). A field matcher is a scalar (equals), a list (equals any), or an object of
  * operators that must all hold. Pseudo-field `ancestor.<field>` holds when any ancestor in
- * `portwarden.lineage` matches. A condition on an absent field is false, negated or not.
+ * `portwarden.lineage` matches; `qualified.<user name field>` is `DOMAIN\name` (QUALIFIED_DOMAIN).
+ * A condition on an absent field is false, negated or not.
  */
 export type Evidence = string[];
 /** `fields`: the values already read from this document (one evaluation of many rules shares it). */
@@ -204,8 +205,27 @@ function valuesOf(doc: unknown, field: string, fields: FieldCache | undefined, s
   return fields === undefined ? readValues(doc, field) : fields.get(doc, field, slot);
 }
 
+/**
+ * `qualified.<user name field>`: the account as Windows (Sysmon's User) writes it, `DOMAIN\name`
+ * when the user's domain is known, else the name alone. The documents keep ECS's name and domain.
+ */
+export const QUALIFIED_DOMAIN: Readonly<Record<string, string>> = {
+  'user.name': F.userDomain,
+  'process.user.name': F.userDomain,
+  'process.parent.user.name': 'portwarden.process.parent_user_domain',
+};
+
+function qualified(doc: unknown, nameField: string): unknown[] | undefined {
+  const name = getField(doc, nameField);
+  if (typeof name !== 'string' || name === '') return undefined;
+  const domainField = QUALIFIED_DOMAIN[nameField];
+  const domain = domainField === undefined ? undefined : getField(doc, domainField);
+  return [typeof domain === 'string' && domain !== '' ? `${domain}\\${name}` : name];
+}
+
 /** Values of a field: ancestors' for `ancestor.*`, array elements, else the single value. */
 function readValues(doc: unknown, field: string): unknown[] | undefined {
+  if (field.startsWith('qualified.')) return qualified(doc, field.slice('qualified.'.length));
   if (field.startsWith('ancestor.')) {
     const lineage = getField(doc, F.lineage);
     if (!Array.isArray(lineage)) return undefined;

@@ -17,6 +17,7 @@ export const TEXT_FIELDS = [
   'process.pe.original_file_name', 'process.pe.description', 'process.pe.product', 'process.pe.company', 'process.pe.file_version',
   'process.working_directory', 'process.hash.md5', 'process.hash.sha1', 'process.hash.sha256', 'process.pe.imphash',
   'user.name', 'user.domain', 'process.user.name', 'process.parent.user.name',
+  'qualified.user.name', 'qualified.process.parent.user.name',
   'destination.ip', 'destination.port', 'destination.domain', 'source.ip', 'source.port',
   'network.direction', 'network.transport', 'network.type',
 ] as const;

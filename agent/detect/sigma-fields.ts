@@ -14,6 +14,8 @@ export interface SigmaField {
   ecs: string;
   /** Sigma value -> ECS value (Initiated 'true' -> network.direction 'egress'). */
   value?: (v: string) => string | undefined;
+  /** The ECS field whose filling makes `ecs` available, when `ecs` is derived (matcher pseudo-field). */
+  filled?: string;
 }
 
 const PROCESS: Readonly<Record<string, SigmaField>> = {
@@ -31,8 +33,10 @@ const PROCESS: Readonly<Record<string, SigmaField>> = {
   ProcessGuid: { ecs: 'process.entity_id' },
   ParentProcessGuid: { ecs: 'process.parent.entity_id' },
   CurrentDirectory: { ecs: 'process.working_directory' },
-  User: { ecs: 'user.name' },
-  ParentUser: { ecs: 'process.parent.user.name' },
+  // Sysmon writes accounts as DOMAIN\name (NT AUTHORITY\SYSTEM; rules match 'AUTHORI', '\NETWORK
+  // SERVICE'): the matcher's qualified.* form of the ECS name and domain (name alone without a domain).
+  User: { ecs: 'qualified.user.name', filled: 'user.name' },
+  ParentUser: { ecs: 'qualified.process.parent.user.name', filled: 'process.parent.user.name' },
   IntegrityLevel: { ecs: 'process.Ext.token.integrity_level_name' },
   LogonId: { ecs: 'winlog.event_data.LogonId' },
 };

@@ -51,7 +51,7 @@ const ENCODINGS: Readonly<Record<string, Encoding>> = { wide: 'utf16le', utf16le
 function mapField(name: string, ctx: Ctx): SigmaField {
   const f = SIGMA_FIELDS[ctx.category][name];
   if (f === undefined) throw new SigmaUnsupported(`field ${name} is not in ${ctx.category} events (known: ${Object.keys(SIGMA_FIELDS[ctx.category]).join(', ')})`);
-  requireFilled(f.ecs, name, ctx);
+  requireFilled(f.filled ?? f.ecs, name, ctx);
   return f;
 }
 

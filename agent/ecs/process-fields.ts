@@ -119,6 +119,8 @@ function buildBlock(node: ProcessNode, ancestors: readonly ProcessNode[]): Proce
   if (r.stdout !== undefined) flags.stdout = r.stdout;
   if (r.userNoLogin === true) flags.user_nologin = true;
   if (parent?.record.userNoLogin === true) flags.parent_user_nologin = true;
+  // ECS has no process.parent.user.domain; Sigma's ParentUser (DOMAIN\name) needs it on Windows.
+  if (parent?.record.userDomain !== undefined) flags.parent_user_domain = parent.record.userDomain;
   if (Object.keys(flags).length > 0) pw.process = flags;
   const user = userOf(r);
   const relatedUsers = [...new Set([r.userName, parent?.record.userName].filter((u): u is string => u !== undefined))];
