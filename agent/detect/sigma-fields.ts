@@ -37,6 +37,8 @@ const PROCESS: Readonly<Record<string, SigmaField>> = {
   // SERVICE'): the matcher's qualified.* form of the ECS name and domain (name alone without a domain).
   User: { ecs: 'qualified.user.name', filled: 'user.name' },
   ParentUser: { ecs: 'qualified.process.parent.user.name', filled: 'process.parent.user.name' },
+  // Not Sysmon's (some EDRs'): the parent's parent, the second entry of the lineage the agent keeps.
+  GrandParentImage: { ecs: 'portwarden.lineage.1.executable', filled: 'process.parent.executable' },
   IntegrityLevel: { ecs: 'process.Ext.token.integrity_level_name' },
   LogonId: { ecs: 'winlog.event_data.LogonId' },
 };
@@ -62,6 +64,16 @@ const NETWORK: Readonly<Record<string, SigmaField>> = {
 export const SIGMA_FIELDS: Readonly<Record<SigmaCategory, Readonly<Record<string, SigmaField>>>> = {
   process_creation: PROCESS,
   network_connection: NETWORK,
+};
+
+/**
+ * Keyword (field-less) items: Sigma looks for them anywhere in the event; here, in the event's text
+ * fields that are filled on the rule's OS (a substring, without case, as Sigma's keywords).
+ */
+export const KEYWORD_FIELDS: Readonly<Record<SigmaCategory, readonly string[]>> = {
+  process_creation: ['process.executable', 'process.command_line', 'process.parent.executable', 'process.parent.command_line',
+    'process.pe.original_file_name', 'process.working_directory', 'qualified.user.name'],
+  network_connection: ['process.executable', 'process.command_line', 'qualified.user.name', 'destination.ip', 'destination.domain', 'source.ip'],
 };
 
 /** Sigma's `Hashes` (`SHA256=...,MD5=...`): each algorithm is its own ECS field. */

@@ -118,7 +118,9 @@ export function sigmaRegex(src: string, subMods: readonly string[]): { source: s
     s = s.slice(inline[0].length);
   }
   if (/\(\?[imsx-]+[:)]/.test(s)) throw new SigmaUnsupported('inline regex flags inside the pattern have no JavaScript equivalent');
-  if (/\(\?>/.test(s) || /[*+?}][+]/.test(s.replace(/\\./g, ''))) throw new SigmaUnsupported('atomic groups and possessive quantifiers have no JavaScript equivalent');
+  // Each escape stands as one plain character: dropping them made `{1,}\\"\s+?` (a lazy `+?` after
+  // `\s`) read as a possessive `}+` (SigmaHQ proc_creation_win_hktl_invoke_obfuscation_var.yml).
+  if (/\(\?>/.test(s) || /[*+?}][+]/.test(s.replace(/\\[\s\S]/g, 'e'))) throw new SigmaUnsupported('atomic groups and possessive quantifiers have no JavaScript equivalent');
   s = s.replace(/\(\?P</g, '(?<').replace(/\\A/g, '^').replace(/\\[Zz]/g, '$');
   try {
     new RegExp(s, [...flags].join(''));

@@ -2,7 +2,7 @@ import { ConfigError } from '../util/errors.js';
 import type { OsType } from '../util/os.js';
 import { validateRule } from './rule-schema.js';
 import type { RuleSource } from './rules.js';
-import { FILLED, HASH_FIELDS, NOT_FILLED_WHY, productOs, SIGMA_CATEGORIES, SIGMA_FIELDS } from './sigma-fields.js';
+import { FILLED, HASH_FIELDS, KEYWORD_FIELDS, NOT_FILLED_WHY, productOs, SIGMA_CATEGORIES, SIGMA_FIELDS } from './sigma-fields.js';
 import type { SigmaCategory, SigmaField } from './sigma-fields.js';
 import { base64offset, encode, sigmaRegex, sigmaString, SigmaUnsupported, wildcardSource, windash } from './sigma-values.js';
 import type { Encoding } from './sigma-values.js';
@@ -158,15 +158,31 @@ function node(ecs: string, op: string, v: Values, cased: boolean): unknown {
   return nodes.length === 1 ? nodes[0] : { any: nodes };
 }
 
+/** Keyword items (a selection that is a string or a list of strings): any text field holds one. */
+function keywords(values: unknown[], ctx: Ctx): unknown {
+  const fields = KEYWORD_FIELDS[ctx.category].filter((f) => ctx.os.some((os) => FILLED[os].has(f === 'qualified.user.name' ? 'user.name' : f)));
+  const groups = values.map((v) => values1('contains', String(v), [], [], false));
+  const all: Values = { plain: groups.flatMap((g) => g.plain), regexes: groups.flatMap((g) => g.regexes) };
+  return { any: fields.map((f) => node(f, 'contains', all, false)) };
+}
+
+const isKeyword = (m: unknown): m is string | number => typeof m === 'string' || typeof m === 'number';
+
 function selection(name: string, body: unknown, ctx: Ctx): unknown {
+  if (isKeyword(body)) return keywords([body], ctx);
   const one = (m: unknown, i?: number): unknown => {
-    if (typeof m === 'string' || typeof m === 'number') throw new SigmaUnsupported('keyword (field-less) detection items: the agent matches fields, not raw log text');
     if (m === null || typeof m !== 'object' || Array.isArray(m)) return ctx.fail(`detection.${name}${i === undefined ? '' : `[${i}]`}`, 'expected a mapping of Field|modifier: value');
     const parts = Object.entries(m as Record<string, unknown>).map(([k, v]) => fieldNode(k, v, { ...ctx, fail: (key, exp) => ctx.fail(`detection.${name}.${key}`, exp) }));
     if (parts.length === 0) ctx.fail(`detection.${name}`, 'empty selection');
     return parts.length === 1 ? parts[0] : { all: parts };
   };
-  return Array.isArray(body) ? { any: body.map((m, i) => one(m, i)) } : one(body);
+  if (!Array.isArray(body)) return one(body);
+  // Keywords and mappings may share a list: the keywords are one alternative, each mapping another.
+  const list = body as unknown[];
+  const words = list.filter(isKeyword);
+  const alts: unknown[] = words.length > 0 ? [keywords(words, ctx)] : [];
+  list.forEach((m, i) => { if (!isKeyword(m)) alts.push(one(m, i)); });
+  return alts.length === 1 ? alts[0] : { any: alts };
 }
 
 /** Parses `selection and not 1 of filter_*` into the any/all/not tree over the named selections. */

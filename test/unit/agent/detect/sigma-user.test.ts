@@ -18,7 +18,7 @@ function engine(files: string[]) {
 }
 
 test('Sigma User: tscon.exe as NT AUTHORITY\\SYSTEM fires (User|contains AUTHORI), a domain user does not; ECS fields keep their meaning', () => {
-  const { h, e } = engine([fixture('sigma', 'rules', 'proc_creation_win_tscon_localsystem.yml')]);
+  const { h, e } = engine([fixture('sigma-extra', 'rules', 'proc_creation_win_tscon_localsystem.yml')]);
   const doc = (userName: string, userDomain?: string) => h.processDoc(h.chain(
     { name: 'cmd.exe', userName: 'alice', userDomain: 'CORP' },
     { name: 'tscon.exe', executable: 'C:\\Windows\\System32\\tscon.exe', commandLine: 'tscon 2 /dest:rdp-tcp#0', userName, ...(userDomain === undefined ? {} : { userDomain }) },
