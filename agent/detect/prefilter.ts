@@ -8,6 +8,7 @@
 import { getField } from '../ecs/document.js';
 import { fieldSlot } from './matcher.js';
 import type { FieldCache } from './matcher.js';
+import { Automaton } from './aho-corasick.js';
 import { cost, fold, minimal, regexClauses } from './regex-literals.js';
 
 /** The text fields the prefilter reads; literals of conditions on other fields are not used. */
@@ -120,11 +121,7 @@ const EMPTY: readonly number[] = [];
 
 /** Aho-Corasick over the literal clauses of a list of detectors; `scan` marks which clauses hold. */
 export class Prefilter<T extends { literals?: readonly (readonly string[])[] | undefined }> {
-  // Per state: transitions, failure link, literal ids ending here, next state with output (-1: none).
-  private readonly next: Map<number, number>[] = [new Map<number, number>()];
-  private readonly fail: number[] = [0];
-  private readonly out: number[][] = [[]];
-  private readonly dict: number[] = [-1];
+  private readonly automaton: Automaton;
   /** Per literal: the clauses it satisfies. Per item: its clauses (empty: always evaluated). */
   private readonly litClauses: number[][] = [];
   private readonly clauses: number[][];
@@ -140,8 +137,6 @@ export class Prefilter<T extends { literals?: readonly (readonly string[])[] | u
   /** Items without clauses, in order; the items whose clauses all held in the last scan. */
   private readonly always: number[] = [];
   private held: number[] = [];
-  /** Root transitions of ASCII characters (the automaton is mostly at the root): -1 none. */
-  private readonly root = new Int32Array(128).fill(-1);
 
   constructor(readonly items: readonly T[]) {
     const ids = new Map<string, number>();
@@ -154,12 +149,12 @@ export class Prefilter<T extends { literals?: readonly (readonly string[])[] | u
           id = this.litClauses.length;
           ids.set(lit, id);
           this.litClauses.push([]);
-          this.insert(lit, id);
         }
         this.litClauses[id]?.push(c);
       }
       return c;
     }));
+    this.automaton = new Automaton([...ids.keys()]);
     this.stamp = new Int32Array(clause);
     this.litStamp = new Int32Array(this.litClauses.length);
     this.clauseItem = new Int32Array(clause);
@@ -171,52 +166,6 @@ export class Prefilter<T extends { literals?: readonly (readonly string[])[] | u
       this.need[i] = cs.length;
       if (cs.length === 0) this.always.push(i);
     });
-    for (const [c, n] of this.next[0] ?? []) if (c < 128) this.root[c] = n;
-    this.link();
-  }
-
-  private insert(lit: string, id: number): void {
-    let s = 0;
-    for (let i = 0; i < lit.length; i++) {
-      const c = lit.charCodeAt(i);
-      const here = this.next[s] ?? new Map<number, number>();
-      let n = here.get(c);
-      if (n === undefined) {
-        n = this.next.length;
-        this.next.push(new Map<number, number>());
-        this.fail.push(0);
-        this.out.push([]);
-        this.dict.push(-1);
-        here.set(c, n);
-      }
-      s = n;
-    }
-    this.out[s]?.push(id);
-  }
-
-  private step(s: number, c: number): number {
-    let st = s;
-    for (;;) {
-      if (st === 0 && c < 128) return Math.max(this.root[c] ?? 0, 0);
-      const n = this.next[st]?.get(c);
-      if (n !== undefined) return n;
-      if (st === 0) return 0;
-      st = this.fail[st] ?? 0;
-    }
-  }
-
-  private link(): void {
-    const queue: number[] = [...(this.next[0]?.values() ?? [])];
-    for (let q = 0; q < queue.length; q++) {
-      const s = queue[q] ?? 0;
-      for (const [c, n] of this.next[s] ?? []) {
-        // The failure of n: the longest proper suffix that is a trie path (never n itself).
-        const f = s === 0 ? 0 : this.step(this.fail[s] ?? 0, c);
-        this.fail[n] = f;
-        this.dict[n] = (this.out[f]?.length ?? 0) > 0 ? f : (this.dict[f] ?? -1);
-        queue.push(n);
-      }
-    }
   }
 
   /**
@@ -225,13 +174,15 @@ export class Prefilter<T extends { literals?: readonly (readonly string[])[] | u
    */
   scan(text: string): void {
     this.gen = (this.gen + 1) | 0 || 1;
-    const { stamp, litStamp, litClauses, out, dict, gen, clauseItem, hits, hitGen, need } = this;
+    const { stamp, litStamp, litClauses, gen, clauseItem, hits, hitGen, need, automaton: a } = this;
+    const { outStart, outIds, dict } = a;
     const held: number[] = [];
     let s = 0;
     for (let i = 0; i < text.length; i++) {
-      s = this.step(s, text.charCodeAt(i));
-      for (let o = (out[s]?.length ?? 0) > 0 ? s : (dict[s] ?? -1); o > 0; o = dict[o] ?? -1) {
-        for (const id of out[o] ?? EMPTY) {
+      s = a.step(s, text.charCodeAt(i));
+      for (let o = a.firstOutput(s); o > 0; o = dict[o] ?? -1) {
+        for (let k = outStart[o] ?? 0, end = outStart[o + 1] ?? 0; k < end; k++) {
+          const id = outIds[k] ?? 0;
           if (litStamp[id] === gen) continue;
           litStamp[id] = gen;
           for (const c of litClauses[id] ?? EMPTY) {

@@ -39,9 +39,12 @@ export function getField(doc: unknown, path: string): unknown {
 
 function readCompiled(doc: unknown, c: CompiledPath): unknown {
   let cur: unknown = doc;
+  const last = c.heads.length - 1;
   for (let i = 0; i < c.heads.length; i++) {
     if (cur === null || typeof cur !== 'object') return undefined;
     const obj = cur as Record<string, unknown>;
+    // At the last key the rest is the key itself: no dotted key to prefer.
+    if (i === last) return obj[c.heads[i] ?? ''];
     // A key may itself contain dots only for `@timestamp`-style roots; try the longest direct key first.
     const rest = c.rests[i] ?? '';
     if (rest in obj) return obj[rest];
