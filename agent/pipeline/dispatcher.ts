@@ -2,6 +2,7 @@ import type { Logger } from '../log/logger.js';
 import type { AgentEventInput } from '../ecs/document.js';
 import { Action } from '../ecs/fields.js';
 import { errorMessage } from '../util/errors.js';
+import { Throttle } from '../util/throttle.js';
 import type { OutputConfig } from './output-config.js';
 import type { SendResult, Transport } from '../../transports/types.js';
 import { Backoff } from './backoff.js';
@@ -41,10 +42,11 @@ export class Dispatcher {
   private lastReason = '';
   private wakeSleep: (() => void) | undefined;
   private cursorFailures = 0;
-  private lastCursorWarning = -Infinity;
+  private readonly cursorWarning: Throttle;
 
   constructor(private readonly d: DispatcherDeps) {
     this.backoff = new Backoff(d.config.retry, d.random);
+    this.cursorWarning = new Throttle(d.now);
   }
 
   get lastFailure(): string { return this.lastReason; }
@@ -124,8 +126,7 @@ export class Dispatcher {
     lane.cursor.save(pos).catch((err: unknown) => {
       // A full or failing disk fails every save: one line per 30 s, not one per batch.
       this.cursorFailures++;
-      if (this.d.now() - this.lastCursorWarning < 30_000) return;
-      this.lastCursorWarning = this.d.now();
+      if (!this.cursorWarning.ready()) return;
       this.d.logger.warn(`cursor write failed (${this.cursorFailures} time(s) so far; events may be sent again after a restart)`, { output: lane.name, error: errorMessage(err) });
     });
   }
