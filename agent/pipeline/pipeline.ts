@@ -42,6 +42,8 @@ export interface PipelineOptions {
   shutdownTimeoutMs?: number;
   /** Period of the aggregated warning line (default 30 s). */
   warnIntervalMs?: number;
+  /** Least time between two cursor writes of one output (default spool.fsync_interval; 0: every batch). */
+  cursorIntervalMs?: number;
   /** Extra fields of the heartbeat event (the agent's health summary), merged under `portwarden`. */
   health?: () => Record<string, unknown>;
   /** Backoff jitter source (tests). */
@@ -106,6 +108,7 @@ export class DeliveryPipeline implements Pipeline {
       deadLetter: new DeadLetter(join(this.o.stateDir, 'dead-letter'), out.name, this.now, this.o.spool.fsync !== 'never'),
       emit: (input) => { this.emit(input); },
       sendTimeoutMs: this.o.sendTimeoutMs ?? 30_000,
+      cursorIntervalMs: this.o.cursorIntervalMs ?? this.o.spool.fsync_interval,
       ...(this.o.random === undefined ? {} : { random: this.o.random }),
     });
   }
