@@ -65,6 +65,8 @@ export interface StartOptions {
   configFile?: string;
   /** Detection content merged over the local config at start and at every reload (overlay.ts). */
   overlays?: readonly DetectionOverlay[];
+  /** A stop signal during start-up: stop waiting for the stage starting and start no further one (Stages.start). */
+  abort?: AbortSignal;
 }
 
 /**
@@ -272,6 +274,6 @@ async function startLocked(
       await stages.stop();
     },
   };
-  await stages.start();
+  await stages.start(opts.abort);
   return running;
 }
