@@ -6,6 +6,7 @@ import type { AgentEventFactory, AgentEventInput, EcsDocument } from '../ecs/doc
 import { Action, Kind } from '../ecs/fields.js';
 import { PortwardenError, errorMessage } from '../util/errors.js';
 import { removeStaleTemps } from '../util/safe-fs.js';
+import { WARN_INTERVAL_MS } from '../util/throttle.js';
 import type { OutputConfig } from './output-config.js';
 import type { Transport } from '../../transports/types.js';
 import type { heartbeatSchema, metricsSchema, spoolSchema } from './config.js';
@@ -89,7 +90,7 @@ export class DeliveryPipeline implements Pipeline {
       heartbeat: o.heartbeat, stats: () => this.stats(), emit: (input) => { this.emit(input); }, logger: o.logger,
       ...(o.health === undefined ? {} : { health: o.health }),
       lastFailure: (name) => this.dispatchers[this.lanes.findIndex((l) => l.name === name)]?.lastFailure ?? '',
-      warnIntervalMs: o.warnIntervalMs ?? 30_000,
+      warnIntervalMs: o.warnIntervalMs ?? WARN_INTERVAL_MS,
     });
   }
 
