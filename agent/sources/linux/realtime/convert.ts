@@ -78,6 +78,14 @@ export class RecordConverter {
       case 'destroy':
         out.push({ kind: 'unlisten', record: this.listener(r.proc, r.socket), at });
         return;
+      case 'connect': {
+        if (r.proc.tgid === process.pid) return; // the agent's own (outputs, policy): not a finding, and a loop when shipped
+        const c = r.conn;
+        const record = { pid: r.proc.tgid, name: r.proc.comm, netns: r.proc.netns ?? 'unknown', ...c, ...(r.proc.euid === undefined ? {} : { uid: r.proc.euid }) };
+        const ownerRecord = this.knownProcess(r.proc.tgid, startKeyOf(r.proc.startNs)) === undefined ? this.readAlive(r.proc) : undefined;
+        out.push({ kind: 'connect', record, at, ...(ownerRecord === undefined ? {} : { ownerRecord }) });
+        return;
+      }
       case 'lost':
         out.push({ kind: 'lost', count: r.count, at, producer: 'kernel' });
         return;
