@@ -137,7 +137,8 @@ async function startLocked(
   });
   const pipeline: DeliveryPipeline = new DeliveryPipeline({
     stateDir, spool: config.spool, metrics: config.metrics, heartbeat: config.heartbeat, outputs, logger, agentEvent: builder.agentEvent,
-    health: () => ({ health: health() }),
+    // The kernel's outbound-connection counters (recorded, folded by the dedupe window, loopback skipped) ride along.
+    health: () => ({ health: health(), ...(rt?.connections === true ? { collector: { connections: source.realtime?.()?.connectionStats?.() } } : {}) }),
   });
   // Kept by reference: a reload changes shipProcesses, processFilter and detect, which the watcher reads per event.
   const watch: WatcherOptions = {

@@ -83,7 +83,8 @@ const attempts = (docs: EcsDocument[], pid: number) => docs.filter((d) => d.even
 
 test('events.connections: all ships every attempt with its process; short-lived clients attributed; dedupe and the loopback filter in the kernel', { skip }, async (t) => {
   const p = await peers(t);
-  const agent = startAgent(`events: { connections: all }\nsource: { realtime: ebpf, reconcile_interval: 5s, connections: { dedupe_window: 2s } }\n`, { interval: '5s' });
+  const agent = startAgent(`events: { connections: all }\nsource: { realtime: ebpf, reconcile_interval: 5s, connections: { dedupe_window: 2s } }\n`
+    + `heartbeat: { schedule: '* * * * * *' }\n`, { interval: '5s' });
   t.after(() => agent.stop());
   const started = await waitFor('the started event', () => agent.events().find((d) => d.event.action === 'started'), 30_000);
   assert.equal(getField(started, 'portwarden.collector.realtime.mode'), 'ebpf', agent.stderr());
@@ -127,6 +128,9 @@ test('events.connections: all ships every attempt with its process; short-lived 
   assert.match(String(getField(v6[0] ?? {}, 'process.executable')), /python3/);
   assert.equal(docs.filter((d) => getField(d, 'destination.ip') === '127.0.0.1').length, 0, 'loopback peers are filtered by default');
   assert.equal(docs.length, 3);
+  // The kernel's counters in the heartbeat: what it folded and what it skipped as loopback.
+  await waitFor('a heartbeat with the folded and skipped attempts', () => agent.events().find((d) => d.event.action === 'heartbeat'
+    && Number(getField(d, 'portwarden.collector.connections.suppressed')) >= 4 && Number(getField(d, 'portwarden.collector.connections.loopback')) >= 1), 15_000);
 });
 
 test('a Sigma network_connection rule fires on a live connection; with events.connections: alerts only the alert ships', { skip }, async (t) => {
