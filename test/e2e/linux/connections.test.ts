@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EcsDocument } from '../../../agent/ecs/document.js';
@@ -18,7 +18,7 @@ import type { RunningAgent } from '../../helpers/agent-process.js';
 import { ecsProblems } from '../../helpers/ecs-validate.js';
 import { createNetns, startListenerChain } from '../../helpers/listeners.js';
 import { waitFor } from '../../helpers/wait.js';
-import { fixture } from '../../../testkit/paths.js';
+import { fixture, sharedDir } from '../../../testkit/paths.js';
 
 const root = process.getuid?.() === 0;
 const skip = !root && 'needs root (eBPF, network namespaces)';
@@ -160,7 +160,10 @@ test('a Sigma network_connection rule fires on a live connection; with events.co
     'level: high',
     '',
   ].join('\n'));
-  const agent = await startWith(t, `detect: { rule_files: [${JSON.stringify(ruleFile)}] }\n`);
+  // And SigmaHQ's own "Linux Reverse Shell Indicator" as published (DRL 1.1), when the corpus is here.
+  const published = join(sharedDir, 'sigma', 'rules', 'linux', 'network_connection', 'net_connection_lnx_back_connect_shell_dev.yml');
+  const files = existsSync(published) ? [ruleFile, published] : [ruleFile];
+  const agent = await startWith(t, `detect: { rule_files: ${JSON.stringify(files)} }\n`);
   const pid = await connectFrom(p.netns, [`${V4}:${p.v4}`]);
   const alert = await waitFor('the Sigma alert', () => agent.events().find((d) => d.event.action === 'suspicious_connection' && getField(d, 'process.pid') === pid), 15_000);
   assert.deepEqual(ecsProblems(alert), []);
@@ -172,6 +175,17 @@ test('a Sigma network_connection rule fires on a live connection; with events.co
   assert.equal(getField(alert, 'network.direction'), 'egress');
   assert.match(String(getField(alert, 'process.executable')), /python3/);
   assert.deepEqual(getField(alert, 'threat.technique.id'), ['T1571']);
+  if (files.length > 1) {
+    const shell = await runIn(p.netns, ['bash', '-c', `exec 3<>/dev/tcp/${V6}/${p.v6}`]);
+    const sigma = await waitFor('the published rule\'s alert', () => agent.events().find((d) => getField(d, 'rule.id') === '83dcd9f6-9ca8-4af7-a16e-a1c7a6b51871'
+      && getField(d, 'process.pid') === shell.pid), 15_000);
+    assert.equal(getField(sigma, 'rule.name'), 'Linux Reverse Shell Indicator');
+    assert.equal(getField(sigma, 'rule.license'), 'DRL-1.1');
+    assert.deepEqual(getField(sigma, 'rule.author'), ['Florian Roth (Nextron Systems)']);
+    assert.equal(getField(sigma, 'destination.ip'), V6);
+  } else {
+    t.diagnostic(`SigmaHQ corpus not found (${published}): the published rule was not run`);
+  }
   // alerts (the default): the connection fed detection but did not ship on its own.
   assert.equal(agent.events().filter((d) => d.event.action === 'connection_attempted').length, 0);
 });

@@ -199,10 +199,9 @@ export class RecordConverter {
       Object.assign(rec, live, { realtime: true as const });
       for (const [k, v] of Object.entries(creds)) if (v !== undefined) (rec as unknown as Record<string, unknown>)[k] = v;
       if (creds.userNoLogin === undefined && creds.uid !== undefined) delete rec.userNoLogin;
-    } else if (filename !== '') {
-      const exe = parseExeLink(filename);
-      rec.executable = exe.path;
     }
+    // A process already exiting when /proc is read (a zombie) has its stat but no exe link: the kernel's filename stands.
+    if (rec.executable === undefined && filename !== '') rec.executable = parseExeLink(filename).path;
     const longer = cut && rec.args !== undefined && rec.args.join('\0').length > args.join('\0').length;
     if (kernelArgs && !longer) {
       rec.args = args;

@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RecordConverter } from '../../../../../../agent/sources/linux/realtime/convert.js';
 import { HEADER_SIZE, parseRecords, RecordType } from '../../../../../../agent/sources/linux/realtime/records.js';
+import { UserNames } from '../../../../../../agent/sources/linux/process-reader.js';
+import type { RealtimeEvent } from '../../../../../../agent/sources/types.js';
 
 /** A PW_CONNECT record as native/realtime/records.h lays it out (header, then struct pw_conn). */
 function connect(o: { tgid: number; netns?: number; family: number; sport: number; dport: number; saddr: number[]; daddr: number[]; suppressed?: number; comm?: string }): Buffer {
@@ -66,4 +72,35 @@ test('a connect record cut short ends the parse and is counted as malformed', ()
   const { records, malformed } = parseRecords(Buffer.concat([whole, cut]));
   assert.equal(records.length, 1);
   assert.equal(malformed, cut.length);
+});
+
+test('an exec read from /proc as the process exits (a zombie: stat, no exe link) keeps the kernel\'s filename; its connect names it', () => {
+  const procRoot = mkdtempSync(join(tmpdir(), 'pw-proc-'));
+  mkdirSync(join(procRoot, '777'));
+  // /proc/<pid>/stat of a zombie bash: state Z, start 500 ticks (field 22).
+  writeFileSync(join(procRoot, '777', 'stat'), `777 (bash) Z 1 777 777 0 -1 4194316 0 0 0 0 0 0 0 0 20 0 1 0 500 0 0 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n`);
+  const converter = new RecordConverter({ ctx: { procRoot, bootTimeMs: 1_700_000_000_000, clockTicks: 100, users: new UserNames('/nonexistent-passwd') }, polled: new Map() });
+  const exec = Buffer.alloc(HEADER_SIZE + 8 + 16);
+  exec.writeUInt16LE(0x5057, 0);
+  exec.writeUInt16LE(RecordType.exec, 2);
+  exec.writeUInt16LE(exec.length, 4);
+  exec.writeUInt32LE(777, 8);
+  exec.writeUInt32LE(777, 12);
+  exec.writeUInt32LE(1, 16);
+  exec.writeUInt32LE(0xffffffff, 20);
+  exec.writeUInt32LE(0xffffffff, 24);
+  exec.writeBigUInt64LE(5_000_000_000n, 40);
+  exec.write('bash', 72, 16, 'utf8');
+  exec.writeUInt16LE(13, HEADER_SIZE);
+  exec.write('/usr/bin/bash', HEADER_SIZE + 8, 'utf8');
+  const conn = connect({ tgid: 777, family: 2, sport: 0, dport: 4444, saddr: [10, 0, 0, 5], daddr: [203, 0, 113, 9], comm: 'bash' });
+  const out: RealtimeEvent[] = [];
+  converter.convert(parseRecords(Buffer.concat([exec, conn])).records, out);
+  const [e, c] = out;
+  assert.ok(e?.kind === 'exec' && c?.kind === 'connect');
+  assert.equal(e.record.name, 'bash');
+  assert.equal(e.record.executable, '/usr/bin/bash');
+  assert.equal(c.record.pid, 777);
+  assert.equal(c.record.destinationAddress, '203.0.113.9');
+  assert.equal(c.ownerRecord, undefined, 'the exec made its record: no second /proc read');
 });
