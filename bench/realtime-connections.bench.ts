@@ -4,7 +4,8 @@
 // three paths (loopback skipped, folded by the dedupe window, recorded). Every case runs in the same
 // process and round, interleaved; ratios are against the no-program reference of the same run.
 // The kernel's own counters (connStats) say what it did with the attempts.
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
@@ -56,6 +57,27 @@ function storm(host: string, port: number): Promise<number> {
   });
 }
 
+const STATS_SYSCTL = '/proc/sys/kernel/bpf_stats_enabled';
+
+/** Run time and count of the BPF programs this process holds, by name (fdinfo with kernel.bpf_stats_enabled). */
+function progStats(): Map<string, { ns: number; runs: number }> {
+  const byId = new Map<string, { ns: number; runs: number }>();
+  for (const fd of readdirSync('/proc/self/fdinfo')) {
+    let text: string;
+    try { text = readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'); } catch { continue; }
+    const id = /^prog_id:\s*(\d+)$/m.exec(text)?.[1];
+    const ns = /^run_time_ns:\s*(\d+)$/m.exec(text)?.[1];
+    const runs = /^run_cnt:\s*(\d+)$/m.exec(text)?.[1];
+    if (id !== undefined && ns !== undefined && runs !== undefined) byId.set(id, { ns: Number(ns), runs: Number(runs) });
+  }
+  const out = new Map<string, { ns: number; runs: number }>();
+  for (const [id, v] of byId) {
+    const name = (JSON.parse(execFileSync('bpftool', ['prog', 'show', 'id', id, '--json'], { encoding: 'utf8' })) as { name?: string }).name ?? id;
+    out.set(name, v);
+  }
+  return out;
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 /** A non-loopback address of this host, else undefined (then the recorded path uses loopback with the filter off). */
@@ -84,20 +106,44 @@ export default async function bench(): Promise<BenchTable[]> {
   ];
   const times = cases.map(() => [] as number[]);
   const stats: Stats[] = cases.map(() => ({ reported: 0, suppressed: 0, loopback: 0 }));
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const [i, c] of cases.entries()) {
-      const h = i === 0 ? undefined : addon.openEbpf({ object, ringBytes: 1 << 22, ...(c.conn === undefined ? {} : { connections: c.conn }) });
-      h?.start(() => undefined);
-      try {
-        times[i]?.push(await storm(c.host, c.port));
-        if (h !== undefined && round === ROUNDS - 1) stats[i] = h.connStats();
-      } finally {
-        h?.close();
+  const runtime = cases.map(() => new Map<string, { ns: number; runs: number }>());
+  // The kernel's per-program run time (a global switch, restored afterwards; it costs two clock reads a run).
+  let statsWas: string | undefined;
+  try { statsWas = readFileSync(STATS_SYSCTL, 'utf8').trim(); writeFileSync(STATS_SYSCTL, '1'); } catch { statsWas = undefined; }
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [i, c] of cases.entries()) {
+        const h = i === 0 ? undefined : addon.openEbpf({ object, ringBytes: 1 << 22, ...(c.conn === undefined ? {} : { connections: c.conn }) });
+        h?.start(() => undefined);
+        try {
+          times[i]?.push(await storm(c.host, c.port));
+          if (h !== undefined && round === ROUNDS - 1) {
+            stats[i] = h.connStats();
+            if (statsWas !== undefined) runtime[i] = progStats();
+          }
+        } finally {
+          h?.close();
+        }
       }
     }
+  } finally {
+    if (statsWas !== undefined) writeFileSync(STATS_SYSCTL, statsWas);
   }
+  const perRun = (i: number, name: string) => {
+    const r = runtime[i]?.get(name);
+    return r === undefined || r.runs === 0 ? '-' : `${(r.ns / r.runs).toFixed(0)} ns x ${r.runs.toLocaleString('en-US')}`;
+  };
   const ref = median(times[0] ?? []);
-  return [{
+  const programTable: BenchTable = {
+    title: `BPF program run time in that storm (kernel.bpf_stats_enabled, last round): mean ns per run x runs`,
+    columns: ['case', 'pw_sock_btf (listeners, every state change)', 'pw_conn_btf (connections)'],
+    rows: cases.slice(1).map((c, j) => [c.name, perRun(j + 1, 'pw_sock_btf'), perRun(j + 1, 'pw_conn_btf')]),
+    notes: [
+      'What the kernel measured around each program run (bpf_prog_run with stats on): the programs\' own CPU cost, unaffected by what else the machine runs. pw_conn_btf returns at once for any state change but CLOSE -> SYN_SENT; each attempt here also goes SYN_SENT -> CLOSE (the RST).',
+      statsWas === undefined ? 'kernel.bpf_stats_enabled could not be set: no figures.' : 'The sysctl is switched on for the measurement and restored afterwards.',
+    ],
+  };
+  return [programTable, {
     title: `connect() storm: ${ATTEMPTS.toLocaleString('en-US')} refused TCP attempts from one process, median of ${ROUNDS} interleaved rounds`,
     columns: ['case', 'storm wall (ms)', 'vs no program', 'added per attempt (µs)', 'attempts/s', 'kernel: recorded', 'kernel: folded', 'kernel: loopback skipped'],
     rows: cases.map((c, i) => {
