@@ -203,6 +203,10 @@ static int try_mode(struct pw_ebpf *e, const char *object, int btf, char *msg, s
     if (!prog(e->obj, bind_progs[i])) return fail(msg, len, "bpf_object__find_program_by_name", ENOENT);
     bpf_program__set_autoload(prog(e->obj, bind_progs[i]), binds);
   }
+  /* The dedupe map costs ~1.8 MB of kernel memory at 16,384 keys: one key when nothing uses it. */
+  struct bpf_map *seen = bpf_object__find_map_by_name(e->obj, "pw_conn_seen");
+  if (!seen) return fail(msg, len, "bpf_object__find_map_by_name(pw_conn_seen)", ENOENT);
+  if (!e->conn_on && (err = bpf_map__set_max_entries(seen, 1)) != 0) return fail(msg, len, "bpf_map__set_max_entries(pw_conn_seen)", -err);
   const char *conn = conn_progs[btf ? 0 : 1];
   for (int i = 0; i < 2; i++) {
     if (!prog(e->obj, conn_progs[i])) return fail(msg, len, "bpf_object__find_program_by_name", ENOENT);
