@@ -104,9 +104,10 @@ export async function createAgentContext(
   const builder = new DocumentBuilder(host, makeAgentInfo(id, host.hostname), loaded.config.data_stream.namespace);
   const table = new ProcessTable({ hostId: host.id, bootId: host.boot.id });
   const source = await createSource(opts.sourceKind ?? 'auto', logger, {
-    ...(opts.realtime === true ? { realtime: loaded.config.source, connections: loaded.config.events.connections !== 'off' } : {}),
+    ...(opts.realtime === true ? { realtime: loaded.config.source } : {}),
     housekeeping: runtimeHousekeeping,
     stdinChecked: isShellLike,
+    connections: opts.realtime === true && loaded.config.events.connections !== 'off',
   });
   await source.start();
   return { stateDir, builder, table, source };

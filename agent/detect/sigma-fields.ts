@@ -78,9 +78,8 @@ const NETWORK_COMMON = ['destination.ip', 'destination.port', 'source.ip', 'sour
  * What the agent fills, per OS (a rule on anything else could never fire, so it does not load).
  * Linux: the process reader and the real-time source (working directory from /proc). Windows: the
  * process table, and the PE original file name (read through PowerShell for listener owners).
- * macOS: ps(1)'s view. Connection fields: on Linux the real-time source's connection_attempted
- * events (eBPF; `source.port` only when the socket was bound before connect()), elsewhere replayed
- * or forwarded connection events.
+ * macOS: ps(1)'s view. Connection fields: connection events (replayed or forwarded; the agent has
+ * an outbound-connection source on Linux only: eBPF connection_attempted, source.port when bound).
  */
 export const FILLED: Readonly<Record<OsType, ReadonlySet<string>>> = {
   linux: new Set([...PROCESS_COMMON, ...NETWORK_COMMON, 'process.working_directory']),

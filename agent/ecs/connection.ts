@@ -5,7 +5,7 @@
  * Winlogbeat and Elastic's network events have them), and the connecting process with its lineage.
  */
 import type { ProcessNode } from '../lineage/process-table.js';
-import type { ConnectionRecord } from '../sources/types.js';
+import type { ConnectAttempt } from '../sources/types.js';
 import type { DocumentBuilder } from './builder.js';
 import type { EcsDocument } from './document.js';
 import { Action, Dataset, Kind } from './fields.js';
@@ -13,7 +13,7 @@ import { processBlock } from './process-fields.js';
 
 /** `owner`: the connecting process as the table has it; without it, what the kernel said (pid, name, uid). */
 export function connectionDocument(
-  builder: DocumentBuilder, c: ConnectionRecord, owner: ProcessNode | undefined, ancestors: readonly ProcessNode[], timestamp: string,
+  builder: DocumentBuilder, c: ConnectAttempt, owner: ProcessNode | undefined, ancestors: readonly ProcessNode[], timestamp: string,
 ): EcsDocument {
   const doc = builder.base({
     dataset: Dataset.network, kind: Kind.event, action: Action.connectionAttempted,

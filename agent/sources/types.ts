@@ -139,12 +139,12 @@ export type RealtimeEvent =
    * An outbound connection attempt (TCP connect()), by the calling process. `ownerRecord` is its
    * record when the source read it for this event (not seen before).
    */
-  | { kind: 'connect'; record: ConnectionRecord; ownerRecord?: ProcessRecord; at: number }
+  | { kind: 'connect'; record: ConnectAttempt; ownerRecord?: ProcessRecord; at: number }
   /** Events the kernel side dropped (ring buffer full, netlink overrun): polling reconciles. */
   | { kind: 'lost'; count: number; at: number; producer: string };
 
 /** One outbound connection attempt as the kernel saw it (Linux eBPF: connect() entering SYN_SENT). */
-export interface ConnectionRecord {
+export interface ConnectAttempt {
   /** The connecting process (thread group) and its name at the time (kernel comm). */
   pid: number;
   name: string;

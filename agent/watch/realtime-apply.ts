@@ -6,7 +6,7 @@
 import type { EcsDocument } from '../ecs/document.js';
 import { Action } from '../ecs/fields.js';
 import type { ProcessNode, ProcessTable } from '../lineage/process-table.js';
-import type { ConnectionRecord, ListenerRecord, ProcessRecord, RealtimeEvent } from '../sources/types.js';
+import type { ConnectAttempt, ListenerRecord, ProcessRecord, RealtimeEvent } from '../sources/types.js';
 import { listenerKey } from './listener-diff.js';
 import type { TrackedListener } from './listener-diff.js';
 
@@ -24,7 +24,7 @@ export interface ApplyTarget {
   processEvent(action: typeof Action.processExec | typeof Action.processEnd | typeof Action.alreadyRunning, node: ProcessNode, out: EcsDocument[], at: string): void;
   listenerEvent(t: TrackedListener, action: ListenerAction, at: string, span: { start?: string; end?: string }, out: EcsDocument[]): void;
   /** Builds, detects on and (per events.connections) ships an outbound connection event. */
-  connectionEvent?(record: ConnectionRecord, owner: ProcessNode | undefined, at: string, out: EcsDocument[]): void;
+  connectionEvent?(record: ConnectAttempt, owner: ProcessNode | undefined, at: string, out: EcsDocument[]): void;
   /** Epoch ms when the agent started: an owner first met through an event but started before is `already_running`. */
   startedAt: number;
   /** The source's process and its ancestors, child first (Source.ancestry), when it has them. */

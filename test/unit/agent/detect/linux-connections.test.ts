@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { connectionDocument } from '../../../../agent/ecs/connection.js';
 import { getField } from '../../../../agent/ecs/document.js';
 import type { ProcessNode } from '../../../../agent/lineage/process-table.js';
-import type { ConnectionRecord, ProcessRecord } from '../../../../agent/sources/types.js';
+import type { ConnectAttempt, ProcessRecord } from '../../../../agent/sources/types.js';
 import { ecsProblems } from '../../../helpers/ecs-validate.js';
 import { Harness, ids } from './harness.js';
 
@@ -13,7 +13,7 @@ const h = new Harness('linux');
 const engine = h.engine({ baseline: { enabled: false } });
 const RULES = new Set(['pw-lnx-shell-connects-out', 'pw-lnx-temp-executable-connects-out']);
 
-function conn(owner: ProcessNode | undefined, peer = '203.0.113.9', port = 4444): ConnectionRecord {
+function conn(owner: ProcessNode | undefined, peer = '203.0.113.9', port = 4444): ConnectAttempt {
   return {
     pid: owner?.record.pid ?? 4242, name: owner?.record.name ?? 'x', netns: '4026531840', transport: 'tcp', family: peer.includes(':') ? 'ipv6' : 'ipv4',
     sourceAddress: '10.1.2.3', sourcePort: 0, destinationAddress: peer, destinationPort: port, suppressed: 0,

@@ -10,7 +10,7 @@ import { getField } from '../../../../agent/ecs/document.js';
 import { ProcessTable } from '../../../../agent/lineage/process-table.js';
 import { memoryLogger } from '../../../../agent/log/logger.js';
 import { FakeRealtimeFeed, FakeSource } from '../../../../agent/sources/fake.js';
-import type { ConnectionRecord, ProcessRecord, RealtimeEvent } from '../../../../agent/sources/types.js';
+import type { ConnectAttempt, ProcessRecord, RealtimeEvent } from '../../../../agent/sources/types.js';
 import { Watcher } from '../../../../agent/watch/watcher.js';
 import type { WatcherOptions } from '../../../../agent/watch/watcher.js';
 
@@ -18,7 +18,7 @@ const T0 = 1_700_000_000_000;
 const p = (pid: number, ppid: number, s: number, name: string): ProcessRecord => ({
   pid, ppid, startKey: String(s), start: new Date(T0 + s * 10).toISOString(), name, executable: `/usr/bin/${name}`, commandLine: name,
 });
-const c = (pid: number, port: number): ConnectionRecord => ({
+const c = (pid: number, port: number): ConnectAttempt => ({
   pid, name: 'k', netns: 'n1', transport: 'tcp', family: 'ipv4', sourceAddress: '10.0.0.5', sourcePort: 0, destinationAddress: '203.0.113.9', destinationPort: port, suppressed: 0,
 });
 
