@@ -107,6 +107,7 @@ export async function createAgentContext(
     ...(opts.realtime === true ? { realtime: loaded.config.source } : {}),
     housekeeping: runtimeHousekeeping,
     stdinChecked: isShellLike,
+    connections: opts.realtime === true && loaded.config.events.connections !== 'off',
   });
   await source.start();
   return { stateDir, builder, table, source };

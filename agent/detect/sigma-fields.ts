@@ -79,7 +79,7 @@ const NETWORK_COMMON = ['destination.ip', 'destination.port', 'source.ip', 'sour
  * Linux: the process reader and the real-time source (working directory from /proc). Windows: the
  * process table, and the PE original file name (read through PowerShell for listener owners).
  * macOS: ps(1)'s view. Connection fields: connection events (replayed or forwarded; the agent has
- * no outbound-connection source yet).
+ * an outbound-connection source on Linux only: eBPF connection_attempted, source.port when bound).
  */
 export const FILLED: Readonly<Record<OsType, ReadonlySet<string>>> = {
   linux: new Set([...PROCESS_COMMON, ...NETWORK_COMMON, 'process.working_directory']),

@@ -9,6 +9,12 @@ export const sourceSchema = z.strictObject({
     .describe('eBPF ring buffer size (rounded up to a power of two; counts twice in RSS, the kernel maps it twice); holds about 3,000 processes\' fork, exec and exit; events beyond it are counted and reported as lost'),
   reconcile_interval: duration({ max: 3_600_000 }).default(10_000).refine((ms) => ms >= 100, 'expected at least 100ms')
     .describe('poll interval while eBPF reports listeners and processes as they change (polling then only reconciles)'),
+  connections: z.strictObject({
+    loopback: z.boolean().default(false)
+      .describe('also report connections to loopback peers (127/8, ::1); off, the kernel skips them and counts them'),
+    dedupe_window: duration({ max: 86_400_000 }).default(60_000)
+      .describe('one connection event per process, peer address and peer port per this window (0: every attempt); the kernel folds the rest and counts them'),
+  }).prefault({}).describe('outbound TCP connection attempts seen by eBPF (events.connections says whether they are watched and shipped)'),
 }).prefault({}).describe('collection: real-time kernel events and the polling that reconciles them');
 
 export type SourceConfig = z.output<typeof sourceSchema>;
