@@ -3,6 +3,12 @@ import { splitCommandLine } from './powershell-json.js';
 import { sameInstance, type Win32ProcessRow } from './win32-process.js';
 import type { ProcessRecord } from '../types.js';
 
+/** What the native layer reads of one new process besides its image path. */
+export type ProcessProbe = Partial<Pick<ProcessRecord, 'integrityLevel' | 'workingDirectory'>>;
+
+/** What executable enrichment adds to a record. */
+export type ExeFields = Partial<Pick<ProcessRecord, 'originalFileName' | 'codeSignature' | 'pe' | 'md5' | 'sha1' | 'sha256'>>;
+
 /** What every process-table path yields per process before details. */
 export interface ProcessBase {
   pid: number;
@@ -24,7 +30,7 @@ export class WindowsProcessTable {
   private readonly needDetails = new Set<string>();
 
   /** Replaces the table from a fresh enumeration; returns the pids that still need details. */
-  update(entries: readonly ProcessBase[], imagePath?: (pid: number) => string | undefined): number[] {
+  update(entries: readonly ProcessBase[], imagePath?: (pid: number) => string | undefined, probe?: (pid: number) => ProcessProbe): number[] {
     const next = new Map<number, ProcessRecord>();
     const bootFt = entries.reduce((min, e) => (e.createTime > 0n && (min === 0n || e.createTime < min) ? e.createTime : min), 0n);
     for (const e of entries) {
@@ -44,6 +50,11 @@ export class WindowsProcessTable {
       };
       const exe = e.executable ?? (e.pid > 4 ? imagePath?.(e.pid) : undefined);
       if (exe !== undefined) rec.executable = exe;
+      if (e.pid > 4 && probe !== undefined) {
+        const got = probe(e.pid);
+        if (got.integrityLevel !== undefined) rec.integrityLevel = got.integrityLevel;
+        if (got.workingDirectory !== undefined) rec.workingDirectory = got.workingDirectory;
+      }
       if (e.commandLine !== undefined) {
         rec.commandLine = e.commandLine;
         rec.args = splitCommandLine(e.commandLine);
@@ -82,13 +93,20 @@ export class WindowsProcessTable {
   }
 
   /** Replaces a live record with extra fields (a new object, so consumers see the change). */
-  enrich(pid: number, fields: Partial<Pick<ProcessRecord, 'originalFileName' | 'codeSignature'>>): void {
+  enrich(pid: number, fields: ExeFields, complete = false): void {
     const rec = this.records.get(pid);
     if (rec === undefined) return;
     const next: ProcessRecord = { ...rec };
-    if (fields.originalFileName !== undefined) next.originalFileName = fields.originalFileName;
-    if (fields.codeSignature !== undefined) next.codeSignature = fields.codeSignature;
+    for (const [k, v] of Object.entries(fields) as [string, unknown][]) if (v !== undefined) (next as unknown as Record<string, unknown>)[k] = v;
+    if (complete) delete next.detailsPending;
     this.records.set(pid, next);
+  }
+
+  /** Holds a new record's events until its executable is read (see ProcessRecord.detailsPending). */
+  markPending(pid: number): void {
+    const rec = this.records.get(pid);
+    if (rec === undefined || rec.detailsPending === true) return;
+    this.records.set(pid, { ...rec, detailsPending: true });
   }
 
   snapshot(): Map<number, ProcessRecord> {

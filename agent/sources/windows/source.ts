@@ -2,13 +2,16 @@ import type { Logger } from '../../log/logger.js';
 import { PortwardenError, UsageError } from '../../util/errors.js';
 import type { ListenerRecord, Snapshot, Source, SourceInfo } from '../types.js';
 import { describeMissing } from './ffi-bind.js';
+import type { ExeInfoOptions } from '../pe/exe-info.js';
+import { DEFAULT_EXE_INFO, ExeEnricher } from './exe-enrich.js';
+import { decodeIntegrityLevel, readWorkingDirectory } from './token-decode.js';
 import { exeMetadataScript, parseExeMetadataJson, type ExeMetadata } from './exe-metadata.js';
 import { evaluateFirewall } from './firewall-eval.js';
 import { FirewallReader } from './firewall-reader.js';
 import { CIM_TCP_SCRIPT, CIM_UDP_SCRIPT } from './cim-listeners.js';
 import { listenersFromCim, listenersFromNative, listenersFromNetstat } from './listeners.js';
 import { walkSystemProcessInformation } from './ntdll-decode.js';
-import { basesFromWin32, WindowsProcessTable, type ProcessBase } from './process-table.js';
+import { basesFromWin32, WindowsProcessTable, type ProcessBase, type ProcessProbe } from './process-table.js';
 import type { NativeLoad, WindowsNative } from './native.js';
 import { createDefaultWindowsRunner, type WindowsRunner } from './runner.js';
 import { parseWin32ProcessJson, PROCESS_LIST_SCRIPT, processDetailsScript } from './win32-process.js';
@@ -28,6 +31,10 @@ export interface WindowsSourceOptions {
    * binding, so the process table comes from Win32_Process too), `netstat`, `powershell`.
    */
   disable?: readonly WindowsTier[];
+  /** Which executable hashes to compute and the size cap (config `source.executable_hashes` and `executable_hash_max_size`). */
+  exeInfo?: ExeInfoOptions;
+  /** How long a poll waits for executables being read before holding their processes (default 1 s). */
+  exeWaitMs?: number;
 }
 
 export const WINDOWS_TIERS = ['iphelper', 'netstat', 'powershell'] as const;
@@ -57,6 +64,7 @@ class WindowsSource implements Source {
   /** Executable path (lower case) -> PE name and signature; `null` = asked, nothing known. */
   private readonly exeCache = new Map<string, ExeMetadata | null>();
   private readonly firewall: FirewallReader;
+  private readonly exe: ExeEnricher;
   private native: WindowsNative | undefined;
   private nativeReason = '';
   private elevated: boolean | undefined;
@@ -71,6 +79,7 @@ class WindowsSource implements Source {
     this.psTimeout = opts.powershellTimeoutMs ?? 120_000;
     this.env = lowerKeys(opts.env ?? process.env);
     this.disabled = new Set(opts.disable ?? []);
+    this.exe = new ExeEnricher(opts.exeInfo ?? DEFAULT_EXE_INFO, opts.exeWaitMs);
     this.firewall = new FirewallReader((script) => this.ps(script), this.now, opts.firewallRefreshMs ?? 5 * 60_000);
   }
 
@@ -184,6 +193,7 @@ class WindowsSource implements Source {
     const { native, table } = this;
     let bases: ProcessBase[];
     let imagePath: ((pid: number) => string | undefined) | undefined;
+    let probe: ((pid: number) => ProcessProbe) | undefined;
     let walked: ReturnType<typeof walkSystemProcessInformation> | undefined;
     if (native !== undefined) {
       try {
@@ -197,6 +207,7 @@ class WindowsSource implements Source {
       warnings.push(...walked.warnings);
       bases = walked.entries;
       imagePath = (pid) => native.imagePath(pid);
+      probe = (pid) => probeProcess(native, pid);
     } else {
       try {
         const parsed = parseWin32ProcessJson(await this.ps(PROCESS_LIST_SCRIPT));
@@ -210,17 +221,22 @@ class WindowsSource implements Source {
         return;
       }
     }
-    const pending = table.update(bases, imagePath);
-    if (pending.length === 0) return;
-    try {
-      const details = parseWin32ProcessJson(await this.ps(processDetailsScript(pending)));
-      this.powershellOk = true;
-      table.applyDetails(pending, details.rows);
-    } catch (err) {
-      this.powershellOk = false;
-      warnings.push(`command lines and users for ${pending.length} new processes could not be read: ${(err as Error).message}`);
-      table.applyDetails(pending, []);
+    const pending = table.update(bases, imagePath, probe);
+    // Executables are read while PowerShell answers; what Win32_Process adds (paths without FFI) after.
+    this.exe.start(table);
+    if (pending.length > 0) {
+      try {
+        const details = parseWin32ProcessJson(await this.ps(processDetailsScript(pending)));
+        this.powershellOk = true;
+        table.applyDetails(pending, details.rows);
+      } catch (err) {
+        this.powershellOk = false;
+        warnings.push(`command lines and users for ${pending.length} new processes could not be read: ${(err as Error).message}`);
+        table.applyDetails(pending, []);
+      }
+      this.exe.start(table);
     }
+    await this.exe.settle(table);
   }
 
   /** Original file name and signature for the executables of listener owners, once per path. */
@@ -245,8 +261,10 @@ class WindowsSource implements Source {
       const rec = table.get(pid);
       const meta = rec?.executable === undefined ? undefined : exeCache.get(rec.executable.toLowerCase());
       if (rec === undefined || meta === undefined || meta === null) continue;
-      if (rec.originalFileName === meta.originalFileName && rec.codeSignature === meta.codeSignature) continue;
-      table.enrich(pid, meta);
+      if (rec.codeSignature === meta.codeSignature) continue;
+      // The PE reader gives the original file name; PowerShell only what it alone reads (the signature).
+      table.enrich(pid, { ...(meta.codeSignature === undefined ? {} : { codeSignature: meta.codeSignature }),
+        ...(rec.originalFileName === undefined && meta.originalFileName !== undefined ? { originalFileName: meta.originalFileName } : {}) });
     }
   }
 
@@ -271,6 +289,17 @@ export function parseDisabledTiers(text: string | undefined): WindowsTier[] {
     }
   }
   return names as WindowsTier[];
+}
+
+/** Integrity level and working directory of one new process (each absent where Windows refuses). */
+function probeProcess(native: WindowsNative, pid: number): ProcessProbe {
+  const out: ProcessProbe = {};
+  const label = native.tokenIntegrity?.(pid);
+  const level = label === undefined ? undefined : decodeIntegrityLevel(label);
+  if (level !== undefined) out.integrityLevel = level;
+  const cwd = native.processMemory?.(pid, readWorkingDirectory);
+  if (cwd !== undefined) out.workingDirectory = cwd;
+  return out;
 }
 
 function isMissingExport(err: unknown): boolean {
