@@ -108,7 +108,8 @@ export class ExeInfoCache {
       const s = await stat(path, { bigint: true });
       key = `${path.toLowerCase()}\0${s.size}\0${s.mtimeNs}\0${s.ino}`;
     } catch (err) {
-      this.counts.failed++;
+      // A file gone since the process started is not a reading failure worth reporting.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.counts.failed++;
       return { error: (err as Error).message };
     }
     const hit = this.byIdentity.get(key);

@@ -1,4 +1,4 @@
-import { ExeInfoCache, type ExeInfo, type ExeInfoOptions } from '../pe/exe-info.js';
+import { computeExeInfo, ExeInfoCache, type ExeInfo, type ExeInfoOptions } from '../pe/exe-info.js';
 import type { ExeFields, WindowsProcessTable } from './process-table.js';
 
 /** Defaults: all four hashes (what the Sigma field table promises), files up to 100 MiB hashed. */
@@ -17,8 +17,8 @@ export class ExeEnricher {
   private readonly jobs = new Map<string, Job>();
   private done = new Set<string>();
 
-  constructor(opts: ExeInfoOptions, private readonly waitMs = 1000, private readonly giveUpMs = 30_000) {
-    this.cache = new ExeInfoCache(opts);
+  constructor(opts: ExeInfoOptions, private readonly waitMs = 1000, private readonly giveUpMs = 30_000, compute?: typeof computeExeInfo) {
+    this.cache = new ExeInfoCache(opts, compute);
   }
 
   stats(): ReturnType<ExeInfoCache['stats']> {

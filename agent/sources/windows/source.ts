@@ -65,6 +65,8 @@ class WindowsSource implements Source {
   private readonly exeCache = new Map<string, ExeMetadata | null>();
   private readonly firewall: FirewallReader;
   private readonly exe: ExeEnricher;
+  /** New processes whose token or working directory Windows refused to show (protected, other users'). */
+  private readonly refused = { integrity: 0, cwd: 0 };
   private native: WindowsNative | undefined;
   private nativeReason = '';
   private elevated: boolean | undefined;
@@ -119,6 +121,11 @@ class WindowsSource implements Source {
     if (elevated === undefined && started) limitations.push('elevation unknown (PowerShell did not answer): command lines, users and firewall verdicts may be missing');
     if (!this.powershellOk) limitations.push('PowerShell is not answering: command lines, users and firewall verdicts are missing');
     if (this.firewall.error !== undefined) limitations.push(this.firewall.error);
+    const { integrity, cwd } = this.refused;
+    if (integrity > 0) limitations.push(`token integrity level unreadable for ${integrity} processes so far (access denied: protected processes, or other users' when not elevated); process.Ext.token.integrity_level_name is absent for them`);
+    if (cwd > 0) limitations.push(`working directory unreadable for ${cwd} processes so far (access denied or a process still starting); process.working_directory is absent for them`);
+    const exe = this.exe.stats();
+    if (exe.failed > 0) limitations.push(`${exe.failed} executables could not be fully read (not PE files, access denied, or over source.executable_hash_max_size: ${exe.tooLargeToHash}); their process.pe.* or process.hash.* fields are partly absent`);
     return {
       platform: 'windows',
       listenerPath: native !== undefined ? 'IP Helper GetExtendedTcpTable/GetExtendedUdpTable (OWNER_MODULE) via koffi'
@@ -207,7 +214,7 @@ class WindowsSource implements Source {
       warnings.push(...walked.warnings);
       bases = walked.entries;
       imagePath = (pid) => native.imagePath(pid);
-      probe = (pid) => probeProcess(native, pid);
+      probe = (pid) => probeProcess(native, pid, this.refused);
     } else {
       try {
         const parsed = parseWin32ProcessJson(await this.ps(PROCESS_LIST_SCRIPT));
@@ -292,13 +299,19 @@ export function parseDisabledTiers(text: string | undefined): WindowsTier[] {
 }
 
 /** Integrity level and working directory of one new process (each absent where Windows refuses). */
-function probeProcess(native: WindowsNative, pid: number): ProcessProbe {
+function probeProcess(native: WindowsNative, pid: number, refused: { integrity: number; cwd: number }): ProcessProbe {
   const out: ProcessProbe = {};
-  const label = native.tokenIntegrity?.(pid);
-  const level = label === undefined ? undefined : decodeIntegrityLevel(label);
-  if (level !== undefined) out.integrityLevel = level;
-  const cwd = native.processMemory?.(pid, readWorkingDirectory);
-  if (cwd !== undefined) out.workingDirectory = cwd;
+  if (native.tokenIntegrity !== undefined) {
+    const label = native.tokenIntegrity(pid);
+    const level = label === undefined ? undefined : decodeIntegrityLevel(label);
+    if (level !== undefined) out.integrityLevel = level;
+    else refused.integrity++;
+  }
+  if (native.processMemory !== undefined) {
+    const cwd = native.processMemory(pid, readWorkingDirectory);
+    if (cwd !== undefined) out.workingDirectory = cwd;
+    else refused.cwd++;
+  }
   return out;
 }
 
