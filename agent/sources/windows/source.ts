@@ -298,16 +298,19 @@ export function parseDisabledTiers(text: string | undefined): WindowsTier[] {
   return names as WindowsTier[];
 }
 
+const POINTER_SIZE = process.arch === 'ia32' || process.arch === 'arm' ? 4 : 8;
+
 /** Integrity level and working directory of one new process (each absent where Windows refuses). */
 function probeProcess(native: WindowsNative, pid: number, refused: { integrity: number; cwd: number }): ProcessProbe {
   const out: ProcessProbe = {};
   if (native.tokenIntegrity !== undefined) {
     const label = native.tokenIntegrity(pid);
-    const level = label === undefined ? undefined : decodeIntegrityLevel(label);
+    const level = label === undefined ? undefined : decodeIntegrityLevel(label, POINTER_SIZE);
     if (level !== undefined) out.integrityLevel = level;
     else refused.integrity++;
   }
-  if (native.processMemory !== undefined) {
+  // The PEB walk knows the 64-bit layouts only (x64 and arm64 agents); a 32-bit agent leaves it out.
+  if (native.processMemory !== undefined && POINTER_SIZE === 8) {
     const cwd = native.processMemory(pid, readWorkingDirectory);
     if (cwd !== undefined) out.workingDirectory = cwd;
     else refused.cwd++;
