@@ -33,10 +33,13 @@ test('run: process events carry process.pe.*, process.hash.*, integrity level an
   const read = () => (existsSync(events) ? docs(readFileSync(events, 'utf8')) : []);
   await waitFor('the agent\'s first inventory', () => read().some((d) => d.event.action === 'listening_existing'), 300_000, 200);
 
-  // A wine system process running before the agent: already_running, with its PE version info.
-  const running = read().filter((d) => d.event.action === 'already_running' && proc(d).pe?.original_file_name !== undefined);
+  // Wine's own processes running before the agent: already_running, with their PE version info (an
+  // event whose executable is still being read is held until it is, so it may come after the inventory).
+  const withPe = () => read().filter((d) => d.event.action === 'already_running' && proc(d).pe?.original_file_name !== undefined);
+  const running = await waitFor('already_running events with process.pe.*', () => withPe().length > 0 && withPe(), 120_000, 200);
   for (const d of running.slice(0, 5)) t.diagnostic(`already_running ${proc(d).executable ?? '?'}: ${JSON.stringify(proc(d).pe)}`);
-  assert.ok(running.length > 0, 'wine\'s own processes carry process.pe.original_file_name');
+  assert.ok(read().filter((d) => d.event.action === 'already_running').every((d) => proc(d).executable === undefined || proc(d).pe !== undefined || proc(d).hash !== undefined),
+    'every already_running process with an executable carries what was read from it');
 
   const l = await startListener('exe');
   t.after(l.stop);

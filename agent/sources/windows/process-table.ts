@@ -28,6 +28,11 @@ export interface ProcessBase {
 export class WindowsProcessTable {
   private records = new Map<number, ProcessRecord>();
   private readonly needDetails = new Set<string>();
+  /**
+   * Pids whose image path could not be read at first sight (a process caught while Windows, or
+   * wine, is still setting it up): held one poll and asked again once.
+   */
+  private readonly retry = new Set<number>();
 
   /** Replaces the table from a fresh enumeration; returns the pids that still need details. */
   update(entries: readonly ProcessBase[], imagePath?: (pid: number) => string | undefined, probe?: (pid: number) => ProcessProbe): number[] {
@@ -37,9 +42,10 @@ export class WindowsProcessTable {
       const startKey = e.createTime.toString();
       const old = this.records.get(e.pid);
       if (old?.startKey === startKey) {
-        next.set(e.pid, old);
+        next.set(e.pid, this.retry.delete(e.pid) ? retried(old, imagePath, probe) : old);
         continue;
       }
+      this.retry.delete(e.pid);
       const rec: ProcessRecord = {
         pid: e.pid,
         ppid: e.ppid,
@@ -50,11 +56,11 @@ export class WindowsProcessTable {
       };
       const exe = e.executable ?? (e.pid > 4 ? imagePath?.(e.pid) : undefined);
       if (exe !== undefined) rec.executable = exe;
-      if (e.pid > 4 && probe !== undefined) {
-        const got = probe(e.pid);
-        if (got.integrityLevel !== undefined) rec.integrityLevel = got.integrityLevel;
-        if (got.workingDirectory !== undefined) rec.workingDirectory = got.workingDirectory;
+      else if (e.pid > 4 && imagePath !== undefined) {
+        rec.detailsPending = true;
+        this.retry.add(e.pid);
       }
+      if (e.pid > 4 && probe !== undefined) Object.assign(rec, probe(e.pid));
       if (e.commandLine !== undefined) {
         rec.commandLine = e.commandLine;
         rec.args = splitCommandLine(e.commandLine);
@@ -67,6 +73,7 @@ export class WindowsProcessTable {
       const pid = Number(key.split('/')[0]);
       if (next.get(pid)?.startKey !== key.split('/')[1]) this.needDetails.delete(key);
     }
+    for (const pid of this.retry) if (!next.has(pid)) this.retry.delete(pid);
     this.records = next;
     return [...this.needDetails].map((k) => Number(k.split('/')[0]));
   }
@@ -116,6 +123,22 @@ export class WindowsProcessTable {
   get(pid: number): ProcessRecord | undefined {
     return this.records.get(pid);
   }
+}
+
+/** A record held for its image path, asked again: completed with whatever Windows gives now. */
+function retried(old: ProcessRecord, imagePath?: (pid: number) => string | undefined, probe?: (pid: number) => ProcessProbe): ProcessRecord {
+  const rec: ProcessRecord = { ...old };
+  delete rec.detailsPending;
+  if (rec.executable === undefined) {
+    const exe = imagePath?.(rec.pid);
+    if (exe !== undefined) rec.executable = exe;
+  }
+  if (probe !== undefined && (rec.integrityLevel === undefined || rec.workingDirectory === undefined)) {
+    const got = probe(rec.pid);
+    if (rec.integrityLevel === undefined && got.integrityLevel !== undefined) rec.integrityLevel = got.integrityLevel;
+    if (rec.workingDirectory === undefined && got.workingDirectory !== undefined) rec.workingDirectory = got.workingDirectory;
+  }
+  return rec;
 }
 
 /** Base entries from Win32_Process rows (the no-FFI path). */

@@ -122,8 +122,8 @@ class WindowsSource implements Source {
     if (!this.powershellOk) limitations.push('PowerShell is not answering: command lines, users and firewall verdicts are missing');
     if (this.firewall.error !== undefined) limitations.push(this.firewall.error);
     const { integrity, cwd } = this.refused;
-    if (integrity > 0) limitations.push(`token integrity level unreadable for ${integrity} processes so far (access denied: protected processes, or other users' when not elevated); process.Ext.token.integrity_level_name is absent for them`);
-    if (cwd > 0) limitations.push(`working directory unreadable for ${cwd} processes so far (access denied or a process still starting); process.working_directory is absent for them`);
+    if (integrity > 0) limitations.push(`token integrity level refused ${integrity} times so far (access denied: protected processes, or other users' when not elevated); process.Ext.token.integrity_level_name is absent for those processes`);
+    if (cwd > 0) limitations.push(`working directory refused ${cwd} times so far (access denied, or a process still starting: asked again once); process.working_directory is absent for those processes`);
     const exe = this.exe.stats();
     if (exe.failed > 0) limitations.push(`${exe.failed} executables could not be fully read (not PE files, access denied, or over source.executable_hash_max_size: ${exe.tooLargeToHash}); their process.pe.* or process.hash.* fields are partly absent`);
     return {

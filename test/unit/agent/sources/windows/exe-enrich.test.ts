@@ -91,3 +91,26 @@ test('a new process is held until its executable is read, then completed with th
   assert.equal(done.pe, undefined, 'not a PE file: no PE fields');
   assert.equal(enricher.stats().failed, 1, 'counted');
 });
+
+test('a process caught before its image path is readable is held one poll and asked again once', () => {
+  const table = new WindowsProcessTable();
+  const base = [{ pid: 700, ppid: 4, createTime: 5n, imageName: 'child.exe' }];
+  // What Windows answers for pid 700 at each poll.
+  const os: { path?: string; cwd?: string } = {};
+  const path = () => os.path;
+  const probe = () => (os.cwd === undefined ? {} : { workingDirectory: os.cwd });
+  table.update(base, path, probe);
+  assert.equal(table.get(700)?.detailsPending, true, 'held: its event waits for the path');
+  os.path = 'C:\\Tools\\child.exe';
+  os.cwd = 'C:\\Work\\';
+  table.update(base, path, probe);
+  assert.deepEqual([table.get(700)?.executable, table.get(700)?.workingDirectory, table.get(700)?.detailsPending], ['C:\\Tools\\child.exe', 'C:\\Work\\', undefined]);
+  const done = table.get(700);
+  os.path = 'C:\\Other\\x.exe';
+  table.update(base, path, probe);
+  assert.equal(table.get(700), done, 'asked once only: the record is kept as it is');
+  table.update([{ pid: 701, ppid: 4, createTime: 6n, imageName: 'denied.exe' }], () => undefined);
+  table.update([{ pid: 701, ppid: 4, createTime: 6n, imageName: 'denied.exe' }], () => undefined);
+  assert.equal(table.get(701)?.detailsPending, undefined, 'released after one more try even when still unreadable');
+  assert.equal(table.get(701)?.executable, undefined);
+});
