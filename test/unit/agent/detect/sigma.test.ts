@@ -110,7 +110,7 @@ logsource: { category: process_creation, product: windows }
 detection:
   sel:
     Hashes|contains:
-      - 'IMPHASH=0123456789abcdef0123456789abcdef'
+      - 'IMPHASH=0123456789ABCDEF0123456789ABCDEF'
       - 'SHA256=aaaabbbbccccddddeeeeffff0000111122223333444455556666777788889999'
       - 'MD5=00112233445566778899aabbccddeeff'
   condition: sel
@@ -136,7 +136,7 @@ test('Sigma rules on PE version info, hashes, integrity level and working direct
   assert.deepEqual(fire({ pe, integrityLevel: 'Medium' }), [], 'the integrity level must match');
   assert.deepEqual(fire({ pe: { ...pe, company: 'Other' }, integrityLevel: 'High' }), [], 'every PE field must match');
   assert.deepEqual(fire({ pe, integrityLevel: 'High', executable: 'C:\\Program Files\\rat\\x.exe' }), [], 'the filter holds');
-  assert.deepEqual(fire({ pe: { imphash: '0123456789ABCDEF0123456789ABCDEF'.toLowerCase() } }), ['7a1e0c55-pe02']);
+  assert.deepEqual(fire({ pe: { imphash: '0123456789abcdef0123456789abcdef' } }), ['7a1e0c55-pe02']);
   assert.deepEqual(fire({ md5: '00112233445566778899aabbccddeeff' }), ['7a1e0c55-pe02']);
   assert.deepEqual(fire({ sha256: 'aaaabbbbccccddddeeeeffff0000111122223333444455556666777788889999' }), ['7a1e0c55-pe02']);
   assert.deepEqual(fire({ sha1: '00112233445566778899aabbccddeeff00112233', md5: 'ffffffffffffffffffffffffffffffff' }), [], 'other hashes do not match');
