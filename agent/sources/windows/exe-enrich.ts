@@ -16,6 +16,8 @@ export class ExeEnricher {
   private readonly cache: ExeInfoCache;
   private readonly jobs = new Map<string, Job>();
   private done = new Set<string>();
+  /** Jobs started since the last settle: the only ones a poll waits for. */
+  private fresh: Promise<ExeInfo>[] = [];
 
   constructor(opts: ExeInfoOptions, private readonly waitMs = 1000, private readonly giveUpMs = 30_000, compute?: typeof computeExeInfo) {
     this.cache = new ExeInfoCache(opts, compute);
@@ -33,15 +35,20 @@ export class ExeEnricher {
       const job: Job = { pid: rec.pid, startKey: rec.startKey, since: Date.now(), promise: this.cache.get(rec.executable) };
       void job.promise.then((r) => { job.result = r; });
       this.jobs.set(key, job);
+      this.fresh.push(job.promise);
     }
   }
 
   /** Waits (bounded) for the jobs, applies the results, holds the rest. */
   async settle(table: WindowsProcessTable): Promise<void> {
-    if (this.jobs.size > 0) {
+    // Only this poll's new files are waited for: a big file still being hashed from an earlier poll
+    // does not slow every poll after it.
+    const fresh = this.fresh;
+    this.fresh = [];
+    if (fresh.length > 0) {
       let timer: NodeJS.Timeout | undefined;
       const wait = new Promise<void>((resolve) => { timer = setTimeout(resolve, this.waitMs); });
-      await Promise.race([Promise.allSettled([...this.jobs.values()].map((j) => j.promise)), wait]);
+      await Promise.race([Promise.allSettled(fresh), wait]);
       clearTimeout(timer);
       // Let the `then` callbacks above record the results that just came in.
       await new Promise<void>((resolve) => setImmediate(resolve));
