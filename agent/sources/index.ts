@@ -15,6 +15,8 @@ export interface SourceOptions {
   housekeeping?: MakeHousekeeping;
   /** Whose socket stdin is checked for TCP, where the collector can tell (agent/detect/shell-like.ts). */
   stdinChecked?: (comm: string) => boolean;
+  /** The `source` config section (the Windows collector reads its executable hashing keys). */
+  config?: SourceConfig;
 }
 
 type MakeSource = (logger: Logger, opts: SourceOptions) => Source;
@@ -45,7 +47,10 @@ const collectors = {
     const m = await import('./windows/index.js');
     // Listener tiers to skip (tests and diagnosis): iphelper, netstat, powershell.
     const disable = m.parseDisabledTiers(process.env.PORTWARDEN_WINDOWS_DISABLE);
-    return (logger) => m.createWindowsSource({ logger, disable });
+    return (logger, { config }) => m.createWindowsSource({
+      logger, disable,
+      ...(config === undefined ? {} : { exeInfo: { hashes: config.executable_hashes, maxHashBytes: config.executable_hash_max_size } }),
+    });
   },
   darwin: async () => { const m = await import('./darwin/index.js'); return (logger) => m.createDarwinSource({ logger }); },
   portable: async () => { const m = await import('./portable/index.js'); return () => new m.PortableSource(); },

@@ -97,7 +97,13 @@ export interface ProcessRecord {
   /** Windows extras. */
   originalFileName?: string;
   codeSignature?: { exists: boolean; trusted?: boolean; subjectName?: string };
+  /** Windows: the executable's VS_VERSIONINFO strings and import hash (agent/sources/pe/). */
+  pe?: { description?: string; product?: string; company?: string; fileVersion?: string; imphash?: string };
+  md5?: string;
+  sha1?: string;
   sha256?: string;
+  /** Windows: the token's mandatory integrity level, as Sysmon names it (`Medium`, `High`, `System`). */
+  integrityLevel?: string;
 }
 
 /** What the collector can see on this host, said once at start-up. */
