@@ -2,6 +2,7 @@ import type { ProcessRecord } from '../sources/types.js';
 import { ProcessTable } from '../lineage/process-table.js';
 import type { AgentInfo } from './agent-info.js';
 import { DocumentBuilder } from './builder.js';
+import { connectionDocument } from './connection.js';
 import type { EcsDocument } from './document.js';
 import { Action, Kind } from './fields.js';
 import type { HostContext } from './host.js';
@@ -61,6 +62,10 @@ export function sampleDocuments(): EcsDocument[] {
     builder.process(Action.processExec, owner, anc),
     builder.process(Action.processStart, owner, anc),
     builder.process(Action.alreadyRunning, owner, anc, at(1)),
+    connectionDocument(builder, {
+      pid: 4243, name: 'python3', netns: '4026531840', transport: 'tcp', family: 'ipv4', sourceAddress: '192.0.2.10', sourcePort: 0,
+      destinationAddress: '203.0.113.50', destinationPort: 4444, suppressed: 2, uid: 33,
+    }, owner, anc, at(3602)),
   ];
   table.exit(4243, T0 + 7300_000);
   docs.push(builder.process(Action.processEnd, owner, anc, at(7300)));

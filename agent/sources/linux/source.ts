@@ -15,7 +15,7 @@ import { loadSockDiag } from './sock-diag.js';
 import type { SockDiag } from './sock-diag.js';
 import { SocketOwners } from './socket-owners.js';
 import { LinuxRealtimeFeed } from './realtime/feed.js';
-import type { RealtimeMode } from './realtime/feed.js';
+import type { ConnectionOptions, RealtimeMode } from './realtime/feed.js';
 
 /**
  * Processes read in full per poll. When more appear at once, the first poll reads of each only its
@@ -39,7 +39,7 @@ export interface LinuxSourceOptions {
   taskCounters?: () => string | undefined;
   procRoot?: string;
   /** The real-time feed to open at start (default: none, polling only: one-shot commands). */
-  realtime?: { mode: RealtimeMode; ringBytes: number; nativeDir?: string };
+  realtime?: { mode: RealtimeMode; ringBytes: number; nativeDir?: string; connections?: ConnectionOptions };
   ssPath?: string;
   nsenterPath?: string;
   /** Whose socket stdin is checked for TCP (ProcessReadContext.stdinChecked; the agent's: agent/detect/shell-like.ts). */
@@ -116,6 +116,7 @@ export class LinuxSource implements Source {
       this.feed = new LinuxRealtimeFeed({
         requested: rt.mode, ringBytes: rt.ringBytes, ctx: this.ctx, polled: this.processes, logger: this.logger,
         ...(rt.nativeDir === undefined ? {} : { nativeDir: rt.nativeDir }),
+        ...(rt.connections === undefined ? {} : { connections: rt.connections }),
       });
       this.feed.open();
     }
@@ -129,6 +130,7 @@ export class LinuxSource implements Source {
     return {
       status: () => feed.status(),
       lost: () => feed.lost(),
+      connectionStats: () => feed.connectionStats(),
       close: () => { feed.close(); },
       subscribe: (handler) => {
         feed.subscribe((events) => {
