@@ -40,7 +40,7 @@ export const detectSchema = z.strictObject({
   enabled: z.boolean().default(true).describe('run the built-in detectors and emit alerts'),
   builtin_rules: z.boolean().default(true).describe('load the shipped rule packs (config/rules/*.yaml)'),
   rule_files: z.array(z.string()).default([])
-    .describe('extra YAML rule files (relative paths: to the config file), same format as the shipped packs'),
+    .describe('extra rule files or directories (every *.yml/*.yaml below, sorted), native packs or Sigma; relative paths: to the config file'),
   disabled_rules: z.array(z.string()).default([]).describe('rule ids to switch off'),
   allowlist: z.array(allowEntrySchema).default([]).describe('alerts to silence (port, program, parent, user, scope, CIDR)'),
   sensitive_ports: z.array(sensitivePortSchema).default([])
