@@ -42,7 +42,10 @@ export interface ConnectionRecord {
   remoteAddress: string;
   remotePort: number;
   inode: number;
-  /** Bytes the process has read from and written to the connection so far, when the kernel says (Linux 4.1+). */
+  /**
+   * Bytes the process has read from and written to the connection so far, when the kernel says
+   * (Linux 4.1+). On a connection the process opened, Linux counts its SYN as one byte written.
+   */
   bytesRead?: number;
   bytesWritten?: number;
 }
