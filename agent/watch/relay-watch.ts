@@ -94,6 +94,7 @@ export class RelayWatch implements Lifecycle {
       const accepted = conns.filter((c) => isAccepted(c, listening));
       const opened = conns.filter((c) => !isAccepted(c, listening) && !isLoopback(c.remoteAddress));
       if (accepted.length === 0 || opened.length === 0) continue;
+      this.o.logger.debug(`relay watch: ${node.record.name} (pid ${pid}) holds ${accepted.length} accepted and ${opened.length} opened connection(s); evaluated`);
       const ancestors = this.o.table.ancestors(node);
       const docs = [
         ...accepted.slice(0, MAX_PER_PROCESS).map((c) => this.o.builder.connection(c, 'ingress', node, ancestors, at)),

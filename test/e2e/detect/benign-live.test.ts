@@ -96,6 +96,15 @@ async function caughtUp(t: TestContext, agent: RunningAgent, what: string): Prom
   marker.kill('SIGKILL');
 }
 
+/** The agent's own log (debug level in tests). */
+const agentLog = (agent: RunningAgent): string => {
+  try {
+    return readFileSync(join(agent.dir, 'agent.log'), 'utf8');
+  } catch {
+    return '';
+  }
+};
+
 const succeeds = (file: string, args: string[]) => sh(file, args).then(() => true, () => false);
 
 /**
@@ -148,7 +157,11 @@ for (const realtime of ['off', 'auto'] as const) {
 }
 
 async function corpus(t: TestContext, realtime: 'off' | 'auto'): Promise<void> {
-  const agent = startAgent(`events: { process: true }\nsource: { realtime: ${realtime} }\n`);
+  // The redis replication below exposes the primary on a second address, as its administrator would
+  // on a private network, and says so in the allowlist (unauthenticated Redis beyond loopback is an
+  // alert otherwise).
+  const allow = '{ comment: redis primary for the replica, rules: [pw-listener-sensitive-exposed], ports: [6379], cidrs: [192.0.2.2/32] }';
+  const agent = startAgent(`events: { process: true }\nsource: { realtime: ${realtime} }\ndetect: { relay: { interval: 500ms }, allowlist: [${allow}] }\n`);
   t.after(async () => { await agent.stop(); rmSync(agent.dir, { recursive: true, force: true }); });
   const started = await waitFor('the started event', () => events(agent).find((d) => d.event.action === 'started'), 90_000);
   t.diagnostic(`real-time source: ${String(getField(started, 'portwarden.collector.realtime.mode'))}`);
@@ -210,12 +223,24 @@ async function corpus(t: TestContext, realtime: 'off' | 'auto'): Promise<void> {
     () => succeeds('ip', ['netns', 'exec', web, 'python3', '-c', 'import urllib.request; urllib.request.urlopen("http://127.0.0.1:8000/hello.c").read()']));
 
   // Redis, in the foreground, in a private namespace.
+  // A replica on a second address replicates from it while a client is subscribed to the replica:
+  // a listener that accepted a connection and opened one to another address at the same time,
+  // which the relay watch examines and must not take for a relay.
   if (existsSync('/usr/bin/redis-server')) {
     const ns = netns(t, 'pw-redis');
-    await server(t, 'redis-server', 'ip', ['netns', 'exec', ns, 'redis-server', '--port', '6379', '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', work],
+    await sh('ip', ['netns', 'exec', ns, 'ip', 'addr', 'add', '192.0.2.2/32', 'dev', 'lo']);
+    const replicaDir = mkdtempSync(join(work, 'replica-'));
+    await server(t, 'redis-server', 'ip', ['netns', 'exec', ns, 'redis-server', '--port', '6379', '--bind', '127.0.0.1', '192.0.2.2', '--protected-mode', 'no', '--save', '', '--appendonly', 'no', '--dir', work],
       () => succeeds('ip', ['netns', 'exec', ns, 'redis-cli', '-p', '6379', 'ping']));
     await sh('ip', ['netns', 'exec', ns, 'redis-cli', '-p', '6379', 'set', 'k', 'v']);
     await sh('ip', ['netns', 'exec', ns, 'redis-cli', '-p', '6379', 'get', 'k']);
+    const replica = spawn('ip', ['netns', 'exec', ns, 'redis-server', '--port', '6380', '--bind', '127.0.0.1', '--replicaof', '192.0.2.2', '6379', '--save', '', '--appendonly', 'no', '--dir', replicaDir], { stdio: 'ignore' });
+    t.after(() => { replica.kill('SIGKILL'); });
+    await waitFor('the replica in sync', async () => (await succeeds('sh', ['-c', `ip netns exec ${ns} redis-cli -p 6380 info replication | grep -q master_link_status:up`])) || undefined, 60_000);
+    const subscriber = spawn('ip', ['netns', 'exec', ns, 'redis-cli', '-p', '6380', 'subscribe', 'news'], { stdio: 'ignore' });
+    t.after(() => { subscriber.kill('SIGKILL'); });
+    await sh('ip', ['netns', 'exec', ns, 'redis-cli', '-p', '6379', 'publish', 'news', 'hello']);
+    await waitFor('the relay watch to examine the replica', () => agentLog(agent).includes(`redis-server (pid ${String(replica.pid)}) holds 1 accepted and 1 opened`) || undefined, 60_000);
   } else skipped.push('redis: redis-server is not installed');
 
   // PostgreSQL as an unprivileged account (initdb and the server refuse root), where installed.
@@ -253,7 +278,9 @@ async function corpus(t: TestContext, realtime: 'off' | 'auto'): Promise<void> {
     if (existsSync('/usr/bin/sudo')) assert.ok(seen('sudo'), 'a process event for sudo');
     if (admin !== undefined) {
       // The login's shell under sshd, and sudo run by the administrator (real user) as root.
-      assert.ok(docs.some((d) => ours(d) && getField(d, 'process.parent.name') === 'sshd' && getField(d, 'user.name') === admin), 'the ssh login\'s shell');
+      const login = docs.filter((d) => ours(d) && getField(d, 'user.name') === admin);
+      assert.ok(login.some((d) => getField(d, 'process.parent.name') === 'sshd'),
+        `the ssh login's shell under sshd; the admin's processes seen: ${JSON.stringify(login.map((d) => `${String(getField(d, 'process.parent.name'))} -> ${String(getField(d, 'process.command_line'))}`))}`);
       assert.ok(docs.some((d) => ours(d) && getField(d, 'process.name') === 'sudo' && getField(d, 'process.real_user.name') === admin), 'sudo by the administrator');
     }
   }
