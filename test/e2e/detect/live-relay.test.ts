@@ -1,5 +1,6 @@
 /**
- * Relays by behaviour against the real agent (`portwarden run`, polling): in a private network
+ * Relays by behaviour against the real agent (`portwarden run`, polling only and with the
+ * real-time source, which reports the listeners as they open): in a private network
  * namespace with a second address (192.0.2.2), real socat and a copy of node under
  * another name forward a client's connection to a server there. Both raise pw-listener-relay with
  * the forwarded-to destination. A plain listener talking to its client, and an application server
@@ -99,10 +100,21 @@ async function inNs(t: TestContext, ns: string, args: string[]): Promise<{ proc:
   return { proc, line };
 }
 
-test('a listener relaying its client to another host raises pw-listener-relay with the forwarded-to end; a plain listener and an app server calling out do not', { skip: !root ? 'needs root (network namespaces)' : !hasSocat ? 'socat is not installed' : false, timeout: 240_000 }, async (t) => {
-  const agent = startAgent('events: { process: true }\nsource: { realtime: off }\ndetect: { relay: { interval: 500ms } }\n');
+for (const realtime of ['off', 'ebpf'] as const) {
+  test(`a listener relaying its client to another host raises pw-listener-relay with the forwarded-to end; a plain listener and an app server calling out do not (source.realtime: ${realtime})`, {
+    skip: !root ? 'needs root (network namespaces)' : !hasSocat ? 'socat is not installed' : false, timeout: 240_000,
+  }, async (t) => { await relays(t, realtime); });
+}
+
+async function relays(t: TestContext, realtime: 'off' | 'ebpf'): Promise<void> {
+  const agent = startAgent(`events: { process: true }\nsource: { realtime: ${realtime} }\ndetect: { relay: { interval: 500ms } }\n`);
   t.after(async () => { await agent.stop(); rmSync(agent.dir, { recursive: true, force: true }); });
-  await waitFor('the started event', () => events(agent).find((d) => d.event.action === 'started'), 90_000);
+  const started = await waitFor('the started event', () => events(agent).find((d) => d.event.action === 'started'), 90_000);
+  const mode = getField(started, 'portwarden.collector.realtime.mode');
+  if (realtime === 'ebpf' && mode !== 'ebpf') {
+    t.skip(`the real-time source did not start here (mode ${String(mode)})`);
+    return;
+  }
 
   const ns = `pw-relay-${process.pid}`;
   execFileSync('ip', ['netns', 'add', ns]);
@@ -169,4 +181,4 @@ test('a listener relaying its client to another host raises pw-listener-relay wi
   const wrong = events(agent).filter((d) => getField(d, 'rule.id') === 'pw-listener-relay' && (quiet.has(getField(d, 'process.pid') as number) || quiet.has(getField(d, 'process.parent.pid') as number)));
   assert.deepEqual(wrong.map((d) => getField(d, 'event.reason')), []);
   assert.equal(events(agent).filter((d) => d.event.action === 'connection_observed' && quiet.has(getField(d, 'process.pid') as number)).length, 0, 'their connections are not shipped');
-});
+}
