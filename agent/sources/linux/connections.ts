@@ -11,8 +11,8 @@ import type { SockDiag } from './sock-diag.js';
 /** Bytes per row of the addon's `connections()` buffer (layout in native/sock_diag/addon.c). */
 export const CONN_ROW_SIZE = 72;
 
-/** Most connections reported per call: a relay shows in a few; a busy server's thousands are not read. */
-const MAX_PER_CALL = 4096;
+/** Most connections reported per process: a relay shows in a few; a busy server's thousands are not decoded. */
+const MAX_PER_PROCESS = 256;
 
 /** The inode column of packed rows, sorted (what the fd walk looks for), and each inode's row offset. */
 export function rowInodes(rows: Uint8Array): Map<number, number> {
@@ -73,11 +73,13 @@ export function readConnections(diag: SockDiag, walker: FdWalker, procRoot: stri
     const offsets = rowInodes(r.rows);
     if (offsets.size === 0) continue;
     const scan = walker(g.pids, offsets);
+    const per = new Map<number, number>();
     for (const [pid, inode] of scan.pairs) {
       const o = offsets.get(inode);
-      if (o === undefined) continue;
+      const n = per.get(pid) ?? 0;
+      if (o === undefined || n >= MAX_PER_PROCESS) continue;
+      per.set(pid, n + 1);
       out.push({ pid, netns: g.netns, ...decodeConnRow(r.rows, o) });
-      if (out.length >= MAX_PER_CALL) return out;
     }
   }
   return out;
