@@ -85,7 +85,7 @@ test('expected forwarders from system directories are quiet; the same names else
   assert.deepEqual(look(h, eng, docker, pair(docker.record.pid)), []);
   const nginx = h.chain({ name: 'nginx', executable: '/usr/sbin/nginx' });
   assert.deepEqual(look(h, eng, nginx, pair(nginx.record.pid)), []);
-  const fake = h.chain({ name: 'docker-proxy', executable: '/tmp/.x/docker-proxy' });
+  const fake = h.chain({ name: 'docker-proxy', executable: '/home/ci/.x/docker-proxy' });
   assert.equal(look(h, eng, fake, pair(fake.record.pid)).length, 1);
 });
 
