@@ -49,8 +49,11 @@ export class RelayWatch implements Lifecycle {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
   private stopped = false;
-  /** Processes seen holding a TCP listener, by pid, and when they were last seen holding one. */
-  private readonly holders = new Map<number, { node: ProcessNode; at: number }>();
+  /**
+   * Processes seen holding a TCP listener, by pid: when they were last seen holding one, and its
+   * `netns|address|port` keys (a connection on one of them was accepted, also once it is closed).
+   */
+  private readonly holders = new Map<number, { node: ProcessNode; at: number; ports: Set<string> }>();
   checks = 0;
 
   constructor(private readonly o: RelayWatchOptions) {}
@@ -115,33 +118,51 @@ export class RelayWatch implements Lifecycle {
 
   /**
    * Holders of TCP listeners, processes that held one in the last FORMER_HOLDER_MS, and the
-   * holders' direct children (live, not expected forwarders); and the listening ports per namespace.
+   * holders' direct children (live, not expected forwarders); and the listening ports per namespace,
+   * former holders' included.
    */
   private candidates(now: number): { nodes: Map<number, ProcessNode>; listening: Map<string, Set<string>> } {
     const nodes = new Map<number, ProcessNode>();
     const listening = new Map<string, Set<string>>();
+    const listen = (netns: string, key: string) => {
+      let ports = listening.get(netns);
+      if (ports === undefined) listening.set(netns, (ports = new Set()));
+      ports.add(key);
+    };
     const parents = new Set<number>();
+    const held = new Map<number, Set<string>>();
     for (const l of this.o.listeners()) {
       const r = l.record;
       if (r.transport !== 'tcp') continue;
-      let ports = listening.get(r.netns);
-      if (ports === undefined) listening.set(r.netns, (ports = new Set()));
-      ports.add(`${r.address}|${r.port}`);
+      listen(r.netns, `${r.address}|${r.port}`);
       for (const pid of r.owners) {
         const node = this.o.table.get(pid);
         if (node === undefined || node.exitedAt !== undefined) continue;
         if (!INIT.has(node.record.name)) parents.add(pid);
-        if (!expectedRelay(node.record.name, node.record.executable)) nodes.set(pid, node);
+        if (expectedRelay(node.record.name, node.record.executable)) continue;
+        nodes.set(pid, node);
+        let keys = held.get(pid);
+        if (keys === undefined) held.set(pid, (keys = new Set()));
+        keys.add(`${r.netns}|${r.address}|${r.port}`);
       }
     }
     for (const [pid, node] of nodes) {
+      if (!this.holders.has(pid)) this.o.logger.debug(`relay watch: watching ${node.record.name} (pid ${pid}), which listens`);
       this.holders.delete(pid);
-      this.holders.set(pid, { node, at: now });
+      this.holders.set(pid, { node, at: now, ports: held.get(pid) ?? new Set() });
     }
     for (const [pid, h] of this.holders) {
+      // The same process (a later read may complete its record into a new node), still running.
       const live = this.o.table.get(pid);
-      if (now - h.at > FORMER_HOLDER_MS || live !== h.node || h.node.exitedAt !== undefined) this.holders.delete(pid);
-      else if (!nodes.has(pid)) nodes.set(pid, h.node);
+      if (now - h.at > FORMER_HOLDER_MS || live === undefined || live.entityId !== h.node.entityId || live.exitedAt !== undefined) {
+        this.holders.delete(pid);
+        continue;
+      }
+      if (!nodes.has(pid)) nodes.set(pid, live);
+      for (const key of h.ports) {
+        const cut = key.indexOf('|');
+        listen(key.slice(0, cut), key.slice(cut + 1));
+      }
     }
     while (this.holders.size > MAX_FORMER) this.holders.delete(this.holders.keys().next().value ?? -1);
     if (parents.size > 0) {

@@ -1,7 +1,7 @@
 /**
  * Relays by behaviour against the real agent (`portwarden run`, polling only and with the
  * real-time source, which reports the listeners as they open): in a private network
- * namespace with a second address (192.0.2.2), real socat and a copy of node under
+ * namespace with a second address (192.0.2.2), real socat (with fork, and a one-shot socat that closes its listener when it accepts) and node under
  * another name forward a client's connection to a server there. Both raise pw-listener-relay with
  * the forwarded-to destination. A plain listener talking to its client, and an application server
  * that calls the same server for each request (inbound and outbound at once, bytes its own), do not.
@@ -11,7 +11,7 @@ import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { EcsDocument } from '../../../agent/ecs/document.js';
@@ -87,6 +87,15 @@ function events(agent: RunningAgent): EcsDocument[] {
   }
 }
 
+/** The agent's own log (debug level in tests). */
+function agentLog(agent: RunningAgent): string {
+  try {
+    return readFileSync(join(agent.dir, 'agent.log'), 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 /** Starts `args` inside the namespace; resolves with the process and the first line it prints. */
 async function inNs(t: TestContext, ns: string, args: string[]): Promise<{ proc: ChildProcessWithoutNullStreams; line: string }> {
   const proc = spawn('ip', ['netns', 'exec', ns, ...args]);
@@ -149,6 +158,14 @@ async function relays(t: TestContext, realtime: 'off' | 'ebpf'): Promise<void> {
   const fwdPid = fwd.proc.pid ?? -1;
   assert.equal((await inNs(t, ns, ['python3', '-c', CLIENT, fwd.line])).line, 'target-banner hello relay, this is the client speaking');
 
+  // socat without fork: it closes its listener when it accepts, then relays in the same process.
+  const once = (await inNs(t, ns, ['python3', '-c', 'import socket\ns=socket.socket()\ns.bind(("127.0.0.1",0))\nprint(s.getsockname()[1])'])).line;
+  const oneShot = spawn('ip', ['netns', 'exec', ns, 'socat', `TCP-LISTEN:${once},bind=127.0.0.1,reuseaddr`, `TCP:192.0.2.2:${targetPort}`], { stdio: 'ignore' });
+  t.after(() => { oneShot.kill('SIGKILL'); });
+  const oneShotPid = oneShot.pid ?? -1;
+  await waitFor('the relay watch to watch the one-shot socat', () => agentLog(agent).includes(`watching socat (pid ${String(oneShotPid)})`) || undefined, 45_000);
+  assert.equal((await inNs(t, ns, ['python3', '-c', CLIENT, once])).line, 'target-banner hello relay, this is the client speaking');
+
   const relayAlert = (about: (d: EcsDocument) => boolean) => waitFor('a pw-listener-relay alert', () => events(agent).find((d) => d.event.kind === 'alert' && getField(d, 'rule.id') === 'pw-listener-relay' && about(d)), 60_000)
     .catch((err: unknown) => {
       const seen = events(agent).filter((d) => d.event.kind === 'alert').map((d) => `${String(getField(d, 'rule.id'))} on ${String(getField(d, 'process.name'))} ${String(getField(d, 'event.reason'))}`);
@@ -171,6 +188,9 @@ async function relays(t: TestContext, realtime: 'off' | 'ebpf'): Promise<void> {
     assert.equal(trigger?.event.action, 'connection_observed');
     assert.deepEqual(ecsProblems(trigger), []);
   }
+  const byOneShot = await relayAlert((d) => getField(d, 'process.pid') === oneShotPid);
+  assert.equal(getField(byOneShot, 'portwarden.relay.inbound.local_port'), Number(once));
+  assert.equal(getField(byOneShot, 'destination.ip'), '192.0.2.2');
   assert.equal(getField(bySocat, 'process.name'), 'socat');
   assert.equal(getField(bySocat, 'portwarden.relay.inbound.local_port'), Number(free));
   assert.equal(getField(byFwd, 'process.name'), 'svc-cache');
