@@ -113,7 +113,7 @@ const succeeds = (file: string, args: string[]) => sh(file, args).then(() => tru
  * port in a private namespace), looks around and runs sudo with its password, as Debian's
  * `%sudo ALL=(ALL:ALL) ALL` asks; then su to it and sudo again, as on a console.
  */
-async function adminOverSsh(t: TestContext, work: string, skipped: string[]): Promise<string | undefined> {
+async function adminOverSsh(t: TestContext, work: string, skipped: string[]): Promise<{ name: string; uid: string } | undefined> {
   if (!existsSync('/usr/sbin/sshd') || !existsSync('/usr/bin/ssh') || !existsSync('/usr/bin/sudo')) {
     skipped.push('ssh login and sudo by an admin: openssh-server, openssh-client or sudo is not installed');
     return undefined;
@@ -147,7 +147,7 @@ async function adminOverSsh(t: TestContext, work: string, skipped: string[]): Pr
   const sudo = (cmd: string) => `printf '%s\\n' '${password}' | sudo -S -p '' ${cmd}`;
   await sh('ip', ssh(`id; uname -a; ls -la ~ >/dev/null; w >/dev/null; ${sudo('id')}; ${sudo('apt-cache policy coreutils >/dev/null')}; ${sudo('ss -ltn >/dev/null')}`));
   await sh('su', ['-', user, '-c', `cd ~ && ${sudo('ls /root >/dev/null')} && ${sudo('-u nobody id >/dev/null')}`]);
-  return user;
+  return { name: user, uid: execFileSync('id', ['-u', user]).toString().trim() };
 }
 
 for (const realtime of ['off', 'auto'] as const) {
@@ -278,10 +278,11 @@ async function corpus(t: TestContext, realtime: 'off' | 'auto'): Promise<void> {
     if (existsSync('/usr/bin/sudo')) assert.ok(seen('sudo'), 'a process event for sudo');
     if (admin !== undefined) {
       // The login's shell under sshd, and sudo run by the administrator (real user) as root.
-      const login = docs.filter((d) => ours(d) && getField(d, 'user.name') === admin);
+      // By uid: the agent re-reads /etc/passwd at most every 10 s, and the account is seconds old.
+      const login = docs.filter((d) => ours(d) && getField(d, 'user.id') === admin.uid);
       assert.ok(login.some((d) => getField(d, 'process.parent.name') === 'sshd'),
         `the ssh login's shell under sshd; the admin's processes seen: ${JSON.stringify(login.map((d) => `${String(getField(d, 'process.parent.name'))} -> ${String(getField(d, 'process.command_line'))}`))}`);
-      assert.ok(docs.some((d) => ours(d) && getField(d, 'process.name') === 'sudo' && getField(d, 'process.real_user.name') === admin), 'sudo by the administrator');
+      assert.ok(docs.some((d) => ours(d) && getField(d, 'process.name') === 'sudo' && getField(d, 'process.real_user.id') === admin.uid), 'sudo by the administrator');
     }
   }
   assert.ok(docs.some((d) => d.event.action === 'listening_started' && getField(d, 'destination.port') === 8000 && ours(d)), 'the web server\'s listener');
