@@ -107,7 +107,7 @@ export function tearDownWine(w: Wine): void {
 /** What wine cannot do, so the wine tests cannot check it (also in docs/windows-macos.md). */
 export const NOT_UNDER_WINE: readonly string[] = [
   'GetOwnerModuleFrom{Tcp,Tcp6,Udp,Udp6}Entry (wine has no such exports): owning service names (portwarden.listener.service_name)',
-  'PowerShell (wine ships a stub powershell.exe that runs nothing): elevation check, Win32_Process command lines and users, PE names and Authenticode signatures, the Get-NetTCPConnection/Get-NetUDPEndpoint tier',
+  'PowerShell (wine ships a stub powershell.exe that runs nothing): elevation check, Win32_Process command lines and users, Authenticode signatures, the Get-NetTCPConnection/Get-NetUDPEndpoint tier',
   'the firewall: HNetCfg.FwPolicy2 and the NetSecurity cmdlets (both through PowerShell)',
   'netstat -ano owner pids (wine\'s netstat prints no PID column) and service lines (-b)',
   'sockets of Linux processes outside the prefix appear in the IP Helper tables without an owner',

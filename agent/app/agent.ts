@@ -66,6 +66,8 @@ export interface StartOptions {
   configFile?: string;
   /** Detection content merged over the local config at start and at every reload (overlay.ts). */
   overlays?: readonly DetectionOverlay[];
+  /** A stop signal during start-up: stop waiting for the stage starting and start no further one (Stages.start). */
+  abort?: AbortSignal;
 }
 
 /**
@@ -138,12 +140,13 @@ async function startLocked(
   });
   const pipeline: DeliveryPipeline = new DeliveryPipeline({
     stateDir, spool: config.spool, metrics: config.metrics, heartbeat: config.heartbeat, outputs, logger, agentEvent: builder.agentEvent,
-    health: () => ({ health: health() }),
+    // The kernel's outbound-connection counters (recorded, folded by the dedupe window, loopback skipped) ride along.
+    health: () => ({ health: health(), ...(rt?.connections === true ? { collector: { connections: source.realtime?.()?.connectionStats?.() } } : {}) }),
   });
   // Kept by reference: a reload changes shipProcesses, processFilter and detect, which the watcher reads per event.
   const watch: WatcherOptions = {
     source, builder, table: ctx.table, sink: pipeline, logger, intervalMs: config.interval, reconcileIntervalMs: config.source.reconcile_interval,
-    shipProcesses: config.events.process, processFilter: config.events.process_filter,
+    shipProcesses: config.events.process, processFilter: config.events.process_filter, connections: config.events.connections,
     ...(firstEngine === undefined ? {} : { detect: (doc) => detection.evaluate(doc) }),
     onFirstPoll: (w) => {
       const names = outputs.map((o) => o.name);
@@ -221,7 +224,7 @@ async function startLocked(
             portwarden: {
               collector: {
                 platform: info.platform, listener_path: info.listenerPath, privileged: info.privileged, limitations: info.limitations,
-                ...(rt === undefined ? {} : { realtime: { mode: rt.mode, requested: rt.requested, reasons: rt.reasons, blind: rt.blind } }),
+                ...(rt === undefined ? {} : { realtime: { mode: rt.mode, requested: rt.requested, reasons: rt.reasons, blind: rt.blind, connections: rt.connections === true } }),
               },
             },
           },
@@ -278,6 +281,6 @@ async function startLocked(
       await stages.stop();
     },
   };
-  await stages.start();
+  await stages.start(opts.abort);
   return running;
 }

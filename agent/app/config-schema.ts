@@ -37,6 +37,8 @@ export const eventsSchema = z.strictObject({
     exclude_executables: z.array(z.string()).default([]).describe('never ship processes whose executable starts with one of these'),
     parents: z.array(z.string()).default([]).describe('ship only processes whose parent name is one of these (empty: all)'),
   }).prefault({}).describe('narrow shipped process events'),
+  connections: z.enum(['off', 'alerts', 'all']).default('alerts')
+    .describe('outbound TCP connection events (Linux eBPF): alerts (they feed detection, only alerts ship), all (every event ships too), or off (the kernel program is not attached; switching to or from off takes a restart)'),
 }).prefault({}).describe('which event families ship');
 
 export const inventorySchema = z.strictObject({

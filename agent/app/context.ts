@@ -105,8 +105,10 @@ export async function createAgentContext(
   const table = new ProcessTable({ hostId: host.id, bootId: host.boot.id });
   const source = await createSource(opts.sourceKind ?? 'auto', logger, {
     ...(opts.realtime === true ? { realtime: loaded.config.source } : {}),
+    config: loaded.config.source,
     housekeeping: runtimeHousekeeping,
     stdinChecked: isShellLike,
+    connections: opts.realtime === true && loaded.config.events.connections !== 'off',
   });
   await source.start();
   return { stateDir, builder, table, source };

@@ -41,6 +41,8 @@ export function planReload(before: LoadedConfig, after: LoadedConfig, detectionB
   const a = before.config;
   const b = after.config;
   for (const key of RESTART_ONLY) if (!same(a[key], b[key])) plan.restartRequired.push(key);
+  // The kernel program is attached at start: off <-> on needs a restart (alerts <-> all does not).
+  if ((a.events.connections === 'off') !== (b.events.connections === 'off')) plan.restartRequired.push('events.connections');
   const oldOut = outputsByName(before);
   const newOut = outputsByName(after);
   for (const name of oldOut.keys()) {

@@ -105,6 +105,7 @@ export async function reloadAgent(t: ReloadTarget, reason: string): Promise<{ re
   if (plan.events) {
     t.watch.shipProcesses = next.loaded.config.events.process;
     t.watch.processFilter = next.loaded.config.events.process_filter;
+    t.watch.connections = next.loaded.config.events.connections;
   }
   for (const out of outputs) {
     if (plan.added.includes(out.name)) {

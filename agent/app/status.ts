@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import type { Logger } from '../log/logger.js';
 import type { PipelineStats } from '../pipeline/index.js';
-import { writeAtomic } from '../pipeline/cursor-store.js';
+import { writeStateFile } from '../pipeline/cursor-store.js';
 import { errorMessage } from '../util/errors.js';
 import type { DetectionCounts } from './detection-slot.js';
 import type { OverlayVersions } from './overlay.js';
@@ -140,7 +140,7 @@ export class StatusPublisher {
   publish(patch: Partial<AgentStatus> = {}): Promise<void> {
     this.writing = this.writing.then(async () => {
       try {
-        await writeAtomic(this.file, `${JSON.stringify({ ...this.snapshot(), ...patch }, null, 2)}\n`, false);
+        await writeStateFile(this.file, `${JSON.stringify({ ...this.snapshot(), ...patch }, null, 2)}\n`, false);
       } catch (err) {
         this.logger.debug('status file write failed', { file: this.file, error: errorMessage(err) });
       }

@@ -11,6 +11,7 @@ import type { Baseline } from './baseline.js';
 import type { DetectConfig } from './config.js';
 import { allDetectors } from './detectors.js';
 import { documentText, Prefilter } from './prefilter.js';
+import { LISTENER_ACTIONS } from './types.js';
 import type { DetectContext, Detector, Family, Scope } from './types.js';
 
 /** Turns events into alerts. `evaluate` is synchronous; the "fire once" memory and the baseline live inside. */
@@ -34,7 +35,6 @@ export interface EngineOptions {
 }
 
 const MAX_FIRED = 200_000;
-const LISTENER_ACTIONS = new Set<string>([Action.listeningStarted, Action.listeningExisting]);
 const PROCESS_ACTIONS = new Set<string>([Action.processStart, Action.processExec, Action.alreadyRunning]);
 
 const has = (v: unknown, x: string): boolean => v === x || (Array.isArray(v) && v.includes(x));

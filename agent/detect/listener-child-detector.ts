@@ -3,10 +3,8 @@ import { getField } from '../ecs/document.js';
 import { Action, F } from '../ecs/fields.js';
 import { threatRefs } from './attack.js';
 import { BUILTIN_RULESET, BUILTIN_VERSION } from './listener-detectors.js';
-import { SEVERITY } from './types.js';
+import { LISTENER_ACTIONS, SEVERITY } from './types.js';
 import type { Detector, Hit, RuleMeta } from './types.js';
-
-const LISTENER_ACTIONS = new Set<string>([Action.listeningStarted, Action.listeningExisting]);
 
 /** How many listening processes are remembered (oldest forgotten first). */
 const MAX_OWNERS = 20_000;

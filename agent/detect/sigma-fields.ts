@@ -77,32 +77,34 @@ const NETWORK_COMMON = ['destination.ip', 'destination.port', 'source.ip', 'sour
 /**
  * What the agent fills, per OS (a rule on anything else could never fire, so it does not load).
  * Linux: the process reader and the real-time source (working directory from /proc). Windows: the
- * process table, and the PE original file name (read through PowerShell for listener owners).
+ * process table, the executable's PE version strings, imphash and hashes (agent/sources/pe/), and
+ * the token integrity level and working directory (native-ffi.ts).
  * macOS: ps(1)'s view. Connection fields: connection events (replayed or forwarded; the agent has
- * no outbound-connection source yet).
+ * an outbound-connection source on Linux only: eBPF connection_attempted, source.port when bound).
  */
 export const FILLED: Readonly<Record<OsType, ReadonlySet<string>>> = {
   linux: new Set([...PROCESS_COMMON, ...NETWORK_COMMON, 'process.working_directory']),
-  windows: new Set([...PROCESS_COMMON, ...NETWORK_COMMON,
-    'process.pe.original_file_name']),
+  windows: new Set([...PROCESS_COMMON, ...NETWORK_COMMON, 'process.working_directory', 'process.Ext.token.integrity_level_name',
+    'process.pe.original_file_name', 'process.pe.description', 'process.pe.product', 'process.pe.company', 'process.pe.file_version',
+    'process.pe.imphash', 'process.hash.md5', 'process.hash.sha1', 'process.hash.sha256']),
   macos: new Set([...PROCESS_COMMON, ...NETWORK_COMMON]),
 };
 
 /** Why the agent leaves a field empty: the `rules check` reason for rules that need it. */
 export const NOT_FILLED_WHY: Readonly<Record<string, string>> = {
-  'process.Ext.token.integrity_level_name': 'the agent does not read token integrity levels',
+  'process.Ext.token.integrity_level_name': 'token integrity levels are read on Windows only',
   'winlog.event_data.LogonId': 'logon sessions are not collected',
   'destination.domain': 'connection peers are not resolved to host names',
   'source.domain': 'connection peers are not resolved to host names',
-  'process.pe.imphash': 'import hashes of executables are not computed',
-  'process.working_directory': 'the working directory is read on Linux only',
-  'process.pe.description': 'PE version info other than the original file name is not read yet',
-  'process.pe.product': 'PE version info other than the original file name is not read yet',
-  'process.pe.company': 'PE version info other than the original file name is not read yet',
-  'process.pe.file_version': 'PE version info other than the original file name is not read yet',
-  'process.hash.md5': 'executable hashes are not computed yet',
-  'process.hash.sha1': 'executable hashes are not computed yet',
-  'process.hash.sha256': 'executable hashes are not computed yet',
+  'process.pe.imphash': 'import hashes are computed for Windows (PE) executables only',
+  'process.working_directory': 'the working directory is read on Linux and Windows only',
+  'process.pe.description': 'PE version info is read on Windows only',
+  'process.pe.product': 'PE version info is read on Windows only',
+  'process.pe.company': 'PE version info is read on Windows only',
+  'process.pe.file_version': 'PE version info is read on Windows only',
+  'process.hash.md5': 'executable hashes are computed on Windows only',
+  'process.hash.sha1': 'executable hashes are computed on Windows only',
+  'process.hash.sha256': 'executable hashes are computed on Windows only',
   'process.pe.original_file_name': 'PE version info is read on Windows only',
 };
 

@@ -1,4 +1,5 @@
 import type { EcsDocument } from '../ecs/document.js';
+import { Action } from '../ecs/fields.js';
 import type { OsType } from '../util/os.js';
 import type { ThreatRefs } from './attack.js';
 
@@ -6,6 +7,9 @@ export type { OsType } from '../util/os.js';
 
 /** Which documents a rule looks at: listener events, process events, or network connection events. */
 export type Family = 'listener' | 'process' | 'connection';
+
+/** The event actions of the listener family: a socket seen opening, or found open at start. */
+export const LISTENER_ACTIONS: ReadonlySet<string> = new Set<string>([Action.listeningStarted, Action.listeningExisting]);
 
 export const SEVERITY = { low: 21, medium: 47, high: 73, critical: 99 } as const;
 export type SeverityName = keyof typeof SEVERITY;

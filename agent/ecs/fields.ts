@@ -29,6 +29,7 @@ export const Action = {
   processExec: 'exec',
   processEnd: 'end',
   alreadyRunning: 'already_running',
+  connectionAttempted: 'connection_attempted',
   unusualListener: 'unusual_listener',
   unusualParentChild: 'unusual_parent_child',
   suspiciousConnection: 'suspicious_connection',

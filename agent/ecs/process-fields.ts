@@ -43,8 +43,24 @@ function describe(node: ProcessNode): { fields: Record<string, unknown>; truncat
   const user = userOf(r, false);
   if (user !== undefined) f.user = user;
   if (r.realUid !== undefined) f.real_user = { id: String(r.realUid), ...(r.realUserName === undefined ? {} : { name: r.realUserName }) };
-  if (r.sha256 !== undefined) f.hash = { sha256: r.sha256 };
-  if (r.originalFileName !== undefined) f.pe = { original_file_name: r.originalFileName };
+  if (r.md5 !== undefined || r.sha1 !== undefined || r.sha256 !== undefined) {
+    f.hash = {
+      ...(r.md5 === undefined ? {} : { md5: r.md5 }),
+      ...(r.sha1 === undefined ? {} : { sha1: r.sha1 }),
+      ...(r.sha256 === undefined ? {} : { sha256: r.sha256 }),
+    };
+  }
+  if (r.originalFileName !== undefined || r.pe !== undefined) {
+    const pe = r.pe ?? {};
+    f.pe = {
+      ...(r.originalFileName === undefined ? {} : { original_file_name: r.originalFileName }),
+      ...(pe.description === undefined ? {} : { description: pe.description }),
+      ...(pe.product === undefined ? {} : { product: pe.product }),
+      ...(pe.company === undefined ? {} : { company: pe.company }),
+      ...(pe.fileVersion === undefined ? {} : { file_version: pe.fileVersion }),
+      ...(pe.imphash === undefined ? {} : { imphash: pe.imphash }),
+    };
+  }
   if (r.codeSignature !== undefined) {
     f.code_signature = {
       exists: r.codeSignature.exists,
@@ -109,7 +125,10 @@ function buildBlock(node: ProcessNode, ancestors: readonly ProcessNode[]): Proce
   }
   if (r.pgid !== undefined && r.pgid > 0) process.group_leader = { pid: r.pgid };
   if (r.sid !== undefined && r.sid > 0) process.session_leader = { pid: r.sid };
-  process.Ext = { ancestry: ancestors.map((a) => a.entityId) };
+  process.Ext = {
+    ancestry: ancestors.map((a) => a.entityId),
+    ...(r.integrityLevel === undefined ? {} : { token: { integrity_level_name: r.integrityLevel } }),
+  };
   const pw: Record<string, unknown> = { lineage: ancestors.map(lineageEntry) };
   const flags: Record<string, unknown> = {};
   if (r.executableDeleted === true) flags.executable_deleted = true;

@@ -2,6 +2,7 @@ import type { ProcessRecord } from '../sources/types.js';
 import { ProcessTable } from '../lineage/process-table.js';
 import type { AgentInfo } from './agent-info.js';
 import { DocumentBuilder } from './builder.js';
+import { connectionDocument } from './connection.js';
 import type { EcsDocument } from './document.js';
 import { Action, Kind } from './fields.js';
 import type { HostContext } from './host.js';
@@ -61,6 +62,10 @@ export function sampleDocuments(): EcsDocument[] {
     builder.process(Action.processExec, owner, anc),
     builder.process(Action.processStart, owner, anc),
     builder.process(Action.alreadyRunning, owner, anc, at(1)),
+    connectionDocument(builder, {
+      pid: 4243, name: 'python3', netns: '4026531840', transport: 'tcp', family: 'ipv4', sourceAddress: '192.0.2.10', sourcePort: 0,
+      destinationAddress: '203.0.113.50', destinationPort: 4444, suppressed: 2, uid: 33,
+    }, owner, anc, at(3602)),
   ];
   // The listener's owner relaying: a client's connection accepted on 4444, and one it opened to 10.20.0.7:22.
   const accepted = { pid: 4243, netns: '4026531840', family: 'ipv4' as const, localAddress: '192.0.2.10', localPort: 4444, remoteAddress: '198.51.100.23', remotePort: 50412, inode: 91301, bytesRead: 2114, bytesWritten: 3021 };

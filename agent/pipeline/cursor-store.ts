@@ -1,7 +1,7 @@
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
-import { dirname, join } from 'node:path';
-import { createExclusive, mkdirPrivate, REOPEN_RW, tempPath } from '../util/safe-fs.js';
+import { join } from 'node:path';
+import { mkdirPrivate, REOPEN_RW, writeAtomic } from '../util/safe-fs.js';
 import type { FaultHook } from './fault.js';
 
 /** Where an output has got to: the next seq to deliver and a hint where its frame starts. */
@@ -118,43 +118,26 @@ export class CursorStore {
 
   private write(pos: CursorPos): Promise<void> {
     if (this.counted !== undefined && pos.seq >= this.counted[1]) this.counted = undefined;
-    return writeAtomic(this.path, encode(pos, this.counted), this.sync, () => this.fault?.('cursor.tmp'));
+    return writeStateFile(this.path, encode(pos, this.counted), this.sync, () => this.fault?.('cursor.tmp'));
   }
 }
 
 const NO_SPACE = new Set(['ENOSPC', 'EDQUOT']);
 
 /**
- * Replaces `path` atomically: tmp file, fsync, rename, fsync of the directory (fsyncs when `sync`).
- * The tmp file has a random name and is created exclusively (0600, never through a symlink).
+ * Replaces a small state file (a cursor, the spool head, the status file) atomically: safe-fs
+ * writeAtomic, with fsyncs of the file and the directory when `sync`.
  * On a full disk (ENOSPC, EDQUOT) the file is rewritten in place instead, padded to its old size,
  * so it needs no new blocks: a torn in-place write is caught by the reader's checks (cursor CRC,
  * head JSON) and costs duplicates, never loss.
  */
-export async function writeAtomic(path: string, text: string, sync: boolean, beforeRename?: () => void): Promise<void> {
-  const tmp = tempPath(path);
+export async function writeStateFile(path: string, text: string, sync: boolean, beforeRename?: () => void): Promise<void> {
   try {
-    const fh = await createExclusive(tmp);
-    try {
-      await fh.writeFile(text);
-      if (sync) await fh.datasync();
-    } finally {
-      await fh.close();
-    }
+    await writeAtomic(path, text, { sync, syncDir: sync, ...(beforeRename === undefined ? {} : { beforeRename }) });
   } catch (err) {
-    await rm(tmp, { force: true });
     if (!NO_SPACE.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
     await rewriteInPlace(path, text, sync, err);
-    return;
   }
-  beforeRename?.();
-  try {
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  if (sync) await syncDir(dirname(path));
 }
 
 async function rewriteInPlace(path: string, text: string, sync: boolean, cause: unknown): Promise<void> {
@@ -174,13 +157,5 @@ async function rewriteInPlace(path: string, text: string, sync: boolean, cause: 
   }
 }
 
-export async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } catch {
-    // Some filesystems refuse fsync on directories; the rename is still atomic.
-  } finally {
-    await fh.close();
-  }
-}
+/** Moved to safe-fs; re-exported for callers that still import it from here. */
+export { syncDir } from '../util/safe-fs.js';

@@ -2,6 +2,7 @@ import type { Logger } from '../log/logger.js';
 import type { AgentEventInput } from '../ecs/document.js';
 import { Action } from '../ecs/fields.js';
 import { errorMessage } from '../util/errors.js';
+import { Throttle } from '../util/throttle.js';
 import type { OutputConfig } from './output-config.js';
 import type { SendResult, Transport } from '../../transports/types.js';
 import { Backoff } from './backoff.js';
@@ -21,6 +22,8 @@ export interface DispatcherDeps {
   /** Raises a portwarden.agent event (output_paused, output_resumed). */
   emit: (input: AgentEventInput) => void;
   sendTimeoutMs: number;
+  /** Least time between two cursor writes (see persistSoon); 0 writes after every batch. */
+  cursorIntervalMs: number;
   random?: () => number;
 }
 
@@ -41,10 +44,13 @@ export class Dispatcher {
   private lastReason = '';
   private wakeSleep: (() => void) | undefined;
   private cursorFailures = 0;
-  private lastCursorWarning = -Infinity;
+  private readonly cursorWarning: Throttle;
+  private cursorTimer: NodeJS.Timeout | undefined;
+  private lastCursorSave = -Infinity;
 
   constructor(private readonly d: DispatcherDeps) {
     this.backoff = new Backoff(d.config.retry, d.random);
+    this.cursorWarning = new Throttle(d.now);
   }
 
   get lastFailure(): string { return this.lastReason; }
@@ -77,6 +83,9 @@ export class Dispatcher {
     const t = setTimeout(() => { this.stopCtl.abort(); }, Math.max(0, deadline - Date.now()));
     await this.running;
     clearTimeout(t);
+    // The owner persists the final cursor once the dispatcher has stopped (shutdown, reload).
+    clearTimeout(this.cursorTimer);
+    this.cursorTimer = undefined;
     this.stopCtl.abort();
     await this.d.reader.close();
   }
@@ -121,11 +130,42 @@ export class Dispatcher {
     if (pos.seq <= lane.ackPos.seq) return;
     lane.ackPos = pos;
     if (lane.readPos.seq < pos.seq) lane.readPos = pos;
-    lane.cursor.save(pos).catch((err: unknown) => {
+    this.persistSoon();
+  }
+
+  /**
+   * Persists the cursor at most once per cursorIntervalMs, not after every batch: a write is a
+   * temp file, two fsyncs and a rename, and each one also asks the spool to delete delivered
+   * segments; an event storm in small batches would otherwise do that hundreds of times a second.
+   * Crash safety: lane.ackPos moves in memory at once; what a crash can cost is only the cursor
+   * lagging by up to this interval (plus the write in flight), so the events acknowledged in that
+   * window are sent again after a restart: duplicates, never loss (at-least-once). Segments are
+   * deleted only behind the persisted cursor, so a lagging cursor never points at a deleted file.
+   * A stop (shutdown, reload, removed output) is followed by the owner's own save of lane.ackPos,
+   * so a clean stop leaves the exact cursor on disk.
+   */
+  private persistSoon(): void {
+    if (this.cursorTimer !== undefined) return;
+    const wait = this.lastCursorSave + this.d.cursorIntervalMs - performance.now();
+    if (wait <= 0) {
+      this.persist();
+      return;
+    }
+    this.cursorTimer = setTimeout(() => {
+      this.cursorTimer = undefined;
+      this.persist();
+    }, wait);
+    // The agent's collectors keep the process alive; a pending cursor write must not.
+    this.cursorTimer.unref();
+  }
+
+  private persist(): void {
+    const { lane } = this.d;
+    this.lastCursorSave = performance.now();
+    lane.cursor.save(lane.ackPos).catch((err: unknown) => {
       // A full or failing disk fails every save: one line per 30 s, not one per batch.
       this.cursorFailures++;
-      if (this.d.now() - this.lastCursorWarning < 30_000) return;
-      this.lastCursorWarning = this.d.now();
+      if (!this.cursorWarning.ready()) return;
       this.d.logger.warn(`cursor write failed (${this.cursorFailures} time(s) so far; events may be sent again after a restart)`, { output: lane.name, error: errorMessage(err) });
     });
   }

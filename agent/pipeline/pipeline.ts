@@ -6,6 +6,7 @@ import type { AgentEventFactory, AgentEventInput, EcsDocument } from '../ecs/doc
 import { Action, Kind } from '../ecs/fields.js';
 import { PortwardenError, errorMessage } from '../util/errors.js';
 import { removeStaleTemps } from '../util/safe-fs.js';
+import { WARN_INTERVAL_MS } from '../util/throttle.js';
 import type { OutputConfig } from './output-config.js';
 import type { Transport } from '../../transports/types.js';
 import type { heartbeatSchema, metricsSchema, spoolSchema } from './config.js';
@@ -42,6 +43,8 @@ export interface PipelineOptions {
   shutdownTimeoutMs?: number;
   /** Period of the aggregated warning line (default 30 s). */
   warnIntervalMs?: number;
+  /** Least time between two cursor writes of one output (default spool.fsync_interval; 0: every batch). */
+  cursorIntervalMs?: number;
   /** Extra fields of the heartbeat event (the agent's health summary), merged under `portwarden`. */
   health?: () => Record<string, unknown>;
   /** Backoff jitter source (tests). */
@@ -87,7 +90,7 @@ export class DeliveryPipeline implements Pipeline {
       heartbeat: o.heartbeat, stats: () => this.stats(), emit: (input) => { this.emit(input); }, logger: o.logger,
       ...(o.health === undefined ? {} : { health: o.health }),
       lastFailure: (name) => this.dispatchers[this.lanes.findIndex((l) => l.name === name)]?.lastFailure ?? '',
-      warnIntervalMs: o.warnIntervalMs ?? 30_000,
+      warnIntervalMs: o.warnIntervalMs ?? WARN_INTERVAL_MS,
     });
   }
 
@@ -106,6 +109,7 @@ export class DeliveryPipeline implements Pipeline {
       deadLetter: new DeadLetter(join(this.o.stateDir, 'dead-letter'), out.name, this.now, this.o.spool.fsync !== 'never'),
       emit: (input) => { this.emit(input); },
       sendTimeoutMs: this.o.sendTimeoutMs ?? 30_000,
+      cursorIntervalMs: this.o.cursorIntervalMs ?? this.o.spool.fsync_interval,
       ...(this.o.random === undefined ? {} : { random: this.o.random }),
     });
   }

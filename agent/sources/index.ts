@@ -9,10 +9,14 @@ import { createLinuxSource } from './linux/index.js';
 export interface SourceOptions {
   /** The real-time feed to open at start, where the platform has one (the agent only). */
   realtime?: SourceConfig;
+  /** Watch outbound connections too (events.connections is not off), with the realtime config's filters. */
+  connections?: boolean;
   /** Memory housekeeping around bursts of work, where the collector has them (agent/runtime/). */
   housekeeping?: MakeHousekeeping;
   /** Whose socket stdin is checked for TCP, where the collector can tell (agent/detect/shell-like.ts). */
   stdinChecked?: (comm: string) => boolean;
+  /** The `source` config section (the Windows collector reads its executable hashing keys). */
+  config?: SourceConfig;
 }
 
 type MakeSource = (logger: Logger, opts: SourceOptions) => Source;
@@ -23,13 +27,18 @@ type MakeSource = (logger: Logger, opts: SourceOptions) => Source;
  * Linux, Windows and macOS do not need it).
  */
 const collectors = {
-  linux: () => Promise.resolve((logger, { realtime, housekeeping, stdinChecked }) => {
+  linux: () => Promise.resolve((logger, { realtime, connections, housekeeping, stdinChecked }) => {
     // A container watching its host mounts the host's /proc elsewhere (the DaemonSet: /host/proc).
     const procRoot = process.env.PORTWARDEN_PROC_ROOT;
     return createLinuxSource({
       logger,
       ...(procRoot === undefined || procRoot === '' ? {} : { procRoot }),
-      ...(realtime === undefined ? {} : { realtime: { mode: realtime.realtime, ringBytes: realtime.ring_buffer } }),
+      ...(realtime === undefined ? {} : {
+        realtime: {
+          mode: realtime.realtime, ringBytes: realtime.ring_buffer,
+          ...(connections === true ? { connections: { loopback: realtime.connections.loopback, windowMs: realtime.connections.dedupe_window } } : {}),
+        },
+      }),
       ...(housekeeping === undefined ? {} : { housekeeping }),
       ...(stdinChecked === undefined ? {} : { stdinChecked }),
     });
@@ -38,7 +47,10 @@ const collectors = {
     const m = await import('./windows/index.js');
     // Listener tiers to skip (tests and diagnosis): iphelper, netstat, powershell.
     const disable = m.parseDisabledTiers(process.env.PORTWARDEN_WINDOWS_DISABLE);
-    return (logger) => m.createWindowsSource({ logger, disable });
+    return (logger, { config }) => m.createWindowsSource({
+      logger, disable,
+      ...(config === undefined ? {} : { exeInfo: { hashes: config.executable_hashes, maxHashBytes: config.executable_hash_max_size } }),
+    });
   },
   darwin: async () => { const m = await import('./darwin/index.js'); return (logger) => m.createDarwinSource({ logger }); },
   portable: async () => { const m = await import('./portable/index.js'); return () => new m.PortableSource(); },

@@ -120,7 +120,13 @@ export interface ProcessRecord {
   /** Windows extras. */
   originalFileName?: string;
   codeSignature?: { exists: boolean; trusted?: boolean; subjectName?: string };
+  /** Windows: the executable's VS_VERSIONINFO strings and import hash (agent/sources/pe/). */
+  pe?: { description?: string; product?: string; company?: string; fileVersion?: string; imphash?: string };
+  md5?: string;
+  sha1?: string;
   sha256?: string;
+  /** Windows: the token's mandatory integrity level, as Sysmon names it (`Medium`, `High`, `System`). */
+  integrityLevel?: string;
 }
 
 /** What the collector can see on this host, said once at start-up. */
@@ -158,8 +164,32 @@ export type RealtimeEvent =
   | { kind: 'listen'; record: ListenerRecord & { zone?: string }; ownerRecord?: ProcessRecord; at: number }
   /** A TCP socket left LISTEN, or a bound UDP socket was destroyed (matched by inode, else address). */
   | { kind: 'unlisten'; record: ListenerRecord; at: number }
+  /**
+   * An outbound connection attempt (TCP connect()), by the calling process. `ownerRecord` is its
+   * record when the source read it for this event (not seen before).
+   */
+  | { kind: 'connect'; record: ConnectAttempt; ownerRecord?: ProcessRecord; at: number }
   /** Events the kernel side dropped (ring buffer full, netlink overrun): polling reconciles. */
   | { kind: 'lost'; count: number; at: number; producer: string };
+
+/** One outbound connection attempt as the kernel saw it (Linux eBPF: connect() entering SYN_SENT). */
+export interface ConnectAttempt {
+  /** The connecting process (thread group) and its name at the time (kernel comm). */
+  pid: number;
+  name: string;
+  /** Network namespace inode of the socket, `unknown` when not known. */
+  netns: string;
+  transport: 'tcp';
+  family: 'ipv4' | 'ipv6';
+  /** Local address, '' when not known yet; local port, 0 when not assigned yet. */
+  sourceAddress: string;
+  sourcePort: number;
+  destinationAddress: string;
+  destinationPort: number;
+  /** Earlier attempts of this process to this peer folded into the previous event (kernel dedupe window). */
+  suppressed: number;
+  uid?: number;
+}
 
 /** Which real-time path runs, and why a better one does not. */
 export interface RealtimeStatus {
@@ -173,6 +203,8 @@ export interface RealtimeStatus {
   blind: string[];
   /** Whether listeners are seen as they open and close (eBPF) or by polling only. */
   listenersRealtime: boolean;
+  /** Whether outbound connections are seen (eBPF with the connection program attached). */
+  connections?: boolean;
 }
 
 /** A source's real-time feed: events between polls. */
@@ -182,6 +214,8 @@ export interface RealtimeFeed {
   subscribe(handler: (events: RealtimeEvent[]) => void): void;
   /** Kernel-side drops so far. */
   lost(): number;
+  /** The kernel's connection counters so far: attempts recorded, folded by the dedupe window, skipped as loopback. */
+  connectionStats?(): { reported: number; suppressed: number; loopback: number };
   close(): void;
 }
 

@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   POWERSHELL_FAILED: 'the persistent PowerShell closed, exited, timed out or answered with an error',
   WIN32_CALL_FAILED: 'a Windows API call through koffi failed',
   WIN32_EXPORT_MISSING: 'a Windows DLL lacks a function the collector binds (older Windows, wine); said once at start',
+  PE_FORMAT: 'an executable is not a PE file or its headers are damaged; its PE fields and import hash are left out',
   FIREWALL_UNREADABLE: 'the Windows Firewall state was not the JSON expected',
   WORKER_EXITED: 'a start-up worker thread ended without answering',
   WRITE_STALLED: 'a file output write made no progress',

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import {
   chmodSync, closeSync, constants, fchmodSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, readdirSync, renameSync, rmSync, writeFileSync,
 } from 'node:fs';
-import { chmod, mkdir, open } from 'node:fs/promises';
+import { chmod, mkdir, open, rename, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 
@@ -79,6 +79,13 @@ function unsafe(message: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`refusing to write ${message}`), { code: 'EUNSAFE' });
 }
 
+/** openAppend's decisions on the file it opened: throws EUNSAFE for an odd one; true when its mode must be narrowed. */
+function mustNarrow(path: string, st: { isFile(): boolean; nlink: number; uid: number; mode: number }, mode: number): boolean {
+  const odd = refuseOdd(path, st);
+  if (odd !== undefined) throw unsafe(odd);
+  return (st.mode & 0o777) !== mode && st.uid === process.geteuid?.();
+}
+
 /**
  * Opens `path` for appending, creating it with `mode`. Refuses (code ELOOP from the OS, or EUNSAFE)
  * a symlink, anything that is not a regular file, a file with more than one hard link, and a file
@@ -88,10 +95,7 @@ function unsafe(message: string): NodeJS.ErrnoException {
 export async function openAppend(path: string, mode = FILE_MODE): Promise<FileHandle> {
   const fh = await open(path, APPEND, mode);
   try {
-    const st = await fh.stat();
-    const odd = refuseOdd(path, st);
-    if (odd !== undefined) throw unsafe(odd);
-    if ((st.mode & 0o777) !== mode && st.uid === process.geteuid?.()) await fh.chmod(mode);
+    if (mustNarrow(path, await fh.stat(), mode)) await fh.chmod(mode);
   } catch (err) {
     await fh.close();
     throw err;
@@ -103,10 +107,7 @@ export async function openAppend(path: string, mode = FILE_MODE): Promise<FileHa
 export function openAppendSync(path: string, mode = FILE_MODE): number {
   const fd = openSync(path, APPEND, mode);
   try {
-    const st = fstatSync(fd);
-    const odd = refuseOdd(path, st);
-    if (odd !== undefined) throw unsafe(odd);
-    if ((st.mode & 0o777) !== mode && st.uid === process.geteuid?.()) fchmodSync(fd, mode);
+    if (mustNarrow(path, fstatSync(fd), mode)) fchmodSync(fd, mode);
   } catch (err) {
     closeSync(fd);
     throw err;
@@ -140,6 +141,39 @@ export function mkdirPrivateSync(dir: string): void {
 /** The most a config, rule or PEM file may hold. */
 export const MAX_CONFIG_FILE_BYTES = 4 * 1024 * 1024;
 
+const READ_CHUNK = 64 * 1024;
+
+/**
+ * readRegularFile's decisions, shared by its sync and async shells (which only do the I/O): what
+ * the opened file is, and the cap, checked on the size and again on every chunk read.
+ */
+class CappedRead {
+  private readonly chunks: Buffer[] = [];
+  private total = 0;
+
+  constructor(private readonly path: string, private readonly maxBytes: number, st: { isDirectory(): boolean; isFile(): boolean; size: number }) {
+    if (st.isDirectory()) throw new Error(`${path} is a directory, not a file`);
+    if (!st.isFile()) throw new Error(`${path} is not a regular file (a device, FIFO or socket)`);
+    if (st.size > maxBytes) throw this.tooBig();
+  }
+
+  /** Takes the `n` bytes just read into `chunk`; false at the end of the file. */
+  add(chunk: Buffer, n: number): boolean {
+    if (n === 0) return false;
+    this.total += n;
+    if (this.total > this.maxBytes) throw this.tooBig();
+    this.chunks.push(chunk.subarray(0, n));
+    return true;
+  }
+
+  get result(): Buffer { return Buffer.concat(this.chunks, this.total); }
+
+  private tooBig(): Error {
+    const cap = this.maxBytes % (1024 * 1024) === 0 ? `${this.maxBytes / 1024 / 1024} MiB` : `${this.maxBytes} bytes`;
+    return new Error(`${this.path} is larger than ${cap}, the most such a file may hold`);
+  }
+}
+
 /**
  * Reads a regular file of at most `maxBytes` (symlinks to one are fine). A directory, a device
  * (`/dev/zero`), a FIFO or a socket is refused without reading it (O_NONBLOCK: opening a FIFO does
@@ -149,23 +183,9 @@ export const MAX_CONFIG_FILE_BYTES = 4 * 1024 * 1024;
 export function readRegularFileSync(path: string, maxBytes = MAX_CONFIG_FILE_BYTES): Buffer {
   const fd = openSync(path, constants.O_RDONLY | NONBLOCK);
   try {
-    const st = fstatSync(fd);
-    if (st.isDirectory()) throw new Error(`${path} is a directory, not a file`);
-    if (!st.isFile()) throw new Error(`${path} is not a regular file (a device, FIFO or socket)`);
-    const cap = maxBytes % (1024 * 1024) === 0 ? `${maxBytes / 1024 / 1024} MiB` : `${maxBytes} bytes`;
-    const tooBig = (): Error => new Error(`${path} is larger than ${cap}, the most such a file may hold`);
-    if (st.size > maxBytes) throw tooBig();
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const chunk = Buffer.allocUnsafe(64 * 1024);
-      const n = readSync(fd, chunk, 0, chunk.length, null);
-      if (n === 0) break;
-      total += n;
-      if (total > maxBytes) throw tooBig();
-      chunks.push(chunk.subarray(0, n));
-    }
-    return Buffer.concat(chunks, total);
+    const r = new CappedRead(path, maxBytes, fstatSync(fd));
+    for (let c = Buffer.allocUnsafe(READ_CHUNK); r.add(c, readSync(fd, c, 0, c.length, null)); c = Buffer.allocUnsafe(READ_CHUNK));
+    return r.result;
   } finally {
     closeSync(fd);
   }
@@ -175,16 +195,22 @@ export function readRegularFileSync(path: string, maxBytes = MAX_CONFIG_FILE_BYT
 export async function readRegularFile(path: string, maxBytes = MAX_CONFIG_FILE_BYTES): Promise<Buffer> {
   const fh = await open(path, constants.O_RDONLY | NONBLOCK);
   try {
-    const st = await fh.stat();
-    if (st.isDirectory()) throw new Error(`${path} is a directory, not a file`);
-    if (!st.isFile()) throw new Error(`${path} is not a regular file (a device, FIFO or socket)`);
-    if (st.size > maxBytes) throw new Error(`${path} is larger than ${maxBytes} bytes, the most such a file may hold`);
-    const buf = await fh.readFile();
-    if (buf.length > maxBytes) throw new Error(`${path} is larger than ${maxBytes} bytes, the most such a file may hold`);
-    return buf;
+    const r = new CappedRead(path, maxBytes, await fh.stat());
+    for (let c = Buffer.allocUnsafe(READ_CHUNK); r.add(c, (await fh.read(c, 0, c.length, null)).bytesRead); c = Buffer.allocUnsafe(READ_CHUNK));
+    return r.result;
   } finally {
     await fh.close();
   }
+}
+
+/** How writeAtomic replaces a file. */
+export interface AtomicWrite {
+  /** fsync the file before the rename (default true); false only where durability is configured off. */
+  sync?: boolean;
+  /** fsync the directory after the rename, so the rename survives a power loss. */
+  syncDir?: boolean;
+  /** Runs between the write and the rename (test-only fault injection); a throw fails the write. */
+  beforeRename?: () => void;
 }
 
 /**
@@ -193,17 +219,40 @@ export async function readRegularFile(path: string, maxBytes = MAX_CONFIG_FILE_B
  * loss. A crash leaves the old file or the new one, never half of one; a failed write leaves no
  * temporary file.
  */
+export async function writeAtomic(file: string, data: string | Uint8Array, o: AtomicWrite = {}): Promise<void> {
+  await mkdirPrivate(dirname(file));
+  const tmp = tempPath(file);
+  const fh = await createExclusive(tmp);
+  try {
+    try {
+      await fh.writeFile(data);
+      if (o.sync !== false) await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    o.beforeRename?.();
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  if (o.syncDir === true) await syncDir(dirname(file));
+}
+
+/** writeAtomic, synchronously, always fsyncing the file. */
 export function writeAtomicSync(file: string, data: string | Uint8Array, syncDir = false): void {
   mkdirPrivateSync(dirname(file));
   const tmp = tempPath(file);
   const fd = createExclusiveSync(tmp);
   try {
-    writeFileSync(fd, data);
-    fsyncSync(fd);
-    closeSync(fd);
+    try {
+      writeFileSync(fd, data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, file);
   } catch (err) {
-    try { closeSync(fd); } catch { /* closed already */ }
     rmSync(tmp, { force: true });
     throw err;
   }
@@ -213,5 +262,17 @@ export function writeAtomicSync(file: string, data: string | Uint8Array, syncDir
     try { fsyncSync(dir); } finally { closeSync(dir); }
   } catch {
     // Windows cannot open a directory; its rename is durable enough there.
+  }
+}
+
+/** fsyncs a directory, so a rename or a new file in it survives a power loss. */
+export async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } catch {
+    // Some filesystems refuse fsync on directories; the rename is still atomic.
+  } finally {
+    await fh.close();
   }
 }

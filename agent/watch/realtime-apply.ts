@@ -6,7 +6,7 @@
 import type { EcsDocument } from '../ecs/document.js';
 import { Action } from '../ecs/fields.js';
 import type { ProcessNode, ProcessTable } from '../lineage/process-table.js';
-import type { ListenerRecord, ProcessRecord, RealtimeEvent } from '../sources/types.js';
+import type { ConnectAttempt, ListenerRecord, ProcessRecord, RealtimeEvent } from '../sources/types.js';
 import { listenerKey } from './listener-diff.js';
 import type { TrackedListener } from './listener-diff.js';
 
@@ -23,6 +23,8 @@ export interface ApplyTarget {
   /** Builds, ships and detects on a process event (Watcher.processEvent). */
   processEvent(action: typeof Action.processExec | typeof Action.processEnd | typeof Action.alreadyRunning, node: ProcessNode, out: EcsDocument[], at: string): void;
   listenerEvent(t: TrackedListener, action: ListenerAction, at: string, span: { start?: string; end?: string }, out: EcsDocument[]): void;
+  /** Builds, detects on and (per events.connections) ships an outbound connection event. */
+  connectionEvent?(record: ConnectAttempt, owner: ProcessNode | undefined, at: string, out: EcsDocument[]): void;
   /** Epoch ms when the agent started: an owner first met through an event but started before is `already_running`. */
   startedAt: number;
   /** The source's process and its ancestors, child first (Source.ancestry), when it has them. */
@@ -124,6 +126,10 @@ export function applyRealtime(events: readonly RealtimeEvent[], t: ApplyTarget, 
         break;
       case 'unlisten':
         unlisten(e.record, e.at, at, t, recent, out);
+        break;
+      case 'connect':
+        // The process connected before its exit (kernel order), so the table still holds it.
+        t.connectionEvent?.(e.record, ownerOf(e.record.pid, e.ownerRecord, t, recent, out, at), at, out);
         break;
       case 'lost':
         lost += e.count;

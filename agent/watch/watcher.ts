@@ -1,4 +1,5 @@
 import type { DocumentBuilder, ProcessAction } from '../ecs/builder.js';
+import { connectionDocument } from '../ecs/connection.js';
 import type { EcsDocument } from '../ecs/document.js';
 import { Action, Kind } from '../ecs/fields.js';
 import type { ProcessNode, ProcessTable } from '../lineage/process-table.js';
@@ -36,13 +37,12 @@ export interface WatcherOptions {
   sink: EventSink;
   logger: Logger;
   intervalMs: number;
-  /**
-   * Poll interval while the source's real-time feed reports listeners as they change (eBPF): polls
-   * then only reconcile. Default `intervalMs`.
-   */
+  /** Poll interval while the real-time feed reports listeners as they change (eBPF): polls only reconcile. Default `intervalMs`. */
   reconcileIntervalMs?: number;
   /** Ship process events (they are always tracked). This, processFilter and detect are read per event (reload). */
   shipProcesses: boolean;
+  /** Outbound connection events (events.connections): `all` ships them; otherwise they feed detection only. Read per event. */
+  connections?: 'off' | 'alerts' | 'all';
   processFilter?: ProcessFilter;
   detect?: Detect;
   /** Called once, after the first poll's events were handed over: what the agent now watches. */
@@ -75,8 +75,7 @@ export class Watcher implements Lifecycle {
   private readonly startedAt = Date.now();
   private target: ApplyTarget | undefined;
   /** Real-time events applied, and kernel-side losses reported. */
-  realtimeEvents = 0;
-  realtimeLost = 0;
+  realtimeEvents = 0; realtimeLost = 0;
 
   private readonly startAction: typeof Action.processExec | typeof Action.processStart;
   private readonly detect: Detect;
@@ -181,14 +180,17 @@ export class Watcher implements Lifecycle {
         out.push(doc);
         if (action === Action.listeningStarted) out.push(...this.detect(doc));
       },
+      connectionEvent: (c, owner, at, out) => {
+        const doc = connectionDocument(this.o.builder, c, owner, owner === undefined ? [] : this.o.table.ancestors(owner), at);
+        out.push(...(this.o.connections === 'all' ? [doc] : []), ...this.detect(doc));
+      },
       startedAt: this.startedAt,
       ...(this.o.source.ancestry === undefined ? {} : { ancestry: (pid: number) => this.o.source.ancestry?.(pid) ?? [] }),
     };
   }
 
   async flush(): Promise<void> {
-    await this.running;
-    await this.lane;
+    await this.running; await this.lane;
   }
 
   async shutdown(): Promise<void> {
@@ -201,9 +203,7 @@ export class Watcher implements Lifecycle {
   }
 
   /** The current listener set, for inventories. */
-  current(): TrackedListener[] {
-    return [...this.listeners.values()];
-  }
+  current(): TrackedListener[] { return [...this.listeners.values()]; }
 
   /** One poll: processes first (lineage must know owners), then listeners. */
   async tick(): Promise<void> {

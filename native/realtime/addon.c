@@ -3,7 +3,8 @@
  * Buffers of back-to-back records.h records (one Buffer per ring buffer wakeup, never one call per
  * record).
  *
- * openEbpf({ object: string, ringBytes: number, prefer?: 'tp_btf' | 'tracepoint', flushMs?: number }) -> handle
+ * openEbpf({ object: string, ringBytes: number, prefer?: 'tp_btf' | 'tracepoint', flushMs?: number,
+ *            connections?: { loopback: boolean, windowMs: number } }) -> handle
  *   Opens the BPF object at `object` (portwarden.bpf.o), sizes its ring buffer to `ringBytes` (a
  *   power of two, at least the page size), loads and attaches it: tp_btf programs first (unless
  *   prefer is 'tracepoint'), classic tracepoints when that fails. The UDP bind programs are
@@ -13,6 +14,9 @@
  *   of the ring is unread and a timer drains it every flushMs, so records wait up to about that
  *   long (a wakeup per record costs ~13 us of kernel time in a VM); after five quiet ticks it is
  *   idle again. 0: never batch (a wakeup per record whenever the reader has caught up).
+ *   connections: also load the outbound TCP connection program (PW_CONNECT records); loopback:
+ *   report peers on loopback too; windowMs (integer 0..86400000): one record per process, peer
+ *   address and port per window (0: every attempt). Absent: no connection program is loaded.
  *   Errors throw an Error with `code` the errno name (EPERM, ENOENT, ...), `syscall` the failed
  *   step, and a message naming step, error and likely cause, e.g. "bpf_object__load: Operation
  *   not permitted (needs CAP_BPF and CAP_PERFMON, or root; ...)". Bad options: TypeError or
@@ -30,6 +34,9 @@
  * handle.lost() -> number
  *   Records dropped in the kernel so far (the sum of the per-CPU counter); after close, the last
  *   value read.
+ * handle.connStats() -> { reported: number, suppressed: number, loopback: number }
+ *   The connection program's counters so far: attempts recorded, folded into an earlier record by
+ *   the dedupe window, skipped as loopback (all 0 when the program does not run or after close).
  * handle.describe() -> { attach: 'tp_btf' | 'tracepoint', programs: string[], missing: string[], ringBytes: number, flushMs: number }
  *   programs: the attached BPF programs (empty after close); missing: sentences saying what is not
  *   seen and why (e.g. UDP binds when tracefs is absent).
@@ -40,6 +47,7 @@
  */
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +55,7 @@
 
 #include "addon.h"
 #include "../common/napi_error.h"
+#include "records.h"
 
 
 #define CHECK(call) \
@@ -181,6 +190,22 @@ static napi_value h_lost(napi_env env, napi_callback_info info) {
   return v;
 }
 
+static napi_value h_conn_stats(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  handle_t *h = this_handle(env, info, &argc, NULL);
+  if (!h) return NULL;
+  uint64_t st[PW_CONN_NSTATS] = {0};
+  if (h->open) pw_ebpf_conn_stats(&h->e, st);
+  static const char *const names[PW_CONN_NSTATS] = {"reported", "suppressed", "loopback"};
+  napi_value o, v;
+  CHECK(napi_create_object(env, &o));
+  for (int i = 0; i < PW_CONN_NSTATS; i++) {
+    CHECK(napi_create_double(env, (double)st[i], &v));
+    CHECK(napi_set_named_property(env, o, names[i], v));
+  }
+  return o;
+}
+
 static napi_value str(napi_env env, const char *s) {
   napi_value v;
   if (napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &v) != napi_ok) return NULL;
@@ -220,7 +245,8 @@ static napi_value get_prop(napi_env env, napi_value o, const char *key, napi_val
   if (napi_get_named_property(env, o, key, &v) != napi_ok || napi_typeof(env, v, &t) != napi_ok) return NULL;
   if (t == want || (!required && t == napi_undefined)) return v;
   char msg[128];
-  snprintf(msg, sizeof msg, "openEbpf: options.%s must be a %s", key, want == napi_string ? "string" : "number");
+  snprintf(msg, sizeof msg, "openEbpf: options.%s must be a %s", key,
+           want == napi_string ? "string" : want == napi_boolean ? "boolean" : "number");
   napi_throw_type_error(env, "EINVAL", msg);
   return NULL;
 }
@@ -247,6 +273,32 @@ static napi_value open_ebpf(napi_env env, napi_callback_info info) {
   if (t == napi_number) CHECK(napi_get_value_double(env, vflush, &flush));
   if (!(flush >= 0 && flush <= 60000) || flush != (double)(uint32_t)flush) {
     napi_throw_range_error(env, "EINVAL", "openEbpf: options.flushMs must be an integer from 0 to 60000");
+    return NULL;
+  }
+
+  napi_value vconn;
+  struct pw_conn_opts conn = {0};
+  int want_conn = 0;
+  CHECK(napi_get_named_property(env, argv[0], "connections", &vconn));
+  CHECK(napi_typeof(env, vconn, &t));
+  if (t == napi_object) {
+    napi_value vlo = get_prop(env, vconn, "loopback", napi_boolean, 1);
+    if (!vlo) return NULL;
+    napi_value vwin = get_prop(env, vconn, "windowMs", napi_number, 1);
+    if (!vwin) return NULL;
+    bool lo;
+    double win;
+    CHECK(napi_get_value_bool(env, vlo, &lo));
+    CHECK(napi_get_value_double(env, vwin, &win));
+    if (!(win >= 0 && win <= 86400000) || win != (double)(uint32_t)win) {
+      napi_throw_range_error(env, "EINVAL", "openEbpf: options.connections.windowMs must be an integer from 0 to 86400000");
+      return NULL;
+    }
+    conn.flags = lo ? PW_CONN_LOOPBACK : 0;
+    conn.window_ns = (uint64_t)win * 1000000u;
+    want_conn = 1;
+  } else if (t != napi_undefined) {
+    napi_throw_type_error(env, "EINVAL", "openEbpf: options.connections must be an object");
     return NULL;
   }
 
@@ -277,7 +329,8 @@ static napi_value open_ebpf(napi_env env, napi_callback_info info) {
   h->env = env;
   h->flush_ms = (uint32_t)flush;
   char msg[1024];
-  int err = pw_ebpf_open(&h->e, object, r, h->flush_ms ? r / 4 : 0, strcmp(prefer, "tracepoint") == 0, msg, sizeof msg);
+  int err = pw_ebpf_open(&h->e, object, r, h->flush_ms ? r / 4 : 0, strcmp(prefer, "tracepoint") == 0,
+                         want_conn ? &conn : NULL, msg, sizeof msg);
   if (err != 0) {
     free(h);
     char step[64];
@@ -325,6 +378,7 @@ NAPI_MODULE_INIT() {
     {"stop", NULL, h_close, NULL, NULL, NULL, napi_default, NULL},
     {"close", NULL, h_close, NULL, NULL, NULL, napi_default, NULL},
     {"lost", NULL, h_lost, NULL, NULL, NULL, napi_default, NULL},
+    {"connStats", NULL, h_conn_stats, NULL, NULL, NULL, napi_default, NULL},
     {"describe", NULL, h_describe, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_value ctor, fn;

@@ -4,6 +4,8 @@
  *   tracepoint  pw_*_tp programs, classic tracepoints (need tracefs for the event ids)
  * The UDP bind pair (classic tracepoints syscalls/sys_{enter,exit}_bind) is loaded in both modes
  * when tracefs shows the event, and is optional: without it describe() says binds are not seen.
+ * The outbound connection program (pw_conn_btf or pw_conn_tp, the same mode as the core set) is
+ * loaded only when asked for, and is optional too.
  */
 #define _GNU_SOURCE
 #include "ebpf.h"
@@ -25,6 +27,7 @@
 static const char *const core_btf[] = {"pw_fork_btf", "pw_exec_btf", "pw_exit_btf", "pw_sock_btf"};
 static const char *const core_tp[] = {"pw_fork_tp", "pw_exec_tp", "pw_exit_tp", "pw_sock_tp"};
 static const char *const bind_progs[] = {"pw_bind_enter", "pw_bind_exit"};
+static const char *const conn_progs[] = {"pw_conn_btf", "pw_conn_tp"}; /* [0] tp_btf, [1] tracepoint */
 #define NCORE 4
 
 static const char *const tracefs_roots[] = {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"};
@@ -167,6 +170,13 @@ static int attach_one(struct pw_ebpf *e, const char *name, char *msg, size_t len
   return 0;
 }
 
+/* The whole pw_config entry (records.h), with this wakeup threshold and the connection settings. */
+static int write_config(struct pw_ebpf *e, uint32_t wakeup_bytes) {
+  uint32_t zero = 0;
+  struct pw_config cfg = {.wakeup_bytes = wakeup_bytes, .conn_flags = e->conn_flags, .conn_window_ns = e->conn_window_ns};
+  return bpf_map_update_elem(e->config_fd, &zero, &cfg, 0);
+}
+
 static int try_mode(struct pw_ebpf *e, const char *object, int btf, char *msg, size_t len) {
   const char *const *core = btf ? core_btf : core_tp;
   const char *const *other = btf ? core_tp : core_btf;
@@ -193,14 +203,24 @@ static int try_mode(struct pw_ebpf *e, const char *object, int btf, char *msg, s
     if (!prog(e->obj, bind_progs[i])) return fail(msg, len, "bpf_object__find_program_by_name", ENOENT);
     bpf_program__set_autoload(prog(e->obj, bind_progs[i]), binds);
   }
+  /* The dedupe map costs ~1.8 MB of kernel memory at 16,384 keys: one key when nothing uses it. */
+  struct bpf_map *seen = bpf_object__find_map_by_name(e->obj, "pw_conn_seen");
+  if (!seen) return fail(msg, len, "bpf_object__find_map_by_name(pw_conn_seen)", ENOENT);
+  if (!e->conn_on && (err = bpf_map__set_max_entries(seen, 1)) != 0) return fail(msg, len, "bpf_map__set_max_entries(pw_conn_seen)", -err);
+  const char *conn = conn_progs[btf ? 0 : 1];
+  for (int i = 0; i < 2; i++) {
+    if (!prog(e->obj, conn_progs[i])) return fail(msg, len, "bpf_object__find_program_by_name", ENOENT);
+    bpf_program__set_autoload(prog(e->obj, conn_progs[i]), e->conn_on && conn_progs[i] == conn);
+  }
 
   err = bpf_object__load(e->obj);
   if (err) return fail(msg, len, "bpf_object__load", -err);
   struct bpf_map *config = bpf_object__find_map_by_name(e->obj, "pw_config");
-  uint32_t zero = 0, cfg[2] = {e->wakeup_bytes, 0};
   if (!config) return fail(msg, len, "bpf_object__find_map_by_name(pw_config)", ENOENT);
-  if (bpf_map_update_elem(bpf_map__fd(config), &zero, cfg, 0) != 0) return fail(msg, len, "bpf_map_update_elem(pw_config)", errno);
   e->config_fd = bpf_map__fd(config);
+  if (write_config(e, e->wakeup_bytes) != 0) return fail(msg, len, "bpf_map_update_elem(pw_config)", errno);
+  struct bpf_map *cstats = bpf_object__find_map_by_name(e->obj, "pw_conn_stats");
+  if (!cstats) return fail(msg, len, "bpf_object__find_map_by_name(pw_conn_stats)", ENOENT);
   for (int i = 0; i < NCORE; i++) {
     err = attach_one(e, core[i], msg, len);
     if (err) return err;
@@ -220,6 +240,15 @@ static int try_mode(struct pw_ebpf *e, const char *object, int btf, char *msg, s
       break;
     }
   }
+  if (e->conn_on) {
+    char why[512];
+    if (attach_one(e, conn, why, sizeof why) == 0) {
+      e->conn_attached = 1;
+      e->conn_stats_fd = bpf_map__fd(cstats);
+    } else {
+      add_missing(e, "outbound connections are not seen: %s", why);
+    }
+  }
   if (!btf) add_missing(e, "forks with CLONE_PARENT are not seen (the classic fork tracepoint gives only the child's pid)");
 
   libbpf_clear();
@@ -237,14 +266,20 @@ static void release(struct pw_ebpf *e) {
   e->obj = NULL;
   e->drops_fd = -1;
   e->config_fd = -1;
+  e->conn_stats_fd = -1;
+  e->conn_attached = 0;
   e->nmissing = 0;
 }
 
 int pw_ebpf_open(struct pw_ebpf *e, const char *object, uint32_t ring_bytes, uint32_t wakeup_bytes,
-                 int prefer_tracepoint, char *msg, size_t msglen) {
+                 int prefer_tracepoint, const struct pw_conn_opts *conn, char *msg, size_t msglen) {
   memset(e, 0, sizeof *e);
   e->drops_fd = -1;
   e->config_fd = -1;
+  e->conn_stats_fd = -1;
+  e->conn_on = conn != NULL;
+  e->conn_flags = conn ? conn->flags : 0;
+  e->conn_window_ns = conn ? conn->window_ns : 0;
   e->ring_bytes = ring_bytes;
   e->wakeup_bytes = wakeup_bytes;
   e->ncpus = libbpf_num_possible_cpus();
@@ -287,9 +322,8 @@ void pw_ebpf_close(struct pw_ebpf *e) {
 }
 
 int pw_ebpf_set_wakeup(struct pw_ebpf *e, uint32_t wakeup_bytes) {
-  uint32_t zero = 0, cfg[2] = {wakeup_bytes, 0};
   if (e->config_fd < 0) return -EBADF;
-  if (bpf_map_update_elem(e->config_fd, &zero, cfg, 0) != 0) return -errno;
+  if (write_config(e, wakeup_bytes) != 0) return -errno;
   e->wakeup_bytes = wakeup_bytes;
   return 0;
 }
@@ -305,6 +339,16 @@ uint64_t pw_ebpf_lost(struct pw_ebpf *e) {
   for (int i = 0; i < e->ncpus; i++) sum += e->percpu[i];
   if (sum > e->drops_total) e->drops_total = sum;
   return e->drops_total;
+}
+
+int pw_ebpf_conn_stats(struct pw_ebpf *e, uint64_t out[3]) {
+  for (uint32_t k = 0; k < PW_CONN_NSTATS; k++) {
+    out[k] = 0;
+    if (e->conn_stats_fd < 0 || !e->percpu) continue;
+    if (bpf_map_lookup_elem(e->conn_stats_fd, &k, e->percpu) != 0) return -errno;
+    for (int i = 0; i < e->ncpus; i++) out[k] += e->percpu[i];
+  }
+  return 0;
 }
 
 static void put_lost(struct pw_ebpf *e, uint64_t count) {

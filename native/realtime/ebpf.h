@@ -41,6 +41,18 @@ struct pw_ebpf {
   uint32_t wakeup_bytes; /* 0: wake the reader whenever it has caught up */
   int config_fd;         /* pw_config, to switch wakeup_bytes while running */
   struct pw_out out;
+  /* Outbound connections (PW_CONNECT): the pw_conn_* program is loaded only when conn_on. */
+  int conn_on;
+  uint32_t conn_flags;     /* PW_CONN_* */
+  uint64_t conn_window_ns; /* dedupe window, 0: every attempt */
+  int conn_attached;       /* the connection program runs */
+  int conn_stats_fd;
+};
+
+/* What pw_ebpf_open is asked about outbound connections; NULL: not wanted (no program attached). */
+struct pw_conn_opts {
+  uint32_t flags;     /* PW_CONN_LOOPBACK */
+  uint64_t window_ns; /* dedupe window */
 };
 
 /* Opens, loads and attaches. prefer_tracepoint skips the tp_btf attempt. wakeup_bytes: only the
@@ -48,7 +60,11 @@ struct pw_ebpf {
  * reader has caught up). On failure returns a negative errno, fills msg ("<step>: <strerror>
  * (<likely cause>)") and leaves e closed. */
 int pw_ebpf_open(struct pw_ebpf *e, const char *object, uint32_t ring_bytes, uint32_t wakeup_bytes,
-                 int prefer_tracepoint, char *msg, size_t msglen);
+                 int prefer_tracepoint, const struct pw_conn_opts *conn, char *msg, size_t msglen);
+
+/* The connection program's counters summed over CPUs: out[PW_CONN_REPORTED], [PW_CONN_SUPPRESSED],
+ * [PW_CONN_LOOPBACK_SKIPPED] (records.h). Returns 0, or -errno (all zero when not attached). */
+int pw_ebpf_conn_stats(struct pw_ebpf *e, uint64_t out[3]);
 
 /* Detaches everything and frees; idempotent. Keeps drops_total for pw_ebpf_lost(). */
 void pw_ebpf_close(struct pw_ebpf *e);

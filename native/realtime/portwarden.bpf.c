@@ -8,6 +8,8 @@
  *   PW_LISTEN   inet_sock_set_state, TCP, newstate == TCP_LISTEN
  *   PW_UNLISTEN inet_sock_set_state, TCP, oldstate == TCP_LISTEN
  *   PW_BIND     sys_enter_bind/sys_exit_bind, UDP sockets whose bind() returned 0
+ *   PW_CONNECT  inet_sock_set_state, TCP, CLOSE -> SYN_SENT (connect() in the caller's context), a
+ *               separate program (pw_conn_*) that user space loads only when connections are wanted
  * Every sched/sock program exists twice: a tp_btf variant (attached through BTF, no tracefs) and a
  * classic tracepoint variant (needs tracefs); user space turns off the set it does not use with
  * bpf_program__set_autoload. The bind pair exists only as classic tracepoints.
@@ -34,6 +36,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define PW_PROTO_TCP 6
 #define PW_PROTO_UDP 17
 #define PW_TCP_LISTEN 10
+#define PW_TCP_SYN_SENT 2
+#define PW_TCP_CLOSE 7
 
 /* Scratch for variable-sized records: larger than the biggest record and a power of two, so a
  * masked offset plus a masked length can never leave it (what the verifier checks). */
@@ -51,11 +55,6 @@ struct {
   __type(key, __u32);
   __type(value, __u64);
 } pw_drops SEC(".maps");
-
-struct pw_config {
-  __u32 wakeup_bytes;
-  __u32 pad0;
-};
 
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -357,3 +356,5 @@ int pw_bind_exit(struct trace_event_raw_sys_exit *ctx) {
   emit_sock(sk, PW_BIND, PW_PROTO_UDP);
   return 0;
 }
+
+#include "conn.bpf.h"

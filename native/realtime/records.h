@@ -40,6 +40,7 @@ enum pw_type {
   PW_BIND = 6,     /* UDP socket bound (bind() returned 0) */
   PW_DESTROY = 7,  /* a socket was destroyed (sock_diag destroy notification; UDP, or TCP in proc_connector mode) */
   PW_LOST = 8,     /* records lost before user space saw them; pw_lost payload */
+  PW_CONNECT = 9,  /* an outbound TCP connection attempt (connect(): CLOSE -> SYN_SENT); pw_conn payload */
 };
 
 /* Record header: 88 bytes. Fields the producer cannot know are 0 (uid/gid: 0xffffffff). */
@@ -96,6 +97,36 @@ struct pw_sock {
   pw_u64 cookie;    /* socket cookie when known, else 0 */
   pw_u8 addr[16];   /* local address: IPv4 in the first 4 bytes (network order), IPv6 all 16 */
 };
+
+/* PW_CONNECT payload (136-byte record). The header describes the connecting task (connect() runs
+ * in its context); its netns is the socket's. The source port is assigned after SYN_SENT is set
+ * (inet_hash_connect follows tcp_set_state in tcp_v4/v6_connect), so sport is 0 unless the socket
+ * was bound to a port before connect(). */
+struct pw_conn {
+  pw_u8 protocol;   /* 6 tcp */
+  pw_u8 family;     /* 2 AF_INET, 10 AF_INET6 (an AF_INET6 socket may hold a v4-mapped peer) */
+  pw_u16 sport;     /* local port, host byte order, 0 when not assigned yet */
+  pw_u16 dport;     /* peer port, host byte order */
+  pw_u16 pad0;
+  pw_u32 suppressed; /* attempts of this process to this peer folded into the previous record (dedupe window) */
+  pw_u32 pad1;
+  pw_u8 saddr[16];  /* local address: IPv4 in the first 4 bytes (network order), IPv6 all 16 */
+  pw_u8 daddr[16];  /* peer address, same layout */
+};
+
+/* The BPF programs' settings (the one entry of the pw_config array map), written by user space. */
+struct pw_config {
+  pw_u32 wakeup_bytes;   /* see portwarden.bpf.c: only the record that fills the ring this far wakes the reader */
+  pw_u32 conn_flags;     /* PW_CONN_* */
+  pw_u64 conn_window_ns; /* PW_CONNECT dedupe: one record per (process, peer address, peer port) per window; 0: every attempt */
+};
+#define PW_CONN_LOOPBACK 0x1 /* report connections to loopback (127/8, ::1, ::ffff:127/104) and to 0.0.0.0 / :: */
+
+/* pw_conn_stats (per-CPU array) indexes: what the connection program did with each attempt. */
+#define PW_CONN_REPORTED 0   /* a PW_CONNECT record was written (or dropped for want of room: pw_drops) */
+#define PW_CONN_SUPPRESSED 1 /* folded into an earlier record by the dedupe window */
+#define PW_CONN_LOOPBACK_SKIPPED 2 /* to loopback while PW_CONN_LOOPBACK is off */
+#define PW_CONN_NSTATS 3
 
 /* PW_LOST payload: how many records the producer dropped since the last PW_LOST. */
 struct pw_lost {

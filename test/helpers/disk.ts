@@ -1,4 +1,5 @@
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 
 /**
  * Fills the filesystem holding `path` until ENOSPC, a page at a time; with `toLastByte` the rest
@@ -19,4 +20,15 @@ export function fill(path: string, toLastByte = false): number {
   const tail = openSync(`${path}.tail`, 'a');
   try { for (;;) n += writeSync(tail, Buffer.alloc(1, 1)); } catch { /* full */ } finally { closeSync(tail); }
   return n;
+}
+
+/** Unmounts `dir` lazily; nothing if it is not mounted. */
+export function unmount(dir: string): void {
+  try { execFileSync('umount', ['-l', dir]); } catch { /* not mounted */ }
+}
+
+/** Mounts a tmpfs of `size` (`1m`) at `dir`, created if needed (needs root). Unmount it with unmount(). */
+export function mountTmpfs(dir: string, size: string): void {
+  mkdirSync(dir, { recursive: true });
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]);
 }

@@ -1,4 +1,5 @@
 import type { Logger } from '../../agent/log/logger.js';
+import { WARN_INTERVAL_MS } from '../../agent/util/throttle.js';
 import type { OutboundEvent, SendResult, Transport, TransportContext } from '../types.js';
 import type { SyslogConfig } from './config.js';
 import { effective } from './effective.js';
@@ -19,9 +20,6 @@ export interface SyslogStats extends SenderStats {
 
 /** Events encoded and handed to a TCP/TLS connection at a time within one batch. */
 const STREAM_SLICE = 100;
-
-/** How often at most the aggregated "truncated N messages" warning is logged. */
-const WARN_INTERVAL_MS = 30_000;
 
 export class SyslogTransport implements Transport {
   readonly type = 'syslog';

@@ -38,16 +38,23 @@ export const runCommand: Command = {
     // arrives while the agent starts stops it as soon as it runs.
     let stopWith: (s: NodeJS.Signals | 'EPIPE') => void = () => undefined;
     const stopped = new Promise<NodeJS.Signals | 'EPIPE'>((resolve) => { stopWith = resolve; });
-    const onInt = (): void => { stopWith('SIGINT'); };
-    const onTerm = (): void => { stopWith('SIGTERM'); };
+    // Start-up may wait for as long as an output is down (room in a full spool, when_full: block):
+    // a stop signal then ends the wait instead of the signal waiting for start-up.
+    const startup = new AbortController();
+    const onInt = (): void => { stopWith('SIGINT'); startup.abort(); };
+    const onTerm = (): void => { stopWith('SIGTERM'); startup.abort(); };
     process.once('SIGINT', onInt);
     process.once('SIGTERM', onTerm);
+    // Timers are unref'd everywhere; this one keeps the process alive until a signal arrives, also
+    // while start-up waits on nothing but unref'd timers (the output's retries).
+    const keepAlive = setInterval(() => undefined, 1 << 30);
     let agent;
     try {
       // The config and rule files are validated in a worker thread: zod and yaml stay out of this isolate.
-      const startup = await prepareStartupIsolated(values.config, io.env);
-      agent = await startAgent(startup, io.env, io.stderr.isTTY === true, values.config === undefined ? {} : { configFile: values.config });
+      const prepared = await prepareStartupIsolated(values.config, io.env);
+      agent = await startAgent(prepared, io.env, io.stderr.isTTY === true, { ...(values.config === undefined ? {} : { configFile: values.config }), abort: startup.signal });
     } catch (err) {
+      clearInterval(keepAlive);
       process.off('SIGHUP', hup);
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
@@ -58,8 +65,6 @@ export const runCommand: Command = {
     onHup = (): void => { running.reload('SIGHUP').catch((err: unknown) => { running.logger.error(`reload failed: ${errorMessage(err)}`); }); };
     if (during.hup) onHup();
 
-    // Timers are unref'd everywhere; this one keeps the process alive until a signal arrives.
-    const keepAlive = setInterval(() => undefined, 1 << 30);
     // The reader of a stdout output went away (`portwarden run | head`): stop as on SIGTERM.
     io.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') stopWith('EPIPE'); });
     const signal = await stopped;

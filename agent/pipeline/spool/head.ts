@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeAtomic } from '../cursor-store.js';
+import { writeStateFile } from '../cursor-store.js';
 
 /**
  * `head.json`: the next sequence number known durable, written atomically at each group commit. On
@@ -29,7 +29,7 @@ export class SpoolHead {
   /** Records `next` unless it is already recorded. */
   async write(next: number, sync: boolean): Promise<void> {
     if (next === this.written) return;
-    await writeAtomic(this.path, JSON.stringify({ next }), sync);
+    await writeStateFile(this.path, JSON.stringify({ next }), sync);
     this.written = next;
   }
 }

@@ -1,9 +1,8 @@
 import { readFile, readdir, rename, rm } from 'node:fs/promises';
-import { createExclusive, mkdirPrivate, tempPath } from '../../util/safe-fs.js';
+import { mkdirPrivate, writeAtomic } from '../../util/safe-fs.js';
 import { join } from 'node:path';
 import { decodeFrame, HEADER_BYTES, parseSegmentName } from './frame.js';
 import type { Frame } from './frame.js';
-import { syncDir } from '../cursor-store.js';
 
 /** A segment file as the spool tracks it. */
 export interface SegmentInfo {
@@ -101,7 +100,8 @@ export async function scanSpool(dir: string, headNext: number, onFrame: (f: Fram
       continue;
     }
     if (bad) {
-      await rewrite(path, Buffer.concat(keep));
+      // Atomic (a crash leaves the old file or the repaired one); a failed write leaves no temp file.
+      await writeAtomic(path, Buffer.concat(keep), { syncDir: true });
       report.repaired.push(name);
     }
     report.segments.push(seg);
@@ -109,17 +109,4 @@ export async function scanSpool(dir: string, headNext: number, onFrame: (f: Fram
   // The tail the last run wrote (per head.json) but that is not on disk any more.
   lose(expected ?? headNext, headNext - 1);
   return report;
-}
-
-async function rewrite(path: string, data: Buffer): Promise<void> {
-  const tmp = tempPath(path);
-  const fh = await createExclusive(tmp);
-  try {
-    await fh.writeFile(data);
-    await fh.datasync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
-  await syncDir(join(path, '..'));
 }

@@ -3,13 +3,13 @@ import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { z } from 'zod';
 import { PortwardenError, errorMessage } from '../../util/errors.js';
-import { createExclusive, REOPEN_RW } from '../../util/safe-fs.js';
+import { createExclusive, REOPEN_RW, syncDir } from '../../util/safe-fs.js';
+import { Throttle } from '../../util/throttle.js';
 import { encodeFrame, FrameFlag, HEADER_BYTES, MAX_PAYLOAD_BYTES, segmentName } from './frame.js';
 import type { Frame } from './frame.js';
 import { scanSpool } from './recovery.js';
 import { evictSegment } from './evict.js';
 import type { ScanReport, SegmentInfo } from './recovery.js';
-import { syncDir } from '../cursor-store.js';
 import type { Lane } from '../lane.js';
 import type { spoolSchema } from '../config.js';
 import { SpoolHead } from './head.js';
@@ -44,8 +44,9 @@ export class Spool {
   private lock: Promise<unknown> = Promise.resolve();
   private spaceWaiters: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private lastWriteError = -Infinity;
-  private lastSyncWarning = -Infinity;
+  /** A failing disk fails every write and every tick: one line per 30 s each, not one per attempt. */
+  private readonly writeWarning = new Throttle(() => this.hooks.now());
+  private readonly syncWarning = new Throttle(() => this.hooks.now());
   private writeFailing = false;
   /** Failed writes and group commits since start (full disk, I/O errors). */
   readonly failures = { write: 0, sync: 0 };
@@ -190,9 +191,8 @@ export class Spool {
         this.failures.write++;
         if (this.degradedSince === undefined) this.degrade(err);
         await this.collect().catch(() => undefined);
-        if (this.hooks.now() - this.lastWriteError > 30_000) {
+        if (this.writeWarning.ready()) {
           this.hooks.logger.error(`spool write failed (${this.failures.write} time(s) so far); retrying every second, events go to the outputs from memory`, { error: errorMessage(err) });
-          this.lastWriteError = this.hooks.now();
         }
         if (this.closed) break;
         // Retry as soon as a delivered segment is deleted (a cursor moved), at the latest in 1 s.
@@ -312,10 +312,8 @@ export class Spool {
       this.durableNext = this.writtenNext;
       await this.head.write(this.durableNext, this.cfg.fsync !== 'never');
     }).catch((err: unknown) => {
-      // One line per 30 s, not one per tick.
       this.failures.sync++;
-      if (this.hooks.now() - this.lastSyncWarning < 30_000) return;
-      this.lastSyncWarning = this.hooks.now();
+      if (!this.syncWarning.ready()) return;
       this.hooks.logger.warn(`spool fsync failed (${this.failures.sync} time(s) so far)`, { error: errorMessage(err) });
     });
   }

@@ -18,7 +18,7 @@ import type { SockDiag } from './sock-diag.js';
 import { defaultFdWalker, SocketOwners } from './socket-owners.js';
 import type { FdWalker } from './socket-owners.js';
 import { LinuxRealtimeFeed } from './realtime/feed.js';
-import type { RealtimeMode } from './realtime/feed.js';
+import type { ConnectionOptions, RealtimeMode } from './realtime/feed.js';
 
 /**
  * Processes read in full per poll. When more appear at once, the first poll reads of each only its
@@ -42,7 +42,7 @@ export interface LinuxSourceOptions {
   taskCounters?: () => string | undefined;
   procRoot?: string;
   /** The real-time feed to open at start (default: none, polling only: one-shot commands). */
-  realtime?: { mode: RealtimeMode; ringBytes: number; nativeDir?: string };
+  realtime?: { mode: RealtimeMode; ringBytes: number; nativeDir?: string; connections?: ConnectionOptions };
   ssPath?: string;
   nsenterPath?: string;
   /** Whose socket stdin is checked for TCP (ProcessReadContext.stdinChecked; the agent's: agent/detect/shell-like.ts). */
@@ -120,6 +120,7 @@ export class LinuxSource implements Source {
       this.feed = new LinuxRealtimeFeed({
         requested: rt.mode, ringBytes: rt.ringBytes, ctx: this.ctx, polled: this.processes, logger: this.logger,
         ...(rt.nativeDir === undefined ? {} : { nativeDir: rt.nativeDir }),
+        ...(rt.connections === undefined ? {} : { connections: rt.connections }),
       });
       this.feed.open();
     }
@@ -133,6 +134,7 @@ export class LinuxSource implements Source {
     return {
       status: () => feed.status(),
       lost: () => feed.lost(),
+      connectionStats: () => feed.connectionStats(),
       close: () => { feed.close(); },
       subscribe: (handler) => {
         feed.subscribe((events) => {

@@ -2,9 +2,9 @@ import { isRecord, parsePsJson, str } from './powershell-json.js';
 import type { ProcessRecord } from '../types.js';
 
 /**
- * PE original file name and Authenticode signature of listener owners' executables, read once
- * per path through the persistent PowerShell (`VersionInfo.OriginalFilename`,
- * `Get-AuthenticodeSignature`) and cached by path.
+ * Authenticode signature (and, as a backup of the PE reader in agent/sources/pe/, the PE original
+ * file name) of listener owners' executables, read once per path through the persistent
+ * PowerShell (`Get-AuthenticodeSignature`, `VersionInfo.OriginalFilename`) and cached by path.
  */
 export interface ExeMetadata {
   originalFileName?: string;

@@ -21,6 +21,11 @@ interface Koffi {
   address(value: unknown): bigint;
 }
 
+const INTEGRITY_LOST = 'token integrity levels (process.Ext.token.integrity_level_name) are not reported';
+const CWD_LOST = 'working directories (process.working_directory) are not reported';
+const PROCESS_VM_READ = 0x0010;
+const TOKEN_QUERY = 0x0008;
+const TokenIntegrityLevel = 25;
 const OWNER_LOST = 'the owning service of sockets inside shared processes (portwarden.listener.service_name) is not reported';
 const ownerProto = (fn: string): string => `uint32_t __stdcall ${fn}(void *row, int cls, void *buf, _Inout_ uint32_t *size)`;
 
@@ -35,6 +40,10 @@ export const WINDOWS_EXPORTS = {
   ntQuery: { dll: 'ntdll.dll', proto: 'uint32_t __stdcall NtQuerySystemInformation(uint32_t cls, void *buf, uint32_t len, _Out_ uint32_t *retLen)', lost: 'the process table comes from Win32_Process through PowerShell (1-3 s per poll)' },
   openProcess: { dll: 'kernel32.dll', proto: 'void * __stdcall OpenProcess(uint32_t access, int inherit, uint32_t pid)', lost: 'process.executable (full image path) is not reported unless Win32_Process gives it' },
   closeHandle: { dll: 'kernel32.dll', proto: 'int __stdcall CloseHandle(void *h)', lost: 'process.executable (full image path) is not reported unless Win32_Process gives it' },
+  openToken: { dll: 'advapi32.dll', proto: 'int __stdcall OpenProcessToken(void *h, uint32_t access, _Out_ void **token)', lost: INTEGRITY_LOST },
+  tokenInfo: { dll: 'advapi32.dll', proto: 'int __stdcall GetTokenInformation(void *token, int cls, void *buf, uint32_t len, _Out_ uint32_t *ret)', lost: INTEGRITY_LOST },
+  queryProcess: { dll: 'ntdll.dll', proto: 'uint32_t __stdcall NtQueryInformationProcess(void *h, int cls, void *buf, uint32_t len, _Out_ uint32_t *ret)', lost: CWD_LOST },
+  readMemory: { dll: 'kernel32.dll', proto: 'int __stdcall ReadProcessMemory(void *h, uintptr_t addr, void *buf, uintptr_t len, _Out_ uintptr_t *read)', lost: CWD_LOST },
   queryImage: { dll: 'kernel32.dll', proto: 'int __stdcall QueryFullProcessImageNameW(void *h, uint32_t flags, void *buf, _Inout_ uint32_t *size)', lost: 'process.executable (full image path) is not reported unless Win32_Process gives it' },
 } satisfies Record<string, ExportSpec>;
 
@@ -61,7 +70,18 @@ const missingError = (fn: string): PortwardenError => new PortwardenError('WIN32
  */
 export function bindWindowsNative(koffi: Pick<Koffi, 'alloc' | 'free' | 'view'>, open: (dll: string) => KoffiLib): WindowsNative & { missing: MissingExport[] } {
   const { fns, missing } = bindExports(open, WINDOWS_EXPORTS);
-  const { getTcp, getUdp, ntQuery, openProcess, closeHandle, queryImage } = fns;
+  const { getTcp, getUdp, ntQuery, openProcess, closeHandle, queryImage, openToken, tokenInfo, queryProcess, readMemory } = fns;
+  /** Runs `use` on a process handle with `access`; undefined when Windows refuses the handle. */
+  const withProcess = <T>(pid: number, access: number, use: (h: unknown) => T | undefined): T | undefined => {
+    if (openProcess === undefined || closeHandle === undefined) return undefined;
+    const h = openProcess(access, 0, pid);
+    if (h === null || h === 0n) return undefined;
+    try {
+      return use(h);
+    } finally {
+      closeHandle(h);
+    }
+  };
   const owner: Record<TableKind, Fn | undefined> = { tcp4: fns.tcp4, tcp6: fns.tcp6, udp4: fns.udp4, udp6: fns.udp6 };
 
   /** Calls `fill(buf, sizeRef)` until the buffer is big enough (tables grow between calls). */
@@ -118,6 +138,34 @@ export function bindWindowsNative(koffi: Pick<Koffi, 'alloc' | 'free' | 'view'>,
         len = Math.max(len * 2, (ret[0] ?? 0) + 64 * 1024);
       }
       throw new PortwardenError('WIN32_CALL_FAILED', 'NtQuerySystemInformation: process table kept growing', { retriable: true });
+    },
+    tokenIntegrity(pid) {
+      if (openToken === undefined || tokenInfo === undefined) return undefined;
+      return withProcess(pid, PROCESS_QUERY_LIMITED_INFORMATION, (h) => {
+        const token: unknown[] = [null];
+        if (openToken(h, TOKEN_QUERY, token) === 0 || token[0] === null) return undefined;
+        try {
+          const buf = Buffer.alloc(128);
+          const ret = [0];
+          if (tokenInfo(token[0], TokenIntegrityLevel, buf, buf.length, ret) === 0) return undefined;
+          return buf.subarray(0, Math.min(buf.length, ret[0] ?? 0));
+        } finally {
+          closeHandle?.(token[0]);
+        }
+      });
+    },
+    processMemory(pid, read) {
+      if (queryProcess === undefined || readMemory === undefined) return undefined;
+      return withProcess(pid, PROCESS_QUERY_LIMITED_INFORMATION | PROCESS_VM_READ, (h) => {
+        const pbi = Buffer.alloc(48);
+        if ((queryProcess(h, 0, pbi, pbi.length, [0]) as number) !== 0) return undefined;
+        return read(pbi, (addr, len) => {
+          const buf = Buffer.alloc(len);
+          const got: unknown[] = [0];
+          if (readMemory(h, addr, buf, len, got) === 0) return undefined;
+          return buf.subarray(0, Number(got[0] ?? 0));
+        });
+      });
     },
     imagePath(pid) {
       if (openProcess === undefined || closeHandle === undefined || queryImage === undefined) return undefined;

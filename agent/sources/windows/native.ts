@@ -18,6 +18,13 @@ export interface WindowsNative {
   ownerModule(kind: TableKind, row: Buffer): OwnerModule | undefined;
   /** NtQuerySystemInformation(SystemProcessInformation): a copy of the buffer and the address it had. */
   processTable(): { buffer: Buffer; base: bigint };
+  /** TOKEN_MANDATORY_LABEL bytes of the process's token (GetTokenInformation); undefined when refused. */
+  tokenIntegrity?(pid: number): Buffer | undefined;
+  /**
+   * PROCESS_BASIC_INFORMATION (NtQueryInformationProcess) handed to `read`, which walks the
+   * process's memory through `mem` (ReadProcessMemory); undefined when either is refused.
+   */
+  processMemory?<T>(pid: number, read: (pbi: Buffer, mem: (addr: bigint, len: number) => Buffer | undefined) => T | undefined): T | undefined;
   /** QueryFullProcessImageNameW (`C:\Windows\System32\svchost.exe`); undefined when access is denied. */
   imagePath(pid: number): string | undefined;
 }

@@ -3,6 +3,12 @@ import { splitCommandLine } from './powershell-json.js';
 import { sameInstance, type Win32ProcessRow } from './win32-process.js';
 import type { ProcessRecord } from '../types.js';
 
+/** What the native layer reads of one new process besides its image path. */
+export type ProcessProbe = Partial<Pick<ProcessRecord, 'integrityLevel' | 'workingDirectory'>>;
+
+/** What executable enrichment adds to a record. */
+export type ExeFields = Partial<Pick<ProcessRecord, 'originalFileName' | 'codeSignature' | 'pe' | 'md5' | 'sha1' | 'sha256'>>;
+
 /** What every process-table path yields per process before details. */
 export interface ProcessBase {
   pid: number;
@@ -22,18 +28,24 @@ export interface ProcessBase {
 export class WindowsProcessTable {
   private records = new Map<number, ProcessRecord>();
   private readonly needDetails = new Set<string>();
+  /**
+   * Pids whose image path could not be read at first sight (a process caught while Windows, or
+   * wine, is still setting it up): held one poll and asked again once.
+   */
+  private readonly retry = new Set<number>();
 
   /** Replaces the table from a fresh enumeration; returns the pids that still need details. */
-  update(entries: readonly ProcessBase[], imagePath?: (pid: number) => string | undefined): number[] {
+  update(entries: readonly ProcessBase[], imagePath?: (pid: number) => string | undefined, probe?: (pid: number) => ProcessProbe): number[] {
     const next = new Map<number, ProcessRecord>();
     const bootFt = entries.reduce((min, e) => (e.createTime > 0n && (min === 0n || e.createTime < min) ? e.createTime : min), 0n);
     for (const e of entries) {
       const startKey = e.createTime.toString();
       const old = this.records.get(e.pid);
       if (old?.startKey === startKey) {
-        next.set(e.pid, old);
+        next.set(e.pid, this.retry.delete(e.pid) ? retried(old, imagePath, probe) : old);
         continue;
       }
+      this.retry.delete(e.pid);
       const rec: ProcessRecord = {
         pid: e.pid,
         ppid: e.ppid,
@@ -44,6 +56,11 @@ export class WindowsProcessTable {
       };
       const exe = e.executable ?? (e.pid > 4 ? imagePath?.(e.pid) : undefined);
       if (exe !== undefined) rec.executable = exe;
+      else if (e.pid > 4 && imagePath !== undefined) {
+        rec.detailsPending = true;
+        this.retry.add(e.pid);
+      }
+      if (e.pid > 4 && probe !== undefined) Object.assign(rec, probe(e.pid));
       if (e.commandLine !== undefined) {
         rec.commandLine = e.commandLine;
         rec.args = splitCommandLine(e.commandLine);
@@ -56,6 +73,7 @@ export class WindowsProcessTable {
       const pid = Number(key.split('/')[0]);
       if (next.get(pid)?.startKey !== key.split('/')[1]) this.needDetails.delete(key);
     }
+    for (const pid of this.retry) if (!next.has(pid)) this.retry.delete(pid);
     this.records = next;
     return [...this.needDetails].map((k) => Number(k.split('/')[0]));
   }
@@ -82,13 +100,20 @@ export class WindowsProcessTable {
   }
 
   /** Replaces a live record with extra fields (a new object, so consumers see the change). */
-  enrich(pid: number, fields: Partial<Pick<ProcessRecord, 'originalFileName' | 'codeSignature'>>): void {
+  enrich(pid: number, fields: ExeFields, complete = false): void {
     const rec = this.records.get(pid);
     if (rec === undefined) return;
     const next: ProcessRecord = { ...rec };
-    if (fields.originalFileName !== undefined) next.originalFileName = fields.originalFileName;
-    if (fields.codeSignature !== undefined) next.codeSignature = fields.codeSignature;
+    for (const [k, v] of Object.entries(fields) as [string, unknown][]) if (v !== undefined) (next as unknown as Record<string, unknown>)[k] = v;
+    if (complete) delete next.detailsPending;
     this.records.set(pid, next);
+  }
+
+  /** Holds a new record's events until its executable is read (see ProcessRecord.detailsPending). */
+  markPending(pid: number): void {
+    const rec = this.records.get(pid);
+    if (rec === undefined || rec.detailsPending === true) return;
+    this.records.set(pid, { ...rec, detailsPending: true });
   }
 
   snapshot(): Map<number, ProcessRecord> {
@@ -98,6 +123,22 @@ export class WindowsProcessTable {
   get(pid: number): ProcessRecord | undefined {
     return this.records.get(pid);
   }
+}
+
+/** A record held for its image path, asked again: completed with whatever Windows gives now. */
+function retried(old: ProcessRecord, imagePath?: (pid: number) => string | undefined, probe?: (pid: number) => ProcessProbe): ProcessRecord {
+  const rec: ProcessRecord = { ...old };
+  delete rec.detailsPending;
+  if (rec.executable === undefined) {
+    const exe = imagePath?.(rec.pid);
+    if (exe !== undefined) rec.executable = exe;
+  }
+  if (probe !== undefined && (rec.integrityLevel === undefined || rec.workingDirectory === undefined)) {
+    const got = probe(rec.pid);
+    if (rec.integrityLevel === undefined && got.integrityLevel !== undefined) rec.integrityLevel = got.integrityLevel;
+    if (rec.workingDirectory === undefined && got.workingDirectory !== undefined) rec.workingDirectory = got.workingDirectory;
+  }
+  return rec;
 }
 
 /** Base entries from Win32_Process rows (the no-FFI path). */

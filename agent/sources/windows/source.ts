@@ -2,13 +2,16 @@ import type { Logger } from '../../log/logger.js';
 import { PortwardenError, UsageError } from '../../util/errors.js';
 import type { ListenerRecord, Snapshot, Source, SourceInfo } from '../types.js';
 import { describeMissing } from './ffi-bind.js';
+import type { ExeInfoOptions } from '../pe/exe-info.js';
+import { DEFAULT_EXE_INFO, ExeEnricher } from './exe-enrich.js';
+import { decodeIntegrityLevel, readWorkingDirectory } from './token-decode.js';
 import { exeMetadataScript, parseExeMetadataJson, type ExeMetadata } from './exe-metadata.js';
 import { evaluateFirewall } from './firewall-eval.js';
 import { FirewallReader } from './firewall-reader.js';
 import { CIM_TCP_SCRIPT, CIM_UDP_SCRIPT } from './cim-listeners.js';
 import { listenersFromCim, listenersFromNative, listenersFromNetstat } from './listeners.js';
 import { walkSystemProcessInformation } from './ntdll-decode.js';
-import { basesFromWin32, WindowsProcessTable, type ProcessBase } from './process-table.js';
+import { basesFromWin32, WindowsProcessTable, type ProcessBase, type ProcessProbe } from './process-table.js';
 import type { NativeLoad, WindowsNative } from './native.js';
 import { createDefaultWindowsRunner, type WindowsRunner } from './runner.js';
 import { parseWin32ProcessJson, PROCESS_LIST_SCRIPT, processDetailsScript } from './win32-process.js';
@@ -28,6 +31,10 @@ export interface WindowsSourceOptions {
    * binding, so the process table comes from Win32_Process too), `netstat`, `powershell`.
    */
   disable?: readonly WindowsTier[];
+  /** Which executable hashes to compute and the size cap (config `source.executable_hashes` and `executable_hash_max_size`). */
+  exeInfo?: ExeInfoOptions;
+  /** How long a poll waits for executables being read before holding their processes (default 1 s). */
+  exeWaitMs?: number;
 }
 
 export const WINDOWS_TIERS = ['iphelper', 'netstat', 'powershell'] as const;
@@ -57,6 +64,9 @@ class WindowsSource implements Source {
   /** Executable path (lower case) -> PE name and signature; `null` = asked, nothing known. */
   private readonly exeCache = new Map<string, ExeMetadata | null>();
   private readonly firewall: FirewallReader;
+  private readonly exe: ExeEnricher;
+  /** New processes whose token or working directory Windows refused to show (protected, other users'). */
+  private readonly refused = { integrity: 0, cwd: 0 };
   private native: WindowsNative | undefined;
   private nativeReason = '';
   private elevated: boolean | undefined;
@@ -71,6 +81,7 @@ class WindowsSource implements Source {
     this.psTimeout = opts.powershellTimeoutMs ?? 120_000;
     this.env = lowerKeys(opts.env ?? process.env);
     this.disabled = new Set(opts.disable ?? []);
+    this.exe = new ExeEnricher(opts.exeInfo ?? DEFAULT_EXE_INFO, opts.exeWaitMs);
     this.firewall = new FirewallReader((script) => this.ps(script), this.now, opts.firewallRefreshMs ?? 5 * 60_000);
   }
 
@@ -110,6 +121,11 @@ class WindowsSource implements Source {
     if (elevated === undefined && started) limitations.push('elevation unknown (PowerShell did not answer): command lines, users and firewall verdicts may be missing');
     if (!this.powershellOk) limitations.push('PowerShell is not answering: command lines, users and firewall verdicts are missing');
     if (this.firewall.error !== undefined) limitations.push(this.firewall.error);
+    const { integrity, cwd } = this.refused;
+    if (integrity > 0) limitations.push(`token integrity level refused ${integrity} times so far (access denied: protected processes, or other users' when not elevated); process.Ext.token.integrity_level_name is absent for those processes`);
+    if (cwd > 0) limitations.push(`working directory refused ${cwd} times so far (access denied, or a process still starting: asked again once); process.working_directory is absent for those processes`);
+    const exe = this.exe.stats();
+    if (exe.failed > 0) limitations.push(`${exe.failed} executables could not be fully read (not PE files, access denied, or over source.executable_hash_max_size: ${exe.tooLargeToHash}); their process.pe.* or process.hash.* fields are partly absent`);
     return {
       platform: 'windows',
       listenerPath: native !== undefined ? 'IP Helper GetExtendedTcpTable/GetExtendedUdpTable (OWNER_MODULE) via koffi'
@@ -184,6 +200,7 @@ class WindowsSource implements Source {
     const { native, table } = this;
     let bases: ProcessBase[];
     let imagePath: ((pid: number) => string | undefined) | undefined;
+    let probe: ((pid: number) => ProcessProbe) | undefined;
     let walked: ReturnType<typeof walkSystemProcessInformation> | undefined;
     if (native !== undefined) {
       try {
@@ -197,6 +214,7 @@ class WindowsSource implements Source {
       warnings.push(...walked.warnings);
       bases = walked.entries;
       imagePath = (pid) => native.imagePath(pid);
+      probe = (pid) => probeProcess(native, pid, this.refused);
     } else {
       try {
         const parsed = parseWin32ProcessJson(await this.ps(PROCESS_LIST_SCRIPT));
@@ -210,17 +228,22 @@ class WindowsSource implements Source {
         return;
       }
     }
-    const pending = table.update(bases, imagePath);
-    if (pending.length === 0) return;
-    try {
-      const details = parseWin32ProcessJson(await this.ps(processDetailsScript(pending)));
-      this.powershellOk = true;
-      table.applyDetails(pending, details.rows);
-    } catch (err) {
-      this.powershellOk = false;
-      warnings.push(`command lines and users for ${pending.length} new processes could not be read: ${(err as Error).message}`);
-      table.applyDetails(pending, []);
+    const pending = table.update(bases, imagePath, probe);
+    // Executables are read while PowerShell answers; what Win32_Process adds (paths without FFI) after.
+    this.exe.start(table);
+    if (pending.length > 0) {
+      try {
+        const details = parseWin32ProcessJson(await this.ps(processDetailsScript(pending)));
+        this.powershellOk = true;
+        table.applyDetails(pending, details.rows);
+      } catch (err) {
+        this.powershellOk = false;
+        warnings.push(`command lines and users for ${pending.length} new processes could not be read: ${(err as Error).message}`);
+        table.applyDetails(pending, []);
+      }
+      this.exe.start(table);
     }
+    await this.exe.settle(table);
   }
 
   /** Original file name and signature for the executables of listener owners, once per path. */
@@ -245,8 +268,10 @@ class WindowsSource implements Source {
       const rec = table.get(pid);
       const meta = rec?.executable === undefined ? undefined : exeCache.get(rec.executable.toLowerCase());
       if (rec === undefined || meta === undefined || meta === null) continue;
-      if (rec.originalFileName === meta.originalFileName && rec.codeSignature === meta.codeSignature) continue;
-      table.enrich(pid, meta);
+      if (rec.codeSignature === meta.codeSignature) continue;
+      // The PE reader gives the original file name; PowerShell only what it alone reads (the signature).
+      table.enrich(pid, { ...(meta.codeSignature === undefined ? {} : { codeSignature: meta.codeSignature }),
+        ...(rec.originalFileName === undefined && meta.originalFileName !== undefined ? { originalFileName: meta.originalFileName } : {}) });
     }
   }
 
@@ -271,6 +296,26 @@ export function parseDisabledTiers(text: string | undefined): WindowsTier[] {
     }
   }
   return names as WindowsTier[];
+}
+
+const POINTER_SIZE = process.arch === 'ia32' || process.arch === 'arm' ? 4 : 8;
+
+/** Integrity level and working directory of one new process (each absent where Windows refuses). */
+function probeProcess(native: WindowsNative, pid: number, refused: { integrity: number; cwd: number }): ProcessProbe {
+  const out: ProcessProbe = {};
+  if (native.tokenIntegrity !== undefined) {
+    const label = native.tokenIntegrity(pid);
+    const level = label === undefined ? undefined : decodeIntegrityLevel(label, POINTER_SIZE);
+    if (level !== undefined) out.integrityLevel = level;
+    else refused.integrity++;
+  }
+  // The PEB walk knows the 64-bit layouts only (x64 and arm64 agents); a 32-bit agent leaves it out.
+  if (native.processMemory !== undefined && POINTER_SIZE === 8) {
+    const cwd = native.processMemory(pid, readWorkingDirectory);
+    if (cwd !== undefined) out.workingDirectory = cwd;
+    else refused.cwd++;
+  }
+  return out;
 }
 
 function isMissingExport(err: unknown): boolean {

@@ -9,6 +9,8 @@ import { MemoryTransport } from '../../../transports/memory/index.js';
 import { assertInvariant, defer, pipelineOptions, sequences, tempState, testDoc } from '../../unit/agent/pipeline/support.js';
 import { listSegments } from './spool-files.js';
 import { waitFor } from '../../helpers/wait.js';
+import { fill as fillDisk, mountTmpfs, unmount } from '../../helpers/disk.js';
+import { scanSpool } from '../../../agent/pipeline/spool/recovery.js';
 
 const spool = { segment_bytes: 64 * 1024, max_bytes: 64 * 1024 * 1024 };
 const N = 2000;
@@ -125,4 +127,28 @@ test('an unreadable segment (EISDIR) costs exactly its own frames; every readabl
   const report = m.delivered.find((e) => e.doc.event.action === Action.eventsLost);
   assert.ok(report, 'an events_lost agent event is delivered');
   assert.equal((report.doc.portwarden as { pipeline: { lost: number } }).pipeline.lost, lost.size);
+});
+
+test('a corrupt segment that cannot be repaired on a full disk leaves no temp file and stays as it was; it is repaired once space returns', async (t) => {
+  const dir = join(await tempState(t), 'state');
+  mountTmpfs(dir, '4m');
+  defer(t, () => { unmount(dir); return Promise.resolve(); });
+  await fill(dir);
+  const segs = await listSegments(dir);
+  const s1 = segs[1]!;
+  const victim = s1.frames[10]!;
+  await flipByte(s1.path, victim.offset + victim.bytes - 3);
+  const before = await readFile(s1.path);
+  const filler = join(dir, 'filler');
+  assert.ok(fillDisk(filler, true) > 0);
+  await assert.rejects(scanSpool(join(dir, 'spool'), N + 1, () => undefined), { code: 'ENOSPC' });
+  const spoolDir = join(dir, 'spool');
+  assert.deepEqual((await readdir(spoolDir)).filter((n) => n.endsWith('.tmp')), [], 'no temp file holds the little space left');
+  assert.deepEqual(await readFile(s1.path), before, 'the segment is kept as it was');
+  await rm(filler);
+  await rm(`${filler}.tail`, { force: true });
+  const { m, p } = await restart(t, dir);
+  const got = new Set(sequences(m.delivered));
+  for (let n = 1; n <= N; n++) assert.equal(got.has(n), n !== victim.seq, `event ${n}`);
+  assert.deepEqual(p.recovery?.lostByOutput, { out: 1 });
 });

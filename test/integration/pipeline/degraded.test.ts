@@ -9,7 +9,7 @@ import { getField } from '../../../agent/ecs/document.js';
 import { MemoryTransport } from '../../../transports/memory/index.js';
 import { assertInvariant, defer, outputConfig, pipelineOptions, sequences, tempState, testDoc } from '../../unit/agent/pipeline/support.js';
 import { createLogger } from '../../../agent/log/logger.js';
-import { fill } from '../../helpers/disk.js';
+import { fill, mountTmpfs as mountDisk, unmount } from '../../helpers/disk.js';
 import { waitFor } from '../../helpers/wait.js';
 
 // Real filesystems that fail: a tmpfs filled to the last byte (ENOSPC) and an ext4 image on a loop
@@ -17,12 +17,11 @@ import { waitFor } from '../../helpers/wait.js';
 
 /** Unmounted before the temp dir is removed (deferred cleanups run first). */
 function unmountAfter(t: object, dir: string): void {
-  defer(t, () => { try { execFileSync('umount', ['-l', dir]); } catch { /* not mounted */ } return Promise.resolve(); });
+  defer(t, () => { unmount(dir); return Promise.resolve(); });
 }
 
 function mountTmpfs(t: object, dir: string, size: string): void {
-  mkdirSync(dir, { recursive: true });
-  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]);
+  mountDisk(dir, size);
   unmountAfter(t, dir);
 }
 

@@ -11,15 +11,40 @@ import { waitFor } from '../../helpers/wait.js';
 const CAP = 256 * 1024;
 const N = 2000; // ~ 700 KB of events: well past the cap
 
+/** Pipeline options for output `siem` on `dir`, capped at CAP with `policy`. */
+function capOptions(dir: string, transport: MemoryTransport, policy: string, warnIntervalMs: number) {
+  return pipelineOptions(dir, [{ name: 'siem', transport, config: outputConfig('memory', { retry: { initial: 1, max: 10 } }) }], {
+    spool: { max_bytes: CAP, when_full: policy }, warnIntervalMs,
+  });
+}
+
 async function setup(t: Parameters<typeof tempState>[0], policy: string) {
   const dir = await tempState(t);
   const m = new MemoryTransport().behave(() => ({ kind: 'retryable' }));
-  const p = new DeliveryPipeline(pipelineOptions(dir, [{ name: 'siem', transport: m, config: outputConfig('memory', { retry: { initial: 1, max: 10 } }) }], {
-    spool: { max_bytes: CAP, when_full: policy }, warnIntervalMs: 100,
-  }));
+  const p = new DeliveryPipeline(capOptions(dir, m, policy, 100));
   defer(t, () => p.shutdown());
   await p.start();
   return { m, p };
+}
+
+/**
+ * Two runs on one state dir, the warning window an hour long: the first with the output down takes
+ * N events past the cap and stops cleanly; returns its queue_full drops and starts the second run
+ * with the output up.
+ */
+async function downThenUp(t: Parameters<typeof tempState>[0], policy: string) {
+  const dir = await tempState(t);
+  const p = new DeliveryPipeline(capOptions(dir, new MemoryTransport().behave(() => ({ kind: 'retryable' })), policy, 3_600_000));
+  defer(t, () => p.shutdown());
+  await p.start();
+  // No alerts: under drop_newest they would wait for room the down output never makes.
+  for (let n = 1; n <= N; n++) await p.accept(testDoc(n, 'event', 250));
+  const dropped = p.stats().outputs[0]?.dropped.queue_full ?? 0;
+  await p.shutdown();
+  const up = new MemoryTransport();
+  const again = new DeliveryPipeline(capOptions(dir, up, policy, 3_600_000));
+  defer(t, () => again.shutdown());
+  return { dropped, up, again };
 }
 
 const isAlert = (n: number): boolean => n % 100 === 0;
@@ -129,23 +154,9 @@ test('an event too large for the spool is cut, or dropped and counted, never an 
 });
 
 test('drops of the last window are reported in-band at shutdown, not lost with it', async (t) => {
-  const dir = await tempState(t);
-  const down = new MemoryTransport().behave(() => ({ kind: 'retryable' }));
-  const opts = (transport: MemoryTransport) => pipelineOptions(dir, [{ name: 'siem', transport, config: outputConfig('memory', { retry: { initial: 1, max: 10 } }) }], {
-    spool: { max_bytes: CAP, when_full: 'drop_newest' }, warnIntervalMs: 3_600_000,
-  });
-  const p = new DeliveryPipeline(opts(down));
-  defer(t, () => p.shutdown());
-  await p.start();
-  // No alerts: under drop_newest they would wait for room the down output never makes.
-  for (let n = 1; n <= N; n++) await p.accept(testDoc(n, 'event', 250));
-  const dropped = p.stats().outputs[0]?.dropped.queue_full ?? 0;
+  // The first run shuts down well inside the (hour-long) warning window, with the output still down.
+  const { dropped, up, again } = await downThenUp(t, 'drop_newest');
   assert.ok(dropped > 0);
-  // Shut down well inside the (hour-long) warning window, with the output still down.
-  await p.shutdown();
-  const up = new MemoryTransport();
-  const again = new DeliveryPipeline(opts(up));
-  defer(t, () => again.shutdown());
   await again.start();
   const reported = (): number => up.delivered.filter((e) => e.doc.event.action === Action.eventsDropped)
     .map((e) => (getField(e.doc, 'portwarden.pipeline.dropped_by_output') as Record<string, number>).siem ?? 0).reduce((a, b) => a + b, 0);
@@ -154,21 +165,9 @@ test('drops of the last window are reported in-band at shutdown, not lost with i
 });
 
 test('drop_oldest under a batch in flight: a restart counts only what was really lost, not the evicted events again', async (t) => {
-  const dir = await tempState(t);
-  const opts = (transport: MemoryTransport) => pipelineOptions(dir, [{ name: 'siem', transport, config: outputConfig('memory', { retry: { initial: 1, max: 10 } }) }], {
-    spool: { max_bytes: CAP, when_full: 'drop_oldest' }, warnIntervalMs: 3_600_000,
-  });
   // The output is down, so its first batch stays in flight while the segments behind it are evicted.
-  const p = new DeliveryPipeline(opts(new MemoryTransport().behave(() => ({ kind: 'retryable' }))));
-  defer(t, () => p.shutdown());
-  await p.start();
-  for (let n = 1; n <= N; n++) await p.accept(testDoc(n, 'event', 250));
-  const dropped = p.stats().outputs[0]?.dropped.queue_full ?? 0;
+  const { dropped, up, again } = await downThenUp(t, 'drop_oldest');
   assert.ok(dropped > 0);
-  await p.shutdown();
-  const up = new MemoryTransport();
-  const again = new DeliveryPipeline(opts(up));
-  defer(t, () => again.shutdown());
   await again.start();
   await waitFor('the backlog delivered', () => again.stats().outputs[0]?.queuedEvents === 0);
   const got = new Set(sequences(up.delivered));

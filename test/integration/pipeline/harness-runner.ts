@@ -1,6 +1,9 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { defer, tempState } from '../../unit/agent/pipeline/support.js';
 import type { HarnessArgs } from './crash-harness.js';
 
 const harness = fileURLToPath(new URL('./crash-harness.js', import.meta.url));
@@ -79,4 +82,51 @@ export async function outputDocs(path: string): Promise<{ event: { dataset: stri
 /** event.sequence of every delivered test event (the agent's own events left out). */
 export async function delivered(path: string): Promise<number[]> {
   return (await outputDocs(path)).filter((d) => d.event.dataset !== 'portwarden.agent').map((d) => d.event.sequence);
+}
+
+/** A crash test's set-up: its state dir and output file, a seeded PRNG, and the children to reap. */
+export interface CrashSetup {
+  stateDir: string;
+  outPath: string;
+  random: () => number;
+  /** Registers a child's kill, run after the test (pass to runHarness). */
+  track: (kill: () => void) => void;
+}
+
+/** Temp dirs, a PRNG seeded from PORTWARDEN_CRASH_SEED or the clock (logged, to replay a failure), child reaping. */
+export async function crashSetup(t: TestContext): Promise<CrashSetup> {
+  const dir = await tempState(t);
+  const kills: (() => void)[] = [];
+  defer(t, () => { for (const k of kills) k(); return Promise.resolve(); });
+  const seed = Number(process.env.PORTWARDEN_CRASH_SEED ?? Date.now() % 1_000_000);
+  t.diagnostic(`seed ${seed} (PORTWARDEN_CRASH_SEED to replay)`);
+  return { stateDir: join(dir, 'state'), outPath: join(dir, 'out', 'events.ndjson'), random: rng(seed), track: (k) => kills.push(k) };
+}
+
+/** What the output file holds against what was acknowledged. */
+export interface Tally {
+  /** The drain run's stdout lines (it prints `drained` once everything went out). */
+  drainLines: string[];
+  /** Acknowledged events that never reached the output. */
+  missing: number[];
+  /** Deliveries beyond the first of each event. */
+  duplicates: number;
+  distinct: number;
+  /** Events delivered that were never accepted (sequence past the last one handed out). */
+  unexpected: number[];
+}
+
+/**
+ * The last run, with the output up: accepts `count` more events from `first` on and drains the
+ * spool; `acked` gains its acknowledgements. Then tallies the output file against `acked`.
+ */
+export async function drainAndTally(s: CrashSetup, acked: Set<number>, first: number, count = 10): Promise<Tally> {
+  const final = await runHarness({ stateDir: s.stateDir, outPath: s.outPath, mode: 'drain', first, count }, { track: s.track });
+  for (const n of final.acked) acked.add(n);
+  const got = await delivered(s.outPath);
+  const seen = new Set(got);
+  return {
+    drainLines: final.lines, missing: [...acked].filter((n) => !seen.has(n)), duplicates: got.length - seen.size, distinct: seen.size,
+    unexpected: [...seen].filter((n) => n >= first + count),
+  };
 }

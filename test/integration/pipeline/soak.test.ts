@@ -1,8 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { defer, tempState } from '../../unit/agent/pipeline/support.js';
-import { delivered, outputDocs, rng, runHarness } from './harness-runner.js';
+import { crashSetup, drainAndTally, outputDocs, runHarness } from './harness-runner.js';
 
 // The SIGKILL soak: PORTWARDEN_SOAK_KILLS kills (default 100) of a child agent whose output is down,
 // at random points (mid-append with half a write on disk, or at a random time from the spawn, so
@@ -14,14 +12,8 @@ const KILLS = Number(process.env.PORTWARDEN_SOAK_KILLS ?? 100);
 const BUDGET_MS = Number(process.env.PORTWARDEN_SOAK_BUDGET_S ?? 150) * 1000;
 
 test(`SIGKILL soak: up to ${KILLS} kills with the output down, then up: every accepted event delivered, duplicates counted, no phantom loss`, async (t) => {
-  const dir = await tempState(t);
-  const stateDir = join(dir, 'state');
-  const outPath = join(dir, 'out', 'events.ndjson');
-  const seed = Number(process.env.PORTWARDEN_CRASH_SEED ?? Date.now() % 1_000_000);
-  t.diagnostic(`seed ${seed} (PORTWARDEN_CRASH_SEED to replay)`);
-  const random = rng(seed);
-  const kills: (() => void)[] = [];
-  defer(t, () => { for (const k of kills) k(); return Promise.resolve(); });
+  const s = await crashSetup(t);
+  const { stateDir, outPath, random, track } = s;
   const acked = new Set<number>();
   let next = 1;
   let torn = 0;
@@ -36,7 +28,7 @@ test(`SIGKILL soak: up to ${KILLS} kills with the output down, then up: every ac
     const fromSpawn = r >= 0.35 && r < 0.675;
     const run = await runHarness(
       { stateDir, outPath, mode: 'down', first: next, count, ...(mid ? { crashAt: 'append.torn' as const, crashAfter: 1 + Math.floor(random() * 6) } : {}) },
-      { killAfterMs: mid ? 30_000 : Math.floor(random() * (fromSpawn ? 1500 : 300)), killFromSpawn: fromSpawn, track: (k) => kills.push(k) },
+      { killAfterMs: mid ? 30_000 : Math.floor(random() * (fromSpawn ? 1500 : 300)), killFromSpawn: fromSpawn, track },
     );
     assert.equal(run.signal, 'SIGKILL', `round ${round} ended by ${run.signal ?? run.code}: ${run.lines.slice(-3).join(' | ')}`);
     if (run.lines.some((l) => l.startsWith('crash '))) torn++;
@@ -44,17 +36,12 @@ test(`SIGKILL soak: up to ${KILLS} kills with the output down, then up: every ac
     for (const n of run.acked) acked.add(n);
     next += count;
   }
-  const final = await runHarness({ stateDir, outPath, mode: 'drain', first: next, count: 10 }, { track: (k) => kills.push(k) });
-  assert.ok(final.lines.includes('drained'), `drain run: ${final.lines.slice(-3).join(' | ')}`);
-  for (const n of final.acked) acked.add(n);
-  const got = await delivered(outPath);
-  const seen = new Map<number, number>();
-  for (const n of got) seen.set(n, (seen.get(n) ?? 0) + 1);
-  const missing = [...acked].filter((n) => !seen.has(n));
-  const duplicates = got.length - seen.size;
+  const tally = await drainAndTally(s, acked, next);
+  assert.ok(tally.drainLines.includes('drained'), `drain run: ${tally.drainLines.slice(-3).join(' | ')}`);
+  const { missing, duplicates } = tally;
   const lostReported = (await outputDocs(outPath)).filter((d) => d.event.action === 'events_lost').reduce((n, d) => n + (d.portwarden?.pipeline?.lost ?? 0), 0);
   t.diagnostic(`${round} kills (${torn} mid-append, ${beforeStarted} before the spool was open) in ${Math.round((Date.now() - t0) / 1000)} s: `
-    + `${acked.size} accepted, ${seen.size} distinct delivered, ${missing.length} accepted missing, ${duplicates} duplicates, ${lostReported} reported lost`);
+    + `${acked.size} accepted, ${tally.distinct} distinct delivered, ${missing.length} accepted missing, ${duplicates} duplicates, ${lostReported} reported lost`);
   assert.deepEqual(missing, [], 'every accepted event is delivered');
   assert.ok(round >= Math.min(KILLS, 20), `only ${round} kills in the time budget`);
   assert.ok(torn >= Math.min(5, round / 10), 'killed mid-append');
@@ -62,6 +49,5 @@ test(`SIGKILL soak: up to ${KILLS} kills with the output down, then up: every ac
   assert.equal(duplicates, 0, 'no duplicates');
   // A kill loses no accepted event, and nothing written was lost, so no run may report a loss.
   assert.equal(lostReported, 0, 'no loss reported in-band');
-  const unexpected = [...seen.keys()].filter((n) => n >= next + 10);
-  assert.deepEqual(unexpected, [], 'nothing that was never accepted appears');
+  assert.deepEqual(tally.unexpected, [], 'nothing that was never accepted appears');
 });

@@ -92,6 +92,8 @@ function windowsEvents(b: DocumentBuilder): EcsDocument[] {
   const svchost = table.upsert(proc({
     pid: 1180, ppid: 700, name: 'svchost.exe', executable: 'C:\\Windows\\System32\\svchost.exe', args: ['C:\\Windows\\System32\\svchost.exe', '-k', 'NetworkService', '-s', 'TermService'],
     commandLine: 'C:\\Windows\\System32\\svchost.exe -k NetworkService -s TermService', originalFileName: 'svchost.exe', sha256: 'f'.repeat(64),
+    md5: 'e'.repeat(32), sha1: 'd'.repeat(40), integrityLevel: 'System', workingDirectory: 'C:\\Windows\\system32\\',
+    pe: { description: 'Host Process for Windows Services', product: 'Microsoft® Windows® Operating System', company: 'Microsoft Corporation', fileVersion: '10.0.20348.1 (WinBuild.160101.0800)', imphash: 'c'.repeat(32) },
     ...sys, userName: 'NETWORK SERVICE',
   }, 2)).node;
   return [

@@ -78,6 +78,14 @@ export class RecordConverter {
       case 'destroy':
         out.push({ kind: 'unlisten', record: this.listener(r.proc, r.socket), at });
         return;
+      case 'connect': {
+        if (r.proc.tgid === process.pid) return; // the agent's own (outputs, policy): not a finding, and a loop when shipped
+        const c = r.conn;
+        const record = { pid: r.proc.tgid, name: r.proc.comm, netns: r.proc.netns ?? 'unknown', ...c, ...(r.proc.euid === undefined ? {} : { uid: r.proc.euid }) };
+        const ownerRecord = this.knownProcess(r.proc.tgid, startKeyOf(r.proc.startNs)) === undefined ? this.readAlive(r.proc) : undefined;
+        out.push({ kind: 'connect', record, at, ...(ownerRecord === undefined ? {} : { ownerRecord }) });
+        return;
+      }
       case 'lost':
         out.push({ kind: 'lost', count: r.count, at, producer: 'kernel' });
         return;
@@ -191,10 +199,9 @@ export class RecordConverter {
       Object.assign(rec, live, { realtime: true as const });
       for (const [k, v] of Object.entries(creds)) if (v !== undefined) (rec as unknown as Record<string, unknown>)[k] = v;
       if (creds.userNoLogin === undefined && creds.uid !== undefined) delete rec.userNoLogin;
-    } else if (filename !== '') {
-      const exe = parseExeLink(filename);
-      rec.executable = exe.path;
     }
+    // A process already exiting when /proc is read (a zombie) has its stat but no exe link: the kernel's filename stands.
+    if (rec.executable === undefined && filename !== '') rec.executable = parseExeLink(filename).path;
     const longer = cut && rec.args !== undefined && rec.args.join('\0').length > args.join('\0').length;
     if (kernelArgs && !longer) {
       rec.args = args;

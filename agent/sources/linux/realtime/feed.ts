@@ -27,7 +27,18 @@ interface Producer {
 }
 
 interface EbpfAddon {
-  openEbpf(opts: { object: string; ringBytes: number; prefer?: 'tp_btf' | 'tracepoint'; flushMs?: number }): Producer;
+  openEbpf(opts: {
+    object: string; ringBytes: number; prefer?: 'tp_btf' | 'tracepoint'; flushMs?: number;
+    connections?: { loopback: boolean; windowMs: number };
+  }): Producer & { connStats?(): { reported: number; suppressed: number; loopback: number } };
+}
+
+/** Outbound connection attempts: off (no program attached), or on with these kernel-side filters. */
+export interface ConnectionOptions {
+  /** Report peers on loopback too. */
+  loopback: boolean;
+  /** One event per process, peer address and port per this many ms (0: every attempt). */
+  windowMs: number;
 }
 
 interface NetlinkAddon {
@@ -51,7 +62,11 @@ export interface FeedOptions {
   logger: Logger;
   /** Where the addons and the BPF object are (tests); default dist/native. */
   nativeDir?: string;
+  /** Outbound connections (eBPF only); absent: not watched, the program is not attached. */
+  connections?: ConnectionOptions;
 }
+
+const NO_CONNECTIONS = 'outbound connections are not seen: the proc connector has no socket events (eBPF is needed)';
 
 /** The addon's error text up to libbpf's own diagnostics (logged at debug level, not repeated in events). */
 function reasonOf(err: unknown, prefix: string): string {
@@ -79,6 +94,7 @@ function describeBlind(p: Producer): string[] {
 /** Opens the producers; `start` never throws: a path that cannot run is a reason in the status. */
 export class LinuxRealtimeFeed implements RealtimeFeed {
   private readonly producers: Producer[] = [];
+  private ebpf: ReturnType<EbpfAddon['openEbpf']> | undefined;
   private readonly converter: RecordConverter;
   private handler: ((events: RealtimeEvent[]) => void) | undefined;
   private st: RealtimeStatus;
@@ -122,11 +138,15 @@ export class LinuxRealtimeFeed implements RealtimeFeed {
     if (typeof mod?.openEbpf !== 'function') return 'not built (realtime.node missing: no clang, bpftool or libbpf at build time)';
     if (!existsSync(object)) return 'not built (portwarden.bpf.o missing)';
     try {
-      const p = mod.openEbpf({ object, ringBytes: roundRing(this.o.ringBytes), flushMs: FLUSH_MS });
+      const conn = this.o.connections;
+      const p = mod.openEbpf({ object, ringBytes: roundRing(this.o.ringBytes), flushMs: FLUSH_MS, ...(conn === undefined ? {} : { connections: conn }) });
       this.producers.push(p);
+      this.ebpf = p;
       this.st.mode = 'ebpf';
       this.st.listenersRealtime = true;
-      this.st.blind.push(...describeBlind(p));
+      const blind = describeBlind(p);
+      this.st.blind.push(...blind);
+      this.st.connections = conn !== undefined && !blind.some((b) => b.startsWith('outbound connections'));
       return undefined;
     } catch (err) {
       this.o.logger.debug(`real-time source: eBPF could not run: ${errorMessage(err)}`);
@@ -144,6 +164,7 @@ export class LinuxRealtimeFeed implements RealtimeFeed {
     try {
       this.producers.push(mod.openProcConnector({ readProc: true }));
       this.st.mode = 'proc_connector';
+      if (this.o.connections !== undefined) this.st.blind.push(NO_CONNECTIONS);
       this.st.blind.push(
         'proc connector: listeners are seen by polling only (a listener that opens and closes between two polls is missed)',
         'proc connector: a process that exits or execs again within about a millisecond of its exec may be reported without its name and command line, or as what it became (read from /proc after the event)',
@@ -215,6 +236,14 @@ export class LinuxRealtimeFeed implements RealtimeFeed {
       try { n += p.lost(); } catch { /* a closed producer counts nothing more */ }
     }
     return n;
+  }
+
+  connectionStats(): { reported: number; suppressed: number; loopback: number } {
+    try {
+      return this.ebpf?.connStats?.() ?? { reported: 0, suppressed: 0, loopback: 0 };
+    } catch {
+      return { reported: 0, suppressed: 0, loopback: 0 };
+    }
   }
 
   close(): void {

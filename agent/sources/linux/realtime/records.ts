@@ -12,7 +12,7 @@ const MAGIC = 0x5057;
 const UNKNOWN_ID = 0xffffffff;
 
 export const RecordType = {
-  fork: 1, exec: 2, exit: 3, listen: 4, unlisten: 5, bind: 6, destroy: 7, lost: 8,
+  fork: 1, exec: 2, exit: 3, listen: 4, unlisten: 5, bind: 6, destroy: 7, lost: 8, connect: 9,
 } as const;
 
 export const RecordFlag = { argsTruncated: 0x1, filenameTruncated: 0x2, fromProc: 0x4, argsMissing: 0x8 } as const;
@@ -47,11 +47,27 @@ export interface RawSocket {
   cookie: bigint;
 }
 
+/** An outbound TCP connection attempt (PW_CONNECT). */
+export interface RawConnection {
+  transport: 'tcp';
+  /** A v4-mapped peer of an IPv6 socket is reported as IPv4 (the address the peer really has). */
+  family: 'ipv4' | 'ipv6';
+  /** '' when unknown (a v4-mapped socket's local address is set after the attempt). */
+  sourceAddress: string;
+  /** 0 when the kernel had not assigned it yet (the socket was not bound before connect()). */
+  sourcePort: number;
+  destinationAddress: string;
+  destinationPort: number;
+  /** Attempts of this process to this peer folded into the previous record (kernel dedupe window). */
+  suppressed: number;
+}
+
 export type RawRecord =
   | { type: 'fork'; proc: RawProcess }
   | { type: 'exec'; proc: RawProcess; filename: string; args: string[] }
   | { type: 'exit'; proc: RawProcess; exitCode: number }
   | { type: 'listen' | 'unlisten' | 'bind' | 'destroy'; proc: RawProcess; socket: RawSocket }
+  | { type: 'connect'; proc: RawProcess; conn: RawConnection }
   | { type: 'lost'; proc: RawProcess; count: number };
 
 export interface ParseResult {
@@ -117,6 +133,30 @@ function socket(b: Uint8Array, v: DataView, o: number): RawSocket {
   };
 }
 
+/** An IPv6 address in the v4-mapped range (::ffff:a.b.c.d). */
+function v4Mapped(b: Uint8Array, o: number): boolean {
+  for (let i = 0; i < 10; i++) if (b[o + i] !== 0) return false;
+  return b[o + 10] === 0xff && b[o + 11] === 0xff;
+}
+
+/** pw_conn: protocol, family, sport, dport, pad, suppressed, pad, saddr[16], daddr[16]. */
+function connection(b: Uint8Array, v: DataView, o: number): RawConnection {
+  const v6 = b[o + 1] === 10;
+  const mapped = v6 && v4Mapped(b, o + 32);
+  const addr = (at: number) => (!v6 ? ipv4(b, at) : mapped && v4Mapped(b, at) ? ipv4(b, at + 12) : ipv6(b, at));
+  const src = addr(o + 16);
+  return {
+    transport: 'tcp',
+    family: v6 && !mapped ? 'ipv6' : 'ipv4',
+    sourcePort: v.getUint16(o + 2, true),
+    destinationPort: v.getUint16(o + 4, true),
+    suppressed: v.getUint32(o + 8, true),
+    // A v4-mapped socket gets its v6 local address only after connect() returns: unknown here.
+    sourceAddress: src === '0.0.0.0' || src === '::' || (mapped && !src.includes('.')) ? '' : src,
+    destinationAddress: addr(o + 32),
+  };
+}
+
 const SOCKET_TYPES: Record<number, 'listen' | 'unlisten' | 'bind' | 'destroy'> = {
   [RecordType.listen]: 'listen', [RecordType.unlisten]: 'unlisten', [RecordType.bind]: 'bind', [RecordType.destroy]: 'destroy',
 };
@@ -148,6 +188,8 @@ export function parseRecords(b: Uint8Array): ParseResult {
       records.push({ type: 'exit', proc, exitCode: v.getInt32(p, true) });
     } else if (SOCKET_TYPES[type] !== undefined && p + 40 <= end) {
       records.push({ type: SOCKET_TYPES[type], proc, socket: socket(b, v, p) });
+    } else if (type === RecordType.connect && p + 48 <= end) {
+      records.push({ type: 'connect', proc, conn: connection(b, v, p) });
     } else if (type === RecordType.lost && p + 8 <= end) {
       records.push({ type: 'lost', proc, count: Number(v.getBigUint64(p, true)) });
     } else {

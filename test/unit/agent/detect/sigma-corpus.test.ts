@@ -153,8 +153,8 @@ test('valid Sigma the agent cannot run is UnsupportedRuleError naming the reason
     return f;
   };
   const unsupported = (f: string, reason: RegExp) => { assert.throws(() => loadRuleFile(f), (err: unknown) => err instanceof UnsupportedRuleError && err.file === f && reason.test(err.message)); };
-  unsupported(write('il.yml', "  sel: { IntegrityLevel: 'System' }\n  condition: sel"), /IntegrityLevel .* not filled on windows/);
-  unsupported(write('imp.yml', "  sel: { Hashes|contains: 'IMPHASH=0123abcd' }\n  condition: sel"), /process\.pe\.imphash/);
+  unsupported(write('il.yml', "  sel: { LogonId: '0x3e7' }\n  condition: sel"), /LogonId .* not filled on windows/);
+  unsupported(write('dn.yml', "  sel: { DestinationHostname|endswith: '.onion' }\n  condition: sel", 'network_connection'), /destination\.domain/);
   unsupported(write('kw.yml', "  keywords: ['mimikatz']\n  condition: keywords"), /keyword/);
   unsupported(write('agg.yml', "  sel: { Image|endswith: '\\\\a.exe' }\n  condition: sel | count() > 5"), /aggregation/);
   unsupported(write('reg.yml', "  sel: { TargetObject|contains: 'Run' }\n  condition: sel", 'registry_set'), /log source "registry_set"/);

@@ -1,0 +1,143 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { computeExeInfo, ExeInfoCache } from '../../../../../agent/sources/pe/exe-info.js';
+import { openPe, readHeaders, DIR_RESOURCE } from '../../../../../agent/sources/pe/pe-image.js';
+import { imphash, readImports } from '../../../../../agent/sources/pe/pe-imports.js';
+import { parseVersionInfo, readVersionInfo } from '../../../../../agent/sources/pe/pe-version.js';
+import { PortwardenError } from '../../../../../agent/util/errors.js';
+import { fixture, repoRoot } from '../../../../../testkit/paths.js';
+import { fuzzAsync, mutated } from '../../../fuzz/support.js';
+
+// Real PE files: the Windows node.exe and wine's PE DLLs/EXEs that scripts/wine-fetch.mjs fetched,
+// checked against pefile (python3-pefile) run on the same files in the test.
+const manifestFile = join(repoRoot, '.cache', 'wine', 'manifest.json');
+const manifest = existsSync(manifestFile) ? JSON.parse(readFileSync(manifestFile, 'utf8')) as { nodeExe: string; prefixTemplate?: string } : undefined;
+const system32 = manifest?.prefixTemplate === undefined ? undefined : join(manifest.prefixTemplate, 'drive_c', 'windows', 'system32');
+const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+const hasPefile = spawnSync(python, ['-c', 'import pefile'], { stdio: 'ignore' }).status === 0;
+const noFiles = manifest === undefined || system32 === undefined || !existsSync(system32) ? 'the Windows node.exe and wine prefix are not fetched (node scripts/wine-fetch.mjs)' : false;
+const skip = noFiles !== false ? noFiles : hasPefile ? false : 'pefile is not installed (Debian: apt-get install python3-pefile)';
+
+function realFiles(): string[] {
+  if (manifest === undefined || system32 === undefined) return [];
+  // Named ones first (ordinal imports of ws2_32/oleaut32 live in these), then every 7th file for breadth.
+  const named = ['notepad.exe', 'kernel32.dll', 'ws2_32.dll', 'wsock32.dll', 'oleaut32.dll', 'msvcrt.dll', 'user32.dll', 'cmd.exe', 'wininet.dll', 'shell32.dll'];
+  const all = readdirSync(system32).filter((f) => /\.(dll|exe)$/i.test(f)).sort();
+  const chosen = new Set([...named.filter((f) => all.includes(f)), ...all.filter((_, i) => i % 7 === 0)]);
+  return [manifest.nodeExe, ...[...chosen].map((f) => join(system32, f))];
+}
+
+const KEYS: Record<string, string> = { OriginalFilename: 'originalFileName', FileDescription: 'description', ProductName: 'product', CompanyName: 'company', FileVersion: 'fileVersion' };
+
+test('imphash and version strings equal pefile\'s on real PE files (node.exe, wine\'s system32)', { skip }, async () => {
+  const files = realFiles();
+  const out = spawnSync(python, [fixture('pe', 'pefile-reference.py'), ...files], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  assert.equal(out.status, 0, out.stderr);
+  const refs = out.stdout.trim().split('\n').map((l) => JSON.parse(l) as { f: string; imphash?: string; version?: { tables: Record<string, Record<string, string>>; tr: string | null } | null });
+  assert.equal(refs.length, files.length);
+  let imports = 0;
+  let versions = 0;
+  for (const ref of refs) {
+    const info = await computeExeInfo(ref.f, { hashes: ['imphash'], maxHashBytes: 0 });
+    assert.equal(info.imphash ?? '', ref.imphash ?? '', `imphash of ${ref.f}`);
+    if (ref.imphash !== undefined && ref.imphash !== '') imports++;
+    const tables = ref.version?.tables ?? {};
+    if (Object.keys(tables).length === 0) continue;
+    const table = tables[(ref.version?.tr ?? '').toLowerCase()] ?? tables['040904b0'] ?? Object.values(tables)[0] ?? {};
+    const expected: Record<string, string> = {};
+    for (const [k, v] of Object.entries(table)) if (KEYS[k] !== undefined && v !== '') expected[KEYS[k]] = v;
+    assert.deepEqual(info.version ?? {}, expected, `version strings of ${ref.f}`);
+    versions++;
+  }
+  assert.ok(imports >= 20 && versions >= 20, `enough files compared (${imports} with imports, ${versions} with version info)`);
+  const node = await computeExeInfo(manifest?.nodeExe ?? '', { hashes: [], maxHashBytes: 0 });
+  assert.equal(node.version?.product, 'Node.js');
+  assert.equal(node.version.originalFileName, 'node.exe');
+});
+
+test('md5, sha1 and sha256 equal md5sum/sha1sum/sha256sum; files over the cap are not hashed but still read', { skip: noFiles }, async () => {
+  const file = join(system32 ?? '', 'kernel32.dll');
+  const info = await computeExeInfo(file, { hashes: ['md5', 'sha1', 'sha256', 'imphash'], maxHashBytes: 1024 ** 3 });
+  for (const algo of ['md5', 'sha1', 'sha256'] as const) {
+    const sum = spawnSync(`${algo}sum`, [file], { encoding: 'utf8' }).stdout.split(' ')[0];
+    assert.equal(info[algo], sum, algo);
+  }
+  const capped = await computeExeInfo(file, { hashes: ['sha256', 'imphash'], maxHashBytes: 1000 });
+  assert.equal(capped.sha256, undefined);
+  assert.match(capped.error ?? '', /over the hashing cap of 1000/);
+  assert.equal(capped.imphash, info.imphash);
+  assert.equal(capped.version?.originalFileName, 'kernel32.dll');
+});
+
+test('the cache reads a file once per identity and again after it changes', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-pe-'));
+  t.after(() => { rmSync(dir, { recursive: true, force: true }); });
+  const f = join(dir, 'a.exe');
+  writeFileSync(f, 'MZ not really');
+  let computed = 0;
+  const cache = new ExeInfoCache({ hashes: ['sha256'], maxHashBytes: 1e6 }, async (p, o) => { computed++; return computeExeInfo(p, o); });
+  const [a, b] = await Promise.all([cache.get(f), cache.get(f)]);
+  assert.equal(a, b);
+  assert.equal(computed, 1, 'concurrent asks share one read');
+  assert.match(a.error ?? '', /not a PE file/);
+  assert.equal(a.sha256, createHash('sha256').update('MZ not really').digest('hex'), 'non-PE files are still hashed');
+  await cache.get(f);
+  assert.equal(computed, 1);
+  writeFileSync(f, 'MZ changed, longer');
+  const c = await cache.get(f);
+  assert.equal(computed, 2);
+  assert.notEqual(c.sha256, a.sha256);
+});
+
+const fromBuffer = (b: Buffer) => (o: number, l: number): Promise<Buffer> => Promise.resolve(b.subarray(o, o + l));
+const allowed = (err: unknown): boolean => err instanceof PortwardenError && err.code === 'PE_FORMAT';
+
+async function readAll(b: Buffer): Promise<unknown> {
+  const pe = await openPe(fromBuffer(b), b.length, 4 * 1024 * 1024);
+  return [await pe.run(readVersionInfo), imphash(await pe.run(readImports))];
+}
+
+test('hostile PE files: truncated anywhere, resource directories that loop, huge entry counts give an error or less, never a crash', { skip: noFiles }, async () => {
+  const real = readFileSync(join(system32 ?? '', 'ws2_32.dll'));
+  for (let cut = 0; cut < real.length; cut += Math.max(1, Math.floor(real.length / 97))) {
+    try {
+      await readAll(real.subarray(0, cut));
+    } catch (err) {
+      assert.ok(allowed(err), `cut at ${cut}: ${String(err)}`);
+    }
+  }
+  await assert.rejects(readAll(Buffer.from('MZ')), /shorter than a DOS header/);
+  // The RT_VERSION entry made to point back at the root directory: a loop.
+  const h = await readHeaders(fromBuffer(real), real.length);
+  const rsrc = h.dirs[DIR_RESOURCE]?.rva ?? 0;
+  const s = h.sections.find((x) => x.va <= rsrc && rsrc < x.va + x.span);
+  assert.ok(s);
+  const root = s.raw + (rsrc - s.va);
+  const looped = Buffer.from(real);
+  const n = looped.readUInt16LE(root + 12) + looped.readUInt16LE(root + 14);
+  for (let i = 0; i < n; i++) if (looped.readUInt32LE(root + 16 + i * 8) === 16) looped.writeUInt32LE(0x80000000, root + 16 + i * 8 + 4);
+  const [version] = await readAll(looped) as [unknown];
+  assert.equal(version, undefined, 'a looping resource tree gives no version info');
+  // 65,535 + 65,535 entries claimed at the root: a bounded read, no version found past the data.
+  const huge = Buffer.from(real);
+  huge.writeUInt16LE(0xffff, root + 12);
+  huge.writeUInt16LE(0xffff, root + 14);
+  await readAll(huge).catch((err: unknown) => { assert.ok(allowed(err), String(err)); });
+  // VS_VERSIONINFO blocks with zero or overlong lengths.
+  assert.equal(parseVersionInfo(Buffer.alloc(64)), undefined);
+  const block = Buffer.alloc(64);
+  block.writeUInt16LE(0xffff, 0);
+  block.write('VS_VERSION_INFO\0', 6, 'utf16le');
+  assert.deepEqual(parseVersionInfo(block), undefined);
+});
+
+test('fuzz: mutated real PE files and random bytes only ever give PE_FORMAT errors', { skip: noFiles }, async () => {
+  const seeds = ['ws2_32.dll', 'notepad.exe'].map((f) => readFileSync(join(system32 ?? '', f)));
+  await fuzzAsync(fc.oneof(mutated(...seeds), fc.uint8Array({ maxLength: 4096 }).map((a) => Buffer.from(a))), readAll, allowed, 300);
+});
