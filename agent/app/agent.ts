@@ -12,6 +12,7 @@ import { DeliveryPipeline } from '../pipeline/index.js';
 import { reduceHeapAfter } from '../runtime/v8-flags.js';
 import { ConfigError, errorMessage } from '../util/errors.js';
 import { visible } from '../util/terminal-text.js';
+import { RelayWatch, relayInterval } from '../watch/relay-watch.js';
 import { Watcher } from '../watch/watcher.js';
 import type { WatcherOptions } from '../watch/watcher.js';
 import type { LoadedConfig } from './config.js';
@@ -156,6 +157,10 @@ async function startLocked(
     },
   };
   const watcher = new Watcher(watch);
+  const relay = new RelayWatch({
+    source, listeners: () => watcher.current(), table: ctx.table, builder, sink: pipeline, logger, detect: () => watch.detect,
+    intervalMs: () => relayInterval(live.merged.detect),
+  });
   const policyStatus = (): Omit<AgentStatus['policy'], 'version'> => {
     const p = policy?.status();
     if (p === undefined) return {};
@@ -234,6 +239,7 @@ async function startLocked(
     },
     { name: 'detection', start: () => detection.install(firstEngine, live.merged), stop: () => detection.shutdown() },
     { name: 'watch', start: () => watcher.start(), stop: () => watcher.shutdown() },
+    { name: 'relay watch', start: () => relay.start(), stop: () => relay.shutdown() },
     { name: 'schedules', start: () => { startTasks(loaded); return Promise.resolve(); }, stop: stopTasks },
     { name: 'status', start: () => status.start(), stop: () => status.stop() },
     {

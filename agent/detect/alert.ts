@@ -66,6 +66,7 @@ export function buildAlert(builder: DocumentBuilder, trigger: EcsDocument, rule:
     const v = getField(trigger, `related.${k}`);
     if (Array.isArray(v) && v.length > 0) related[k] = (v as unknown[]).slice();
   }
+  if (hit.portwarden !== undefined) Object.assign(pw, structuredClone(hit.portwarden));
   pw.alert = {
     trigger_event_id: trigger.event.id,
     trigger_action: trigger.event.action,

@@ -3,10 +3,9 @@
  * are valid Sigma it cannot run (and why), and which are broken. Every YAML document is judged on
  * its own, so one bad rule does not hide the verdict on the others.
  */
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
 import { ConfigError, errorMessage, UsageError } from '../util/errors.js';
-import { documentSources, ruleDocuments } from './load.js';
+import { documentSources, ruleDocuments, ruleFilesInDir } from './load.js';
 import { buildRule } from './rules.js';
 import { UnsupportedRuleError } from './sigma.js';
 
@@ -29,27 +28,13 @@ export interface CheckReport {
   perFile: FileVerdict[];
 }
 
-const RULE_FILE = /\.ya?ml$/i;
-
-/** The rule files a path names: itself, or every *.yml / *.yaml below it, sorted. UsageError when missing. */
+/** The rule files a path names: itself, or every *.yml / *.yaml below it (ruleFilesInDir). UsageError when missing. */
 export function ruleFilesUnder(path: string): string[] {
-  let st;
   try {
-    st = statSync(path);
+    return statSync(path).isDirectory() ? ruleFilesInDir(path) : [path];
   } catch (err) {
     throw new UsageError(`portwarden rules check: cannot read ${path}: ${errorMessage(err)}`);
   }
-  if (!st.isDirectory()) return [path];
-  const out: string[] = [];
-  const walk = (dir: string): void => {
-    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile() && RULE_FILE.test(e.name)) out.push(p);
-    }
-  };
-  walk(path);
-  return out;
 }
 
 function ruleName(e: ConfigError): string | undefined {

@@ -40,13 +40,18 @@ export const detectSchema = z.strictObject({
   enabled: z.boolean().default(true).describe('run the built-in detectors and emit alerts'),
   builtin_rules: z.boolean().default(true).describe('load the shipped rule packs (config/rules/*.yaml)'),
   rule_files: z.array(z.string()).default([])
-    .describe('extra YAML rule files (relative paths: to the config file), same format as the shipped packs'),
+    .describe('extra rule files or directories (every *.yml/*.yaml below, sorted), native packs or Sigma; relative paths: to the config file'),
   disabled_rules: z.array(z.string()).default([]).describe('rule ids to switch off'),
   allowlist: z.array(allowEntrySchema).default([]).describe('alerts to silence (port, program, parent, user, scope, CIDR)'),
   sensitive_ports: z.array(sensitivePortSchema).default([])
     .describe('add to or override the sensitive-port catalogue (same transport+port replaces the shipped entry)'),
   suspicious_ports: z.array(z.number().int().min(1).max(65535)).optional()
     .describe('replace the known bind-shell/C2 port list (default 1234 1337 4444 4445 4446 5555 6666 6667 6697 9001 12345 12346 20034 31337 54320 54321)'),
+  relay: z.strictObject({
+    enabled: z.boolean().default(true).describe('Linux: watch listening processes for relaying a client\'s connection to another host (rule pw-listener-relay)'),
+    interval: duration({ max: 3_600_000 }).default(5000).refine((ms) => ms >= 100, 'expected at least 100ms')
+      .describe('how often the established connections of listening processes (and their direct children) are read'),
+  }).prefault({}).describe('relay detection: a listener\'s owner seen forwarding connections (port forwarders, tunnels)'),
   baseline: z.strictObject({
     enabled: z.boolean().default(true).describe('learn (program, port, scope) and (parent -> child) per host; alert on first-seen ones after learning'),
     learning: duration({ max: 24 * 86_400_000 }).default(24 * 3600_000).describe('learning window from the first event, e.g. 24h or 7d (at most 24d)'),

@@ -4,6 +4,7 @@ import { NewListenerDetector, RarePairDetector } from './baseline-detectors.js';
 import type { DetectConfig } from './config.js';
 import { ListenerSpawnedShell } from './listener-child-detector.js';
 import { listenerDetectors } from './listener-detectors.js';
+import { ListenerRelay } from './relay-detector.js';
 import { catalogueFrom, SUSPICIOUS_PORTS } from './port-catalogue.js';
 import type { Detector } from './types.js';
 
@@ -23,7 +24,7 @@ export interface DetectorSetup {
 export const detectorRegistry = new Registry<(s: DetectorSetup) => readonly Detector[]>('detector family', {
   listeners: () => (s) => listenerDetectors(catalogueFrom(s.config.sensitive_ports), s.config.suspicious_ports ?? SUSPICIOUS_PORTS),
   rules: () => (s) => s.rules,
-  correlations: () => () => [new ListenerSpawnedShell()],
+  correlations: () => () => [new ListenerSpawnedShell(), new ListenerRelay()],
   baseline: () => (s) => (s.baseline === undefined ? [] : [new NewListenerDetector(s.baseline), new RarePairDetector(s.baseline)]),
 });
 

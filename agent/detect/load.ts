@@ -1,10 +1,10 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import type { Document } from 'yaml';
 import { parseAllDocuments } from 'yaml';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readSettingsText, yamlData } from '../../config/loader.js';
-import { ConfigError, PortwardenError } from '../util/errors.js';
+import { ConfigError, errorMessage, PortwardenError } from '../util/errors.js';
 import type { DetectConfig } from './config.js';
 import { packSources } from './rule-schema.js';
 import { buildRule } from './rules.js';
@@ -100,13 +100,63 @@ export function loadRuleFile(file: string): Detector[] {
   return readRuleFile(file).map(buildRule);
 }
 
+const RULE_FILE = /\.ya?ml$/i;
+
 /**
- * Built-in packs (unless switched off) and the user's files, validated; rule ids must be unique
- * across all. Plain data: the agent reads them in its start-up worker and builds them with buildRule.
+ * The rule files of a directory: every `*.yml` / `*.yaml` below it, in code-point order of their
+ * paths' names at each level. Subdirectories are walked; names starting with a dot (`.git`,
+ * `.github` with its workflow YAML) are not. A symlink to a regular file counts as that file (as
+ * readRegularFileSync reads it); a symlink to a directory is not followed (no loops). Throws the
+ * OS's error for an unreadable directory.
+ */
+export function ruleFilesInDir(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    const entries = readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      if (e.name.startsWith('.')) continue;
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (RULE_FILE.test(e.name) && (e.isFile() || (e.isSymbolicLink() && isRegularFile(p)))) out.push(p);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+function isRegularFile(p: string): boolean {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false; // a dangling link
+  }
+}
+
+/**
+ * The files one `detect.rule_files` entry names: the file itself, or the rule files of a directory
+ * (ruleFilesInDir). A missing file is left to readRuleFile, whose error names it.
+ */
+export function ruleFilesOfEntry(path: string, configFile: string, index: number): string[] {
+  let dir = false;
+  try {
+    dir = statSync(path).isDirectory();
+  } catch { /* readRuleFile says why */ }
+  if (!dir) return [path];
+  try {
+    return ruleFilesInDir(path);
+  } catch (err) {
+    throw new ConfigError(configFile, `detect.rule_files[${index}]`, `a readable rule file or directory, but cannot list ${path} (${errorMessage(err)})`, err);
+  }
+}
+
+/**
+ * Built-in packs (unless switched off) and the user's files and directories, validated; rule ids
+ * must be unique across all. Plain data: the agent reads them in its start-up worker and builds them
+ * with buildRule. A directory is read again at each call, so a reload picks up files added to it.
  */
 export function readRuleSources(c: DetectConfig, configFile: string): RuleSource[] {
   const base = isAbsolute(configFile) || existsSync(configFile) ? dirname(resolve(configFile)) : process.cwd();
-  const files = [...(c.builtin_rules ? builtinRuleFiles() : []), ...c.rule_files.map((f) => resolve(base, f))];
+  const files = [...(c.builtin_rules ? builtinRuleFiles() : []), ...c.rule_files.flatMap((f, i) => ruleFilesOfEntry(resolve(base, f), configFile, i))];
   const out: RuleSource[] = [];
   const seen = new Map<string, string>();
   for (const file of files) {

@@ -73,6 +73,8 @@ export interface Hit {
   riskScore?: number;
   /** ATT&CK mapping of this hit when it differs from the rule's (e.g. per catalogue entry). */
   threat?: ThreatRefs;
+  /** What the detector found besides the trigger's fields, added to the alert's `portwarden.*` (e.g. `relay`). */
+  portwarden?: Record<string, unknown>;
 }
 
 /** What a detector may read besides the document. */

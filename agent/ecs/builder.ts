@@ -1,5 +1,5 @@
 import type { ProcessNode } from '../lineage/process-table.js';
-import type { ListenerRecord } from '../sources/types.js';
+import type { ConnectionRecord, ListenerRecord } from '../sources/types.js';
 import { isoNow } from '../util/iso-now.js';
 import { uuidv7 } from '../util/uuid7.js';
 import type { AgentInfo } from './agent-info.js';
@@ -154,6 +154,33 @@ export class DocumentBuilder {
       if (l.uid !== undefined) doc.user = { id: String(l.uid), ...(l.userName === undefined ? {} : { name: l.userName }) };
     }
     doc.related = related;
+    return doc;
+  }
+
+  /**
+   * An established TCP connection of `owner` (`connection_observed`): `ingress` when it was accepted
+   * on a listening port (source: the client, destination: the local end), `egress` when the process
+   * opened it (source: the local end, destination: the peer). `source.bytes` / `destination.bytes`
+   * are what each side sent, as far as the kernel counted.
+   */
+  connection(c: ConnectionRecord, direction: 'ingress' | 'egress', owner: ProcessNode, ancestors: readonly ProcessNode[], timestamp?: string): EcsDocument {
+    const doc = this.base({
+      dataset: Dataset.network, kind: Kind.event, action: Action.connectionObserved, category: ['network'], type: ['connection', 'info'],
+      ...(timestamp === undefined ? {} : { timestamp }),
+    });
+    const local = { ip: c.localAddress, port: c.localPort };
+    const remote = { ip: c.remoteAddress, port: c.remotePort };
+    const ingress = direction === 'ingress';
+    const sent = (bytes: number | undefined) => (bytes === undefined ? {} : { bytes });
+    doc.source = { ...(ingress ? remote : local), ...sent(ingress ? c.bytesRead : c.bytesWritten) };
+    doc.destination = { ...(ingress ? local : remote), ...sent(ingress ? c.bytesWritten : c.bytesRead) };
+    doc.network = { transport: 'tcp', type: c.family, iana_number: IANA.tcp, direction };
+    const p = processBlock(owner, ancestors);
+    doc.process = p.process;
+    if (p.user !== undefined) doc.user = p.user;
+    if (p.container !== undefined) doc.container = p.container;
+    doc.portwarden = { ...p.portwarden, connection: { netns: c.netns, socket_inode: String(c.inode) } };
+    doc.related = { ip: [...new Set([c.localAddress, c.remoteAddress])], ...(p.relatedUsers.length > 0 ? { user: p.relatedUsers } : {}) };
     return doc;
   }
 

@@ -67,6 +67,10 @@ export function sampleDocuments(): EcsDocument[] {
       destinationAddress: '203.0.113.50', destinationPort: 4444, suppressed: 2, uid: 33,
     }, owner, anc, at(3602)),
   ];
+  // The listener's owner relaying: a client's connection accepted on 4444, and one it opened to 10.20.0.7:22.
+  const accepted = { pid: 4243, netns: '4026531840', family: 'ipv4' as const, localAddress: '192.0.2.10', localPort: 4444, remoteAddress: '198.51.100.23', remotePort: 50412, inode: 91301, bytesRead: 2114, bytesWritten: 3021 };
+  const opened = { ...accepted, localPort: 41862, remoteAddress: '10.20.0.7', remotePort: 22, inode: 91302, bytesRead: 3021, bytesWritten: 2114 };
+  docs.push(builder.connection(accepted, 'ingress', owner, anc, at(3700)), builder.connection(opened, 'egress', owner, anc, at(3700)));
   table.exit(4243, T0 + 7300_000);
   docs.push(builder.process(Action.processEnd, owner, anc, at(7300)));
   // The health block as agent/app/status.ts healthOf computes it (the app layer adds it to the heartbeat).

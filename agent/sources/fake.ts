@@ -1,4 +1,4 @@
-import type { ListenerRecord, ProcessRecord, RealtimeEvent, RealtimeFeed, RealtimeStatus, Snapshot, Source, SourceInfo } from './types.js';
+import type { ConnectionRecord, ListenerRecord, ProcessRecord, RealtimeEvent, RealtimeFeed, RealtimeStatus, Snapshot, Source, SourceInfo } from './types.js';
 
 /** A programmable real-time feed: `emit` delivers events as a kernel producer would. */
 export class FakeRealtimeFeed implements RealtimeFeed {
@@ -43,6 +43,14 @@ export class FakeSource implements Source {
   feed: FakeRealtimeFeed | undefined;
   /** When the next snapshot says it was taken (a poll that began before some real-time events). */
   takenAt: Date | undefined;
+  /** The established connections `connections()` reports (those of the pids asked about), and the pids each call asked about. */
+  established: ConnectionRecord[] = [];
+  asked: number[][] = [];
+
+  connections(pids: readonly number[]): ConnectionRecord[] {
+    this.asked.push([...pids].sort((a, b) => a - b));
+    return this.established.filter((c) => pids.includes(c.pid));
+  }
 
   realtime(): RealtimeFeed | undefined {
     return this.feed;

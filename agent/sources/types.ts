@@ -27,6 +27,29 @@ export interface ListenerRecord {
   firewall?: 'allowed' | 'blocked' | 'unknown';
 }
 
+/**
+ * One established TCP connection a process holds (Linux: sock_diag), as the relay watch reads it
+ * for listening processes. Which side accepted it is for the caller to say (it knows the listeners).
+ */
+export interface ConnectionRecord {
+  /** The holding process. */
+  pid: number;
+  /** Network namespace id, as ListenerRecord.netns. */
+  netns: string;
+  family: Family;
+  localAddress: string;
+  localPort: number;
+  remoteAddress: string;
+  remotePort: number;
+  inode: number;
+  /**
+   * Bytes the process has read from and written to the connection so far, when the kernel says
+   * (Linux 4.1+). On a connection the process opened, Linux counts its SYN as one byte written.
+   */
+  bytesRead?: number;
+  bytesWritten?: number;
+}
+
 /** One process as the OS shows it. */
 export interface ProcessRecord {
   pid: number;
@@ -232,4 +255,10 @@ export interface Source extends Lifecycle {
    * read yet needs its parents in the table before it, or its lineage stops there.
    */
   ancestry?(pid: number): ProcessRecord[];
+  /**
+   * The established TCP connections the processes `pids` hold now, each listed once per holder;
+   * empty where the source cannot read them (no sock_diag addon). Read only when asked: it costs a
+   * dump of the namespaces' connections and a walk of these processes' fd tables.
+   */
+  connections?(pids: readonly number[]): ConnectionRecord[];
 }

@@ -13,6 +13,16 @@
  * dumps the same sockets every poll, and a fresh 64 KB Buffer per poll (2,000 listeners) would sit in
  * V8's young generation and the C heap until the next scavenge, tens of seconds later when idle.
  *
+ * connections(netnsPath?: string) -> Buffer
+ * Established TCP connections (IPv4 and IPv6) of the namespace, CONN_ROW_SIZE (72) bytes each:
+ *   0 u8 family (4|6)   1 u8 flags (bit 0: byte counters known)   2 u16 local port (BE)
+ *   4 u16 remote port (BE)   8 u32 inode (LE)   12 u32 uid (LE)   16 16 bytes local address
+ *   32 16 bytes remote address   48 u32 receive queue (unread bytes, LE)   52 u32 send queue
+ *   (unacknowledged and unsent, LE)   56 u64 bytes acknowledged by the peer (LE)
+ *   64 u64 bytes received (LE); the counters are tcp_info's (kernel 4.1 and later).
+ * What the owning process has written is bytes acknowledged + send queue, what it has read is
+ * bytes received - receive queue: a relay's two connections agree on these.
+ *
  * holders(procRoot: string, pids: Uint32Array, wanted: Uint32Array of socket inodes, sorted)
  *   -> { pairs: Uint32Array [pid, inode, pid, inode, ...], denied: Uint32Array, read: number }
  * Walks /proc/<pid>/fd of each pid (readlink of every entry, as `ss -p` does) and reports the
@@ -51,7 +61,7 @@
 
 NAPI_MODULE_INIT() {
   static const struct { const char *name; napi_callback fn; } fns[] = {
-    { "dump", sd_dump }, { "holders", sd_holders }, { "basics", sd_basics }, { "starts", sd_starts },
+    { "dump", sd_dump }, { "connections", sd_connections }, { "holders", sd_holders }, { "basics", sd_basics }, { "starts", sd_starts },
     { "trimMemory", sd_trim_memory }, { "sockProto", sd_sock_proto }, { "limitArenas", sd_limit_arenas },
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {

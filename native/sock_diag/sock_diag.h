@@ -3,7 +3,8 @@
  * registers them; the JS API they make up is documented there) and the helpers they have in common
  * (util.c): errno errors thrown into JS, growable buffers, typed-array and (procRoot, pids)
  * arguments.
- *   dump.c      dump: the NETLINK_SOCK_DIAG dump of listening sockets, optionally in another netns
+ *   dump.c      dump, connections: NETLINK_SOCK_DIAG dumps of listening sockets and of established
+ *               TCP connections, optionally in another netns
  *   proc_walk.c holders, basics, starts: the walks over /proc/<pid>
  *   malloc.c    trimMemory, limitArenas (glibc malloc control) and sockProto (an fd's socket protocol)
  */
@@ -17,6 +18,7 @@
 
 /* The entry points, one per JS function. */
 napi_value sd_dump(napi_env env, napi_callback_info info);
+napi_value sd_connections(napi_env env, napi_callback_info info);
 napi_value sd_holders(napi_env env, napi_callback_info info);
 napi_value sd_basics(napi_env env, napi_callback_info info);
 napi_value sd_starts(napi_env env, napi_callback_info info);

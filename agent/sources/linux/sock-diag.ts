@@ -21,6 +21,8 @@ export interface RawDump {
 interface SockDiagAddon {
   /** With `previous`, an identical dump returns `previous` itself as `rows` (no new Buffer). */
   dump(netnsPath?: string, previous?: Uint8Array): unknown;
+  /** Established TCP connections, packed (layout in native/sock_diag/addon.c); absent in older builds. */
+  connections?(netnsPath?: string): unknown;
   /** Absent in addons built before it existed (the JS fd walk is used then). */
   holders?(procRoot: string, pids: Uint32Array, wanted: Uint32Array): unknown;
   /** Absent in older builds (the JS light read is used then). */
@@ -235,6 +237,21 @@ export class SockDiag {
     const pairs: [number, number][] = [];
     for (let i = 0; i + 1 < raw.pairs.length; i += 2) pairs.push([raw.pairs[i] ?? 0, raw.pairs[i + 1] ?? 0]);
     return { pairs, denied: [...raw.denied], read: raw.read };
+  }
+
+  /**
+   * The established TCP connections of a namespace (the caller's, or the one at `netnsPath`), as
+   * packed rows (connections.ts decodes them); undefined when this build of the addon cannot.
+   */
+  connections(netnsPath?: string): { kind: 'ok'; rows: Uint8Array } | Exclude<DumpResult, { kind: 'ok' }> | undefined {
+    if (this.addon.connections === undefined) return undefined;
+    let raw: unknown;
+    try {
+      raw = this.addon.connections(netnsPath);
+    } catch (err) {
+      return classifyError(err);
+    }
+    return raw instanceof Uint8Array ? { kind: 'ok', rows: raw } : { kind: 'failed', code: 'EPROTO', message: 'sock_diag.node returned an unexpected value' };
   }
 
   dump(netnsPath?: string): DumpResult {

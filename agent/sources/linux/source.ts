@@ -2,7 +2,9 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import type { Logger } from '../../log/logger.js';
 import { basicHousekeeping } from '../housekeeping.js';
 import type { MakeHousekeeping, MemoryHousekeeping } from '../housekeeping.js';
-import type { ListenerRecord, ProcessRecord, RealtimeEvent, RealtimeFeed, Snapshot, Source, SourceInfo } from '../types.js';
+import type { ConnectionRecord, ListenerRecord, ProcessRecord, RealtimeEvent, RealtimeFeed, Snapshot, Source, SourceInfo } from '../types.js';
+import { readConnections } from './connections.js';
+import type { NamespaceGroup } from './connections.js';
 import { ListenerReader } from './listener-reader.js';
 import { ownerStarts, sameListenerSet } from './listener-set.js';
 import type { NamespaceRows } from './listener-reader.js';
@@ -13,7 +15,8 @@ import type { ProcessDetails } from './process-details.js';
 import { ProcessList } from './process-list.js';
 import { loadSockDiag } from './sock-diag.js';
 import type { SockDiag } from './sock-diag.js';
-import { SocketOwners } from './socket-owners.js';
+import { defaultFdWalker, SocketOwners } from './socket-owners.js';
+import type { FdWalker } from './socket-owners.js';
 import { LinuxRealtimeFeed } from './realtime/feed.js';
 import type { ConnectionOptions, RealtimeMode } from './realtime/feed.js';
 
@@ -80,6 +83,7 @@ export class LinuxSource implements Source {
   private ownNetns: string | undefined;
   private feed: LinuxRealtimeFeed | undefined;
   private readonly logger: Logger;
+  private connWalker: FdWalker | undefined;
 
   constructor(private readonly opts: LinuxSourceOptions) {
     this.logger = opts.logger;
@@ -164,6 +168,23 @@ export class LinuxSource implements Source {
       if (rec.ppid === cur) break;
       cur = rec.ppid;
     }
+    return out;
+  }
+
+  /** Established TCP connections of `pids` (sock_diag addon only: the /proc/net tables have no byte counters). */
+  connections(pids: readonly number[]): ConnectionRecord[] {
+    if (this.diag === undefined || pids.length === 0) return [];
+    const byNs = new Map<string, number[]>();
+    for (const pid of pids) {
+      const ns = this.processes.get(pid)?.netns ?? this.ownNetns ?? '';
+      const list = byNs.get(ns);
+      if (list === undefined) byNs.set(ns, [pid]);
+      else list.push(pid);
+    }
+    const groups: NamespaceGroup[] = [...byNs].map(([netns, list]) => ({ netns, own: netns === (this.ownNetns ?? ''), pids: list }));
+    const problems: string[] = [];
+    const out = readConnections(this.diag, this.connWalker ??= defaultFdWalker(this.procRoot), this.procRoot, groups, problems);
+    for (const p of problems) this.logger.debug(`relay watch: ${p}`);
     return out;
   }
 

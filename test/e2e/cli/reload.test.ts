@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EcsDocument } from '../../../agent/ecs/document.js';
 import { getField } from '../../../agent/ecs/document.js';
@@ -75,6 +76,31 @@ test('reload: a rule file added by SIGHUP fires without a restart (same pid); no
   assert.equal(new Set(ids(docsB)).size, docsB.length, 'no event twice in b');
   assert.deepEqual(new Set(ids(docsB)), new Set(ids(docsA)), 'a and b got the same events');
   assert.ok(byAction(docsA, 'stopped').length === 1 && seen('before') && seen('after'));
+});
+
+test('reload: a rule file dropped into a configured rule directory fires after SIGHUP, the config file unchanged', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-agent-'));
+  mkdirSync(join(dir, 'rules.d', 'team'), { recursive: true });
+  const agent = startAgent('detect: { rule_files: [rules.d] }\n', { dir, outputsYaml: (d) => twoOutputs(d) });
+  t.after(() => agent.stop());
+  const a = (): EcsDocument[] => readNdjson(join(agent.dir, 'a.ndjson'));
+  const marker = `pw-reload-dir-${process.pid}-${Date.now()}`;
+  await waitFor('the agent to start', () => byAction(a(), 'started').length > 0, 60_000);
+  writeFileSync(join(dir, 'rules.d', 'team', 'probe.yml'), [
+    `title: reload directory probe`, 'id: 6f1c0d9e-4b7a-4e0f-9a55-0c7d2f1e3b21', 'status: test',
+    'logsource: { category: process_creation, product: linux }',
+    `detection: { sel: { CommandLine|contains: '${marker}' }, condition: sel }`, 'level: medium', '',
+  ].join('\n'));
+  agent.proc.kill('SIGHUP');
+  const reloaded = await waitFor('config_reloaded', () => byAction(a(), 'config_reloaded')[0], 30_000);
+  assert.deepEqual(getField(reloaded, 'portwarden.reload.applied'), ['detect (rule files or overlays)']);
+  const alert = await waitFor('the new Sigma rule to fire', () => {
+    probe(`${marker}-after`);
+    return a().find((d) => d.event.kind === 'alert' && getField(d, 'rule.id') === '6f1c0d9e-4b7a-4e0f-9a55-0c7d2f1e3b21');
+  }, 60_000);
+  assert.match(String(getField(alert, 'process.command_line')), new RegExp(marker));
+  assert.equal(byAction(a(), 'started').length, 1, 'one started event: no restart');
+  assert.equal(await agent.stop(), 0, agent.stderr());
 });
 
 test('reload: a config that does not validate is refused; the agent runs on, says why in-band and in `portwarden reload`', async (t) => {

@@ -1,6 +1,6 @@
 /**
  * Precision against real everyday activity (issue 21): package tooling, a C build, git, archives,
- * a cron-like job, ssh-keygen, sudo by an administrator, a web server and databases starting,
+ * a cron-like job, ssh-keygen, an administrator's ssh login and sudo, sudo by root, a web server and databases starting,
  * administrators' look-around commands, all run under `portwarden run` with the default rules and
  * polling only and with the real-time source (when it starts). No alert of medium or higher may come out about any of
  * them; the low ones are listed in the test's output (and justified in the issue's notes).
@@ -11,7 +11,8 @@ import { test } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -95,7 +96,59 @@ async function caughtUp(t: TestContext, agent: RunningAgent, what: string): Prom
   marker.kill('SIGKILL');
 }
 
+/** The agent's own log (debug level in tests). */
+const agentLog = (agent: RunningAgent): string => {
+  try {
+    return readFileSync(join(agent.dir, 'agent.log'), 'utf8');
+  } catch {
+    return '';
+  }
+};
+
 const succeeds = (file: string, args: string[]) => sh(file, args).then(() => true, () => false);
+
+/**
+ * An administrator's ssh login and sudo: a throwaway user in the sudo group (removed after the
+ * test) logs in with a key to a real sshd (the host's openssh-server, its own config, host key and
+ * port in a private namespace), looks around and runs sudo with its password, as Debian's
+ * `%sudo ALL=(ALL:ALL) ALL` asks; then su to it and sudo again, as on a console.
+ */
+async function adminOverSsh(t: TestContext, work: string, skipped: string[]): Promise<{ name: string; uid: string } | undefined> {
+  if (!existsSync('/usr/sbin/sshd') || !existsSync('/usr/bin/ssh') || !existsSync('/usr/bin/sudo')) {
+    skipped.push('ssh login and sudo by an admin: openssh-server, openssh-client or sudo is not installed');
+    return undefined;
+  }
+  const user = `pwadm${process.pid}`;
+  const password = randomBytes(12).toString('hex');
+  await sh('useradd', ['--create-home', '--shell', '/bin/bash', '--groups', 'sudo', user]);
+  t.after(() => { try { execFileSync('userdel', ['--force', '--remove', user], { stdio: 'ignore' }); } catch { /* gone */ } });
+  execFileSync('chpasswd', { input: `${user}:${password}\n` });
+  const home = `/home/${user}`;
+  mkdirSync(join(home, '.ssh'), { mode: 0o700 });
+  writeFileSync(join(home, '.ssh', 'authorized_keys'), readFileSync(join(work, 'id_ed25519.pub')), { mode: 0o600 });
+  await sh('chown', ['-R', `${user}:${user}`, join(home, '.ssh')]);
+  // sshd's privilege separation directory, which the package's service creates at start.
+  if (!existsSync('/run/sshd')) {
+    mkdirSync('/run/sshd', { mode: 0o755 });
+    t.after(() => { rmSync('/run/sshd', { recursive: true, force: true }); });
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'pw-sshd-'));
+  t.after(() => { rmSync(dir, { recursive: true, force: true }); });
+  await sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'host_key')]);
+  // PAM off: its session modules (pam_loginuid, pam_systemd) need a full init in a container.
+  writeFileSync(join(dir, 'sshd_config'), [
+    'Port 2222', 'ListenAddress 127.0.0.1', `HostKey ${join(dir, 'host_key')}`, `PidFile ${join(dir, 'sshd.pid')}`, 'UsePAM no',
+    'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'PermitRootLogin no', `AllowUsers ${user}`, 'AuthorizedKeysFile .ssh/authorized_keys', '',
+  ].join('\n'));
+  const ns = netns(t, 'pw-ssh');
+  const ssh = (command: string) => ['netns', 'exec', ns, 'ssh', '-i', join(work, 'id_ed25519'), '-p', '2222', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no',
+    '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', `${user}@127.0.0.1`, command];
+  await server(t, 'sshd', 'ip', ['netns', 'exec', ns, '/usr/sbin/sshd', '-D', '-e', '-f', join(dir, 'sshd_config')], () => succeeds('ip', ssh('true')));
+  const sudo = (cmd: string) => `printf '%s\\n' '${password}' | sudo -S -p '' ${cmd}`;
+  await sh('ip', ssh(`id; uname -a; ls -la ~ >/dev/null; w >/dev/null; ${sudo('id')}; ${sudo('apt-cache policy coreutils >/dev/null')}; ${sudo('ss -ltn >/dev/null')}`));
+  await sh('su', ['-', user, '-c', `cd ~ && ${sudo('ls /root >/dev/null')} && ${sudo('-u nobody id >/dev/null')}`]);
+  return { name: user, uid: execFileSync('id', ['-u', user]).toString().trim() };
+}
 
 for (const realtime of ['off', 'auto'] as const) {
   test(`everyday activity under the real agent (source.realtime: ${realtime}) raises no alert of medium or higher`, { skip: !root && 'needs root (network namespaces, sudo, running a database as another user)' }, async (t) => {
@@ -104,7 +157,11 @@ for (const realtime of ['off', 'auto'] as const) {
 }
 
 async function corpus(t: TestContext, realtime: 'off' | 'auto'): Promise<void> {
-  const agent = startAgent(`events: { process: true }\nsource: { realtime: ${realtime} }\n`);
+  // The redis replication below exposes the primary on a second address, as its administrator would
+  // on a private network, and says so in the allowlist (unauthenticated Redis beyond loopback is an
+  // alert otherwise).
+  const allow = '{ comment: redis primary for the replica, rules: [pw-listener-sensitive-exposed], ports: [6379], cidrs: [192.0.2.2/32] }';
+  const agent = startAgent(`events: { process: true }\nsource: { realtime: ${realtime} }\ndetect: { relay: { interval: 500ms }, allowlist: [${allow}] }\n`);
   t.after(async () => { await agent.stop(); rmSync(agent.dir, { recursive: true, force: true }); });
   const started = await waitFor('the started event', () => events(agent).find((d) => d.event.action === 'started'), 90_000);
   t.diagnostic(`real-time source: ${String(getField(started, 'portwarden.collector.realtime.mode'))}`);
@@ -150,9 +207,9 @@ async function corpus(t: TestContext, realtime: 'off' | 'auto'): Promise<void> {
   // ssh-keygen; ssh to localhost only where an sshd exists.
   await sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'ci', '-f', join(work, 'id_ed25519')]);
   await sh('ssh-keygen', ['-l', '-f', join(work, 'id_ed25519.pub')]);
-  if (!existsSync('/usr/sbin/sshd')) skipped.push('ssh to localhost: no sshd on this host (openssh-server is not installed)');
+  const admin = await adminOverSsh(t, work, skipped);
 
-  // sudo by an administrator (root here): commands as root and as a service account.
+  // sudo by root: commands as root and as a service account.
   if (existsSync('/usr/bin/sudo')) {
     await sh('sudo', ['-n', 'id']);
     await sh('sudo', ['-n', '-u', 'nobody', 'id']);
@@ -166,12 +223,24 @@ async function corpus(t: TestContext, realtime: 'off' | 'auto'): Promise<void> {
     () => succeeds('ip', ['netns', 'exec', web, 'python3', '-c', 'import urllib.request; urllib.request.urlopen("http://127.0.0.1:8000/hello.c").read()']));
 
   // Redis, in the foreground, in a private namespace.
+  // A replica on a second address replicates from it while a client is subscribed to the replica:
+  // a listener that accepted a connection and opened one to another address at the same time,
+  // which the relay watch examines and must not take for a relay.
   if (existsSync('/usr/bin/redis-server')) {
     const ns = netns(t, 'pw-redis');
-    await server(t, 'redis-server', 'ip', ['netns', 'exec', ns, 'redis-server', '--port', '6379', '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', work],
+    await sh('ip', ['netns', 'exec', ns, 'ip', 'addr', 'add', '192.0.2.2/32', 'dev', 'lo']);
+    const replicaDir = mkdtempSync(join(work, 'replica-'));
+    await server(t, 'redis-server', 'ip', ['netns', 'exec', ns, 'redis-server', '--port', '6379', '--bind', '127.0.0.1', '192.0.2.2', '--protected-mode', 'no', '--save', '', '--appendonly', 'no', '--dir', work],
       () => succeeds('ip', ['netns', 'exec', ns, 'redis-cli', '-p', '6379', 'ping']));
     await sh('ip', ['netns', 'exec', ns, 'redis-cli', '-p', '6379', 'set', 'k', 'v']);
     await sh('ip', ['netns', 'exec', ns, 'redis-cli', '-p', '6379', 'get', 'k']);
+    const replica = spawn('ip', ['netns', 'exec', ns, 'redis-server', '--port', '6380', '--bind', '127.0.0.1', '--replicaof', '192.0.2.2', '6379', '--save', '', '--appendonly', 'no', '--dir', replicaDir], { stdio: 'ignore' });
+    t.after(() => { replica.kill('SIGKILL'); });
+    await waitFor('the replica in sync', async () => (await succeeds('sh', ['-c', `ip netns exec ${ns} redis-cli -p 6380 info replication | grep -q master_link_status:up`])) || undefined, 60_000);
+    const subscriber = spawn('ip', ['netns', 'exec', ns, 'redis-cli', '-p', '6380', 'subscribe', 'news'], { stdio: 'ignore' });
+    t.after(() => { subscriber.kill('SIGKILL'); });
+    await sh('ip', ['netns', 'exec', ns, 'redis-cli', '-p', '6379', 'publish', 'news', 'hello']);
+    await waitFor('the relay watch to examine the replica', () => agentLog(agent).includes(`redis-server (pid ${String(replica.pid)}) holds 1 accepted and 1 opened`) || undefined, 60_000);
   } else skipped.push('redis: redis-server is not installed');
 
   // PostgreSQL as an unprivileged account (initdb and the server refuse root), where installed.
@@ -207,8 +276,17 @@ async function corpus(t: TestContext, realtime: 'off' | 'auto'): Promise<void> {
   if (getField(started, 'portwarden.collector.realtime.mode') === 'ebpf') {
     for (const name of ['make', 'git', 'ssh-keygen', 'dpkg', 'gcc', 'cc1']) assert.ok(seen(name), `a process event for ${name}`);
     if (existsSync('/usr/bin/sudo')) assert.ok(seen('sudo'), 'a process event for sudo');
+    if (admin !== undefined) {
+      // The login's shell under sshd, and sudo run by the administrator (real user) as root.
+      // By uid: the agent re-reads /etc/passwd at most every 10 s, and the account is seconds old.
+      const login = docs.filter((d) => ours(d) && getField(d, 'user.id') === admin.uid);
+      assert.ok(login.some((d) => getField(d, 'process.parent.name') === 'sshd'),
+        `the ssh login's shell under sshd; the admin's processes seen: ${JSON.stringify(login.map((d) => `${String(getField(d, 'process.parent.name'))} -> ${String(getField(d, 'process.command_line'))}`))}`);
+      assert.ok(docs.some((d) => ours(d) && getField(d, 'process.name') === 'sudo' && getField(d, 'process.real_user.id') === admin.uid), 'sudo by the administrator');
+    }
   }
   assert.ok(docs.some((d) => d.event.action === 'listening_started' && getField(d, 'destination.port') === 8000 && ours(d)), 'the web server\'s listener');
+  if (existsSync('/usr/sbin/sshd')) assert.ok(docs.some((d) => d.event.action === 'listening_started' && getField(d, 'destination.port') === 2222 && ours(d)), 'sshd\'s listener');
   // The harness itself is not the everyday activity under test: this test file, the agent, and a
   // fork of either caught by a poll before its exec (the same command line), all node running this
   // checkout's dist/, which CI may clone under /tmp (pw-lnx-script-from-temp fires on them).
