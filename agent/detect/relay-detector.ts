@@ -107,7 +107,10 @@ export class ListenerRelay implements Detector {
     if (clients.length === 0) return undefined;
     const wrote = num(getField(doc, F.sourceBytes));
     const read = num(getField(doc, F.destinationBytes));
-    const proof = clients.find((c) => same(c.fromClient, wrote) && same(c.toClient, read) && (wrote ?? 0) + (read ?? 0) > 0);
+    // Data must have passed through both connections: the client's side moved bytes, and the
+    // outbound one more than its SYN (which Linux counts as one byte written), so a client that has
+    // not spoken yet (0/0) and a forwarder's fresh outbound connection (1/0) are no proof.
+    const proof = clients.find((c) => same(c.fromClient, wrote) && same(c.toClient, read) && (c.fromClient ?? 0) + (c.toClient ?? 0) > 0 && (wrote ?? 0) + (read ?? 0) > 1);
     const tunnel = name !== undefined && TUNNEL_TOOLS.test(name);
     const tool = tunnel || (name !== undefined && RELAY_TOOLS.test(name));
     if (proof === undefined && !tool) return undefined;

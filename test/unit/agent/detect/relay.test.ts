@@ -59,9 +59,15 @@ test('byte proof allows what is in flight (1 %) and the SYN Linux counts in the 
   // sent 96 bytes and read 1,530. Inbound and outbound at once is not a relay.
   const app = p('gunicorn');
   assert.deepEqual(look(h, eng, app, [accepted(app.record.pid, 412, 2870), opened(app.record.pid, '10.0.5.20', 5432, 96, 1530)]), []);
-  // Nothing moved yet: no proof (a client connected to a forwarder that has not spoken).
+  // Nothing moved yet: no proof (a client connected to a forwarder that has not spoken). The
+  // kernel reports the forwarder's fresh outbound connection as 1 byte written (its SYN), which is
+  // within the tolerance of the client's 0: still no proof.
   const idle = p('fwd-idle');
   assert.deepEqual(look(h, eng, idle, [accepted(idle.record.pid, 0, 0), opened(idle.record.pid, '10.0.5.20', 22, 0, 0)]), []);
+  const fresh = p('fwd-fresh');
+  assert.deepEqual(look(h, eng, fresh, [accepted(fresh.record.pid, 0, 0), opened(fresh.record.pid, '10.0.5.20', 22, 1, 0)]), []);
+  assert.deepEqual(look(h, eng, fresh, [accepted(fresh.record.pid, 1, 0), opened(fresh.record.pid, '10.0.5.21', 22, 1, 0)]), [], 'the client\'s byte not forwarded yet');
+  assert.equal(look(h, eng, fresh, [accepted(fresh.record.pid, 1, 0), opened(fresh.record.pid, '10.0.5.22', 22, 2, 0)]).length, 1, 'its byte forwarded');
 });
 
 test('not a relay to another host: loopback targets, the client\'s own host, an accepted connection long gone', () => {
