@@ -17,6 +17,8 @@ export const RELAY_RULE_ID = 'pw-listener-relay';
 export const EXPECTED_RELAYS: readonly string[] = [
   'docker-proxy', 'rootlessport', 'rootlesskit', 'slirp4netns', 'pasta', 'passt', 'kube-proxy', 'containerd-shim',
   'nginx', 'haproxy', 'envoy', 'traefik', 'caddy', 'squid', 'varnishd', 'apache2', 'httpd', 'lighttpd', 'sslh', 'sslh-fork', 'sslh-select', 'stunnel', 'stunnel4', 'sshd',
+  // OpenSSH 9.8 and later: the per-connection process (which carries -L/-J forwarding) is no longer named sshd.
+  'sshd-session', 'sshd-auth',
 ];
 const EXPECTED = new Set(EXPECTED_RELAYS);
 const SYSTEM_DIR = /^\/(?:usr|bin|sbin|lib|lib64|opt|snap|nix\/store)\//;

@@ -91,6 +91,9 @@ test('expected forwarders from system directories are quiet; the same names else
   assert.deepEqual(look(h, eng, docker, pair(docker.record.pid)), []);
   const nginx = h.chain({ name: 'nginx', executable: '/usr/sbin/nginx' });
   assert.deepEqual(look(h, eng, nginx, pair(nginx.record.pid)), []);
+  // OpenSSH 9.8+: a jump host's session process (ssh -J through it) under sshd.
+  const session = h.chain({ name: 'sshd', executable: '/usr/sbin/sshd' }, { name: 'sshd-session', executable: '/usr/lib/openssh/sshd-session' });
+  assert.deepEqual(look(h, eng, session, pair(session.record.pid)), []);
   const fake = h.chain({ name: 'docker-proxy', executable: '/home/ci/.x/docker-proxy' });
   assert.equal(look(h, eng, fake, pair(fake.record.pid)).length, 1);
 });
