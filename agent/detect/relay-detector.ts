@@ -25,6 +25,11 @@ const SYSTEM_DIR = /^\/(?:usr|bin|sbin|lib|lib64|opt|snap|nix\/store)\//;
 
 /** Tunnelling tools (T1572): their outbound connection is the tunnel, so its bytes do not match the client's. */
 const TUNNEL_TOOLS = /^(?:ssh|autossh|plink(?:\.exe)?|ssh\.exe|klink\.exe|chisel(?:\.exe)?|gost|frpc|frps|ligolo-(?:agent|proxy|ng)|agent|ngrok|bore|rathole|wstunnel|revsocks|iox|rpivot|ew_for_linux(?:32|64)?|cloudflared)$/i;
+/**
+ * The ssh client: a relay of its own means -L or -D, which pw-ssh-tunnel rates low. Serving a client
+ * on the same host (a loopback one) it stays low here; serving other hosts (GatewayPorts) it does not.
+ */
+const SSH_CLIENT = /^(?:ssh|autossh|plink(?:\.exe)?|ssh\.exe|klink\.exe)$/i;
 /** Plain relays (T1090): a forwarder that joins the two connections byte for byte. */
 const RELAY_TOOLS = /^(?:socat|ncat|nc|netcat|nc\.openbsd|nc\.traditional|busybox|rinetd|redir|3proxy|microsocks|socat\.exe|ncat\.exe|nc\.exe|nc64\.exe)$/i;
 
@@ -47,6 +52,12 @@ const num = (v: unknown): number | undefined => (typeof v === 'number' && Number
 /** Whether a program is one whose job is forwarding (by name, from a system directory). */
 export function expectedRelay(name: string | undefined, executable: string | undefined): boolean {
   return name !== undefined && EXPECTED.has(name) && (executable === undefined || SYSTEM_DIR.test(executable));
+}
+
+/** A known tool without byte proof: medium, but an ssh client's forward for its own host is low. */
+function toolSeverity(name: string | undefined, clientIp: string): { severity: number; riskScore: number } {
+  const level = name !== undefined && SSH_CLIENT.test(name) && isLoopback(clientIp) ? SEVERITY.low : SEVERITY.medium;
+  return { severity: level, riskScore: level };
 }
 
 export function isLoopback(ip: string): boolean {
@@ -124,7 +135,7 @@ export class ListenerRelay implements Detector {
       : `${name ?? '?'} is a ${tunnel ? 'tunnelling' : 'relay'} tool`;
     return {
       reason: `${name ?? 'a process'} accepted ${client.ip}:${client.port} on port ${client.localPort} and relays it to ${ip}:${String(port)}: ${evidence}`,
-      ...(proof === undefined ? { severity: SEVERITY.medium, riskScore: SEVERITY.medium } : {}),
+      ...(proof === undefined ? toolSeverity(name, client.ip) : {}),
       threat: threatRefs('TA0011', tunnel ? 'T1572' : 'T1090'),
       portwarden: {
         relay: {

@@ -112,6 +112,18 @@ test('a known relay or tunnel tool without byte proof fires at medium on its sec
     assert.deepEqual(getField(alert, 'threat.technique.id'), [technique]);
     assert.equal(getField(alert, 'portwarden.relay.evidence'), 'tool');
   }
+  // ssh -L 8443:db:5432 used by a client on the same host: an administrator's everyday forward,
+  // low as pw-ssh-tunnel rates -L; the same tunnel serving another host stays medium (above).
+  const admin = h.chain({ name: 'ssh', executable: '/usr/bin/ssh' });
+  const local: [ConnectionRecord, ConnectionRecord] = [accepted(admin.record.pid, 120, 0, '127.0.0.1'), opened(admin.record.pid, '198.51.100.9', 22, 3120, 2200)];
+  assert.deepEqual(look(h, eng, admin, local, 0), []);
+  const [low] = look(h, eng, admin, local, 5);
+  assert.equal(getField(low, 'event.severity'), 21);
+  assert.deepEqual(getField(low, 'threat.technique.id'), ['T1572']);
+  const socat = h.chain({ name: 'socat', executable: '/usr/bin/socat' });
+  const viaSocat: [ConnectionRecord, ConnectionRecord] = [accepted(socat.record.pid, 120, 0, '127.0.0.1'), opened(socat.record.pid, '198.51.100.9', 22, 3120, 2200)];
+  look(h, eng, socat, viaSocat, 0);
+  assert.equal(getField(look(h, eng, socat, viaSocat, 5)[0], 'event.severity'), 47, 'a relay tool for a local client is still medium');
 });
 
 test('detect.allowlist silences relays by program or by forwarded-to CIDR and port', () => {
