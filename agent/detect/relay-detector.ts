@@ -10,8 +10,8 @@ export const RELAY_RULE_ID = 'pw-listener-relay';
 
 /**
  * Programs whose job is to forward connections, quiet when they run from a system directory:
- * container port publishers, reverse proxies and load balancers, protocol multiplexers and TLS
- * wrappers. Anything else an administrator runs on purpose goes in `detect.allowlist`
+ * container port publishers, reverse proxies and load balancers, database poolers, protocol
+ * multiplexers and TLS wrappers. Anything else an administrator runs on purpose goes in `detect.allowlist`
  * (`rules: [pw-listener-relay]` with `programs`, `cidrs` or `ports` of the forwarded-to end).
  */
 export const EXPECTED_RELAYS: readonly string[] = [
@@ -19,6 +19,9 @@ export const EXPECTED_RELAYS: readonly string[] = [
   'nginx', 'haproxy', 'envoy', 'traefik', 'caddy', 'squid', 'varnishd', 'apache2', 'httpd', 'lighttpd', 'sslh', 'sslh-fork', 'sslh-select', 'stunnel', 'stunnel4', 'sshd',
   // OpenSSH 9.8 and later: the per-connection process (which carries -L/-J forwarding) is no longer named sshd.
   'sshd-session', 'sshd-auth',
+  // Database connection poolers and routers, and a service mesh's proxy: relays by design whose
+  // long sessions can match byte for byte within 1 % (a pooler's own login is small beside them).
+  'pgbouncer', 'pgpool', 'odyssey', 'proxysql', 'mysqlrouter', 'maxscale', 'linkerd2-proxy',
 ];
 const EXPECTED = new Set(EXPECTED_RELAYS);
 const SYSTEM_DIR = /^\/(?:usr|bin|sbin|lib|lib64|opt|snap|nix\/store)\//;

@@ -94,6 +94,8 @@ test('expected forwarders from system directories are quiet; the same names else
   // OpenSSH 9.8+: a jump host's session process (ssh -J through it) under sshd.
   const session = h.chain({ name: 'sshd', executable: '/usr/sbin/sshd' }, { name: 'sshd-session', executable: '/usr/lib/openssh/sshd-session' });
   assert.deepEqual(look(h, eng, session, pair(session.record.pid)), []);
+  const pooler = h.chain({ name: 'pgbouncer', executable: '/usr/local/bin/pgbouncer' });
+  assert.deepEqual(look(h, eng, pooler, pair(pooler.record.pid)), [], 'a connection pooler below /usr/local');
   const fake = h.chain({ name: 'docker-proxy', executable: '/home/ci/.x/docker-proxy' });
   assert.equal(look(h, eng, fake, pair(fake.record.pid)).length, 1);
 });
@@ -129,11 +131,11 @@ test('a known relay or tunnel tool without byte proof fires at medium on its sec
 test('detect.allowlist silences relays by program or by forwarded-to CIDR and port', () => {
   const h = new Harness('linux');
   const eng = h.engine({ allowlist: [
-    { rules: ['pw-listener-relay'], programs: ['/usr/local/bin/pgbouncer'] },
+    { rules: ['pw-listener-relay'], programs: ['/opt/dbrouter/dbrouter'] },
     { rules: ['pw-listener-relay'], cidrs: ['10.20.0.0/16'], ports: [5432] },
   ] });
   const pair = (pid: number, ip: string, port: number): [ConnectionRecord, ConnectionRecord] => [accepted(pid, 500, 800), opened(pid, ip, port, 500, 800)];
-  const bouncer = h.chain({ name: 'pgbouncer', executable: '/usr/local/bin/pgbouncer' });
+  const bouncer = h.chain({ name: 'dbrouter', executable: '/opt/dbrouter/dbrouter' });
   assert.deepEqual(look(h, eng, bouncer, pair(bouncer.record.pid, '192.168.1.5', 5432)), []);
   const other = h.chain({ name: 'tcpfwd', executable: '/opt/tcpfwd' });
   assert.deepEqual(look(h, eng, other, pair(other.record.pid, '10.20.3.4', 5432)), []);
