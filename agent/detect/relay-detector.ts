@@ -10,19 +10,29 @@ export const RELAY_RULE_ID = 'pw-listener-relay';
 
 /**
  * Programs whose job is to forward connections, quiet when they run from a system directory:
- * container port publishers, reverse proxies and load balancers, protocol multiplexers and TLS
- * wrappers. Anything else an administrator runs on purpose goes in `detect.allowlist`
+ * container port publishers, reverse proxies and load balancers, database poolers, protocol
+ * multiplexers and TLS wrappers. Anything else an administrator runs on purpose goes in `detect.allowlist`
  * (`rules: [pw-listener-relay]` with `programs`, `cidrs` or `ports` of the forwarded-to end).
  */
 export const EXPECTED_RELAYS: readonly string[] = [
   'docker-proxy', 'rootlessport', 'rootlesskit', 'slirp4netns', 'pasta', 'passt', 'kube-proxy', 'containerd-shim',
   'nginx', 'haproxy', 'envoy', 'traefik', 'caddy', 'squid', 'varnishd', 'apache2', 'httpd', 'lighttpd', 'sslh', 'sslh-fork', 'sslh-select', 'stunnel', 'stunnel4', 'sshd',
+  // OpenSSH 9.8 and later: the per-connection process (which carries -L/-J forwarding) is no longer named sshd.
+  'sshd-session', 'sshd-auth',
+  // Database connection poolers and routers, and a service mesh's proxy: relays by design whose
+  // long sessions can match byte for byte within 1 % (a pooler's own login is small beside them).
+  'pgbouncer', 'pgpool', 'odyssey', 'proxysql', 'mysqlrouter', 'maxscale', 'linkerd2-proxy',
 ];
 const EXPECTED = new Set(EXPECTED_RELAYS);
 const SYSTEM_DIR = /^\/(?:usr|bin|sbin|lib|lib64|opt|snap|nix\/store)\//;
 
 /** Tunnelling tools (T1572): their outbound connection is the tunnel, so its bytes do not match the client's. */
 const TUNNEL_TOOLS = /^(?:ssh|autossh|plink(?:\.exe)?|ssh\.exe|klink\.exe|chisel(?:\.exe)?|gost|frpc|frps|ligolo-(?:agent|proxy|ng)|agent|ngrok|bore|rathole|wstunnel|revsocks|iox|rpivot|ew_for_linux(?:32|64)?|cloudflared)$/i;
+/**
+ * The ssh client: a relay of its own means -L or -D, which pw-ssh-tunnel rates low. Serving a client
+ * on the same host (a loopback one) it stays low here; serving other hosts (GatewayPorts) it does not.
+ */
+const SSH_CLIENT = /^(?:ssh|autossh|plink(?:\.exe)?|ssh\.exe|klink\.exe)$/i;
 /** Plain relays (T1090): a forwarder that joins the two connections byte for byte. */
 const RELAY_TOOLS = /^(?:socat|ncat|nc|netcat|nc\.openbsd|nc\.traditional|busybox|rinetd|redir|3proxy|microsocks|socat\.exe|ncat\.exe|nc\.exe|nc64\.exe)$/i;
 
@@ -45,6 +55,12 @@ const num = (v: unknown): number | undefined => (typeof v === 'number' && Number
 /** Whether a program is one whose job is forwarding (by name, from a system directory). */
 export function expectedRelay(name: string | undefined, executable: string | undefined): boolean {
   return name !== undefined && EXPECTED.has(name) && (executable === undefined || SYSTEM_DIR.test(executable));
+}
+
+/** A known tool without byte proof: medium, but an ssh client's forward for its own host is low. */
+function toolSeverity(name: string | undefined, clientIp: string): { severity: number; riskScore: number } {
+  const level = name !== undefined && SSH_CLIENT.test(name) && isLoopback(clientIp) ? SEVERITY.low : SEVERITY.medium;
+  return { severity: level, riskScore: level };
 }
 
 export function isLoopback(ip: string): boolean {
@@ -107,7 +123,10 @@ export class ListenerRelay implements Detector {
     if (clients.length === 0) return undefined;
     const wrote = num(getField(doc, F.sourceBytes));
     const read = num(getField(doc, F.destinationBytes));
-    const proof = clients.find((c) => same(c.fromClient, wrote) && same(c.toClient, read) && (wrote ?? 0) + (read ?? 0) > 0);
+    // Data must have passed through both connections: the client's side moved bytes, and the
+    // outbound one more than its SYN (which Linux counts as one byte written), so a client that has
+    // not spoken yet (0/0) and a forwarder's fresh outbound connection (1/0) are no proof.
+    const proof = clients.find((c) => same(c.fromClient, wrote) && same(c.toClient, read) && (c.fromClient ?? 0) + (c.toClient ?? 0) > 0 && (wrote ?? 0) + (read ?? 0) > 1);
     const tunnel = name !== undefined && TUNNEL_TOOLS.test(name);
     const tool = tunnel || (name !== undefined && RELAY_TOOLS.test(name));
     if (proof === undefined && !tool) return undefined;
@@ -119,7 +138,7 @@ export class ListenerRelay implements Detector {
       : `${name ?? '?'} is a ${tunnel ? 'tunnelling' : 'relay'} tool`;
     return {
       reason: `${name ?? 'a process'} accepted ${client.ip}:${client.port} on port ${client.localPort} and relays it to ${ip}:${String(port)}: ${evidence}`,
-      ...(proof === undefined ? { severity: SEVERITY.medium, riskScore: SEVERITY.medium } : {}),
+      ...(proof === undefined ? toolSeverity(name, client.ip) : {}),
       threat: threatRefs('TA0011', tunnel ? 'T1572' : 'T1090'),
       portwarden: {
         relay: {

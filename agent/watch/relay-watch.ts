@@ -20,6 +20,7 @@ const MAX_PER_PROCESS = 8;
  * `fork`, `nc -l`) closes its listener when it accepts, then relays.
  */
 const FORMER_HOLDER_MS = 10 * 60_000;
+/** Former holders remembered at most (besides the current ones). */
 const MAX_FORMER = 1024;
 
 export interface RelayWatchOptions {
@@ -164,7 +165,10 @@ export class RelayWatch implements Lifecycle {
         listen(key.slice(0, cut), key.slice(cut + 1));
       }
     }
-    while (this.holders.size > MAX_FORMER) this.holders.delete(this.holders.keys().next().value ?? -1);
+    // Bounds the former holders only: the current ones were moved to the end above, so the oldest
+    // entries are former ones, and a host with more than MAX_FORMER listening processes still
+    // remembers a one-shot forwarder.
+    while (this.holders.size > MAX_FORMER + held.size) this.holders.delete(this.holders.keys().next().value ?? -1);
     if (parents.size > 0) {
       for (const node of this.o.table.liveNodes()) {
         const r = node.record;

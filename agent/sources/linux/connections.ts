@@ -59,9 +59,13 @@ export interface NamespaceGroup {
 export function readConnections(diag: SockDiag, walker: FdWalker, procRoot: string, groups: readonly NamespaceGroup[], problems: string[]): ConnectionRecord[] {
   const out: ConnectionRecord[] = [];
   for (const g of groups) {
-    const first = g.pids[0];
-    if (first === undefined) continue;
-    const r = diag.connections(g.own ? undefined : `${procRoot}/${first}/ns/net`);
+    if (g.pids.length === 0) continue;
+    // The namespace is entered through one of its processes; the next one serves when that one is gone.
+    let r: ReturnType<SockDiag['connections']>;
+    for (const pid of g.own ? [undefined] : g.pids) {
+      r = diag.connections(pid === undefined ? undefined : `${procRoot}/${pid}/ns/net`);
+      if (r?.kind !== 'gone') break;
+    }
     if (r === undefined) {
       problems.push('the sock_diag addon in this build cannot dump connections');
       return out;

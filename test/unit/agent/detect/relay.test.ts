@@ -59,9 +59,15 @@ test('byte proof allows what is in flight (1 %) and the SYN Linux counts in the 
   // sent 96 bytes and read 1,530. Inbound and outbound at once is not a relay.
   const app = p('gunicorn');
   assert.deepEqual(look(h, eng, app, [accepted(app.record.pid, 412, 2870), opened(app.record.pid, '10.0.5.20', 5432, 96, 1530)]), []);
-  // Nothing moved yet: no proof (a client connected to a forwarder that has not spoken).
+  // Nothing moved yet: no proof (a client connected to a forwarder that has not spoken). The
+  // kernel reports the forwarder's fresh outbound connection as 1 byte written (its SYN), which is
+  // within the tolerance of the client's 0: still no proof.
   const idle = p('fwd-idle');
   assert.deepEqual(look(h, eng, idle, [accepted(idle.record.pid, 0, 0), opened(idle.record.pid, '10.0.5.20', 22, 0, 0)]), []);
+  const fresh = p('fwd-fresh');
+  assert.deepEqual(look(h, eng, fresh, [accepted(fresh.record.pid, 0, 0), opened(fresh.record.pid, '10.0.5.20', 22, 1, 0)]), []);
+  assert.deepEqual(look(h, eng, fresh, [accepted(fresh.record.pid, 1, 0), opened(fresh.record.pid, '10.0.5.21', 22, 1, 0)]), [], 'the client\'s byte not forwarded yet');
+  assert.equal(look(h, eng, fresh, [accepted(fresh.record.pid, 1, 0), opened(fresh.record.pid, '10.0.5.22', 22, 2, 0)]).length, 1, 'its byte forwarded');
 });
 
 test('not a relay to another host: loopback targets, the client\'s own host, an accepted connection long gone', () => {
@@ -85,6 +91,11 @@ test('expected forwarders from system directories are quiet; the same names else
   assert.deepEqual(look(h, eng, docker, pair(docker.record.pid)), []);
   const nginx = h.chain({ name: 'nginx', executable: '/usr/sbin/nginx' });
   assert.deepEqual(look(h, eng, nginx, pair(nginx.record.pid)), []);
+  // OpenSSH 9.8+: a jump host's session process (ssh -J through it) under sshd.
+  const session = h.chain({ name: 'sshd', executable: '/usr/sbin/sshd' }, { name: 'sshd-session', executable: '/usr/lib/openssh/sshd-session' });
+  assert.deepEqual(look(h, eng, session, pair(session.record.pid)), []);
+  const pooler = h.chain({ name: 'pgbouncer', executable: '/usr/local/bin/pgbouncer' });
+  assert.deepEqual(look(h, eng, pooler, pair(pooler.record.pid)), [], 'a connection pooler below /usr/local');
   const fake = h.chain({ name: 'docker-proxy', executable: '/home/ci/.x/docker-proxy' });
   assert.equal(look(h, eng, fake, pair(fake.record.pid)).length, 1);
 });
@@ -103,16 +114,28 @@ test('a known relay or tunnel tool without byte proof fires at medium on its sec
     assert.deepEqual(getField(alert, 'threat.technique.id'), [technique]);
     assert.equal(getField(alert, 'portwarden.relay.evidence'), 'tool');
   }
+  // ssh -L 8443:db:5432 used by a client on the same host: an administrator's everyday forward,
+  // low as pw-ssh-tunnel rates -L; the same tunnel serving another host stays medium (above).
+  const admin = h.chain({ name: 'ssh', executable: '/usr/bin/ssh' });
+  const local: [ConnectionRecord, ConnectionRecord] = [accepted(admin.record.pid, 120, 0, '127.0.0.1'), opened(admin.record.pid, '198.51.100.9', 22, 3120, 2200)];
+  assert.deepEqual(look(h, eng, admin, local, 0), []);
+  const [low] = look(h, eng, admin, local, 5);
+  assert.equal(getField(low, 'event.severity'), 21);
+  assert.deepEqual(getField(low, 'threat.technique.id'), ['T1572']);
+  const socat = h.chain({ name: 'socat', executable: '/usr/bin/socat' });
+  const viaSocat: [ConnectionRecord, ConnectionRecord] = [accepted(socat.record.pid, 120, 0, '127.0.0.1'), opened(socat.record.pid, '198.51.100.9', 22, 3120, 2200)];
+  look(h, eng, socat, viaSocat, 0);
+  assert.equal(getField(look(h, eng, socat, viaSocat, 5)[0], 'event.severity'), 47, 'a relay tool for a local client is still medium');
 });
 
 test('detect.allowlist silences relays by program or by forwarded-to CIDR and port', () => {
   const h = new Harness('linux');
   const eng = h.engine({ allowlist: [
-    { rules: ['pw-listener-relay'], programs: ['/usr/local/bin/pgbouncer'] },
+    { rules: ['pw-listener-relay'], programs: ['/opt/dbrouter/dbrouter'] },
     { rules: ['pw-listener-relay'], cidrs: ['10.20.0.0/16'], ports: [5432] },
   ] });
   const pair = (pid: number, ip: string, port: number): [ConnectionRecord, ConnectionRecord] => [accepted(pid, 500, 800), opened(pid, ip, port, 500, 800)];
-  const bouncer = h.chain({ name: 'pgbouncer', executable: '/usr/local/bin/pgbouncer' });
+  const bouncer = h.chain({ name: 'dbrouter', executable: '/opt/dbrouter/dbrouter' });
   assert.deepEqual(look(h, eng, bouncer, pair(bouncer.record.pid, '192.168.1.5', 5432)), []);
   const other = h.chain({ name: 'tcpfwd', executable: '/opt/tcpfwd' });
   assert.deepEqual(look(h, eng, other, pair(other.record.pid, '10.20.3.4', 5432)), []);

@@ -97,3 +97,18 @@ test('socket activation\'s children, expected forwarders and loopback-only or on
   assert.equal(await watch.check(new Date('2026-01-05T12:00:02Z')), 0);
   assert.deepEqual(shipped, []);
 });
+
+test('on a host with more listening processes than the former-holder bound, a one-shot forwarder is still remembered', async () => {
+  const { h, source, watch, listen } = setup();
+  const workers: number[] = [];
+  const master = h.chain({ name: 'systemd' }, { name: 'php-fpm', executable: '/usr/sbin/php-fpm' });
+  for (let i = 0; i < 1100; i++) workers.push(h.spawn(master, { name: 'php-fpm', executable: '/usr/sbin/php-fpm' }).record.pid);
+  const fwd = h.chain({ name: 'bash' }, { name: 'fwd1', executable: '/home/u/fwd1' });
+  listen(fwd.record.pid, master.record.pid, ...workers);
+  await watch.check(new Date('2026-01-05T12:00:00Z'));
+  listen(master.record.pid, ...workers);
+  source.established = relayPair(fwd.record.pid);
+  source.asked = [];
+  assert.equal(await watch.check(new Date('2026-01-05T12:00:05Z')), 2, 'the forwarder that closed its listener is caught');
+  assert.ok(source.asked.flat().includes(fwd.record.pid));
+});

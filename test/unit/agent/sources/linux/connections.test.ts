@@ -59,3 +59,22 @@ test('readConnections: only the inodes the walk finds in the given processes are
   assert.equal(problems.length, 1);
   assert.match(problems[0] ?? '', /namespace b: setns/);
 });
+
+test('readConnections: a namespace whose first listed process has exited is entered through the next one', () => {
+  const rows = row({ lport: 8443, rport: 51000, inode: 21, local: [10, 0, 0, 1], remote: [10, 0, 0, 9] });
+  const asked: string[] = [];
+  const diag = new SockDiag({
+    dump: () => ({ rows: new Uint8Array(), ifnames: {} }),
+    connections: (path?: string) => {
+      asked.push(path ?? 'own');
+      if (path?.includes('/70/') === true) throw Object.assign(new Error('open: No such file or directory'), { code: 'ENOENT', syscall: 'open(netns)' });
+      return rows;
+    },
+  });
+  const walker = (pids: readonly number[], wanted: ReadonlyMap<number, unknown>) => ({ pairs: pids.includes(71) && wanted.has(21) ? [[71, 21] as [number, number]] : [], denied: [], read: pids.length });
+  const problems: string[] = [];
+  const out = readConnections(diag, walker, '/proc', [{ netns: 'c', own: false, pids: [70, 71] }], problems);
+  assert.deepEqual(out.map((c) => [c.pid, c.inode]), [[71, 21]]);
+  assert.deepEqual(asked, ['/proc/70/ns/net', '/proc/71/ns/net']);
+  assert.deepEqual(problems, []);
+});
