@@ -11,6 +11,8 @@ import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
 import type { AddressInfo, Server } from 'node:net';
 import { join } from 'node:path';
+import { silentLogger } from '../../../agent/log/logger.js';
+import { LinuxSource } from '../../../agent/sources/linux/source.js';
 import { parseRecords } from '../../../agent/sources/linux/realtime/records.js';
 import type { RawRecord } from '../../../agent/sources/linux/realtime/records.js';
 import { loadNativeAddon } from '../../../agent/util/native-addon.js';
@@ -96,3 +98,17 @@ for (const prefer of ['tp_btf', 'tracepoint'] as const) {
     assert.deepEqual(records.filter((x) => x.type === 'connect' && x.proc.tgid === pid), [], 'none recorded');
   });
 }
+
+test('a connection program that cannot be loaded leaves the rest of eBPF running: listeners in real time, connections named in blind', { skip }, async (t) => {
+  // Any failure of the open with the connection program takes this path; here the addon refuses the
+  // option (a window that is not a whole number of ms), as a kernel's verifier refusing the program would.
+  const source = new LinuxSource({ logger: silentLogger, realtime: { mode: 'ebpf', ringBytes: 1 << 20, nativeDir: native, connections: { loopback: false, windowMs: 0.5 } } });
+  await source.start();
+  t.after(() => source.shutdown());
+  const st = source.realtime()?.status();
+  assert.ok(st !== undefined);
+  assert.equal(st.mode, 'ebpf', `eBPF still runs: ${st.reasons.join('; ')}`);
+  assert.equal(st.listenersRealtime, true);
+  assert.equal(st.connections, false);
+  assert.ok(st.blind.some((b) => b.startsWith('outbound connections are not seen: the connection program could not be loaded (')), st.blind.join('; '));
+});
