@@ -160,7 +160,8 @@ function withParents(rec: ProcessRecord, t: ApplyTarget, out: EcsDocument[], at:
 function ownerOf(pid: number | undefined, ownerRecord: ProcessRecord | undefined, t: ApplyTarget, recent: RecentChanges, out: EcsDocument[], at: string): ProcessNode | undefined {
   if (pid === undefined) return undefined;
   const live = t.table.get(pid);
-  if (live !== undefined || ownerRecord === undefined) return live;
+  // A live node of another start is an earlier process whose exit was lost (the pid was reused): the record read now wins.
+  if (ownerRecord === undefined || (live !== undefined && live.record.startKey === ownerRecord.startKey)) return live;
   // Met first through its socket (it predates the agent and was not read yet, or its exec was lost).
   const { node } = t.table.upsert(ownerRecord);
   recent.processAdded.set(node.key, Date.parse(at));

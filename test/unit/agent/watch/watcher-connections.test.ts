@@ -87,3 +87,14 @@ test('a connect naming a process the table holds as another image (its exec was 
   assert.equal(getField(second, 'process.executable'), undefined, 'not the shell it was forked as');
   await w.shutdown();
 });
+
+test('a connect by a process whose pid the table still holds for an earlier process (its exit was lost) names the process read for it', async () => {
+  const { seen, w, emit } = await setup();
+  await emit([{ kind: 'fork', record: { ...p(400, 100, 70, 'nginx'), realtime: true }, at: T0 + 5000 }]);
+  // pid 400 again, another start: the source did not know it and read it from /proc.
+  await emit([{ kind: 'connect', record: { ...c(400, 4444), name: 'nc' }, ownerRecord: { ...p(400, 100, 90, 'nc'), realtime: true }, at: T0 + 6000 }]);
+  const doc = seen.find((d) => d.event.action === 'connection_attempted');
+  assert.ok(doc);
+  assert.equal(getField(doc, 'process.executable'), '/usr/bin/nc');
+  await w.shutdown();
+});
