@@ -166,9 +166,11 @@ export type RealtimeEvent =
   | { kind: 'unlisten'; record: ListenerRecord; at: number }
   /**
    * An outbound connection attempt (TCP connect()), by the calling process. `ownerRecord` is its
-   * record when the source read it for this event (not seen before).
+   * record when the source read it for this event (not seen before, or seen under another name:
+   * an exec the kernel side lost). `ownerStale`: the process known under this pid and start runs
+   * another image now and is gone, so only the kernel's pid and name describe it.
    */
-  | { kind: 'connect'; record: ConnectAttempt; ownerRecord?: ProcessRecord; at: number }
+  | { kind: 'connect'; record: ConnectAttempt; ownerRecord?: ProcessRecord; ownerStale?: true; at: number }
   /** Events the kernel side dropped (ring buffer full, netlink overrun): polling reconciles. */
   | { kind: 'lost'; count: number; at: number; producer: string };
 

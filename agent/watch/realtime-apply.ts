@@ -129,7 +129,7 @@ export function applyRealtime(events: readonly RealtimeEvent[], t: ApplyTarget, 
         break;
       case 'connect':
         // The process connected before its exit (kernel order), so the table still holds it.
-        t.connectionEvent?.(e.record, ownerOf(e.record.pid, e.ownerRecord, t, recent, out, at), at, out);
+        t.connectionEvent?.(e.record, e.ownerStale === true ? undefined : connectOwner(e.record.pid, e.ownerRecord, t, recent, out, at), at, out);
         break;
       case 'lost':
         lost += e.count;
@@ -160,12 +160,30 @@ function withParents(rec: ProcessRecord, t: ApplyTarget, out: EcsDocument[], at:
 function ownerOf(pid: number | undefined, ownerRecord: ProcessRecord | undefined, t: ApplyTarget, recent: RecentChanges, out: EcsDocument[], at: string): ProcessNode | undefined {
   if (pid === undefined) return undefined;
   const live = t.table.get(pid);
-  if (live !== undefined || ownerRecord === undefined) return live;
+  // A live node of another start is an earlier process whose exit was lost (the pid was reused): the record read now wins.
+  if (ownerRecord === undefined || (live !== undefined && live.record.startKey === ownerRecord.startKey)) return live;
   // Met first through its socket (it predates the agent and was not read yet, or its exec was lost).
   const { node } = t.table.upsert(ownerRecord);
   recent.processAdded.set(node.key, Date.parse(at));
   recent.processesTouched = true;
   t.processEvent(Date.parse(ownerRecord.start) < t.startedAt ? Action.alreadyRunning : Action.processExec, node, out, at);
+  return node;
+}
+
+/**
+ * The connecting process. A record the source read anew for a process the table holds under
+ * another executable (same pid and start) is an exec the kernel side lost: it is applied first
+ * (an exec event, as the next poll would have found it), so the connection is not pinned on the
+ * image the process ran before (a shell's fork that became curl).
+ */
+function connectOwner(pid: number, ownerRecord: ProcessRecord | undefined, t: ApplyTarget, recent: RecentChanges, out: EcsDocument[], at: string): ProcessNode | undefined {
+  const live = t.table.get(pid);
+  if (live === undefined || ownerRecord === undefined || live.record.startKey !== ownerRecord.startKey
+    || ownerRecord.executable === undefined || live.record.executable === ownerRecord.executable) return ownerOf(pid, ownerRecord, t, recent, out, at);
+  const { node, change } = t.table.upsert(ownerRecord);
+  recent.processAdded.set(node.key, Date.parse(at));
+  recent.processesTouched = true;
+  if (change === 'exec') t.processEvent(Action.processExec, node, out, at);
   return node;
 }
 

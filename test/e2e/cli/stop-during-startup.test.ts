@@ -35,12 +35,8 @@ async function fillSpool(stateDir: string, name: string): Promise<number> {
   return readdirSync(spool).filter((n) => n.endsWith('.seg')).reduce((n, f) => n + statSync(join(spool, f)).size, 0);
 }
 
-test('run: SIGTERM while start-up waits for room in a full spool (output unreachable, when_full: block) stops the agent cleanly: exit 0, not the default action and not an exit with start-up unsettled; the backlog is kept', async (t) => {
-  const dir = await tempState(t);
-  const stateDir = join(dir, 'state');
-  const before = await fillSpool(stateDir, 'syslog');
-  assert.ok(before > 200 * 1024, `spool filled: ${before} bytes`);
-  const port = await closedPort();
+/** The agent's config for these tests (a spool as fillSpool left it, when_full: block, one output line); returns it and its log file. */
+function agentConfig(dir: string, stateDir: string, output: string): { config: string; log: string } {
   const log = join(dir, 'agent.log');
   const config = join(dir, 'portwarden.yaml');
   writeFileSync(config, [
@@ -49,9 +45,19 @@ test('run: SIGTERM while start-up waits for room in a full spool (output unreach
     `spool: { max_bytes: ${SPOOL.max_bytes}, segment_bytes: ${SPOOL.segment_bytes}, when_full: block }`,
     'detect: { enabled: false }',
     'outputs:',
-    `  - { type: syslog, protocol: tcp, host: 127.0.0.1, port: ${port} }`,
+    `  - ${output}`,
     '',
   ].join('\n'));
+  return { config, log };
+}
+
+test('run: SIGTERM while start-up waits for room in a full spool (output unreachable, when_full: block) stops the agent cleanly: exit 0, not the default action and not an exit with start-up unsettled; the backlog is kept', async (t) => {
+  const dir = await tempState(t);
+  const stateDir = join(dir, 'state');
+  const before = await fillSpool(stateDir, 'syslog');
+  assert.ok(before > 200 * 1024, `spool filled: ${before} bytes`);
+  const port = await closedPort();
+  const { config, log } = agentConfig(dir, stateDir, `{ type: syslog, protocol: tcp, host: 127.0.0.1, port: ${port} }`);
   const proc = spawn(process.execPath, [cliPath, 'run', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   proc.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
@@ -98,17 +104,7 @@ test('run: start-up on a full spool with the output down waits through the retri
   await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
   t.after(() => { srv.close(); });
   const { port } = srv.address() as { port: number };
-  const log = join(dir, 'agent.log');
-  const config = join(dir, 'portwarden.yaml');
-  writeFileSync(config, [
-    `state_dir: ${stateDir}`,
-    `log: { level: debug, file: ${log} }`,
-    `spool: { max_bytes: ${SPOOL.max_bytes}, segment_bytes: ${SPOOL.segment_bytes}, when_full: block }`,
-    'detect: { enabled: false }',
-    'outputs:',
-    `  - { type: http, url: "http://127.0.0.1:${port}/ingest", retry: { initial: 50ms, max: 200ms } }`,
-    '',
-  ].join('\n'));
+  const { config, log } = agentConfig(dir, stateDir, `{ type: http, url: "http://127.0.0.1:${port}/ingest", retry: { initial: 50ms, max: 200ms } }`);
   const proc = spawn(process.execPath, [cliPath, 'run', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   const exit = new Promise<number | null>((resolve) => proc.once('exit', (code) => { resolve(code); }));
   t.after(() => { proc.kill('SIGKILL'); });

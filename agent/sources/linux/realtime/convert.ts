@@ -82,8 +82,16 @@ export class RecordConverter {
         if (r.proc.tgid === process.pid) return; // the agent's own (outputs, policy): not a finding, and a loop when shipped
         const c = r.conn;
         const record = { pid: r.proc.tgid, name: r.proc.comm, netns: r.proc.netns ?? 'unknown', ...c, ...(r.proc.euid === undefined ? {} : { uid: r.proc.euid }) };
-        const ownerRecord = this.knownProcess(r.proc.tgid, startKeyOf(r.proc.startNs)) === undefined ? this.readAlive(r.proc) : undefined;
-        out.push({ kind: 'connect', record, at, ...(ownerRecord === undefined ? {} : { ownerRecord }) });
+        const known = this.knownProcess(r.proc.tgid, startKeyOf(r.proc.startNs));
+        // The main thread's comm names the image that connects. A known record under another name
+        // predates an exec the ring buffer lost (a fork seen as bash whose exec of curl was dropped)
+        // or a rename (prctl): /proc says which. A process already gone leaves the kernel's pid and
+        // name only (ownerStale), never the image it ran before.
+        const stale = known !== undefined && r.proc.tid === r.proc.tgid && known.name !== r.proc.comm;
+        const ownerRecord = known === undefined || stale ? this.readAlive(r.proc) : undefined;
+        out.push({
+          kind: 'connect', record, at, ...(ownerRecord === undefined ? {} : { ownerRecord }), ...(stale && ownerRecord === undefined ? { ownerStale: true as const } : {}),
+        });
         return;
       }
       case 'lost':

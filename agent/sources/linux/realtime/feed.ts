@@ -135,16 +135,31 @@ export class LinuxRealtimeFeed implements RealtimeFeed {
   private openEbpf(): string | undefined {
     const object = this.path('portwarden.bpf.o');
     const mod = loadNativeAddon(this.path('realtime.node')) as Partial<EbpfAddon> | undefined;
-    if (typeof mod?.openEbpf !== 'function') return 'not built (realtime.node missing: no clang, bpftool or libbpf at build time)';
+    const openEbpf = mod?.openEbpf;
+    if (typeof openEbpf !== 'function') return 'not built (realtime.node missing: no clang, bpftool or libbpf at build time)';
     if (!existsSync(object)) return 'not built (portwarden.bpf.o missing)';
+    const conn = this.o.connections;
+    const openWith = (c: ConnectionOptions | undefined): ReturnType<EbpfAddon['openEbpf']> =>
+      openEbpf.call(mod, { object, ringBytes: roundRing(this.o.ringBytes), flushMs: FLUSH_MS, ...(c === undefined ? {} : { connections: c }) });
     try {
-      const conn = this.o.connections;
-      const p = mod.openEbpf({ object, ringBytes: roundRing(this.o.ringBytes), flushMs: FLUSH_MS, ...(conn === undefined ? {} : { connections: conn }) });
+      let p: ReturnType<EbpfAddon['openEbpf']>;
+      let refused: string | undefined;
+      try {
+        p = openWith(conn);
+      } catch (err) {
+        // The connection program is optional and on by default: a kernel whose verifier refuses it
+        // (one object: any program that fails to load fails them all) keeps the rest of eBPF.
+        if (conn === undefined || (err as NodeJS.ErrnoException).code === 'EPERM') throw err;
+        p = openWith(undefined);
+        refused = reasonOf(err, 'eBPF');
+        this.o.logger.debug(`real-time source: eBPF with the connection program could not run: ${errorMessage(err)}`);
+      }
       this.producers.push(p);
       this.ebpf = p;
       this.st.mode = 'ebpf';
       this.st.listenersRealtime = true;
       const blind = describeBlind(p);
+      if (refused !== undefined) blind.push(`outbound connections are not seen: the connection program could not be loaded (${refused})`);
       this.st.blind.push(...blind);
       this.st.connections = conn !== undefined && !blind.some((b) => b.startsWith('outbound connections'));
       return undefined;

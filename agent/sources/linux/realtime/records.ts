@@ -4,6 +4,7 @@
  * destroy notifications. Pure: bytes in, typed records out; a malformed record ends the buffer's
  * parse and is counted, never thrown.
  */
+import type { ConnectAttempt } from '../../types.js';
 // The same address text as the sock_diag path and `ss`.
 import { ipv4, ipv6 } from '../sock-diag.js';
 
@@ -47,20 +48,11 @@ export interface RawSocket {
   cookie: bigint;
 }
 
-/** An outbound TCP connection attempt (PW_CONNECT). */
-export interface RawConnection {
-  transport: 'tcp';
-  /** A v4-mapped peer of an IPv6 socket is reported as IPv4 (the address the peer really has). */
-  family: 'ipv4' | 'ipv6';
-  /** '' when unknown (a v4-mapped socket's local address is set after the attempt). */
-  sourceAddress: string;
-  /** 0 when the kernel had not assigned it yet (the socket was not bound before connect()). */
-  sourcePort: number;
-  destinationAddress: string;
-  destinationPort: number;
-  /** Attempts of this process to this peer folded into the previous record (kernel dedupe window). */
-  suppressed: number;
-}
+/**
+ * An outbound TCP connection attempt (PW_CONNECT): what ConnectAttempt says of the socket (a
+ * v4-mapped peer of an IPv6 socket reported as IPv4; '' for a local address not known yet).
+ */
+export type RawConnection = Omit<ConnectAttempt, 'pid' | 'name' | 'netns' | 'uid'>;
 
 export type RawRecord =
   | { type: 'fork'; proc: RawProcess }

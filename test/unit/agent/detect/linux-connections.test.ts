@@ -67,6 +67,10 @@ test('an executable in /tmp or /dev/shm connecting out is flagged; build sandbox
   assert.deepEqual(fired([{ name: 'x', executable: '/dev/shm/.x', commandLine: '/dev/shm/.x' }]), ['pw-lnx-temp-executable-connects-out']);
   assert.deepEqual(fired([{ name: 'kworker', executable: '/tmp/kworker', commandLine: '[kworker/0:1]' }]), ['pw-lnx-temp-executable-connects-out']);
   assert.deepEqual(fired([{ name: 'app.test', executable: '/tmp/go-build123/b001/app.test', commandLine: '/tmp/go-build123/b001/app.test' }]), []);
+  // TMPDIR=/var/tmp (a noexec /tmp): go test builds there, and the exception follows it.
+  assert.deepEqual(fired([{ name: 'app.test', executable: '/var/tmp/go-build77/b001/app.test', commandLine: '/var/tmp/go-build77/b001/app.test -test.v' }]), []);
+  // Only the build directories' own names are excepted, not a dropper that borrows the word further down.
+  assert.deepEqual(fired([{ name: 'x', executable: '/var/tmp/x/go-build', commandLine: '/var/tmp/x/go-build' }]), ['pw-lnx-temp-executable-connects-out']);
 });
 
 test('ordinary clients connecting out raise nothing', () => {

@@ -67,3 +67,34 @@ test('a process that execs, connects and exits in one delivery is named with its
   assert.equal(getField(doc, 'network.direction'), 'egress');
   await w.shutdown();
 });
+
+test('a connect naming a process the table holds as another image (its exec was lost) applies that exec first; a gone one keeps the kernel\'s name only', async () => {
+  const { seen, w, emit } = await setup();
+  const curl = { ...p(300, 100, 60, 'curl'), realtime: true as const };
+  await emit([
+    { kind: 'fork', record: { ...p(300, 100, 60, 'bash'), realtime: true }, at: T0 + 4000 },
+    // The exec of curl was lost in the kernel; the source read /proc again for the connect.
+    { kind: 'connect', record: { ...c(300, 443), name: 'curl' }, ownerRecord: curl, at: T0 + 4001 },
+    { kind: 'fork', record: { ...p(301, 100, 61, 'bash'), realtime: true }, at: T0 + 4002 },
+    { kind: 'connect', record: { ...c(301, 443), name: 'wget' }, ownerStale: true, at: T0 + 4003 },
+  ]);
+  const [first, second] = seen.filter((d) => d.event.action === 'connection_attempted');
+  assert.ok(first !== undefined && second !== undefined);
+  assert.equal(getField(first, 'process.executable'), '/usr/bin/curl');
+  assert.equal(getField(first, 'process.parent.name'), 'bash');
+  assert.ok(seen.some((d) => d.event.action === 'exec' && getField(d, 'process.pid') === 300), 'the lost exec is reported');
+  assert.equal(getField(second, 'process.name'), 'wget');
+  assert.equal(getField(second, 'process.executable'), undefined, 'not the shell it was forked as');
+  await w.shutdown();
+});
+
+test('a connect by a process whose pid the table still holds for an earlier process (its exit was lost) names the process read for it', async () => {
+  const { seen, w, emit } = await setup();
+  await emit([{ kind: 'fork', record: { ...p(400, 100, 70, 'nginx'), realtime: true }, at: T0 + 5000 }]);
+  // pid 400 again, another start: the source did not know it and read it from /proc.
+  await emit([{ kind: 'connect', record: { ...c(400, 4444), name: 'nc' }, ownerRecord: { ...p(400, 100, 90, 'nc'), realtime: true }, at: T0 + 6000 }]);
+  const doc = seen.find((d) => d.event.action === 'connection_attempted');
+  assert.ok(doc);
+  assert.equal(getField(doc, 'process.executable'), '/usr/bin/nc');
+  await w.shutdown();
+});

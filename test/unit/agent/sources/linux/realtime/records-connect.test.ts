@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RecordConverter } from '../../../../../../agent/sources/linux/realtime/convert.js';
@@ -103,4 +103,32 @@ test('an exec read from /proc as the process exits (a zombie: stat, no exe link)
   assert.equal(c.record.pid, 777);
   assert.equal(c.record.destinationAddress, '203.0.113.9');
   assert.equal(c.ownerRecord, undefined, 'the exec made its record: no second /proc read');
+});
+
+test('a connect whose main thread\'s comm is not the name the process is known by (an exec the ring buffer lost) reads /proc again; gone, only the kernel\'s pid and name are kept', () => {
+  const procRoot = mkdtempSync(join(tmpdir(), 'pw-proc-'));
+  mkdirSync(join(procRoot, '888'));
+  // pid 888, start 500 ticks: known from a poll as the shell's fork, /proc now shows the curl it exec'd.
+  writeFileSync(join(procRoot, '888', 'stat'), `888 (curl) S 100 888 100 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 500 0 0 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n`);
+  symlinkSync('/usr/bin/curl', join(procRoot, '888', 'exe'));
+  writeFileSync(join(procRoot, '888', 'cmdline'), 'curl\0https://example.org/\0');
+  const bash = { pid: 888, ppid: 100, startKey: '500', start: new Date(1_700_000_005_000).toISOString(), name: 'bash', executable: '/usr/bin/bash', commandLine: 'bash' };
+  const polled = new Map([[888, bash], [999, { ...bash, pid: 999 }]]);
+  const converter = new RecordConverter({ ctx: { procRoot, bootTimeMs: 1_700_000_000_000, clockTicks: 100, users: new UserNames('/nonexistent-passwd') }, polled });
+  const peer = { family: 2, sport: 0, dport: 443, saddr: [10, 0, 0, 5], daddr: [203, 0, 113, 9] };
+  const thread = connect({ tgid: 888, ...peer, comm: 'resolver' });
+  thread.writeUInt32LE(889, 12); // a thread of its own name connects: thread names differ, nothing is read
+  const out: RealtimeEvent[] = [];
+  converter.convert(parseRecords(Buffer.concat([
+    connect({ tgid: 888, ...peer, comm: 'curl' }), connect({ tgid: 999, ...peer, comm: 'curl' }), thread, connect({ tgid: 888, ...peer, comm: 'curl' }),
+  ])).records, out);
+  const [alive, gone, byThread, same] = out;
+  assert.ok(alive?.kind === 'connect' && gone?.kind === 'connect' && byThread?.kind === 'connect' && same?.kind === 'connect');
+  assert.equal(alive.ownerRecord?.executable, '/usr/bin/curl', 'read again: the image that connected');
+  assert.equal(alive.ownerStale, undefined);
+  assert.equal(gone.ownerRecord, undefined);
+  assert.equal(gone.ownerStale, true, 'pid 999 is gone: the shell it was known as does not stand in');
+  assert.equal(byThread.ownerRecord, undefined);
+  assert.equal(byThread.ownerStale, undefined);
+  assert.equal(same.ownerRecord, undefined, 'now known as curl: the next connect reads nothing');
 });
