@@ -207,6 +207,12 @@ static int try_mode(struct pw_ebpf *e, const char *object, int btf, char *msg, s
   struct bpf_map *seen = bpf_object__find_map_by_name(e->obj, "pw_conn_seen");
   if (!seen) return fail(msg, len, "bpf_object__find_map_by_name(pw_conn_seen)", ENOENT);
   if (!e->conn_on && (err = bpf_map__set_max_entries(seen, 1)) != 0) return fail(msg, len, "bpf_map__set_max_entries(pw_conn_seen)", -err);
+  /* The common LRU lets each possible CPU hold up to 128 free nodes on its own list and evicts rather
+   * than borrow them: with many CPUs a fixed 16,384 keys would be partly idle and dedupe would
+   * weaken. 256 keys per possible CPU keeps at least half of the map usable everywhere. */
+  int ncpu = libbpf_num_possible_cpus();
+  if (e->conn_on && ncpu > 64 && (err = bpf_map__set_max_entries(seen, (__u32)ncpu * 256)) != 0)
+    return fail(msg, len, "bpf_map__set_max_entries(pw_conn_seen)", -err);
   const char *conn = conn_progs[btf ? 0 : 1];
   for (int i = 0; i < 2; i++) {
     if (!prog(e->obj, conn_progs[i])) return fail(msg, len, "bpf_object__find_program_by_name", ENOENT);
