@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -140,4 +140,48 @@ test('hostile PE files: truncated anywhere, resource directories that loop, huge
 test('fuzz: mutated real PE files and random bytes only ever give PE_FORMAT errors', { skip: noFiles }, async () => {
   const seeds = ['ws2_32.dll', 'notepad.exe'].map((f) => readFileSync(join(system32 ?? '', f)));
   await fuzzAsync(fc.oneof(mutated(...seeds), fc.uint8Array({ maxLength: 4096 }).map((a) => Buffer.from(a))), readAll, allowed, 300);
+});
+
+test('the cache reads again a file rewritten in place with its size and modification time kept', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-pe-'));
+  t.after(() => { rmSync(dir, { recursive: true, force: true }); });
+  const f = join(dir, 'a.exe');
+  writeFileSync(f, 'MZ benign');
+  utimesSync(f, 1e9, 1e9);
+  const cache = new ExeInfoCache({ hashes: ['sha256'], maxHashBytes: 1e6 }, computeExeInfo);
+  const before = await cache.get(f);
+  const first = statSync(f, { bigint: true });
+  // Same inode, same size, modification time set back: only the change time tells (it ticks coarsely, so rewrite until it moves).
+  do {
+    writeFileSync(f, 'MZ evil!!');
+    utimesSync(f, 1e9, 1e9);
+  } while (statSync(f, { bigint: true }).ctimeNs === first.ctimeNs);
+  const now = statSync(f, { bigint: true });
+  assert.deepEqual([now.ino, now.size, now.mtimeNs], [first.ino, first.size, first.mtimeNs]);
+  const after = await cache.get(f);
+  assert.notEqual(after.sha256, before.sha256);
+  assert.equal(after.sha256, createHash('sha256').update('MZ evil!!').digest('hex'));
+});
+
+test('a read that throws gives an error result, is not cached and is tried again', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-pe-'));
+  t.after(() => { rmSync(dir, { recursive: true, force: true }); });
+  const f = join(dir, 'a.exe');
+  writeFileSync(f, 'MZ');
+  let calls = 0;
+  const cache = new ExeInfoCache({ hashes: ['sha256'], maxHashBytes: 1e6 }, async (p, o) => {
+    calls++;
+    if (calls === 1) throw new Error('EIO: i/o error, read');
+    return computeExeInfo(p, o);
+  });
+  assert.deepEqual(await cache.get(f), { error: 'EIO: i/o error, read' });
+  const again = await cache.get(f);
+  assert.equal(calls, 2);
+  assert.equal(again.sha256, createHash('sha256').update('MZ').digest('hex'));
+});
+
+test('devices are not read: /dev/zero would never end', { skip: !existsSync('/dev/zero'), timeout: 30_000 }, async () => {
+  assert.deepEqual(await computeExeInfo('/dev/zero', { hashes: ['sha256'], maxHashBytes: 1e6 }), { error: 'not a regular file' });
+  const cache = new ExeInfoCache({ hashes: ['sha256'], maxHashBytes: 1e6 });
+  assert.deepEqual(await cache.get('/dev/zero'), { error: 'not a regular file' });
 });
