@@ -68,6 +68,9 @@ export async function readHeaders(read: ReadAt, fileSize: number): Promise<PeHea
     if (o + 40 > rest.length) throw peError(`truncated PE file: section header ${i + 1} of ${count} cut short`);
     raw.push({ vsize: rest.readUInt32LE(o + 8), va: rest.readUInt32LE(o + 12), rawSize: rest.readUInt32LE(o + 16), raw: rest.readUInt32LE(o + 20) });
   }
+  // pefile sorts the sections by virtual address (stable) before it trims each to the next one and
+  // looks RVAs up; headers listed out of order must map overlapping RVAs the same way.
+  raw.sort((a, b) => a.va - b.va);
   const sections = raw.map((s, index): PeSection => {
     const va = adjustSectionAlignment(s.va, sectionAlign, fileAlign);
     const rawAdj = (s.raw & ~0x1ff) >>> 0;

@@ -185,3 +185,55 @@ test('devices are not read: /dev/zero would never end', { skip: !existsSync('/de
   const cache = new ExeInfoCache({ hashes: ['sha256'], maxHashBytes: 1e6 });
   assert.deepEqual(await cache.get('/dev/zero'), { error: 'not a regular file' });
 });
+
+/** A PE32 whose section headers are out of address order: .a (0x1000, 0x3000 long), .b (0x3000), .c (0x2000, holds the imports). */
+function outOfOrderSections(): Buffer {
+  const b = Buffer.alloc(0x2e00);
+  b.write('MZ', 0);
+  b.writeUInt32LE(0x40, 0x3c);
+  b.write('PE\0\0', 0x40, 'latin1');
+  b.writeUInt16LE(0x14c, 0x44);
+  b.writeUInt16LE(3, 0x46);
+  b.writeUInt16LE(0xe0, 0x54);
+  const opt = 0x58;
+  b.writeUInt16LE(0x10b, opt);
+  b.writeUInt32LE(0x1000, opt + 32);
+  b.writeUInt32LE(0x200, opt + 36);
+  b.writeUInt32LE(0x400, opt + 60);
+  b.writeUInt32LE(16, opt + 92);
+  b.writeUInt32LE(0x2500, opt + 104);
+  b.writeUInt32LE(40, opt + 108);
+  const sections: [string, number, number, number, number][] = [['.a', 0x3000, 0x1000, 0x1800, 0x400], ['.b', 0x1000, 0x3000, 0x200, 0x2c00], ['.c', 0x1000, 0x2000, 0x1000, 0x1c00]];
+  sections.forEach(([name, vsize, va, rawSize, raw], i) => {
+    const o = opt + 0xe0 + i * 40;
+    b.write(name, o, 'latin1');
+    b.writeUInt32LE(vsize, o + 8);
+    b.writeUInt32LE(va, o + 12);
+    b.writeUInt32LE(rawSize, o + 16);
+    b.writeUInt32LE(raw, o + 20);
+  });
+  const at = (rva: number): number => 0x1c00 + rva - 0x2000;
+  b.writeUInt32LE(0x2600, at(0x2500));
+  b.writeUInt32LE(0x2700, at(0x2500) + 12);
+  b.writeUInt32LE(0x2680, at(0x2500) + 16);
+  b.writeUInt32LE(0x2620, at(0x2600));
+  b.writeUInt32LE(0x2620, at(0x2680));
+  b.write('ExitProcess\0', at(0x2620) + 2, 'latin1');
+  b.write('KERNEL32.dll\0', at(0x2700), 'latin1');
+  return b;
+}
+
+test('section headers out of address order map RVAs as pefile does (sorted by address, each cut at the next)', async (t) => {
+  const b = outOfOrderSections();
+  const pe = await openPe(fromBuffer(b), b.length);
+  const imports = await pe.run(readImports);
+  assert.deepEqual(imports, [{ dll: 'KERNEL32.dll', name: 'ExitProcess' }]);
+  const ours = imphash(imports);
+  assert.equal(ours, createHash('md5').update('kernel32.exitprocess').digest('hex'));
+  if (!hasPefile) return;
+  const dir = mkdtempSync(join(tmpdir(), 'pw-pe-'));
+  t.after(() => { rmSync(dir, { recursive: true, force: true }); });
+  writeFileSync(join(dir, 'o.exe'), b);
+  const ref = spawnSync(python, ['-c', 'import pefile,sys; print(pefile.PE(sys.argv[1]).get_imphash())', join(dir, 'o.exe')], { encoding: 'utf8' });
+  assert.equal(ref.stdout.trim(), ours, 'pefile agrees');
+});
