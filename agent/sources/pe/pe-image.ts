@@ -15,7 +15,7 @@ export interface PeSection {
   va: number;
   /** Virtual size this section covers (pefile's contains_rva rule). */
   span: number;
-  /** File offset of its raw data (rounded down to 512, as the loader does). */
+  /** File offset of its raw data (rounded down to 512 where FileAlignment is at least 0x200, as pefile does). */
   raw: number;
   rawSize: number;
 }
@@ -73,7 +73,8 @@ export async function readHeaders(read: ReadAt, fileSize: number): Promise<PeHea
   raw.sort((a, b) => a.va - b.va);
   const sections = raw.map((s, index): PeSection => {
     const va = adjustSectionAlignment(s.va, sectionAlign, fileAlign);
-    const rawAdj = (s.raw & ~0x1ff) >>> 0;
+    // pefile rounds raw offsets down to 512 only when FileAlignment is at least 0x200.
+    const rawAdj = fileAlign < 0x200 ? s.raw : (s.raw & ~0x1ff) >>> 0;
     let span = fileSize - rawAdj < s.rawSize ? s.vsize : Math.max(s.rawSize, s.vsize);
     const next = raw[index + 1]?.va;
     if (next !== undefined && next > s.va && va + span > next) span = next - va;
@@ -105,6 +106,12 @@ export class PeView {
 
   sectionOf(rva: number): PeSection | undefined {
     return this.h.sections.find((s) => s.va <= rva && rva < s.va + s.span);
+  }
+
+  /** pefile's get_offset_from_rva: the file offset an RVA maps to (the RVA itself outside every section). */
+  offsetOf(rva: number): number {
+    const s = this.sectionOf(rva);
+    return s === undefined ? rva : s.raw + (rva - s.va);
   }
 
   addPage(page: number, data: Buffer): void {

@@ -186,54 +186,81 @@ test('devices are not read: /dev/zero would never end', { skip: !existsSync('/de
   assert.deepEqual(await cache.get('/dev/zero'), { error: 'not a regular file' });
 });
 
-/** A PE32 whose section headers are out of address order: .a (0x1000, 0x3000 long), .b (0x3000), .c (0x2000, holds the imports). */
-function outOfOrderSections(): Buffer {
-  const b = Buffer.alloc(0x2e00);
+type SectionSpec = [name: string, vsize: number, va: number, rawSize: number, raw: number];
+
+/**
+ * A PE32 whose import descriptor is at `desc` in the section `sections[importIn]`, importing
+ * `count` functions of KERNEL32.dll (F0, F1, ...) through an ILT at `ilt` (in `sections[tablesIn]`),
+ * an IAT, the names and the DLL name placed after it.
+ */
+function buildPe(o: { size: number; fileAlign: number; sections: SectionSpec[]; importIn: number; tablesIn?: number; desc: number; ilt: number; count: number }): Buffer {
+  const b = Buffer.alloc(o.size);
   b.write('MZ', 0);
   b.writeUInt32LE(0x40, 0x3c);
   b.write('PE\0\0', 0x40, 'latin1');
   b.writeUInt16LE(0x14c, 0x44);
-  b.writeUInt16LE(3, 0x46);
+  b.writeUInt16LE(o.sections.length, 0x46);
   b.writeUInt16LE(0xe0, 0x54);
   const opt = 0x58;
   b.writeUInt16LE(0x10b, opt);
   b.writeUInt32LE(0x1000, opt + 32);
-  b.writeUInt32LE(0x200, opt + 36);
+  b.writeUInt32LE(o.fileAlign, opt + 36);
   b.writeUInt32LE(0x400, opt + 60);
   b.writeUInt32LE(16, opt + 92);
-  b.writeUInt32LE(0x2500, opt + 104);
+  b.writeUInt32LE(o.desc, opt + 104);
   b.writeUInt32LE(40, opt + 108);
-  const sections: [string, number, number, number, number][] = [['.a', 0x3000, 0x1000, 0x1800, 0x400], ['.b', 0x1000, 0x3000, 0x200, 0x2c00], ['.c', 0x1000, 0x2000, 0x1000, 0x1c00]];
-  sections.forEach(([name, vsize, va, rawSize, raw], i) => {
-    const o = opt + 0xe0 + i * 40;
-    b.write(name, o, 'latin1');
-    b.writeUInt32LE(vsize, o + 8);
-    b.writeUInt32LE(va, o + 12);
-    b.writeUInt32LE(rawSize, o + 16);
-    b.writeUInt32LE(raw, o + 20);
+  o.sections.forEach(([name, vsize, va, rawSize, raw], i) => {
+    const at = opt + 0xe0 + i * 40;
+    b.write(name, at, 'latin1');
+    b.writeUInt32LE(vsize, at + 8);
+    b.writeUInt32LE(va, at + 12);
+    b.writeUInt32LE(rawSize, at + 16);
+    b.writeUInt32LE(raw, at + 20);
   });
-  const at = (rva: number): number => 0x1c00 + rva - 0x2000;
-  b.writeUInt32LE(0x2600, at(0x2500));
-  b.writeUInt32LE(0x2700, at(0x2500) + 12);
-  b.writeUInt32LE(0x2680, at(0x2500) + 16);
-  b.writeUInt32LE(0x2620, at(0x2600));
-  b.writeUInt32LE(0x2620, at(0x2680));
-  b.write('ExitProcess\0', at(0x2620) + 2, 'latin1');
-  b.write('KERNEL32.dll\0', at(0x2700), 'latin1');
+  const offsetIn = (i: number) => (rva: number): number => { const [, , va, , raw] = o.sections[i] ?? ['', 0, 0, 0, 0]; return raw + rva - va; };
+  const at = offsetIn(o.tablesIn ?? o.importIn);
+  const iat = o.ilt + (o.count + 1) * 4;
+  const names = iat + (o.count + 1) * 4;
+  const dll = names + o.count * 16;
+  const d = offsetIn(o.importIn)(o.desc);
+  b.writeUInt32LE(o.ilt, d);
+  b.writeUInt32LE(dll, d + 12);
+  b.writeUInt32LE(iat, d + 16);
+  for (let i = 0; i < o.count; i++) {
+    b.writeUInt32LE(names + i * 16, at(o.ilt) + i * 4);
+    b.writeUInt32LE(names + i * 16, at(iat) + i * 4);
+    b.write(`F${i}\0`, at(names + i * 16) + 2, 'latin1');
+  }
+  b.write('KERNEL32.dll\0', at(dll), 'latin1');
   return b;
 }
 
-test('section headers out of address order map RVAs as pefile does (sorted by address, each cut at the next)', async (t) => {
-  const b = outOfOrderSections();
+/** Our imports and imphash of `b`, checked against pefile's imphash when python3-pefile is installed. */
+async function importsLikePefile(b: Buffer, dir: string): Promise<string[]> {
   const pe = await openPe(fromBuffer(b), b.length);
   const imports = await pe.run(readImports);
-  assert.deepEqual(imports, [{ dll: 'KERNEL32.dll', name: 'ExitProcess' }]);
-  const ours = imphash(imports);
-  assert.equal(ours, createHash('md5').update('kernel32.exitprocess').digest('hex'));
-  if (!hasPefile) return;
+  if (hasPefile) {
+    writeFileSync(join(dir, 'o.exe'), b);
+    const ref = spawnSync(python, ['-c', 'import pefile,sys; print(pefile.PE(sys.argv[1]).get_imphash())', join(dir, 'o.exe')], { encoding: 'utf8' });
+    assert.equal(ref.stdout.trim(), imphash(imports) ?? '', 'pefile agrees');
+  }
+  return imports.map((i) => `${i.dll}!${i.name ?? i.ordinal ?? ''}`);
+}
+
+const F = (n: number): string[] => Array.from({ length: n }, (_, i) => `KERNEL32.dll!F${i}`);
+
+test('PE layouts pefile reads its own way: section headers out of address order, file alignment under 0x200, descriptors at the end of the file', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'pw-pe-'));
   t.after(() => { rmSync(dir, { recursive: true, force: true }); });
-  writeFileSync(join(dir, 'o.exe'), b);
-  const ref = spawnSync(python, ['-c', 'import pefile,sys; print(pefile.PE(sys.argv[1]).get_imphash())', join(dir, 'o.exe')], { encoding: 'utf8' });
-  assert.equal(ref.stdout.trim(), ours, 'pefile agrees');
+  // .a (0x1000) claims 0x3000 bytes; pefile sorts the sections by address and cuts .a at .c (0x2000), which holds the imports.
+  const unordered: SectionSpec[] = [['.a', 0x3000, 0x1000, 0x1800, 0x400], ['.b', 0x1000, 0x3000, 0x200, 0x2c00], ['.c', 0x1000, 0x2000, 0x1000, 0x1c00]];
+  assert.deepEqual(await importsLikePefile(buildPe({ size: 0x2e00, fileAlign: 0x200, sections: unordered, importIn: 2, desc: 0x2500, ilt: 0x2600, count: 1 }), dir), F(1));
+  // FileAlignment 0x20: raw data offsets are taken as they are, not rounded down to 512.
+  const small: SectionSpec[] = [['.c', 0x1000, 0x1000, 0x400, 0x420]];
+  assert.deepEqual(await importsLikePefile(buildPe({ size: 0x820, fileAlign: 0x20, sections: small, importIn: 0, desc: 0x1000, ilt: 0x1040, count: 3 }), dir), F(3));
+  // Descriptors in the file's last 40 bytes, thunk tables at higher addresses but earlier in the
+  // file: pefile walks each table at most as many bytes as the file has after the descriptor (40
+  // bytes: 10 entries of 4).
+  const tail: SectionSpec[] = [['.c', 0x1000, 0x1000, 0x200, 0x600], ['.a', 0x1000, 0x2000, 0x200, 0x400]];
+  assert.deepEqual(await importsLikePefile(buildPe({ size: 0x800, fileAlign: 0x200, sections: tail, importIn: 0, tablesIn: 1, desc: 0x11d8, ilt: 0x2000, count: 16 }), dir), F(10));
 });
