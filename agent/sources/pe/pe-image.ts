@@ -17,7 +17,8 @@ export interface PeSection {
   span: number;
   /** File offset of its raw data (rounded down to 512 where FileAlignment is at least 0x200, as pefile does). */
   raw: number;
-  rawSize: number;
+  /** Where its raw data ends: the header's PointerToRawData + SizeOfRawData, unrounded (pefile). */
+  rawEnd: number;
 }
 
 export interface PeHeaders {
@@ -78,7 +79,7 @@ export async function readHeaders(read: ReadAt, fileSize: number): Promise<PeHea
     let span = fileSize - rawAdj < s.rawSize ? s.vsize : Math.max(s.rawSize, s.vsize);
     const next = raw[index + 1]?.va;
     if (next !== undefined && next > s.va && va + span > next) span = next - va;
-    return { index, va, span, raw: rawAdj, rawSize: s.rawSize };
+    return { index, va, span, raw: rawAdj, rawEnd: s.raw + s.rawSize };
   });
   return { is64, machine, sections, dirs, fileSize };
 }
@@ -124,7 +125,7 @@ export class PeView {
     const s = this.sectionOf(rva);
     if (s === undefined) return rva < this.head.length ? this.head.subarray(rva, rva + len) : undefined;
     const from = s.raw + (rva - s.va);
-    const to = Math.min(from + len, s.raw + s.rawSize, this.h.fileSize);
+    const to = Math.min(from + len, s.rawEnd, this.h.fileSize);
     if (to <= from) return Buffer.alloc(0);
     const first = Math.floor(from / PAGE);
     const last = Math.floor((to - 1) / PAGE);

@@ -217,7 +217,8 @@ function buildPe(o: { size: number; fileAlign: number; sections: SectionSpec[]; 
     b.writeUInt32LE(rawSize, at + 16);
     b.writeUInt32LE(raw, at + 20);
   });
-  const offsetIn = (i: number) => (rva: number): number => { const [, , va, , raw] = o.sections[i] ?? ['', 0, 0, 0, 0]; return raw + rva - va; };
+  // Raw offsets rounded down to 512 where FileAlignment is at least 0x200, as the loader and pefile take them.
+  const offsetIn = (i: number) => (rva: number): number => { const [, , va, , raw] = o.sections[i] ?? ['', 0, 0, 0, 0]; return (o.fileAlign < 0x200 ? raw : raw & ~0x1ff) + rva - va; };
   const at = offsetIn(o.tablesIn ?? o.importIn);
   const iat = o.ilt + (o.count + 1) * 4;
   const names = iat + (o.count + 1) * 4;
@@ -249,7 +250,7 @@ async function importsLikePefile(b: Buffer, dir: string): Promise<string[]> {
 
 const F = (n: number): string[] => Array.from({ length: n }, (_, i) => `KERNEL32.dll!F${i}`);
 
-test('PE layouts pefile reads its own way: section headers out of address order, file alignment under 0x200, descriptors at the end of the file', async (t) => {
+test('PE layouts pefile reads its own way: section headers out of address order, file alignment under 0x200, descriptors at the end of the file, unaligned raw data', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'pw-pe-'));
   t.after(() => { rmSync(dir, { recursive: true, force: true }); });
   // .a (0x1000) claims 0x3000 bytes; pefile sorts the sections by address and cuts .a at .c (0x2000), which holds the imports.
@@ -263,4 +264,8 @@ test('PE layouts pefile reads its own way: section headers out of address order,
   // bytes: 10 entries of 4).
   const tail: SectionSpec[] = [['.c', 0x1000, 0x1000, 0x200, 0x600], ['.a', 0x1000, 0x2000, 0x200, 0x400]];
   assert.deepEqual(await importsLikePefile(buildPe({ size: 0x800, fileAlign: 0x200, sections: tail, importIn: 0, tablesIn: 1, desc: 0x11d8, ilt: 0x2000, count: 16 }), dir), F(10));
+  // PointerToRawData 0x410 is read from 0x400, but the section's data still ends at 0x410 + 0x400:
+  // the DLL name in its last bytes (0x7fa-0x806) is read whole.
+  const unaligned: SectionSpec[] = [['.c', 0x1000, 0x1000, 0x400, 0x410]];
+  assert.deepEqual(await importsLikePefile(buildPe({ size: 0x820, fileAlign: 0x200, sections: unaligned, importIn: 0, desc: 0x1000, ilt: 0x13da, count: 1 }), dir), F(1));
 });
