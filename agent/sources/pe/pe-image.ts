@@ -103,10 +103,28 @@ export class NeedPages extends Error {
 export class PeView {
   private readonly pages = new Map<number, Buffer>();
 
+  private index: { points: number[]; owner: (PeSection | undefined)[] } | undefined;
+
   constructor(readonly h: PeHeaders, private readonly head: Buffer) {}
 
+  /** The first section (by address) holding `rva`. */
   sectionOf(rva: number): PeSection | undefined {
-    return this.h.sections.find((s) => s.va <= rva && rva < s.va + s.span);
+    const list = this.h.sections;
+    if (list.length <= 16) return list.find((s) => s.va <= rva && rva < s.va + s.span);
+    // Many sections (a hostile file may have 2,048): a linear scan per read, times the step reruns,
+    // cost seconds of CPU on the event loop. Between two consecutive section bounds the answer does
+    // not change, so it is looked up once per bound and found by binary search.
+    this.index ??= sectionIndex(list);
+    const { points, owner } = this.index;
+    let lo = 0;
+    let hi = points.length - 1;
+    if (hi < 0 || rva < (points[0] ?? 0)) return undefined;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((points[mid] ?? 0) <= rva) lo = mid;
+      else hi = mid - 1;
+    }
+    return owner[lo];
   }
 
   /** pefile's get_offset_from_rva: the file offset an RVA maps to (the RVA itself outside every section). */
@@ -153,6 +171,12 @@ export class PeView {
     const end = b.indexOf(0);
     return end < 0 ? b : b.subarray(0, end);
   }
+}
+
+/** Every section bound, ascending, with the first section holding the RVAs from it to the next. */
+function sectionIndex(sections: readonly PeSection[]): { points: number[]; owner: (PeSection | undefined)[] } {
+  const points = [...new Set(sections.flatMap((s) => [s.va, s.va + s.span]))].sort((a, b) => a - b);
+  return { points, owner: points.map((p) => sections.find((s) => s.va <= p && p < s.va + s.span)) };
 }
 
 /** Most bytes of one file read for its PE steps together (headers aside): 16 MiB. */

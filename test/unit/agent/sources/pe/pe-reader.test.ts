@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { computeExeInfo, ExeInfoCache } from '../../../../../agent/sources/pe/exe-info.js';
-import { openPe, readHeaders, DIR_RESOURCE } from '../../../../../agent/sources/pe/pe-image.js';
+import { openPe, PeView, readHeaders, DIR_RESOURCE, type PeSection } from '../../../../../agent/sources/pe/pe-image.js';
 import { imphash, readImports } from '../../../../../agent/sources/pe/pe-imports.js';
 import { parseVersionInfo, readVersionInfo } from '../../../../../agent/sources/pe/pe-version.js';
 import { PortwardenError } from '../../../../../agent/util/errors.js';
@@ -268,4 +268,13 @@ test('PE layouts pefile reads its own way: section headers out of address order,
   // the DLL name in its last bytes (0x7fa-0x806) is read whole.
   const unaligned: SectionSpec[] = [['.c', 0x1000, 0x1000, 0x400, 0x410]];
   assert.deepEqual(await importsLikePefile(buildPe({ size: 0x820, fileAlign: 0x200, sections: unaligned, importIn: 0, desc: 0x1000, ilt: 0x13da, count: 1 }), dir), F(1));
+});
+
+test('with many sections, RVAs map to the same section as a scan in address order does (overlaps, gaps, empty spans)', () => {
+  const section = fc.record({ va: fc.integer({ min: 0, max: 0x4000 }), span: fc.integer({ min: 0, max: 0x3000 }) });
+  fc.assert(fc.property(fc.array(section, { minLength: 17, maxLength: 80 }), fc.array(fc.integer({ min: -1, max: 0x8000 }), { minLength: 1, maxLength: 200 }), (raw, rvas) => {
+    const sections: PeSection[] = raw.sort((a, b) => a.va - b.va).map((s, index) => ({ index, va: s.va, span: s.span, raw: 0, rawEnd: 0 }));
+    const view = new PeView({ is64: false, machine: 0, sections, dirs: [], fileSize: 0 }, Buffer.alloc(0));
+    for (const rva of rvas) assert.equal(view.sectionOf(rva), sections.find((s) => s.va <= rva && rva < s.va + s.span), `rva 0x${rva.toString(16)}`);
+  }), { numRuns: 300 });
 });
