@@ -42,7 +42,10 @@ export async function computeExeInfo(path: string, opts: Pick<ExeInfoOptions, 'h
     return { error: (err as Error).message };
   }
   try {
-    const { size } = await fh.stat();
+    const st = await fh.stat();
+    // A device or pipe never ends (a read of /dev/zero); only regular files are read.
+    if (!st.isFile()) return { error: 'not a regular file' };
+    const { size } = st;
     const read: ReadAt = async (offset, length) => {
       const len = Math.max(0, Math.min(length, size - offset));
       const buf = Buffer.alloc(len);
@@ -64,7 +67,7 @@ export async function computeExeInfo(path: string, opts: Pick<ExeInfoOptions, 'h
     }
     const algos = opts.hashes.filter((a): a is 'md5' | 'sha1' | 'sha256' => a !== 'imphash');
     if (algos.length > 0 && size > opts.maxHashBytes) errors.push(`${size} bytes is over the hashing cap of ${opts.maxHashBytes}`);
-    else if (algos.length > 0) Object.assign(out, await hashFile(fh, algos));
+    else if (algos.length > 0) Object.assign(out, await hashFile(fh, algos, size));
     if (errors.length > 0) out.error = errors.join('; ');
     return out;
   } catch (err) {
@@ -74,11 +77,12 @@ export async function computeExeInfo(path: string, opts: Pick<ExeInfoOptions, 'h
   }
 }
 
-async function hashFile(fh: FileHandle, algos: readonly ('md5' | 'sha1' | 'sha256')[]): Promise<Partial<Record<'md5' | 'sha1' | 'sha256', string>>> {
+/** Hashes the first `size` bytes (the size checked against the cap): a file still growing is not read past it. */
+async function hashFile(fh: FileHandle, algos: readonly ('md5' | 'sha1' | 'sha256')[], size: number): Promise<Partial<Record<'md5' | 'sha1' | 'sha256', string>>> {
   const hashes: [string, Hash][] = algos.map((a) => [a, createHash(a)]);
   const buf = Buffer.allocUnsafe(1024 * 1024);
-  for (let pos = 0; ;) {
-    const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+  for (let pos = 0; pos < size;) {
+    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - pos), pos);
     if (bytesRead === 0) break;
     const chunk = buf.subarray(0, bytesRead);
     for (const [, h] of hashes) h.update(chunk);
@@ -87,15 +91,25 @@ async function hashFile(fh: FileHandle, algos: readonly ('md5' | 'sha1' | 'sha25
   return Object.fromEntries(hashes.map(([a, h]) => [a, h.digest('hex')]));
 }
 
+interface Pool { running: number; max: number; queue: (() => void)[] }
+
 /** Cache and work queue over computeExeInfo. */
 export class ExeInfoCache {
   private readonly byIdentity = new Map<string, ExeInfo>();
   private readonly inFlight = new Map<string, Promise<ExeInfo>>();
-  private readonly queue: (() => void)[] = [];
-  private running = 0;
+  /** File reads (open, PE pages, hashes): at most `concurrency` at once. */
+  private readonly reads: Pool;
+  /**
+   * Identity checks: one at a time. A stat of a file on a share that stopped answering holds a
+   * libuv thread until the redirector gives up; unbounded, a few of them would take all four and
+   * stall the spool's and the transports' file work.
+   */
+  private readonly identitySlot: Pool = { running: 0, max: 1, queue: [] };
   private readonly counts: ExeInfoStats = { computed: 0, cached: 0, failed: 0, tooLargeToHash: 0 };
 
-  constructor(private readonly opts: ExeInfoOptions, private readonly compute = computeExeInfo) {}
+  constructor(private readonly opts: ExeInfoOptions, private readonly compute = computeExeInfo) {
+    this.reads = { running: 0, max: opts.concurrency ?? 2, queue: [] };
+  }
 
   stats(): ExeInfoStats {
     return { ...this.counts };
@@ -105,8 +119,12 @@ export class ExeInfoCache {
   async get(path: string): Promise<ExeInfo> {
     let key: string;
     try {
-      const s = await stat(path, { bigint: true });
-      key = `${path.toLowerCase()}\0${s.size}\0${s.mtimeNs}\0${s.ino}`;
+      const s = await this.limited(() => stat(path, { bigint: true }), this.identitySlot);
+      // Opening a FIFO blocks until a writer comes: only regular files are read.
+      if (!s.isFile()) return { error: 'not a regular file' };
+      // The change time too: a file rewritten in place with its size kept and its modification
+      // time set back (SetFileTime, touch -d) keeps its index but not its change time.
+      key = `${path.toLowerCase()}\0${s.size}\0${s.mtimeNs}\0${s.ctimeNs}\0${s.ino}`;
     } catch (err) {
       // A file gone since the process started is not a reading failure worth reporting.
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.counts.failed++;
@@ -123,7 +141,6 @@ export class ExeInfoCache {
     const pending = this.inFlight.get(key);
     if (pending !== undefined) return pending;
     const p = this.limited(() => this.compute(path, this.opts)).then((info) => {
-      this.inFlight.delete(key);
       this.counts.computed++;
       if (info.error !== undefined) this.counts.failed++;
       if (info.error?.includes('hashing cap') === true) this.counts.tooLargeToHash++;
@@ -131,19 +148,25 @@ export class ExeInfoCache {
       const max = this.opts.cacheSize ?? 4096;
       while (this.byIdentity.size > max) this.byIdentity.delete(this.byIdentity.keys().next().value as string);
       return info;
-    });
+    }, (err: unknown): ExeInfo => {
+      // Not cached: the next ask reads the file again. Callers never see a rejection.
+      this.counts.failed++;
+      return { error: err instanceof Error ? err.message : String(err) };
+    }).finally(() => { this.inFlight.delete(key); });
     this.inFlight.set(key, p);
     return p;
   }
 
-  private async limited<T>(job: () => Promise<T>): Promise<T> {
-    if (this.running >= (this.opts.concurrency ?? 2)) await new Promise<void>((resolve) => this.queue.push(resolve));
-    this.running++;
+  private async limited<T>(job: () => Promise<T>, pool = this.reads): Promise<T> {
+    // A freed slot is handed straight to the next waiter, so a newcomer cannot slip in between.
+    if (pool.running >= pool.max) await new Promise<void>((resolve) => pool.queue.push(resolve));
+    else pool.running++;
     try {
       return await job();
     } finally {
-      this.running--;
-      this.queue.shift()?.();
+      const next = pool.queue.shift();
+      if (next !== undefined) next();
+      else pool.running--;
     }
   }
 }

@@ -15,9 +15,10 @@ export interface PeSection {
   va: number;
   /** Virtual size this section covers (pefile's contains_rva rule). */
   span: number;
-  /** File offset of its raw data (rounded down to 512, as the loader does). */
+  /** File offset of its raw data (rounded down to 512 where FileAlignment is at least 0x200, as pefile does). */
   raw: number;
-  rawSize: number;
+  /** Where its raw data ends: the header's PointerToRawData + SizeOfRawData, unrounded (pefile). */
+  rawEnd: number;
 }
 
 export interface PeHeaders {
@@ -68,13 +69,17 @@ export async function readHeaders(read: ReadAt, fileSize: number): Promise<PeHea
     if (o + 40 > rest.length) throw peError(`truncated PE file: section header ${i + 1} of ${count} cut short`);
     raw.push({ vsize: rest.readUInt32LE(o + 8), va: rest.readUInt32LE(o + 12), rawSize: rest.readUInt32LE(o + 16), raw: rest.readUInt32LE(o + 20) });
   }
+  // pefile sorts the sections by virtual address (stable) before it trims each to the next one and
+  // looks RVAs up; headers listed out of order must map overlapping RVAs the same way.
+  raw.sort((a, b) => a.va - b.va);
   const sections = raw.map((s, index): PeSection => {
     const va = adjustSectionAlignment(s.va, sectionAlign, fileAlign);
-    const rawAdj = (s.raw & ~0x1ff) >>> 0;
+    // pefile rounds raw offsets down to 512 only when FileAlignment is at least 0x200.
+    const rawAdj = fileAlign < 0x200 ? s.raw : (s.raw & ~0x1ff) >>> 0;
     let span = fileSize - rawAdj < s.rawSize ? s.vsize : Math.max(s.rawSize, s.vsize);
     const next = raw[index + 1]?.va;
     if (next !== undefined && next > s.va && va + span > next) span = next - va;
-    return { index, va, span, raw: rawAdj, rawSize: s.rawSize };
+    return { index, va, span, raw: rawAdj, rawEnd: s.raw + s.rawSize };
   });
   return { is64, machine, sections, dirs, fileSize };
 }
@@ -98,10 +103,34 @@ export class NeedPages extends Error {
 export class PeView {
   private readonly pages = new Map<number, Buffer>();
 
+  private index: { points: number[]; owner: (PeSection | undefined)[] } | undefined;
+
   constructor(readonly h: PeHeaders, private readonly head: Buffer) {}
 
+  /** The first section (by address) holding `rva`. */
   sectionOf(rva: number): PeSection | undefined {
-    return this.h.sections.find((s) => s.va <= rva && rva < s.va + s.span);
+    const list = this.h.sections;
+    if (list.length <= 16) return list.find((s) => s.va <= rva && rva < s.va + s.span);
+    // Many sections (a hostile file may have 2,048): a linear scan per read, times the step reruns,
+    // cost seconds of CPU on the event loop. Between two consecutive section bounds the answer does
+    // not change, so it is looked up once per bound and found by binary search.
+    this.index ??= sectionIndex(list);
+    const { points, owner } = this.index;
+    let lo = 0;
+    let hi = points.length - 1;
+    if (hi < 0 || rva < (points[0] ?? 0)) return undefined;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((points[mid] ?? 0) <= rva) lo = mid;
+      else hi = mid - 1;
+    }
+    return owner[lo];
+  }
+
+  /** pefile's get_offset_from_rva: the file offset an RVA maps to (the RVA itself outside every section). */
+  offsetOf(rva: number): number {
+    const s = this.sectionOf(rva);
+    return s === undefined ? rva : s.raw + (rva - s.va);
   }
 
   addPage(page: number, data: Buffer): void {
@@ -114,7 +143,7 @@ export class PeView {
     const s = this.sectionOf(rva);
     if (s === undefined) return rva < this.head.length ? this.head.subarray(rva, rva + len) : undefined;
     const from = s.raw + (rva - s.va);
-    const to = Math.min(from + len, s.raw + s.rawSize, this.h.fileSize);
+    const to = Math.min(from + len, s.rawEnd, this.h.fileSize);
     if (to <= from) return Buffer.alloc(0);
     const first = Math.floor(from / PAGE);
     const last = Math.floor((to - 1) / PAGE);
@@ -142,6 +171,12 @@ export class PeView {
     const end = b.indexOf(0);
     return end < 0 ? b : b.subarray(0, end);
   }
+}
+
+/** Every section bound, ascending, with the first section holding the RVAs from it to the next. */
+function sectionIndex(sections: readonly PeSection[]): { points: number[]; owner: (PeSection | undefined)[] } {
+  const points = [...new Set(sections.flatMap((s) => [s.va, s.va + s.span]))].sort((a, b) => a - b);
+  return { points, owner: points.map((p) => sections.find((s) => s.va <= p && p < s.va + s.span)) };
 }
 
 /** Most bytes of one file read for its PE steps together (headers aside): 16 MiB. */

@@ -30,11 +30,14 @@ export function readImports(v: PeView): PeImport[] {
   for (let d = 0; d < MAX_DESCRIPTORS; d++) {
     const desc = v.bytes(rva, 20);
     if (desc === undefined || desc.length < 20 || desc.every((b) => b === 0)) break;
+    // pefile bounds each thunk table by the bytes the file has after the descriptor, unless the
+    // descriptor lies after a table (then by the distance to it).
+    const rest = v.h.fileSize - v.offsetOf(rva);
     rva += 20;
     const originalFirstThunk = desc.readUInt32LE(0);
     const nameRva = desc.readUInt32LE(12);
     const firstThunk = desc.readUInt32LE(16);
-    const maxLen = rva > originalFirstThunk || rva > firstThunk ? Math.max(rva - originalFirstThunk, rva - firstThunk) : undefined;
+    const maxLen = rva > originalFirstThunk || rva > firstThunk ? Math.max(rva - originalFirstThunk, rva - firstThunk) : rest;
     let symbols: Symbol[];
     try {
       symbols = parseThunks(v, originalFirstThunk, firstThunk, maxLen, total);
@@ -60,7 +63,7 @@ export function readImports(v: PeView): PeImport[] {
 type Symbol = { name: string } | { ordinal: number };
 class InvalidEntries extends Error {}
 
-function parseThunks(v: PeView, ilt: number, iat: number, maxLen: number | undefined, total: { n: number }): Symbol[] {
+function parseThunks(v: PeView, ilt: number, iat: number, maxLen: number, total: { n: number }): Symbol[] {
   // pefile reads both tables (each counts towards its 0x2000 symbol bound) and prefers the ILT.
   const lookup = thunkTable(v, ilt, maxLen, total) ?? [];
   const addresses = thunkTable(v, iat, maxLen, total) ?? [];
@@ -90,7 +93,7 @@ function parseThunks(v: PeView, ilt: number, iat: number, maxLen: number | undef
 }
 
 /** pefile's get_import_table: the thunk values up to the zero one, or undefined when broken. */
-function thunkTable(v: PeView, start: number, maxLen: number | undefined, total: { n: number }): bigint[] | undefined {
+function thunkTable(v: PeView, start: number, maxLen: number, total: { n: number }): bigint[] | undefined {
   const size = v.h.is64 ? 8 : 4;
   const flag = v.h.is64 ? 1n << 63n : 1n << 31n;
   const table: bigint[] = [];
@@ -100,7 +103,7 @@ function thunkTable(v: PeView, start: number, maxLen: number | undefined, total:
   let repeated = 0;
   let rva = start;
   while (rva !== 0) {
-    if (maxLen !== undefined && rva >= start + maxLen) break;
+    if (rva >= start + maxLen) break;
     if (total.n > MAX_IMPORT_SYMBOLS) break;
     total.n++;
     if (repeated >= 15) return [];

@@ -61,7 +61,7 @@ function findEntry(v: PeView, base: number, offset: number, visited: Set<number>
   if (head === undefined || head.length < 16) return undefined;
   const named = head.readUInt16LE(12);
   const ids = head.readUInt16LE(14);
-  // Named entries come first; ids follow. At most 64 Ki entries of 8 bytes each (512 KiB).
+  // Named entries come first; ids follow. At most 2 x 65,535 entries of 8 bytes each (1 MiB).
   const entries = v.bytes(base + offset + 16, (named + ids) * 8);
   if (entries === undefined) return undefined;
   let best = -1;

@@ -4,13 +4,18 @@ import type { ExeFields, WindowsProcessTable } from './process-table.js';
 /** Defaults: all four hashes (what the Sigma field table promises), files up to 100 MiB hashed. */
 export const DEFAULT_EXE_INFO: ExeInfoOptions = { hashes: ['md5', 'sha1', 'sha256', 'imphash'], maxHashBytes: 100 * 1024 * 1024 };
 
-interface Job { pid: number; startKey: string; since: number; result?: ExeInfo; promise: Promise<ExeInfo> }
+interface Job {
+  pid: number; startKey: string; since: number; result?: ExeInfo; promise: Promise<ExeInfo>;
+  /** Released without its fields (read too slow); they are added to the record when the read ends. */
+  released?: boolean;
+}
 
 /**
  * PE version strings, import hash and file hashes for every process's executable. Work starts as
  * soon as a process is listed and runs beside the poll's PowerShell round trip; the poll waits at
  * most `waitMs` for it. A process whose file is still being read is held (`detailsPending`) so its
- * start event and detection carry the fields; after `giveUpMs` it is released without them.
+ * start event and detection carry the fields; after `giveUpMs` it is released without them, and
+ * they are added to its record when the read ends.
  */
 export class ExeEnricher {
   private readonly cache: ExeInfoCache;
@@ -60,9 +65,16 @@ export class ExeEnricher {
         this.jobs.delete(key);
         continue;
       }
-      if (job.result !== undefined || now - job.since > this.giveUpMs) {
+      if (job.released === true) {
+        // Its event went out without them; later listener events and alerts about it carry them.
+        if (job.result !== undefined) {
+          table.enrich(job.pid, exeFields(job.result));
+          this.jobs.delete(key);
+        }
+      } else if (job.result !== undefined || now - job.since > this.giveUpMs) {
         table.enrich(job.pid, job.result === undefined ? {} : exeFields(job.result), true);
-        this.jobs.delete(key);
+        if (job.result === undefined) job.released = true;
+        else this.jobs.delete(key);
         this.done.add(key);
       } else {
         table.markPending(job.pid);

@@ -2,12 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { computeExeInfo, ExeInfoCache } from '../../../../../agent/sources/pe/exe-info.js';
-import { openPe, readHeaders, DIR_RESOURCE } from '../../../../../agent/sources/pe/pe-image.js';
+import { openPe, PeView, readHeaders, DIR_RESOURCE, type PeSection } from '../../../../../agent/sources/pe/pe-image.js';
 import { imphash, readImports } from '../../../../../agent/sources/pe/pe-imports.js';
 import { parseVersionInfo, readVersionInfo } from '../../../../../agent/sources/pe/pe-version.js';
 import { PortwardenError } from '../../../../../agent/util/errors.js';
@@ -140,4 +140,141 @@ test('hostile PE files: truncated anywhere, resource directories that loop, huge
 test('fuzz: mutated real PE files and random bytes only ever give PE_FORMAT errors', { skip: noFiles }, async () => {
   const seeds = ['ws2_32.dll', 'notepad.exe'].map((f) => readFileSync(join(system32 ?? '', f)));
   await fuzzAsync(fc.oneof(mutated(...seeds), fc.uint8Array({ maxLength: 4096 }).map((a) => Buffer.from(a))), readAll, allowed, 300);
+});
+
+test('the cache reads again a file rewritten in place with its size and modification time kept', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-pe-'));
+  t.after(() => { rmSync(dir, { recursive: true, force: true }); });
+  const f = join(dir, 'a.exe');
+  writeFileSync(f, 'MZ benign');
+  utimesSync(f, 1e9, 1e9);
+  const cache = new ExeInfoCache({ hashes: ['sha256'], maxHashBytes: 1e6 }, computeExeInfo);
+  const before = await cache.get(f);
+  const first = statSync(f, { bigint: true });
+  // Same inode, same size, modification time set back: only the change time tells (it ticks coarsely, so rewrite until it moves).
+  do {
+    writeFileSync(f, 'MZ evil!!');
+    utimesSync(f, 1e9, 1e9);
+  } while (statSync(f, { bigint: true }).ctimeNs === first.ctimeNs);
+  const now = statSync(f, { bigint: true });
+  assert.deepEqual([now.ino, now.size, now.mtimeNs], [first.ino, first.size, first.mtimeNs]);
+  const after = await cache.get(f);
+  assert.notEqual(after.sha256, before.sha256);
+  assert.equal(after.sha256, createHash('sha256').update('MZ evil!!').digest('hex'));
+});
+
+test('a read that throws gives an error result, is not cached and is tried again', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-pe-'));
+  t.after(() => { rmSync(dir, { recursive: true, force: true }); });
+  const f = join(dir, 'a.exe');
+  writeFileSync(f, 'MZ');
+  let calls = 0;
+  const cache = new ExeInfoCache({ hashes: ['sha256'], maxHashBytes: 1e6 }, async (p, o) => {
+    calls++;
+    if (calls === 1) throw new Error('EIO: i/o error, read');
+    return computeExeInfo(p, o);
+  });
+  assert.deepEqual(await cache.get(f), { error: 'EIO: i/o error, read' });
+  const again = await cache.get(f);
+  assert.equal(calls, 2);
+  assert.equal(again.sha256, createHash('sha256').update('MZ').digest('hex'));
+});
+
+test('devices are not read: /dev/zero would never end', { skip: !existsSync('/dev/zero'), timeout: 30_000 }, async () => {
+  assert.deepEqual(await computeExeInfo('/dev/zero', { hashes: ['sha256'], maxHashBytes: 1e6 }), { error: 'not a regular file' });
+  const cache = new ExeInfoCache({ hashes: ['sha256'], maxHashBytes: 1e6 });
+  assert.deepEqual(await cache.get('/dev/zero'), { error: 'not a regular file' });
+});
+
+type SectionSpec = [name: string, vsize: number, va: number, rawSize: number, raw: number];
+
+/**
+ * A PE32 whose import descriptor is at `desc` in the section `sections[importIn]`, importing
+ * `count` functions of KERNEL32.dll (F0, F1, ...) through an ILT at `ilt` (in `sections[tablesIn]`),
+ * an IAT, the names and the DLL name placed after it.
+ */
+function buildPe(o: { size: number; fileAlign: number; sections: SectionSpec[]; importIn: number; tablesIn?: number; desc: number; ilt: number; count: number }): Buffer {
+  const b = Buffer.alloc(o.size);
+  b.write('MZ', 0);
+  b.writeUInt32LE(0x40, 0x3c);
+  b.write('PE\0\0', 0x40, 'latin1');
+  b.writeUInt16LE(0x14c, 0x44);
+  b.writeUInt16LE(o.sections.length, 0x46);
+  b.writeUInt16LE(0xe0, 0x54);
+  const opt = 0x58;
+  b.writeUInt16LE(0x10b, opt);
+  b.writeUInt32LE(0x1000, opt + 32);
+  b.writeUInt32LE(o.fileAlign, opt + 36);
+  b.writeUInt32LE(0x400, opt + 60);
+  b.writeUInt32LE(16, opt + 92);
+  b.writeUInt32LE(o.desc, opt + 104);
+  b.writeUInt32LE(40, opt + 108);
+  o.sections.forEach(([name, vsize, va, rawSize, raw], i) => {
+    const at = opt + 0xe0 + i * 40;
+    b.write(name, at, 'latin1');
+    b.writeUInt32LE(vsize, at + 8);
+    b.writeUInt32LE(va, at + 12);
+    b.writeUInt32LE(rawSize, at + 16);
+    b.writeUInt32LE(raw, at + 20);
+  });
+  // Raw offsets rounded down to 512 where FileAlignment is at least 0x200, as the loader and pefile take them.
+  const offsetIn = (i: number) => (rva: number): number => { const [, , va, , raw] = o.sections[i] ?? ['', 0, 0, 0, 0]; return (o.fileAlign < 0x200 ? raw : raw & ~0x1ff) + rva - va; };
+  const at = offsetIn(o.tablesIn ?? o.importIn);
+  const iat = o.ilt + (o.count + 1) * 4;
+  const names = iat + (o.count + 1) * 4;
+  const dll = names + o.count * 16;
+  const d = offsetIn(o.importIn)(o.desc);
+  b.writeUInt32LE(o.ilt, d);
+  b.writeUInt32LE(dll, d + 12);
+  b.writeUInt32LE(iat, d + 16);
+  for (let i = 0; i < o.count; i++) {
+    b.writeUInt32LE(names + i * 16, at(o.ilt) + i * 4);
+    b.writeUInt32LE(names + i * 16, at(iat) + i * 4);
+    b.write(`F${i}\0`, at(names + i * 16) + 2, 'latin1');
+  }
+  b.write('KERNEL32.dll\0', at(dll), 'latin1');
+  return b;
+}
+
+/** Our imports and imphash of `b`, checked against pefile's imphash when python3-pefile is installed. */
+async function importsLikePefile(b: Buffer, dir: string): Promise<string[]> {
+  const pe = await openPe(fromBuffer(b), b.length);
+  const imports = await pe.run(readImports);
+  if (hasPefile) {
+    writeFileSync(join(dir, 'o.exe'), b);
+    const ref = spawnSync(python, ['-c', 'import pefile,sys; print(pefile.PE(sys.argv[1]).get_imphash())', join(dir, 'o.exe')], { encoding: 'utf8' });
+    assert.equal(ref.stdout.trim(), imphash(imports) ?? '', 'pefile agrees');
+  }
+  return imports.map((i) => `${i.dll}!${i.name ?? i.ordinal ?? ''}`);
+}
+
+const F = (n: number): string[] => Array.from({ length: n }, (_, i) => `KERNEL32.dll!F${i}`);
+
+test('PE layouts pefile reads its own way: section headers out of address order, file alignment under 0x200, descriptors at the end of the file, unaligned raw data', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-pe-'));
+  t.after(() => { rmSync(dir, { recursive: true, force: true }); });
+  // .a (0x1000) claims 0x3000 bytes; pefile sorts the sections by address and cuts .a at .c (0x2000), which holds the imports.
+  const unordered: SectionSpec[] = [['.a', 0x3000, 0x1000, 0x1800, 0x400], ['.b', 0x1000, 0x3000, 0x200, 0x2c00], ['.c', 0x1000, 0x2000, 0x1000, 0x1c00]];
+  assert.deepEqual(await importsLikePefile(buildPe({ size: 0x2e00, fileAlign: 0x200, sections: unordered, importIn: 2, desc: 0x2500, ilt: 0x2600, count: 1 }), dir), F(1));
+  // FileAlignment 0x20: raw data offsets are taken as they are, not rounded down to 512.
+  const small: SectionSpec[] = [['.c', 0x1000, 0x1000, 0x400, 0x420]];
+  assert.deepEqual(await importsLikePefile(buildPe({ size: 0x820, fileAlign: 0x20, sections: small, importIn: 0, desc: 0x1000, ilt: 0x1040, count: 3 }), dir), F(3));
+  // Descriptors in the file's last 40 bytes, thunk tables at higher addresses but earlier in the
+  // file: pefile walks each table at most as many bytes as the file has after the descriptor (40
+  // bytes: 10 entries of 4).
+  const tail: SectionSpec[] = [['.c', 0x1000, 0x1000, 0x200, 0x600], ['.a', 0x1000, 0x2000, 0x200, 0x400]];
+  assert.deepEqual(await importsLikePefile(buildPe({ size: 0x800, fileAlign: 0x200, sections: tail, importIn: 0, tablesIn: 1, desc: 0x11d8, ilt: 0x2000, count: 16 }), dir), F(10));
+  // PointerToRawData 0x410 is read from 0x400, but the section's data still ends at 0x410 + 0x400:
+  // the DLL name in its last bytes (0x7fa-0x806) is read whole.
+  const unaligned: SectionSpec[] = [['.c', 0x1000, 0x1000, 0x400, 0x410]];
+  assert.deepEqual(await importsLikePefile(buildPe({ size: 0x820, fileAlign: 0x200, sections: unaligned, importIn: 0, desc: 0x1000, ilt: 0x13da, count: 1 }), dir), F(1));
+});
+
+test('with many sections, RVAs map to the same section as a scan in address order does (overlaps, gaps, empty spans)', () => {
+  const section = fc.record({ va: fc.integer({ min: 0, max: 0x4000 }), span: fc.integer({ min: 0, max: 0x3000 }) });
+  fc.assert(fc.property(fc.array(section, { minLength: 17, maxLength: 80 }), fc.array(fc.integer({ min: -1, max: 0x8000 }), { minLength: 1, maxLength: 200 }), (raw, rvas) => {
+    const sections: PeSection[] = raw.sort((a, b) => a.va - b.va).map((s, index) => ({ index, va: s.va, span: s.span, raw: 0, rawEnd: 0 }));
+    const view = new PeView({ is64: false, machine: 0, sections, dirs: [], fileSize: 0 }, Buffer.alloc(0));
+    for (const rva of rvas) assert.equal(view.sectionOf(rva), sections.find((s) => s.va <= rva && rva < s.va + s.span), `rva 0x${rva.toString(16)}`);
+  }), { numRuns: 300 });
 });

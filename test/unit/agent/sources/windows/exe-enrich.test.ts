@@ -114,3 +114,34 @@ test('a process caught before its image path is readable is held one poll and as
   assert.equal(table.get(701)?.detailsPending, undefined, 'released after one more try even when still unreadable');
   assert.equal(table.get(701)?.executable, undefined);
 });
+
+test('a process released before its executable is read gets the fields on its record when the read ends', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-exe-'));
+  t.after(() => { rmSync(dir, { recursive: true, force: true }); });
+  const exe = join(dir, 'slow.exe');
+  writeFileSync(exe, 'MZ on a slow share');
+  let open: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => { open = resolve; });
+  let finished: (info: ExeInfo) => void = () => undefined;
+  const read = new Promise<ExeInfo>((resolve) => { finished = resolve; });
+  const compute = async (p: string, o: Parameters<typeof computeExeInfo>[1]): Promise<ExeInfo> => {
+    await gate;
+    const info = await computeExeInfo(p, o);
+    finished(info);
+    return info;
+  };
+  // Gives up at once: the first poll releases the process without its fields.
+  const enricher = new ExeEnricher({ hashes: ['sha256'], maxHashBytes: 1e6 }, 0, -1, compute);
+  const table = new WindowsProcessTable();
+  table.update([{ pid: 910, ppid: 4, createTime: 1n, imageName: 'slow.exe', executable: exe }]);
+  enricher.start(table);
+  await enricher.settle(table);
+  assert.equal(table.get(910)?.detailsPending, undefined, 'released');
+  assert.equal(table.get(910)?.sha256, undefined);
+  open();
+  await read;
+  await new Promise((r) => setImmediate(r));
+  await enricher.settle(table);
+  assert.equal(table.get(910)?.detailsPending, undefined, 'not held again');
+  assert.equal(table.get(910)?.sha256, createHash('sha256').update('MZ on a slow share').digest('hex'));
+});
