@@ -110,7 +110,7 @@ test('saved searches read fields that exist and values that occur', async () => 
   const docs = (await samples()).all;
   const props = produced();
   const searches = conf('savedsearches.conf');
-  assert.equal(searches.size, 5);
+  assert.equal(searches.size, 7);
   for (const [name, kv] of searches) {
     for (const k of ['search', 'cron_schedule', 'dispatch.earliest_time', 'description']) assert.ok(kv.has(k), `${name}: no ${k}`);
     assert.equal(kv.get('disabled'), '1', `${name}: ship disabled`);
