@@ -21,5 +21,6 @@ export function alertDocs(b: DocumentBuilder, triggers: Triggers, stateDir: stri
   assert.ok(actions.has(Action.unusualListener) && actions.has(Action.unusualParentChild), 'the sample triggers raise both alert kinds');
   const relay = docs.filter((d) => d.event.action === Action.suspiciousConnection && (d.rule as { id?: string } | undefined)?.id === RELAY_RULE_ID);
   assert.equal(relay.length, 1, 'the sample connections raise the relay alert');
+  assert.ok(docs.some((d) => (d.rule as { id?: string } | undefined)?.id === 'pw-lnx-shell-connects-out'), 'the shell\'s connection attempt raises the built-in shell rule');
   return docs;
 }

@@ -2,10 +2,14 @@
 // shells connecting out read fields the real connection_attempted documents and pw-listener-relay
 // alerts carry (built by the agent's builder and detection engine in sample-events.ts / alerts.ts),
 // and the values they compare (rule id, action, shell name) occur in them.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { parse } from 'yaml';
 import type { EcsDocument } from '../../../agent/ecs/document.js';
 import { Action, Dataset } from '../../../agent/ecs/fields.js';
+import { builtinRulesDir } from '../../../agent/detect/load.js';
 import { RELAY_RULE_ID } from '../../../agent/detect/relay-detector.js';
 import { sourcetypeOf } from '../../../transports/http/encoder-splunk.js';
 import { customMapping, esqlOf, kibanaSavedSearches, readDeploy, samples } from './content.js';
@@ -42,4 +46,19 @@ test('the connection saved searches (Kibana ES|QL, Splunk) read fields the conne
       for (const [f, v] of s.finds) assert.ok(ex.values.some((x) => (x.field === f || (f === 'process.name' && x.field === 'process_name')) && x.value === v), `${where}: does not select ${f} "${v}"`);
     }
   }
+});
+
+test('the shell searches and the Sigma rule look for the names the built-in rule pw-lnx-shell-connects-out does', () => {
+  const pack = parse(readFileSync(join(builtinRulesDir(), 'linux-connections.yaml'), 'utf8')) as { rules: { id: string; when: Record<string, unknown> }[] };
+  const names = pack.rules.find((r) => r.id === 'pw-lnx-shell-connects-out')?.when['process.name'];
+  assert.ok(Array.isArray(names) && names.includes('bash'), 'the built-in rule lists shell names');
+  const want = [...(names as string[])].sort();
+  const quoted = (list: string) => [...list.matchAll(/"([^"]+)"/g)].map((m) => m[1] ?? '').sort();
+  const kibana = kibanaSavedSearches().find((k) => k.id === SEARCHES.shells.kibana);
+  assert.ok(kibana !== undefined);
+  assert.deepEqual(quoted(/process\.name IN \(([^)]*)\)/.exec(esqlOf(kibana))?.[1] ?? ''), want, 'Kibana saved search');
+  const spl = parseConf(readDeploy('splunk', 'TA-portwarden', 'default', 'savedsearches.conf'), 'savedsearches.conf').stanzas.get(SEARCHES.shells.splunk)?.get('search') ?? '';
+  assert.deepEqual(quoted(/process_name IN \(([^)]*)\)/.exec(spl)?.[1] ?? ''), want, 'Splunk saved search');
+  const sigma = parse(readDeploy('sigma', 'rules', 'portwarden_net_shell_connects_out.yml')) as { detection: { selection: Record<string, string[]> } };
+  assert.deepEqual((sigma.detection.selection['Image|endswith'] ?? []).map((s) => s.replace(/^\//, '')).sort(), want, 'Sigma rule');
 });

@@ -88,10 +88,11 @@ function linuxEvents(b: DocumentBuilder): { docs: EcsDocument[]; triggers: Trigg
   );
   // The shell under the web server connecting out (eBPF connect(), 3 more attempts folded by the
   // kernel's dedupe window), and one the kernel reported without an owner in the table.
-  docs.push(
+  const attempts = [
     connectionDocument(b, { pid: 200, name: 'sh', netns: '4026531840', transport: 'tcp', family: 'ipv4', sourceAddress: '10.1.2.3', sourcePort: 48812, destinationAddress: '203.0.113.66', destinationPort: 4444, suppressed: 3, uid: 33 }, sh, table.ancestors(sh), t(5)),
     connectionDocument(b, { pid: 9999, name: 'curl', netns: '4026531840', transport: 'tcp', family: 'ipv6', sourceAddress: '', sourcePort: 0, destinationAddress: '2001:db8::53', destinationPort: 443, suppressed: 0, uid: 1001 }, undefined, [], t(5)),
-  );
+  ];
+  docs.push(...attempts);
   // socat's accepted connection and the one it opened, the bytes matching (what it read from the
   // client it wrote to 198.51.100.20, and back): the relay detector's byte proof.
   const connections = [
@@ -100,7 +101,7 @@ function linuxEvents(b: DocumentBuilder): { docs: EcsDocument[]; triggers: Trigg
   ];
   docs.push(...connections);
   // nginx -> sh and sh -> nc (under a web server) are the parent-child triggers.
-  return { docs, triggers: { listener: started, processes: docs.slice(0, 2), connections } };
+  return { docs, triggers: { listener: started, processes: docs.slice(0, 2), connections: [...attempts, ...connections] } };
 }
 
 function windowsEvents(b: DocumentBuilder): EcsDocument[] {
