@@ -53,3 +53,13 @@ export interface KibanaRule {
 export function kibanaRules(): KibanaRule[] {
   return readDeploy('elastic', 'detection-rules.ndjson').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as KibanaRule);
 }
+
+export interface SavedSearch {
+  id: string;
+  type: string;
+  attributes: { title: string; description: string; isTextBasedQuery: boolean; kibanaSavedObjectMeta: { searchSourceJSON: string } };
+}
+
+/** deploy/elastic/saved-searches.ndjson: Kibana Discover searches (ES|QL). */
+export const kibanaSavedSearches = (): SavedSearch[] => readDeploy('elastic', 'saved-searches.ndjson').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as SavedSearch);
+export const esqlOf = (s: SavedSearch): string => (JSON.parse(s.attributes.kibanaSavedObjectMeta.searchSourceJSON) as { query: { esql: string } }).query.esql;

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Action, Dataset } from '../../../agent/ecs/fields.js';
@@ -5,7 +6,7 @@ import { ecsProblems } from '../../helpers/ecs-validate.js';
 import { customMapping, kibanaRules, readDeploy, samples } from './content.js';
 import type { KibanaRule } from './content.js';
 import { sequenceMatches } from './eql-sequence.js';
-import { checkRefs, checkValues, expectedType } from './field-check.js';
+import { checkRefs, checkValues, expectedType, valuesAt } from './field-check.js';
 import type { FieldRef, ValueRef } from './field-check.js';
 import { eqlFields, esqlFields, kqlFields } from './query-fields.js';
 
@@ -16,7 +17,8 @@ test('the sample events cover every event type and are valid ECS', async (t) => 
     `${Dataset.network}/${Action.listeningStarted}`, `${Dataset.network}/${Action.listeningStopped}`, `${Dataset.network}/${Action.listeningExisting}`,
     `${Dataset.process}/${Action.processStart}`, `${Dataset.process}/${Action.processExec}`, `${Dataset.process}/${Action.processEnd}`,
     `${Dataset.process}/${Action.alreadyRunning}`, `${Dataset.alerts}/${Action.unusualListener}`, `${Dataset.alerts}/${Action.unusualParentChild}`,
-    `${Dataset.agent}/${Action.heartbeat}`,
+    `${Dataset.agent}/${Action.heartbeat}`, `${Dataset.network}/${Action.connectionAttempted}`, `${Dataset.network}/${Action.connectionObserved}`,
+    `${Dataset.alerts}/${Action.suspiciousConnection}`,
   ]) assert.ok(seen.has(want), `no ${want} sample`);
   // Known builder issue (reported to the lead): Windows records put `domain` under process.user
   // and process.parent.user, which ECS 9.4 does not define (top-level user.domain is fine).
@@ -128,4 +130,28 @@ test('our alerts meet what the External Alerts rule needs to promote them', asyn
     assert.ok([21, 47, 73, 99].includes(a.event.severity ?? -1), `severity ${String(a.event.severity)}`);
     assert.ok(typeof a.event.risk_score === 'number' && a.event.risk_score >= 0 && a.event.risk_score <= 100);
   }
+});
+
+/** Dotted leaf paths of a document under `prefix` (arrays of scalars are leaves; an object stops at a mapped `flattened`). */
+function leaves(v: unknown, path: string, mapped: ReadonlyMap<string, string>, out: Set<string>): void {
+  if (mapped.get(path) === 'flattened') { out.add(path); return; }
+  if (Array.isArray(v)) { for (const x of v) leaves(x, path, mapped, out); return; }
+  if (v !== null && typeof v === 'object') { for (const [k, x] of Object.entries(v)) leaves(x, `${path}.${k}`, mapped, out); return; }
+  out.add(path);
+}
+
+test('every custom field the events carry (portwarden.*, process.Ext.*) is mapped in the component template', async () => {
+  const mapped = customMapping();
+  const carried = new Set<string>();
+  for (const d of (await samples()).all) {
+    leaves(d.portwarden, 'portwarden', mapped, carried);
+    leaves((d.process as { Ext?: unknown } | undefined)?.Ext, 'process.Ext', mapped, carried);
+  }
+  const unmapped = [...carried].filter((f) => !mapped.has(f) && f !== 'process.Ext').sort();
+  assert.deepEqual(unmapped, [], 'custom fields without a mapping (dynamic mapping would guess their type)');
+  // Addresses as ip (CIDR queries, ranges), not keyword.
+  const docs = (await samples()).all;
+  const addresses = [...carried].filter((f) => { const vs = docs.flatMap((d) => valuesAt(d, f)); return vs.length > 0 && vs.every((v) => typeof v === 'string' && isIP(v) !== 0); });
+  assert.ok(addresses.includes('portwarden.relay.forwarded_to.ip'));
+  for (const f of addresses) assert.equal(mapped.get(f), 'ip', `${f} carries addresses`);
 });

@@ -5,19 +5,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { healthOf } from '../../../agent/app/status.js';
 import { Dataset } from '../../../agent/ecs/fields.js';
-import { customMapping, kibanaRules, readDeploy, samples } from './content.js';
+import { customMapping, esqlOf, kibanaRules, kibanaSavedSearches, readDeploy, samples } from './content.js';
+import type { SavedSearch } from './content.js';
 import { checkRefs, checkValues } from './field-check.js';
 import { esqlFields, splFields } from './query-fields.js';
 import { parseConf } from './splunk-conf.js';
 
-interface SavedSearch {
-  id: string;
-  type: string;
-  attributes: { title: string; description: string; isTextBasedQuery: boolean; kibanaSavedObjectMeta: { searchSourceJSON: string } };
-}
-
-const savedSearches = (): SavedSearch[] => readDeploy('elastic', 'saved-searches.ndjson').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as SavedSearch);
-const esqlOf = (s: SavedSearch): string => (JSON.parse(s.attributes.kibanaSavedObjectMeta.searchSourceJSON) as { query: { esql: string } }).query.esql;
+/** The fleet-health ones (the others are about connections: connection-content.test.ts). */
+const savedSearches = (): SavedSearch[] => kibanaSavedSearches().filter((s) => s.id.startsWith('portwarden-agents-'));
 
 /** The heartbeat's health fields, as the agent computes them. */
 const HEALTH_FIELDS = Object.keys(healthOf({

@@ -5,6 +5,7 @@
  * are built from the same base with the alert fields DESIGN.md specifies (see `alerts.ts`).
  */
 import { DocumentBuilder } from '../../../agent/ecs/builder.js';
+import { connectionDocument } from '../../../agent/ecs/connection.js';
 import type { EcsDocument } from '../../../agent/ecs/document.js';
 import { Action, Kind } from '../../../agent/ecs/fields.js';
 import type { HostContext } from '../../../agent/ecs/host.js';
@@ -48,7 +49,10 @@ export interface Samples {
   /** True when the alerts came from the real detection engine. */
 }
 
-function linuxEvents(b: DocumentBuilder): { docs: EcsDocument[]; triggers: { listener: EcsDocument; processes: EcsDocument[] } } {
+/** What the detection engine is fed to raise the sample alerts (see alerts.ts). */
+export interface Triggers { listener: EcsDocument; processes: EcsDocument[]; connections: EcsDocument[] }
+
+function linuxEvents(b: DocumentBuilder): { docs: EcsDocument[]; triggers: Triggers } {
   const table = new ProcessTable({ hostId: LINUX_HOST.id, bootId: LINUX_HOST.boot.id });
   const up = (r: ProcessRecord): ProcessNode => table.upsert(r).node;
   const user = { uid: 33, userName: 'www-data', pgid: 100, sid: 100, netns: '4026531840' };
@@ -60,6 +64,8 @@ function linuxEvents(b: DocumentBuilder): { docs: EcsDocument[]; triggers: { lis
   const sshd = up(proc({ pid: 300, ppid: 1, name: 'sshd', executable: '/usr/sbin/sshd', args: ['sshd: /usr/sbin/sshd -D'], commandLine: 'sshd: /usr/sbin/sshd -D', uid: 0, userName: 'root', workingDirectory: '/', containerId: 'a'.repeat(64) }, 1));
   const longArg = 'x'.repeat(40 * 1024);
   const java = up(proc({ pid: 400, ppid: 1, name: 'java', executable: '/usr/lib/jvm/bin/java', args: ['java', longArg], commandLine: `java ${longArg}`, uid: 1001, userName: 'app' }, 5));
+  // A port forwarder run from /tmp: it accepted a client on 8443 and relays it to another host.
+  const socat = up(proc({ pid: 500, ppid: 1, name: 'socat', executable: '/tmp/socat', args: ['socat', 'TCP-LISTEN:8443,fork', 'TCP:198.51.100.20:22'], commandLine: 'socat TCP-LISTEN:8443,fork TCP:198.51.100.20:22', workingDirectory: '/tmp', ...user }, 7));
   const nginxWorker = table.get(101);
   if (nginxWorker === undefined) throw new Error('lineage sample broken');
 
@@ -80,8 +86,22 @@ function linuxEvents(b: DocumentBuilder): { docs: EcsDocument[]; triggers: { lis
     b.listener(listener({ transport: 'tcp', family: 'ipv4', address: '0.0.0.0', port: 4444, inode: 91011, owners: [201], uid: 33 }), nc, table.ancestors(nc), { action: Action.listeningStopped, start: t(6), end: t(59) }),
     b.process(Action.processEnd, nc, table.ancestors(nc)),
   );
+  // The shell under the web server connecting out (eBPF connect(), 3 more attempts folded by the
+  // kernel's dedupe window), and one the kernel reported without an owner in the table.
+  const attempts = [
+    connectionDocument(b, { pid: 200, name: 'sh', netns: '4026531840', transport: 'tcp', family: 'ipv4', sourceAddress: '10.1.2.3', sourcePort: 48812, destinationAddress: '203.0.113.66', destinationPort: 4444, suppressed: 3, uid: 33 }, sh, table.ancestors(sh), t(5)),
+    connectionDocument(b, { pid: 9999, name: 'curl', netns: '4026531840', transport: 'tcp', family: 'ipv6', sourceAddress: '', sourcePort: 0, destinationAddress: '2001:db8::53', destinationPort: 443, suppressed: 0, uid: 1001 }, undefined, [], t(5)),
+  ];
+  docs.push(...attempts);
+  // socat's accepted connection and the one it opened, the bytes matching (what it read from the
+  // client it wrote to 198.51.100.20, and back): the relay detector's byte proof.
+  const connections = [
+    b.connection({ pid: 500, netns: '4026531840', family: 'ipv4', localAddress: '10.1.2.3', localPort: 8443, remoteAddress: '203.0.113.7', remotePort: 51234, inode: 77001, bytesRead: 5120, bytesWritten: 20480 }, 'ingress', socat, table.ancestors(socat), t(8)),
+    b.connection({ pid: 500, netns: '4026531840', family: 'ipv4', localAddress: '10.1.2.3', localPort: 40022, remoteAddress: '198.51.100.20', remotePort: 22, inode: 77002, bytesRead: 20480, bytesWritten: 5120 }, 'egress', socat, table.ancestors(socat), t(8)),
+  ];
+  docs.push(...connections);
   // nginx -> sh and sh -> nc (under a web server) are the parent-child triggers.
-  return { docs, triggers: { listener: started, processes: docs.slice(0, 2) } };
+  return { docs, triggers: { listener: started, processes: docs.slice(0, 2), connections: [...attempts, ...connections] } };
 }
 
 function windowsEvents(b: DocumentBuilder): EcsDocument[] {
@@ -124,7 +144,9 @@ function agentEvents(b: DocumentBuilder): EcsDocument[] {
     const health = healthOf({ startedMs: Date.parse('2026-11-27T08:00:00Z'), stats: s, detection, realtime: 'ebpf', overlays, lastReload: undefined }, Date.parse('2026-11-27T12:00:00Z'));
     const telemetry = new Telemetry({
       heartbeat: { enabled: false, schedule: '*/5 * * * *' }, stats: () => s, emit: (input) => { out.push(b.agentEvent(input)); },
-      logger: silentLogger, lastFailure: () => '', warnIntervalMs: 30_000, health: () => ({ health }),
+      logger: silentLogger, lastFailure: () => '', warnIntervalMs: 30_000,
+      // As agent/app/agent.ts adds them when eBPF reports connections: the kernel's counters.
+      health: () => ({ health, collector: { connections: { reported: 4_210, suppressed: 18_733, loopback: 902 } } }),
     });
     telemetry.heartbeat();
     // The losing agent's events_dropped, from the real aggregation.

@@ -43,9 +43,9 @@ interface SigmaRule {
 const rules = (): [string, SigmaRule][] =>
   readdirSync(join(deployDir, 'sigma', 'rules')).filter((f) => f.endsWith('.yml')).map((f) => [f, parse(readDeploy('sigma', 'rules', f)) as SigmaRule]);
 
-test('the pipeline defines the listener and process_creation log sources and maps fields to ECS our events carry', async () => {
+test('the pipeline defines the listener, process_creation and network_connection log sources and maps fields to ECS our events carry', async () => {
   const p = pipeline();
-  assert.deepEqual([...p.logsources.keys()].sort(), ['listener', 'process_creation']);
+  assert.deepEqual([...p.logsources.keys()].sort(), ['listener', 'network_connection', 'process_creation']);
   const docs = (await samples()).all;
   for (const [category, conds] of p.logsources) {
     assert.ok(docs.some((d) => inLogsource(d, category, p)), `no event belongs to ${category}`);
@@ -85,7 +85,7 @@ test('every Sigma rule is well formed, uses a documented log source and mapped f
 test('every Sigma rule matches the malicious samples of its log source and no benign one', async () => {
   const p = pipeline();
   const docs = (await samples()).all.filter((d) => d.event.kind !== 'alert');
-  // The samples' malicious chain: nginx -> sh -> /tmp/.x/nc (deleted) listening on 0.0.0.0:4444.
+  // The samples' malicious chain: nginx -> sh -> /tmp/.x/nc (deleted) listening on 0.0.0.0:4444, sh connecting out.
   const malicious = (d: (typeof docs)[number]) => ['sh', 'nc'].includes(String((d.process as { name?: string } | undefined)?.name));
   for (const [file, r] of rules()) {
     const pool = docs.filter((d) => inLogsource(d, r.logsource.category, p));

@@ -19,7 +19,7 @@ const conf = (name: string) => {
 
 /**
  * Fields each CIM dataset needs, from Splunk_SA_CIM's models as pytest-splunk-addon ships them
- * (standard_lib/data_models/Endpoint.json and Alerts.json): required ones, plus the optional
+ * (standard_lib/data_models/Endpoint.json, Network_Traffic.json and Alerts.json): required ones, plus the optional
  * ones portwarden has data for. Ports' src/src_port describe a remote peer, which a listening
  * socket does not have: they are deliberately not produced (docs/deploying.md).
  */
@@ -29,6 +29,10 @@ const CIM = {
     tags: ['process', 'report'],
     fields: ['action', 'dest', 'parent_process_id', 'parent_process_name', 'parent_process_path', 'process', 'process_exec', 'process_id', 'process_name', 'process_path', 'user',
       'os', 'parent_process', 'parent_process_exec', 'parent_process_guid', 'process_current_directory', 'process_hash', 'process_guid', 'user_id', 'vendor_product', 'original_file_name'],
+  },
+  Network_Traffic: {
+    tags: ['network', 'communicate'],
+    fields: ['action', 'dest', 'dest_ip', 'dest_port', 'src', 'src_ip', 'src_port', 'transport', 'direction', 'bytes', 'bytes_in', 'bytes_out', 'process_id', 'process_name', 'user', 'vendor_product'],
   },
   Alerts: { tags: ['alert'], fields: ['app', 'body', 'dest', 'id', 'severity', 'type', 'description', 'mitre_technique_id', 'signature', 'signature_id', 'severity_id', 'subject'] },
 } as const;
@@ -75,7 +79,7 @@ test('props.conf has a stanza for each sourcetype the HEC output sets, and reads
   }
 });
 
-test('each CIM dataset (Ports, Processes, Alerts) gets its tags and the fields it needs', async (t) => {
+test('each CIM dataset (Ports, Processes, Network_Traffic, Alerts) gets its tags and the fields it needs', async (t) => {
   const docs = (await samples()).all;
   const props = produced();
   const eventtypes = conf('eventtypes.conf');
@@ -106,7 +110,7 @@ test('saved searches read fields that exist and values that occur', async () => 
   const docs = (await samples()).all;
   const props = produced();
   const searches = conf('savedsearches.conf');
-  assert.equal(searches.size, 5);
+  assert.equal(searches.size, 7);
   for (const [name, kv] of searches) {
     for (const k of ['search', 'cron_schedule', 'dispatch.earliest_time', 'description']) assert.ok(kv.has(k), `${name}: no ${k}`);
     assert.equal(kv.get('disabled'), '1', `${name}: ship disabled`);
