@@ -177,7 +177,8 @@ class Reader {
    * whole pair, without `u` only its low half, so before a quantifier it needs nothing.
    */
   private pair(p: string): Info {
-    return '*+?{'.includes(this.s.charAt(this.i)) ? NONE : { exact: [p], cnf: [] };
+    const q = this.s.charAt(this.i);
+    return q !== '' && '*+?{'.includes(q) ? NONE : { exact: [p], cnf: [] };
   }
 
   private group(): Info {
