@@ -218,6 +218,8 @@ export const QUALIFIED_DOMAIN: Readonly<Record<string, string>> = {
 function qualified(doc: unknown, nameField: string): unknown[] | undefined {
   const name = getField(doc, nameField);
   if (typeof name !== 'string' || name === '') return undefined;
+  // A name already written DOMAIN\name (a recording that did not split it) is that form itself.
+  if (name.includes('\\')) return [name];
   const domainField = QUALIFIED_DOMAIN[nameField];
   const domain = domainField === undefined ? undefined : getField(doc, domainField);
   return [typeof domain === 'string' && domain !== '' ? `${domain}\\${name}` : name];

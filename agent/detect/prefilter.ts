@@ -5,9 +5,7 @@
  * found (and the rules without a literal set) are evaluated. With 1,300 Sigma rules an event runs a
  * handful of rules' conditions instead of every one.
  */
-import { getField } from '../ecs/document.js';
-import { fieldSlot } from './matcher.js';
-import type { FieldCache } from './matcher.js';
+import { FieldCache, fieldSlot } from './matcher.js';
 import { Automaton } from './aho-corasick.js';
 import { cost, fold, minimal, regexClauses } from './regex-literals.js';
 
@@ -223,19 +221,15 @@ export class Prefilter<T extends { literals?: readonly (readonly string[])[] | u
   }
 }
 
-function valuesOf(doc: unknown, f: string): unknown[] | undefined {
-  const v = getField(doc, f);
-  return v === undefined || v === null ? undefined : Array.isArray(v) ? (v as unknown[]) : [v];
-}
-
 const textOf = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v));
 
 /** The folded (lower-cased) text of a document's TEXT_FIELDS, newline-separated (what `scan` reads). */
-export function documentText(doc: unknown, fields?: FieldCache): string {
+export function documentText(doc: unknown, fields = new FieldCache()): string {
   let out = '';
   for (let i = 0; i < TEXT_FIELDS.length; i++) {
     const f = TEXT_FIELDS[i] ?? '';
-    const vals = fields === undefined ? valuesOf(doc, f) : fields.get(doc, f, TEXT_SLOTS[i]);
+    // Read as rules read them (qualified.* are made from two fields).
+    const vals = fields.get(doc, f, TEXT_SLOTS[i]);
     if (vals === undefined) continue;
     for (const v of vals) out += `${textOf(v)}\n`;
   }

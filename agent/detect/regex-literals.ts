@@ -16,6 +16,9 @@ const EMPTY: Info = { exact: [''], cnf: [] };
 
 class Unsure extends Error {}
 
+const isHigh = (c: string): boolean => c >= '\ud800' && c <= '\udbff';
+const isLow = (c: string): boolean => c >= '\udc00' && c <= '\udfff';
+
 /**
  * Text and literals alike are lower-cased, and the long s read as s: regexes with the `iu` flags
  * match it as `s` (Unicode case folding), so the ASCII literals of such a regex must be found. (The
@@ -163,8 +166,19 @@ class Reader {
       case '\\': return this.escape();
       case '(': return this.group();
       case '*': case '+': case '?': throw new Unsure();
-      default: return { exact: [c], cnf: [] };
+      default:
+        if (isHigh(c) && isLow(this.s.charAt(this.i))) return this.pair(c + this.s.charAt(this.i++));
+        return { exact: [c], cnf: [] };
     }
+  }
+
+  /**
+   * A character outside the BMP (a surrogate pair): with `u` a quantifier after it repeats the
+   * whole pair, without `u` only its low half, so before a quantifier it needs nothing.
+   */
+  private pair(p: string): Info {
+    const q = this.s.charAt(this.i);
+    return q !== '' && '*+?{'.includes(q) ? NONE : { exact: [p], cnf: [] };
   }
 
   private group(): Info {
@@ -196,6 +210,11 @@ class Reader {
     if (c === 'b' || c === 'B') return EMPTY;
     if (/[1-9]/.test(c) || c === 'k') throw new Unsure(); // backreferences: leave the pattern alone
     const ch = this.escapedChar(c);
+    if (ch !== undefined && isHigh(ch) && /^\\u[dD][c-fC-F][0-9a-fA-F]{2}/.test(this.s.slice(this.i))) {
+      const low = String.fromCharCode(parseInt(this.s.slice(this.i + 2, this.i + 6), 16));
+      this.i += 6;
+      return this.pair(ch + low);
+    }
     return ch === undefined ? NONE : { exact: [ch], cnf: [] };
   }
 

@@ -92,10 +92,13 @@ export type AgentEventFactory = (input: AgentEventInput) => EcsDocument;
 
 /**
  * A deep copy of JSON data (plain objects, arrays, strings, numbers, booleans, null), as documents
- * hold; several times faster than structuredClone for the nested blocks alerts copy.
+ * hold; several times faster than structuredClone for the nested blocks alerts copy. Values with
+ * `toJSON` (Date, Buffer) become what JSON.stringify writes for them.
  */
 export function cloneJson<T>(v: T): T {
   if (v === null || typeof v !== 'object') return v;
+  // A Date or Buffer (toJSON) is copied as it is written out: the alert serializes as its trigger.
+  if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return cloneJson((v as unknown as { toJSON: () => T }).toJSON());
   if (Array.isArray(v)) return v.map(cloneJson) as T;
   const out: Record<string, unknown> = {};
   for (const k of Object.keys(v)) out[k] = cloneJson((v as Record<string, unknown>)[k]);

@@ -17,6 +17,9 @@ test('regex literals: alternations, groups, small classes, repetition and lookah
   assert.deepEqual(regexClauses('ab{3}c'), [['abbbc']]);
   assert.deepEqual(regexClauses('(?:xy)+z'), [['xy']]);
   assert.deepEqual(regexClauses('\\x41\\x42C'), [['abc']], 'escapes are the characters they stand for, lower-cased');
+  assert.deepEqual(regexClauses('ab😀'), [['ab😀']], 'a character outside the BMP, last in the pattern');
+  assert.deepEqual(regexClauses('ab\\uD83D\\uDE00c'), [['ab😀c']]);
+  assert.deepEqual(regexClauses('ab😀?', 1), [['ab']], 'with u, ? makes the whole pair optional');
 });
 
 test('regex literals: what is optional or unknown needs nothing', () => {
