@@ -1,26 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { DeliveryPipeline } from '../../../agent/pipeline/index.js';
 import { MemoryTransport } from '../../../transports/memory/index.js';
 import { cliPath } from '../../../testkit/paths.js';
+import { freePort } from '../../../testkit/peers/rsyslog.js';
 import { outputConfig, pipelineOptions, tempState, testDoc } from '../../unit/agent/pipeline/support.js';
+import { segmentBytes } from '../../helpers/disk.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const SPOOL = { max_bytes: 256 * 1024, segment_bytes: 64 * 1024 };
-
-/** A loopback port nothing listens on (the OS chose it, then it was closed): connections are refused. */
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as { port: number };
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
 
 /** A backlog for output `name` that fills the spool to its cap (its output was down). */
 async function fillSpool(stateDir: string, name: string): Promise<number> {
@@ -31,8 +23,7 @@ async function fillSpool(stateDir: string, name: string): Promise<number> {
   await p.start();
   for (let i = 1; p.stats().outputs[0]?.dropped.queue_full === undefined; i++) await p.accept(testDoc(i, 'event', 200));
   await p.shutdown();
-  const spool = join(stateDir, 'spool');
-  return readdirSync(spool).filter((n) => n.endsWith('.seg')).reduce((n, f) => n + statSync(join(spool, f)).size, 0);
+  return segmentBytes(join(stateDir, 'spool'));
 }
 
 /** The agent's config for these tests (a spool as fillSpool left it, when_full: block, one output line); returns it and its log file. */
@@ -56,7 +47,8 @@ test('run: SIGTERM while start-up waits for room in a full spool (output unreach
   const stateDir = join(dir, 'state');
   const before = await fillSpool(stateDir, 'syslog');
   assert.ok(before > 200 * 1024, `spool filled: ${before} bytes`);
-  const port = await closedPort();
+  // Free a moment ago (the OS chose it) and nothing listens on it: connections are refused.
+  const port = await freePort();
   const { config, log } = agentConfig(dir, stateDir, `{ type: syslog, protocol: tcp, host: 127.0.0.1, port: ${port} }`);
   const proc = spawn(process.execPath, [cliPath, 'run', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -75,8 +67,7 @@ test('run: SIGTERM while start-up waits for room in a full spool (output unreach
   assert.match(logText(), /SIGTERM: stopping/);
   // The spool is still full (that is what start-up waited for): the stopped event cannot be written, and the log says so.
   assert.match(logText(), /the stopped event could not be written in 1 s/);
-  const spool = join(stateDir, 'spool');
-  const after = readdirSync(spool).filter((n) => n.endsWith('.seg')).reduce((n, f) => n + statSync(join(spool, f)).size, 0);
+  const after = segmentBytes(join(stateDir, 'spool'));
   assert.ok(after >= before, `the backlog is kept: ${after} >= ${before} bytes`);
 });
 

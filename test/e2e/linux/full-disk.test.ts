@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { readdirSync, statSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { statSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getField } from '../../../agent/ecs/document.js';
 import type { EcsDocument } from '../../../agent/ecs/document.js';
 import { readNdjson } from '../../helpers/agent-process.js';
-import { fill } from '../../helpers/disk.js';
+import { fill, mountExt4, mountTmpfs, segmentBytes, shutdownExt4, unmount } from '../../helpers/disk.js';
 import { waitFor } from '../../helpers/wait.js';
 import { cliPath } from '../../../testkit/paths.js';
 
@@ -28,13 +28,16 @@ function run(config: string): { proc: ChildProcess; exit: Promise<number | null>
   return { proc, exit: new Promise((resolve) => proc.once('exit', resolve)), stderr: () => err };
 }
 
-test('run: a full disk under state_dir with the output up: delivery goes on, space comes back by itself, start on a full disk', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'pw-full-'));
+/**
+ * A temp dir whose `state` (the agent's state_dir) is a filesystem `mount` mounts (unmounted after
+ * the test), and the agent's config there: a file output to `events`, logging to `log`.
+ */
+function setUp(t: { after: (fn: () => void) => void }, prefix: string, mount: (state: string, dir: string) => void): { state: string; events: string; log: string; config: string } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   const state = join(dir, 'state');
-  mkdirSync(state);
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=6m,mode=0700', 'tmpfs', state]);
+  mount(state, dir);
   t.after(() => {
-    try { execFileSync('umount', ['-l', state]); } catch { /* not mounted */ }
+    unmount(state);
     rmSync(dir, { recursive: true, force: true });
   });
   const events = join(dir, 'events.ndjson');
@@ -42,6 +45,11 @@ test('run: a full disk under state_dir with the output up: delivery goes on, spa
   const config = join(dir, 'portwarden.yaml');
   writeFileSync(config, `state_dir: ${state}\ninterval: 250ms\nlog: { level: info, file: ${log} }\ndetect: { enabled: false }\n`
     + `outputs:\n  - type: file\n    path: ${events}\n    batch: { max_wait: 100ms }\n`);
+  return { state, events, log, config };
+}
+
+test('run: a full disk under state_dir with the output up: delivery goes on, space comes back by itself, start on a full disk', async (t) => {
+  const { state, events, log, config } = setUp(t, 'pw-full-', (st) => { mountTmpfs(st, '6m', '0700'); });
   const agent = run(config);
   t.after(() => { agent.proc.kill('SIGKILL'); });
   await waitFor('the first inventory', () => readNdjson(events).find((d) => d.event.action === 'listening_existing'), 30_000);
@@ -86,19 +94,7 @@ test('run: a full disk under state_dir with the output up: delivery goes on, spa
 });
 
 test('run: a disk full before the agent starts, nothing it could free: events go out from memory, in-band degraded/resumed, exit 0', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'pw-full-'));
-  const state = join(dir, 'state');
-  mkdirSync(state);
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m,mode=0700', 'tmpfs', state]);
-  t.after(() => {
-    try { execFileSync('umount', ['-l', state]); } catch { /* not mounted */ }
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const events = join(dir, 'events.ndjson');
-  const log = join(dir, 'agent.log');
-  const config = join(dir, 'portwarden.yaml');
-  writeFileSync(config, `state_dir: ${state}\ninterval: 250ms\nlog: { level: info, file: ${log} }\ndetect: { enabled: false }\n`
-    + `outputs:\n  - type: file\n    path: ${events}\n    batch: { max_wait: 100ms }\n`);
+  const { state, events, log, config } = setUp(t, 'pw-full-', (st) => { mountTmpfs(st, '2m', '0700'); });
   // Full to the last byte before the agent ever ran: no spool, no segment to delete.
   const filler = join(state, 'filler');
   fill(filler, true);
@@ -112,7 +108,7 @@ test('run: a disk full before the agent starts, nothing it could free: events go
   t.after(() => { py.kill('SIGKILL'); });
   const delivered = (): number => new Set(action('listening_started').map((d) => getField(d, 'destination.port')).filter((p) => ports.includes(p as number))).size;
   await waitFor('20 new listeners delivered while the disk stays full', () => delivered() === 20, 60_000);
-  assert.equal(readdirSync(join(state, 'spool')).filter((n) => n.endsWith('.seg')).reduce((n, f) => n + statSync(join(state, 'spool', f)).size, 0), 0,
+  assert.equal(segmentBytes(join(state, 'spool')), 0,
     'nothing was written: the events went out from memory');
 
   // Space comes back: the spool takes over by itself (the next events are written) and says so.
@@ -126,28 +122,13 @@ test('run: a disk full before the agent starts, nothing it could free: events go
 });
 
 test('run: EIO on every write under state_dir (ext4 shut down): events go out from memory, spool_degraded in-band, exit 0', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'pw-eio-'));
-  const state = join(dir, 'state');
-  const img = join(dir, 'ext4.img');
-  mkdirSync(state);
-  execFileSync('truncate', ['-s', '32M', img]);
-  execFileSync('mkfs.ext4', ['-q', '-F', img]);
-  execFileSync('mount', ['-o', 'loop', img, state]);
-  t.after(() => {
-    try { execFileSync('umount', ['-l', state]); } catch { /* not mounted */ }
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const events = join(dir, 'events.ndjson');
-  const log = join(dir, 'agent.log');
-  const config = join(dir, 'portwarden.yaml');
-  writeFileSync(config, `state_dir: ${state}\ninterval: 250ms\nlog: { level: info, file: ${log} }\ndetect: { enabled: false }\n`
-    + `outputs:\n  - type: file\n    path: ${events}\n    batch: { max_wait: 100ms }\n`);
+  const { state, events, log, config } = setUp(t, 'pw-eio-', (st, dir) => { mountExt4(join(dir, 'ext4.img'), st); });
   const agent = run(config);
   t.after(() => { agent.proc.kill('SIGKILL'); });
   const action = (a: string): EcsDocument[] => readNdjson(events).filter((d) => d.event.action === a);
   await waitFor('started', () => action('started').length === 1, 60_000);
-  // EXT4_IOC_SHUTDOWN (NOLOGFLUSH): every write and open under the mount fails with EIO from now on.
-  execFileSync('python3', ['-c', `import fcntl,os,struct\nfd=os.open(${JSON.stringify(state)},os.O_RDONLY)\nfcntl.ioctl(fd,0x8004587D,struct.pack('I',2))`]);
+  // Every write and open under the mount fails with EIO from now on.
+  shutdownExt4(state);
   const { py, ports } = await listeners(20);
   t.after(() => { py.kill('SIGKILL'); });
   const delivered = (): number => new Set(action('listening_started').map((d) => getField(d, 'destination.port')).filter((p) => ports.includes(p as number))).size;

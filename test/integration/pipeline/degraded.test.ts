@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeliveryPipeline } from '../../../agent/pipeline/index.js';
 import { Action } from '../../../agent/ecs/fields.js';
@@ -9,7 +8,7 @@ import { getField } from '../../../agent/ecs/document.js';
 import { MemoryTransport } from '../../../transports/memory/index.js';
 import { assertInvariant, defer, outputConfig, pipelineOptions, sequences, tempState, testDoc } from '../../unit/agent/pipeline/support.js';
 import { createLogger } from '../../../agent/log/logger.js';
-import { fill, mountTmpfs as mountDisk, unmount } from '../../helpers/disk.js';
+import { fill, mountExt4, mountTmpfs as mountDisk, segmentBytes, shutdownExt4, unmount } from '../../helpers/disk.js';
 import { waitFor } from '../../helpers/wait.js';
 
 // Real filesystems that fail: a tmpfs filled to the last byte (ENOSPC) and an ext4 image on a loop
@@ -26,7 +25,6 @@ function mountTmpfs(t: object, dir: string, size: string): void {
 }
 
 const actions = (m: MemoryTransport, action: string) => m.delivered.filter((e) => e.doc.event.action === action).map((e) => e.doc);
-const segmentBytes = (spool: string): number => readdirSync(spool).filter((n) => n.endsWith('.seg')).reduce((n, f) => n + statSync(join(spool, f)).size, 0);
 
 test('full disk with nothing to free: delivery goes on from memory, loss counted exactly at the memory bound, durable again when space returns', async (t) => {
   const dir = await tempState(t);
@@ -94,10 +92,7 @@ test('EIO on every write (ext4 shut down under the spool): delivery goes on from
   const dir = await tempState(t);
   const img = join(dir, 'ext4.img');
   const state = join(dir, 'state');
-  mkdirSync(state);
-  execFileSync('truncate', ['-s', '32M', img]);
-  execFileSync('mkfs.ext4', ['-q', '-F', img]);
-  execFileSync('mount', ['-o', 'loop', img, state]);
+  mountExt4(img, state);
   unmountAfter(t, state);
   const m = new MemoryTransport();
   const p = new DeliveryPipeline(pipelineOptions(state, [{ name: 'siem', transport: m, config: outputConfig('memory', { retry: { initial: 1, max: 10 } }) }], {
@@ -107,8 +102,8 @@ test('EIO on every write (ext4 shut down under the spool): delivery goes on from
   await p.start();
   await Promise.all(Array.from({ length: 500 }, (_, i) => p.accept(testDoc(i + 1))));
   await waitFor('written and delivered', () => sequences(m.delivered).length === 500);
-  // EXT4_IOC_SHUTDOWN (NOLOGFLUSH): from now on every write and open under the mount fails with EIO.
-  execFileSync('python3', ['-c', `import fcntl,os,struct\nfd=os.open(${JSON.stringify(state)},os.O_RDONLY)\nfcntl.ioctl(fd,0x8004587D,struct.pack('I',2))`]);
+  // From now on every write and open under the mount fails with EIO.
+  shutdownExt4(state);
   await Promise.all(Array.from({ length: 2000 }, (_, i) => p.accept(testDoc(501 + i))));
   await waitFor('delivered from memory', () => sequences(m.delivered).filter((n) => n > 500).length === 2000);
   await waitFor('spool_degraded delivered', () => actions(m, Action.spoolDegraded).length > 0);
