@@ -156,6 +156,3 @@ async function rewriteInPlace(path: string, text: string, sync: boolean, cause: 
     await fh.close();
   }
 }
-
-/** Moved to safe-fs; re-exported for callers that still import it from here. */
-export { syncDir } from '../util/safe-fs.js';
