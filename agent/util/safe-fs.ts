@@ -42,11 +42,10 @@ export function removeStaleTemps(dir: string): void {
   for (const n of names) if (TMP_RE.test(n)) rmSync(join(dir, n), { force: true });
 }
 
-/** Creates `path`, which must not exist (not even as a symlink), with `mode` whatever the umask. */
-export async function createExclusive(path: string, mode = FILE_MODE): Promise<FileHandle> {
-  const fh = await open(path, CREATE_EXCL, mode);
+/** A file just opened, once `settle` (a check, a chmod) succeeded on it; closed when that throws. */
+async function settled(fh: FileHandle, settle: (fh: FileHandle) => Promise<void>): Promise<FileHandle> {
   try {
-    await fh.chmod(mode);
+    await settle(fh);
   } catch (err) {
     await fh.close();
     throw err;
@@ -54,16 +53,25 @@ export async function createExclusive(path: string, mode = FILE_MODE): Promise<F
   return fh;
 }
 
-/** createExclusive, synchronously: the fd. */
-export function createExclusiveSync(path: string, mode = FILE_MODE): number {
-  const fd = openSync(path, CREATE_EXCL, mode);
+/** settled, synchronously: the fd. */
+function settledSync(fd: number, settle: (fd: number) => void): number {
   try {
-    fchmodSync(fd, mode);
+    settle(fd);
   } catch (err) {
     closeSync(fd);
     throw err;
   }
   return fd;
+}
+
+/** Creates `path`, which must not exist (not even as a symlink), with `mode` whatever the umask. */
+export async function createExclusive(path: string, mode = FILE_MODE): Promise<FileHandle> {
+  return settled(await open(path, CREATE_EXCL, mode), (fh) => fh.chmod(mode));
+}
+
+/** createExclusive, synchronously: the fd. */
+export function createExclusiveSync(path: string, mode = FILE_MODE): number {
+  return settledSync(openSync(path, CREATE_EXCL, mode), (fd) => { fchmodSync(fd, mode); });
 }
 
 function refuseOdd(path: string, st: { isFile(): boolean; nlink: number; uid: number }): string | undefined {
@@ -93,26 +101,12 @@ function mustNarrow(path: string, st: { isFile(): boolean; nlink: number; uid: n
  * of ours with a wider mode (an older version's 0644) is narrowed to `mode`.
  */
 export async function openAppend(path: string, mode = FILE_MODE): Promise<FileHandle> {
-  const fh = await open(path, APPEND, mode);
-  try {
-    if (mustNarrow(path, await fh.stat(), mode)) await fh.chmod(mode);
-  } catch (err) {
-    await fh.close();
-    throw err;
-  }
-  return fh;
+  return settled(await open(path, APPEND, mode), async (fh) => { if (mustNarrow(path, await fh.stat(), mode)) await fh.chmod(mode); });
 }
 
 /** openAppend, synchronously: the fd. */
 export function openAppendSync(path: string, mode = FILE_MODE): number {
-  const fd = openSync(path, APPEND, mode);
-  try {
-    if (mustNarrow(path, fstatSync(fd), mode)) fchmodSync(fd, mode);
-  } catch (err) {
-    closeSync(fd);
-    throw err;
-  }
-  return fd;
+  return settledSync(openSync(path, APPEND, mode), (fd) => { if (mustNarrow(path, fstatSync(fd), mode)) fchmodSync(fd, mode); });
 }
 
 /** The directories mkdir -p created: from `first` (mkdir's answer) down to `dir`. */
