@@ -5,10 +5,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import type { Server } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { getField } from '../../../agent/ecs/document.js';
 import { cliPath } from '../../../testkit/paths.js';
+import { readNdjson } from '../../helpers/agent-process.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const READY = /portwarden: watching (\d+) listeners?, (\d+) process(?:es)?; outputs: events, stdout\r?\n/;
@@ -34,6 +36,12 @@ async function listen(): Promise<Server> {
   return srv;
 }
 
+/** The ports of the first poll's listeners as the `events` output got them (listening_existing, not a scheduled inventory's). */
+function firstPollPorts(dir: string): number[] {
+  return readNdjson(join(dir, 'events.ndjson')).filter((d) => d.event.action === 'listening_existing' && d.event.kind !== 'state')
+    .map((d) => Number(getField(d, 'destination.port')));
+}
+
 test('on a terminal, `run` prints one ready line with what it watches (the log going to a file)', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'pw-ready-'));
   const srv = await listen();
@@ -55,6 +63,9 @@ test('on a terminal, `run` prints one ready line with what it watches (the log g
   assert.equal(lines.length, 1, out);
   assert.ok(Number(lines[0]?.[1]) >= 1, 'this test\'s own listener is counted');
   assert.ok(Number(lines[0]?.[2]) >= 2, 'processes counted');
+  const ports = firstPollPorts(dir);
+  assert.ok(ports.includes((srv.address() as AddressInfo).port), 'this test\'s own listener is among those watched');
+  assert.equal(Number(lines[0]?.[1]), ports.length, 'the count is that of the listeners the first poll reported');
 });
 
 test('in service mode (stderr not a terminal) the ready line is only a structured ECS log line', async (t) => {
@@ -77,5 +88,8 @@ test('in service mode (stderr not a terminal) the ready line is only a structure
   const { listeners, processes, outputs } = ready.portwarden.ready;
   assert.deepEqual(outputs, ['events', 'stdout']);
   assert.ok(listeners >= 1 && processes >= 2);
+  const ports = firstPollPorts(dir);
+  assert.ok(ports.includes((srv.address() as AddressInfo).port), 'this test\'s own listener is among those watched');
+  assert.equal(listeners, ports.length, 'the count is that of the listeners the first poll reported');
   assert.equal(ready.message, `watching ${listeners} listener${listeners === 1 ? '' : 's'}, ${processes} processes; outputs: events, stdout`);
 });
