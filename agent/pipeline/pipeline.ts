@@ -96,8 +96,13 @@ export class DeliveryPipeline implements Pipeline {
 
   private laneFor(name: string, type: string): Lane {
     return new Lane(name, type, new CursorStore(join(this.o.stateDir, 'spool', 'cursors'), name, this.o.spool.fsync !== 'never', () => {
-      void this.spool.collect().catch((err: unknown) => { this.o.logger.warn('spool segment deletion failed', { error: errorMessage(err) }); });
+      void this.collect();
     }, this.o.fault));
+  }
+
+  /** Deletes the segments every output is past; a failure is logged (the next cursor move tries again). */
+  private collect(): Promise<void> {
+    return this.spool.collect().catch((err: unknown) => { this.o.logger.warn('spool segment deletion failed', { error: errorMessage(err) }); });
   }
 
   private dispatcherFor(i: number): Dispatcher {
@@ -286,7 +291,7 @@ export class DeliveryPipeline implements Pipeline {
     await bounded(out.transport.shutdown(), drainMs).catch((err: unknown) => {
       this.o.logger.warn('output shutdown failed', { output: name, error: errorMessage(err) });
     });
-    await this.spool.collect().catch((err: unknown) => { this.o.logger.warn('spool segment deletion failed', { error: errorMessage(err) }); });
+    await this.collect();
   }
 
   /** Applies a new heartbeat schedule (a reload). */
