@@ -4,8 +4,8 @@
  * deadline for the whole exchange. I/O only: what a result means is the poller's business.
  */
 import { request } from 'node:https';
-import type { IncomingMessage } from 'node:http';
 import { errorMessage } from '../util/errors.js';
+import { retryAfterMs } from '../../transports/http/classify-common.js';
 
 export interface FetchOptions {
   url: string;
@@ -23,14 +23,6 @@ export type FetchResult =
   | { kind: 'failed'; reason: string; retryAfterMs?: number };
 
 const MAX_REDIRECTS = 3;
-
-function retryAfter(res: IncomingMessage): number | undefined {
-  const v = res.headers['retry-after'];
-  if (v === undefined) return undefined;
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
 
 function once(opts: FetchOptions, url: URL, signal: AbortSignal): Promise<FetchResult | { kind: 'redirect'; to: URL }> {
   return new Promise((resolve) => {
@@ -58,7 +50,7 @@ function once(opts: FetchOptions, url: URL, signal: AbortSignal): Promise<FetchR
       }
       if (status !== 200) {
         res.resume();
-        const ra = retryAfter(res);
+        const ra = retryAfterMs(res.headers['retry-after']);
         resolve({ kind: 'failed', reason: `HTTP ${status} from ${url.host}`, ...(ra === undefined ? {} : { retryAfterMs: ra }) });
         return;
       }
