@@ -14,6 +14,7 @@
  */
 import { createHash, sign, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
+import { errorMessage } from '../util/errors.js';
 
 export const PAYLOAD_TYPE = 'application/vnd.portwarden.policy+json';
 
@@ -77,7 +78,7 @@ function parseEnvelope(bytes: Buffer): { payload: Buffer; sigs: { keyid: string;
   try {
     raw = JSON.parse(bytes.toString('utf8'));
   } catch (err) {
-    return `not JSON (${err instanceof Error ? err.message : String(err)})`;
+    return `not JSON (${errorMessage(err)})`;
   }
   if (!isRecord(raw) || raw.payloadType !== PAYLOAD_TYPE) {
     return `not a portwarden policy envelope (expected payloadType ${PAYLOAD_TYPE}, got ${isRecord(raw) ? JSON.stringify(raw.payloadType) : 'no object'})`;
@@ -100,7 +101,7 @@ function header(payload: Buffer): BundleHeader | string {
   try {
     raw = JSON.parse(payload.toString('utf8'));
   } catch (err) {
-    return `the signed payload is not JSON (${err instanceof Error ? err.message : String(err)})`;
+    return `the signed payload is not JSON (${errorMessage(err)})`;
   }
   if (!isRecord(raw)) return 'the signed payload is not a JSON object';
   const { version, created } = raw;

@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
+import { errorMessage } from '../util/errors.js';
 import { Backoff } from '../pipeline/backoff.js';
 import { verifyEnvelope } from './envelope.js';
 import type { BundleHeader } from './envelope.js';
@@ -175,7 +176,7 @@ export class PolicyPoller {
       res = await this.o.apply(v.payload, header);
     } catch (err) {
       // The agent stopping under a reload, a worker that could not run: tried again at the next poll.
-      res = { kind: 'deferred', reason: err instanceof Error ? err.message : String(err) };
+      res = { kind: 'deferred', reason: errorMessage(err) };
     }
     if (res.kind === 'refused') return this.refuse(res.reason, header.version);
     if (res.kind === 'deferred') {
@@ -193,7 +194,7 @@ export class PolicyPoller {
       saveLastGood(this.o.stateDir, body, state);
     } catch (err) {
       // Applied all the same; the next start uses the previous bundle until a fetch succeeds.
-      this.lastError = `the bundle could not be saved in the state dir: ${err instanceof Error ? err.message : String(err)}`;
+      this.lastError = `the bundle could not be saved in the state dir: ${errorMessage(err)}`;
     }
     this.state = state;
     this.appliedDigest = digest(body);
