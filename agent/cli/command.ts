@@ -21,6 +21,21 @@ export interface Command {
   run(argv: string[], io: CliIO): Promise<number>;
 }
 
+/** A command whose work is synchronous: its exit code resolves, its throw (UsageError ...) rejects. */
+export function syncCommand(name: string, help: string, run: (argv: string[], io: CliIO) => number): Command {
+  return {
+    name,
+    help,
+    run(argv, io) {
+      try {
+        return Promise.resolve(run(argv, io));
+      } catch (err) {
+        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    },
+  };
+}
+
 type Options = NonNullable<ParseArgsConfig['options']>;
 
 /** node:util parseArgs in strict mode, with errors turned into UsageError. */

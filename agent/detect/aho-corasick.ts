@@ -39,13 +39,8 @@ export class Automaton {
       ends[s]?.push(id);
     });
     const states = next.length;
-    this.edgeStart = new Int32Array(states + 1);
-    let edges = 0;
-    for (let s = 0; s < states; s++) {
-      this.edgeStart[s] = edges;
-      edges += next[s]?.size ?? 0;
-    }
-    this.edgeStart[states] = edges;
+    this.edgeStart = offsets(next.map((m) => m.size));
+    const edges = this.edgeStart[states] ?? 0;
     this.edgeChar = new Int32Array(edges);
     this.edgeNext = new Int32Array(edges);
     for (let s = 0; s < states; s++) {
@@ -57,13 +52,7 @@ export class Automaton {
       }
     }
     for (const [c, n] of next[0] ?? []) if (c < 128) this.root[c] = n;
-    this.outStart = new Int32Array(states + 1);
-    let outs = 0;
-    for (let s = 0; s < states; s++) {
-      this.outStart[s] = outs;
-      outs += ends[s]?.length ?? 0;
-    }
-    this.outStart[states] = outs;
+    this.outStart = offsets(ends.map((e) => e.length));
     this.outIds = new Int32Array(ends.flat());
     this.fail = new Int32Array(states);
     this.dict = new Int32Array(states).fill(-1);
@@ -113,4 +102,11 @@ export class Automaton {
   firstOutput(s: number): number {
     return this.hasOutput(s) ? s : (this.dict[s] ?? -1);
   }
+}
+
+/** Where each of consecutive runs of these lengths starts, and at the end the total. */
+function offsets(lengths: readonly number[]): Int32Array {
+  const out = new Int32Array(lengths.length + 1);
+  for (let i = 0; i < lengths.length; i++) out[i + 1] = (out[i] ?? 0) + (lengths[i] ?? 0);
+  return out;
 }

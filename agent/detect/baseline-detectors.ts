@@ -1,5 +1,5 @@
 import type { EcsDocument } from '../ecs/document.js';
-import { getField } from '../ecs/document.js';
+import { getField, stringField } from '../ecs/document.js';
 import { F } from '../ecs/fields.js';
 import { threatRefs } from './attack.js';
 import type { Baseline } from './baseline.js';
@@ -10,7 +10,6 @@ import type { DetectContext, Detector, Hit, RuleMeta } from './types.js';
 /** Ports from here up are usually ephemeral or dynamic (RPC, debuggers): learned as one bucket. */
 export const EPHEMERAL_FROM = 32768;
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 function meta(id: string, family: 'listener' | 'process', name: string, description: string, tactic: string, technique: string): RuleMeta {
   return {
@@ -36,15 +35,15 @@ export class NewListenerDetector implements Detector {
 
   /** The learned key, also used by `portwarden baseline` exports. */
   static key(doc: EcsDocument, ci: boolean): string {
-    const program = str(getField(doc, F.processExecutable)) ?? str(getField(doc, F.processName)) ?? '?';
+    const program = stringField(doc, F.processExecutable) ?? stringField(doc, F.processName) ?? '?';
     const port = Number(getField(doc, F.destinationPort));
-    const transport = str(getField(doc, F.networkTransport)) ?? 'tcp';
-    const scope = str(getField(doc, F.listenerScope)) ?? 'any';
+    const transport = stringField(doc, F.networkTransport) ?? 'tcp';
+    const scope = stringField(doc, F.listenerScope) ?? 'any';
     return `${norm(program, ci)}|${transport}/${port >= EPHEMERAL_FROM ? 'ephemeral' : String(port)}|${scope}`;
   }
 
   test(doc: EcsDocument, ctx: DetectContext): Hit | undefined {
-    const hostId = str(getField(doc, F.hostId)) ?? 'unknown';
+    const hostId = stringField(doc, F.hostId) ?? 'unknown';
     const key = NewListenerDetector.key(doc, ctx.ci);
     if (this.baseline.observe(hostId, 'listeners', key, ctx.now) !== 'new') return undefined;
     return { reason: `first time after the learning window that this host has ${key.replace(/\|/g, ' ')} (program transport/port scope)` };
@@ -59,10 +58,10 @@ export class RarePairDetector implements Detector {
   constructor(private readonly baseline: Baseline) {}
 
   test(doc: EcsDocument, ctx: DetectContext): Hit | undefined {
-    const parent = str(getField(doc, F.processParentName));
-    const child = str(getField(doc, F.processName));
+    const parent = stringField(doc, F.processParentName);
+    const child = stringField(doc, F.processName);
     if (parent === undefined || child === undefined) return undefined;
-    const hostId = str(getField(doc, F.hostId)) ?? 'unknown';
+    const hostId = stringField(doc, F.hostId) ?? 'unknown';
     const key = `${norm(parent, ctx.ci)}>${norm(child, ctx.ci)}`;
     if (this.baseline.observe(hostId, 'pairs', key, ctx.now) !== 'new') return undefined;
     return { reason: `first time after the learning window that ${parent} started ${child} on this host` };

@@ -1,5 +1,5 @@
 import type { EcsDocument } from '../ecs/document.js';
-import { getField } from '../ecs/document.js';
+import { keyField } from '../ecs/document.js';
 import { Action, F } from '../ecs/fields.js';
 import { threatRefs } from './attack.js';
 import { BUILTIN_RULESET, BUILTIN_VERSION } from './listener-detectors.js';
@@ -19,10 +19,9 @@ const RELAYS = /^(?:sh|bash|dash|zsh|ksh|mksh|ash|busybox|nc|ncat|netcat|nc\.ope
 /** Script interpreters: one-liner bind shells, but also notebooks and dev servers (lower severity). */
 const INTERPRETERS = /^(?:python[0-9.]*|python[0-9.]*\.exe|pythonw\.exe|perl[0-9.]*|perl\.exe|ruby[0-9.]*|ruby\.exe|php[0-9.]*|php\.exe|lua[0-9.]*|tclsh[0-9.]*|gawk|awk)$/i;
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : undefined);
 
 function hostOf(doc: EcsDocument): string {
-  return str(getField(doc, F.hostId)) ?? str(getField(doc, F.hostName)) ?? '';
+  return keyField(doc, F.hostId) ?? keyField(doc, F.hostName) ?? '';
 }
 
 /**
@@ -55,13 +54,13 @@ export class ListenerSpawnedShell implements Detector {
       return undefined;
     }
     this.forgetReplaced(doc, host);
-    const name = str(getField(doc, F.processName));
+    const name = keyField(doc, F.processName);
     if (name === undefined || !SHELLS.test(name)) return undefined;
-    const keys = [str(getField(doc, F.processParentEntityId)), str(getField(doc, F.processParentPid))];
+    const keys = [keyField(doc, F.processParentEntityId), keyField(doc, F.processParentPid)];
     const where = keys[0] === undefined ? undefined : this.owners.get(`${host}|e|${keys[0]}`);
     const listening = where ?? (keys[1] === undefined ? undefined : this.owners.get(`${host}|p|${keys[1]}`));
     if (listening === undefined) return undefined;
-    const parent = str(getField(doc, F.processParentName)) ?? listening.split(' ')[0] ?? '?';
+    const parent = keyField(doc, F.processParentName) ?? listening.split(' ')[0] ?? '?';
     const interpreter = INTERPRETERS.test(parent);
     if (!interpreter && !RELAYS.test(parent)) return undefined;
     return {
@@ -74,18 +73,18 @@ export class ListenerSpawnedShell implements Detector {
   private forgetReplaced(doc: EcsDocument, host: string): void {
     const action = doc.event.action;
     if (action !== Action.processStart && action !== Action.processExec) return;
-    const pid = str(getField(doc, F.processPid));
+    const pid = keyField(doc, F.processPid);
     if (pid !== undefined) this.owners.delete(`${host}|p|${pid}`);
-    const entity = str(getField(doc, F.processEntityId));
+    const entity = keyField(doc, F.processEntityId);
     if (action === Action.processExec && entity !== undefined) this.owners.delete(`${host}|e|${entity}`);
   }
 
   private remember(doc: EcsDocument, host: string): void {
-    const owner = str(getField(doc, F.processName)) ?? '?';
-    const port = str(getField(doc, F.destinationPort)) ?? '?';
+    const owner = keyField(doc, F.processName) ?? '?';
+    const port = keyField(doc, F.destinationPort) ?? '?';
     const what = `${owner} ${port}`;
-    const entity = str(getField(doc, F.processEntityId));
-    const pid = str(getField(doc, F.processPid));
+    const entity = keyField(doc, F.processEntityId);
+    const pid = keyField(doc, F.processPid);
     if (entity !== undefined) this.put(`${host}|e|${entity}`, what);
     if (pid !== undefined) this.put(`${host}|p|${pid}`, what);
   }

@@ -5,20 +5,21 @@
  * found (and the rules without a literal set) are evaluated. With 1,300 Sigma rules an event runs a
  * handful of rules' conditions instead of every one.
  */
+import { F } from '../ecs/fields.js';
 import { FieldCache, fieldSlot } from './matcher.js';
 import { Automaton } from './aho-corasick.js';
 import { cost, fold, minimal, regexClauses } from './regex-literals.js';
 
 /** The text fields the prefilter reads; literals of conditions on other fields are not used. */
 export const TEXT_FIELDS = [
-  'process.executable', 'process.command_line', 'process.name', 'process.args',
-  'process.parent.executable', 'process.parent.command_line', 'process.parent.name', 'process.parent.args',
-  'process.pe.original_file_name', 'process.pe.description', 'process.pe.product', 'process.pe.company', 'process.pe.file_version',
-  'process.working_directory', 'process.hash.md5', 'process.hash.sha1', 'process.hash.sha256', 'process.pe.imphash',
-  'user.name', 'user.domain', 'process.user.name', 'process.parent.user.name',
+  F.processExecutable, F.processCommandLine, F.processName, F.processArgs,
+  F.processParentExecutable, F.processParentCommandLine, F.processParentName, F.processParentArgs,
+  F.processPeOriginalFileName, F.processPeDescription, F.processPeProduct, F.processPeCompany, F.processPeFileVersion,
+  F.processWorkingDirectory, F.processHashMd5, F.processHashSha1, F.processHashSha256, F.processPeImphash,
+  F.userName, F.userDomain, F.processUserName, F.processParentUserName,
   'qualified.user.name', 'qualified.process.parent.user.name',
-  'destination.ip', 'destination.port', 'destination.domain', 'source.ip', 'source.port',
-  'network.direction', 'network.transport', 'network.type',
+  F.destinationIp, F.destinationPort, F.destinationDomain, F.sourceIp, F.sourcePort,
+  F.networkDirection, F.networkTransport, F.networkType,
 ] as const;
 const TEXT = new Set<string>(TEXT_FIELDS);
 const TEXT_SLOTS = TEXT_FIELDS.map(fieldSlot);

@@ -1,5 +1,5 @@
 import type { EcsDocument } from '../ecs/document.js';
-import { getField } from '../ecs/document.js';
+import { getField, stringField } from '../ecs/document.js';
 import { F } from '../ecs/fields.js';
 import { threatRefs } from './attack.js';
 import { BUILTIN_RULESET, BUILTIN_VERSION } from './listener-detectors.js';
@@ -49,7 +49,6 @@ const MAX_INBOUND = 16;
 
 interface Inbound { at: number; ip: string; port: number; localPort: number; fromClient: number | undefined; toClient: number | undefined }
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
 /** Whether a program is one whose job is forwarding (by name, from a system directory). */
@@ -108,17 +107,17 @@ export class ListenerRelay implements Detector {
   test(doc: EcsDocument, ctx: DetectContext): Hit | undefined {
     const direction = getField(doc, F.networkDirection);
     if (direction !== 'ingress' && direction !== 'egress') return undefined;
-    const who = str(getField(doc, F.processEntityId)) ?? `${String(getField(doc, F.processPid))}@${String(getField(doc, F.processStart))}`;
-    const key = `${str(getField(doc, F.hostId)) ?? ''}|${who}`;
+    const who = stringField(doc, F.processEntityId) ?? `${String(getField(doc, F.processPid))}@${String(getField(doc, F.processStart))}`;
+    const key = `${stringField(doc, F.hostId) ?? ''}|${who}`;
     if (direction === 'ingress') {
       this.remember(key, doc, ctx.now);
       return undefined;
     }
-    const ip = str(getField(doc, F.destinationIp));
+    const ip = stringField(doc, F.destinationIp);
     const port = num(getField(doc, F.destinationPort));
     if (ip === undefined || isLoopback(ip)) return undefined;
-    const name = str(getField(doc, F.processName));
-    if (expectedRelay(name, str(getField(doc, F.processExecutable)))) return undefined;
+    const name = stringField(doc, F.processName);
+    if (expectedRelay(name, stringField(doc, F.processExecutable))) return undefined;
     const clients = (this.inbound.get(key) ?? []).filter((c) => Math.abs(ctx.now - c.at) <= WINDOW_MS && c.ip !== ip);
     if (clients.length === 0) return undefined;
     const wrote = num(getField(doc, F.sourceBytes));
@@ -162,7 +161,7 @@ export class ListenerRelay implements Detector {
   }
 
   private remember(key: string, doc: EcsDocument, at: number): void {
-    const ip = str(getField(doc, F.sourceIp));
+    const ip = stringField(doc, F.sourceIp);
     const port = num(getField(doc, F.sourcePort));
     const localPort = num(getField(doc, F.destinationPort));
     if (ip === undefined || port === undefined || localPort === undefined) return;

@@ -4,6 +4,7 @@
  * those fields the agent fills on each OS. A rule loads only when every field it names is filled
  * for its log source's product: a rule on a field the agent never fills could never fire.
  */
+import { F } from '../ecs/fields.js';
 import type { OsType } from '../util/os.js';
 
 export type SigmaCategory = 'process_creation' | 'network_connection';
@@ -19,27 +20,27 @@ export interface SigmaField {
 }
 
 const PROCESS: Readonly<Record<string, SigmaField>> = {
-  Image: { ecs: 'process.executable' },
-  ParentImage: { ecs: 'process.parent.executable' },
-  CommandLine: { ecs: 'process.command_line' },
-  ParentCommandLine: { ecs: 'process.parent.command_line' },
-  OriginalFileName: { ecs: 'process.pe.original_file_name' },
-  Description: { ecs: 'process.pe.description' },
-  Product: { ecs: 'process.pe.product' },
-  Company: { ecs: 'process.pe.company' },
-  FileVersion: { ecs: 'process.pe.file_version' },
-  ProcessId: { ecs: 'process.pid' },
-  ParentProcessId: { ecs: 'process.parent.pid' },
-  ProcessGuid: { ecs: 'process.entity_id' },
-  ParentProcessGuid: { ecs: 'process.parent.entity_id' },
-  CurrentDirectory: { ecs: 'process.working_directory' },
+  Image: { ecs: F.processExecutable },
+  ParentImage: { ecs: F.processParentExecutable },
+  CommandLine: { ecs: F.processCommandLine },
+  ParentCommandLine: { ecs: F.processParentCommandLine },
+  OriginalFileName: { ecs: F.processPeOriginalFileName },
+  Description: { ecs: F.processPeDescription },
+  Product: { ecs: F.processPeProduct },
+  Company: { ecs: F.processPeCompany },
+  FileVersion: { ecs: F.processPeFileVersion },
+  ProcessId: { ecs: F.processPid },
+  ParentProcessId: { ecs: F.processParentPid },
+  ProcessGuid: { ecs: F.processEntityId },
+  ParentProcessGuid: { ecs: F.processParentEntityId },
+  CurrentDirectory: { ecs: F.processWorkingDirectory },
   // Sysmon writes accounts as DOMAIN\name (NT AUTHORITY\SYSTEM; rules match 'AUTHORI', '\NETWORK
   // SERVICE'): the matcher's qualified.* form of the ECS name and domain (name alone without a domain).
-  User: { ecs: 'qualified.user.name', filled: 'user.name' },
-  ParentUser: { ecs: 'qualified.process.parent.user.name', filled: 'process.parent.user.name' },
+  User: { ecs: 'qualified.user.name', filled: F.userName },
+  ParentUser: { ecs: 'qualified.process.parent.user.name', filled: F.processParentUserName },
   // Not Sysmon's (some EDRs'): the parent's parent, the second entry of the lineage the agent keeps.
-  GrandParentImage: { ecs: 'portwarden.lineage.1.executable', filled: 'process.parent.executable' },
-  IntegrityLevel: { ecs: 'process.Ext.token.integrity_level_name' },
+  GrandParentImage: { ecs: 'portwarden.lineage.1.executable', filled: F.processParentExecutable },
+  IntegrityLevel: { ecs: F.processIntegrityLevel },
   LogonId: { ecs: 'winlog.event_data.LogonId' },
 };
 
@@ -49,16 +50,16 @@ const bool = (yes: string, no: string) => (v: string): string | undefined => (v.
 // events carry the whole process block (command line, parent, PE info), so rules may use those too.
 const NETWORK: Readonly<Record<string, SigmaField>> = {
   ...PROCESS,
-  DestinationIp: { ecs: 'destination.ip' },
-  DestinationPort: { ecs: 'destination.port' },
-  DestinationHostname: { ecs: 'destination.domain' },
-  SourceIp: { ecs: 'source.ip' },
-  SourcePort: { ecs: 'source.port' },
-  SourceHostname: { ecs: 'source.domain' },
-  Protocol: { ecs: 'network.transport' },
-  Initiated: { ecs: 'network.direction', value: bool('egress', 'ingress') },
-  SourceIsIpv6: { ecs: 'network.type', value: bool('ipv6', 'ipv4') },
-  DestinationIsIpv6: { ecs: 'network.type', value: bool('ipv6', 'ipv4') },
+  DestinationIp: { ecs: F.destinationIp },
+  DestinationPort: { ecs: F.destinationPort },
+  DestinationHostname: { ecs: F.destinationDomain },
+  SourceIp: { ecs: F.sourceIp },
+  SourcePort: { ecs: F.sourcePort },
+  SourceHostname: { ecs: F.sourceDomain },
+  Protocol: { ecs: F.networkTransport },
+  Initiated: { ecs: F.networkDirection, value: bool('egress', 'ingress') },
+  SourceIsIpv6: { ecs: F.networkType, value: bool('ipv6', 'ipv4') },
+  DestinationIsIpv6: { ecs: F.networkType, value: bool('ipv6', 'ipv4') },
 };
 
 export const SIGMA_FIELDS: Readonly<Record<SigmaCategory, Readonly<Record<string, SigmaField>>>> = {
@@ -71,24 +72,24 @@ export const SIGMA_FIELDS: Readonly<Record<SigmaCategory, Readonly<Record<string
  * fields that are filled on the rule's OS (a substring, without case, as Sigma's keywords).
  */
 export const KEYWORD_FIELDS: Readonly<Record<SigmaCategory, readonly string[]>> = {
-  process_creation: ['process.executable', 'process.command_line', 'process.parent.executable', 'process.parent.command_line',
-    'process.pe.original_file_name', 'process.working_directory', 'qualified.user.name'],
-  network_connection: ['process.executable', 'process.command_line', 'qualified.user.name', 'destination.ip', 'destination.domain', 'source.ip'],
+  process_creation: [F.processExecutable, F.processCommandLine, F.processParentExecutable, F.processParentCommandLine,
+    F.processPeOriginalFileName, F.processWorkingDirectory, 'qualified.user.name'],
+  network_connection: [F.processExecutable, F.processCommandLine, 'qualified.user.name', F.destinationIp, F.destinationDomain, F.sourceIp],
 };
 
 /** Sigma's `Hashes` (`SHA256=...,MD5=...`): each algorithm is its own ECS field. */
 export const HASH_FIELDS: Readonly<Record<string, string>> = {
-  MD5: 'process.hash.md5',
-  SHA1: 'process.hash.sha1',
-  SHA256: 'process.hash.sha256',
-  IMPHASH: 'process.pe.imphash',
+  MD5: F.processHashMd5,
+  SHA1: F.processHashSha1,
+  SHA256: F.processHashSha256,
+  IMPHASH: F.processPeImphash,
 };
 
 const PROCESS_COMMON = [
-  'process.executable', 'process.command_line', 'process.parent.executable', 'process.parent.command_line',
-  'process.pid', 'process.parent.pid', 'process.entity_id', 'process.parent.entity_id', 'user.name', 'process.parent.user.name',
+  F.processExecutable, F.processCommandLine, F.processParentExecutable, F.processParentCommandLine,
+  F.processPid, F.processParentPid, F.processEntityId, F.processParentEntityId, F.userName, F.processParentUserName,
 ];
-const NETWORK_COMMON = ['destination.ip', 'destination.port', 'source.ip', 'source.port', 'network.transport', 'network.direction', 'network.type'];
+const NETWORK_COMMON = [F.destinationIp, F.destinationPort, F.sourceIp, F.sourcePort, F.networkTransport, F.networkDirection, F.networkType];
 
 /**
  * What the agent fills, per OS (a rule on anything else could never fire, so it does not load).
@@ -99,29 +100,29 @@ const NETWORK_COMMON = ['destination.ip', 'destination.port', 'source.ip', 'sour
  * an outbound-connection source on Linux only: eBPF connection_attempted, source.port when bound).
  */
 export const FILLED: Readonly<Record<OsType, ReadonlySet<string>>> = {
-  linux: new Set([...PROCESS_COMMON, ...NETWORK_COMMON, 'process.working_directory']),
-  windows: new Set([...PROCESS_COMMON, ...NETWORK_COMMON, 'process.working_directory', 'process.Ext.token.integrity_level_name',
-    'process.pe.original_file_name', 'process.pe.description', 'process.pe.product', 'process.pe.company', 'process.pe.file_version',
-    'process.pe.imphash', 'process.hash.md5', 'process.hash.sha1', 'process.hash.sha256']),
+  linux: new Set([...PROCESS_COMMON, ...NETWORK_COMMON, F.processWorkingDirectory]),
+  windows: new Set([...PROCESS_COMMON, ...NETWORK_COMMON, F.processWorkingDirectory, F.processIntegrityLevel,
+    F.processPeOriginalFileName, F.processPeDescription, F.processPeProduct, F.processPeCompany, F.processPeFileVersion,
+    F.processPeImphash, F.processHashMd5, F.processHashSha1, F.processHashSha256]),
   macos: new Set([...PROCESS_COMMON, ...NETWORK_COMMON]),
 };
 
 /** Why the agent leaves a field empty: the `rules check` reason for rules that need it. */
 export const NOT_FILLED_WHY: Readonly<Record<string, string>> = {
-  'process.Ext.token.integrity_level_name': 'token integrity levels are read on Windows only',
+  [F.processIntegrityLevel]: 'token integrity levels are read on Windows only',
   'winlog.event_data.LogonId': 'logon sessions are not collected',
-  'destination.domain': 'connection peers are not resolved to host names',
-  'source.domain': 'connection peers are not resolved to host names',
-  'process.pe.imphash': 'import hashes are computed for Windows (PE) executables only',
-  'process.working_directory': 'the working directory is read on Linux and Windows only',
-  'process.pe.description': 'PE version info is read on Windows only',
-  'process.pe.product': 'PE version info is read on Windows only',
-  'process.pe.company': 'PE version info is read on Windows only',
-  'process.pe.file_version': 'PE version info is read on Windows only',
-  'process.hash.md5': 'executable hashes are computed on Windows only',
-  'process.hash.sha1': 'executable hashes are computed on Windows only',
-  'process.hash.sha256': 'executable hashes are computed on Windows only',
-  'process.pe.original_file_name': 'PE version info is read on Windows only',
+  [F.destinationDomain]: 'connection peers are not resolved to host names',
+  [F.sourceDomain]: 'connection peers are not resolved to host names',
+  [F.processPeImphash]: 'import hashes are computed for Windows (PE) executables only',
+  [F.processWorkingDirectory]: 'the working directory is read on Linux and Windows only',
+  [F.processPeDescription]: 'PE version info is read on Windows only',
+  [F.processPeProduct]: 'PE version info is read on Windows only',
+  [F.processPeCompany]: 'PE version info is read on Windows only',
+  [F.processPeFileVersion]: 'PE version info is read on Windows only',
+  [F.processHashMd5]: 'executable hashes are computed on Windows only',
+  [F.processHashSha1]: 'executable hashes are computed on Windows only',
+  [F.processHashSha256]: 'executable hashes are computed on Windows only',
+  [F.processPeOriginalFileName]: 'PE version info is read on Windows only',
 };
 
 /** The OSes a product names (`windows`, `linux`, `macos`); undefined for unknown products. */

@@ -1,6 +1,6 @@
 import { mergeFields } from '../ecs/builder.js';
 import type { EcsDocument } from '../ecs/document.js';
-import { getField } from '../ecs/document.js';
+import { getField, stringField } from '../ecs/document.js';
 import { Action, Dataset, F } from '../ecs/fields.js';
 import { MAX_ANCESTRY } from '../lineage/process-table.js';
 
@@ -17,21 +17,20 @@ interface Known {
   parentPid?: number;
 }
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : undefined);
 
 function fromBlock(p: unknown): Known {
   const k: Known = {};
   const set = <K extends keyof Known>(key: K, v: Known[K] | undefined) => { if (v !== undefined) k[key] = v; };
-  set('entityId', str(getField(p, 'entity_id')));
+  set('entityId', stringField(p, 'entity_id'));
   set('pid', num(getField(p, 'pid')));
-  set('name', str(getField(p, 'name')));
-  set('executable', str(getField(p, 'executable')));
-  set('commandLine', str(getField(p, 'command_line')));
-  set('start', str(getField(p, 'start')));
+  set('name', stringField(p, 'name'));
+  set('executable', stringField(p, 'executable'));
+  set('commandLine', stringField(p, 'command_line'));
+  set('start', stringField(p, 'start'));
   const user = getField(p, 'user');
   if (user !== null && typeof user === 'object') k.user = user as Record<string, unknown>;
-  set('parentEntityId', str(getField(p, 'parent.entity_id')));
+  set('parentEntityId', stringField(p, 'parent.entity_id'));
   set('parentPid', num(getField(p, 'parent.pid')));
   return k;
 }
@@ -50,7 +49,7 @@ function block(k: Known): Record<string, unknown> {
 
 function lineageEntry(a: Known): Record<string, unknown> {
   const { user, ...rest } = block(a);
-  const name = str(getField(user, 'name'));
+  const name = stringField(user, 'name');
   return { ...rest, ...(a.commandLine === undefined ? {} : { command_line: a.commandLine.slice(0, 1024) }), ...(name === undefined ? {} : { user: name }) };
 }
 
@@ -75,7 +74,7 @@ export class StreamLineage {
     if (doc.event.dataset !== Dataset.process && FOREIGN_START(doc)) {
       doc = { ...doc, event: { ...doc.event, action: Action.processStart, dataset: Dataset.process } };
     }
-    const host = str(getField(doc, F.hostId)) ?? str(getField(doc, F.hostName)) ?? '';
+    const host = stringField(doc, F.hostId) ?? stringField(doc, F.hostName) ?? '';
     const self = fromBlock(doc.process);
     const isProcess = doc.event.dataset === Dataset.process && doc.event.action !== Action.processEnd;
     const known = this.lookup(host, self.entityId, self.pid);

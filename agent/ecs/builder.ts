@@ -6,7 +6,7 @@ import type { AgentInfo } from './agent-info.js';
 import type { AgentEventInput, EcsDocument } from './document.js';
 import { Action, Dataset, ECS_VERSION, Kind, MODULE } from './fields.js';
 import type { HostContext } from './host.js';
-import { processBlock } from './process-fields.js';
+import { attachOwner, processBlock } from './process-fields.js';
 import { addressInfo } from './scope.js';
 
 export interface BaseOptions {
@@ -143,12 +143,7 @@ export class DocumentBuilder {
     doc.network = { transport: l.transport, type: l.family, iana_number: IANA[l.transport] };
     const related: Record<string, unknown> = ip === undefined ? {} : { ip: [ip] };
     if (owner !== undefined) {
-      const p = processBlock(owner, ancestors);
-      doc.process = p.process;
-      if (p.user !== undefined) doc.user = p.user;
-      if (p.container !== undefined) doc.container = p.container;
-      doc.portwarden = { listener, ...p.portwarden };
-      if (p.relatedUsers.length > 0) related.user = p.relatedUsers;
+      attachOwner(doc, related, owner, ancestors, { listener });
     } else {
       doc.portwarden = { listener };
       if (l.uid !== undefined) doc.user = { id: String(l.uid), ...(l.userName === undefined ? {} : { name: l.userName }) };

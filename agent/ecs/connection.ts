@@ -9,7 +9,7 @@ import type { ConnectAttempt } from '../sources/types.js';
 import type { DocumentBuilder } from './builder.js';
 import type { EcsDocument } from './document.js';
 import { Action, Dataset, Kind } from './fields.js';
-import { processBlock } from './process-fields.js';
+import { attachOwner } from './process-fields.js';
 
 /** `owner`: the connecting process as the table has it; without it, what the kernel said (pid, name, uid). */
 export function connectionDocument(
@@ -30,12 +30,7 @@ export function connectionDocument(
   const ips = [c.destinationAddress, ...(c.sourceAddress === '' ? [] : [c.sourceAddress])];
   const related: Record<string, unknown> = { ip: ips };
   if (owner !== undefined) {
-    const p = processBlock(owner, ancestors);
-    doc.process = p.process;
-    if (p.user !== undefined) doc.user = p.user;
-    if (p.container !== undefined) doc.container = p.container;
-    doc.portwarden = { connection, ...p.portwarden };
-    if (p.relatedUsers.length > 0) related.user = p.relatedUsers;
+    attachOwner(doc, related, owner, ancestors, { connection });
   } else {
     doc.process = { pid: c.pid, name: c.name };
     if (c.uid !== undefined) doc.user = { id: String(c.uid) };

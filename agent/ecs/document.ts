@@ -37,6 +37,18 @@ export function getField(doc: unknown, path: string): unknown {
   return readCompiled(doc, PATHS.get(path) ?? compilePath(path));
 }
 
+/** The field at `path` when it is a non-empty string; undefined otherwise. */
+export function stringField(doc: unknown, path: string): string | undefined {
+  const v = getField(doc, path);
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+/** The field at `path` as a map-key part: a non-empty string, or a number in decimal (pids, ports). */
+export function keyField(doc: unknown, path: string): string | undefined {
+  const v = getField(doc, path);
+  return typeof v === 'number' ? String(v) : typeof v === 'string' && v !== '' ? v : undefined;
+}
+
 function readCompiled(doc: unknown, c: CompiledPath): unknown {
   let cur: unknown = doc;
   const last = c.heads.length - 1;

@@ -97,6 +97,20 @@ export interface ProcessBlock {
   relatedUsers: string[];
 }
 
+/**
+ * Puts an owning process on a socket document: `process`, `user`, `container`, `portwarden` (its
+ * own `part` first, then the block's lineage and flags) and the block's users in `related.user`.
+ */
+export function attachOwner(doc: Record<string, unknown>, related: Record<string, unknown>, owner: ProcessNode,
+  ancestors: readonly ProcessNode[], part: Record<string, unknown>): void {
+  const p = processBlock(owner, ancestors);
+  doc.process = p.process;
+  if (p.user !== undefined) doc.user = p.user;
+  if (p.container !== undefined) doc.container = p.container;
+  doc.portwarden = { ...part, ...p.portwarden };
+  if (p.relatedUsers.length > 0) related.user = p.relatedUsers;
+}
+
 // A node's record and its ancestors never change (an exec makes a new node), so its block is
 // built once and shared by every document about it (a pre-fork server's 100 sockets); never mutate it.
 const cache = new WeakMap<ProcessNode, ProcessBlock>();

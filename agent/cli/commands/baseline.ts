@@ -4,7 +4,7 @@ import { Baseline, baselineFile } from '../../detect/index.js';
 import { silentLogger } from '../../log/logger.js';
 import { errorMessage, PortwardenError, UsageError } from '../../util/errors.js';
 import { prepareStateDir } from '../../app/context.js';
-import { parseCommandArgs } from '../command.js';
+import { parseCommandArgs, syncCommand } from '../command.js';
 import type { CliIO, Command } from '../command.js';
 
 const HELP = `Usage: portwarden baseline export FILE|- [--config FILE]
@@ -23,17 +23,7 @@ Options:
   --config FILE   use state_dir and detect.baseline from this config
   -h, --help      this help`;
 
-export const baselineCommand: Command = {
-  name: 'baseline',
-  help: HELP,
-  run(argv: string[], io: CliIO): Promise<number> {
-    try {
-      return Promise.resolve(runBaseline(argv, io));
-    } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-    }
-  },
-};
+export const baselineCommand: Command = syncCommand('baseline', HELP, runBaseline);
 
 function runBaseline(argv: string[], io: CliIO): number {
   const { values, positionals } = parseCommandArgs('baseline', argv, { config: { type: 'string', short: 'c' } }, true);

@@ -3,7 +3,7 @@ import { checkRules } from '../../detect/check.js';
 import type { CheckReport, FileVerdict } from '../../detect/check.js';
 import { UsageError } from '../../util/errors.js';
 import { visible } from '../../util/terminal-text.js';
-import { parseCommandArgs } from '../command.js';
+import { parseCommandArgs, syncCommand } from '../command.js';
 import type { CliIO, Command } from '../command.js';
 
 const HELP = `Usage: portwarden rules check PATH... [--json]
@@ -45,17 +45,7 @@ function summary(r: CheckReport): string {
   return `${r.files} files, ${r.rules} rules: ${r.loaded} loaded (${pct.toFixed(1)} %), ${r.unsupported.length} unsupported, ${r.invalid.length} invalid`;
 }
 
-export const rulesCommand: Command = {
-  name: 'rules',
-  help: HELP,
-  run(argv: string[], io: CliIO): Promise<number> {
-    try {
-      return Promise.resolve(runRules(argv, io));
-    } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-    }
-  },
-};
+export const rulesCommand: Command = syncCommand('rules', HELP, runRules);
 
 function runRules(argv: string[], io: CliIO): number {
   const { values, positionals } = parseCommandArgs('rules', argv, { json: { type: 'boolean' } }, true);
