@@ -196,11 +196,19 @@ function baseRecord(pid: number, statText: string, uid: number, nsLink: string |
   return rec;
 }
 
+/** Which of the `full` reads a caller that already has the answer skips (each read by default). */
+export interface DetailReads {
+  /** The command line (a caller with the kernel's argv). */
+  cmdline?: boolean;
+  /** The uids from status (a caller with the kernel's credentials: the record keeps the owner of /proc/<pid>). */
+  status?: boolean;
+}
+
 /**
  * Reads one process from /proc. Returns undefined when it vanished or its stat is unreadable;
  * every other field is best effort (another user's exe/cwd need privileges).
  */
-export function readProcess(pid: number, ctx: ProcessReadContext, depth: ReadDepth = 'full', opts: { cmdline?: boolean } = {}): ProcessRecord | undefined {
+export function readProcess(pid: number, ctx: ProcessReadContext, depth: ReadDepth = 'full', opts: DetailReads = {}): ProcessRecord | undefined {
   const base = `${ctx.procRoot}/${pid}`;
   let uid: number;
   try {
@@ -216,7 +224,7 @@ export function readProcess(pid: number, ctx: ProcessReadContext, depth: ReadDep
     rec.detailsPending = true;
     return rec;
   }
-  readDetails(base, rec.name, rec, ctx, opts.cmdline !== false);
+  readDetails(base, rec.name, rec, ctx, opts);
   const cgroup = tryRead(`${base}/cgroup`, 64 * 1024, false);
   const containerId = cgroup === undefined ? undefined : parseCgroupContainerId(cgroup.toString('utf8'));
   if (containerId !== undefined) rec.containerId = containerId;
@@ -284,8 +292,8 @@ export function readListed(pids: readonly number[], procRoot: string, diag: Sock
 }
 
 /** Command line, executable (and the full name it implies), stdin kind and working directory. */
-function readDetails(base: string, comm: string, rec: ProcessRecord, ctx: ProcessReadContext, cmdline: boolean): void {
-  const cmd = cmdline ? tryRead(`${base}/cmdline`) : undefined;
+function readDetails(base: string, comm: string, rec: ProcessRecord, ctx: ProcessReadContext, opts: DetailReads): void {
+  const cmd = opts.cmdline !== false ? tryRead(`${base}/cmdline`) : undefined;
   if (cmd !== undefined && cmd.length > 0) {
     const args = parseCmdline(cmd);
     rec.args = args;
@@ -313,7 +321,7 @@ function readDetails(base: string, comm: string, rec: ProcessRecord, ctx: Proces
   }
   const cwd = tryReadlink(`${base}/cwd`);
   if (cwd !== undefined) rec.workingDirectory = cwd;
-  const status = tryRead(`${base}/status`, 4096, false);
+  const status = opts.status !== false ? tryRead(`${base}/status`, 4096, false) : undefined;
   const uids = status === undefined ? undefined : parseStatusUids(status.toString('latin1'));
   if (uids !== undefined) {
     // /proc/<pid> is owned by root for a process that is not dumpable (a setuid one): status tells.

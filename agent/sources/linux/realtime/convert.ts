@@ -196,17 +196,22 @@ export class RecordConverter {
     const rec = this.base(p);
     const kernelArgs = args.length > 0 && (p.flags & RecordFlag.argsMissing) === 0;
     const cut = (p.flags & RecordFlag.argsTruncated) !== 0;
+    // The credentials at exec are the kernel's (both producers give both uids or neither): a shell
+    // that drops setuid privileges as it starts (dash, bash without -p) has done so by the time
+    // /proc is read, so its status is not read then.
+    const kernelCreds = p.uid !== undefined && p.euid !== undefined;
     // The kernel's argv is the one of this exec: /proc's is read only when the event has none, or
     // a cut one (the kernel keeps 4 KiB, /proc up to 256 KiB).
-    const live = readProcess(p.tgid, this.c.ctx, 'full', { cmdline: !kernelArgs || cut });
+    const live = readProcess(p.tgid, this.c.ctx, 'full', { cmdline: !kernelArgs || cut, status: !kernelCreds });
     // Only the same process, still running the image this event names (not a later exec).
     if (live !== undefined && live.startKey === rec.startKey && live.name === rec.name) {
-      // The credentials at exec are the kernel's: a shell that drops setuid privileges as it
-      // starts (dash, bash without -p) has done so by the time /proc is read.
-      const creds = { uid: rec.uid, userName: rec.userName, realUid: rec.realUid, realUserName: rec.realUserName, userNoLogin: rec.userNoLogin };
-      Object.assign(rec, live, { realtime: true as const });
-      for (const [k, v] of Object.entries(creds)) if (v !== undefined) (rec as unknown as Record<string, unknown>)[k] = v;
-      if (creds.userNoLogin === undefined && creds.uid !== undefined) delete rec.userNoLogin;
+      if (kernelCreds) {
+        // What /proc gave without status is the owner of /proc/<pid>, not the process's uids.
+        const { uid: _u, userName: _n, userNoLogin: _l, realUid: _r, realUserName: _rn, ...rest } = live;
+        Object.assign(rec, rest, { realtime: true as const });
+      } else {
+        Object.assign(rec, live, { realtime: true as const });
+      }
     }
     // A process already exiting when /proc is read (a zombie) has its stat but no exe link: the kernel's filename stands.
     if (rec.executable === undefined && filename !== '') rec.executable = parseExeLink(filename).path;

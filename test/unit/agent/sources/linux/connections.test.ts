@@ -37,21 +37,30 @@ test('decodeConnRow: addresses as ss prints them; written = acknowledged + send 
   }, 'no counters from a kernel before 4.1: none reported, not zeros');
 });
 
+/** A sock_diag whose connection table is `rows` in every namespace but the one entered through `pid`, which throws `err`; each namespace asked is noted. */
+function diagFailingIn(pid: number, err: Error, rows: Buffer, asked: string[]): SockDiag {
+  return new SockDiag({
+    dump: () => ({ rows: new Uint8Array(), ifnames: {} }),
+    connections: (path?: string) => {
+      asked.push(path ?? 'own');
+      if (path?.includes(`/${pid}/`) === true) throw err;
+      return rows;
+    },
+  });
+}
+
+/** An fd walk that finds socket `inode` in process `pid` (when that process is walked and the inode wanted). */
+const walkerFinding = (pid: number, inode: number) => (pids: readonly number[], wanted: ReadonlyMap<number, unknown>) =>
+  ({ pairs: pids.includes(pid) && wanted.has(inode) ? [[pid, inode] as [number, number]] : [], denied: [], read: pids.length });
+
 test('readConnections: only the inodes the walk finds in the given processes are reported; an unreadable namespace is a problem, not an error', () => {
   const rows = Buffer.concat([
     row({ lport: 8443, rport: 51000, inode: 11, local: [10, 0, 0, 1], remote: [10, 0, 0, 9] }),
     row({ lport: 40100, rport: 22, inode: 12, local: [10, 0, 0, 1], remote: [10, 0, 0, 8] }),
   ]);
   const asked: string[] = [];
-  const diag = new SockDiag({
-    dump: () => ({ rows: new Uint8Array(), ifnames: {} }),
-    connections: (path?: string) => {
-      asked.push(path ?? 'own');
-      if (path?.includes('/66/') === true) throw Object.assign(new Error('setns: Operation not permitted'), { code: 'EPERM', syscall: 'setns(netns)' });
-      return rows;
-    },
-  });
-  const walker = (pids: readonly number[], wanted: ReadonlyMap<number, unknown>) => ({ pairs: pids.includes(5) && wanted.has(12) ? [[5, 12] as [number, number]] : [], denied: [], read: pids.length });
+  const diag = diagFailingIn(66, Object.assign(new Error('setns: Operation not permitted'), { code: 'EPERM', syscall: 'setns(netns)' }), rows, asked);
+  const walker = walkerFinding(5, 12);
   const problems: string[] = [];
   const out = readConnections(diag, walker, '/proc', [{ netns: 'a', own: true, pids: [5] }, { netns: 'b', own: false, pids: [66] }], problems);
   assert.deepEqual(out.map((c) => [c.pid, c.netns, c.inode, c.remoteAddress]), [[5, 'a', 12, '10.0.0.8']]);
@@ -63,15 +72,8 @@ test('readConnections: only the inodes the walk finds in the given processes are
 test('readConnections: a namespace whose first listed process has exited is entered through the next one', () => {
   const rows = row({ lport: 8443, rport: 51000, inode: 21, local: [10, 0, 0, 1], remote: [10, 0, 0, 9] });
   const asked: string[] = [];
-  const diag = new SockDiag({
-    dump: () => ({ rows: new Uint8Array(), ifnames: {} }),
-    connections: (path?: string) => {
-      asked.push(path ?? 'own');
-      if (path?.includes('/70/') === true) throw Object.assign(new Error('open: No such file or directory'), { code: 'ENOENT', syscall: 'open(netns)' });
-      return rows;
-    },
-  });
-  const walker = (pids: readonly number[], wanted: ReadonlyMap<number, unknown>) => ({ pairs: pids.includes(71) && wanted.has(21) ? [[71, 21] as [number, number]] : [], denied: [], read: pids.length });
+  const diag = diagFailingIn(70, Object.assign(new Error('open: No such file or directory'), { code: 'ENOENT', syscall: 'open(netns)' }), rows, asked);
+  const walker = walkerFinding(71, 21);
   const problems: string[] = [];
   const out = readConnections(diag, walker, '/proc', [{ netns: 'c', own: false, pids: [70, 71] }], problems);
   assert.deepEqual(out.map((c) => [c.pid, c.inode]), [[71, 21]]);

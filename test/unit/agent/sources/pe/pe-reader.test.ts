@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -75,11 +75,17 @@ test('md5, sha1 and sha256 equal md5sum/sha1sum/sha256sum; files over the cap ar
   assert.equal(capped.version?.originalFileName, 'kernel32.dll');
 });
 
-test('the cache reads a file once per identity and again after it changes', async (t) => {
+/** A file a.exe holding `content`, in a temp dir removed after the test. */
+function tempFile(t: TestContext, content: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'pw-pe-'));
   t.after(() => { rmSync(dir, { recursive: true, force: true }); });
   const f = join(dir, 'a.exe');
-  writeFileSync(f, 'MZ not really');
+  writeFileSync(f, content);
+  return f;
+}
+
+test('the cache reads a file once per identity and again after it changes', async (t) => {
+  const f = tempFile(t, 'MZ not really');
   let computed = 0;
   const cache = new ExeInfoCache({ hashes: ['sha256'], maxHashBytes: 1e6 }, async (p, o) => { computed++; return computeExeInfo(p, o); });
   const [a, b] = await Promise.all([cache.get(f), cache.get(f)]);
@@ -143,10 +149,7 @@ test('fuzz: mutated real PE files and random bytes only ever give PE_FORMAT erro
 });
 
 test('the cache reads again a file rewritten in place with its size and modification time kept', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'pw-pe-'));
-  t.after(() => { rmSync(dir, { recursive: true, force: true }); });
-  const f = join(dir, 'a.exe');
-  writeFileSync(f, 'MZ benign');
+  const f = tempFile(t, 'MZ benign');
   utimesSync(f, 1e9, 1e9);
   const cache = new ExeInfoCache({ hashes: ['sha256'], maxHashBytes: 1e6 }, computeExeInfo);
   const before = await cache.get(f);
@@ -164,10 +167,7 @@ test('the cache reads again a file rewritten in place with its size and modifica
 });
 
 test('a read that throws gives an error result, is not cached and is tried again', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'pw-pe-'));
-  t.after(() => { rmSync(dir, { recursive: true, force: true }); });
-  const f = join(dir, 'a.exe');
-  writeFileSync(f, 'MZ');
+  const f = tempFile(t, 'MZ');
   let calls = 0;
   const cache = new ExeInfoCache({ hashes: ['sha256'], maxHashBytes: 1e6 }, async (p, o) => {
     calls++;

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -59,14 +59,30 @@ test('the working directory is read through the PEB and the process parameters; 
   assert.equal(readWorkingDirectory(Buffer.alloc(48), mem), undefined, 'no PEB');
 });
 
-test('a new process is held until its executable is read, then completed with the PE fields and hashes', async (t) => {
+/**
+ * A file `name` holding `content` in a temp dir, and a computeExeInfo that reads it only once
+ * `open()` is called; `read` settles with what that read gave.
+ */
+function gatedExe(t: TestContext, name: string, content: string) {
   const dir = mkdtempSync(join(tmpdir(), 'pw-exe-'));
   t.after(() => { rmSync(dir, { recursive: true, force: true }); });
-  const exe = join(dir, 'tool.exe');
-  writeFileSync(exe, 'MZ a file that is not really PE');
+  const exe = join(dir, name);
+  writeFileSync(exe, content);
   let open: () => void = () => undefined;
   const gate = new Promise<void>((resolve) => { open = resolve; });
-  const compute = async (p: string, o: Parameters<typeof computeExeInfo>[1]): Promise<ExeInfo> => { await gate; return computeExeInfo(p, o); };
+  let finished: (info: ExeInfo) => void = () => undefined;
+  const read = new Promise<ExeInfo>((resolve) => { finished = resolve; });
+  const compute = async (p: string, o: Parameters<typeof computeExeInfo>[1]): Promise<ExeInfo> => {
+    await gate;
+    const info = await computeExeInfo(p, o);
+    finished(info);
+    return info;
+  };
+  return { exe, open, read, compute };
+}
+
+test('a new process is held until its executable is read, then completed with the PE fields and hashes', async (t) => {
+  const { exe, open, compute } = gatedExe(t, 'tool.exe', 'MZ a file that is not really PE');
   const enricher = new ExeEnricher({ hashes: ['md5', 'sha256'], maxHashBytes: 1e6 }, 0, 60_000, compute);
   const table = new WindowsProcessTable();
   table.update([{ pid: 900, ppid: 4, createTime: 1n, imageName: 'tool.exe', executable: exe }, { pid: 901, ppid: 4, createTime: 2n, imageName: 'nopath.exe' }]);
@@ -116,20 +132,7 @@ test('a process caught before its image path is readable is held one poll and as
 });
 
 test('a process released before its executable is read gets the fields on its record when the read ends', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'pw-exe-'));
-  t.after(() => { rmSync(dir, { recursive: true, force: true }); });
-  const exe = join(dir, 'slow.exe');
-  writeFileSync(exe, 'MZ on a slow share');
-  let open: () => void = () => undefined;
-  const gate = new Promise<void>((resolve) => { open = resolve; });
-  let finished: (info: ExeInfo) => void = () => undefined;
-  const read = new Promise<ExeInfo>((resolve) => { finished = resolve; });
-  const compute = async (p: string, o: Parameters<typeof computeExeInfo>[1]): Promise<ExeInfo> => {
-    await gate;
-    const info = await computeExeInfo(p, o);
-    finished(info);
-    return info;
-  };
+  const { exe, open, read, compute } = gatedExe(t, 'slow.exe', 'MZ on a slow share');
   // Gives up at once: the first poll releases the process without its fields.
   const enricher = new ExeEnricher({ hashes: ['sha256'], maxHashBytes: 1e6 }, 0, -1, compute);
   const table = new WindowsProcessTable();

@@ -1,4 +1,7 @@
 import { test } from 'node:test';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { RecordConverter, startKeyOf } from '../../../../../../agent/sources/linux/realtime/convert.js';
 import { RecordFlag } from '../../../../../../agent/sources/linux/realtime/records.js';
@@ -93,4 +96,22 @@ test('an exec keeps the kernel\'s credentials: the effective uid is the user, th
   assert.equal(suid.record.realUid, 1000);
   assert.equal(plain.record.uid, 1000);
   assert.equal(plain.record.realUid, 1000);
+});
+
+test('an exec of a process still in /proc takes its details from there and its credentials from the kernel', (t) => {
+  // The shell already dropped its setuid privileges when /proc is read: status says uid 1000.
+  const root = mkdtempSync(join(tmpdir(), 'pw-proc-'));
+  t.after(() => { rmSync(root, { recursive: true, force: true }); });
+  mkdirSync(join(root, '800'));
+  writeFileSync(join(root, '800', 'stat'), `800 (sh) S 1 800 800 ${'0 '.repeat(15)}5000 0 0`);
+  writeFileSync(join(root, '800', 'status'), 'Name:\tsh\nUid:\t1000\t1000\t1000\t1000\n');
+  const passwd = join(root, 'passwd');
+  writeFileSync(passwd, 'alice:x:1000:1000::/home/alice:/bin/bash\n');
+  const c = new RecordConverter({ ctx: { ...ctx, procRoot: root, users: new UserNames(passwd) }, polled: new Map() });
+  const out: RealtimeEvent[] = [];
+  c.convert([{ type: 'exec', proc: proc(800, 1, 5000, 'sh', { uid: 1000, euid: 0 }), filename: '/usr/bin/dash', args: ['sh', '-c', 'id'] }], out);
+  const [e] = out;
+  assert.ok(e?.kind === 'exec');
+  assert.equal(e.record.pgid, 800, 'read from /proc');
+  assert.deepEqual([e.record.uid, e.record.userName, e.record.realUid, e.record.realUserName], [0, undefined, 1000, 'alice']);
 });
