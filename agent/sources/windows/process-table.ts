@@ -4,7 +4,10 @@ import { sameInstance, type Win32ProcessRow } from './win32-process.js';
 import type { ProcessRecord } from '../types.js';
 
 /** What the native layer reads of one new process besides its image path. */
-export type ProcessProbe = Partial<Pick<ProcessRecord, 'integrityLevel' | 'workingDirectory'>>;
+export type ProcessProbe = Partial<Pick<ProcessRecord, 'integrityLevel' | 'workingDirectory'>> & {
+  /** Something it asked Windows for was refused (a process still starting, or access denied). */
+  refused?: true;
+};
 
 /** What executable enrichment adds to a record. */
 export type ExeFields = Partial<Pick<ProcessRecord, 'originalFileName' | 'codeSignature' | 'pe' | 'md5' | 'sha1' | 'sha256'>>;
@@ -29,13 +32,14 @@ export class WindowsProcessTable {
   private records = new Map<number, ProcessRecord>();
   private readonly needDetails = new Set<string>();
   /**
-   * Pids whose image path could not be read at first sight (a process caught while Windows, or
-   * wine, is still setting it up): held one poll and asked again once.
+   * Pids whose image path, integrity level or working directory could not be read at first sight (a
+   * process caught while Windows, or wine, is still setting it up: its PEB not yet written): held
+   * one poll and asked again once.
    */
   private readonly retry = new Set<number>();
 
   /** Replaces the table from a fresh enumeration; returns the pids that still need details. */
-  update(entries: readonly ProcessBase[], imagePath?: (pid: number) => string | undefined, probe?: (pid: number) => ProcessProbe): number[] {
+  update(entries: readonly ProcessBase[], imagePath?: (pid: number) => string | undefined, probe?: (pid: number, again: boolean) => ProcessProbe): number[] {
     const next = new Map<number, ProcessRecord>();
     const bootFt = entries.reduce((min, e) => (e.createTime > 0n && (min === 0n || e.createTime < min) ? e.createTime : min), 0n);
     for (const e of entries) {
@@ -56,11 +60,17 @@ export class WindowsProcessTable {
       };
       const exe = e.executable ?? (e.pid > 4 ? imagePath?.(e.pid) : undefined);
       if (exe !== undefined) rec.executable = exe;
-      else if (e.pid > 4 && imagePath !== undefined) {
+      let refused = false;
+      if (e.pid > 4 && probe !== undefined) {
+        const got = probe(e.pid, false);
+        if (got.integrityLevel !== undefined) rec.integrityLevel = got.integrityLevel;
+        if (got.workingDirectory !== undefined) rec.workingDirectory = got.workingDirectory;
+        refused = got.refused === true;
+      }
+      if (e.pid > 4 && ((exe === undefined && imagePath !== undefined) || refused)) {
         rec.detailsPending = true;
         this.retry.add(e.pid);
       }
-      if (e.pid > 4 && probe !== undefined) Object.assign(rec, probe(e.pid));
       if (e.commandLine !== undefined) {
         rec.commandLine = e.commandLine;
         rec.args = splitCommandLine(e.commandLine);
@@ -105,7 +115,8 @@ export class WindowsProcessTable {
     if (rec === undefined) return;
     const next: ProcessRecord = { ...rec };
     for (const [k, v] of Object.entries(fields) as [string, unknown][]) if (v !== undefined) (next as unknown as Record<string, unknown>)[k] = v;
-    if (complete) delete next.detailsPending;
+    // A record still to be asked again stays held until then.
+    if (complete && !this.retry.has(pid)) delete next.detailsPending;
     this.records.set(pid, next);
   }
 
@@ -126,7 +137,7 @@ export class WindowsProcessTable {
 }
 
 /** A record held for its image path, asked again: completed with whatever Windows gives now. */
-function retried(old: ProcessRecord, imagePath?: (pid: number) => string | undefined, probe?: (pid: number) => ProcessProbe): ProcessRecord {
+function retried(old: ProcessRecord, imagePath?: (pid: number) => string | undefined, probe?: (pid: number, again: boolean) => ProcessProbe): ProcessRecord {
   const rec: ProcessRecord = { ...old };
   delete rec.detailsPending;
   if (rec.executable === undefined) {
@@ -134,7 +145,7 @@ function retried(old: ProcessRecord, imagePath?: (pid: number) => string | undef
     if (exe !== undefined) rec.executable = exe;
   }
   if (probe !== undefined && (rec.integrityLevel === undefined || rec.workingDirectory === undefined)) {
-    const got = probe(rec.pid);
+    const got = probe(rec.pid, true);
     if (rec.integrityLevel === undefined && got.integrityLevel !== undefined) rec.integrityLevel = got.integrityLevel;
     if (rec.workingDirectory === undefined && got.workingDirectory !== undefined) rec.workingDirectory = got.workingDirectory;
   }

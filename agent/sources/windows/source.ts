@@ -122,7 +122,7 @@ class WindowsSource implements Source {
     if (!this.powershellOk) limitations.push('PowerShell is not answering: command lines, users and firewall verdicts are missing');
     if (this.firewall.error !== undefined) limitations.push(this.firewall.error);
     const { integrity, cwd } = this.refused;
-    if (integrity > 0) limitations.push(`token integrity level refused ${integrity} times so far (access denied: protected processes, or other users' when not elevated); process.Ext.token.integrity_level_name is absent for those processes`);
+    if (integrity > 0) limitations.push(`token integrity level refused ${integrity} times so far (access denied: protected processes, or other users' when not elevated; asked again once); process.Ext.token.integrity_level_name is absent for those processes`);
     if (cwd > 0) limitations.push(`working directory refused ${cwd} times so far (access denied, or a process still starting: asked again once); process.working_directory is absent for those processes`);
     const exe = this.exe.stats();
     if (exe.failed > 0) limitations.push(`${exe.failed} executables could not be fully read (not PE files, access denied, or over source.executable_hash_max_size: ${exe.tooLargeToHash}); their process.pe.* or process.hash.* fields are partly absent`);
@@ -200,7 +200,7 @@ class WindowsSource implements Source {
     const { native, table } = this;
     let bases: ProcessBase[];
     let imagePath: ((pid: number) => string | undefined) | undefined;
-    let probe: ((pid: number) => ProcessProbe) | undefined;
+    let probe: ((pid: number, again: boolean) => ProcessProbe) | undefined;
     let walked: ReturnType<typeof walkSystemProcessInformation> | undefined;
     if (native !== undefined) {
       try {
@@ -214,7 +214,7 @@ class WindowsSource implements Source {
       warnings.push(...walked.warnings);
       bases = walked.entries;
       imagePath = (pid) => native.imagePath(pid);
-      probe = (pid) => probeProcess(native, pid, this.refused);
+      probe = (pid, again) => probeProcess(native, pid, again ? this.refused : undefined);
     } else {
       try {
         const parsed = parseWin32ProcessJson(await this.ps(PROCESS_LIST_SCRIPT));
@@ -300,20 +300,29 @@ export function parseDisabledTiers(text: string | undefined): WindowsTier[] {
 
 const POINTER_SIZE = process.arch === 'ia32' || process.arch === 'arm' ? 4 : 8;
 
-/** Integrity level and working directory of one new process (each absent where Windows refuses). */
-function probeProcess(native: WindowsNative, pid: number, refused: { integrity: number; cwd: number }): ProcessProbe {
+/**
+ * Integrity level and working directory of one new process (each absent where Windows refuses);
+ * `refused` counts what is still refused when asked again.
+ */
+function probeProcess(native: WindowsNative, pid: number, refused?: { integrity: number; cwd: number }): ProcessProbe {
   const out: ProcessProbe = {};
   if (native.tokenIntegrity !== undefined) {
     const label = native.tokenIntegrity(pid);
     const level = label === undefined ? undefined : decodeIntegrityLevel(label, POINTER_SIZE);
     if (level !== undefined) out.integrityLevel = level;
-    else refused.integrity++;
+    else {
+      if (refused !== undefined) refused.integrity++;
+      out.refused = true;
+    }
   }
   // The PEB walk knows the 64-bit layouts only (x64 and arm64 agents); a 32-bit agent leaves it out.
   if (native.processMemory !== undefined && POINTER_SIZE === 8) {
     const cwd = native.processMemory(pid, readWorkingDirectory);
     if (cwd !== undefined) out.workingDirectory = cwd;
-    else refused.cwd++;
+    else {
+      if (refused !== undefined) refused.cwd++;
+      out.refused = true;
+    }
   }
   return out;
 }

@@ -131,6 +131,32 @@ test('a process caught before its image path is readable is held one poll and as
   assert.equal(table.get(701)?.executable, undefined);
 });
 
+test('a process whose working directory is refused at first sight (PEB not yet written) is held one poll and asked again once', () => {
+  const table = new WindowsProcessTable();
+  const base = [{ pid: 800, ppid: 4, createTime: 7n, imageName: 'early.exe' }];
+  const os: { cwd?: string } = {};
+  const asked: boolean[] = [];
+  const probe = (_pid: number, again: boolean) => {
+    asked.push(again);
+    return os.cwd === undefined ? { integrityLevel: 'High', refused: true as const } : { integrityLevel: 'High', workingDirectory: os.cwd };
+  };
+  table.update(base, () => 'C:\\Tools\\early.exe', probe);
+  assert.equal(table.get(800)?.detailsPending, true, 'held: its start event waits for the working directory');
+  // Executable enrichment finishing does not release a record still to be asked again.
+  table.enrich(800, { sha256: 'ab' }, true);
+  assert.equal(table.get(800)?.detailsPending, true);
+  os.cwd = 'C:\\Work\\';
+  table.update(base, () => 'C:\\Tools\\early.exe', probe);
+  assert.deepEqual([table.get(800)?.workingDirectory, table.get(800)?.integrityLevel, table.get(800)?.sha256, table.get(800)?.detailsPending], ['C:\\Work\\', 'High', 'ab', undefined]);
+  assert.deepEqual(asked, [false, true], 'asked at first sight, then once more (the second refusal is the one counted)');
+  // Fully readable at first sight: not held at all.
+  table.update([{ pid: 801, ppid: 4, createTime: 8n, imageName: 'ok.exe' }], () => 'C:\\ok.exe', () => ({ integrityLevel: 'Medium', workingDirectory: 'C:\\' }));
+  assert.equal(table.get(801)?.detailsPending, undefined);
+  // A probe with nothing to ask (a 32-bit agent: no PEB walk) holds nothing.
+  table.update([{ pid: 802, ppid: 4, createTime: 9n, imageName: 'x.exe' }], () => 'C:\\x.exe', () => ({}));
+  assert.equal(table.get(802)?.detailsPending, undefined);
+});
+
 test('a process released before its executable is read gets the fields on its record when the read ends', async (t) => {
   const { exe, open, read, compute } = gatedExe(t, 'slow.exe', 'MZ on a slow share');
   // Gives up at once: the first poll releases the process without its fields.
