@@ -11,13 +11,10 @@ import { join } from 'node:path';
 import { getField } from '../../../agent/ecs/document.js';
 import { cliPath } from '../../../testkit/paths.js';
 import { readNdjson } from '../../helpers/agent-process.js';
+import { cliOnPty } from '../../helpers/pty.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const READY = /portwarden: watching (\d+) listeners?, (\d+) process(?:es)?; outputs: events, stdout\r?\n/;
-
-function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
 
 function config(dir: string, logFile: boolean): string {
   const file = join(dir, 'portwarden.yaml');
@@ -46,19 +43,15 @@ test('on a terminal, `run` prints one ready line with what it watches (the log g
   const dir = mkdtempSync(join(tmpdir(), 'pw-ready-'));
   const srv = await listen();
   t.after(() => { srv.close(); rmSync(dir, { recursive: true, force: true }); });
-  const cmd = [process.execPath, cliPath, 'run', '--config', config(dir, true)].map(shellQuote).join(' ');
-  const proc = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  let out = '';
-  proc.stdout.on('data', (b: Buffer) => { out += b.toString('utf8'); });
-  const exited = new Promise<void>((r) => proc.once('exit', () => { r(); }));
+  const run = cliOnPty(['run', '--config', config(dir, true)]);
   try {
-    await waitFor('the ready line on the terminal', () => READY.test(out) || undefined, 60_000);
+    await waitFor('the ready line on the terminal', () => READY.test(run.out()) || undefined, 60_000);
     // Logged as well (ECS JSON in the file).
     await waitFor('the ready line in the log', () => readFileSync(join(dir, 'agent.log'), 'utf8').includes('"message":"watching ') || undefined, 30_000);
   } finally {
-    if (proc.exitCode === null && proc.pid !== undefined) process.kill(-proc.pid, 'SIGTERM');
-    await exited;
+    await run.stop();
   }
+  const out = run.out();
   const lines = [...out.matchAll(new RegExp(READY.source, 'g'))];
   assert.equal(lines.length, 1, out);
   assert.ok(Number(lines[0]?.[1]) >= 1, 'this test\'s own listener is counted');
