@@ -141,7 +141,14 @@ async function startLocked(
   const pipeline: DeliveryPipeline = new DeliveryPipeline({
     stateDir, spool: config.spool, metrics: config.metrics, heartbeat: config.heartbeat, outputs, logger, agentEvent: builder.agentEvent,
     // The kernel's outbound-connection counters (recorded, folded by the dedupe window, loopback skipped) ride along.
-    health: () => ({ health: health(), ...(rt?.connections === true ? { collector: { connections: source.realtime?.()?.connectionStats?.() } } : {}) }),
+    // And, once a relay watch look had more candidates than detect.relay.max_per_look, its numbers.
+    health: () => {
+      const budget = relay.budgetReport();
+      return {
+        health: health(), ...(rt?.connections === true ? { collector: { connections: source.realtime?.()?.connectionStats?.() } } : {}),
+        ...(budget === undefined ? {} : { relay_watch: budget }),
+      };
+    },
   });
   // Kept by reference: a reload changes shipProcesses, processFilter and detect, which the watcher reads per event.
   const watch: WatcherOptions = {
@@ -159,7 +166,7 @@ async function startLocked(
   const watcher = new Watcher(watch);
   const relay = new RelayWatch({
     source, listeners: () => watcher.current(), table: ctx.table, builder, sink: pipeline, logger, detect: () => watch.detect,
-    intervalMs: () => relayInterval(live.merged.detect),
+    intervalMs: () => relayInterval(live.merged.detect), maxPerLook: () => live.merged.detect.relay.max_per_look,
   });
   const policyStatus = (): Omit<AgentStatus['policy'], 'version'> => {
     const p = policy?.status();

@@ -51,6 +51,8 @@ export const detectSchema = z.strictObject({
     enabled: z.boolean().default(true).describe('Linux: watch listening processes for relaying a client\'s connection to another host (rule pw-listener-relay)'),
     interval: duration({ max: 3_600_000 }).default(5000).refine((ms) => ms >= 100, 'expected at least 100ms')
       .describe('how often the established connections of listening processes (and their direct children) are read'),
+    max_per_look: z.number().int().min(1).max(100_000).default(64)
+      .describe('candidate processes read and evaluated per look at most; the rest wait for the next looks, longest-waiting first (a worker pool of N is covered in N / max_per_look looks)'),
   }).prefault({}).describe('relay detection: a listener\'s owner seen forwarding connections (port forwarders, tunnels)'),
   baseline: z.strictObject({
     enabled: z.boolean().default(true).describe('learn (program, port, scope) and (parent -> child) per host; alert on first-seen ones after learning'),

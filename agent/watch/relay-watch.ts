@@ -34,7 +34,21 @@ export interface RelayWatchOptions {
   detect: () => Detect | undefined;
   /** Read at each check: how often to look (ms), undefined when the relay watch is off. */
   intervalMs: () => number | undefined;
+  /** Read at each check: candidate processes read and evaluated per look at most (detect.relay.max_per_look); undefined: no bound. */
+  maxPerLook?: () => number | undefined;
   logger: Logger;
+}
+
+/** How the per-look budget went, since start (the heartbeat's `portwarden.relay_watch`). */
+export interface RelayBudgetReport {
+  /** detect.relay.max_per_look at the last look over it. */
+  max_per_look: number;
+  /** Candidate processes at that look, and how many of them were left to the next looks. */
+  candidates: number;
+  deferred: number;
+  /** Looks that had more candidates than the budget, since start. */
+  looks_over_budget: number;
+  last_over_budget: string;
 }
 
 /**
@@ -55,6 +69,9 @@ export class RelayWatch implements Lifecycle {
    * `netns|address|port` keys (a connection on one of them was accepted, also once it is closed).
    */
   private readonly holders = new Map<number, { node: ProcessNode; at: number; ports: Set<string> }>();
+  /** The look (checks) at which each candidate (pid|entity id) was last read: the longest-waiting go first. */
+  private readonly lastLook = new Map<string, number>();
+  private report: RelayBudgetReport | undefined;
   checks = 0;
 
   constructor(private readonly o: RelayWatchOptions) {}
@@ -82,8 +99,9 @@ export class RelayWatch implements Lifecycle {
     const read = this.o.source.connections?.bind(this.o.source);
     if (detect === undefined || read === undefined) return 0;
     this.checks++;
-    const { nodes, listening } = this.candidates(now.getTime());
-    if (nodes.size === 0) return 0;
+    const { nodes: all, listening } = this.candidates(now.getTime());
+    if (all.size === 0) return 0;
+    const nodes = this.budgeted(all, now);
     const byPid = new Map<number, ConnectionRecord[]>();
     for (const c of read([...nodes.keys()])) {
       const list = byPid.get(c.pid);
@@ -107,6 +125,40 @@ export class RelayWatch implements Lifecycle {
       for (const doc of docs) shipped += await this.evaluate(doc, detect);
     }
     return shipped;
+  }
+
+  /** The budget's report, once a look had more candidates than it; undefined before. */
+  budgetReport(): RelayBudgetReport | undefined {
+    return this.report === undefined ? undefined : { ...this.report };
+  }
+
+  /**
+   * At most max_per_look candidates, round robin: those read longest ago (never first) go first, so
+   * each is read within ceil(candidates / budget) looks; the rest wait for the next look.
+   */
+  private budgeted(all: Map<number, ProcessNode>, now: Date): Map<number, ProcessNode> {
+    const keyOf = (pid: number, node: ProcessNode) => `${pid}|${node.entityId}`;
+    const keys = new Set<string>();
+    for (const [pid, node] of all) keys.add(keyOf(pid, node));
+    for (const k of this.lastLook.keys()) if (!keys.has(k)) this.lastLook.delete(k);
+    const budget = this.o.maxPerLook?.();
+    let nodes = all;
+    if (budget !== undefined && all.size > budget) {
+      const order = [...all].map(([pid, node], i) => ({ pid, node, i, last: this.lastLook.get(keyOf(pid, node)) ?? -1 }));
+      order.sort((a, b) => a.last - b.last || a.i - b.i);
+      const picked = new Set(order.slice(0, budget).map((c) => c.pid));
+      nodes = new Map([...all].filter(([pid]) => picked.has(pid)));
+      const first = this.report === undefined;
+      this.report = {
+        max_per_look: budget, candidates: all.size, deferred: all.size - budget,
+        looks_over_budget: (this.report?.looks_over_budget ?? 0) + 1, last_over_budget: now.toISOString(),
+      };
+      const line = `relay watch: ${all.size} candidate processes, ${budget} read per look (detect.relay.max_per_look); ${all.size - budget} wait for the next looks`;
+      if (first) this.o.logger.warn(`${line} (each is read within ${Math.ceil(all.size / budget)} looks)`);
+      else this.o.logger.debug(line);
+    }
+    for (const [pid, node] of nodes) this.lastLook.set(keyOf(pid, node), this.checks);
+    return nodes;
   }
 
   private async evaluate(doc: EcsDocument, detect: Detect): Promise<number> {

@@ -14,8 +14,9 @@
  * was interrupted). An attempt, as Sysmon's event 3 is: refused and unanswered ones count too. The
  * local port is 0 unless the socket was bound first (inet_hash_connect assigns it just after).
  * Noise control in the kernel: one record per (process, peer address, peer port) per
- * pw_config.conn_window_ns; the attempts folded in are counted in the next record for that key and
- * in pw_conn_stats. Loopback peers are skipped unless PW_CONN_LOOPBACK is set. */
+ * pw_config.conn_window_ns, the window starting at a record that got room in the ring buffer (a
+ * dropped one leaves the key unreported); the attempts folded in are counted in the next record for
+ * that key and in pw_conn_stats. Loopback peers are skipped unless PW_CONN_LOOPBACK is set. */
 
 struct pw_conn_key {
   __u64 start_ns; /* the process's start: a pid reused within the window is another process */
@@ -76,26 +77,34 @@ static __always_inline void emit_connect(struct pw_conn *c, __u32 netns) {
   struct task_struct *t = (struct task_struct *)bpf_get_current_task();
   __u64 now = bpf_ktime_get_boot_ns();
   __u64 folded = 0;
-  if (cfg->conn_window_ns != 0) {
-    struct pw_conn_key k = {};
+  __u64 window = cfg->conn_window_ns;
+  struct pw_conn_key k = {};
+  if (window != 0) {
     k.start_ns = leader_start(t);
     k.tgid = bpf_get_current_pid_tgid() >> 32;
     k.dport = c->dport;
     k.family = c->family;
     __builtin_memcpy(k.daddr, c->daddr, 16);
     struct pw_conn_seen *seen = bpf_map_lookup_elem(&pw_conn_seen, &k);
-    if (seen && now - seen->last_ns < cfg->conn_window_ns) {
+    if (seen && now - seen->last_ns < window) {
       __sync_fetch_and_add(&seen->suppressed, 1);
       conn_count(PW_CONN_SUPPRESSED);
       return;
     }
     if (seen) folded = seen->suppressed;
+  }
+  conn_count(PW_CONN_REPORTED);
+  /* Room first, then the dedupe entry: a record the full ring drops (counted in pw_drops) must not
+   * mark its key as reported, or the key's next attempts in the window would be folded into a
+   * record nobody saw. The key's entry is left as it was (a stale entry keeps its folded count for
+   * the next record). Another CPU may pass the window check for the same key before this one
+   * writes the entry: both record, a duplicate, never a miss. */
+  struct pw_conn_record *r = reserve(sizeof(*r));
+  if (!r) return;
+  if (window != 0) {
     struct pw_conn_seen fresh = {.last_ns = now, .suppressed = 0};
     bpf_map_update_elem(&pw_conn_seen, &k, &fresh, BPF_ANY);
   }
-  conn_count(PW_CONN_REPORTED);
-  struct pw_conn_record *r = reserve(sizeof(*r));
-  if (!r) return;
   fill_header(&r->h, PW_CONNECT, sizeof(*r), t);
   r->h.netns = netns;
   r->h.ts_ns = now;

@@ -225,6 +225,8 @@ static __always_inline void emit_exec(struct task_struct *t, const char *filenam
   e->filename_len = flen;
   e->args_len = alen;
   e->pad0 = 0;
+  e->pgid = 0; /* user space reads them with the rest of /proc/<pid> */
+  e->sid = 0;
   size &= PW_SCRATCH / 2 - 1;
   if (bpf_ringbuf_output(&pw_ring, buf, size, wakeup(size))) count_drop();
 }

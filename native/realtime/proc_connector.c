@@ -66,9 +66,10 @@ static uint64_t ns_per_tick(void) {
   return cached;
 }
 
-/* /proc/<pid>/stat: ppid (field 4), start (field 22, in ns) and comm (field 2; may hold spaces
- * and ')', so fields are counted from the last ')'). comm may be NULL. 0 on success. */
-static int read_stat(uint32_t pid, uint32_t *ppid, uint64_t *start_ns, char comm[16]) {
+/* /proc/<pid>/stat: ppid (field 4), process group and session (fields 5 and 6), start (field 22,
+ * in ns) and comm (field 2; may hold spaces and ')', so fields are counted from the last ')').
+ * comm and group may be NULL. 0 on success. */
+static int read_stat(uint32_t pid, uint32_t *ppid, uint64_t *start_ns, char comm[16], uint32_t group[2]) {
   char path[48], text[1024];
   snprintf(path, sizeof path, "/proc/%u/stat", pid);
   ssize_t n = read_small(path, text, sizeof text - 1);
@@ -78,18 +79,24 @@ static int read_stat(uint32_t pid, uint32_t *ppid, uint64_t *start_ns, char comm
   const char *close_paren = strrchr(text, ')');
   if (open_paren == NULL || close_paren == NULL || close_paren < open_paren) return -1;
   const char *end = text + n, *p = close_paren + 1;
-  uint64_t fpp = 0, fstart = 0;
+  uint64_t fpp = 0, fstart = 0, fpgrp = 0, fsid = 0;
   int ok = 1;
   for (int field = 3; field <= 22; field++) {
     while (p < end && *p == ' ') p++;
     if (p >= end) return -1;
     if (field == 4) fpp = parse_u64(&p, end, &ok);
+    else if (field == 5) fpgrp = parse_u64(&p, end, &ok);
+    else if (field == 6) fsid = parse_u64(&p, end, &ok);
     else if (field == 22) fstart = parse_u64(&p, end, &ok);
     else while (p < end && *p != ' ') p++;
   }
   if (!ok) return -1;
   *ppid = (uint32_t)fpp;
   *start_ns = fstart * ns_per_tick();
+  if (group != NULL) {
+    group[0] = fpgrp <= UINT32_MAX ? (uint32_t)fpgrp : 0;
+    group[1] = fsid <= UINT32_MAX ? (uint32_t)fsid : 0;
+  }
   if (comm != NULL) {
     size_t len = (size_t)(close_paren - open_paren - 1);
     if (len > 15) len = 15;
@@ -138,12 +145,13 @@ static uint32_t read_netns(uint32_t pid) {
   return ok && p == link + n - 1 && v <= UINT32_MAX ? (uint32_t)v : 0;
 }
 
-/* The /proc part of every record: stat (start, ppid when the event has none, comm), ids, netns,
- * and the parent's start (also when the process itself is gone). Returns whether it was there. */
-static int fill_from_proc(struct pw_header *h, int want_ppid) {
+/* The /proc part of every record: stat (start, ppid when the event has none, comm; process group
+ * and session into group when not NULL), ids, netns, and the parent's start (also when the process
+ * itself is gone). Returns whether it was there. */
+static int fill_from_proc(struct pw_header *h, int want_ppid, uint32_t group[2]) {
   uint32_t ppid = 0, unused;
   uint64_t start = 0, pstart = 0;
-  int alive = read_stat(h->tgid, &ppid, &start, h->comm) == 0;
+  int alive = read_stat(h->tgid, &ppid, &start, h->comm, group) == 0;
   if (alive) {
     h->start_ns = start;
     if (want_ppid) h->ppid = ppid;
@@ -151,7 +159,7 @@ static int fill_from_proc(struct pw_header *h, int want_ppid) {
     h->netns = read_netns(h->tgid);
     h->flags |= PW_F_FROM_PROC;
   }
-  if (h->ppid != 0 && read_stat(h->ppid, &unused, &pstart, NULL) == 0) {
+  if (h->ppid != 0 && read_stat(h->ppid, &unused, &pstart, NULL, NULL) == 0) {
     h->parent_start_ns = pstart;
     h->flags |= PW_F_FROM_PROC;
   }
@@ -196,11 +204,14 @@ static int emit_exec(pw_source_t *s, pw_buf_t *out, uint32_t pid, uint32_t tgid,
   h->tgid = tgid;
   h->tid = pid;
   h->ts_ns = ts;
-  if (s->read_proc) fill_from_proc(h, 1);
+  uint32_t group[2] = {0, 0};
+  if (s->read_proc) fill_from_proc(h, 1, group);
   h->flags |= flags;
   struct pw_exec *e = (struct pw_exec *)(h + 1);
   e->filename_len = (uint16_t)exe_len;
   e->args_len = (uint16_t)args_len;
+  e->pgid = group[0];
+  e->sid = group[1];
   uint8_t *p = (uint8_t *)(e + 1);
   if (exe_len > 0) memcpy(p, exe, exe_len);
   if (args_len > 0) memcpy(p + exe_len, args, args_len);
@@ -216,7 +227,7 @@ static int emit_fork(pw_source_t *s, pw_buf_t *out, const struct proc_event *ev,
   h->tid = (uint32_t)f->parent_pid;
   h->ppid = (uint32_t)f->parent_tgid;
   h->ts_ns = ts;
-  if (s->read_proc) fill_from_proc(h, 0);
+  if (s->read_proc) fill_from_proc(h, 0, NULL);
   return 0;
 }
 
@@ -230,7 +241,7 @@ static int emit_exit(pw_source_t *s, pw_buf_t *out, const struct proc_event *ev,
   h->ppid = (uint32_t)x->parent_tgid;
   h->ts_ns = ts;
   /* Until it is reaped the exiting process is still in /proc (the netns link is gone by then). */
-  if (s->read_proc) fill_from_proc(h, h->ppid == 0);
+  if (s->read_proc) fill_from_proc(h, h->ppid == 0, NULL);
   struct pw_exit *e = (struct pw_exit *)(h + 1);
   e->exit_code = (int32_t)x->exit_code;
   return 0;

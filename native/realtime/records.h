@@ -79,6 +79,8 @@ struct pw_exec {
   pw_u16 filename_len;
   pw_u16 args_len;
   pw_u32 pad0;
+  pw_u32 pgid; /* process group, 0 when unknown (the proc connector reads it from /proc/<pid>/stat with the rest; eBPF: 0) */
+  pw_u32 sid;  /* session, the same */
 };
 
 /* PW_EXIT payload. */

@@ -32,8 +32,8 @@ function decode(buf, out) {
     const p = off + 88;
     if (r.type === 'EXEC') {
       const fl = buf.readUInt16LE(p), al = buf.readUInt16LE(p + 2);
-      r.filename = buf.toString('utf8', p + 8, p + 8 + fl);
-      r.argv = buf.toString('utf8', p + 8 + fl, p + 8 + fl + al).split('\0').slice(0, -1);
+      r.filename = buf.toString('utf8', p + 16, p + 16 + fl);
+      r.argv = buf.toString('utf8', p + 16 + fl, p + 16 + fl + al).split('\0').slice(0, -1);
     } else if (r.type === 'EXIT') {
       r.exit_code = buf.readInt32LE(p);
     } else if (['LISTEN', 'UNLISTEN', 'BIND', 'DESTROY'].includes(r.type)) {

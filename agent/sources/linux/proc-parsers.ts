@@ -2,7 +2,7 @@
  * Pure parsers for Linux /proc text and `ss` output. They never throw on malformed input:
  * they return undefined (or skip the line) and the caller counts a warning.
  */
-import type { Family, Transport } from '../types.js';
+import type { Family, ProcessRecord, Transport } from '../types.js';
 
 export interface ProcStat {
   comm: string;
@@ -75,6 +75,15 @@ export function joinCommandLine(args: readonly string[]): string {
 export function parseExeLink(link: string): { path: string; deleted: boolean } {
   const suffix = ' (deleted)';
   return link.endsWith(suffix) ? { path: link.slice(0, -suffix.length), deleted: true } : { path: link, deleted: false };
+}
+
+/** The executable from an exe link (" (deleted)" kept apart); comm, cut at 15 bytes, is completed from its basename. */
+export function setExecutable(rec: ProcessRecord, link: string): void {
+  const { path, deleted } = parseExeLink(link);
+  rec.executable = path;
+  if (deleted) rec.executableDeleted = true;
+  const baseName = path.slice(path.lastIndexOf('/') + 1);
+  if (rec.name.length === 15 && baseName.startsWith(rec.name)) rec.name = baseName;
 }
 
 /** `net:[4026531840]` -> `4026531840`. */

@@ -1,8 +1,8 @@
 import { closeSync, openSync, readFileSync, readSync, readlinkSync, readdirSync, statSync } from 'node:fs';
 import type { ProcessRecord } from '../types.js';
 import {
-  classifyFdLink, joinCommandLine, parseCgroupContainerId, parseCmdline, parseExeLink, parseNoLoginUids, parseNsLink, parsePasswd, parseSocketLink,
-  parseStat, parseStatusUids, parseTaskCounters, tcpInodes,
+  classifyFdLink, joinCommandLine, parseCgroupContainerId, parseCmdline, parseNoLoginUids, parseNsLink, parsePasswd, parseSocketLink,
+  parseStat, parseStatusUids, parseTaskCounters, setExecutable, tcpInodes,
 } from './proc-parsers.js';
 import type { SockDiag } from './sock-diag.js';
 
@@ -202,6 +202,7 @@ export interface DetailReads {
   cmdline?: boolean;
   /** The uids from status (a caller with the kernel's credentials: the record keeps the owner of /proc/<pid>). */
   status?: boolean;
+  exe?: boolean; // the executable link (a caller that read it already)
 }
 
 /**
@@ -224,11 +225,17 @@ export function readProcess(pid: number, ctx: ProcessReadContext, depth: ReadDep
     rec.detailsPending = true;
     return rec;
   }
+  completeProcess(rec, ctx, opts);
+  return rec;
+}
+
+/** The `full` part of a read into rec (stat fields known): command line, exe, stdin, cwd, container; opts skips some. */
+export function completeProcess(rec: ProcessRecord, ctx: ProcessReadContext, opts: DetailReads = {}): void {
+  const base = `${ctx.procRoot}/${rec.pid}`;
   readDetails(base, rec.name, rec, ctx, opts);
   const cgroup = tryRead(`${base}/cgroup`, 64 * 1024, false);
   const containerId = cgroup === undefined ? undefined : parseCgroupContainerId(cgroup.toString('utf8'));
   if (containerId !== undefined) rec.containerId = containerId;
-  return rec;
 }
 
 /**
@@ -303,15 +310,8 @@ function readDetails(base: string, comm: string, rec: ProcessRecord, ctx: Proces
       rec.argsCount = args.length + Math.max(0, countArgsFrom(`${base}/cmdline`, cmd.length, cmd[cmd.length - 1] !== 0));
     }
   }
-  const exe = tryReadlink(`${base}/exe`);
-  if (exe !== undefined) {
-    const { path, deleted } = parseExeLink(exe);
-    rec.executable = path;
-    if (deleted) rec.executableDeleted = true;
-    // comm is cut at 15 bytes; the executable's basename is the full name when it starts the same.
-    const baseName = path.slice(path.lastIndexOf('/') + 1);
-    if (comm.length === 15 && baseName.startsWith(comm)) rec.name = baseName;
-  }
+  const exe = opts.exe !== false ? tryReadlink(`${base}/exe`) : undefined;
+  if (exe !== undefined) setExecutable(rec, exe);
   const stdin = fdKindOf(base, 0, comm, ctx);
   if (stdin !== undefined) rec.stdin = stdin;
   // stdout only for the checked programs: a shell writing to a TCP peer while reading a fifo.

@@ -45,7 +45,7 @@ test('fuzz real-time records (eBPF ring buffer / proc connector deliveries): nev
     r.writeUInt16LE(r.length, 4);
     r.writeUInt16LE(8, HEADER_SIZE);
     r.writeUInt16LE(16, HEADER_SIZE + 2);
-    r.write('/bin/sh\0sh\0-c\0x\0', HEADER_SIZE + 8);
+    r.write('/bin/sh\0sh\0-c\0x\0', HEADER_SIZE + 16);
     return r;
   });
   fuzz(bytes(Buffer.concat(seeds), ...seeds), (b) => { parseRecords(b); splitArgs(b); });

@@ -6,8 +6,8 @@
  * their kernel record alone.
  */
 import type { ListenerRecord, ProcessRecord, RealtimeEvent } from '../../types.js';
-import { joinCommandLine, parseExeLink } from '../proc-parsers.js';
-import { readProcess } from '../process-reader.js';
+import { joinCommandLine, parseExeLink, setExecutable } from '../proc-parsers.js';
+import { completeProcess, readProcess } from '../process-reader.js';
 import type { ProcessReadContext } from '../process-reader.js';
 import { RecordFlag } from './records.js';
 import type { RawProcess, RawRecord } from './records.js';
@@ -57,7 +57,7 @@ export class RecordConverter {
         return;
       }
       case 'exec':
-        out.push({ kind: 'exec', record: this.execd(r.proc, r.filename, r.args), at });
+        out.push({ kind: 'exec', record: this.execd(r.proc, r.filename, r.args, r.pgid ?? 0, r.sid ?? 0), at });
         return;
       case 'exit': {
         // A process reaped before the producer read its start: the one this pid names here.
@@ -192,10 +192,13 @@ export class RecordConverter {
   }
 
   /** An exec: the kernel's filename and argv, completed from /proc while the process lives. */
-  private execd(p: RawProcess, filename: string, args: string[]): ProcessRecord {
+  private execd(p: RawProcess, filename: string, args: string[], pgid: number, sid: number): ProcessRecord {
     const rec = this.base(p);
     const kernelArgs = args.length > 0 && (p.flags & RecordFlag.argsMissing) === 0;
     const cut = (p.flags & RecordFlag.argsTruncated) !== 0;
+    // The proc connector read stat, status, ns/net, exe and cmdline at receipt (a start says the
+    // process was there): only what it does not read is read here, the rest is not read twice.
+    if ((p.flags & RecordFlag.fromProc) !== 0 && p.startNs !== 0n) return this.execdFromProc(rec, p, filename, args, kernelArgs, cut, pgid, sid);
     // The credentials at exec are the kernel's (both producers give both uids or neither): a shell
     // that drops setuid privileges as it starts (dash, bash without -p) has done so by the time
     // /proc is read, so its status is not read then.
@@ -215,6 +218,23 @@ export class RecordConverter {
     }
     // A process already exiting when /proc is read (a zombie) has its stat but no exe link: the kernel's filename stands.
     if (rec.executable === undefined && filename !== '') rec.executable = parseExeLink(filename).path;
+    const longer = cut && rec.args !== undefined && rec.args.join('\0').length > args.join('\0').length;
+    if (kernelArgs && !longer) {
+      rec.args = args;
+      rec.commandLine = joinCommandLine(args);
+      if (cut) rec.argsTruncated = true;
+    }
+    this.remember(rec);
+    return rec;
+  }
+
+  /** execd for a record the producer filled from /proc: completed with the details it does not read. */
+  private execdFromProc(rec: ProcessRecord, p: RawProcess, filename: string, args: string[], kernelArgs: boolean, cut: boolean, pgid: number, sid: number): ProcessRecord {
+    if (pgid > 0) rec.pgid = pgid;
+    if (sid > 0) rec.sid = sid;
+    if (filename !== '' && (p.flags & RecordFlag.filenameTruncated) === 0) setExecutable(rec, filename);
+    // A command line the producer cut (4 KiB) is read whole; cwd, stdin and the container are new.
+    completeProcess(rec, this.c.ctx, { cmdline: !kernelArgs || cut, status: p.uid === undefined || p.euid === undefined, exe: rec.executable === undefined });
     const longer = cut && rec.args !== undefined && rec.args.join('\0').length > args.join('\0').length;
     if (kernelArgs && !longer) {
       rec.args = args;

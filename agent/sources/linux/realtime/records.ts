@@ -9,6 +9,8 @@ import type { ConnectAttempt } from '../../types.js';
 import { ipv4, ipv6 } from '../sock-diag.js';
 
 export const HEADER_SIZE = 88;
+/** pw_exec: filename_len, args_len, pad, pgid, sid. */
+const EXEC_FIXED = 16;
 const MAGIC = 0x5057;
 const UNKNOWN_ID = 0xffffffff;
 
@@ -56,7 +58,8 @@ export type RawConnection = Omit<ConnectAttempt, 'pid' | 'name' | 'netns' | 'uid
 
 export type RawRecord =
   | { type: 'fork'; proc: RawProcess }
-  | { type: 'exec'; proc: RawProcess; filename: string; args: string[] }
+  /** pgid, sid: 0 (or absent) when the producer did not read them (eBPF; the proc connector reads them from /proc). */
+  | { type: 'exec'; proc: RawProcess; filename: string; args: string[]; pgid?: number; sid?: number }
   | { type: 'exit'; proc: RawProcess; exitCode: number }
   | { type: 'listen' | 'unlisten' | 'bind' | 'destroy'; proc: RawProcess; socket: RawSocket }
   | { type: 'connect'; proc: RawProcess; conn: RawConnection }
@@ -167,14 +170,16 @@ export function parseRecords(b: Uint8Array): ParseResult {
     const end = o + size;
     if (type === RecordType.fork) {
       records.push({ type: 'fork', proc });
-    } else if (type === RecordType.exec && p + 8 <= end) {
+    } else if (type === RecordType.exec && p + EXEC_FIXED <= end) {
       const fl = v.getUint16(p, true);
       const al = v.getUint16(p + 2, true);
-      if (p + 8 + fl + al > end) break;
+      const f = p + EXEC_FIXED;
+      if (f + fl + al > end) break;
       records.push({
         type: 'exec', proc,
-        filename: decoder.decode(b.subarray(p + 8, p + 8 + fl)),
-        args: splitArgs(b.subarray(p + 8 + fl, p + 8 + fl + al)),
+        filename: decoder.decode(b.subarray(f, f + fl)),
+        args: splitArgs(b.subarray(f + fl, f + fl + al)),
+        pgid: v.getUint32(p + 8, true), sid: v.getUint32(p + 12, true),
       });
     } else if (type === RecordType.exit && p + 8 <= end) {
       records.push({ type: 'exit', proc, exitCode: v.getInt32(p, true) });

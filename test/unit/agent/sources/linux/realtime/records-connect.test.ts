@@ -80,7 +80,7 @@ test('an exec read from /proc as the process exits (a zombie: stat, no exe link)
   // /proc/<pid>/stat of a zombie bash: state Z, start 500 ticks (field 22).
   writeFileSync(join(procRoot, '777', 'stat'), `777 (bash) Z 1 777 777 0 -1 4194316 0 0 0 0 0 0 0 0 20 0 1 0 500 0 0 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n`);
   const converter = new RecordConverter({ ctx: { procRoot, bootTimeMs: 1_700_000_000_000, clockTicks: 100, users: new UserNames('/nonexistent-passwd') }, polled: new Map() });
-  const exec = Buffer.alloc(HEADER_SIZE + 8 + 16);
+  const exec = Buffer.alloc(HEADER_SIZE + 16 + 16);
   exec.writeUInt16LE(0x5057, 0);
   exec.writeUInt16LE(RecordType.exec, 2);
   exec.writeUInt16LE(exec.length, 4);
@@ -92,7 +92,7 @@ test('an exec read from /proc as the process exits (a zombie: stat, no exe link)
   exec.writeBigUInt64LE(5_000_000_000n, 40);
   exec.write('bash', 72, 16, 'utf8');
   exec.writeUInt16LE(13, HEADER_SIZE);
-  exec.write('/usr/bin/bash', HEADER_SIZE + 8, 'utf8');
+  exec.write('/usr/bin/bash', HEADER_SIZE + 16, 'utf8');
   const conn = connect({ tgid: 777, family: 2, sport: 0, dport: 4444, saddr: [10, 0, 0, 5], daddr: [203, 0, 113, 9], comm: 'bash' });
   const out: RealtimeEvent[] = [];
   converter.convert(parseRecords(Buffer.concat([exec, conn])).records, out);

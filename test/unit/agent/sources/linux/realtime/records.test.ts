@@ -30,7 +30,7 @@ function record(type: number, fields: {
 function execPayload(filename: string, args: string[]): Buffer {
   const f = Buffer.from(filename);
   const a = Buffer.from(args.map((x) => `${x}\0`).join(''));
-  const head = Buffer.alloc(8);
+  const head = Buffer.alloc(16);
   head.writeUInt16LE(f.length, 0);
   head.writeUInt16LE(a.length, 2);
   return Buffer.concat([head, f, a]);
