@@ -12,6 +12,9 @@ export interface RowSpec {
   scopeId?: number;
   state?: number;
   remotePort?: number;
+  /** TCP: the peer (default the any-address, as listeners have it) and its IPv6 scope id. */
+  remoteAddress?: string;
+  remoteScopeId?: number;
   /** Bind FILETIME; 0n = not recorded. */
   createTimestamp?: bigint;
   /** UDP dwFlags (bit 0 SpecificPortBind). */
@@ -47,6 +50,7 @@ export function buildTable(kind: TableKind, rows: RowSpec[], variant: 'pid' | 'm
       buf.writeUInt32LE(r.state ?? 2, o);
       Buffer.from(r.address.split('.').map(Number)).copy(buf, o + 4);
       writePort(buf, o + 8, r.port);
+      Buffer.from((r.remoteAddress ?? '0.0.0.0').split('.').map(Number)).copy(buf, o + 12);
       writePort(buf, o + 16, r.remotePort ?? 0);
       buf.writeUInt32LE(r.pid, o + 20);
       if (mod) buf.writeBigUInt64LE(r.createTimestamp ?? 0n, o + 24);
@@ -54,6 +58,8 @@ export function buildTable(kind: TableKind, rows: RowSpec[], variant: 'pid' | 'm
       ipv6Bytes(r.address).copy(buf, o);
       buf.writeUInt32LE(r.scopeId ?? 0, o + 16);
       writePort(buf, o + 20, r.port);
+      ipv6Bytes(r.remoteAddress ?? '::').copy(buf, o + 24);
+      buf.writeUInt32LE(r.remoteScopeId ?? 0, o + 40);
       writePort(buf, o + 44, r.remotePort ?? 0);
       buf.writeUInt32LE(r.state ?? 2, o + 48);
       buf.writeUInt32LE(r.pid, o + 52);

@@ -140,12 +140,13 @@ async function startLocked(
   });
   const pipeline: DeliveryPipeline = new DeliveryPipeline({
     stateDir, spool: config.spool, metrics: config.metrics, heartbeat: config.heartbeat, outputs, logger, agentEvent: builder.agentEvent,
-    // The kernel's outbound-connection counters (recorded, folded by the dedupe window, loopback skipped) ride along.
+    // Outbound-connection counters (the kernel's, or Windows' connection-table poll: recorded, folded, loopback skipped) ride along.
     // And, once a relay watch look had more candidates than detect.relay.max_per_look, its numbers.
     health: () => {
       const budget = relay.budgetReport();
+      const connections = rt?.connections === true ? source.realtime?.()?.connectionStats?.() : source.connectionStats?.();
       return {
-        health: health(), ...(rt?.connections === true ? { collector: { connections: source.realtime?.()?.connectionStats?.() } } : {}),
+        health: health(), ...(connections === undefined ? {} : { collector: { connections } }),
         ...(budget === undefined ? {} : { relay_watch: budget }),
       };
     },

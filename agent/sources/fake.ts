@@ -1,4 +1,4 @@
-import type { ConnectionRecord, ListenerRecord, ProcessRecord, RealtimeEvent, RealtimeFeed, RealtimeStatus, Snapshot, Source, SourceInfo } from './types.js';
+import type { ConnectAttempt, ConnectionRecord, ListenerRecord, ProcessRecord, RealtimeEvent, RealtimeFeed, RealtimeStatus, Snapshot, Source, SourceInfo } from './types.js';
 
 /** A programmable real-time feed: `emit` delivers events as a kernel producer would. */
 export class FakeRealtimeFeed implements RealtimeFeed {
@@ -45,6 +45,8 @@ export class FakeSource implements Source {
   takenAt: Date | undefined;
   /** The established connections `connections()` reports (those of the pids asked about), and the pids each call asked about. */
   established: ConnectionRecord[] = [];
+  /** New outbound connections the next snapshot carries (a polling source's, as Windows has them). */
+  connects: ConnectAttempt[] = [];
   asked: number[][] = [];
 
   connections(pids: readonly number[]): ConnectionRecord[] {
@@ -79,6 +81,8 @@ export class FakeSource implements Source {
     this.warnings = [];
     const takenAt = this.takenAt ?? new Date();
     this.takenAt = undefined;
-    return Promise.resolve({ takenAt, listeners: [...this.listeners], processes: new Map(this.processes), warnings });
+    const connects = this.connects;
+    this.connects = [];
+    return Promise.resolve({ takenAt, listeners: [...this.listeners], processes: new Map(this.processes), warnings, ...(connects.length > 0 ? { connects } : {}) });
   }
 }

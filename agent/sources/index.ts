@@ -47,8 +47,10 @@ const collectors = {
     const m = await import('./windows/index.js');
     // Listener tiers to skip (tests and diagnosis): iphelper, netstat, powershell.
     const disable = m.parseDisabledTiers(process.env.PORTWARDEN_WINDOWS_DISABLE);
-    return (logger, { config }) => m.createWindowsSource({
+    return (logger, { config, realtime, connections }) => m.createWindowsSource({
       logger, disable,
+      // No connect() hook on Windows: new outbound connections come from polling the connection table.
+      ...(connections === true && realtime !== undefined ? { connections: { loopback: realtime.connections.loopback, windowMs: realtime.connections.dedupe_window } } : {}),
       ...(config === undefined ? {} : { exeInfo: { hashes: config.executable_hashes, maxHashBytes: config.executable_hash_max_size } }),
     });
   },

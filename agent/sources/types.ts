@@ -240,6 +240,11 @@ export interface Snapshot {
    * new process): the watch then skips the listener diff, also when processes changed.
    */
   changed?: { processes: boolean; listeners: boolean };
+  /**
+   * Outbound connections this poll saw first (Windows, which the agent cannot hook at connect():
+   * a poll of the connection table). The watch applies them as the real-time `connect` events.
+   */
+  connects?: ConnectAttempt[];
 }
 
 /**
@@ -263,4 +268,6 @@ export interface Source extends Lifecycle {
    * dump of the namespaces' connections and a walk of these processes' fd tables.
    */
   connections?(pids: readonly number[]): ConnectionRecord[];
+  /** A polling source's outbound-connection counters (`Snapshot.connects`), as RealtimeFeed.connectionStats; undefined when not watched. */
+  connectionStats?(): { reported: number; suppressed: number; loopback: number } | undefined;
 }

@@ -140,6 +140,11 @@ export function applyRealtime(events: readonly RealtimeEvent[], t: ApplyTarget, 
   return { lost, stopped };
 }
 
+/** Outbound connections a poll found new (a source without a connect() hook), applied as the kernel's `connect` events at `at` (epoch ms). */
+export function applyConnects(connects: readonly ConnectAttempt[], at: number, t: ApplyTarget, recent: RecentChanges, out: EcsDocument[]): void {
+  if (connects.length > 0) applyRealtime(connects.map((record): RealtimeEvent => ({ kind: 'connect', record, at })), t, recent, out);
+}
+
 /**
  * A process whose parent the table does not hold yet (a busy host's first poll left it for later):
  * its parents are read now and enter the table first, parents before children, announced as the

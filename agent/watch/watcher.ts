@@ -14,7 +14,7 @@ import { guardDetect } from './guard.js';
 import { Handoff } from './handoff.js';
 import { diffListeners } from './listener-diff.js';
 import type { ListenerDiff, TrackedListener } from './listener-diff.js';
-import { applyRealtime, RecentChanges } from './realtime-apply.js';
+import { applyConnects, applyRealtime, RecentChanges } from './realtime-apply.js';
 import type { ApplyTarget } from './realtime-apply.js';
 import { WarningAggregator } from './warnings.js';
 
@@ -232,8 +232,10 @@ export class Watcher implements Lifecycle {
     recent.processesTouched = false;
     recent.listenersTouched = false;
     if (processes || this.first) this.trackProcesses(snap.processes, out, since);
+    // New outbound connections a polling source found (Windows) take the kernel's path.
+    if (snap.connects !== undefined) applyConnects(snap.connects, since, this.target ??= this.applyTarget(), recent, out);
     recent.prune(since);
-    if (!processes && !listenersChanged && !this.first) {
+    if (!processes && !listenersChanged && !this.first && out.length === 0) {
       await this.warnings.maybeReport();
       return;
     }
@@ -244,9 +246,8 @@ export class Watcher implements Lifecycle {
     this.first = false;
     const handoff = new Handoff(this.o.sink);
     for (const doc of out) await handoff.add(doc);
-    // Built as they are handed over: a first tick on a host with thousands of listeners never
-    // holds all their documents in memory at once (handoff.ts). Indexed loops and offer(): no
-    // iterator result and no promise per document on a first scan (runtime/v8-flags.ts).
+    // Built as they are handed over: a first tick with thousands of listeners never holds all their documents at once (handoff.ts).
+    // Indexed loops and offer(): no iterator result and no promise per document on a first scan (runtime/v8-flags.ts).
     const stopped = diff?.stopped ?? [];
     for (let i = 0; i < stopped.length; i++) {
       const t = stopped[i];
@@ -301,8 +302,7 @@ export class Watcher implements Lifecycle {
     const table = this.o.table;
     const now = Date.now();
     const recent = this.recent;
-    // Both loops run over all processes on every tick that saw one come or go: no copies of them.
-    // (Deleting the entry being visited from a Map is safe while iterating it.)
+    // Both loops run over all processes on every tick that saw one come or go: no copies of them (deleting the visited Map entry is safe).
     for (const node of table.liveNodes()) {
       const rec = live.get(node.record.pid);
       if (rec === undefined || rec.startKey !== node.record.startKey) {

@@ -11,8 +11,15 @@ export type TableVariant = 'pid' | 'module';
 export const AF_INET = 2;
 export const AF_INET6 = 23;
 export const TCP_TABLE_OWNER_MODULE_LISTENER = 6;
+/** Every TCP row but listeners, with its owning pid (MIB_TCPROW_OWNER_PID / MIB_TCP6ROW_OWNER_PID). */
+export const TCP_TABLE_OWNER_PID_CONNECTIONS = 4;
 export const UDP_TABLE_OWNER_MODULE = 2;
 export const MIB_TCP_STATE_LISTEN = 2;
+/** MIB_TCP_STATE values of the connection rows (tcpmib.h). */
+export const MIB_TCP_STATE = {
+  closed: 1, listen: 2, synSent: 3, synRcvd: 4, established: 5, finWait1: 6, finWait2: 7,
+  closeWait: 8, closing: 9, lastAck: 10, timeWait: 11, deleteTcb: 12,
+} as const;
 /** FILETIME of 1970-01-01T00:00:00Z (100 ns ticks since 1601). */
 export const FILETIME_UNIX_EPOCH = 116444736000000000n;
 
@@ -23,6 +30,8 @@ interface Layout {
   scope?: number;
   port: number;
   remotePort?: number;
+  remoteAddr?: number;
+  remoteScope?: number;
   state?: number;
   pid: number;
   timestamp?: number;
@@ -32,12 +41,12 @@ interface Layout {
 
 const LAYOUTS: Record<TableKind, Record<TableVariant, Layout>> = {
   tcp4: {
-    pid: { rowSize: 24, rowsAt: 4, state: 0, addr: 4, port: 8, remotePort: 16, pid: 20 },
-    module: { rowSize: 160, rowsAt: 8, state: 0, addr: 4, port: 8, remotePort: 16, pid: 20, timestamp: 24 },
+    pid: { rowSize: 24, rowsAt: 4, state: 0, addr: 4, port: 8, remoteAddr: 12, remotePort: 16, pid: 20 },
+    module: { rowSize: 160, rowsAt: 8, state: 0, addr: 4, port: 8, remoteAddr: 12, remotePort: 16, pid: 20, timestamp: 24 },
   },
   tcp6: {
-    pid: { rowSize: 56, rowsAt: 4, addr: 0, scope: 16, port: 20, remotePort: 44, state: 48, pid: 52 },
-    module: { rowSize: 192, rowsAt: 8, addr: 0, scope: 16, port: 20, remotePort: 44, state: 48, pid: 52, timestamp: 56 },
+    pid: { rowSize: 56, rowsAt: 4, addr: 0, scope: 16, port: 20, remoteAddr: 24, remoteScope: 40, remotePort: 44, state: 48, pid: 52 },
+    module: { rowSize: 192, rowsAt: 8, addr: 0, scope: 16, port: 20, remoteAddr: 24, remoteScope: 40, remotePort: 44, state: 48, pid: 52, timestamp: 56 },
   },
   udp4: {
     pid: { rowSize: 12, rowsAt: 4, addr: 0, port: 4, pid: 8 },
@@ -61,6 +70,8 @@ export interface IpHelperRow {
   /** TCP only: MIB_TCP_STATE (2 = LISTEN). */
   state?: number;
   remotePort?: number;
+  /** TCP only: the peer's address text (IPv6 with its zone); `0.0.0.0` / `::` for listeners. */
+  remoteAddress?: string;
   /** 0 = unknown owner. */
   pid: number;
   /** Bind time as a FILETIME; 0n when the OS did not record it. */
@@ -111,6 +122,10 @@ export function decodeTable(kind: TableKind, buf: Buffer, variant: TableVariant 
     };
     if (L.state !== undefined) r.state = row.readUInt32LE(L.state);
     if (L.remotePort !== undefined) r.remotePort = readPort(row, L.remotePort);
+    if (L.remoteAddr !== undefined) {
+      const peer = v6 ? ipv6FromBytes(row, L.remoteAddr) : ipv4FromBytes(row, L.remoteAddr);
+      r.remoteAddress = v6 && L.remoteScope !== undefined ? withZone(peer, row.readUInt32LE(L.remoteScope)) : peer;
+    }
     if (L.flags !== undefined) r.specificPortBind = (row.readUInt32LE(L.flags) & 1) === 1;
     rows.push(r);
   }

@@ -1,4 +1,4 @@
-import { AF_INET, AF_INET6, TCP_TABLE_OWNER_MODULE_LISTENER, UDP_TABLE_OWNER_MODULE, type TableKind } from './iphlp-decode.js';
+import { AF_INET, AF_INET6, TCP_TABLE_OWNER_MODULE_LISTENER, TCP_TABLE_OWNER_PID_CONNECTIONS, UDP_TABLE_OWNER_MODULE, type TableKind } from './iphlp-decode.js';
 import { decodeOwnerModuleBasicInfo, STATUS_INFO_LENGTH_MISMATCH, SystemProcessInformation } from './ntdll-decode.js';
 import type { NativeLoad, WindowsNative } from './native.js';
 import { bindExports, exportName, type ExportSpec, type Fn, type KoffiLib, type MissingExport } from './ffi-bind.js';
@@ -106,6 +106,10 @@ export function bindWindowsNative(koffi: Pick<Koffi, 'alloc' | 'free' | 'view'>,
       const name = tcp ? 'GetExtendedTcpTable' : 'GetExtendedUdpTable';
       if (fn === undefined) throw missingError(name);
       return sized((b, s) => fn(b, s, 0, af, tcp ? TCP_TABLE_OWNER_MODULE_LISTENER : UDP_TABLE_OWNER_MODULE, 0) as number, name);
+    },
+    connections(kind) {
+      if (getTcp === undefined) throw missingError('GetExtendedTcpTable');
+      return sized((b, s) => getTcp(b, s, 0, kind === 'tcp6' ? AF_INET6 : AF_INET, TCP_TABLE_OWNER_PID_CONNECTIONS, 0) as number, 'GetExtendedTcpTable');
     },
     ownerModule(kind, row) {
       const fn = owner[kind];

@@ -14,6 +14,8 @@ export interface WindowsNative {
   readonly missing?: readonly MissingExport[];
   /** Raw OWNER_MODULE table (TCP: TCP_TABLE_OWNER_MODULE_LISTENER; UDP: UDP_TABLE_OWNER_MODULE). */
   table(kind: TableKind): Buffer;
+  /** Raw TCP_TABLE_OWNER_PID_CONNECTIONS table (every row but listeners, with owning pids). */
+  connections?(kind: 'tcp4' | 'tcp6'): Buffer;
   /** GetOwnerModuleFrom*Entry (basic info) for one row; undefined when Windows refuses. */
   ownerModule(kind: TableKind, row: Buffer): OwnerModule | undefined;
   /** NtQuerySystemInformation(SystemProcessInformation): a copy of the buffer and the address it had. */

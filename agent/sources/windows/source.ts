@@ -1,6 +1,6 @@
 import type { Logger } from '../../log/logger.js';
 import { PortwardenError, UsageError } from '../../util/errors.js';
-import type { ListenerRecord, Snapshot, Source, SourceInfo } from '../types.js';
+import type { ConnectAttempt, ListenerRecord, Snapshot, Source, SourceInfo } from '../types.js';
 import { describeMissing } from './ffi-bind.js';
 import type { ExeInfoOptions } from '../pe/exe-info.js';
 import { DEFAULT_EXE_INFO, ExeEnricher } from './exe-enrich.js';
@@ -10,6 +10,8 @@ import { evaluateFirewall } from './firewall-eval.js';
 import { FirewallReader } from './firewall-reader.js';
 import { CIM_TCP_SCRIPT, CIM_UDP_SCRIPT } from './cim-listeners.js';
 import { listenersFromCim, listenersFromNative, listenersFromNetstat } from './listeners.js';
+import { decodeNetstatOutput, parseNetstat } from './netstat-parse.js';
+import { connectionsFromNative, connectionsFromNetstat, OutboundTracker, type ConnectionRow, type OutboundOptions } from './outbound.js';
 import { walkSystemProcessInformation } from './ntdll-decode.js';
 import { basesFromWin32, WindowsProcessTable, type ProcessBase, type ProcessProbe } from './process-table.js';
 import type { NativeLoad, WindowsNative } from './native.js';
@@ -35,6 +37,8 @@ export interface WindowsSourceOptions {
   exeInfo?: ExeInfoOptions;
   /** How long a poll waits for executables being read before holding their processes (default 1 s). */
   exeWaitMs?: number;
+  /** Watch outbound TCP connections (events.connections is not off): loopback, dedupe window, caps. */
+  connections?: OutboundOptions;
 }
 
 export const WINDOWS_TIERS = ['iphelper', 'netstat', 'powershell'] as const;
@@ -67,6 +71,9 @@ class WindowsSource implements Source {
   private readonly exe: ExeEnricher;
   /** New processes whose token or working directory Windows refused to show (protected, other users'). */
   private readonly refused = { integrity: 0, cwd: 0 };
+  private readonly outbound: OutboundTracker | undefined;
+  /** The tier that answered the last listener read, and netstat's bytes when it was netstat. */
+  private tier: { kind: WindowsTier; netstat?: Buffer } | undefined;
   private native: WindowsNative | undefined;
   private nativeReason = '';
   private elevated: boolean | undefined;
@@ -82,6 +89,7 @@ class WindowsSource implements Source {
     this.env = lowerKeys(opts.env ?? process.env);
     this.disabled = new Set(opts.disable ?? []);
     this.exe = new ExeEnricher(opts.exeInfo ?? DEFAULT_EXE_INFO, opts.exeWaitMs);
+    if (opts.connections !== undefined) this.outbound = new OutboundTracker(opts.connections);
     this.firewall = new FirewallReader((script) => this.ps(script), this.now, opts.firewallRefreshMs ?? 5 * 60_000);
   }
 
@@ -124,6 +132,7 @@ class WindowsSource implements Source {
     const { integrity, cwd } = this.refused;
     if (integrity > 0) limitations.push(`token integrity level refused ${integrity} times so far (access denied: protected processes, or other users' when not elevated; asked again once); process.Ext.token.integrity_level_name is absent for those processes`);
     if (cwd > 0) limitations.push(`working directory refused ${cwd} times so far (access denied, or a process still starting: asked again once); process.working_directory is absent for those processes`);
+    limitations.push(...this.outboundLimits());
     const exe = this.exe.stats();
     if (exe.failed > 0) limitations.push(`${exe.failed} executables could not be fully read (not PE files, access denied, or over source.executable_hash_max_size: ${exe.tooLargeToHash}); their process.pe.* or process.hash.* fields are partly absent`);
     return {
@@ -146,9 +155,42 @@ class WindowsSource implements Source {
     const listeners = await this.readListeners(warnings);
     await this.firewall.refresh();
     if (this.firewall.error !== undefined) warnings.push(this.firewall.error);
+    const connects = this.readConnections(listeners, warnings);
     this.annotate(listeners);
     await this.enrichOwners(listeners, warnings);
-    return { takenAt: this.now(), listeners, processes: this.table.snapshot(), warnings };
+    return { takenAt: this.now(), listeners, processes: this.table.snapshot(), warnings, ...(connects === undefined ? {} : { connects }) };
+  }
+
+  /** New outbound connections from the tier that gave the listeners (the PowerShell tier gives none). */
+  private readConnections(listeners: readonly ListenerRecord[], warnings: string[]): ConnectAttempt[] | undefined {
+    const { outbound, tier, native } = this;
+    if (outbound === undefined) return undefined;
+    let rows: ConnectionRow[];
+    try {
+      if (tier?.kind === 'iphelper' && native !== undefined) rows = connectionsFromNative(native, warnings);
+      else if (tier?.netstat !== undefined) rows = connectionsFromNetstat(parseNetstat(decodeNetstatOutput(tier.netstat)).rows);
+      else return [];
+    } catch (err) {
+      // What is tracked stays: the next read that works tells new from seen as before.
+      warnings.push(`outbound connections could not be read this poll: ${(err as Error).message}`);
+      return [];
+    }
+    const listening = new Set(listeners.filter((l) => l.transport === 'tcp').flatMap((l) => l.owners.map((pid) => `${pid}|${l.port}`)));
+    return outbound.update(rows, listening, (pid) => this.table.get(pid), this.now().getTime(), warnings);
+  }
+
+  connectionStats(): { reported: number; suppressed: number; loopback: number } | undefined {
+    const s = this.outbound?.stats();
+    return s === undefined ? undefined : { reported: s.reported, suppressed: s.suppressed, loopback: s.loopback };
+  }
+
+  private outboundLimits(): string[] {
+    const s = this.outbound?.stats();
+    if (s === undefined || !this.started) return [];
+    const out = [`outbound connections are polled every interval from ${this.native !== undefined ? 'the IP Helper connection table' : 'netstat -ano'}: a connection opened and closed between two polls is not reported, nor is one already open at the agent's first poll`];
+    if (this.native === undefined && this.disabled.has('netstat')) out.push('outbound connections are not reported while listeners come from Get-NetTCPConnection (the last tier)');
+    if (s.overCap > 0) out.push(`outbound connections: ${s.overCap} polls found more open connections than the tracking cap; new ones beyond it were not reported`);
+    return out;
   }
 
   /** IP Helper, else netstat -ano, else the NetTCPIP cmdlets; each failure is said. */
@@ -161,7 +203,9 @@ class WindowsSource implements Source {
     if (this.native === undefined) failed.push(`IP Helper: ${this.nativeReason}`);
     else {
       try {
-        return listenersFromNative(this.native, (pid) => this.table.get(pid)?.name, this.serviceCache, warnings);
+        const found = listenersFromNative(this.native, (pid) => this.table.get(pid)?.name, this.serviceCache, warnings);
+        this.tier = { kind: 'iphelper' };
+        return found;
       } catch (err) {
         // A missing export was said once at start (and is in the limitations), not every poll.
         if (!isMissingExport(err)) warnings.push(`IP Helper failed (${(err as Error).message}); listeners from netstat this time`);
@@ -170,7 +214,9 @@ class WindowsSource implements Source {
     }
     if (!skip('netstat', 'netstat -ano')) {
       try {
-        return listenersFromNetstat(await this.runner.netstat(), warnings);
+        const bytes = await this.runner.netstat();
+        this.tier = { kind: 'netstat', netstat: bytes };
+        return listenersFromNetstat(bytes, warnings);
       } catch (err) {
         failed.push(`netstat -ano: ${(err as Error).message}`);
       }
@@ -180,6 +226,7 @@ class WindowsSource implements Source {
         const tcp = listenersFromCim(await this.ps(CIM_TCP_SCRIPT), 'tcp', warnings);
         const udp = listenersFromCim(await this.ps(CIM_UDP_SCRIPT), 'udp', warnings);
         warnings.push(`listeners from Get-NetTCPConnection/Get-NetUDPEndpoint this time (${failed.join('; ')})`);
+        this.tier = { kind: 'powershell' };
         return [...tcp, ...udp];
       } catch (err) {
         failed.push(`Get-NetTCPConnection/Get-NetUDPEndpoint: ${(err as Error).message}`);

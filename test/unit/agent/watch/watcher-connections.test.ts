@@ -98,3 +98,28 @@ test('a connect by a process whose pid the table still holds for an earlier proc
   assert.equal(getField(doc, 'process.executable'), '/usr/bin/nc');
   await w.shutdown();
 });
+
+test('connections a polling source found new (Windows) take the same path: the process of the same poll is named, a steady tick still ships them', async () => {
+  const source = new FakeSource();
+  const out: EcsDocument[] = [];
+  const opts: WatcherOptions = {
+    source, builder: new DocumentBuilder(sampleHost, sampleAgent), table: new ProcessTable({ hostId: 'h', bootId: 'b' }), logger: memoryLogger(),
+    sink: { accept: (d) => { out.push(d); return Promise.resolve(); } }, intervalMs: 60_000, shipProcesses: false, connections: 'all',
+    detect: (d) => (d.event.action === 'connection_attempted' && getField(d, 'destination.port') === 4444 ? [{ ...d, event: { ...d.event, kind: 'alert', action: 'suspicious_connection' } }] : []),
+  };
+  const w = new Watcher(opts);
+  source.setProcesses([p(1, 0, 0, 'init'), p(100, 1, 5, 'bash')]);
+  await w.tick();
+  source.setProcesses([p(1, 0, 0, 'init'), p(100, 1, 5, 'bash'), p(400, 100, 70, 'nc')]);
+  source.connects = [c(400, 4444)];
+  await w.tick();
+  const attempted = out.filter((d) => d.event.action === 'connection_attempted');
+  assert.equal(attempted.length, 1);
+  assert.equal(getField(attempted[0]!, 'process.executable'), '/usr/bin/nc');
+  assert.equal(getField(attempted[0]!, 'process.parent.name'), 'bash');
+  assert.ok(out.some((d) => d.event.action === 'suspicious_connection'), 'detection saw it');
+  source.connects = [c(100, 443)];
+  await w.tick();
+  assert.deepEqual(out.filter((d) => d.event.action === 'connection_attempted').map((d) => getField(d, 'process.pid')), [400, 100]);
+  await w.shutdown();
+});

@@ -78,6 +78,8 @@ export interface RecordedHost {
   tables: Record<TableKind, RowSpec[]>;
   /** Extra detail rows (JSON objects) served for pids not in the recording. */
   extraDetails: Record<string, unknown>[];
+  /** Rows of the connection table (TCP_TABLE_OWNER_PID_CONNECTIONS) the next polls see. */
+  connections: Record<'tcp4' | 'tcp6', RowSpec[]>;
   /** Makes the native calls throw, as a failing Win32 call would. */
   failNative: boolean;
 }
@@ -86,7 +88,7 @@ export function recordedHost(o: { native?: boolean; elevated?: boolean; firewall
   const base = 0x2_0000_0000n;
   const details = JSON.parse(readFileSync(fixture('windows', 'ps-win32-process-details.json'), 'utf8')) as Record<string, unknown>[];
   const host: RecordedHost = {
-    scripts: [], ownerModuleCalls: 0, closed: false, processes: recordedProcesses(), tables: recordedTables(), extraDetails: [], failNative: false,
+    scripts: [], ownerModuleCalls: 0, closed: false, processes: recordedProcesses(), tables: recordedTables(), connections: { tcp4: [], tcp6: [] }, extraDetails: [], failNative: false,
     runner: {
       loadNative(): Promise<NativeLoad> {
         if (o.native === false) return Promise.resolve({ kind: 'unavailable', reason: 'koffi could not be loaded (test)' });
@@ -97,6 +99,7 @@ export function recordedHost(o: { native?: boolean; elevated?: boolean; firewall
               if (host.failNative) throw new Error('GetExtendedTcpTable failed with error 87');
               return buildTable(kind, host.tables[kind]);
             },
+            connections: (kind) => buildTable(kind, host.connections[kind], 'pid'),
             ownerModule: (kind, row) => {
               host.ownerModuleCalls++;
               return MODULES[row.readUInt32LE(PID_OFFSET[kind])];

@@ -1,0 +1,169 @@
+import { isAnyAddress, isLoopback } from './address.js';
+import { decodeTable, MIB_TCP_STATE } from './iphlp-decode.js';
+import type { WindowsNative } from './native.js';
+import type { NetstatRow } from './netstat-parse.js';
+import type { ConnectAttempt, Family } from '../types.js';
+
+/**
+ * Outbound TCP connections from polls of the connection table (Windows has no connect() hook the
+ * agent can use without a driver or ETW): a connection is reported once, at the first poll that
+ * sees it, when its process connected out (its local port is not one that process listens on). A
+ * connection opened and closed between two polls is never seen.
+ */
+export interface ConnectionRow {
+  pid: number;
+  family: Family;
+  localAddress: string;
+  localPort: number;
+  remoteAddress: string;
+  remotePort: number;
+}
+
+export interface OutboundOptions {
+  /** Report peers on loopback (127/8, ::1, v4-mapped 127/8) and the unspecified address too. */
+  loopback: boolean;
+  /** One event per process, peer address and peer port per window (0: every new connection). */
+  windowMs: number;
+  /** Connections tracked at most (open ones, to tell new from seen); beyond, new ones are not reported. */
+  maxTracked?: number;
+  /** Dedupe keys kept at most (process, peer, port within the window). */
+  maxFolded?: number;
+}
+
+export interface OutboundStats {
+  /** Events made, new connections folded by the window, skipped as loopback. */
+  reported: number; suppressed: number; loopback: number;
+  /** Open at the first poll (not reported: they were not attempted under the agent's eyes). */
+  atStart: number;
+  /** Polls whose table held more connections than the cap (their excess was not tracked). */
+  overCap: number;
+}
+
+export const DEFAULT_MAX_TRACKED = 65_536;
+const DEFAULT_MAX_FOLDED = 16_384;
+
+/** States of a connection the process opened, or is closing: SYN_SENT, ESTABLISHED and the closing states that keep the owner. */
+const OUTBOUND_STATES: ReadonlySet<number> = new Set([
+  MIB_TCP_STATE.synSent, MIB_TCP_STATE.established, MIB_TCP_STATE.finWait1, MIB_TCP_STATE.finWait2,
+  MIB_TCP_STATE.closeWait, MIB_TCP_STATE.closing, MIB_TCP_STATE.lastAck,
+]);
+const NETSTAT_STATES: ReadonlySet<string> = new Set(['SYN_SENT', 'ESTABLISHED', 'FIN_WAIT_1', 'FIN_WAIT_2', 'CLOSE_WAIT', 'CLOSING', 'LAST_ACK']);
+
+/** An IPv4 peer of an IPv6 socket (`::ffff:10.0.0.1`) as IPv4, like the Linux source; the zone dropped (ECS ip fields hold none). */
+function plain(address: string): { address: string; family: Family } {
+  const a = address.replace(/%.*$/, '');
+  if (a.toLowerCase().startsWith('::ffff:') && a.includes('.')) return { address: a.slice(7), family: 'ipv4' };
+  return { address: a, family: a.includes(':') ? 'ipv6' : 'ipv4' };
+}
+
+function row(pid: number, local: string, localPort: number, remote: string, remotePort: number): ConnectionRow {
+  const l = plain(local);
+  const r = plain(remote);
+  return { pid, family: r.family, localAddress: l.address, localPort, remoteAddress: r.address, remotePort };
+}
+
+/** The IPv4 and IPv6 connection rows (TCP_TABLE_OWNER_PID_CONNECTIONS) in an outbound state. */
+export function connectionsFromNative(native: WindowsNative, warnings: string[]): ConnectionRow[] {
+  const out: ConnectionRow[] = [];
+  for (const kind of ['tcp4', 'tcp6'] as const) {
+    const decoded = decodeTable(kind, native.connections?.(kind) ?? Buffer.alloc(0), 'pid');
+    warnings.push(...decoded.warnings);
+    for (const r of decoded.rows) {
+      if (r.state === undefined || !OUTBOUND_STATES.has(r.state) || r.remoteAddress === undefined) continue;
+      out.push(row(r.pid, r.address, r.port, r.remoteAddress, r.remotePort ?? 0));
+    }
+  }
+  return out;
+}
+
+/** The same from `netstat -ano` rows (TCP, an outbound state, a PID column). */
+export function connectionsFromNetstat(rows: readonly NetstatRow[]): ConnectionRow[] {
+  const out: ConnectionRow[] = [];
+  for (const r of rows) {
+    if (r.transport !== 'tcp' || r.listener || r.pid === undefined || r.foreignPort === undefined) continue;
+    if (r.state === undefined || !NETSTAT_STATES.has(r.state)) continue;
+    out.push(row(r.pid, r.address, r.port, r.foreignAddress, r.foreignPort));
+  }
+  return out;
+}
+
+/**
+ * Tells new outbound connections from those seen at the previous poll. Memory: the open
+ * connections (at most `maxTracked`) and one dedupe key per process and peer within the window (at
+ * most `maxFolded`, the oldest dropped first).
+ */
+export class OutboundTracker {
+  private seen = new Set<string>();
+  private first = true;
+  /** Dedupe key -> when its last event was made and how many new connections were folded since. */
+  private readonly folded = new Map<string, { at: number; suppressed: number }>();
+  private readonly counters: OutboundStats = { reported: 0, suppressed: 0, loopback: 0, atStart: 0, overCap: 0 };
+  private readonly maxTracked: number;
+  private readonly maxFolded: number;
+
+  constructor(private readonly o: OutboundOptions, private readonly selfPid = process.pid) {
+    this.maxTracked = o.maxTracked ?? DEFAULT_MAX_TRACKED;
+    this.maxFolded = o.maxFolded ?? DEFAULT_MAX_FOLDED;
+  }
+
+  /**
+   * This poll's rows -> the new outbound connections. `listening`: `pid|port` of TCP listeners (a
+   * connection on such a port was accepted, not opened). `processOf`: name and start of the owner.
+   * The first call only learns what is open.
+   */
+  update(rows: readonly ConnectionRow[], listening: ReadonlySet<string>, processOf: (pid: number) => { name: string; startKey: string } | undefined, now: number, warnings: string[]): ConnectAttempt[] {
+    const next = new Set<string>();
+    const out: ConnectAttempt[] = [];
+    let over = 0;
+    for (const r of rows) {
+      // pid 0: no owner known (wine before the process touched the socket); the agent's own are not findings.
+      if (r.pid === 0 || r.pid === this.selfPid || listening.has(`${r.pid}|${r.localPort}`)) continue;
+      const key = `${r.pid}|${r.localAddress}|${r.localPort}|${r.remoteAddress}|${r.remotePort}`;
+      if (next.has(key)) continue;
+      if (next.size >= this.maxTracked) { over++; continue; }
+      next.add(key);
+      if (this.seen.has(key)) continue;
+      if (this.first) { this.counters.atStart++; continue; }
+      if (!this.o.loopback && (isLoopback(r.remoteAddress) || isAnyAddress(r.remoteAddress))) { this.counters.loopback++; continue; }
+      const owner = processOf(r.pid);
+      const suppressed = this.fold(`${r.pid}|${owner?.startKey ?? ''}|${r.remoteAddress}|${r.remotePort}`, now);
+      if (suppressed === undefined) continue;
+      this.counters.reported++;
+      out.push({
+        pid: r.pid, name: owner?.name ?? '', netns: 'host', transport: 'tcp', family: r.family,
+        sourceAddress: r.localAddress, sourcePort: r.localPort, destinationAddress: r.remoteAddress, destinationPort: r.remotePort, suppressed,
+      });
+    }
+    if (over > 0) {
+      this.counters.overCap++;
+      warnings.push(`outbound connections: ${over} open connections over the cap of ${this.maxTracked} tracked were not looked at; new ones among them are not reported`);
+    }
+    this.seen = next;
+    this.first = false;
+    return out;
+  }
+
+  /** undefined: folded into the last event of this key; else the count folded since, to report with this event. */
+  private fold(key: string, now: number): number | undefined {
+    if (this.o.windowMs <= 0) return 0;
+    const last = this.folded.get(key);
+    if (last !== undefined && now - last.at < this.o.windowMs) {
+      last.suppressed++;
+      this.counters.suppressed++;
+      return undefined;
+    }
+    const suppressed = last?.suppressed ?? 0;
+    this.folded.delete(key);
+    this.folded.set(key, { at: now, suppressed: 0 });
+    // Map order is insertion order: the first keys are the oldest events.
+    // A key past its window with connections folded in stays until its next event carries them, or the cap.
+    for (const [k, v] of this.folded) {
+      if (this.folded.size <= this.maxFolded && now - v.at < this.o.windowMs) break;
+      if (this.folded.size <= this.maxFolded && v.suppressed > 0) continue;
+      this.folded.delete(k);
+    }
+    return suppressed;
+  }
+
+  stats(): OutboundStats { return { ...this.counters }; }
+}
