@@ -50,23 +50,32 @@ const OUTBOUND_STATES: ReadonlySet<number> = new Set([
 const NETSTAT_STATES: ReadonlySet<string> = new Set(['SYN_SENT', 'ESTABLISHED', 'FIN_WAIT_1', 'FIN_WAIT_2', 'CLOSE_WAIT', 'CLOSING', 'LAST_ACK']);
 
 /** An IPv4 peer of an IPv6 socket (`::ffff:10.0.0.1`) as IPv4, like the Linux source; the zone dropped (ECS ip fields hold none). */
-function plain(address: string): { address: string; family: Family } {
-  const a = address.replace(/%.*$/, '');
-  if (a.toLowerCase().startsWith('::ffff:') && a.includes('.')) return { address: a.slice(7), family: 'ipv4' };
-  return { address: a, family: a.includes(':') ? 'ipv6' : 'ipv4' };
+function plain(address: string): string {
+  if (!address.includes(':')) return address;
+  const pct = address.indexOf('%');
+  const a = pct < 0 ? address : address.slice(0, pct);
+  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
 }
 
 function row(pid: number, local: string, localPort: number, remote: string, remotePort: number): ConnectionRow {
-  const l = plain(local);
-  const r = plain(remote);
-  return { pid, family: r.family, localAddress: l.address, localPort, remoteAddress: r.address, remotePort };
+  const remoteAddress = plain(remote);
+  return { pid, family: remoteAddress.includes(':') ? 'ipv6' : 'ipv4', localAddress: plain(local), localPort, remoteAddress, remotePort };
 }
 
-/** The IPv4 and IPv6 connection rows (TCP_TABLE_OWNER_PID_CONNECTIONS) in an outbound state. */
-export function connectionsFromNative(native: WindowsNative, warnings: string[]): ConnectionRow[] {
+/**
+ * The IPv4 and IPv6 connection rows (TCP_TABLE_OWNER_PID_CONNECTIONS) in an outbound state;
+ * undefined when both tables hold the same bytes as at the last call (`last`): nothing is new.
+ */
+export function connectionsFromNative(native: WindowsNative, warnings: string[], last?: { tcp4?: Buffer; tcp6?: Buffer }): ConnectionRow[] | undefined {
+  const tables = { tcp4: native.connections?.('tcp4') ?? Buffer.alloc(0), tcp6: native.connections?.('tcp6') ?? Buffer.alloc(0) };
+  if (last !== undefined) {
+    const same = last.tcp4?.equals(tables.tcp4) === true && last.tcp6?.equals(tables.tcp6) === true;
+    Object.assign(last, tables);
+    if (same) return undefined;
+  }
   const out: ConnectionRow[] = [];
   for (const kind of ['tcp4', 'tcp6'] as const) {
-    const decoded = decodeTable(kind, native.connections?.(kind) ?? Buffer.alloc(0), 'pid');
+    const decoded = decodeTable(kind, tables[kind], 'pid');
     warnings.push(...decoded.warnings);
     for (const r of decoded.rows) {
       if (r.state === undefined || !OUTBOUND_STATES.has(r.state) || r.remoteAddress === undefined) continue;

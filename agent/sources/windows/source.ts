@@ -74,6 +74,7 @@ class WindowsSource implements Source {
   private readonly outbound: OutboundTracker | undefined;
   /** The tier that answered the last listener read, and netstat's bytes when it was netstat. */
   private tier: { kind: WindowsTier; netstat?: Buffer } | undefined;
+  private readonly lastTables: { tcp4?: Buffer; tcp6?: Buffer } = {};
   private native: WindowsNative | undefined;
   private nativeReason = '';
   private elevated: boolean | undefined;
@@ -165,9 +166,9 @@ class WindowsSource implements Source {
   private readConnections(listeners: readonly ListenerRecord[], warnings: string[]): ConnectAttempt[] | undefined {
     const { outbound, tier, native } = this;
     if (outbound === undefined) return undefined;
-    let rows: ConnectionRow[];
+    let rows: ConnectionRow[] | undefined;
     try {
-      if (tier?.kind === 'iphelper' && native !== undefined) rows = connectionsFromNative(native, warnings);
+      if (tier?.kind === 'iphelper' && native !== undefined) rows = connectionsFromNative(native, warnings, this.lastTables);
       else if (tier?.netstat !== undefined) rows = connectionsFromNetstat(parseNetstat(decodeNetstatOutput(tier.netstat)).rows);
       else return [];
     } catch (err) {
@@ -175,6 +176,8 @@ class WindowsSource implements Source {
       warnings.push(`outbound connections could not be read this poll: ${(err as Error).message}`);
       return [];
     }
+    // The same table bytes as at the last poll (the common case): nothing is new.
+    if (rows === undefined) return [];
     const listening = new Set(listeners.filter((l) => l.transport === 'tcp').flatMap((l) => l.owners.map((pid) => `${pid}|${l.port}`)));
     return outbound.update(rows, listening, (pid) => this.table.get(pid), this.now().getTime(), warnings);
   }
