@@ -38,7 +38,7 @@ export const eventsSchema = z.strictObject({
     parents: z.array(z.string()).default([]).describe('ship only processes whose parent name is one of these (empty: all)'),
   }).prefault({}).describe('narrow shipped process events'),
   connections: z.enum(['off', 'alerts', 'all']).default('alerts')
-    .describe('outbound TCP connection events (Linux eBPF): alerts (they feed detection, only alerts ship), all (every event ships too), or off (the kernel program is not attached; switching to or from off takes a restart)'),
+    .describe('outbound TCP connection events (Linux eBPF; Windows: new connections in the connection table at each poll): alerts (they feed detection, only alerts ship), all (every event ships too), or off (not watched: no kernel program, no table read; switching to or from off takes a restart)'),
 }).prefault({}).describe('which event families ship');
 
 export const inventorySchema = z.strictObject({

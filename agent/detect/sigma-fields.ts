@@ -96,8 +96,8 @@ const NETWORK_COMMON = [F.destinationIp, F.destinationPort, F.sourceIp, F.source
  * Linux: the process reader and the real-time source (working directory from /proc). Windows: the
  * process table, the executable's PE version strings, imphash and hashes (agent/sources/pe/), and
  * the token integrity level and working directory (native-ffi.ts).
- * macOS: ps(1)'s view. Connection fields: connection events (replayed or forwarded; the agent has
- * an outbound-connection source on Linux only: eBPF connection_attempted, source.port when bound).
+ * macOS: ps(1)'s view. Connection fields: connection events (the agent's own connection_attempted:
+ * Linux eBPF, source.port when bound; Windows, a poll of the connection table; else replayed or forwarded).
  */
 export const FILLED: Readonly<Record<OsType, ReadonlySet<string>>> = {
   linux: new Set([...PROCESS_COMMON, ...NETWORK_COMMON, F.processWorkingDirectory]),

@@ -17,10 +17,10 @@ export const sourceSchema = z.strictObject({
     .describe('poll interval while eBPF reports listeners and processes as they change (polling then only reconciles)'),
   connections: z.strictObject({
     loopback: z.boolean().default(false)
-      .describe('also report connections to loopback peers (127/8, ::1); off, the kernel skips them and counts them'),
+      .describe('also report connections to loopback peers (127/8, ::1); off, they are skipped and counted'),
     dedupe_window: duration({ max: 86_400_000 }).default(60_000)
-      .describe('one connection event per process, peer address and peer port per this window (0: every attempt); the kernel folds the rest and counts them'),
-  }).prefault({}).describe('outbound TCP connection attempts seen by eBPF (events.connections says whether they are watched and shipped)'),
+      .describe('one connection event per process, peer address and peer port per this window (0: every attempt); the rest are folded and counted'),
+  }).prefault({}).describe('outbound TCP connection attempts seen by eBPF (Linux) or by polling the connection table (Windows); events.connections says whether they are watched and shipped'),
 }).prefault({}).describe('collection: real-time kernel events and the polling that reconciles them');
 
 export type SourceConfig = z.output<typeof sourceSchema>;
