@@ -71,7 +71,7 @@ test('run: a Windows process connecting out is connection_attempted with its pro
   const events = join(dir, 'conn-events.ndjson');
   const config = join(dir, 'conn.yml');
   writeFileSync(config, [
-    `state_dir: '${winPath(state)}'`, 'interval: 1s', 'events: { connections: all }',
+    `state_dir: '${winPath(state)}'`, 'interval: 1s', 'events: { connections: all }', "heartbeat: { schedule: '* * * * * *' }",
     `detect: { builtin_rules: false, baseline: { enabled: false }, rule_files: ['${winPath(rule)}'] }`,
     `log: { file: '${winPath(join(dir, 'conn-agent.log'))}' }`,
     `outputs: [{ type: file, path: '${winPath(events)}', batch: { max_wait: 100ms } }]`, '',
@@ -103,5 +103,8 @@ test('run: a Windows process connecting out is connection_attempted with its pro
     && (d.rule as { id?: string } | undefined)?.id === '0b6e2f4c-3c1d-4a8e-9f51-7d2a6c9e4b10'), 60_000, 200);
   assert.equal(procOf(alert)?.pid, client.pid);
   assert.equal((alert.destination as { port?: number }).port, port);
+  // The heartbeat carries the counters, as the kernel's on Linux; by then later polls have seen the connection again.
+  await waitFor('a heartbeat counting the reported connection', () => read().some((d) => d.event.action === 'heartbeat'
+    && Number(((d.portwarden as { collector?: { connections?: { reported?: number } } } | undefined)?.collector?.connections?.reported)) >= 1), 60_000, 200);
   assert.equal(read().filter((d) => d.event.action === 'connection_attempted' && (d.destination as { port?: number } | undefined)?.port === port).length, 1, 'reported once');
 });
