@@ -190,8 +190,9 @@ class WindowsSource implements Source {
   private outboundLimits(): string[] {
     const s = this.outbound?.stats();
     if (s === undefined || !this.started) return [];
-    const out = [`outbound connections are polled every interval from ${this.native !== undefined ? 'the IP Helper connection table' : 'netstat -ano'}: a connection opened and closed between two polls is not reported, nor is one already open at the agent's first poll`];
-    if (this.native === undefined && this.disabled.has('netstat')) out.push('outbound connections are not reported while listeners come from Get-NetTCPConnection (the last tier)');
+    const out = this.native === undefined && this.disabled.has('netstat')
+      ? ['outbound connections are not reported while listeners come from Get-NetTCPConnection (the last tier)']
+      : [`outbound connections are polled every interval from ${this.native !== undefined ? 'the IP Helper connection table' : 'netstat -ano'}: a connection opened and closed between two polls is not reported, nor is one already open at the agent's first poll`];
     if (s.overCap > 0) out.push(`outbound connections: ${s.overCap} polls found more open connections than the tracking cap; new ones beyond it were not reported`);
     return out;
   }

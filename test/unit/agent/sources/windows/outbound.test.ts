@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { memoryLogger } from '../../../../../agent/log/logger.js';
+import { CIM_TCP_SCRIPT, CIM_UDP_SCRIPT } from '../../../../../agent/sources/windows/cim-listeners.js';
 import { decodeTable } from '../../../../../agent/sources/windows/iphlp-decode.js';
 import { decodeNetstatOutput, parseNetstat } from '../../../../../agent/sources/windows/netstat-parse.js';
 import { connectionsFromNetstat, OutboundTracker, type ConnectionRow } from '../../../../../agent/sources/windows/outbound.js';
@@ -141,4 +142,20 @@ test('the netstat tier: a connection that appears between two polls is reported 
   assert.deepEqual(snap.connects?.map((c) => `${c.pid} ${c.sourceAddress}:${c.sourcePort} > ${c.destinationAddress}:${c.destinationPort}`),
     ['7640 192.168.1.20:50712 > 52.97.146.2:443']);
   assert.ok(src.info().limitations.some((l) => /polled every interval from netstat -ano/.test(l)));
+});
+
+test('the Get-NetTCPConnection tier reports no connections and says so', async (t) => {
+  const h = recordedHost({ native: false });
+  const ps = h.runner.powershell.bind(h.runner);
+  h.runner.powershell = (script, timeout) => {
+    if (script === CIM_TCP_SCRIPT) return Promise.resolve(readFileSync(fixture('windows', 'ps-get-nettcpconnection-single.json'), 'utf8'));
+    if (script === CIM_UDP_SCRIPT) return Promise.resolve(readFileSync(fixture('windows', 'ps7-get-netudpendpoint.json'), 'utf8'));
+    return ps(script, timeout);
+  };
+  const src = createWindowsSource({ logger: memoryLogger(), runner: h.runner, env: {}, disable: ['netstat'], connections: { loopback: false, windowMs: 60_000 } });
+  t.after(() => src.shutdown());
+  assert.deepEqual((await src.poll()).connects, []);
+  const limits = src.info().limitations;
+  assert.ok(limits.includes('outbound connections are not reported while listeners come from Get-NetTCPConnection (the last tier)'), limits.join('\n'));
+  assert.ok(!limits.some((l) => l.includes('polled every interval')), 'no claim that they are polled');
 });
