@@ -59,7 +59,12 @@ export async function cli(name: string, args: string[], env: NodeJS.ProcessEnv =
   return { code, stdout: readFileSync(files.stdout, 'utf8'), stderr: readFileSync(files.stderr, 'utf8') };
 }
 
-export const docs = (text: string): Doc[] => text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Doc);
+/** NDJSON documents; a last line without its newline (the agent is still writing it) is left for the next read. */
+export const docs = (text: string): Doc[] => {
+  const lines = text.split('\n');
+  if (!text.endsWith('\n')) lines.pop();
+  return lines.filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Doc);
+};
 export const expected = (o: Opened) => (['tcp4', 'tcp6', 'udp4', 'udp6'] as const).filter((k) => o[k] !== undefined).map((k) => ({ k, port: o[k]! }));
 export const matches = (d: Doc, k: string, port: number) => d.server.port === port && d.network.transport === k.slice(0, 3) && d.network.type === (k.endsWith('6') ? 'ipv6' : 'ipv4');
 
