@@ -118,7 +118,7 @@ test('a cap on tracked connections: the excess is not looked at, and each poll t
   assert.equal(tracker.update(rows(2), new Set(), info, 2, []).length, 0, 'the tracked ones stay known');
 });
 
-test('netstat -ano (recorded French Windows 10, CP850): connections that carry a peer and a pid, listeners and TIME_WAIT left out', () => {
+test('netstat -ano (French layout in CP850, and the recorded en-US Windows 10 output): connections that carry a peer and a pid, listeners and TIME_WAIT left out', () => {
   const parsed = parseNetstat(decodeNetstatOutput(readFileSync(fixture('windows', 'netstat-ano-fr-FR-cp850.txt'))));
   const rows = connectionsFromNetstat(parsed.rows);
   assert.ok(rows.length > 0);
@@ -126,6 +126,10 @@ test('netstat -ano (recorded French Windows 10, CP850): connections that carry a
   assert.ok(rows.some((r) => r.pid === 7640 && r.remoteAddress === '52.97.146.2' && r.remotePort === 443 && r.localPort === 50712));
   const en = connectionsFromNetstat(parseNetstat(readFileSync(fixture('windows', 'windows-netstat-aon-en-US.txt'), 'utf8')).rows);
   assert.ok(en.length > 0 && en.every((r) => r.remoteAddress === '127.0.0.1'), 'the en-US recording holds loopback connections only');
+  const tracker = new OutboundTracker({ loopback: false, windowMs: 60_000 }, -1);
+  tracker.update([], new Set(), () => undefined, 0, []);
+  assert.deepEqual(tracker.update(en, new Set(), () => undefined, 1000, []), [], 'loopback peers are skipped');
+  assert.equal(tracker.stats().loopback, new Set(en.map((r) => `${r.pid}|${r.localPort}|${r.remotePort}`)).size);
 });
 
 test('the netstat tier: a connection that appears between two polls is reported with its process', async (t) => {
