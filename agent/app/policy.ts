@@ -3,7 +3,7 @@
  * poller that fetches it (agent/policy/). At start the overlay is the last good bundle of the state
  * dir, checked again against the pinned keys; a newly fetched bundle that verifies is validated in a
  * worker and applied through the agent's reload path, like a SIGHUP. Reports go to the log and
- * in-band (policy_applied / policy_refused / policy_unreachable).
+ * in-band (policy_applied / policy_refused / policy_unreachable / policy_save_failed).
  */
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
@@ -185,6 +185,14 @@ export class CentralPolicy implements DetectionOverlay {
         break;
       case 'reachable':
         this.logger.info(`policy server reachable again (${source})`);
+        break;
+      case 'unsaved':
+        this.logger.warn(`policy ${r.version} applied, but not saved in the state dir (${r.reason}); a restart uses the previous bundle until a fetch succeeds`);
+        doc = hooks.agentEvent({
+          action: Action.policySaveFailed, severity: 21,
+          message: `portwarden applied policy ${r.version} but could not save it (${r.reason})`,
+          fields: { portwarden: { policy: { version: r.version, source, outcome: 'save_failed', reason: r.reason } } },
+        });
         break;
     }
     if (doc === undefined) return;

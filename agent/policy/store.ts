@@ -5,7 +5,7 @@
  * the old or the new one, never half of either.
  */
 import { readFileSync } from 'node:fs';
-import { writeAtomicSync } from '../util/safe-fs.js';
+import { writeAtomic } from '../util/safe-fs.js';
 import { join } from 'node:path';
 
 export const policyDir = (stateDir: string): string => join(stateDir, 'policy');
@@ -23,10 +23,13 @@ export interface PolicyState {
   source: string;
 }
 
-/** Saves the bundle first, then its state: a state never describes a bundle that is not there. */
-export function saveLastGood(stateDir: string, envelope: Buffer, state: PolicyState): void {
-  writeAtomicSync(bundleFile(stateDir), envelope, true);
-  writeAtomicSync(stateFile(stateDir), `${JSON.stringify(state, null, 2)}\n`, true);
+/**
+ * Saves the bundle first, then its state: a state never describes a bundle that is not there. Off
+ * the event loop (the running agent saves each bundle it applies); the caller orders the saves.
+ */
+export async function saveLastGood(stateDir: string, envelope: Buffer, state: PolicyState): Promise<void> {
+  await writeAtomic(bundleFile(stateDir), envelope, { syncDir: true });
+  await writeAtomic(stateFile(stateDir), `${JSON.stringify(state, null, 2)}\n`, { syncDir: true });
 }
 
 /** The stored envelope, or undefined when there is none (or it cannot be read). */

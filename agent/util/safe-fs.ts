@@ -233,8 +233,8 @@ export async function writeAtomic(file: string, data: string | Uint8Array, o: At
   if (o.syncDir === true) await syncDir(dirname(file));
 }
 
-/** writeAtomic, synchronously, always fsyncing the file. */
-export function writeAtomicSync(file: string, data: string | Uint8Array, syncDir = false): void {
+/** writeAtomic, synchronously, always fsyncing the file (not its directory). */
+export function writeAtomicSync(file: string, data: string | Uint8Array): void {
   mkdirPrivateSync(dirname(file));
   const tmp = tempPath(file);
   const fd = createExclusiveSync(tmp);
@@ -249,13 +249,6 @@ export function writeAtomicSync(file: string, data: string | Uint8Array, syncDir
   } catch (err) {
     rmSync(tmp, { force: true });
     throw err;
-  }
-  if (!syncDir) return;
-  try {
-    const dir = openSync(dirname(file), 'r');
-    try { fsyncSync(dir); } finally { closeSync(dir); }
-  } catch {
-    // Windows cannot open a directory; its rename is durable enough there.
   }
 }
 
