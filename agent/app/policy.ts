@@ -74,7 +74,13 @@ export class CentralPolicy implements DetectionOverlay {
 
   /** The last good bundle, read once at start (with the agent's first detection inputs). */
   async loadLastGood(): Promise<void> {
-    const envelope = readLastGood(this.o.stateDir);
+    let envelope: Buffer | undefined;
+    try {
+      envelope = readLastGood(this.o.stateDir, this.o.config.max_bytes);
+    } catch (err) {
+      this.logger.warn(`policy: the last good bundle cannot be read (${errorMessage(err)}); running without a policy until a fetch succeeds`);
+      return;
+    }
     if (envelope === undefined) {
       this.logger.info(`policy: no bundle applied yet; fetching ${displayUrl(this.o.config.url)}`);
       return;
@@ -90,7 +96,12 @@ export class CentralPolicy implements DetectionOverlay {
       this.logger.warn(`policy: the last good bundle in the state dir is not valid here (${errorMessage(err)}); running without a policy until a fetch succeeds`);
       return;
     }
-    const stored = readPolicyState(this.o.stateDir);
+    let stored: PolicyState | undefined;
+    try {
+      stored = readPolicyState(this.o.stateDir);
+    } catch (err) {
+      this.logger.warn(`policy: ${errorMessage(err)}; its state is taken from the bundle`);
+    }
     const state: PolicyState = stored?.version === v.header.version && stored.created === v.header.created
       ? stored
       : { version: v.header.version, created: v.header.created, keyId: v.keyId, appliedAt: new Date().toISOString(), source: displayUrl(this.o.config.url) };
