@@ -1,37 +1,73 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FaultPoint } from '../../../agent/pipeline/fault.js';
-import { crashSetup, drainAndTally, runHarness } from './harness-runner.js';
+import { crashSetup, delivered, drainAndTally, runHarness } from './harness-runner.js';
 
+
+/** Spool segments of this test: small, so a few hundred events make several segments to delete. */
+const SEGMENT_BYTES = 16 * 1024;
+
+/**
+ * How many times a round reaches each kill point for sure, whatever the timing, so the kill lands:
+ * a chunk write per 16 accepts at most (the harness keeps 16 in flight), two cursor writes once
+ * more than one batch (50) is delivered (the first ack writes at once, a later one again), and one
+ * deletion per closed segment once the persisted cursor passes it (300 events of about 250 bytes
+ * close 4 segments of 16 KiB).
+ */
+const SURE: Record<FaultPoint, number> = { 'append.torn': 4, 'cursor.tmp': 2, 'segment.unlink': 3 };
+
+/**
+ * What a run's deliveries may repeat: a restart sends again from the persisted cursor, so the
+ * events a run delivers a second time all come before the first one it delivers for the first
+ * time; a repeat after that would be a re-send from somewhere else. Returns the first violation.
+ */
+function repeatsAfterNew(before: readonly number[], run: readonly number[]): string | undefined {
+  const seen = new Set(before);
+  const fresh = run.findIndex((n) => !seen.has(n));
+  if (fresh < 0) return undefined;
+  const now = new Set<number>();
+  for (const n of run.slice(fresh)) {
+    if (seen.has(n) || now.has(n)) return `event ${n} delivered again after new events`;
+    now.add(n);
+  }
+  return undefined;
+}
 
 test('SIGKILL at random points (mid-append, mid-cursor-write, mid-unlink) loses no acknowledged event', async (t) => {
   const s = await crashSetup(t);
   const { stateDir, outPath, random, track } = s;
   const acked = new Set<number>();
-  const points: (FaultPoint | 'timer')[] = ['append.torn', 'cursor.tmp', 'segment.unlink', 'timer'];
+  // The last round kills mid-unlink, so the final drain starts from a half-done deletion.
+  const points: (FaultPoint | 'timer')[] = ['append.torn', 'cursor.tmp', 'timer', 'segment.unlink'];
   const hitPoints = new Map<string, number>();
   let next = 1;
+  let out: number[] = [];
   const ROUNDS = 20;
   for (let round = 0; round < ROUNDS; round++) {
     const point = points[round % points.length] ?? 'timer';
     // Cursor writes and segment deletions only happen while the output is up.
     const mode = point === 'cursor.tmp' || point === 'segment.unlink' || random() < 0.4 ? 'up' : 'down';
-    const count = 200 + Math.floor(random() * 300);
+    const count = (point === 'segment.unlink' ? 300 : 200) + Math.floor(random() * 200);
+    // A kill point is waited for (it is sure to come); only a timer round is killed from outside.
     const run = await runHarness(
-      { stateDir, outPath, mode, first: next, count, ...(point === 'timer' ? {} : { crashAt: point, crashAfter: 1 + Math.floor(random() * 4) }) },
-      { killAfterMs: point === 'timer' ? 10 + Math.floor(random() * 250) : 1500, track },
+      { stateDir, outPath, mode, first: next, count, segmentBytes: SEGMENT_BYTES, ...(point === 'timer' ? {} : { crashAt: point, crashAfter: 1 + Math.floor(random() * SURE[point]) }) },
+      point === 'timer' ? { killAfterMs: 10 + Math.floor(random() * 250), track } : { timeoutMs: 60_000, track },
     );
     assert.equal(run.signal, 'SIGKILL', `round ${round} ended by ${run.signal ?? run.code}: ${run.lines.slice(-3).join(' | ')}`);
     const crash = run.lines.find((l) => l.startsWith('crash '));
+    if (point !== 'timer') assert.equal(crash, `crash ${point}`, `round ${round} (${mode}, ${count} events) was not killed at ${point}: ${run.lines.slice(-3).join(' | ')}`);
     if (crash !== undefined) hitPoints.set(crash, (hitPoints.get(crash) ?? 0) + 1);
     for (const n of run.acked) acked.add(n);
     next += count;
+    const got = await delivered(outPath);
+    assert.equal(repeatsAfterNew(out, got.slice(out.length)), undefined, `round ${round} (after a kill at ${points[(round + points.length - 1) % points.length] ?? ''})`);
+    out = got;
   }
   t.diagnostic(`kills at fault points: ${JSON.stringify(Object.fromEntries(hitPoints))}`);
-  assert.ok((hitPoints.get('crash append.torn') ?? 0) >= 3, 'killed mid-append');
-  assert.ok((hitPoints.get('crash cursor.tmp') ?? 0) >= 3, 'killed mid-cursor-write');
+  for (const p of ['append.torn', 'cursor.tmp', 'segment.unlink']) assert.equal(hitPoints.get(`crash ${p}`), ROUNDS / points.length, `killed at ${p} in each of its rounds`);
   const r = await drainAndTally(s, acked, next);
   assert.ok(r.drainLines.includes('drained'), `drain run: ${r.drainLines.slice(-3).join(' | ')}`);
+  assert.equal(repeatsAfterNew(out, (await delivered(outPath)).slice(out.length)), undefined, 'the drain after a kill mid-unlink');
   assert.deepEqual(r.missing, [], 'every acknowledged event is delivered');
   t.diagnostic(`${acked.size} acknowledged, ${r.distinct} distinct delivered, ${r.duplicates} duplicates over ${ROUNDS} kills`);
   // Duplicates come only from the unacknowledged window: the batch in flight (50) plus cursor lag.
