@@ -19,8 +19,6 @@ export interface HarnessArgs {
   crashAt?: FaultPoint;
   crashAfter?: number;
   fsync?: 'always' | 'interval' | 'never';
-  /** Spool segment size (64 KiB unless given): smaller segments are deleted after fewer events. */
-  segmentBytes?: number;
 }
 
 const args = JSON.parse(process.argv[2] ?? '{}') as HarnessArgs;
@@ -53,7 +51,7 @@ const transport: Transport = args.mode === 'down'
   ? { type: 'file', start: () => file.start(), flush: () => file.flush(), shutdown: () => file.shutdown(), send: () => Promise.resolve({ kind: 'retryable', reason: 'down' }) }
   : file;
 const pipeline = createPipeline(pipelineOptions(args.stateDir, [{ name: 'file', transport, config: outputConfig('file', { batch: { max_events: 50, max_wait: 5 } }) }], {
-  spool: { segment_bytes: args.segmentBytes ?? 64 * 1024, fsync: args.fsync ?? 'interval', fsync_interval: 50 },
+  spool: { segment_bytes: 64 * 1024, fsync: args.fsync ?? 'interval', fsync_interval: 50 },
   ...(fault === undefined ? {} : { fault }),
 }));
 
