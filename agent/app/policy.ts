@@ -3,7 +3,7 @@
  * poller that fetches it (agent/policy/). At start the overlay is the last good bundle of the state
  * dir, checked again against the pinned keys; a newly fetched bundle that verifies is validated in a
  * worker and applied through the agent's reload path, like a SIGHUP. Reports go to the log and
- * in-band (policy_applied / policy_refused / policy_unreachable).
+ * in-band (policy_applied / policy_refused / policy_unreachable / policy_save_failed).
  */
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
@@ -74,7 +74,13 @@ export class CentralPolicy implements DetectionOverlay {
 
   /** The last good bundle, read once at start (with the agent's first detection inputs). */
   async loadLastGood(): Promise<void> {
-    const envelope = readLastGood(this.o.stateDir);
+    let envelope: Buffer | undefined;
+    try {
+      envelope = readLastGood(this.o.stateDir, this.o.config.max_bytes);
+    } catch (err) {
+      this.logger.warn(`policy: the last good bundle cannot be read (${errorMessage(err)}); running without a policy until a fetch succeeds`);
+      return;
+    }
     if (envelope === undefined) {
       this.logger.info(`policy: no bundle applied yet; fetching ${displayUrl(this.o.config.url)}`);
       return;
@@ -90,7 +96,12 @@ export class CentralPolicy implements DetectionOverlay {
       this.logger.warn(`policy: the last good bundle in the state dir is not valid here (${errorMessage(err)}); running without a policy until a fetch succeeds`);
       return;
     }
-    const stored = readPolicyState(this.o.stateDir);
+    let stored: PolicyState | undefined;
+    try {
+      stored = readPolicyState(this.o.stateDir);
+    } catch (err) {
+      this.logger.warn(`policy: ${errorMessage(err)}; its state is taken from the bundle`);
+    }
     const state: PolicyState = stored?.version === v.header.version && stored.created === v.header.created
       ? stored
       : { version: v.header.version, created: v.header.created, keyId: v.keyId, appliedAt: new Date().toISOString(), source: displayUrl(this.o.config.url) };
@@ -185,6 +196,14 @@ export class CentralPolicy implements DetectionOverlay {
         break;
       case 'reachable':
         this.logger.info(`policy server reachable again (${source})`);
+        break;
+      case 'unsaved':
+        this.logger.warn(`policy ${r.version} applied, but not saved in the state dir (${r.reason}); a restart uses the previous bundle until a fetch succeeds`);
+        doc = hooks.agentEvent({
+          action: Action.policySaveFailed, severity: 21,
+          message: `portwarden applied policy ${r.version} but could not save it (${r.reason})`,
+          fields: { portwarden: { policy: { version: r.version, source, outcome: 'save_failed', reason: r.reason } } },
+        });
         break;
     }
     if (doc === undefined) return;

@@ -49,6 +49,7 @@ export const Action = {
   policyApplied: 'policy_applied',
   policyRefused: 'policy_refused',
   policyUnreachable: 'policy_unreachable',
+  policySaveFailed: 'policy_save_failed',
 } as const;
 export type Action = (typeof Action)[keyof typeof Action];
 

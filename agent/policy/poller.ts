@@ -29,7 +29,9 @@ export type PolicyReport =
   | { kind: 'refused'; reason: string; version?: string }
   | { kind: 'deferred'; reason: string; version: string }
   | { kind: 'unreachable'; reason: string }
-  | { kind: 'reachable' };
+  | { kind: 'reachable' }
+  /** Applied, but not saved in the state dir: the next start uses the previous bundle until a fetch succeeds. */
+  | { kind: 'unsaved'; reason: string; version: string };
 
 export interface PollerOptions {
   url: string;
@@ -47,6 +49,8 @@ export interface PollerOptions {
   report(r: PolicyReport): void;
   /** Tests replace the fetch; the agent never does. */
   fetch?: (o: FetchOptions) => Promise<FetchResult>;
+  /** Tests wrap the save (to hold one back); the agent never does. */
+  save?: typeof saveLastGood;
   random?: () => number;
 }
 
@@ -73,6 +77,8 @@ export class PolicyPoller {
   private lastError: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private inflight: Promise<unknown> | undefined;
+  /** The saves of applied bundles, one after the other; never rejects. */
+  private saving: Promise<void> = Promise.resolve();
   private stopped = false;
   private readonly backoff: Backoff;
   private readonly random: () => number;
@@ -98,11 +104,17 @@ export class PolicyPoller {
     };
   }
 
-  /** Idempotent; waits for a fetch or an apply under way. */
+  /** Idempotent; waits for a fetch or an apply under way, and for the saves. */
   async shutdown(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.inflight;
+    await this.saved();
+  }
+
+  /** Resolves once every bundle applied so far is saved (or its save failed and was reported). */
+  saved(): Promise<void> {
+    return this.saving;
   }
 
   private schedule(ms: number): void {
@@ -190,16 +202,24 @@ export class PolicyPoller {
       version: header.version, created: header.created, keyId: v.keyId, appliedAt: new Date().toISOString(),
       source: displayUrl(this.o.url), ...(etag === undefined ? {} : { etag }),
     };
-    try {
-      saveLastGood(this.o.stateDir, body, state);
-    } catch (err) {
-      // Applied all the same; the next start uses the previous bundle until a fetch succeeds.
-      this.lastError = `the bundle could not be saved in the state dir: ${errorMessage(err)}`;
-    }
     this.state = state;
     this.appliedDigest = digest(body);
     this.refusedDigest = undefined;
     this.o.report({ kind: 'applied', state, summary: res.summary });
+    this.save(body, state);
     return 'applied';
+  }
+
+  /**
+   * Queues the save behind the ones before it, so an earlier bundle's slow write never lands after
+   * a later one's. A failure (a full disk) is reported; the bundle stays applied.
+   */
+  private save(body: Buffer, state: PolicyState): void {
+    const save = this.o.save ?? saveLastGood;
+    this.saving = this.saving.then(() => save(this.o.stateDir, body, state)).catch((err: unknown) => {
+      const reason = errorMessage(err);
+      this.lastError = `bundle ${state.version} applied, but not saved in the state dir: ${reason}`;
+      this.o.report({ kind: 'unsaved', reason, version: state.version });
+    });
   }
 }

@@ -3,12 +3,12 @@
  * the allowlist, sensitive ports and disabled rule ids, turned into the bundle's payload bytes. Loads
  * zod and yaml: the CLI only.
  */
-import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { readConfigFile, validate } from '../../config/loader.js';
 import { allowEntrySchema, sensitivePortSchema } from '../detect/config.js';
 import { ConfigError, errorMessage } from '../util/errors.js';
+import { MAX_CONFIG_FILE_BYTES, readRegularFileSync } from '../util/safe-fs.js';
 import { BUNDLE_FORMAT, validateBundle } from './bundle.js';
 import type { BundleContent, PolicyOverlay } from './bundle.js';
 
@@ -33,7 +33,8 @@ export function buildPayload(sourceFile: string, env: NodeJS.ProcessEnv, opts: {
   const base = dirname(resolve(sourceFile));
   const rules = src.rule_files.map((f, i) => {
     try {
-      return { name: f, text: readFileSync(resolve(base, f), 'utf8') };
+      // The cap of a rule file the agent loads itself: a bundle carries what a config could.
+      return { name: f, text: readRegularFileSync(resolve(base, f), MAX_CONFIG_FILE_BYTES).toString('utf8') };
     } catch (err) {
       throw new ConfigError(sourceFile, `rule_files[${i}]`, `a readable rule file, but cannot read ${f} (${errorMessage(err)})`, err);
     }

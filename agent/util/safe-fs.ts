@@ -148,23 +148,25 @@ class CappedRead {
   constructor(private readonly path: string, private readonly maxBytes: number, st: { isDirectory(): boolean; isFile(): boolean; size: number }) {
     if (st.isDirectory()) throw new Error(`${path} is a directory, not a file`);
     if (!st.isFile()) throw new Error(`${path} is not a regular file (a device, FIFO or socket)`);
-    if (st.size > maxBytes) throw this.tooBig();
+    if (st.size > maxBytes) throw this.tooBig(st.size, '');
   }
 
   /** Takes the `n` bytes just read into `chunk`; false at the end of the file. */
   add(chunk: Buffer, n: number): boolean {
     if (n === 0) return false;
     this.total += n;
-    if (this.total > this.maxBytes) throw this.tooBig();
+    if (this.total > this.maxBytes) throw this.tooBig(this.total, 'at least ');
     this.chunks.push(chunk.subarray(0, n));
     return true;
   }
 
   get result(): Buffer { return Buffer.concat(this.chunks, this.total); }
 
-  private tooBig(): Error {
-    const cap = this.maxBytes % (1024 * 1024) === 0 ? `${this.maxBytes / 1024 / 1024} MiB` : `${this.maxBytes} bytes`;
-    return new Error(`${this.path} is larger than ${cap}, the most such a file may hold`);
+  /** Names the file, its size (`at least` for one that grew while it was read) and the cap. */
+  private tooBig(size: number, atLeast: string): Error {
+    const cap = this.maxBytes % (1024 * 1024) === 0 ? `${this.maxBytes / 1024 / 1024} MiB`
+      : this.maxBytes % 1024 === 0 ? `${this.maxBytes / 1024} KiB` : `${this.maxBytes} bytes`;
+    return new Error(`${this.path} is ${atLeast}${size.toLocaleString('en-US')} bytes, larger than ${cap}, the most such a file may hold`);
   }
 }
 
@@ -233,8 +235,8 @@ export async function writeAtomic(file: string, data: string | Uint8Array, o: At
   if (o.syncDir === true) await syncDir(dirname(file));
 }
 
-/** writeAtomic, synchronously, always fsyncing the file. */
-export function writeAtomicSync(file: string, data: string | Uint8Array, syncDir = false): void {
+/** writeAtomic, synchronously, always fsyncing the file (not its directory). */
+export function writeAtomicSync(file: string, data: string | Uint8Array): void {
   mkdirPrivateSync(dirname(file));
   const tmp = tempPath(file);
   const fd = createExclusiveSync(tmp);
@@ -249,13 +251,6 @@ export function writeAtomicSync(file: string, data: string | Uint8Array, syncDir
   } catch (err) {
     rmSync(tmp, { force: true });
     throw err;
-  }
-  if (!syncDir) return;
-  try {
-    const dir = openSync(dirname(file), 'r');
-    try { fsyncSync(dir); } finally { closeSync(dir); }
-  } catch {
-    // Windows cannot open a directory; its rename is durable enough there.
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Logger } from '../../agent/log/logger.js';
-import { WARN_INTERVAL_MS } from '../../agent/util/throttle.js';
+import { Throttle } from '../../agent/util/throttle.js';
 import type { OutboundEvent, SendResult, Transport, TransportContext } from '../types.js';
 import type { SyslogConfig } from './config.js';
 import { effective } from './effective.js';
@@ -31,7 +31,7 @@ export class SyslogTransport implements Transport {
   private sent = 0;
   private truncated = 0;
   private truncatedUnreported = 0;
-  private lastWarn = 0;
+  private readonly truncatedWarning = new Throttle(() => Date.now());
 
   constructor(private readonly cfg: SyslogConfig, ctx: TransportContext) {
     const { port, maxBytes, facility } = effective(cfg);
@@ -99,19 +99,20 @@ export class SyslogTransport implements Transport {
   private noteTruncated(n: number): void {
     this.truncated += n;
     this.truncatedUnreported += n;
-    const now = Date.now();
-    if (this.truncatedUnreported > 0 && now - this.lastWarn >= WARN_INTERVAL_MS) this.reportTruncated(now);
+    this.reportTruncated(false);
   }
 
-  private reportTruncated(now: number): void {
+  /** One line per WARN_INTERVAL_MS while messages are cut; `force` at shutdown, for the rest. */
+  private reportTruncated(force: boolean): void {
     if (this.truncatedUnreported === 0) return;
-    const since = this.lastWarn === 0 ? 'so far' : `in the last ${Math.round((now - this.lastWarn) / 1000)} s`;
+    const r = this.truncatedWarning.release(force);
+    if (r === undefined) return;
+    const since = r.sinceMs === undefined ? 'so far' : `in the last ${Math.round(r.sinceMs / 1000)} s`;
     this.logger.warn(
       `syslog: truncated ${this.truncatedUnreported.toLocaleString('en-US')} messages to max_message_bytes=${this.maxBytes} ${since}`,
       { truncated: this.truncatedUnreported, max_message_bytes: this.maxBytes },
     );
     this.truncatedUnreported = 0;
-    this.lastWarn = now;
   }
 
   flush(): Promise<void> {
@@ -119,7 +120,7 @@ export class SyslogTransport implements Transport {
   }
 
   async shutdown(): Promise<void> {
-    this.reportTruncated(Date.now());
+    this.reportTruncated(true);
     await this.sender.close();
   }
 }

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EcsDocument } from '../../../agent/ecs/document.js';
@@ -124,4 +124,42 @@ test('policy: a signed bundle is applied in place (its rule fires, same pid); ta
   assert.equal(getField(down, 'portwarden.policy.applied_version'), '2026-12-07.1');
   await probing('the last good bundle\'s rule to fire after the restart', `${marker}-one-restarted`, () => alertsOf(b, 'fleet-probe-1', `${marker}-one-restarted`)[0]);
   assert.match(readFileSync(join(a.dir, 'agent.log'), 'utf8'), /policy 2026-12-07\.1 \(last good bundle, signed by sha256:/);
+});
+
+test('policy: a bundle the agent cannot save in its state dir stays applied, is reported once as policy_save_failed, and the agent runs on', async (t) => {
+  const pki = await makeTestPki();
+  const keys = mkdtempSync(join(tmpdir(), 'pw-policy-keys-'));
+  const dir = mkdtempSync(join(tmpdir(), 'pw-agent-'));
+  const server = await startPolicyServer(pki);
+  const agents: RunningAgent[] = [];
+  t.after(async () => {
+    for (const a of agents) await a.stop();
+    await server.close();
+    await pki.dispose();
+    rmSync(keys, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
+  });
+  writeKeyPair(join(keys, 'fleet.key'), join(keys, 'fleet.pub'), false);
+  const fleet = readPrivateKey(join(keys, 'fleet.key'));
+  // A file where state_dir/policy/ should be: every save of the bundle fails, as on a full disk.
+  mkdirSync(join(dir, 'state'), { mode: 0o700 });
+  writeFileSync(join(dir, 'state', 'policy'), 'in the way');
+  const marker = `pw-policy-unsaved-${process.pid}-${Date.now()}`;
+  server.publish(signEnvelope(payload('2026-12-07.9', '2026-12-07T09:00:00Z', 'fleet-probe-9', marker), [fleet]));
+  const a = startAgent(`policy: { url: "${server.url}", ca: ${pki.ca}, public_key: ${join(keys, 'fleet.pub')}, interval: 1s }\nevents: { process: true }\n`, { dir });
+  agents.push(a);
+  await waitFor('policy_applied', () => byAction(a.events(), 'policy_applied')[0], 90_000);
+  const failed = await waitFor('policy_save_failed', () => byAction(a.events(), 'policy_save_failed')[0], 30_000);
+  assert.equal(getField(failed, 'portwarden.policy.version'), '2026-12-07.9');
+  assert.equal(getField(failed, 'portwarden.policy.outcome'), 'save_failed');
+  assert.match(String(getField(failed, 'portwarden.policy.reason')), /EEXIST|ENOTDIR/);
+  assert.deepEqual(ecsProblems(failed), []);
+  // Still applied and still running: the bundle's rule fires, polls go on (304s), nothing restarted.
+  await probing('the unsaved bundle\'s rule to fire', marker, () => alertsOf(a, 'fleet-probe-9', marker)[0]);
+  const before304 = server.counts[304] ?? 0;
+  await waitFor('two more polls', () => (server.counts[304] ?? 0) >= before304 + 2, 30_000);
+  assert.equal(byAction(a.events(), 'policy_save_failed').length, 1, 'reported once');
+  assert.equal(byAction(a.events(), 'started').length, 1, 'no restart');
+  assert.match(readFileSync(join(dir, 'agent.log'), 'utf8'), /policy 2026-12-07\.9 applied, but not saved in the state dir/);
+  assert.equal(await a.stop(), 0);
 });

@@ -3,14 +3,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signEnvelope } from '../../../agent/policy/envelope.js';
 import { fetchBundle } from '../../../agent/policy/fetch.js';
 import { PolicyPoller } from '../../../agent/policy/poller.js';
 import type { ApplyResult, PolicyReport } from '../../../agent/policy/poller.js';
-import { bundleFile, readPolicyState } from '../../../agent/policy/store.js';
+import { bundleFile, policyDir, readPolicyState, saveLastGood } from '../../../agent/policy/store.js';
 import { makeTestPki } from '../../../testkit/peers/pki.js';
 import type { TestPki } from '../../../testkit/peers/pki.js';
 import { startPolicyServer } from '../../../testkit/peers/policy-server.js';
@@ -70,6 +70,7 @@ test('poller: applies a verified bundle once, a 304 costs no re-apply, refuses t
   server.publish(v1);
   assert.equal(await poller.pollOnce(), 'applied');
   assert.deepEqual(applied, ['v1']);
+  await poller.saved();
   assert.deepEqual(readFileSync(bundleFile(stateDir)), v1);
   assert.equal(readPolicyState(stateDir)?.version, 'v1');
   assert.equal(poller.status().version, 'v1');
@@ -97,6 +98,7 @@ test('poller: applies a verified bundle once, a 304 costs no re-apply, refuses t
   server.publish(bundle('v4', '2026-12-07T04:00:00Z'));
   assert.equal(await poller.pollOnce(), 'applied');
   assert.deepEqual(applied, ['v1', 'v4']);
+  await poller.saved();
   assert.equal(readPolicyState(stateDir)?.version, 'v4');
 });
 
@@ -135,6 +137,67 @@ test('poller: a bundle deferred by the agent (its reload refused for a local rea
   assert.match(poller.status().lastError ?? '', /not applied yet: portwarden\.yaml: interval/);
   assert.equal(await poller.pollOnce(), 'deferred');
   assert.equal(await poller.pollOnce(), 'applied');
+  await poller.saved();
   assert.equal(readPolicyState(stateDir)?.version, 'v1');
   assert.deepEqual(reports.map((r) => r.kind), ['deferred', 'deferred', 'applied']);
+});
+
+test('poller: two bundles applied back to back end with the later one saved, even when the earlier save is slow', async (t) => {
+  const server = await startPolicyServer(pki);
+  const stateDir = mkdtempSync(join(tmpdir(), 'pw-policy-poll-'));
+  t.after(async () => { await server.close(); rmSync(stateDir, { recursive: true, force: true }); });
+  // The first save is held back (a slow disk) until the second bundle is applied.
+  let release = (): void => undefined;
+  const held = new Promise<void>((r) => { release = r; });
+  let saves = 0;
+  const poller = new PolicyPoller({
+    ...opts(server.url), intervalMs: 60_000, keys: [fleet.publicKey], stateDir, report: () => undefined,
+    apply: (): Promise<ApplyResult> => Promise.resolve({ kind: 'applied', summary: 'ok' }),
+    save: async (...a) => { if (saves++ === 0) await held; return saveLastGood(...a); },
+  });
+  server.publish(bundle('v1', '2026-12-07T01:00:00Z'));
+  assert.equal(await poller.pollOnce(), 'applied');
+  const v2 = bundle('v2', '2026-12-07T02:00:00Z');
+  server.publish(v2);
+  assert.equal(await poller.pollOnce(), 'applied');
+  assert.equal(poller.status().version, 'v2');
+  release();
+  await poller.shutdown();
+  assert.equal(saves, 2);
+  assert.equal(readPolicyState(stateDir)?.version, 'v2');
+  assert.deepEqual(readFileSync(bundleFile(stateDir)), v2);
+});
+
+test('poller: a bundle that cannot be saved stays applied, the failure is reported once, and the next bundle is saved', async (t) => {
+  const server = await startPolicyServer(pki);
+  const stateDir = mkdtempSync(join(tmpdir(), 'pw-policy-poll-'));
+  t.after(async () => { await server.close(); rmSync(stateDir, { recursive: true, force: true }); });
+  // A file where the policy directory should be: every write under it fails, as on a full disk.
+  writeFileSync(policyDir(stateDir), 'in the way');
+  const applied: string[] = [];
+  const reports: PolicyReport[] = [];
+  const poller = new PolicyPoller({
+    ...opts(server.url), intervalMs: 60_000, keys: [fleet.publicKey], stateDir, report: (r) => { reports.push(r); },
+    apply: (_env, header): Promise<ApplyResult> => { applied.push(header.version); return Promise.resolve({ kind: 'applied', summary: 'ok' }); },
+  });
+  server.publish(bundle('v1', '2026-12-07T01:00:00Z'));
+  assert.equal(await poller.pollOnce(), 'applied');
+  await poller.saved();
+  assert.deepEqual(reports.map((r) => r.kind), ['applied', 'unsaved']);
+  const unsaved = reports[1];
+  assert.ok(unsaved?.kind === 'unsaved');
+  assert.equal(unsaved.version, 'v1');
+  assert.match(unsaved.reason, /EEXIST|ENOTDIR/);
+  assert.equal(poller.status().version, 'v1', 'still applied');
+  assert.match(poller.status().lastError ?? '', /bundle v1 applied, but not saved in the state dir/);
+  assert.equal(await poller.pollOnce(), 'not-modified');
+  assert.equal(reports.length, 2, 'reported once');
+
+  rmSync(policyDir(stateDir));
+  server.publish(bundle('v2', '2026-12-07T02:00:00Z'));
+  assert.equal(await poller.pollOnce(), 'applied');
+  await poller.shutdown();
+  assert.deepEqual(applied, ['v1', 'v2']);
+  assert.deepEqual(reports.map((r) => r.kind), ['applied', 'unsaved', 'applied']);
+  assert.equal(readPolicyState(stateDir)?.version, 'v2');
 });

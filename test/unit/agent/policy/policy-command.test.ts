@@ -117,3 +117,13 @@ test('policy sign refuses a source whose rules do not compile, naming the file; 
   assert.equal(nokey.code, 2);
   assert.match(nokey.err, /cannot read the private key file/);
 });
+
+test('policy sign refuses a rule file over 4 MiB, naming it, its size and the cap, and writes no bundle', async (t) => {
+  const dir = workspace(t);
+  await cli(['policy', 'keygen', join(dir, 'fleet')]);
+  writeFileSync(join(dir, 'rules', 'curl.yml'), `# ${'x'.repeat(4 * 1024 * 1024)}\n`);
+  const big = await cli(['policy', 'sign', '--key', join(dir, 'fleet.key'), '--out', join(dir, 'b.json'), join(dir, 'policy.yaml')]);
+  assert.equal(big.code, 2);
+  assert.match(big.err, /rule_files\[1\].*cannot read rules\/curl\.yml \(.*rules\/curl\.yml is 4,194,307 bytes, larger than 4 MiB, the most such a file may hold\)/);
+  assert.throws(() => statSync(join(dir, 'b.json')));
+});

@@ -21,3 +21,22 @@ test('Throttle: a failure after a quiet spell longer than the interval is logged
   assert.equal(t.ready(), true);
   assert.equal(t.ready(), false);
 });
+
+test('Throttle.release: says how many calls were held back and how long ago the previous line went out', () => {
+  let now = 10_000;
+  const t = new Throttle(() => now, 5000);
+  assert.deepEqual(t.release(), { suppressed: 0, sinceMs: undefined });
+  now += 1000;
+  assert.equal(t.release(), undefined);
+  now += 1000;
+  assert.equal(t.release(), undefined);
+  now += 4000;
+  assert.deepEqual(t.release(), { suppressed: 2, sinceMs: 6000 });
+  // A forced line (at shutdown) goes out inside the interval and starts the next one.
+  now += 1500;
+  assert.deepEqual(t.release(true), { suppressed: 0, sinceMs: 1500 });
+  now += 4999;
+  assert.equal(t.ready(), false);
+  now += 1;
+  assert.deepEqual(t.release(), { suppressed: 1, sinceMs: 5000 });
+});
