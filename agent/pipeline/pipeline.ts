@@ -143,12 +143,14 @@ export class DeliveryPipeline implements Pipeline {
     if (this.currentPhase() !== 'starting') return;
     this.spool.start();
     this.phase = 'running';
-    if (rep.lost > 0 || rep.repairedSegments.length > 0 || rep.cursorsReset.length > 0 || rep.spoolMovedTo !== undefined) {
-      this.o.logger.error('spool recovery found damage', { lost: rep.lost, repaired: rep.repairedSegments, cursors_reset: rep.cursorsReset });
+    const unrepaired = rep.unrepairedSegments;
+    if (rep.lost > 0 || rep.repairedSegments.length > 0 || unrepaired.length > 0 || rep.cursorsReset.length > 0 || rep.spoolMovedTo !== undefined) {
+      this.o.logger.error('spool recovery found damage', { lost: rep.lost, repaired: rep.repairedSegments, unrepaired, cursors_reset: rep.cursorsReset });
       this.emit({
         action: Action.eventsLost, severity: rep.lost > 0 ? 73 : 47,
-        message: `portwarden spool recovery: ${rep.lost} event(s) lost, ${rep.repairedSegments.length} segment(s) repaired, ${rep.cursorsReset.length} cursor(s) reset`,
-        fields: { portwarden: { pipeline: { lost: rep.lost, lost_by_output: rep.lostByOutput, repaired_segments: rep.repairedSegments, dropped_bytes: rep.droppedBytes, cursors_reset: rep.cursorsReset } } },
+        message: `portwarden spool recovery: ${rep.lost} event(s) lost, ${rep.repairedSegments.length} segment(s) repaired, ${rep.cursorsReset.length} cursor(s) reset`
+          + (unrepaired.length > 0 ? `, ${unrepaired.length} damaged segment(s) not repaired yet (the disk refused; damage skipped, repair retried)` : ''),
+        fields: { portwarden: { pipeline: { lost: rep.lost, lost_by_output: rep.lostByOutput, repaired_segments: rep.repairedSegments, unrepaired_segments: unrepaired, dropped_bytes: rep.droppedBytes, cursors_reset: rep.cursorsReset } } },
       });
     }
     for (const d of this.dispatchers) d.start();
@@ -212,7 +214,7 @@ export class DeliveryPipeline implements Pipeline {
           .filter((e): e is [string, number | boolean] => typeof e[1] === 'number' || typeof e[1] === 'boolean');
         return extra.length === 0 ? l.stats(now) : { ...l.stats(now), transport: Object.fromEntries(extra) };
       }),
-      spool: { bytes: this.spool.usedBytes, maxBytes: this.spool.maxBytes, segments: this.spool.segments.length },
+      spool: { bytes: this.spool.usedBytes, maxBytes: this.spool.maxBytes, segments: this.spool.segments.length, unrepaired: this.spool.segments.filter((s) => s.unrepaired).length },
     };
   }
 
