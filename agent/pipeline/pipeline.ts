@@ -313,6 +313,18 @@ export class DeliveryPipeline implements Pipeline {
     await Promise.all(this.lanes.map((l) => l.cursor.save(l.ackPos)));
   }
 
+  /**
+   * Cuts a shutdown short (a second stop signal): the outputs' drain ends now and nothing waits
+   * for a transport any more. Writes to the spool in progress are still finished and fsynced.
+   */
+  hurry(): void {
+    this.hurryNow();
+    for (const d of this.dispatchers) d.hurry();
+  }
+
+  private hurryNow: () => void = () => undefined;
+  private readonly hurried = new Promise<void>((resolve) => { this.hurryNow = resolve; });
+
   shutdown(): Promise<void> {
     this.stopping ??= this.doShutdown();
     return this.stopping;
@@ -338,9 +350,9 @@ export class DeliveryPipeline implements Pipeline {
         this.o.logger.warn('final cursor write failed (events may be sent again)', { output: l.name, error: errorMessage(err) });
       })));
     }
-    await Promise.all(this.outputs.map((out) => bounded(out.transport.shutdown(), Math.max(500, deadline - Date.now())).catch((err: unknown) => {
+    await Promise.race([this.hurried, Promise.all(this.outputs.map((out) => bounded(out.transport.shutdown(), Math.max(500, deadline - Date.now())).catch((err: unknown) => {
       this.o.logger.warn('output shutdown failed', { output: out.name, error: errorMessage(err) });
-    })));
+    })))]);
     await new Promise<void>((resolve) => { if (this.metricsServer === undefined) resolve(); else this.metricsServer.close(() => { resolve(); }); });
     this.phase = 'stopped';
   }
