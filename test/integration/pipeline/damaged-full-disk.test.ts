@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createPipeline, DeliveryPipeline } from '../../../agent/pipeline/index.js';
 import type { Logger } from '../../../agent/log/logger.js';
 import { Action } from '../../../agent/ecs/fields.js';
+import { healthOf } from '../../../agent/app/status.js';
 import { MemoryTransport } from '../../../transports/memory/index.js';
 import { assertInvariant, defer, pipelineOptions, sequences, tempState, testDoc } from '../../unit/agent/pipeline/support.js';
 import { listSegments } from './spool-files.js';
@@ -33,6 +34,14 @@ function recordingLogger(lines: string[]): Logger {
   const log = (level: string) => (message: string, meta?: Record<string, unknown>): void => { lines.push(`${level} ${message} ${JSON.stringify(meta ?? {})}`); };
   const logger: Logger = { error: log('error'), warn: log('warn'), info: log('info'), debug: log('debug'), child: () => logger };
   return logger;
+}
+
+/** The problems `portwarden status` and the heartbeat would show for the pipeline `p` (the real healthOf). */
+function problems(p: DeliveryPipeline): string[] {
+  return healthOf({
+    startedMs: 0, stats: p.stats(), detection: { enabled: false, rules: 0, disabledRules: 0, allowlistEntries: 0, sensitivePorts: 0 },
+    realtime: null, overlays: {}, lastReload: undefined,
+  }).problems.filter((x) => x.startsWith('spool:'));
 }
 
 async function freeSpace(filler: string): Promise<void> {
@@ -84,6 +93,7 @@ test('a bad run inside a segment on a full disk: skipped in memory, reported in-
   assert.deepEqual(p.recovery?.unrepairedSegments, [s1.name]);
   assert.deepEqual(p.recovery.repairedSegments, []);
   assert.equal(p.stats().spool?.unrepaired, 1);
+  assert.deepEqual(problems(p), ['spool: 1 damaged segment(s) not repaired yet (disk full?); the damage is skipped, the repair retried']);
   assert.ok(lines.some((l) => l.startsWith('warn damaged spool segment cannot be repaired yet') && l.includes(s1.name)), lines.join('\n'));
   assert.deepEqual(await readFile(s1.path), before, 'kept as it was while the disk is full');
   assert.deepEqual((await readdir(join(dir, 'spool'))).filter((n) => n.endsWith('.tmp')), [], 'no temp file holds the little space left');
@@ -91,6 +101,7 @@ test('a bad run inside a segment on a full disk: skipped in memory, reported in-
   await freeSpace(filler);
   await waitFor('the segment repaired on disk', async () => ((await stat(s1.path)).size === before.length - victim.bytes ? true : undefined), 30_000);
   assert.equal(p.stats().spool?.unrepaired, 0);
+  assert.deepEqual(problems(p), [], 'status healthy again once repaired');
   up = true;
   await waitFor('the backlog delivered', () => (p.stats().outputs[0]?.queuedEvents === 0 ? true : undefined), 30_000);
   const got = new Set(sequences(m.delivered));
