@@ -68,25 +68,32 @@ export function safeToRepair(seg: SegmentInfo, lanes: readonly Lane[]): boolean 
   return lanes.every((l) => l.readPos.seq <= seg.firstSeq || l.ackPos.seq > seg.lastSeq);
 }
 
-/** Retries the repairs start-up could not make (spool.tick, under the spool's lock), at most every REPAIR_RETRY_MS. */
+/**
+ * Retries the repairs start-up could not make (spool.tick, under the spool's lock), at most every
+ * REPAIR_RETRY_MS after a failure. Returns the bytes the rewritten segments shrank by.
+ */
 export class SegmentRepairs {
   private nextTry = 0;
 
   constructor(private readonly hooks: SpoolHooks) {}
 
-  async retry(segments: readonly SegmentInfo[], lanes: readonly Lane[]): Promise<void> {
+  async retry(segments: readonly SegmentInfo[], lanes: readonly Lane[]): Promise<number> {
     const now = this.hooks.now();
-    if (now < this.nextTry) return;
+    let freed = 0;
+    if (now < this.nextTry) return freed;
     for (const seg of segments) {
       if (seg.unrepaired === undefined || !safeToRepair(seg, lanes)) continue;
+      const before = seg.bytes;
       try {
         await repairSegment(seg);
+        freed += before - seg.bytes;
         this.hooks.logger.info('damaged spool segment repaired', { segment: seg.path });
       } catch (err) {
         this.nextTry = now + REPAIR_RETRY_MS;
         this.hooks.logger.debug('damaged spool segment still cannot be repaired', { segment: seg.path, error: errorMessage(err) });
-        return;
+        return freed;
       }
     }
+    return freed;
   }
 }

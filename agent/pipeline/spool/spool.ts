@@ -312,7 +312,7 @@ export class Spool {
       this.dirty = false;
       this.durableNext = this.writtenNext;
       await this.head.write(this.durableNext, this.cfg.fsync !== 'never');
-      await this.repairs.retry(this.segments, this.lanes);
+      this.diskBytes -= await this.repairs.retry(this.segments, this.lanes);
     }).catch((err: unknown) => {
       this.failures.sync++;
       if (!this.syncWarning.ready()) return;

@@ -9,7 +9,7 @@ import { healthOf } from '../../../agent/app/status.js';
 import { MemoryTransport } from '../../../transports/memory/index.js';
 import { assertInvariant, defer, pipelineOptions, sequences, tempState, testDoc } from '../../unit/agent/pipeline/support.js';
 import { listSegments } from './spool-files.js';
-import { fill as fillDisk, mountTmpfs, unmount } from '../../helpers/disk.js';
+import { fill as fillDisk, mountTmpfs, segmentBytes, unmount } from '../../helpers/disk.js';
 import { waitFor } from '../../helpers/wait.js';
 
 // A damaged spool segment found at start-up on a real full filesystem (a tmpfs filled to the last
@@ -102,6 +102,8 @@ test('a bad run inside a segment on a full disk: skipped in memory, reported in-
   await waitFor('the segment repaired on disk', async () => ((await stat(s1.path)).size === before.length - victim.bytes ? true : undefined), 30_000);
   assert.equal(p.stats().spool?.unrepaired, 0);
   assert.deepEqual(problems(p), [], 'status healthy again once repaired');
+  // The spool's own account of its size (the cap) follows the rewrite.
+  await waitFor('spool bytes = the segment files', () => (p.stats().spool?.bytes === segmentBytes(join(dir, 'spool')) ? true : undefined), 10_000);
   up = true;
   await waitFor('the backlog delivered', () => (p.stats().outputs[0]?.queuedEvents === 0 ? true : undefined), 30_000);
   const got = new Set(sequences(m.delivered));
