@@ -58,6 +58,8 @@ export interface RunningAgent {
   reload(reason: string): Promise<ReloadResult>;
   /** Stops every stage in reverse start order; `reason` goes into the `stopped` agent event. */
   stop(reason: string): Promise<void>;
+  /** Cuts a stop short (a second stop signal): no more waiting for outputs; spool writes in progress still finish. */
+  hurry(): void;
 }
 
 /** What the composition root takes besides the start-up data. */
@@ -283,6 +285,7 @@ async function startLocked(
       reloads = run.catch(() => undefined);
       return run;
     },
+    hurry() { pipeline.hurry(); },
     async stop(reason) {
       stopping = true;
       stopReason = reason;

@@ -36,6 +36,8 @@ export class Dispatcher {
   /** Shutting down: send what is queued without waiting for batches to fill; stop at the first failure. */
   private draining = false;
   private drainFailed = false;
+  /** Shutdown cut short (a second stop signal): no more waiting for the output. */
+  private hurried = false;
   /** A method, not the field, so checks after an await are not narrowed away. */
   private isStopping(): boolean { return this.stopping; }
   private readonly stopCtl = new AbortController();
@@ -73,14 +75,14 @@ export class Dispatcher {
     this.d.lane.notify();
     const lane = this.d.lane;
     const behind = (): boolean => (untilSeq === undefined ? lane.queuedEvents > 0 : lane.ackPos.seq < untilSeq && lane.queuedEvents > 0);
-    while (this.running !== undefined && behind() && !this.drainFailed && Date.now() < deadline) {
+    while (this.running !== undefined && behind() && !this.drainFailed && !this.hurried && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
     }
     this.stopping = true;
     this.d.lane.notify();
     this.wakeSleep?.();
     // Referenced on purpose: shutdown is bounded and must get to its end even if nothing else runs.
-    const t = setTimeout(() => { this.stopCtl.abort(); }, Math.max(0, deadline - Date.now()));
+    const t = setTimeout(() => { this.stopCtl.abort(); }, this.hurried ? 0 : Math.max(0, deadline - Date.now()));
     await this.running;
     clearTimeout(t);
     // The owner persists the final cursor once the dispatcher has stopped (shutdown, reload).
@@ -88,6 +90,17 @@ export class Dispatcher {
     this.cursorTimer = undefined;
     this.stopCtl.abort();
     await this.d.reader.close();
+  }
+
+  /**
+   * Ends stop()'s wait for the output now: the drain stops and the batch in flight is aborted (a
+   * transport that ignores the abort is abandoned a second later), unacknowledged, so it stays in
+   * the spool and is sent again after the restart.
+   */
+  hurry(): void {
+    this.hurried = true;
+    if (this.draining) this.stopCtl.abort();
+    this.wakeSleep?.();
   }
 
   private async loop(): Promise<void> {

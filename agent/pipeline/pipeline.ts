@@ -143,12 +143,14 @@ export class DeliveryPipeline implements Pipeline {
     if (this.currentPhase() !== 'starting') return;
     this.spool.start();
     this.phase = 'running';
-    if (rep.lost > 0 || rep.repairedSegments.length > 0 || rep.cursorsReset.length > 0 || rep.spoolMovedTo !== undefined) {
-      this.o.logger.error('spool recovery found damage', { lost: rep.lost, repaired: rep.repairedSegments, cursors_reset: rep.cursorsReset });
+    const unrepaired = rep.unrepairedSegments;
+    if (rep.lost > 0 || rep.repairedSegments.length > 0 || unrepaired.length > 0 || rep.cursorsReset.length > 0 || rep.spoolMovedTo !== undefined) {
+      this.o.logger.error('spool recovery found damage', { lost: rep.lost, repaired: rep.repairedSegments, unrepaired, cursors_reset: rep.cursorsReset });
       this.emit({
         action: Action.eventsLost, severity: rep.lost > 0 ? 73 : 47,
-        message: `portwarden spool recovery: ${rep.lost} event(s) lost, ${rep.repairedSegments.length} segment(s) repaired, ${rep.cursorsReset.length} cursor(s) reset`,
-        fields: { portwarden: { pipeline: { lost: rep.lost, lost_by_output: rep.lostByOutput, repaired_segments: rep.repairedSegments, dropped_bytes: rep.droppedBytes, cursors_reset: rep.cursorsReset } } },
+        message: `portwarden spool recovery: ${rep.lost} event(s) lost, ${rep.repairedSegments.length} segment(s) repaired, ${rep.cursorsReset.length} cursor(s) reset`
+          + (unrepaired.length > 0 ? `, ${unrepaired.length} damaged segment(s) not repaired yet (the disk refused; damage skipped, repair retried)` : ''),
+        fields: { portwarden: { pipeline: { lost: rep.lost, lost_by_output: rep.lostByOutput, repaired_segments: rep.repairedSegments, unrepaired_segments: unrepaired, dropped_bytes: rep.droppedBytes, cursors_reset: rep.cursorsReset } } },
       });
     }
     for (const d of this.dispatchers) d.start();
@@ -212,7 +214,7 @@ export class DeliveryPipeline implements Pipeline {
           .filter((e): e is [string, number | boolean] => typeof e[1] === 'number' || typeof e[1] === 'boolean');
         return extra.length === 0 ? l.stats(now) : { ...l.stats(now), transport: Object.fromEntries(extra) };
       }),
-      spool: { bytes: this.spool.usedBytes, maxBytes: this.spool.maxBytes, segments: this.spool.segments.length },
+      spool: { bytes: this.spool.usedBytes, maxBytes: this.spool.maxBytes, segments: this.spool.segments.length, unrepaired: this.spool.segments.filter((s) => s.unrepaired).length },
     };
   }
 
@@ -311,6 +313,18 @@ export class DeliveryPipeline implements Pipeline {
     await Promise.all(this.lanes.map((l) => l.cursor.save(l.ackPos)));
   }
 
+  /**
+   * Cuts a shutdown short (a second stop signal): the outputs' drain ends now and nothing waits
+   * for a transport any more. Writes to the spool in progress are still finished and fsynced.
+   */
+  hurry(): void {
+    this.hurryNow();
+    for (const d of this.dispatchers) d.hurry();
+  }
+
+  private hurryNow: () => void = () => undefined;
+  private readonly hurried = new Promise<void>((resolve) => { this.hurryNow = resolve; });
+
   shutdown(): Promise<void> {
     this.stopping ??= this.doShutdown();
     return this.stopping;
@@ -336,9 +350,9 @@ export class DeliveryPipeline implements Pipeline {
         this.o.logger.warn('final cursor write failed (events may be sent again)', { output: l.name, error: errorMessage(err) });
       })));
     }
-    await Promise.all(this.outputs.map((out) => bounded(out.transport.shutdown(), Math.max(500, deadline - Date.now())).catch((err: unknown) => {
+    await Promise.race([this.hurried, Promise.all(this.outputs.map((out) => bounded(out.transport.shutdown(), Math.max(500, deadline - Date.now())).catch((err: unknown) => {
       this.o.logger.warn('output shutdown failed', { output: out.name, error: errorMessage(err) });
-    })));
+    })))]);
     await new Promise<void>((resolve) => { if (this.metricsServer === undefined) resolve(); else this.metricsServer.close(() => { resolve(); }); });
     this.phase = 'stopped';
   }

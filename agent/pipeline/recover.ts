@@ -12,6 +12,8 @@ export interface RecoveryReport {
   lost: number;
   lostByOutput: Record<string, number>;
   repairedSegments: string[];
+  /** Damaged segments the disk would not let be repaired yet (a full disk): damage skipped in memory, repair retried. */
+  unrepairedSegments: string[];
   droppedBytes: number;
   /** Outputs whose cursor was unreadable and restart from the oldest retained event (duplicates, no loss). */
   cursorsReset: string[];
@@ -37,7 +39,7 @@ async function scanOnce(spool: Spool, lanes: Lane[], loads: CursorLoad[]) {
  * throws for damaged data: a spool that cannot be read at all is moved aside and started afresh.
  */
 export async function recover(spool: Spool, lanes: Lane[], logger: Logger, now: () => number): Promise<RecoveryReport> {
-  const report: RecoveryReport = { lost: 0, lostByOutput: {}, repairedSegments: [], droppedBytes: 0, cursorsReset: [] };
+  const report: RecoveryReport = { lost: 0, lostByOutput: {}, repairedSegments: [], unrepairedSegments: [], droppedBytes: 0, cursorsReset: [] };
   let loads: CursorLoad[];
   let scan;
   try {
@@ -52,6 +54,10 @@ export async function recover(spool: Spool, lanes: Lane[], logger: Logger, now: 
     scan = await scanOnce(spool, lanes, loads);
   }
   report.repairedSegments = scan.repaired;
+  report.unrepairedSegments = scan.unrepaired.map((u) => u.name);
+  for (const u of scan.unrepaired) {
+    logger.warn('damaged spool segment cannot be repaired yet (disk full?); its good events are delivered, the damage is skipped in memory and the repair retried', { segment: u.name, error: u.error });
+  }
   report.droppedBytes = scan.droppedBytes;
   for (const l of loads) if (l.kind === 'ok') spool.raiseNextSeq(l.pos.seq);
   const firstAvail = spool.segments[0]?.firstSeq ?? spool.nextSeq;

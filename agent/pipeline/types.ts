@@ -37,7 +37,7 @@ export interface PipelineStats {
   lost: number;
   outputs: OutputStats[];
   /** Spool usage on disk. */
-  spool?: { bytes: number; maxBytes: number; segments: number };
+  spool?: { bytes: number; maxBytes: number; segments: number; unrepaired?: number };
 }
 
 /** The delivery pipeline: spool, one dispatcher per output, telemetry. */

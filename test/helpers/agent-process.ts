@@ -25,6 +25,8 @@ export interface RunningAgent {
   events: () => EcsDocument[];
   /** SIGTERM and wait for exit; resolves with the exit code. */
   stop: () => Promise<number | null>;
+  /** Resolves with the exit code once the process exits, sending nothing (after a signal of the test's own: a second one would cut the stop short). */
+  exited: Promise<number | null>;
 }
 
 /**
@@ -48,6 +50,7 @@ export function startAgent(extraYaml = '', opts: { outputsYaml?: string | ((dir:
     proc,
     stderr: () => err,
     events: () => readNdjson(eventsFile),
+    exited,
     stop: async () => {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
       return exited;

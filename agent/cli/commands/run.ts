@@ -1,3 +1,4 @@
+import { constants } from 'node:os';
 import { startAgent } from '../../app/agent.js';
 import { prepareStartupIsolated } from '../../app/startup-isolated.js';
 import { errorMessage } from '../../util/errors.js';
@@ -10,7 +11,8 @@ Runs the agent in the foreground: polls listeners and processes, raises alerts, 
 events to the configured outputs through the durable spool. Without --config: the embedded
 default (watch this host every 1s, print events on stdout).
 SIGINT/SIGTERM, or the reader of standard output going away (EPIPE): stop collecting, flush,
-exit 0 within 5 s.
+exit 0 within 5 s. A second SIGINT/SIGTERM while stopping: stop waiting for the outputs (what is
+not delivered stays in the spool for the next start), exit 128+signal (130, 143).
 SIGHUP (or \`portwarden reload\`): re-read the config file, rule files and allowlists and apply them
 in place, keeping the process table, listeners and spool; a config that does not validate is
 refused and the agent runs on (event config_reload_failed). See docs/fleet.md.
@@ -41,10 +43,26 @@ export const runCommand: Command = {
     // Start-up may wait for as long as an output is down (room in a full spool, when_full: block):
     // a stop signal then ends the wait instead of the signal waiting for start-up.
     const startup = new AbortController();
-    const onInt = (): void => { stopWith('SIGINT'); startup.abort(); };
-    const onTerm = (): void => { stopWith('SIGTERM'); startup.abort(); };
-    process.once('SIGINT', onInt);
-    process.once('SIGTERM', onTerm);
+    // The first stop (signal or EPIPE) stops gracefully. A second signal cuts the stop short
+    // (agent.hurry(): no more waiting for outputs) instead of the default action, which would end
+    // the process mid-shutdown; the listeners stay, so a third one is ignored too.
+    let first: NodeJS.Signals | 'EPIPE' | undefined;
+    let again: NodeJS.Signals | undefined;
+    let onAgain = (): void => undefined;
+    const stop = (s: NodeJS.Signals | 'EPIPE'): void => {
+      if (first === undefined) {
+        first = s;
+        stopWith(s);
+        startup.abort();
+      } else if (again === undefined && s !== 'EPIPE') {
+        again = s;
+        onAgain();
+      }
+    };
+    const onInt = (): void => { stop('SIGINT'); };
+    const onTerm = (): void => { stop('SIGTERM'); };
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
     // Timers are unref'd everywhere; this one keeps the process alive until a signal arrives, also
     // while start-up waits on nothing but unref'd timers (the output's retries).
     const keepAlive = setInterval(() => undefined, 1 << 30);
@@ -66,7 +84,12 @@ export const runCommand: Command = {
     if (during.hup) onHup();
 
     // The reader of a stdout output went away (`portwarden run | head`): stop as on SIGTERM.
-    io.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') stopWith('EPIPE'); });
+    io.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') stop('EPIPE'); });
+    onAgain = (): void => {
+      running.logger.warn(`${again ?? 'signal'} again: stopping now; events not yet delivered stay in the spool and are sent after the next start`);
+      running.hurry();
+    };
+    if (again !== undefined) onAgain();
     const signal = await stopped;
     // Stopping: a SIGHUP now is ignored (not the default action, which would end the process).
     onHup = (): void => undefined;
@@ -79,6 +102,7 @@ export const runCommand: Command = {
     await agent.stop(signal);
     clearInterval(keepAlive);
     clearTimeout(deadline);
-    return 0;
+    // Cut short by a second signal: the conventional code of a process ended by it.
+    return again === undefined ? 0 : 128 + constants.signals[again];
   },
 };

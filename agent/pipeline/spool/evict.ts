@@ -18,6 +18,9 @@ export interface Rescue {
 export function evictSegment(buf: Buffer, seg: SegmentInfo, next: SegmentInfo, lanes: readonly Lane[]): Rescue[] {
   const rescue: Rescue[] = [];
   for (let off = 0; off < buf.length;) {
+    // Damage start-up could not cut out yet (an unrepaired segment): the frames after it count too.
+    const hole = seg.holes?.find(([from]) => from === off);
+    if (hole !== undefined) { off = hole[1]; continue; }
     const r = decodeFrame(buf, off);
     if (r.kind !== 'frame') break;
     const f = r.frame;

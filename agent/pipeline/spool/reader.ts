@@ -88,8 +88,11 @@ export class LaneReader {
       }
       if (seg.id !== pos.segment) pos = { seq: pos.seq, segment: seg.id, offset: 0 };
       const segs = this.segments();
-      const limit = seg.bytes;
-      if (pos.offset >= limit) {
+      // Damage the disk would not let start-up cut out yet: jumped over, and never read into.
+      const hole = seg.holes?.find(([from, to]) => pos.offset >= from && pos.offset < to);
+      if (hole !== undefined) { pos = { ...pos, offset: hole[1] }; continue; }
+      const limit = Math.min(seg.bytes, ...(seg.holes ?? []).filter(([from]) => from > pos.offset).map(([from]) => from));
+      if (pos.offset >= seg.bytes) {
         const next = segs[segs.indexOf(seg) + 1];
         if (next === undefined) {
           pos = this.fromMemory(pos, seg, frames, starts, maxEvents, maxBytes);

@@ -1,21 +1,12 @@
 import { readFile, readdir, rename, rm } from 'node:fs/promises';
-import { mkdirPrivate, writeAtomic } from '../../util/safe-fs.js';
+import { mkdirPrivate } from '../../util/safe-fs.js';
+import { errorMessage } from '../../util/errors.js';
 import { join } from 'node:path';
 import { decodeFrame, HEADER_BYTES, parseSegmentName } from './frame.js';
 import type { Frame } from './frame.js';
+import { repairSegment, type SegmentInfo } from './repair.js';
 
-/** A segment file as the spool tracks it. */
-export interface SegmentInfo {
-  /** The seq in the file name (a lower bound of its frames' seqs). */
-  id: number;
-  path: string;
-  /** Bytes written (for the active segment: what readers may read). */
-  bytes: number;
-  /** Seq of the first and last frame in it; lastSeq < firstSeq when empty. */
-  firstSeq: number;
-  lastSeq: number;
-  count: number;
-}
+export type { SegmentInfo } from './repair.js';
 
 export interface ScanReport {
   segments: SegmentInfo[];
@@ -27,6 +18,8 @@ export interface ScanReport {
   droppedBytes: number;
   /** Segment files that were rewritten without their bad frames. */
   repaired: string[];
+  /** Damaged segments the disk would not let be repaired yet (kept as they were, damage skipped in memory). */
+  unrepaired: { name: string; error: string }[];
 }
 
 /** Finds the next decodable frame after a bad one whose seq fits between `after` and `before`. */
@@ -40,15 +33,16 @@ function resync(buf: Buffer, from: number, after: number, before: number): numbe
 }
 
 /**
- * Reads every segment under `dir`, keeps the frames whose checksums hold, rewrites a segment that
- * had bad bytes (tmp, fsync, rename), deletes files that hold nothing, and reports what was lost.
+ * Reads every segment under `dir`, keeps the frames whose checksums hold, cuts the bad bytes out of
+ * a damaged segment (repairSegment; when the disk refuses, the segment is kept as it was and marked
+ * `unrepaired`), deletes files that hold nothing, and reports what was lost.
  * `onFrame` sees every good frame in seq order (the pipeline counts each output's backlog with it).
  * `headNext` is the next seq the previous run had durably written (head.json), to detect a lost tail.
  */
 export async function scanSpool(dir: string, headNext: number, onFrame: (f: Frame) => void): Promise<ScanReport> {
   await mkdirPrivate(dir);
   const names = (await readdir(dir)).filter((n) => parseSegmentName(n) !== undefined).sort();
-  const report: ScanReport = { segments: [], lostSeqs: [], droppedBytes: 0, repaired: [], unreadable: [] };
+  const report: ScanReport = { segments: [], lostSeqs: [], droppedBytes: 0, repaired: [], unreadable: [], unrepaired: [] };
   let expected: number | undefined;
   const lose = (from: number, to: number): void => { if (to >= from) report.lostSeqs.push([from, to]); };
   for (const [i, name] of names.entries()) {
@@ -69,9 +63,8 @@ export async function scanSpool(dir: string, headNext: number, onFrame: (f: Fram
       await rename(path, `${path}.unreadable-${Date.now()}`).catch(() => undefined);
       continue;
     }
-    const keep: Buffer[] = [];
+    const holes: [number, number][] = [];
     let off = 0;
-    let bad = false;
     const seg: SegmentInfo = { id, path, bytes: 0, firstSeq: id, lastSeq: id - 1, count: 0 };
     let last = (expected ?? id) - 1;
     while (off < buf.length) {
@@ -80,16 +73,15 @@ export async function scanSpool(dir: string, headNext: number, onFrame: (f: Fram
         if (seg.count === 0) seg.firstSeq = r.frame.seq;
         lose(last + 1, r.frame.seq - 1);
         onFrame(r.frame);
-        keep.push(buf.subarray(off, off + r.frame.bytes));
         last = seg.lastSeq = r.frame.seq;
         seg.count++;
-        seg.bytes += r.frame.bytes;
         off += r.frame.bytes;
+        seg.bytes = off;
         continue;
       }
-      bad = true;
       const next = resync(buf, off + 1, last, nextId);
       report.droppedBytes += (next ?? buf.length) - off;
+      if (next !== undefined) holes.push([off, next]);
       if (next === undefined) break;
       off = next;
     }
@@ -99,10 +91,18 @@ export async function scanSpool(dir: string, headNext: number, onFrame: (f: Fram
       if (buf.length > 0) report.repaired.push(name);
       continue;
     }
-    if (bad) {
-      // Atomic (a crash leaves the old file or the repaired one); a failed write leaves no temp file.
-      await writeAtomic(path, Buffer.concat(keep), { syncDir: true });
-      report.repaired.push(name);
+    if (holes.length > 0 || seg.bytes < buf.length) {
+      // Bad runs before the last good frame are holes; a bad tail is what lies past seg.bytes.
+      seg.holes = holes.filter(([from]) => from < seg.bytes);
+      try {
+        await repairSegment(seg, buf);
+        report.repaired.push(name);
+      } catch (err) {
+        // A full disk (or a failing one) must not stop the start: the good frames are delivered
+        // from the file as it is, the damage is skipped in memory, and the spool retries.
+        seg.unrepaired = true;
+        report.unrepaired.push({ name, error: errorMessage(err) });
+      }
     }
     report.segments.push(seg);
   }

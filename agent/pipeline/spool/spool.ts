@@ -5,17 +5,15 @@ import type { z } from 'zod';
 import { PortwardenError, errorMessage } from '../../util/errors.js';
 import { createExclusive, REOPEN_RW, syncDir } from '../../util/safe-fs.js';
 import { Throttle } from '../../util/throttle.js';
-import { encodeFrame, FrameFlag, HEADER_BYTES, MAX_PAYLOAD_BYTES, segmentName } from './frame.js';
-import type { Frame } from './frame.js';
-import { scanSpool } from './recovery.js';
+import { encodeFrame, FrameFlag, HEADER_BYTES, MAX_PAYLOAD_BYTES, segmentName, type Frame } from './frame.js';
+import { scanSpool, type ScanReport, type SegmentInfo } from './recovery.js';
 import { evictSegment } from './evict.js';
-import type { ScanReport, SegmentInfo } from './recovery.js';
 import type { Lane } from '../lane.js';
 import type { spoolSchema } from '../config.js';
 import { SpoolHead } from './head.js';
 import { WriteGroups } from './write-groups.js';
-import { MemoryFrames } from './memory.js';
-import type { SpoolHooks } from './memory.js';
+import { MemoryFrames, type SpoolHooks } from './memory.js';
+import { SegmentRepairs } from './repair.js';
 export type { DurabilityChange } from './memory.js';
 
 export type SpoolConfig = z.output<typeof spoolSchema>;
@@ -34,6 +32,7 @@ export class Spool {
   private fh: FileHandle | undefined;
   private readonly pending = new MemoryFrames();
   private readonly groups = new WriteGroups();
+  private readonly repairs: SegmentRepairs;
   /** Set while writes fail: events go to the outputs from memory (bounded by memory_max_bytes). */
   private degradedSince: number | undefined;
   private episode = { viaMemory: 0, dropped: 0 };
@@ -60,6 +59,7 @@ export class Spool {
   ) {
     this.rollBytes = Math.max(64 * 1024, Math.min(cfg.segment_bytes, Math.floor(cfg.max_bytes / 8)));
     this.head = new SpoolHead(dir);
+    this.repairs = new SegmentRepairs(hooks);
   }
 
   get usedBytes(): number { return this.diskBytes + this.pending.bytes; }
@@ -79,7 +79,8 @@ export class Spool {
     this.nextSeq = Math.max(headNext, (last?.lastSeq ?? 0) + 1, 1);
     this.writtenNext = this.durableNext = this.nextSeq;
     this.head.recorded(this.nextSeq);
-    if (last !== undefined) this.fh = await open(last.path, REOPEN_RW);
+    // A damaged segment not yet repaired takes nothing more: the first write starts a new one.
+    if (last !== undefined && last.unrepaired === undefined) this.fh = await open(last.path, REOPEN_RW);
     return report;
   }
 
@@ -311,6 +312,7 @@ export class Spool {
       this.dirty = false;
       this.durableNext = this.writtenNext;
       await this.head.write(this.durableNext, this.cfg.fsync !== 'never');
+      this.diskBytes -= await this.repairs.retry(this.segments, this.lanes);
     }).catch((err: unknown) => {
       this.failures.sync++;
       if (!this.syncWarning.ready()) return;

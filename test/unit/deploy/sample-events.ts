@@ -155,7 +155,7 @@ function agentEvents(b: DocumentBuilder): EcsDocument[] {
   // As agent/pipeline/pipeline.ts reports what start-up recovery found.
   out.push(b.agentEvent({
     action: Action.eventsLost, severity: 73, message: 'portwarden spool recovery: 12 event(s) lost, 1 segment(s) repaired, 0 cursor(s) reset',
-    fields: { portwarden: { pipeline: { lost: 12, lost_by_output: { siem: 12 }, repaired_segments: ['00000000000000000007.seg'], dropped_bytes: 4096, cursors_reset: [] } } },
+    fields: { portwarden: { pipeline: { lost: 12, lost_by_output: { siem: 12 }, repaired_segments: ['00000000000000000007.seg'], unrepaired_segments: ['00000000000000000042.seg'], dropped_bytes: 4096, cursors_reset: [] } } },
   }));
   // Same input as agent/pipeline/dispatcher.ts gives when an output is paused.
   out.push(b.agentEvent({ action: Action.outputPaused, severity: 73, message: 'output kafka paused: SASL authentication failed', fields: { portwarden: { output: { name: 'kafka', type: 'kafka', reason: 'SASL authentication failed' } } } }));

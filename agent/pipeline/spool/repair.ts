@@ -1,0 +1,99 @@
+import { open, readFile } from 'node:fs/promises';
+import { REOPEN_RW, writeAtomic } from '../../util/safe-fs.js';
+import { errorMessage } from '../../util/errors.js';
+import type { Lane } from '../lane.js';
+import type { SpoolHooks } from './memory.js';
+
+/** A segment file as the spool tracks it. */
+export interface SegmentInfo {
+  /** The seq in the file name (a lower bound of its frames' seqs). */
+  id: number;
+  path: string;
+  /** Bytes written (for the active segment: what readers may read). */
+  bytes: number;
+  /** Seq of the first and last frame in it; lastSeq < firstSeq when empty. */
+  firstSeq: number;
+  lastSeq: number;
+  count: number;
+  /**
+   * Damage found at start-up that could not be cut out on disk yet (a full disk): byte ranges of bad
+   * runs between good frames, which readers skip (a damaged tail is left out of `bytes` instead).
+   */
+  holes?: [from: number, to: number][];
+  /** Set while the segment's damage is only skipped in memory; the spool retries the repair. */
+  unrepaired?: true;
+}
+
+/** How long after a failed repair the spool tries again (the disk is probably still full). */
+export const REPAIR_RETRY_MS = 5000;
+
+/**
+ * Cuts a damaged segment's bad bytes out on disk. A damaged tail alone (`holes` empty, `bytes` the
+ * end of its last good frame) is truncated in place, which needs no free space and keeps every good
+ * frame where it was; bad runs between good frames need a rewrite (safe-fs writeAtomic: tmp, fsync,
+ * rename, fsync dir), which needs room for the good frames. Throws when the disk refuses; the
+ * segment is then left as it was, and `seg` still describes its damage.
+ */
+export async function repairSegment(seg: SegmentInfo, buf?: Buffer): Promise<void> {
+  const holes = seg.holes ?? [];
+  if (holes.length === 0) {
+    const fh = await open(seg.path, REOPEN_RW);
+    try {
+      await fh.truncate(seg.bytes);
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+  } else {
+    const data = buf ?? await readFile(seg.path);
+    const parts: Buffer[] = [];
+    let at = 0;
+    for (const [from, to] of holes) { parts.push(data.subarray(at, from)); at = to; }
+    parts.push(data.subarray(at, seg.bytes));
+    const good = Buffer.concat(parts);
+    await writeAtomic(seg.path, good, { syncDir: true });
+    seg.bytes = good.length;
+  }
+  delete seg.holes;
+  delete seg.unrepaired;
+}
+
+/**
+ * Whether `seg` may be rewritten now: a rewrite moves the frames after a hole, so no output may hold
+ * a position inside it (each has either not started reading it or is past it). Truncating a tail
+ * moves nothing and is always safe.
+ */
+export function safeToRepair(seg: SegmentInfo, lanes: readonly Lane[]): boolean {
+  if ((seg.holes ?? []).length === 0) return true;
+  return lanes.every((l) => l.readPos.seq <= seg.firstSeq || l.ackPos.seq > seg.lastSeq);
+}
+
+/**
+ * Retries the repairs start-up could not make (spool.tick, under the spool's lock), at most every
+ * REPAIR_RETRY_MS after a failure. Returns the bytes the rewritten segments shrank by.
+ */
+export class SegmentRepairs {
+  private nextTry = 0;
+
+  constructor(private readonly hooks: SpoolHooks) {}
+
+  async retry(segments: readonly SegmentInfo[], lanes: readonly Lane[]): Promise<number> {
+    const now = this.hooks.now();
+    let freed = 0;
+    if (now < this.nextTry) return freed;
+    for (const seg of segments) {
+      if (seg.unrepaired === undefined || !safeToRepair(seg, lanes)) continue;
+      const before = seg.bytes;
+      try {
+        await repairSegment(seg);
+        freed += before - seg.bytes;
+        this.hooks.logger.info('damaged spool segment repaired', { segment: seg.path });
+      } catch (err) {
+        this.nextTry = now + REPAIR_RETRY_MS;
+        this.hooks.logger.debug('damaged spool segment still cannot be repaired', { segment: seg.path, error: errorMessage(err) });
+        return freed;
+      }
+    }
+    return freed;
+  }
+}
