@@ -71,6 +71,8 @@ export class PolicyPoller {
   private state: PolicyState | undefined;
   private appliedDigest: string | undefined;
   private refusedDigest: string | undefined;
+  /** Why that bundle was refused: the last error again whenever the server still serves it. */
+  private refusedError: string | undefined;
   private failing = false;
   private deferred: string | undefined;
   private lastCheck: string | undefined;
@@ -162,8 +164,11 @@ export class PolicyPoller {
       if (this.state !== undefined && r.etag !== undefined) this.state.etag = r.etag;
       return 'unchanged';
     }
-    // Still the bundle refused before: lastError keeps saying why.
-    if (d === this.refusedDigest) return 'refused';
+    // Still the bundle refused before: lastError says why (again, after a failed fetch in between).
+    if (d === this.refusedDigest) {
+      this.lastError = this.refusedError;
+      return 'refused';
+    }
     this.lastError = undefined;
     const outcome = await this.consider(r.body, r.etag);
     if (outcome === 'refused') this.refusedDigest = d;
@@ -171,7 +176,7 @@ export class PolicyPoller {
   }
 
   private refuse(reason: string, version?: string): 'refused' {
-    this.lastError = `bundle refused: ${reason}`;
+    this.lastError = this.refusedError = `bundle refused: ${reason}`;
     this.o.report({ kind: 'refused', reason, ...(version === undefined ? {} : { version }) });
     return 'refused';
   }

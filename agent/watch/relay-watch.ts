@@ -69,7 +69,10 @@ export class RelayWatch implements Lifecycle {
    * `netns|address|port` keys (a connection on one of them was accepted, also once it is closed).
    */
   private readonly holders = new Map<number, { node: ProcessNode; at: number; ports: Set<string> }>();
-  /** The look (checks) at which each candidate (pid|entity id) was last read: the longest-waiting go first. */
+  /**
+   * Since when each candidate (pid|entity id) waits: the look (checks) that last read it, or just
+   * before the look it appeared at (a new one queues behind those already waiting). Oldest first.
+   */
   private readonly lastLook = new Map<string, number>();
   private report: RelayBudgetReport | undefined;
   checks = 0;
@@ -133,18 +136,23 @@ export class RelayWatch implements Lifecycle {
   }
 
   /**
-   * At most max_per_look candidates, round robin: those read longest ago (never first) go first, so
-   * each is read within ceil(candidates / budget) looks; the rest wait for the next look.
+   * At most max_per_look candidates, round robin: the longest-waiting go first, so each is read
+   * within ceil(candidates / budget) looks; the rest wait for the next look. A new candidate waits
+   * behind the ones there before it: children forked anew at every look cannot starve the others.
    */
   private budgeted(all: Map<number, ProcessNode>, now: Date): Map<number, ProcessNode> {
     const keyOf = (pid: number, node: ProcessNode) => `${pid}|${node.entityId}`;
     const keys = new Set<string>();
-    for (const [pid, node] of all) keys.add(keyOf(pid, node));
+    for (const [pid, node] of all) {
+      const k = keyOf(pid, node);
+      keys.add(k);
+      if (!this.lastLook.has(k)) this.lastLook.set(k, this.checks - 0.5);
+    }
     for (const k of this.lastLook.keys()) if (!keys.has(k)) this.lastLook.delete(k);
     const budget = this.o.maxPerLook?.();
     let nodes = all;
     if (budget !== undefined && all.size > budget) {
-      const order = [...all].map(([pid, node], i) => ({ pid, node, i, last: this.lastLook.get(keyOf(pid, node)) ?? -1 }));
+      const order = [...all].map(([pid, node], i) => ({ pid, node, i, last: this.lastLook.get(keyOf(pid, node)) ?? 0 }));
       order.sort((a, b) => a.last - b.last || a.i - b.i);
       const picked = new Set(order.slice(0, budget).map((c) => c.pid));
       nodes = new Map([...all].filter(([pid]) => picked.has(pid)));

@@ -17,8 +17,16 @@ import type { Interface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { repoRoot } from '../../../testkit/paths.js';
 
+/**
+ * Only the syscalls counted stop the traced agent (--seccomp-bpf): every other one would stop it
+ * twice, and a source slowed several times over falls behind the host's execs under CI load.
+ */
+const STRACE = ['-f', '-qq', '--seccomp-bpf', '-e', 'trace=open,openat,readlink,readlinkat,access,faccessat,faccessat2'];
 const hasStrace = spawnSync('strace', ['-V']).status === 0;
-const skip = process.platform !== 'linux' ? 'Linux only' : process.getuid?.() !== 0 ? 'needs root (CAP_NET_ADMIN)' : !hasStrace ? 'strace not installed' : false;
+/** strace installed, and allowed to trace here (ptrace can be denied: Yama, a container's seccomp). */
+const canTrace = hasStrace && spawnSync('strace', [...STRACE, '-o', '/dev/null', 'true']).status === 0;
+const skip = process.platform !== 'linux' ? 'Linux only' : process.getuid?.() !== 0 ? 'needs root (CAP_NET_ADMIN)'
+  : !hasStrace ? 'strace not installed' : !canTrace ? 'strace cannot trace here (ptrace not permitted)' : false;
 
 const dist = (...p: string[]) => pathToFileURL(join(repoRoot, 'dist', ...p)).href;
 
@@ -40,10 +48,12 @@ feed.subscribe((events) => {
   for (const e of events) if (e.kind === 'exec') console.log(JSON.stringify({ exec: e.record }));
 });
 console.log('ready');
+// The test's end of stdin closing (the test failed and killed strace, which leaves this process
+// running untraced) ends it too: no proc-connector reader outlives the test.
 createInterface({ input: process.stdin }).on('line', (l) => {
   if (l === 'mark') { try { accessSync('/proc/self/pw-mark'); } catch {} console.log('marked'); }
   if (l === 'end') { feed.close(); source.shutdown(); process.exit(0); }
-});
+}).on('close', () => { process.exit(0); });
 `;
 
 interface ExecLine { exec?: { pid: number; name: string; executable?: string; args?: string[]; pgid?: number; sid?: number; workingDirectory?: string }; error?: string[] }
@@ -51,15 +61,24 @@ interface ExecLine { exec?: { pid: number; name: string; executable?: string; ar
 /** The next line of `lines` that `want` accepts. */
 function nextLine<T>(lines: Interface, want: (l: string) => T | undefined, what: string): Promise<T> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { lines.off('line', on); reject(new Error(`timed out waiting for ${what}`)); }, 30_000);
+    const done = () => { clearTimeout(timer); lines.off('line', on); lines.off('close', closed); };
+    const timer = setTimeout(() => { done(); reject(new Error(`timed out waiting for ${what}`)); }, 30_000);
+    const closed = () => { done(); reject(new Error(`the traced source ended before ${what} (strace's or the source's error above)`)); };
     const on = (l: string) => {
-      const v = want(l);
+      let v: T | undefined;
+      try {
+        v = want(l);
+      } catch (err) {
+        done();
+        reject(err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
       if (v === undefined) return;
-      clearTimeout(timer);
-      lines.off('line', on);
+      done();
       resolve(v);
     };
     lines.on('line', on);
+    lines.once('close', closed);
   });
 }
 
@@ -72,15 +91,16 @@ function execOf(pid: number, name: string) {
   };
 }
 
+/** After the test: its stdin closed first (the traced source exits on that), then SIGKILL. */
 function kill(t: TestContext, c: ChildProcess): void {
-  t.after(() => { if (c.exitCode === null) c.kill('SIGKILL'); });
+  t.after(() => { c.stdin?.destroy(); if (c.exitCode === null) c.kill('SIGKILL'); });
 }
 
 test('proc connector: an exec\'s /proc files are read once each, and the event keeps its executable, argv, group, session and directory', { skip }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'pw-pc-reads-'));
   t.after(() => { rmSync(dir, { recursive: true, force: true }); });
   const trace = join(dir, 'trace');
-  const agent = spawn('strace', ['-f', '-qq', '-e', 'trace=open,openat,readlink,readlinkat,access,faccessat,faccessat2', '-o', trace,
+  const agent = spawn('strace', [...STRACE, '-o', trace,
     process.execPath, '--input-type=module', '-e', CHILD], { stdio: ['pipe', 'pipe', 'inherit'] });
   kill(t, agent);
   const lines = createInterface({ input: agent.stdout });

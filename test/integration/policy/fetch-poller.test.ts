@@ -201,3 +201,24 @@ test('poller: a bundle that cannot be saved stays applied, the failure is report
   assert.deepEqual(reports.map((r) => r.kind), ['applied', 'unsaved', 'applied']);
   assert.equal(readPolicyState(stateDir)?.version, 'v2');
 });
+
+test('poller: after a failed fetch, the bundle refused before is still the last error once the server answers again', async (t) => {
+  const server = await startPolicyServer(pki);
+  const stateDir = mkdtempSync(join(tmpdir(), 'pw-policy-poll-'));
+  t.after(async () => { await server.close(); rmSync(stateDir, { recursive: true, force: true }); });
+  // The real fetch, but one poll fails as a dropped connection would (what failed is not the point).
+  let failNext = false;
+  const poller = new PolicyPoller({
+    ...opts(server.url), intervalMs: 60_000, keys: [fleet.publicKey], stateDir, report: () => undefined,
+    apply: (): Promise<ApplyResult> => Promise.resolve({ kind: 'refused', reason: 'rules[0]: invalid YAML' }),
+    fetch: (o) => (failNext ? Promise.resolve({ kind: 'failed' as const, reason: 'socket hang up' }) : fetchBundle(o)),
+  });
+  server.publish(bundle('bad', '2026-12-07T00:00:00Z'));
+  assert.equal(await poller.pollOnce(), 'refused');
+  failNext = true;
+  assert.equal(await poller.pollOnce(), 'failed');
+  assert.match(poller.status().lastError ?? '', /socket hang up/);
+  failNext = false;
+  assert.equal(await poller.pollOnce(), 'refused');
+  assert.match(poller.status().lastError ?? '', /bundle refused: .*invalid YAML/, 'status says why the served bundle is not applied, not a failure that is over');
+});

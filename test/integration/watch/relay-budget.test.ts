@@ -72,10 +72,19 @@ print("done", flush=True)
 time.sleep(3600)
 `;
 
-/** Starts python3 with `script` inside the namespace; resolves with the process and the first line it prints. */
+/**
+ * Starts python3 with `script` inside the namespace (`ip netns exec` execs it: the pid is python's),
+ * in a process group of its own; resolves with the process and the first line it prints. The whole
+ * group is killed after the test: a pool's forked workers too, also when the test failed before
+ * it knew their pids.
+ */
 async function inNs(t: TestContext, ns: string, script: string, args: string[]): Promise<{ proc: ChildProcessWithoutNullStreams; line: string }> {
-  const proc = spawn('ip', ['netns', 'exec', ns, 'python3', '-c', script, ...args]);
-  t.after(() => { proc.kill('SIGKILL'); });
+  const proc = spawn('ip', ['netns', 'exec', ns, 'python3', '-c', script, ...args], { detached: true });
+  t.after(() => {
+    const pid = proc.pid;
+    if (pid === undefined || pid <= 1) return; // never spawned (and -0 would be our own group)
+    try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ }
+  });
   let err = '';
   proc.stderr.on('data', (b: Buffer) => { err += b.toString(); });
   const line = await new Promise<string>((resolve, reject) => {
@@ -97,8 +106,6 @@ test(`a pool of ${WORKERS} relaying workers under detect.relay.max_per_look ${BU
   const { port, workers } = JSON.parse(pool.line) as { port: number; workers: number[] };
   const clients = await inNs(t, ns, CLIENTS, [String(port), String(WORKERS)]);
   assert.equal(clients.line, 'done');
-  // For the children (they have a pid, also killed when the pool is).
-  t.after(() => { for (const w of workers) try { process.kill(w, 'SIGKILL'); } catch { /* gone */ } });
 
   const source = new LinuxSource({ logger: silentLogger });
   await source.start();

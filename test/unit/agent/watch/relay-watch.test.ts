@@ -21,7 +21,7 @@ const relayPair = (pid: number): ConnectionRecord[] => [
   conn(pid, ['10.0.0.1', 41000], ['10.9.9.9', 22], 2000, 501, 2),
 ];
 
-function setup() {
+function setup(maxPerLook?: number) {
   const h = new Harness('linux');
   const engine = h.engine();
   const source = new FakeSource();
@@ -30,6 +30,7 @@ function setup() {
   const watch = new RelayWatch({
     source, listeners: () => listeners, table: h.table, builder: h.builder, sink: { accept: (d) => { shipped.push(d); return Promise.resolve(); } },
     detect: () => (doc) => engine.evaluate(doc), intervalMs: () => 1000, logger: silentLogger,
+    ...(maxPerLook === undefined ? {} : { maxPerLook: () => maxPerLook }),
   });
   const listen = (...owners: number[]) => {
     const owner = h.table.get(owners[0] ?? 0);
@@ -111,4 +112,26 @@ test('on a host with more listening processes than the former-holder bound, a on
   source.asked = [];
   assert.equal(await watch.check(new Date('2026-01-05T12:00:05Z')), 2, 'the forwarder that closed its listener is caught');
   assert.ok(source.asked.flat().includes(fwd.record.pid));
+});
+
+test('under detect.relay.max_per_look, short-lived children appearing at every look do not starve a long-lived worker: it is read again and its relay found', async () => {
+  const { h, source, shipped, watch, listen } = setup(2);
+  const server = h.chain({ name: 'bash' }, { name: 'srv', executable: '/opt/srv/srv' });
+  const worker = h.spawn(server, { name: 'srv', executable: '/opt/srv/srv' });
+  listen(server.record.pid);
+  let brief: number[] = [];
+  const look = async (i: number) => {
+    // The children forked for the previous look's connections are gone, two new ones came.
+    for (const pid of brief) h.table.exit(pid, Date.UTC(2026, 0, 5, 12, 0, i));
+    brief = [1, 2].map(() => h.spawn(server, { name: 'srv', executable: '/opt/srv/srv' }).record.pid);
+    await watch.check(new Date(Date.UTC(2026, 0, 5, 12, 0, i)));
+  };
+  await look(0);
+  assert.deepEqual(source.asked, [[server.record.pid, worker.record.pid]], 'the first look reads the first two');
+  // From now on the worker relays; 4 candidates (server, worker, two new children) at every look.
+  source.established = relayPair(worker.record.pid);
+  source.asked = [];
+  for (let i = 1; i <= 2; i++) await look(i);
+  assert.ok(source.asked.flat().includes(worker.record.pid), `the worker read again within 2 looks: ${JSON.stringify(source.asked)}`);
+  assert.deepEqual(shipped.filter((d) => d.event.action === 'suspicious_connection').map((d) => getField(d, 'process.pid')), [worker.record.pid]);
 });
