@@ -51,7 +51,7 @@ export class LaneReader {
       bytes += f.bytes;
     }
     // The frames go to the end of the last file when written: where this output resumes after them.
-    const at = seg === undefined ? { segment: pos.seq, offset: 0 } : { segment: seg.id, offset: seg.bytes, ...layoutOf(seg) };
+    const at = seg === undefined ? { segment: pos.seq, offset: 0 } : { segment: seg.id, offset: seg.bytes, layout: seg.layout ?? 0 };
     for (const f of more) {
       frames.push(f);
       starts.push({ seq: f.seq, ...at });
@@ -98,7 +98,7 @@ export class LaneReader {
       const segs = this.segments();
       // Damage the disk would not let start-up cut out yet: jumped over, and never read into.
       const hole = seg.holes?.find(([from, to]) => pos.offset >= from && pos.offset < to);
-      if (hole !== undefined) { pos = { seq: pos.seq, segment: seg.id, offset: hole[1], ...layoutOf(seg) }; continue; }
+      if (hole !== undefined) { pos = { seq: pos.seq, segment: seg.id, offset: hole[1], layout: seg.layout ?? 0 }; continue; }
       const limit = Math.min(seg.bytes, ...(seg.holes ?? []).filter(([from]) => from > pos.offset).map(([from]) => from));
       if (pos.offset >= seg.bytes) {
         const next = segs[segs.indexOf(seg) + 1];
@@ -123,7 +123,7 @@ export class LaneReader {
       // Rewritten while the file was opened: `limit` and the offset belong to the old layout.
       if (this.fhLayout !== (seg.layout ?? 0)) continue;
       // Offsets below are in the layout of the file read (a rewrite during the read is seen next turn).
-      const layout = this.fhLayout === 0 ? {} : { layout: this.fhLayout };
+      const layout = this.fhLayout;
       const want = Math.min(this.bufSize, limit - pos.offset);
       // A fresh buffer per read: the frames handed out are views into it.
       const chunk0 = Buffer.allocUnsafe(want);
@@ -143,11 +143,11 @@ export class LaneReader {
         if (f.seq >= pos.seq && frameIsFor(f, this.lane.name)) {
           if (frames.length >= maxEvents || (frames.length > 0 && bytes + f.bytes > maxBytes)) { full = true; break; }
           frames.push(f);
-          starts.push({ seq: f.seq, segment: seg.id, offset: pos.offset, ...layout });
+          starts.push({ seq: f.seq, segment: seg.id, offset: pos.offset, layout });
           bytes += f.bytes;
         }
         off += f.bytes;
-        pos = { seq: Math.max(pos.seq, f.seq + 1), segment: seg.id, offset: pos.offset + f.bytes, ...layout };
+        pos = { seq: Math.max(pos.seq, f.seq + 1), segment: seg.id, offset: pos.offset + f.bytes, layout };
       }
       if (full || frames.length >= maxEvents) break;
       if (bytesRead === 0) break;
@@ -165,7 +165,7 @@ export class LaneReader {
     this.lane.count('dropped', 'corrupt', lost);
     this.lane.queuedEvents -= lost;
     const end = next === undefined
-      ? { seq: seg.lastSeq + 1, segment: seg.id, offset: seg.bytes, ...layoutOf(seg) }
+      ? { seq: seg.lastSeq + 1, segment: seg.id, offset: seg.bytes, layout: seg.layout ?? 0 }
       : { seq: next.firstSeq, segment: next.id, offset: 0 };
     return { frames: [], starts: [], end };
   }
@@ -176,9 +176,4 @@ export class LaneReader {
     this.fhId = -1;
     await fh?.close();
   }
-}
-
-/** The `layout` field of a position taken in `seg` now (none for a segment never rewritten). */
-function layoutOf(seg: SegmentInfo): { layout?: number } {
-  return seg.layout === undefined || seg.layout === 0 ? {} : { layout: seg.layout };
 }
