@@ -10,6 +10,8 @@ export interface CursorPos {
   /** firstSeq of the segment that holds `seq` (a hint; verified before use). */
   segment: number;
   offset: number;
+  /** The segment's layout `offset` was taken in (SegmentInfo.layout; absent: 0). Never persisted. */
+  layout?: number;
 }
 
 /** Seqs [from, to) this output already counted as dropped (evicted while its batch was in flight). */

@@ -99,7 +99,12 @@ export class Dispatcher {
    */
   hurry(): void {
     this.hurried = true;
-    if (this.draining) this.stopCtl.abort();
+    if (this.draining) {
+      // Stop taking batches before the aborted one returns: lane.readPos is already past it, so a
+      // later batch read and acknowledged before stop() notices would move the cursor over it.
+      this.stopping = true;
+      this.stopCtl.abort();
+    }
     this.wakeSleep?.();
   }
 

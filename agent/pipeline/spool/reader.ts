@@ -22,6 +22,8 @@ export interface ReadResult {
 export class LaneReader {
   private fh: FileHandle | undefined;
   private fhId = -1;
+  /** The layout of the segment when fh was opened (a rewrite replaces the file under the same name). */
+  private fhLayout = 0;
   private bufSize = 256 * 1024;
 
   constructor(
@@ -49,7 +51,7 @@ export class LaneReader {
       bytes += f.bytes;
     }
     // The frames go to the end of the last file when written: where this output resumes after them.
-    const at = seg === undefined ? { segment: pos.seq, offset: 0 } : { segment: seg.id, offset: seg.bytes };
+    const at = seg === undefined ? { segment: pos.seq, offset: 0 } : { segment: seg.id, offset: seg.bytes, layout: seg.layout ?? 0 };
     for (const f of more) {
       frames.push(f);
       starts.push({ seq: f.seq, ...at });
@@ -68,10 +70,13 @@ export class LaneReader {
   }
 
   private async handle(seg: SegmentInfo): Promise<FileHandle> {
-    if (this.fh !== undefined && this.fhId === seg.id) return this.fh;
+    const layout = seg.layout ?? 0;
+    if (this.fh !== undefined && this.fhId === seg.id && this.fhLayout === layout) return this.fh;
     await this.close();
     this.fh = await open(seg.path, 'r');
     this.fhId = seg.id;
+    // The layout asked for: if a rewrite replaced the file meanwhile, read() sees the mismatch.
+    this.fhLayout = layout;
     return this.fh;
   }
 
@@ -87,10 +92,13 @@ export class LaneReader {
         break;
       }
       if (seg.id !== pos.segment) pos = { seq: pos.seq, segment: seg.id, offset: 0 };
+      // Rewritten since this offset was taken (a retried repair moved the frames): find the place
+      // again from the start by seq (frames before pos.seq are passed over below).
+      if (pos.offset > 0 && (pos.layout ?? 0) !== (seg.layout ?? 0)) pos = { seq: pos.seq, segment: seg.id, offset: 0 };
       const segs = this.segments();
       // Damage the disk would not let start-up cut out yet: jumped over, and never read into.
       const hole = seg.holes?.find(([from, to]) => pos.offset >= from && pos.offset < to);
-      if (hole !== undefined) { pos = { ...pos, offset: hole[1] }; continue; }
+      if (hole !== undefined) { pos = { seq: pos.seq, segment: seg.id, offset: hole[1], layout: seg.layout ?? 0 }; continue; }
       const limit = Math.min(seg.bytes, ...(seg.holes ?? []).filter(([from]) => from > pos.offset).map(([from]) => from));
       if (pos.offset >= seg.bytes) {
         const next = segs[segs.indexOf(seg) + 1];
@@ -112,6 +120,10 @@ export class LaneReader {
         // Gone or unreadable behind the spool's back: count it, never stall on it.
         return this.corrupt(seg, pos, frames, starts);
       }
+      // Rewritten while the file was opened: `limit` and the offset belong to the old layout.
+      if (this.fhLayout !== (seg.layout ?? 0)) continue;
+      // Offsets below are in the layout of the file read (a rewrite during the read is seen next turn).
+      const layout = this.fhLayout;
       const want = Math.min(this.bufSize, limit - pos.offset);
       // A fresh buffer per read: the frames handed out are views into it.
       const chunk0 = Buffer.allocUnsafe(want);
@@ -131,11 +143,11 @@ export class LaneReader {
         if (f.seq >= pos.seq && frameIsFor(f, this.lane.name)) {
           if (frames.length >= maxEvents || (frames.length > 0 && bytes + f.bytes > maxBytes)) { full = true; break; }
           frames.push(f);
-          starts.push({ seq: f.seq, segment: seg.id, offset: pos.offset });
+          starts.push({ seq: f.seq, segment: seg.id, offset: pos.offset, layout });
           bytes += f.bytes;
         }
         off += f.bytes;
-        pos = { seq: Math.max(pos.seq, f.seq + 1), segment: seg.id, offset: pos.offset + f.bytes };
+        pos = { seq: Math.max(pos.seq, f.seq + 1), segment: seg.id, offset: pos.offset + f.bytes, layout };
       }
       if (full || frames.length >= maxEvents) break;
       if (bytesRead === 0) break;
@@ -153,7 +165,7 @@ export class LaneReader {
     this.lane.count('dropped', 'corrupt', lost);
     this.lane.queuedEvents -= lost;
     const end = next === undefined
-      ? { seq: seg.lastSeq + 1, segment: seg.id, offset: seg.bytes }
+      ? { seq: seg.lastSeq + 1, segment: seg.id, offset: seg.bytes, layout: seg.layout ?? 0 }
       : { seq: next.firstSeq, segment: next.id, offset: 0 };
     return { frames: [], starts: [], end };
   }

@@ -1,5 +1,7 @@
-import { open, readFile } from 'node:fs/promises';
-import { REOPEN_RW, writeAtomic } from '../../util/safe-fs.js';
+import { renameSync } from 'node:fs';
+import { open, readFile, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { createExclusive, REOPEN_RW, syncDir, tempPath } from '../../util/safe-fs.js';
 import { errorMessage } from '../../util/errors.js';
 import type { Lane } from '../lane.js';
 import type { SpoolHooks } from './memory.js';
@@ -22,6 +24,11 @@ export interface SegmentInfo {
   holes?: [from: number, to: number][];
   /** Set while the segment's damage is only skipped in memory; the spool retries the repair. */
   unrepaired?: true;
+  /**
+   * Bumped when a rewrite moves the frames (offsets taken before point into the old file): a
+   * reader holding such an offset finds its place again by seq (see LaneReader).
+   */
+  layout?: number;
 }
 
 /** How long after a failed repair the spool tries again (the disk is probably still full). */
@@ -51,11 +58,41 @@ export async function repairSegment(seg: SegmentInfo, buf?: Buffer): Promise<voi
     for (const [from, to] of holes) { parts.push(data.subarray(at, from)); at = to; }
     parts.push(data.subarray(at, seg.bytes));
     const good = Buffer.concat(parts);
-    await writeAtomic(seg.path, good, { syncDir: true });
-    seg.bytes = good.length;
+    await replace(seg.path, good, () => {
+      seg.bytes = good.length;
+      seg.layout = (seg.layout ?? 0) + 1;
+      delete seg.holes;
+      delete seg.unrepaired;
+    });
+    return;
   }
   delete seg.holes;
   delete seg.unrepaired;
+}
+
+/**
+ * safe-fs writeAtomic (tmp, fsync, rename, fsync dir; a failed write leaves no temp file), with the
+ * rename and `replaced` (the segment's new layout) in one synchronous step: the readers run on the
+ * same thread, so none can ever pair the new file with the old layout or the old file with the new.
+ */
+async function replace(path: string, data: Buffer, replaced: () => void): Promise<void> {
+  const tmp = tempPath(path);
+  try {
+    const fh = await createExclusive(tmp);
+    try {
+      await fh.writeFile(data);
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    renameSync(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  replaced();
+  // Best effort: without it a power loss may bring back the damaged file, which the next start repairs.
+  await syncDir(dirname(path)).catch(() => undefined);
 }
 
 /**
@@ -91,7 +128,7 @@ export class SegmentRepairs {
       } catch (err) {
         this.nextTry = now + REPAIR_RETRY_MS;
         this.hooks.logger.debug('damaged spool segment still cannot be repaired', { segment: seg.path, error: errorMessage(err) });
-        return freed;
+        return freed + before - seg.bytes;
       }
     }
     return freed;

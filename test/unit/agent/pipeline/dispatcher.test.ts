@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createPipeline } from '../../../../agent/pipeline/index.js';
+import { createPipeline, DeliveryPipeline } from '../../../../agent/pipeline/index.js';
 import { Action, Dataset } from '../../../../agent/ecs/fields.js';
 import { memoryLogger } from '../../../../agent/log/logger.js';
 import { MemoryTransport } from '../../../../transports/memory/index.js';
@@ -124,4 +124,29 @@ test('shutdown sends what is queued to a healthy output without waiting for batc
   assert.ok(Date.now() - t0 < 3000, 'did not wait for max_wait');
   assert.deepEqual(sequences(m.delivered), [1, 2]);
   assert.equal(p.stats().outputs[0]?.state, 'stopped');
+});
+
+test('a second stop signal aborts the batch in flight unacknowledged and sends no batch after it', async (t) => {
+  // The first batch hangs until aborted; any later one would be acknowledged at once.
+  const m = new MemoryTransport().behave((_batch, call) => (call === 0 ? { kind: 'hang' } : { kind: 'ok' }));
+  const dir = await tempState(t);
+  const p = new DeliveryPipeline(pipelineOptions(dir, [{ name: 'm', transport: m, config: outputConfig('memory', { batch: { max_events: 2, max_wait: 10 } }) }], { shutdownTimeoutMs: 60_000 }));
+  defer(t, () => p.shutdown());
+  await p.start();
+  await Promise.all([1, 2, 3, 4, 5, 6].map((i) => p.accept(testDoc(i))));
+  await waitFor('the first batch in flight', () => m.inFlight === 1);
+  const stopped = p.shutdown();
+  // Internal on purpose: hurry() must come while stop() drains (the first signal's stop), not before.
+  const d = (p as unknown as { dispatchers: { draining: boolean }[] }).dispatchers[0];
+  await waitFor('the output draining', () => d?.draining === true);
+  p.hurry();
+  await stopped;
+  assert.equal(m.calls, 1, `no batch sent after the aborted one: ${m.batches.join(',')}`);
+  assert.deepEqual(m.delivered, []);
+  const again = new MemoryTransport();
+  const p2 = createPipeline(pipelineOptions(dir, [{ name: 'm', transport: again }]));
+  defer(t, () => p2.shutdown());
+  await p2.start();
+  await waitFor('the backlog delivered after the restart', () => again.delivered.length >= 6);
+  assert.deepEqual(sequences(again.delivered), [1, 2, 3, 4, 5, 6], 'the aborted batch was not acknowledged');
 });
