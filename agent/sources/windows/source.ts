@@ -168,7 +168,8 @@ class WindowsSource implements Source {
     if (outbound === undefined) return undefined;
     let rows: ConnectionRow[] | undefined;
     try {
-      if (tier?.kind === 'iphelper' && native !== undefined) rows = connectionsFromNative(native, warnings, this.lastTables);
+      // Connections waiting for their process are looked at again even when the table is the same.
+      if (tier?.kind === 'iphelper' && native !== undefined) rows = connectionsFromNative(native, warnings, this.lastTables, outbound.pending);
       else if (tier?.netstat !== undefined) rows = connectionsFromNetstat(parseNetstat(decodeNetstatOutput(tier.netstat)).rows);
       else return [];
     } catch (err) {
