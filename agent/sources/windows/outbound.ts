@@ -175,11 +175,11 @@ export class OutboundTracker {
     const suppressed = last?.suppressed ?? 0;
     this.folded.delete(key);
     this.folded.set(key, { at: now, suppressed: 0 });
-    // Map order is insertion order: the first keys are the oldest events.
+    // Map order is insertion order: the first keys are the oldest events. Only the front is pruned
+    // (no walk past kept keys: each event costs O(1), however many keys went stale with folds).
     // A key past its window with connections folded in stays until its next event carries them, or the cap.
     for (const [k, v] of this.folded) {
-      if (this.folded.size <= this.maxFolded && now - v.at < this.o.windowMs) break;
-      if (this.folded.size <= this.maxFolded && v.suppressed > 0) continue;
+      if (this.folded.size <= this.maxFolded && (now - v.at < this.o.windowMs || v.suppressed > 0)) break;
       this.folded.delete(k);
     }
     return suppressed;
