@@ -107,6 +107,8 @@ export class OutboundTracker {
   /** New connections whose process the last poll's process read did not hold: looked at again once. */
   private waiting = new Set<string>();
   private first = true;
+  /** The last poll had connections over the cap: those it did not track are not new when they come under it. */
+  private wasOver = false;
   /** Dedupe key -> when its last event was made and how many new connections were folded since. */
   private readonly folded = new Map<string, { at: number; suppressed: number }>();
   private readonly counters: OutboundStats = { reported: 0, suppressed: 0, loopback: 0, atStart: 0, overCap: 0 };
@@ -134,9 +136,9 @@ export class OutboundTracker {
       const key = `${r.pid}|${r.localAddress}|${r.localPort}|${r.remoteAddress}|${r.remotePort}`;
       if (next.has(key) || waiting.has(key)) continue;
       if (next.size + waiting.size >= this.maxTracked) { over++; continue; }
-      if (this.seen.has(key) || this.first) {
+      if (this.seen.has(key) || this.first || this.wasOver) {
         next.add(key);
-        if (!this.seen.has(key)) this.counters.atStart++;
+        if (this.first) this.counters.atStart++;
         continue;
       }
       if (!this.o.loopback && (isLoopback(r.remoteAddress) || isAnyAddress(r.remoteAddress))) { next.add(key); this.counters.loopback++; continue; }
@@ -160,6 +162,7 @@ export class OutboundTracker {
     this.seen = next;
     this.waiting = waiting;
     this.first = false;
+    this.wasOver = over > 0;
     return out;
   }
 
