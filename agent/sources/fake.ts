@@ -47,6 +47,8 @@ export class FakeSource implements Source {
   established: ConnectionRecord[] = [];
   /** New outbound connections the next snapshot carries (a polling source's, as Windows has them). */
   connects: ConnectAttempt[] = [];
+  /** What the next snapshot says changed since the last one (a source that can tell); undefined: not said. */
+  changed: Snapshot['changed'];
   asked: number[][] = [];
 
   connections(pids: readonly number[]): ConnectionRecord[] {
@@ -81,8 +83,12 @@ export class FakeSource implements Source {
     this.warnings = [];
     const takenAt = this.takenAt ?? new Date();
     this.takenAt = undefined;
-    const connects = this.connects;
+    const { connects, changed } = this;
     this.connects = [];
-    return Promise.resolve({ takenAt, listeners: [...this.listeners], processes: new Map(this.processes), warnings, ...(connects.length > 0 ? { connects } : {}) });
+    this.changed = undefined;
+    return Promise.resolve({
+      takenAt, listeners: [...this.listeners], processes: new Map(this.processes), warnings,
+      ...(connects.length > 0 ? { connects } : {}), ...(changed === undefined ? {} : { changed }),
+    });
   }
 }

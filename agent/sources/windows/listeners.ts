@@ -1,7 +1,7 @@
 import { familyOf } from './address.js';
 import { parseCimListenersJson } from './cim-listeners.js';
 import { decodeTable, filetimeToIso, MIB_TCP_STATE_LISTEN, type IpHelperRow, type TableKind } from './iphlp-decode.js';
-import { decodeNetstatOutput, parseNetstat } from './netstat-parse.js';
+import { decodeNetstatOutput, parseNetstat, type NetstatParse } from './netstat-parse.js';
 import { serviceNameFromModule } from './ntdll-decode.js';
 import type { WindowsNative } from './native.js';
 import type { ListenerRecord, Transport } from '../types.js';
@@ -68,9 +68,9 @@ function cacheKey(row: IpHelperRow): string {
   return `${row.kind}|${row.address}|${row.port}|${row.pid}|${row.createTimestamp}`;
 }
 
-/** Listeners from `netstat -ano` bytes: TCP rows whose foreign port is 0 and all UDP rows. */
-export function listenersFromNetstat(bytes: Buffer, warnings: string[]): WindowsListener[] {
-  const parsed = parseNetstat(decodeNetstatOutput(bytes));
+/** Listeners from `netstat -ano` bytes (or their parse): TCP rows whose foreign port is 0 and all UDP rows. */
+export function listenersFromNetstat(input: Buffer | NetstatParse, warnings: string[]): WindowsListener[] {
+  const parsed = Buffer.isBuffer(input) ? parseNetstat(decodeNetstatOutput(input)) : input;
   warnings.push(...parsed.warnings);
   const out: WindowsListener[] = [];
   const seen = new Set<string>();

@@ -64,14 +64,15 @@ function row(pid: number, local: string, localPort: number, remote: string, remo
 
 /**
  * The IPv4 and IPv6 connection rows (TCP_TABLE_OWNER_PID_CONNECTIONS) in an outbound state;
- * undefined when both tables hold the same bytes as at the last call (`last`): nothing is new.
+ * undefined when both tables hold the same bytes as at the last call (`last`): nothing is new
+ * (unless `decodeAnyway`: rows that waited must be looked at again).
  */
-export function connectionsFromNative(native: WindowsNative, warnings: string[], last?: { tcp4?: Buffer; tcp6?: Buffer }): ConnectionRow[] | undefined {
+export function connectionsFromNative(native: WindowsNative, warnings: string[], last?: { tcp4?: Buffer; tcp6?: Buffer }, decodeAnyway = false): ConnectionRow[] | undefined {
   const tables = { tcp4: native.connections?.('tcp4') ?? Buffer.alloc(0), tcp6: native.connections?.('tcp6') ?? Buffer.alloc(0) };
   if (last !== undefined) {
     const same = last.tcp4?.equals(tables.tcp4) === true && last.tcp6?.equals(tables.tcp6) === true;
     Object.assign(last, tables);
-    if (same) return undefined;
+    if (same && !decodeAnyway) return undefined;
   }
   const out: ConnectionRow[] = [];
   for (const kind of ['tcp4', 'tcp6'] as const) {
@@ -103,7 +104,11 @@ export function connectionsFromNetstat(rows: readonly NetstatRow[]): ConnectionR
  */
 export class OutboundTracker {
   private seen = new Set<string>();
+  /** New connections whose process the last poll's process read did not hold: looked at again once. */
+  private waiting = new Set<string>();
   private first = true;
+  /** The last poll had connections over the cap: those it did not track are not new when they come under it. */
+  private wasOver = false;
   /** Dedupe key -> when its last event was made and how many new connections were folded since. */
   private readonly folded = new Map<string, { at: number; suppressed: number }>();
   private readonly counters: OutboundStats = { reported: 0, suppressed: 0, loopback: 0, atStart: 0, overCap: 0 };
@@ -122,19 +127,26 @@ export class OutboundTracker {
    */
   update(rows: readonly ConnectionRow[], listening: ReadonlySet<string>, processOf: (pid: number) => { name: string; startKey: string } | undefined, now: number, warnings: string[]): ConnectAttempt[] {
     const next = new Set<string>();
+    const waiting = new Set<string>();
     const out: ConnectAttempt[] = [];
     let over = 0;
     for (const r of rows) {
       // pid 0: no owner known (wine before the process touched the socket); the agent's own are not findings.
       if (r.pid === 0 || r.pid === this.selfPid || listening.has(`${r.pid}|${r.localPort}`)) continue;
       const key = `${r.pid}|${r.localAddress}|${r.localPort}|${r.remoteAddress}|${r.remotePort}`;
-      if (next.has(key)) continue;
-      if (next.size >= this.maxTracked) { over++; continue; }
-      next.add(key);
-      if (this.seen.has(key)) continue;
-      if (this.first) { this.counters.atStart++; continue; }
-      if (!this.o.loopback && (isLoopback(r.remoteAddress) || isAnyAddress(r.remoteAddress))) { this.counters.loopback++; continue; }
+      if (next.has(key) || waiting.has(key)) continue;
+      if (next.size + waiting.size >= this.maxTracked) { over++; continue; }
+      if (this.seen.has(key) || this.first || this.wasOver) {
+        next.add(key);
+        if (this.first) this.counters.atStart++;
+        continue;
+      }
+      if (!this.o.loopback && (isLoopback(r.remoteAddress) || isAnyAddress(r.remoteAddress))) { next.add(key); this.counters.loopback++; continue; }
       const owner = processOf(r.pid);
+      // A process started after this poll read the process table (while it waited on PowerShell or
+      // executables) and connected before the connection table was read: named at the next poll.
+      if (owner === undefined && !this.waiting.has(key)) { waiting.add(key); continue; }
+      next.add(key);
       const suppressed = this.fold(`${r.pid}|${owner?.startKey ?? ''}|${r.remoteAddress}|${r.remotePort}`, now);
       if (suppressed === undefined) continue;
       this.counters.reported++;
@@ -148,7 +160,9 @@ export class OutboundTracker {
       warnings.push(`outbound connections: ${over} open connections over the cap of ${this.maxTracked} tracked were not looked at; new ones among them are not reported`);
     }
     this.seen = next;
+    this.waiting = waiting;
     this.first = false;
+    this.wasOver = over > 0;
     return out;
   }
 
@@ -164,15 +178,18 @@ export class OutboundTracker {
     const suppressed = last?.suppressed ?? 0;
     this.folded.delete(key);
     this.folded.set(key, { at: now, suppressed: 0 });
-    // Map order is insertion order: the first keys are the oldest events.
+    // Map order is insertion order: the first keys are the oldest events. Only the front is pruned
+    // (no walk past kept keys: each event costs O(1), however many keys went stale with folds).
     // A key past its window with connections folded in stays until its next event carries them, or the cap.
     for (const [k, v] of this.folded) {
-      if (this.folded.size <= this.maxFolded && now - v.at < this.o.windowMs) break;
-      if (this.folded.size <= this.maxFolded && v.suppressed > 0) continue;
+      if (this.folded.size <= this.maxFolded && (now - v.at < this.o.windowMs || v.suppressed > 0)) break;
       this.folded.delete(k);
     }
     return suppressed;
   }
 
   stats(): OutboundStats { return { ...this.counters }; }
+
+  /** New connections wait for their process: the next poll must look at the table even if its bytes are the same. */
+  get pending(): boolean { return this.waiting.size > 0; }
 }

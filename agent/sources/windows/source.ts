@@ -10,7 +10,7 @@ import { evaluateFirewall } from './firewall-eval.js';
 import { FirewallReader } from './firewall-reader.js';
 import { CIM_TCP_SCRIPT, CIM_UDP_SCRIPT } from './cim-listeners.js';
 import { listenersFromCim, listenersFromNative, listenersFromNetstat } from './listeners.js';
-import { decodeNetstatOutput, parseNetstat } from './netstat-parse.js';
+import { decodeNetstatOutput, parseNetstat, type NetstatRow } from './netstat-parse.js';
 import { connectionsFromNative, connectionsFromNetstat, OutboundTracker, type ConnectionRow, type OutboundOptions } from './outbound.js';
 import { walkSystemProcessInformation } from './ntdll-decode.js';
 import { basesFromWin32, WindowsProcessTable, type ProcessBase, type ProcessProbe } from './process-table.js';
@@ -72,8 +72,8 @@ class WindowsSource implements Source {
   /** New processes whose token or working directory Windows refused to show (protected, other users'). */
   private readonly refused = { integrity: 0, cwd: 0 };
   private readonly outbound: OutboundTracker | undefined;
-  /** The tier that answered the last listener read, and netstat's bytes when it was netstat. */
-  private tier: { kind: WindowsTier; netstat?: Buffer } | undefined;
+  /** The tier that answered the last listener read, and netstat's rows when it was netstat (parsed once a poll). */
+  private tier: { kind: WindowsTier; netstat?: readonly NetstatRow[] } | undefined;
   private readonly lastTables: { tcp4?: Buffer; tcp6?: Buffer } = {};
   private native: WindowsNative | undefined;
   private nativeReason = '';
@@ -168,8 +168,9 @@ class WindowsSource implements Source {
     if (outbound === undefined) return undefined;
     let rows: ConnectionRow[] | undefined;
     try {
-      if (tier?.kind === 'iphelper' && native !== undefined) rows = connectionsFromNative(native, warnings, this.lastTables);
-      else if (tier?.netstat !== undefined) rows = connectionsFromNetstat(parseNetstat(decodeNetstatOutput(tier.netstat)).rows);
+      // Connections waiting for their process are looked at again even when the table is the same.
+      if (tier?.kind === 'iphelper' && native !== undefined) rows = connectionsFromNative(native, warnings, this.lastTables, outbound.pending);
+      else if (tier?.netstat !== undefined) rows = connectionsFromNetstat(tier.netstat);
       else return [];
     } catch (err) {
       // What is tracked stays: the next read that works tells new from seen as before.
@@ -218,9 +219,9 @@ class WindowsSource implements Source {
     }
     if (!skip('netstat', 'netstat -ano')) {
       try {
-        const bytes = await this.runner.netstat();
-        this.tier = { kind: 'netstat', netstat: bytes };
-        return listenersFromNetstat(bytes, warnings);
+        const parsed = parseNetstat(decodeNetstatOutput(await this.runner.netstat()));
+        this.tier = { kind: 'netstat', netstat: parsed.rows };
+        return listenersFromNetstat(parsed, warnings);
       } catch (err) {
         failed.push(`netstat -ano: ${(err as Error).message}`);
       }

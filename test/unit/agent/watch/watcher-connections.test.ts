@@ -118,6 +118,8 @@ test('connections a polling source found new (Windows) take the same path: the p
   assert.equal(getField(attempted[0]!, 'process.executable'), '/usr/bin/nc');
   assert.equal(getField(attempted[0]!, 'process.parent.name'), 'bash');
   assert.ok(out.some((d) => d.event.action === 'suspicious_connection'), 'detection saw it');
+  // A tick the source says changed nothing (no process, no listener): its connections still ship.
+  source.changed = { processes: false, listeners: false };
   source.connects = [c(100, 443)];
   await w.tick();
   assert.deepEqual(out.filter((d) => d.event.action === 'connection_attempted').map((d) => getField(d, 'process.pid')), [400, 100]);

@@ -9,7 +9,7 @@ import { connectionsFromNetstat, OutboundTracker, type ConnectionRow } from '../
 import { createWindowsSource } from '../../../../../agent/sources/windows/source.js';
 import { fixture } from '../../../../../testkit/paths.js';
 import { buildTable } from '../../../../../testkit/windows-buffers.js';
-import { recordedHost } from './recorded-host.js';
+import { ft, recordedHost } from './recorded-host.js';
 
 /**
  * Outbound connections on Windows: the connection table (TCP_TABLE_OWNER_PID_CONNECTIONS, or
@@ -69,6 +69,27 @@ test('a new outbound connection is reported once with its process; those open at
   assert.ok(src.info().limitations.some((l) => /a connection opened and closed between two polls is not reported/.test(l)), src.info().limitations.join('\n'));
 });
 
+test('a process that started after the poll read the process table and connected before it read the connections is named at the next poll', async (t) => {
+  const { h, src, later } = watched(t);
+  await src.poll();
+  // Both appear between this poll's process read and its connection read (the table bytes stay the same after).
+  h.connections.tcp4 = [
+    { address: '10.9.0.2', port: 50200, pid: 7300, state: ESTABLISHED, remoteAddress: '203.0.113.50', remotePort: 443 },
+    { address: '10.9.0.2', port: 50201, pid: 7400, state: ESTABLISHED, remoteAddress: '203.0.113.51', remotePort: 443 },
+  ];
+  later(5000);
+  assert.deepEqual((await src.poll()).connects, [], 'not reported without its process');
+  h.processes.push({ pid: 7300, ppid: 5120, createTime: ft(3_600_000), imageName: 'curl.exe' });
+  later(5000);
+  const next = await src.poll();
+  assert.deepEqual(next.connects?.map((c) => [c.pid, c.name, c.destinationAddress]), [[7300, 'curl.exe', '203.0.113.50'], [7400, '', '203.0.113.51']],
+    'named once the process table holds it; one that never shows up is reported at the second look without a name');
+  assert.ok(next.processes.has(7300));
+  later(5000);
+  assert.deepEqual((await src.poll()).connects, [], 'reported once');
+  assert.equal(src.connectionStats?.()?.reported, 2);
+});
+
 test('the dedupe window: new connections of one process to one peer and port within it are folded and counted into the next event', async (t) => {
   const { h, src, later } = watched(t, 60_000);
   await src.poll();
@@ -115,7 +136,9 @@ test('a cap on tracked connections: the excess is not looked at, and each poll t
   assert.equal(tracker.update(rows(5), new Set(), info, 1, warnings).length, 2);
   assert.deepEqual(warnings, ['outbound connections: 3 open connections over the cap of 2 tracked were not looked at; new ones among them are not reported']);
   assert.equal(tracker.stats().overCap, 1);
-  assert.equal(tracker.update(rows(2), new Set(), info, 2, []).length, 0, 'the tracked ones stay known');
+  // 40001 closed: 40002, open since the last poll but over the cap then, comes under it. Not new.
+  assert.equal(tracker.update(rows(3).filter((r) => r.localPort !== 40001), new Set(), info, 2, []).length, 0, 'untracked then, not reported as new now');
+  assert.equal(tracker.update(rows(4).filter((r) => r.localPort > 40001), new Set(), info, 3, []).length, 1, 'under the cap again: new ones are reported');
 });
 
 test('netstat -ano (French layout in CP850, and the recorded en-US Windows 10 output): connections that carry a peer and a pid, listeners and TIME_WAIT left out', () => {
@@ -134,7 +157,8 @@ test('netstat -ano (French layout in CP850, and the recorded en-US Windows 10 ou
 
 test('the netstat tier: a connection that appears between two polls is reported with its process', async (t) => {
   const h = recordedHost({ native: false });
-  const full = readFileSync(fixture('windows', 'netstat-ano-fr-FR-cp850.txt'));
+  // The connection's owner made node.exe (5120), which the recorded process list holds (7640 is not in it).
+  const full = Buffer.from(readFileSync(fixture('windows', 'netstat-ano-fr-FR-cp850.txt')).toString('latin1').replace('ESTABLISHED     7640', 'ESTABLISHED     5120'), 'latin1');
   const without = Buffer.from(full.toString('latin1').split('\n').filter((l) => !l.includes(':50712 ')).join('\n'), 'latin1');
   let bytes = without;
   h.runner.netstat = () => Promise.resolve(bytes);
@@ -143,8 +167,8 @@ test('the netstat tier: a connection that appears between two polls is reported 
   assert.deepEqual((await src.poll()).connects, []);
   bytes = full;
   const snap = await src.poll();
-  assert.deepEqual(snap.connects?.map((c) => `${c.pid} ${c.sourceAddress}:${c.sourcePort} > ${c.destinationAddress}:${c.destinationPort}`),
-    ['7640 192.168.1.20:50712 > 52.97.146.2:443']);
+  assert.deepEqual(snap.connects?.map((c) => `${c.pid} ${c.name} ${c.sourceAddress}:${c.sourcePort} > ${c.destinationAddress}:${c.destinationPort}`),
+    ['5120 node.exe 192.168.1.20:50712 > 52.97.146.2:443']);
   assert.ok(src.info().limitations.some((l) => /polled every interval from netstat -ano/.test(l)));
 });
 
