@@ -97,6 +97,19 @@ export function connectionsFromNetstat(rows: readonly NetstatRow[]): ConnectionR
   return out;
 }
 
+/** What the tracker needs to know of a connection's owner. */
+export interface OwnerInfo { name: string; startKey: string; ppid?: number }
+
+/** Whether `owner` is a child of the process `pid` (`parent`): its ppid, and started after it (a ppid left over from an exited parent whose pid was reused is older). */
+function startedBy(owner: OwnerInfo, pid: number, parent: OwnerInfo): boolean {
+  if (owner.ppid !== pid) return false;
+  try {
+    return BigInt(owner.startKey) >= BigInt(parent.startKey);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Tells new outbound connections from those seen at the previous poll. Memory: the open
  * connections (at most `maxTracked`) and one dedupe key per process and peer within the window (at
@@ -125,7 +138,8 @@ export class OutboundTracker {
    * connection on such a port was accepted, not opened). `processOf`: name and start of the owner.
    * The first call only learns what is open.
    */
-  update(rows: readonly ConnectionRow[], listening: ReadonlySet<string>, processOf: (pid: number) => { name: string; startKey: string } | undefined, now: number, warnings: string[]): ConnectAttempt[] {
+  update(rows: readonly ConnectionRow[], listening: ReadonlySet<string>, processOf: (pid: number) => OwnerInfo | undefined, now: number, warnings: string[]): ConnectAttempt[] {
+    const self = processOf(this.selfPid);
     const next = new Set<string>();
     const waiting = new Set<string>();
     const out: ConnectAttempt[] = [];
@@ -147,6 +161,9 @@ export class OutboundTracker {
       // executables) and connected before the connection table was read: named at the next poll.
       if (owner === undefined && !this.waiting.has(key)) { waiting.add(key); continue; }
       next.add(key);
+      // The agent's own children (its PowerShell session fetching a CRL while it checks a
+      // signature, netstat): not findings, as the agent's own connections are not.
+      if (owner !== undefined && self !== undefined && startedBy(owner, this.selfPid, self)) continue;
       const suppressed = this.fold(`${r.pid}|${owner?.startKey ?? ''}|${r.remoteAddress}|${r.remotePort}`, now);
       if (suppressed === undefined) continue;
       this.counters.reported++;

@@ -141,6 +141,22 @@ test('a cap on tracked connections: the excess is not looked at, and each poll t
   assert.equal(tracker.update(rows(4).filter((r) => r.localPort > 40001), new Set(), info, 3, []).length, 1, 'under the cap again: new ones are reported');
 });
 
+test('connections of the agent\'s own children (its PowerShell session, netstat) are not reported; a process whose ppid only names the agent\'s pid by reuse is', () => {
+  const agentPid = 500;
+  const tracker = new OutboundTracker({ loopback: false, windowMs: 0 }, agentPid);
+  const procs = new Map([
+    [agentPid, { name: 'node.exe', startKey: '1000', ppid: 4 }],
+    [600, { name: 'powershell.exe', startKey: '2000', ppid: agentPid }],
+    // Older than the agent: its parent was another process that had pid 500 before.
+    [601, { name: 'powershell.exe', startKey: '900', ppid: agentPid }],
+    [602, { name: 'powershell.exe', startKey: '3000', ppid: 7 }],
+  ]);
+  const row = (pid: number): ConnectionRow => ({ pid, family: 'ipv4', localAddress: '10.0.0.5', localPort: 40000 + pid, remoteAddress: '203.0.113.9', remotePort: 80 });
+  tracker.update([], new Set(), (pid) => procs.get(pid), 0, []);
+  const got = tracker.update([row(agentPid), row(600), row(601), row(602)], new Set(), (pid) => procs.get(pid), 1, []);
+  assert.deepEqual(got.map((c) => c.pid), [601, 602]);
+});
+
 test('netstat -ano (French layout in CP850, and the recorded en-US Windows 10 output): connections that carry a peer and a pid, listeners and TIME_WAIT left out', () => {
   const parsed = parseNetstat(decodeNetstatOutput(readFileSync(fixture('windows', 'netstat-ano-fr-FR-cp850.txt'))));
   const rows = connectionsFromNetstat(parsed.rows);
