@@ -106,7 +106,11 @@ export function healthOf(h: HealthInputs, now = Date.now()): Health {
     if (o.lost > 0) problems.push(`output ${o.name} lost ${o.lost} event(s)`);
   }
   const unrepaired = h.stats.spool?.unrepaired ?? 0;
-  if (unrepaired > 0) problems.push(`spool: ${unrepaired} damaged segment(s) not repaired yet (disk full?); the damage is skipped, the repair retried`);
+  const wait = h.stats.spool?.repairWait;
+  if (unrepaired > 0) {
+    problems.push(`spool: ${unrepaired} damaged segment(s) not repaired yet (disk full?); the damage is skipped, the repair retried`
+      + (wait === undefined ? '' : `; the rewrite waits for ${wait.needBytes} bytes free, ${wait.freeBytes} free now`));
+  }
   if (h.lastReload?.kind === 'refused') problems.push(`last reload refused: ${h.lastReload.file}: ${h.lastReload.keyPath}: ${h.lastReload.expected}`);
   return {
     status: problems.length === 0 ? 'ok' : 'degraded',

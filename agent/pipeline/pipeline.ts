@@ -205,6 +205,7 @@ export class DeliveryPipeline implements Pipeline {
 
   stats(): PipelineStats {
     const now = this.now();
+    const wait = this.spool.segments.find((s) => s.unrepaired && s.waitsForSpace)?.waitsForSpace;
     return {
       received: this.received,
       dropped: { ...this.spool.refused },
@@ -214,7 +215,12 @@ export class DeliveryPipeline implements Pipeline {
           .filter((e): e is [string, number | boolean] => typeof e[1] === 'number' || typeof e[1] === 'boolean');
         return extra.length === 0 ? l.stats(now) : { ...l.stats(now), transport: Object.fromEntries(extra) };
       }),
-      spool: { bytes: this.spool.usedBytes, maxBytes: this.spool.maxBytes, segments: this.spool.segments.length, unrepaired: this.spool.segments.filter((s) => s.unrepaired).length },
+      spool: {
+        bytes: this.spool.usedBytes, maxBytes: this.spool.maxBytes, segments: this.spool.segments.length,
+        unrepaired: this.spool.segments.filter((s) => s.unrepaired).length,
+        ...(wait === undefined ? {} : { repairWait: { ...wait } }),
+        repairs: { ...this.spool.repairs.counts },
+      },
     };
   }
 

@@ -37,7 +37,13 @@ export interface PipelineStats {
   lost: number;
   outputs: OutputStats[];
   /** Spool usage on disk. */
-  spool?: { bytes: number; maxBytes: number; segments: number; unrepaired?: number };
+  spool?: {
+    bytes: number; maxBytes: number; segments: number; unrepaired?: number;
+    /** A damaged segment's rewrite put off for want of free space: the bytes it waits for, those free at the last check. */
+    repairWait?: { needBytes: number; freeBytes: number };
+    /** Repairs tried on disk after start-up, and rewrites put off for want of space (see SegmentRepairs). */
+    repairs?: { attempted: number; putOff: number };
+  };
 }
 
 /** The delivery pipeline: spool, one dispatcher per output, telemetry. */

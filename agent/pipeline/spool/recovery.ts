@@ -4,7 +4,7 @@ import { errorMessage } from '../../util/errors.js';
 import { join } from 'node:path';
 import { decodeFrame, HEADER_BYTES, parseSegmentName } from './frame.js';
 import type { Frame } from './frame.js';
-import { repairSegment, type SegmentInfo } from './repair.js';
+import { repairSegment, spaceWait, spaceWaitMessage, type SegmentInfo } from './repair.js';
 
 export type { SegmentInfo } from './repair.js';
 
@@ -94,13 +94,17 @@ export async function scanSpool(dir: string, headNext: number, onFrame: (f: Fram
     if (holes.length > 0 || seg.bytes < buf.length) {
       // Bad runs before the last good frame are holes; a bad tail is what lies past seg.bytes.
       seg.holes = holes.filter(([from]) => from < seg.bytes);
+      const wait = await spaceWait(seg);
       try {
+        // Too little free space: not tried (the copy would fill the disk), reported as a refusal.
+        if (wait !== undefined) throw new Error(spaceWaitMessage(wait));
         await repairSegment(seg, buf);
         report.repaired.push(name);
       } catch (err) {
         // A full disk (or a failing one) must not stop the start: the good frames are delivered
         // from the file as it is, the damage is skipped in memory, and the spool retries.
         seg.unrepaired = true;
+        if (wait !== undefined) seg.waitsForSpace = wait;
         report.unrepaired.push({ name, error: errorMessage(err) });
       }
     }

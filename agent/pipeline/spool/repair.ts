@@ -1,5 +1,5 @@
 import { renameSync } from 'node:fs';
-import { open, readFile, rm } from 'node:fs/promises';
+import { open, readFile, rm, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createExclusive, REOPEN_RW, syncDir, tempPath } from '../../util/safe-fs.js';
 import { errorMessage } from '../../util/errors.js';
@@ -29,10 +29,52 @@ export interface SegmentInfo {
    * reader holding such an offset finds its place again by seq (see LaneReader).
    */
   layout?: number;
+  /** Set while a rewrite is not even tried: the filesystem has less free space than it needs (see spaceWait). */
+  waitsForSpace?: SpaceWait;
 }
+
+/** A rewrite put off for want of space: the bytes it waits for (what it writes plus the margin) and those free when last checked. */
+export interface SpaceWait { needBytes: number; freeBytes: number }
 
 /** How long after a failed repair the spool tries again (the disk is probably still full). */
 export const REPAIR_RETRY_MS = 5000;
+
+/**
+ * Free space a rewrite leaves to everything else on the filesystem: 1 % of it (the rewrite never
+ * takes the disk past 99 % for its temporary copy), at least 64 KiB (a tiny filesystem), at most
+ * 64 MiB (a large one need not hold gigabytes back for a copy of one segment).
+ */
+export function repairMargin(fsBytes: number): number {
+  return Math.min(64 * 1024 * 1024, Math.max(64 * 1024, Math.floor(fsBytes / 100)));
+}
+
+/** What a repair of `seg` writes: its good frames for a rewrite, nothing for a tail cut in place. */
+export function rewriteBytes(seg: SegmentInfo): number {
+  const holes = seg.holes ?? [];
+  if (holes.length === 0) return 0;
+  return seg.bytes - holes.reduce((n, [from, to]) => n + (to - from), 0);
+}
+
+/**
+ * Undefined when a repair of `seg` may be tried now: it writes nothing (a tail), or the filesystem
+ * has at least the bytes it writes plus repairMargin free for an unprivileged writer (statfs
+ * bavail), or statfs fails (then the attempt tells). Otherwise what it waits for: trying would
+ * fill the disk to the last byte for an instant, and other services on it would get ENOSPC.
+ */
+export async function spaceWait(seg: SegmentInfo): Promise<SpaceWait | undefined> {
+  const writes = rewriteBytes(seg);
+  if (writes === 0) return undefined;
+  const fs = await statfs(dirname(seg.path)).catch(() => undefined);
+  if (fs === undefined) return undefined;
+  const freeBytes = fs.bavail * fs.bsize;
+  const needBytes = writes + repairMargin(fs.blocks * fs.bsize);
+  return freeBytes >= needBytes ? undefined : { needBytes, freeBytes };
+}
+
+/** How a put-off rewrite is reported (the start-up warning, the events_lost event's log line). */
+export function spaceWaitMessage(w: SpaceWait): string {
+  return `the rewrite waits for ${w.needBytes} bytes free, ${w.freeBytes} free now`;
+}
 
 /**
  * Cuts a damaged segment's bad bytes out on disk. A damaged tail alone (`holes` empty, `bytes` the
@@ -63,11 +105,13 @@ export async function repairSegment(seg: SegmentInfo, buf?: Buffer): Promise<voi
       seg.layout = (seg.layout ?? 0) + 1;
       delete seg.holes;
       delete seg.unrepaired;
+      delete seg.waitsForSpace;
     });
     return;
   }
   delete seg.holes;
   delete seg.unrepaired;
+  delete seg.waitsForSpace;
 }
 
 /**
@@ -107,10 +151,14 @@ export function safeToRepair(seg: SegmentInfo, lanes: readonly Lane[]): boolean 
 
 /**
  * Retries the repairs start-up could not make (spool.tick, under the spool's lock), at most every
- * REPAIR_RETRY_MS after a failure. Returns the bytes the rewritten segments shrank by.
+ * REPAIR_RETRY_MS after a failure or a rewrite put off for want of space (spaceWait; logged once
+ * when a segment starts waiting, its figures kept on the segment for the status). Returns the
+ * bytes the rewritten segments shrank by.
  */
 export class SegmentRepairs {
   private nextTry = 0;
+  /** Repairs tried on disk, and rewrites not tried for want of free space, since start. */
+  readonly counts = { attempted: 0, putOff: 0 };
 
   constructor(private readonly hooks: SpoolHooks) {}
 
@@ -120,7 +168,19 @@ export class SegmentRepairs {
     if (now < this.nextTry) return freed;
     for (const seg of segments) {
       if (seg.unrepaired === undefined || !safeToRepair(seg, lanes)) continue;
+      const wait = await spaceWait(seg);
+      if (wait !== undefined) {
+        this.counts.putOff++;
+        this.nextTry = now + REPAIR_RETRY_MS;
+        if (seg.waitsForSpace === undefined) {
+          this.hooks.logger.warn(`damaged spool segment not rewritten yet: ${spaceWaitMessage(wait)}`, { segment: seg.path, need_bytes: wait.needBytes, free_bytes: wait.freeBytes });
+        }
+        seg.waitsForSpace = wait;
+        continue;
+      }
+      delete seg.waitsForSpace;
       const before = seg.bytes;
+      this.counts.attempted++;
       try {
         await repairSegment(seg);
         freed += before - seg.bytes;

@@ -32,7 +32,7 @@ export class Spool {
   private fh: FileHandle | undefined;
   private readonly pending = new MemoryFrames();
   private readonly groups = new WriteGroups();
-  private readonly repairs: SegmentRepairs;
+  readonly repairs: SegmentRepairs;
   /** Set while writes fail: events go to the outputs from memory (bounded by memory_max_bytes). */
   private degradedSince: number | undefined;
   private episode = { viaMemory: 0, dropped: 0 };

@@ -93,7 +93,10 @@ test('a bad run inside a segment on a full disk: skipped in memory, reported in-
   assert.deepEqual(p.recovery?.unrepairedSegments, [s1.name]);
   assert.deepEqual(p.recovery.repairedSegments, []);
   assert.equal(p.stats().spool?.unrepaired, 1);
-  assert.deepEqual(problems(p), ['spool: 1 damaged segment(s) not repaired yet (disk full?); the damage is skipped, the repair retried']);
+  // The disk has not a byte free: the rewrite is not even tried, and the status says what it waits for.
+  const wait = p.stats().spool?.repairWait;
+  assert.ok(wait !== undefined && wait.needBytes > s1.size - victim.bytes && wait.freeBytes === 0, JSON.stringify(wait));
+  assert.deepEqual(problems(p), [`spool: 1 damaged segment(s) not repaired yet (disk full?); the damage is skipped, the repair retried; the rewrite waits for ${wait.needBytes} bytes free, 0 free now`]);
   assert.ok(lines.some((l) => l.startsWith('warn damaged spool segment cannot be repaired yet') && l.includes(s1.name)), lines.join('\n'));
   assert.deepEqual(await readFile(s1.path), before, 'kept as it was while the disk is full');
   assert.deepEqual((await readdir(join(dir, 'spool'))).filter((n) => n.endsWith('.tmp')), [], 'no temp file holds the little space left');
