@@ -71,7 +71,7 @@ export async function spaceWait(seg: SegmentInfo): Promise<SpaceWait | undefined
   return freeBytes >= needBytes ? undefined : { needBytes, freeBytes };
 }
 
-/** How a put-off rewrite is reported (the start-up warning, the events_lost event's log line). */
+/** How a put-off rewrite is reported (the start-up warning's error, the retry's warning; the status problem says the same). */
 export function spaceWaitMessage(w: SpaceWait): string {
   return `the rewrite waits for ${w.needBytes} bytes free, ${w.freeBytes} free now`;
 }
