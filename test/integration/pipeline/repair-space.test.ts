@@ -78,6 +78,7 @@ test('a rewrite that needs more free space than the disk has is not tried, the w
   assert.equal(st.repairs?.attempted, 0, 'no rewrite tried');
   const wait = st.repairWait;
   assert.ok(wait !== undefined && wait.needBytes > rewrite && wait.freeBytes > 0 && wait.freeBytes < rewrite, JSON.stringify({ wait, rewrite }));
+  t.diagnostic(`rewrite writes ${rewrite} bytes; waits for ${wait.needBytes} free, ${wait.freeBytes} free; ${st.repairs.putOff} retries put off`);
   assert.deepEqual(await readFile(s1.path), before, 'the segment kept as it was');
   assert.deepEqual(await copies('mark-1'), [], 'no temporary copy of the segment was ever written');
   const problems = healthOf({
