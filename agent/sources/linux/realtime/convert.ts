@@ -218,14 +218,7 @@ export class RecordConverter {
     }
     // A process already exiting when /proc is read (a zombie) has its stat but no exe link: the kernel's filename stands.
     if (rec.executable === undefined && filename !== '') rec.executable = parseExeLink(filename).path;
-    const longer = cut && rec.args !== undefined && rec.args.join('\0').length > args.join('\0').length;
-    if (kernelArgs && !longer) {
-      rec.args = args;
-      rec.commandLine = joinCommandLine(args);
-      if (cut) rec.argsTruncated = true;
-    }
-    this.remember(rec);
-    return rec;
+    return this.finishExec(rec, args, kernelArgs, cut);
   }
 
   /** execd for a record the producer filled from /proc: completed with the details it does not read. */
@@ -235,6 +228,11 @@ export class RecordConverter {
     if (filename !== '' && (p.flags & RecordFlag.filenameTruncated) === 0) setExecutable(rec, filename);
     // A command line the producer cut (4 KiB) is read whole; cwd, stdin and the container are new.
     completeProcess(rec, this.c.ctx, { cmdline: !kernelArgs || cut, status: p.uid === undefined || p.euid === undefined, exe: rec.executable === undefined });
+    return this.finishExec(rec, args, kernelArgs, cut);
+  }
+
+  /** The kernel's argv stands unless it was cut and /proc gave a longer one; then the record is remembered. */
+  private finishExec(rec: ProcessRecord, args: string[], kernelArgs: boolean, cut: boolean): ProcessRecord {
     const longer = cut && rec.args !== undefined && rec.args.join('\0').length > args.join('\0').length;
     if (kernelArgs && !longer) {
       rec.args = args;
