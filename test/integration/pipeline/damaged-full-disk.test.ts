@@ -2,40 +2,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFile, open, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createPipeline, DeliveryPipeline } from '../../../agent/pipeline/index.js';
-import type { Logger } from '../../../agent/log/logger.js';
+import { DeliveryPipeline } from '../../../agent/pipeline/index.js';
 import { Action } from '../../../agent/ecs/fields.js';
 import { healthOf } from '../../../agent/app/status.js';
 import { MemoryTransport } from '../../../transports/memory/index.js';
-import { assertInvariant, defer, pipelineOptions, sequences, tempState, testDoc } from '../../unit/agent/pipeline/support.js';
+import { assertInvariant, defer, pipelineOptions, sequences } from '../../unit/agent/pipeline/support.js';
 import { listSegments } from './spool-files.js';
-import { fill as fillDisk, mountTmpfs, segmentBytes, unmount } from '../../helpers/disk.js';
+import { N, recordingLogger, spool, spooledOnTmpfs } from './tmpfs-spool.js';
+import { fill as fillDisk, segmentBytes } from '../../helpers/disk.js';
 import { waitFor } from '../../helpers/wait.js';
 
 // A damaged spool segment found at start-up on a real full filesystem (a tmpfs filled to the last
 // byte): the start goes on, the good events are delivered, nothing else is lost.
-const spool = { segment_bytes: 64 * 1024, max_bytes: 64 * 1024 * 1024, fsync_interval: 100 };
-const N = 2000;
-
-/** A tmpfs state dir holding N events queued while the output was down. */
-async function spooled(t: Parameters<typeof tempState>[0]): Promise<string> {
-  const dir = join(await tempState(t), 'state');
-  mountTmpfs(dir, '4m');
-  defer(t, () => { unmount(dir); return Promise.resolve(); });
-  const down = new MemoryTransport().behave(() => ({ kind: 'retryable' }));
-  const p = createPipeline(pipelineOptions(dir, [{ name: 'out', transport: down }], { spool }));
-  await p.start();
-  await Promise.all(Array.from({ length: N }, (_, i) => p.accept(testDoc(i + 1, 'event', 100))));
-  await p.shutdown();
-  return dir;
-}
-
-function recordingLogger(lines: string[]): Logger {
-  const log = (level: string) => (message: string, meta?: Record<string, unknown>): void => { lines.push(`${level} ${message} ${JSON.stringify(meta ?? {})}`); };
-  const logger: Logger = { error: log('error'), warn: log('warn'), info: log('info'), debug: log('debug'), child: () => logger };
-  return logger;
-}
-
 /** The problems `portwarden status` and the heartbeat would show for the pipeline `p` (the real healthOf). */
 function problems(p: DeliveryPipeline): string[] {
   return healthOf({
@@ -50,7 +28,7 @@ async function freeSpace(filler: string): Promise<void> {
 }
 
 test('a torn tail on a full disk: the agent starts, every accepted event is delivered, the tail is cut in place', async (t) => {
-  const dir = await spooled(t);
+  const dir = await spooledOnTmpfs(t);
   const last = (await listSegments(dir)).at(-1)!;
   const frame = last.frames.at(-1)!;
   // A torn write: the first half of a frame after the last whole one.
@@ -71,7 +49,7 @@ test('a torn tail on a full disk: the agent starts, every accepted event is deli
 });
 
 test('a bad run inside a segment on a full disk: skipped in memory, reported in-band, repaired once space returns, the rest delivered', async (t) => {
-  const dir = await spooled(t);
+  const dir = await spooledOnTmpfs(t);
   // Past the first batch (500 events): the output holds no position inside it while it is down.
   const segs = await listSegments(dir);
   assert.ok(segs.length >= 6, `${segs.length} segments`);
@@ -118,7 +96,7 @@ test('a bad run inside a segment on a full disk: skipped in memory, reported in-
 });
 
 test('a bad run inside a segment on a full disk, output up: the good events around it are delivered from the unrepaired file', async (t) => {
-  const dir = await spooled(t);
+  const dir = await spooledOnTmpfs(t);
   const s1 = (await listSegments(dir))[1]!;
   const victim = s1.frames[10]!;
   const fh = await open(s1.path, 'r+');

@@ -3,36 +3,20 @@ import assert from 'node:assert/strict';
 import { watch } from 'node:fs';
 import { open, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createPipeline, DeliveryPipeline } from '../../../agent/pipeline/index.js';
-import type { Logger } from '../../../agent/log/logger.js';
+import { DeliveryPipeline } from '../../../agent/pipeline/index.js';
 import { healthOf } from '../../../agent/app/status.js';
 import { MemoryTransport } from '../../../transports/memory/index.js';
-import { defer, pipelineOptions, tempState, testDoc } from '../../unit/agent/pipeline/support.js';
+import { defer, pipelineOptions } from '../../unit/agent/pipeline/support.js';
 import { listSegments } from './spool-files.js';
-import { fill as fillDisk, mountTmpfs, unmount } from '../../helpers/disk.js';
+import { recordingLogger, spool, spooledOnTmpfs } from './tmpfs-spool.js';
+import { fill as fillDisk } from '../../helpers/disk.js';
 import { waitFor } from '../../helpers/wait.js';
 
 // A damaged segment whose rewrite needs more room than the disk has: the agent does not even try
 // (each try would fill the filesystem to the last byte for an instant, and other services on it
 // would get ENOSPC), says what it waits for, and rewrites the segment once the room is there.
-const spool = { segment_bytes: 64 * 1024, max_bytes: 64 * 1024 * 1024, fsync_interval: 100 };
-const N = 2000;
-
-function recordingLogger(lines: string[]): Logger {
-  const log = (level: string) => (message: string, meta?: Record<string, unknown>): void => { lines.push(`${level} ${message} ${JSON.stringify(meta ?? {})}`); };
-  const logger: Logger = { error: log('error'), warn: log('warn'), info: log('info'), debug: log('debug'), child: () => logger };
-  return logger;
-}
-
 test('a rewrite that needs more free space than the disk has is not tried, the wait is reported with its figures, and it is done once space returns', async (t) => {
-  const dir = join(await tempState(t), 'state');
-  mountTmpfs(dir, '4m');
-  defer(t, () => { unmount(dir); return Promise.resolve(); });
-  const down = new MemoryTransport().behave(() => ({ kind: 'retryable' }));
-  const first = createPipeline(pipelineOptions(dir, [{ name: 'out', transport: down }], { spool }));
-  await first.start();
-  await Promise.all(Array.from({ length: N }, (_, i) => first.accept(testDoc(i + 1, 'event', 100))));
-  await first.shutdown();
+  const dir = await spooledOnTmpfs(t);
 
   // A flipped byte inside a segment past the first batch (no output reads inside it, so only the
   // free space decides whether its rewrite is tried).
@@ -65,6 +49,8 @@ test('a rewrite that needs more free space than the disk has is not tried, the w
   // A clock 100 times as fast: each group commit (100 ms) is past the 5 s between repair tries.
   const t0 = Date.now();
   const lines: string[] = [];
+  // The output stays down: only the repair is at stake.
+  const down = new MemoryTransport().behave(() => ({ kind: 'retryable' }));
   const p = new DeliveryPipeline(pipelineOptions(dir, [{ name: 'out', transport: down }], { spool, logger: recordingLogger(lines), now: () => t0 + (Date.now() - t0) * 100 }));
   defer(t, () => p.shutdown());
   await p.start();
