@@ -57,27 +57,42 @@ test('listeners --json agrees with ss -ltnupH on (protocol, address, port, pids)
   // Other tests open and close listeners meanwhile: ss samples the table before, during and after
   // our run. What every sample saw must be reported; nothing may be reported that no sample saw.
   const snapshot = async () => new Set([...await ssKeys(ownNetns), ...await ssKeys(nsId, ns.name)]);
-  const samples: Set<string>[] = [await snapshot()];
-  let done = false;
-  const sampler = (async () => {
-    while (!done) samples.push(await snapshot());
-  })();
-  const { stdout } = await run(process.execPath, [cliPath, 'listeners', '--json'], { maxBuffer: 64 * 1024 * 1024 });
-  done = true;
-  await sampler;
-  samples.push(await snapshot());
-  const docs = stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as EcsDocument);
-  const ours = new Set(docs.filter((d) => [ownNetns, nsId].includes(String(getField(d, 'portwarden.listener.netns')))).map(docKey));
-  const ever = new Set(samples.flatMap((x) => [...x]));
+  const round = async () => {
+    const samples: Set<string>[] = [await snapshot()];
+    let done = false;
+    const sampler = (async () => {
+      while (!done) samples.push(await snapshot());
+    })();
+    const { stdout } = await run(process.execPath, [cliPath, 'listeners', '--json'], { maxBuffer: 64 * 1024 * 1024 });
+    done = true;
+    await sampler;
+    samples.push(await snapshot());
+    const docs = stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as EcsDocument);
+    const ours = new Set(docs.filter((d) => [ownNetns, nsId].includes(String(getField(d, 'portwarden.listener.netns')))).map(docKey));
+    const ever = new Set(samples.flatMap((x) => [...x]));
+    const stable = [...(samples[0] ?? [])].filter((k) => samples.every((x) => x.has(k)));
+    const missing = stable.filter((k) => !ours.has(k));
+    // A listener of a process that has ended since lived between two ss samples (other tests open
+    // 20 ms listeners): ss may miss it, portwarden's kernel events do not. Owners still running count.
+    const ownersAlive = (k: string) => (/\[([\d,]*)\]$/.exec(k)?.[1] ?? '').split(',').filter((x) => x !== '').every((pid) => existsSync(`/proc/${pid}`));
+    const extra = [...ours].filter((k) => !ever.has(k) && ownersAlive(k));
+    return { docs, stable, missing, extra };
+  };
 
-  const stable = [...(samples[0] ?? [])].filter((k) => samples.every((x) => x.has(k)));
-  const missing = stable.filter((k) => !ours.has(k));
-  // A listener of a process that has ended since lived between two ss samples (other tests open
-  // 20 ms listeners): ss may miss it, portwarden's kernel events do not. Owners still running count.
-  const ownersAlive = (k: string) => (/\[([\d,]*)\]$/.exec(k)?.[1] ?? '').split(',').filter((x) => x !== '').every((pid) => existsSync(`/proc/${pid}`));
-  const extra = [...ours].filter((k) => !ever.has(k) && ownersAlive(k));
-  assert.deepEqual(missing, [], 'listeners ss saw that portwarden did not report');
-  assert.deepEqual(extra, [], 'listeners portwarden reported that ss never saw');
+  // A listener another test opens and closes within one ss sample, in a process that lives on, or
+  // a socket a fork holds for the instant before its exec, is a race between two readers, not a
+  // disagreement: a difference counts when a second round, with new samples, shows it again.
+  const first = await round();
+  let { missing, extra } = first;
+  if (missing.length > 0 || extra.length > 0) {
+    t.diagnostic(`first round differed (checked again): missing ${JSON.stringify(missing)}, extra ${JSON.stringify(extra)}`);
+    const again = await round();
+    missing = missing.filter((k) => again.missing.includes(k));
+    extra = extra.filter((k) => again.extra.includes(k));
+  }
+  const { docs, stable } = first;
+  assert.deepEqual(missing, [], 'listeners ss saw that portwarden did not report (in both rounds)');
+  assert.deepEqual(extra, [], 'listeners portwarden reported that ss never saw (in both rounds)');
   for (const o of [...here.opened, ...there.opened]) {
     assert.ok(docs.some((d) => getField(d, 'destination.port') === o.port), `port ${o.port} (${o.spec}) reported`);
   }
