@@ -31,6 +31,14 @@ import type { AgentStatus, Health } from './status.js';
 
 /** After a scheduled inventory, the heap is compacted once its documents are with the outputs. */
 const INVENTORY_SETTLE_MS = 5_000;
+/** `portwarden run` exits 1 if a stop takes longer than this; the agent plans to end 500 ms before. */
+export const SHUTDOWN_BUDGET_MS = 5_000;
+/**
+ * A stop's share for the producers (watchers, detection, the stopped event) to hand what they hold
+ * to the spool; past it, a full spool stops waiting for room (Pipeline.release), so that the
+ * outputs' drain and the spool's close still fit the budget.
+ */
+const STOP_HANDOVER_MS = 2_000;
 
 function checkCron(file: string, key: string, expr: string): void {
   if (!cron.validate(expr)) throw new ConfigError(file, key, `a cron schedule (node-cron syntax, e.g. "0 * * * *"), got "${expr}"`);
@@ -60,6 +68,8 @@ export interface RunningAgent {
   stop(reason: string): Promise<void>;
   /** Cuts a stop short (a second stop signal): no more waiting for outputs; spool writes in progress still finish. */
   hurry(): void;
+  /** The part of the agent whose stop is under way (for the message of a shutdown past its budget). */
+  stopping(): string | undefined;
 }
 
 /** What the composition root takes besides the start-up data. */
@@ -208,9 +218,11 @@ async function startLocked(
   const startTasks = (l: LoadedConfig): void => { for (const [key, expr, fn] of scheduled(l)) tasks.push(schedule(l.file, key, expr, logger, fn)); };
   const stopTasks = async (): Promise<void> => { for (const t of tasks.splice(0)) await t.destroy(); };
 
+  /** When a stop under way must be done (pipeline.shutdown's `until`). */
+  let stopBy: number | undefined;
   const stages = new Stages([
     { name: 'state lock', start: () => Promise.resolve(), stop: () => { unlock(); return Promise.resolve(); } },
-    { name: 'pipeline', start: () => pipeline.start(), stop: () => pipeline.shutdown() },
+    { name: 'pipeline', start: () => pipeline.start(), stop: () => pipeline.shutdown(stopBy) },
     {
       // The agent's own started/stopped events: the first and the last the pipeline accepts.
       name: 'agent events',
@@ -242,10 +254,17 @@ async function startLocked(
       },
       // Bounded: on a full disk with nothing left to free the event cannot be written, and the
       // pipeline must still stop within the agent's 5 s.
-      stop: () => Promise.race([
-        pipeline.accept(builder.agentEvent({ action: Action.agentStopped, message: `portwarden stopped (${stopReason})` })),
-        new Promise<void>((resolve) => { setTimeout(() => { logger.warn('the stopped event could not be written in 1 s (spool full?)'); resolve(); }, 1000).unref(); }),
-      ]),
+      stop: () => new Promise<void>((resolve) => {
+        const ms = Math.max(100, Math.min(1000, (stopBy ?? Number.POSITIVE_INFINITY) - 1000 - Date.now()));
+        let late = false;
+        const timer = setTimeout(() => { late = true; logger.warn(`the stopped event could not be written in ${ms} ms (spool full?)`); resolve(); }, ms);
+        timer.unref();
+        const done = (): void => { clearTimeout(timer); resolve(); };
+        pipeline.accept(builder.agentEvent({ action: Action.agentStopped, message: `portwarden stopped (${stopReason})` })).then(done, (err: unknown) => {
+          if (!late) logger.warn(`the stopped event could not be written: ${errorMessage(err)}`);
+          done();
+        });
+      }),
     },
     { name: 'detection', start: () => detection.install(firstEngine, live.merged), stop: () => detection.shutdown() },
     { name: 'watch', start: () => watcher.start(), stop: () => watcher.shutdown() },
@@ -289,8 +308,16 @@ async function startLocked(
     async stop(reason) {
       stopping = true;
       stopReason = reason;
-      await stages.stop();
+      stopBy ??= Date.now() + SHUTDOWN_BUDGET_MS - 500;
+      const release = setTimeout(() => { pipeline.release(); watcher.abandon(); }, STOP_HANDOVER_MS);
+      release.unref();
+      try {
+        await stages.stop((name, ms) => { logger.debug(`stopped ${name} in ${ms} ms`); });
+      } finally {
+        clearTimeout(release);
+      }
     },
+    stopping: () => stages.stopping,
   };
   await stages.start(opts.abort);
   return running;

@@ -38,11 +38,26 @@ export class Stages {
     }
   }
 
-  /** Idempotent: a second call stops nothing. */
-  async stop(): Promise<void> {
+  /** The stage whose stop() is under way, if any (named when a shutdown runs past its budget). */
+  stopping: string | undefined;
+
+  /**
+   * Idempotent: a second call stops nothing. `took` hears how long each stage took to stop (the
+   * agent logs it at debug level: where a slow shutdown spends its time).
+   */
+  async stop(took?: (name: string, ms: number) => void): Promise<void> {
     const started = this.started.reverse();
     this.started = [];
-    for (const s of started) await s.stop();
+    for (const s of started) {
+      const t0 = Date.now();
+      this.stopping = s.name;
+      try {
+        await s.stop();
+      } finally {
+        this.stopping = undefined;
+        took?.(s.name, Date.now() - t0);
+      }
+    }
   }
 }
 

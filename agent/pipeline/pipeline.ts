@@ -19,7 +19,8 @@ import { startMetricsServer } from './metrics.js';
 import { recover } from './recover.js';
 import type { RecoveryReport } from './recover.js';
 import { Spool } from './spool/spool.js';
-import type { DurabilityChange } from './spool/spool.js';
+import { durabilityEvent } from './durability-event.js';
+import { bounded } from '../util/bounded.js';
 import { LaneReader } from './spool/reader.js';
 import { Telemetry } from './telemetry.js';
 import { fitDocument } from './fit.js';
@@ -331,19 +332,37 @@ export class DeliveryPipeline implements Pipeline {
   private hurryNow: () => void = () => undefined;
   private readonly hurried = new Promise<void>((resolve) => { this.hurryNow = resolve; });
 
-  shutdown(): Promise<void> {
-    this.stopping ??= this.doShutdown();
+  /**
+   * The agent is stopping and what its producers still hold waits for room the outputs do not make
+   * (a full spool, outputs slow or down): see Spool.release(). Said once in the log.
+   */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    if (this.spool.release()) this.o.logger.warn('stopping: the spool is full and the outputs made no room in time; what the agent still holds goes a quarter over the spool cap, the rest is dropped (counted: shutdown)');
+  }
+
+  private released = false;
+
+  /**
+   * Drains the outputs for up to shutdownTimeoutMs, and ends no later than `until` (an absolute
+   * time: the agent's own shutdown budget), 500 ms of it kept for the transports' shutdown.
+   */
+  shutdown(until?: number): Promise<void> {
+    this.stopping ??= this.doShutdown(until);
     return this.stopping;
   }
 
-  private async doShutdown(): Promise<void> {
-    const deadline = Date.now() + (this.o.shutdownTimeoutMs ?? 3000);
+  private async doShutdown(until = Number.POSITIVE_INFINITY): Promise<void> {
+    const deadline = Math.min(Date.now() + (this.o.shutdownTimeoutMs ?? 3000), until - 500);
     if (this.phase === 'starting') await this.starting?.catch(() => undefined);
     const wasStarted = this.phase === 'running';
     // The last window's drops go out in-band now (events_dropped), not with the next run or never.
     if (wasStarted) this.telemetry.summarize();
     this.phase = 'stopping';
     await this.telemetry.stop();
+    const dropped = this.spool.refused.shutdown ?? 0;
+    if (dropped > 0) this.o.logger.error(`stopping: ${dropped} event(s) the agent still held were dropped: the spool was full and the outputs made no room`);
     if (wasStarted) {
       await this.spool.close();
       await Promise.all(this.dispatchers.map((d) => d.stop(deadline)));
@@ -356,33 +375,10 @@ export class DeliveryPipeline implements Pipeline {
         this.o.logger.warn('final cursor write failed (events may be sent again)', { output: l.name, error: errorMessage(err) });
       })));
     }
-    await Promise.race([this.hurried, Promise.all(this.outputs.map((out) => bounded(out.transport.shutdown(), Math.max(500, deadline - Date.now())).catch((err: unknown) => {
+    await Promise.race([this.hurried, Promise.all(this.outputs.map((out) => bounded(out.transport.shutdown(), Math.max(250, Math.min(until, deadline + 500) - Date.now())).catch((err: unknown) => {
       this.o.logger.warn('output shutdown failed', { output: out.name, error: errorMessage(err) });
     })))]);
     await new Promise<void>((resolve) => { if (this.metricsServer === undefined) resolve(); else this.metricsServer.close(() => { resolve(); }); });
     this.phase = 'stopped';
   }
-}
-
-function durabilityEvent(c: DurabilityChange, memoryMaxBytes: number): AgentEventInput {
-  if (c.state === 'degraded') {
-    return {
-      action: Action.spoolDegraded, severity: 73,
-      message: `portwarden spool degraded (${c.reason}): events go to the outputs from memory, not durable until the disk takes writes again`,
-      fields: { portwarden: { spool: { state: 'degraded', reason: c.reason, error: c.error, memory_max_bytes: memoryMaxBytes } } },
-    };
-  }
-  return {
-    action: Action.spoolResumed, severity: c.dropped > 0 ? 73 : 47,
-    message: `portwarden spool durable again after ${Math.round(c.degradedMs / 1000)} s: ${c.viaMemory} event(s) went through memory, ${c.dropped} dropped (memory full)`,
-    fields: { portwarden: { spool: { state: 'durable', degraded_ms: c.degradedMs, via_memory: c.viaMemory, dropped: c.dropped } } },
-  };
-}
-
-function bounded(p: Promise<void>, ms: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    t.unref();
-    p.then(() => { clearTimeout(t); resolve(); }, (err: unknown) => { clearTimeout(t); reject(err instanceof Error ? err : new Error(String(err))); });
-  });
 }

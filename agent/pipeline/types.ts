@@ -49,4 +49,6 @@ export interface PipelineStats {
 /** The delivery pipeline: spool, one dispatcher per output, telemetry. */
 export interface Pipeline extends EventSink, Lifecycle {
   stats(): PipelineStats;
+  /** Stopping, no room coming: appends waiting on a full spool stop waiting (DeliveryPipeline.release). */
+  release(): void;
 }

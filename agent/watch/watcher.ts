@@ -11,6 +11,9 @@ import type { Lifecycle } from '../util/lifecycle.js';
 import { thisHostOs } from '../util/os.js';
 import type { OsType } from '../util/os.js';
 import { guardDetect } from './guard.js';
+import { passesFilter } from './process-filter.js';
+import type { ProcessFilter } from './process-filter.js';
+import { Backlog, MAX_BACKLOG } from './backlog.js';
 import { Handoff } from './handoff.js';
 import { diffListeners } from './listener-diff.js';
 import type { ListenerDiff, TrackedListener } from './listener-diff.js';
@@ -23,12 +26,7 @@ const PROCESS_ACTIVITY_POLL_MS = 250;
 
 /** Turns an event into alerts; the detectors plug in here. */
 export type Detect = (doc: EcsDocument) => EcsDocument[];
-
-export interface ProcessFilter {
-  users: string[];
-  exclude_executables: string[];
-  parents: string[];
-}
+export type { ProcessFilter } from './process-filter.js';
 
 export interface WatcherOptions {
   source: Source;
@@ -70,7 +68,7 @@ export class Watcher implements Lifecycle {
   private feed: RealtimeFeed | undefined;
   private readonly recent = new RecentChanges();
   private lane: Promise<void> = Promise.resolve();
-  private pendingEvents: RealtimeEvent[] = [];
+  private readonly backlog = new Backlog();
   private nextPollAt = 0;
   private readonly startedAt = Date.now();
   private target: ApplyTarget | undefined;
@@ -133,28 +131,28 @@ export class Watcher implements Lifecycle {
   }
 
   private enqueue(events: RealtimeEvent[]): void {
-    if (this.stopped) return;
-    const first = this.pendingEvents.length === 0;
-    for (const e of events) this.pendingEvents.push(e);
-    if (!first) return;
+    if (this.stopped || !this.backlog.add(events)) return;
     this.exclusive(() => this.applyPending()).catch((err: unknown) => {
       this.o.logger.error(`real-time events could not be applied: ${errorMessage(err)}`);
     });
   }
 
   private async applyPending(): Promise<void> {
-    const events = this.pendingEvents;
-    this.pendingEvents = [];
+    const { events, behind } = this.backlog.take();
+    if (events.length === 0 && behind === 0) return;
     this.realtimeEvents += events.length;
     const out: EcsDocument[] = [];
-    const { lost, stopped } = applyRealtime(events, this.target ??= this.applyTarget(), this.recent, out);
+    const applied = applyRealtime(events, this.target ??= this.applyTarget(), this.recent, out);
+    const { stopped } = applied;
+    const lost = applied.lost + behind;
     const handoff = new Handoff(this.o.sink);
     for (const doc of out) await handoff.add(doc);
     if (lost > 0 || stopped.length > 0) {
       this.realtimeLost += lost;
+      const why = behind === 0 ? '' : ` (${behind} dropped by the agent: ${MAX_BACKLOG} events waited for a full spool, its outputs slow or down)`;
       const message = stopped.length > 0
         ? `real-time source stopped (${stopped.join('; ')}); polling continues every ${this.pollEveryMs} ms`
-        : `real-time source lost ${lost} kernel event(s) (${this.realtimeLost} since start); a poll reconciles listeners and processes now`;
+        : `real-time source lost ${lost} kernel event(s)${why} (${this.realtimeLost} since start); a poll reconciles listeners and processes now`;
       this.o.logger.warn(message);
       await handoff.add(this.o.builder.agentEvent({
         action: Action.collectorDegraded, message, severity: 47,
@@ -193,12 +191,23 @@ export class Watcher implements Lifecycle {
     await this.running; await this.lane;
   }
 
+  /**
+   * Stopping, and the spool takes no more than its overshoot (Pipeline.release): real-time events
+   * not yet applied are dropped rather than turned into documents that would be refused; the count
+   * is logged by shutdown().
+   */
+  abandon(): void {
+    this.backlog.abandon();
+  }
+
   async shutdown(): Promise<void> {
     this.stopped = true;
     this.feed?.close();
     clearTimeout(this.timer);
     await this.running;
     await this.lane;
+    const dropped = this.backlog.unapplied();
+    if (dropped > 0) this.o.logger.error(`stopping: ${dropped} real-time event(s) not yet applied were dropped (the spool was full)`);
     await this.warnings.flush();
   }
 
@@ -353,21 +362,11 @@ export class Watcher implements Lifecycle {
 
   private processEvent(action: ProcessAction, node: ProcessNode, out: EcsDocument[], at?: string): void {
     const detect = action !== Action.processEnd && this.o.detect !== undefined;
-    const ship = this.o.shipProcesses && this.passesFilter(node);
+    const ship = this.o.shipProcesses && passesFilter(this.o.processFilter, node);
     if (!detect && !ship) return;
     const doc = this.o.builder.process(action, node, this.o.table.ancestors(node), at);
     if (ship) out.push(doc);
     if (detect) out.push(...this.detect(doc));
-  }
-
-  private passesFilter(node: ProcessNode): boolean {
-    const f = this.o.processFilter;
-    if (f === undefined) return true;
-    const r = node.record;
-    if (f.users.length > 0 && (r.userName === undefined || !f.users.includes(r.userName))) return false;
-    if (r.executable !== undefined && f.exclude_executables.some((p) => r.executable?.startsWith(p))) return false;
-    if (f.parents.length > 0 && (node.parent === undefined || !f.parents.includes(node.parent.record.name))) return false;
-    return true;
   }
 
   private listenerDoc(

@@ -1,5 +1,5 @@
 import { constants } from 'node:os';
-import { startAgent } from '../../app/agent.js';
+import { SHUTDOWN_BUDGET_MS, startAgent } from '../../app/agent.js';
 import { prepareStartupIsolated } from '../../app/startup-isolated.js';
 import { errorMessage } from '../../util/errors.js';
 import { parseCommandArgs } from '../command.js';
@@ -17,8 +17,6 @@ SIGHUP (or \`portwarden reload\`): re-read the config file, rule files and allow
 in place, keeping the process table, listeners and spool; a config that does not validate is
 refused and the agent runs on (event config_reload_failed). See docs/fleet.md.
 The agent writes its state to <state_dir>/status.json (\`portwarden status\`).`;
-
-const SHUTDOWN_BUDGET_MS = 5_000;
 
 export const runCommand: Command = {
   name: 'run',
@@ -95,7 +93,8 @@ export const runCommand: Command = {
     onHup = (): void => undefined;
     agent.logger.info(`${signal}: stopping`);
     const deadline = setTimeout(() => {
-      agent.logger.error('shutdown took longer than 5 s; exiting with work still queued in the spool');
+      const part = agent.stopping();
+      agent.logger.error(`shutdown took longer than 5 s${part === undefined ? '' : ` (still stopping: ${part})`}; exiting with work still queued in the spool`);
       process.exit(1);
     }, SHUTDOWN_BUDGET_MS);
     deadline.unref();

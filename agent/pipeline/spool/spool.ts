@@ -14,6 +14,7 @@ import { SpoolHead } from './head.js';
 import { WriteGroups } from './write-groups.js';
 import { MemoryFrames, type SpoolHooks } from './memory.js';
 import { SegmentRepairs } from './repair.js';
+import { Room, type RefusalReason } from './room.js';
 export type { DurabilityChange } from './memory.js';
 
 export type SpoolConfig = z.output<typeof spoolSchema>;
@@ -41,7 +42,7 @@ export class Spool {
   private dirty = false;
   private closed = false;
   private lock: Promise<unknown> = Promise.resolve();
-  private spaceWaiters: (() => void)[] = [];
+  private readonly room = new Room(() => this.lanes);
   private timer: NodeJS.Timeout | undefined;
   /** A failing disk fails every write and every tick: one line per 30 s each, not one per attempt. */
   private readonly writeWarning = new Throttle(() => this.hooks.now());
@@ -117,28 +118,33 @@ export class Spool {
     return this.enqueue(encodeFrame(this.nextSeq++, this.hooks.now(), keep ? FrameFlag.alert : 0, json), undefined, true);
   }
 
-  /** Events refused (drop_newest, too large), by reason; each counts as received and dropped for every output. */
-  readonly refused: Record<string, number> = {};
+  /** Events refused (drop_newest, too large, shutdown ...), by reason; see Room. */
+  get refused(): Readonly<Record<string, number>> { return this.room.refused; }
 
-  /** Counts an event that will not be stored as received and dropped for every output. */
-  refuse(reason: 'queue_full' | 'too_large' | 'spool_unwritable'): void {
-    this.refused[reason] = (this.refused[reason] ?? 0) + 1;
-    for (const lane of this.lanes) {
-      lane.received++;
-      lane.count('dropped', reason);
-    }
-  }
+  refuse(reason: RefusalReason): void { this.room.refuse(reason); }
+
+  /**
+   * Stopping, and the outputs made no room in time (the agent's producers did not finish handing
+   * over): appends stop waiting, see Room.release. True if one was waiting.
+   */
+  release(): boolean { return this.room.release(); }
 
   private async appendWhenFull(json: string, keep: boolean, size: number): Promise<void> {
     while (this.usedBytes + size > this.cfg.max_bytes) {
       if (this.closed) throw new PortwardenError('PIPELINE_STOPPED', 'the pipeline is shutting down');
       if (this.degradedSince !== undefined) return this.appendInMemory(json, keep, size);
+      const released = this.room.whenReleased(this.usedBytes, size, this.cfg.max_bytes);
+      if (released === 'take') break;
+      if (released === 'refuse') {
+        this.refuse('shutdown');
+        return;
+      }
       if (!keep && this.cfg.when_full === 'drop_newest') {
         this.refuse('queue_full');
         return;
       }
       if (this.cfg.when_full === 'drop_oldest' && await this.evictOldest()) continue;
-      await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
+      await this.room.wait();
     }
     if (this.closed) throw new PortwardenError('PIPELINE_STOPPED', 'the pipeline is shutting down');
     await this.enqueue(encodeFrame(this.nextSeq++, this.hooks.now(), keep ? FrameFlag.alert : 0, json), undefined, true);
@@ -197,10 +203,7 @@ export class Spool {
         }
         if (this.closed) break;
         // Retry as soon as a delivered segment is deleted (a cursor moved), at the latest in 1 s.
-        await new Promise<void>((resolve) => {
-          this.spaceWaiters.push(resolve);
-          setTimeout(resolve, 1000).unref();
-        });
+        await this.room.wait(1000);
       }
     }
     this.writing = false;
@@ -283,12 +286,8 @@ export class Spool {
     this.groups.written(this.writtenNext);
     this.hooks.onWritten();
     // drop_oldest waiters found nothing to evict while these frames were only pending: retry now.
-    this.wakeSpaceWaiters();
+    this.room.wake();
     if (failure !== undefined) throw failure instanceof Error ? failure : new Error(errorMessage(failure));
-  }
-
-  private wakeSpaceWaiters(): void {
-    for (const w of this.spaceWaiters.splice(0)) w();
   }
 
   private async roll(firstSeq: number): Promise<SegmentInfo> {
@@ -344,7 +343,7 @@ export class Spool {
     await rm(seg.path, { force: true });
     this.segments.splice(this.segments.indexOf(seg), 1);
     this.diskBytes -= seg.bytes;
-    this.wakeSpaceWaiters();
+    this.room.wake();
   }
 
   /**
@@ -376,7 +375,7 @@ export class Spool {
     if (this.closed) return;
     this.closed = true;
     if (this.timer !== undefined) clearInterval(this.timer);
-    this.wakeSpaceWaiters();
+    this.room.wake();
     while (this.writing) await new Promise((r) => setImmediate(r));
     await this.tick();
     await this.exclusive(async () => {

@@ -8,6 +8,7 @@ import { ProcessTable } from '../../../../agent/lineage/process-table.js';
 import { memoryLogger } from '../../../../agent/log/logger.js';
 import { FakeRealtimeFeed, FakeSource } from '../../../../agent/sources/fake.js';
 import type { ListenerRecord, ProcessRecord, RealtimeEvent } from '../../../../agent/sources/types.js';
+import { MAX_BACKLOG } from '../../../../agent/watch/backlog.js';
 import { Watcher } from '../../../../agent/watch/watcher.js';
 
 const T0 = 1_700_000_000_000;
@@ -193,4 +194,50 @@ test('an exec below a process the first poll left for later gets its whole linea
   await w.tick();
   assert.equal(actions().filter((a) => a === 'already_running').length, 3);
   await w.shutdown();
+});
+
+test('a lane held up by a full spool keeps at most MAX_BACKLOG real-time events; the rest are counted in-band as lost, and the stop drops what is left once abandoned', async () => {
+  const source = new FakeSource();
+  const feed = new FakeRealtimeFeed();
+  source.feed = feed;
+  const out: EcsDocument[] = [];
+  // The sink waits (a full spool under when_full: block) until `open()`.
+  let open = (): void => undefined;
+  let gate = Promise.resolve();
+  let gated = false;
+  const hold = (): void => { gated = true; gate = new Promise<void>((resolve) => { open = () => { gated = false; resolve(); }; }); };
+  hold();
+  const logger = memoryLogger();
+  const w = new Watcher({
+    source, builder: new DocumentBuilder(sampleHost, sampleAgent), table: new ProcessTable({ hostId: 'h', bootId: 'b' }), logger,
+    sink: { accept: (d) => { out.push(d); return gated ? gate : Promise.resolve(); } }, intervalMs: 60_000, shipProcesses: true,
+  });
+  w.attachRealtime();
+  source.setProcesses([p(1, 0, 0, 'init')]);
+  const polled = w.tick();
+  const exec = (pid: number): RealtimeEvent => ({ kind: 'exec', record: p(pid, 1, pid, 'true', { realtime: true }), at: T0 + pid });
+  // The poll waits on the sink; meanwhile the kernel reports far more than the backlog holds.
+  const extra = 5000;
+  for (let i = 0; i < MAX_BACKLOG + extra; i += 1000) feed.emit(Array.from({ length: Math.min(1000, MAX_BACKLOG + extra - i) }, (_, k) => exec(10_000 + i + k)));
+  open();
+  await polled;
+  await w.flush();
+  const execs = out.filter((d) => d.event.action === 'exec').length;
+  const lost = out.filter((d) => d.event.action === 'collector_degraded').reduce((n, d) => n + Number(getField(d, 'portwarden.collector.realtime_lost')), 0);
+  assert.equal(execs, MAX_BACKLOG, 'the backlog is applied');
+  assert.equal(lost, extra, 'what did not fit is reported in-band');
+  assert.match(String(out.find((d) => d.event.action === 'collector_degraded')?.message), new RegExp(`${extra} dropped by the agent: ${MAX_BACKLOG} events waited for a full spool`));
+
+  // Stopping with the spool released: events not yet applied are dropped and said in the log, not turned into documents.
+  hold();
+  const before = out.length;
+  feed.emit([exec(50_000)]);
+  await new Promise((r) => setImmediate(r));
+  feed.emit(Array.from({ length: 10 }, (_, k) => exec(60_000 + k)));
+  w.abandon();
+  const stopping = w.shutdown();
+  open();
+  await stopping;
+  assert.equal(out.length - before, 1, 'only the exec already being handed over');
+  assert.ok(logger.records.some((l) => /stopping: 10 real-time event\(s\) not yet applied were dropped/.test(l.message)), JSON.stringify(logger.records.slice(-3)));
 });

@@ -1,0 +1,58 @@
+import type { Lane } from '../lane.js';
+
+/** After release(): how far over its cap the spool takes what the stopping agent still hands over. */
+const RELEASED_OVER_CAP = 1.25;
+
+export type RefusalReason = 'queue_full' | 'too_large' | 'spool_unwritable' | 'shutdown';
+
+/**
+ * The spool at its cap: appends waiting for room, the stop's release of them, and the count of
+ * events refused, by reason.
+ */
+export class Room {
+  private waiters: (() => void)[] = [];
+  private released = false;
+  /** Events refused (drop_newest, too large, shutdown ...), by reason; each counts as received and dropped for every output. */
+  readonly refused: Record<string, number> = {};
+
+  constructor(private readonly lanes: () => readonly Lane[]) {}
+
+  /** Counts an event that will not be stored as received and dropped for every output. */
+  refuse(reason: RefusalReason): void {
+    this.refused[reason] = (this.refused[reason] ?? 0) + 1;
+    for (const lane of this.lanes()) {
+      lane.received++;
+      lane.count('dropped', reason);
+    }
+  }
+
+  /** Resolves at the next wake(); at the latest after `ms`, if given. */
+  wait(ms?: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.waiters.push(resolve);
+      if (ms !== undefined) setTimeout(resolve, ms).unref();
+    });
+  }
+
+  wake(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /**
+   * Stopping: appends stop waiting for room. What the agent already saw may take the spool a
+   * quarter over its cap (it is delivered after the next start); beyond that it is refused
+   * (`shutdown`). Waiters are woken. True if an append was waiting.
+   */
+  release(): boolean {
+    this.released = true;
+    const waiting = this.waiters.length > 0;
+    this.wake();
+    return waiting;
+  }
+
+  /** After release(): 'take' (within the overshoot) or 'refuse'; undefined before. */
+  whenReleased(usedBytes: number, size: number, maxBytes: number): 'take' | 'refuse' | undefined {
+    if (!this.released) return undefined;
+    return usedBytes + size <= maxBytes * RELEASED_OVER_CAP ? 'take' : 'refuse';
+  }
+}

@@ -1,0 +1,50 @@
+import type { RealtimeEvent } from '../sources/types.js';
+
+/** Real-time events waiting for the watcher's lane at most; see Backlog. */
+export const MAX_BACKLOG = 16_384;
+
+/**
+ * The real-time events waiting for the watcher's lane. When the lane is behind (a full spool under
+ * `when_full: block`, its outputs slow or down), events past MAX_BACKLOG are dropped here as a full
+ * ring buffer drops them in the kernel, and counted: the watcher reports them in-band with the
+ * kernel's losses and a poll reconciles. Memory stays bounded however long the outputs stay down.
+ */
+export class Backlog {
+  private events: RealtimeEvent[] = [];
+  /** Dropped since the last take() (the backlog was full). */
+  private behind = 0;
+  /** Stopping with the spool released (abandon()): what is taken from now on is dropped. */
+  private abandoned = false;
+  private abandonedCount = 0;
+
+  /** Adds what fits; true if the backlog was empty and now is not (the caller schedules a take). */
+  add(events: readonly RealtimeEvent[]): boolean {
+    const first = this.events.length === 0;
+    const n = Math.min(Math.max(0, MAX_BACKLOG - this.events.length), events.length);
+    this.behind += events.length - n;
+    for (let i = 0; i < n; i++) this.events.push(events[i] as RealtimeEvent);
+    return first && n > 0;
+  }
+
+  /** Everything waiting, and how many were dropped since the last take; nothing once abandoned. */
+  take(): { events: RealtimeEvent[]; behind: number } {
+    const events = this.events;
+    this.events = [];
+    if (this.abandoned) {
+      this.abandonedCount += events.length;
+      return { events: [], behind: 0 };
+    }
+    const behind = this.behind;
+    this.behind = 0;
+    return { events, behind };
+  }
+
+  abandon(): void {
+    this.abandoned = true;
+  }
+
+  /** At the end of a stop: events never applied (abandoned, still waiting, or dropped and not yet reported). */
+  unapplied(): number {
+    return this.abandonedCount + this.events.length + this.behind;
+  }
+}
