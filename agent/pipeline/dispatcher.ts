@@ -75,7 +75,10 @@ export class Dispatcher {
     this.d.lane.notify();
     const lane = this.d.lane;
     const behind = (): boolean => (untilSeq === undefined ? lane.queuedEvents > 0 : lane.ackPos.seq < untilSeq && lane.queuedEvents > 0);
-    while (this.running !== undefined && behind() && !this.drainFailed && !this.hurried && Date.now() < deadline) {
+    // An output already failing (backoff, breaker open, paused) gets no drain: its backoff may
+    // outlast the deadline, and what it holds stays in the spool for the next run.
+    const failing = lane.state !== 'running';
+    while (!failing && this.running !== undefined && behind() && !this.drainFailed && !this.hurried && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
     }
     this.stopping = true;
