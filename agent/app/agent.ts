@@ -285,7 +285,8 @@ async function startLocked(
     const { result, live: next } = await reloadAgent({
       configFile: opts.configFile, env, logger, overlays, live, detection, pipeline, watch,
       createOutputs: (l, names) => createOutputs(l, transportCtx, names),
-      reschedule: async (l) => { await stopTasks(); startTasks(l); },
+      // A reload still under way when the agent stops starts no schedule (it would keep the process alive).
+      reschedule: async (l) => { await stopTasks(); if (!stopping) startTasks(l); },
       agentEvent: builder.agentEvent,
       accept: (doc) => pipeline.accept(doc),
     }, reason);

@@ -250,6 +250,8 @@ export class DeliveryPipeline implements Pipeline {
       this.o.logger.warn('output shutdown failed', { output: name, error: errorMessage(err) });
     });
     this.outputs[i] = { name, config, transport };
+    // The agent stopped during the drain: the new transport is never started (nothing would stop it).
+    if (this.currentPhase() !== 'running') return;
     await transport.start().catch((err: unknown) => {
       this.o.logger.error('output failed to start; its events stay queued and it is retried', { output: name, error: errorMessage(err) });
     });
@@ -273,6 +275,7 @@ export class DeliveryPipeline implements Pipeline {
     this.lanes.push(lane);
     this.outputs.push({ name, config, transport });
     await lane.cursor.save(lane.ackPos);
+    if (this.currentPhase() !== 'running') return;
     await transport.start().catch((err: unknown) => {
       this.o.logger.error('output failed to start; its events stay queued and it is retried', { output: name, error: errorMessage(err) });
     });
@@ -339,7 +342,7 @@ export class DeliveryPipeline implements Pipeline {
   release(): void {
     if (this.released) return;
     this.released = true;
-    if (this.spool.release()) this.o.logger.warn('stopping: the spool is full and the outputs made no room in time; what the agent still holds goes a quarter over the spool cap, the rest is dropped (counted: shutdown)');
+    if (this.spool.release()) this.o.logger.warn('stopping: the spool is full and the outputs made no room in time; what the agent still holds may take the spool a quarter over its cap (at most 16 MiB), the rest is dropped (counted: shutdown)');
   }
 
   private released = false;
@@ -356,6 +359,9 @@ export class DeliveryPipeline implements Pipeline {
   private async doShutdown(until = Number.POSITIVE_INFINITY): Promise<void> {
     const deadline = Math.min(Date.now() + (this.o.shutdownTimeoutMs ?? 3000), until - 500);
     if (this.phase === 'starting') await this.starting?.catch(() => undefined);
+    // Appends still waiting for room (a stop that came here within its handover share) are taken
+    // or counted now, and the drop summary below gets its room.
+    this.release();
     const wasStarted = this.phase === 'running';
     // The last window's drops go out in-band now (events_dropped), not with the next run or never.
     if (wasStarted) this.telemetry.summarize();

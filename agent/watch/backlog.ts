@@ -17,13 +17,19 @@ export class Backlog {
   private abandoned = false;
   private abandonedCount = 0;
 
-  /** Adds what fits; true if the backlog was empty and now is not (the caller schedules a take). */
+  /**
+   * Adds what fits; true if the backlog was empty and now is not (the caller schedules a take).
+   * The kernel's own loss reports always count: past the cap a loss of N adds N to what was
+   * dropped, and a producer's stop notice (a loss of 0) is kept whatever the backlog holds.
+   */
   add(events: readonly RealtimeEvent[]): boolean {
     const first = this.events.length === 0;
-    const n = Math.min(Math.max(0, MAX_BACKLOG - this.events.length), events.length);
-    this.behind += events.length - n;
-    for (let i = 0; i < n; i++) this.events.push(events[i] as RealtimeEvent);
-    return first && n > 0;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i] as RealtimeEvent;
+      if (this.events.length < MAX_BACKLOG || (e.kind === 'lost' && e.count === 0)) this.events.push(e);
+      else this.behind += e.kind === 'lost' ? e.count : 1;
+    }
+    return first && this.events.length > 0;
   }
 
   /** Everything waiting, and how many were dropped since the last take; nothing once abandoned. */

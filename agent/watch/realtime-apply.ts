@@ -8,7 +8,7 @@ import { Action } from '../ecs/fields.js';
 import type { ProcessNode, ProcessTable } from '../lineage/process-table.js';
 import type { ConnectAttempt, ListenerRecord, ProcessRecord, RealtimeEvent } from '../sources/types.js';
 import { listenerKey } from './listener-diff.js';
-import type { TrackedListener } from './listener-diff.js';
+import type { ListenerDiff, TrackedListener } from './listener-diff.js';
 
 /** How long before a poll's start a real-time change still counts as possibly unseen by it. */
 const SLACK_MS = 250;
@@ -73,6 +73,25 @@ export class RecentChanges {
   static after(map: ReadonlyMap<string, number>, key: string, since: number): boolean {
     const at = map.get(key);
     return at !== undefined && at >= since - SLACK_MS;
+  }
+
+  /** A poll's listener diff (the poll began at `since`) without undoing real-time changes made since. */
+  keepAcross(diff: ListenerDiff, since: number): void {
+    const added = this.listenerAdded;
+    const removed = this.listenerRemoved;
+    if (added.size === 0 && removed.size === 0) return;
+    // Opened after the poll read the sockets: still open as far as anyone knows.
+    diff.stopped = diff.stopped.filter((t) => {
+      if (!RecentChanges.after(added, t.key, since)) return true;
+      diff.current.set(t.key, t);
+      return false;
+    });
+    // Closed after the poll read the sockets: reported already, not to come back.
+    diff.started = diff.started.filter((t) => {
+      if (!RecentChanges.after(removed, t.key, since)) return true;
+      diff.current.delete(t.key);
+      return false;
+    });
   }
 
   /** Forgets changes that every later poll has seen. */

@@ -149,15 +149,15 @@ export class Watcher implements Lifecycle {
     for (const doc of out) await handoff.add(doc);
     if (lost > 0 || stopped.length > 0) {
       this.realtimeLost += lost;
-      const why = behind === 0 ? '' : ` (${behind} dropped by the agent: ${MAX_BACKLOG} events waited for a full spool, its outputs slow or down)`;
+      const what = [
+        ...(applied.lost > 0 ? [`lost ${applied.lost} kernel event(s)`] : []),
+        ...(behind > 0 ? [`dropped ${behind} the watch fell behind on (${MAX_BACKLOG} waiting: a full spool, outputs slow or down)`] : []),
+      ].join(' and ');
       const message = stopped.length > 0
         ? `real-time source stopped (${stopped.join('; ')}); polling continues every ${this.pollEveryMs} ms`
-        : `real-time source lost ${lost} kernel event(s)${why} (${this.realtimeLost} since start); a poll reconciles listeners and processes now`;
+        : `real-time source ${what} (${this.realtimeLost} since start); a poll reconciles listeners and processes now`;
       this.o.logger.warn(message);
-      await handoff.add(this.o.builder.agentEvent({
-        action: Action.collectorDegraded, message, severity: 47,
-        fields: { portwarden: { collector: { realtime_lost: lost, realtime_lost_total: this.realtimeLost } } },
-      }));
+      await handoff.add(this.lossReport(lost, message));
       this.pollSoon(0);
     } else if (this.feed?.status().listenersRealtime === false) {
       // The proc connector sees processes, not sockets: a new process may have opened a listener.
@@ -187,6 +187,11 @@ export class Watcher implements Lifecycle {
     };
   }
 
+  /** collector_degraded: real-time events lost (`lost`), with the running total. */
+  private lossReport(lost: number, message: string): EcsDocument {
+    return this.o.builder.agentEvent({ action: Action.collectorDegraded, message, severity: 47, fields: { portwarden: { collector: { realtime_lost: lost, realtime_lost_total: this.realtimeLost } } } });
+  }
+
   async flush(): Promise<void> {
     await this.running; await this.lane;
   }
@@ -207,7 +212,13 @@ export class Watcher implements Lifecycle {
     await this.running;
     await this.lane;
     const dropped = this.backlog.unapplied();
-    if (dropped > 0) this.o.logger.error(`stopping: ${dropped} real-time event(s) not yet applied were dropped (the spool was full)`);
+    if (dropped > 0) {
+      // In-band too: the report is an agent event, which a released spool takes over its cap.
+      this.realtimeLost += dropped;
+      const message = `stopping: ${dropped} real-time event(s) not yet applied were dropped (the watch was behind: the spool full, outputs slow or down)`;
+      this.o.logger.error(message);
+      await this.o.sink.accept(this.lossReport(dropped, message)).catch(() => undefined);
+    }
     await this.warnings.flush();
   }
 
@@ -287,22 +298,7 @@ export class Watcher implements Lifecycle {
       return { record, owner };
     });
     const diff = diffListeners(this.listeners, now, at);
-    const added = this.recent.listenerAdded;
-    const removed = this.recent.listenerRemoved;
-    if (added.size > 0 || removed.size > 0) {
-      // Opened after the poll read the sockets: still open as far as anyone knows.
-      diff.stopped = diff.stopped.filter((t) => {
-        if (!RecentChanges.after(added, t.key, since)) return true;
-        diff.current.set(t.key, t);
-        return false;
-      });
-      // Closed after the poll read the sockets: reported already, not to come back.
-      diff.started = diff.started.filter((t) => {
-        if (!RecentChanges.after(removed, t.key, since)) return true;
-        diff.current.delete(t.key);
-        return false;
-      });
-    }
+    this.recent.keepAcross(diff, since);
     this.listeners = diff.current;
     return diff;
   }

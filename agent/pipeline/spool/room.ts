@@ -1,7 +1,10 @@
 import type { Lane } from '../lane.js';
 
-/** After release(): how far over its cap the spool takes what the stopping agent still hands over. */
-const RELEASED_OVER_CAP = 1.25;
+/**
+ * After release(): how far over its cap the spool takes what the stopping agent still hands over
+ * (a quarter of the cap, at most 16 MiB); alerts and the agent's own reports twice as far.
+ */
+const MAX_OVERSHOOT_BYTES = 16 * 1024 * 1024;
 
 export type RefusalReason = 'queue_full' | 'too_large' | 'spool_unwritable' | 'shutdown';
 
@@ -40,7 +43,8 @@ export class Room {
 
   /**
    * Stopping: appends stop waiting for room. What the agent already saw may take the spool a
-   * quarter over its cap (it is delivered after the next start); beyond that it is refused
+   * quarter over its cap, at most 16 MiB (it is delivered after the next start), alerts and the
+   * agent's reports (the drop summary, the stopped event) twice that; beyond, it is refused
    * (`shutdown`). Waiters are woken. True if an append was waiting.
    */
   release(): boolean {
@@ -51,8 +55,9 @@ export class Room {
   }
 
   /** After release(): 'take' (within the overshoot) or 'refuse'; undefined before. */
-  whenReleased(usedBytes: number, size: number, maxBytes: number): 'take' | 'refuse' | undefined {
+  whenReleased(usedBytes: number, size: number, maxBytes: number, keep: boolean): 'take' | 'refuse' | undefined {
     if (!this.released) return undefined;
-    return usedBytes + size <= maxBytes * RELEASED_OVER_CAP ? 'take' : 'refuse';
+    const over = Math.min(Math.floor(maxBytes / 4), MAX_OVERSHOOT_BYTES) * (keep ? 2 : 1);
+    return usedBytes + size <= maxBytes + over ? 'take' : 'refuse';
   }
 }

@@ -104,8 +104,8 @@ export class Spool {
   /**
    * Appends one event; resolves once written (and fsynced for `always`). At the cap: waits
    * (block), or counts a drop for every output and resolves at once (drop_newest), or evicts the
-   * oldest segment (drop_oldest). `keep` events (alerts, agent reports) are never dropped: they wait.
-   * Throws synchronously for an event that can never fit or a closed spool. `always`: held in memory
+   * oldest segment (drop_oldest). `keep` events (alerts, agent reports) are not dropped by a drop
+   * policy: they wait. A stop past its handover share ends every wait (Room.release). Throws synchronously for an event that can never fit or a closed spool. `always`: held in memory
    * whatever memory_max_bytes says (the spool's own degraded/resumed reports). `bytes`: the JSON's
    * UTF-8 length when the caller measured it already.
    */
@@ -133,17 +133,18 @@ export class Spool {
     while (this.usedBytes + size > this.cfg.max_bytes) {
       if (this.closed) throw new PortwardenError('PIPELINE_STOPPED', 'the pipeline is shutting down');
       if (this.degradedSince !== undefined) return this.appendInMemory(json, keep, size);
-      const released = this.room.whenReleased(this.usedBytes, size, this.cfg.max_bytes);
-      if (released === 'take') break;
-      if (released === 'refuse') {
-        this.refuse('shutdown');
-        return;
-      }
       if (!keep && this.cfg.when_full === 'drop_newest') {
         this.refuse('queue_full');
         return;
       }
       if (this.cfg.when_full === 'drop_oldest' && await this.evictOldest()) continue;
+      // Only what would wait gets here: block, alerts under drop_newest, nothing left to evict.
+      const released = this.room.whenReleased(this.usedBytes, size, this.cfg.max_bytes, keep);
+      if (released === 'take') break;
+      if (released === 'refuse') {
+        this.refuse('shutdown');
+        return;
+      }
       await this.room.wait();
     }
     if (this.closed) throw new PortwardenError('PIPELINE_STOPPED', 'the pipeline is shutting down');

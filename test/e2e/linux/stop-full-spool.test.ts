@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { startAgent } from '../../helpers/agent-process.js';
@@ -31,18 +31,24 @@ test('run: SIGTERM with a full spool and the output down ends within the 5 s bud
   const churn = spawn('sh', ['-c', 'while :; do /bin/true; done'], { stdio: 'ignore' });
   t.after(() => { churn.kill('SIGKILL'); });
 
+  // Full, and no longer growing between two status writes (every 2 s) while the churn goes on:
+  // the watcher waits on the spool with events in hand.
   const status = join(agent.dir, 'state', 'status.json');
-  await waitFor('the spool full', () => {
+  let last: { at: number; bytes: number } | undefined;
+  await waitFor('the spool full and the watcher waiting on it', () => {
     let s: { pipeline?: { spool_bytes: number; spool_max_bytes: number } };
+    let at: number;
     try {
+      at = statSync(status).mtimeMs;
       s = JSON.parse(readFileSync(status, 'utf8')) as typeof s;
     } catch {
       return undefined;
     }
-    return s.pipeline !== undefined && s.pipeline.spool_bytes > 0.9 * s.pipeline.spool_max_bytes ? true : undefined;
+    if (s.pipeline === undefined || s.pipeline.spool_bytes < 0.9 * s.pipeline.spool_max_bytes || at === last?.at) return undefined;
+    const steady = last !== undefined && last.bytes === s.pipeline.spool_bytes;
+    last = { at, bytes: s.pipeline.spool_bytes };
+    return steady ? true : undefined;
   }, 60_000);
-  // A second more of churn: the watcher now waits on the spool with events in hand.
-  await new Promise((r) => setTimeout(r, 1000));
   const t0 = Date.now();
   const code = await agent.stop();
   const took = Date.now() - t0;

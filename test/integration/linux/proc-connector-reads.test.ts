@@ -127,6 +127,7 @@ test('proc connector: an exec\'s /proc files are read once each, and the event k
   assert.deepEqual(exec.args, ['sleep', '30']);
   // 0 in /proc/<pid>/stat: the leader lives outside this pid namespace (a container's test runner);
   // the record then carries none, as the ECS document carries no group_leader / session_leader.
+  assert.ok(fields.length > 4, `a whole /proc/${pid}/stat: ${stat}`);
   const leader = (f: string | undefined) => (Number(f) > 0 ? Number(f) : undefined);
   assert.deepEqual([exec.pgid, exec.sid], [leader(fields[2]), leader(fields[3])], `process group and session as /proc/${pid}/stat says (${fields[2]} ${fields[3]})`);
   assert.equal(exec.workingDirectory, process.cwd());

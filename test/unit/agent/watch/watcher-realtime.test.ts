@@ -226,7 +226,20 @@ test('a lane held up by a full spool keeps at most MAX_BACKLOG real-time events;
   const lost = out.filter((d) => d.event.action === 'collector_degraded').reduce((n, d) => n + Number(getField(d, 'portwarden.collector.realtime_lost')), 0);
   assert.equal(execs, MAX_BACKLOG, 'the backlog is applied');
   assert.equal(lost, extra, 'what did not fit is reported in-band');
-  assert.match(String(out.find((d) => d.event.action === 'collector_degraded')?.message), new RegExp(`${extra} dropped by the agent: ${MAX_BACKLOG} events waited for a full spool`));
+  assert.match(String(out.find((d) => d.event.action === 'collector_degraded')?.message), new RegExp(`real-time source dropped ${extra} the watch fell behind on \\(${MAX_BACKLOG} waiting`));
+
+  // Past the cap the kernel's own reports still count: a loss of 700 adds 700, a producer's stop notice is kept.
+  hold();
+  const seen = out.length;
+  feed.emit([exec(40_000)]);
+  await new Promise((r) => setImmediate(r));
+  feed.emit(Array.from({ length: MAX_BACKLOG }, (_, k) => exec(100_000 + k)));
+  feed.emit([{ kind: 'lost', count: 700, at: Date.now(), producer: 'kernel' }, { kind: 'lost', count: 0, at: Date.now(), producer: 'ring buffer epoll: EBADF' }]);
+  open();
+  await w.flush();
+  const reports = out.slice(seen).filter((d) => d.event.action === 'collector_degraded');
+  assert.equal(reports.reduce((n, d) => n + Number(getField(d, 'portwarden.collector.realtime_lost')), 0), 700, 'the kernel loss counted in full past the cap');
+  assert.ok(reports.some((d) => /real-time source stopped \(ring buffer epoll: EBADF\)/.test(String(d.message))), 'the stop notice kept past the cap');
 
   // Stopping with the spool released: events not yet applied are dropped and said in the log, not turned into documents.
   hold();
@@ -238,6 +251,7 @@ test('a lane held up by a full spool keeps at most MAX_BACKLOG real-time events;
   const stopping = w.shutdown();
   open();
   await stopping;
-  assert.equal(out.length - before, 1, 'only the exec already being handed over');
+  assert.deepEqual(out.slice(before).map((d) => d.event.action), ['exec', 'collector_degraded'], 'only the exec already being handed over, then the report');
+  assert.equal(getField(out.at(-1) as EcsDocument, 'portwarden.collector.realtime_lost'), 10, 'what was dropped, in-band');
   assert.ok(logger.records.some((l) => /stopping: 10 real-time event\(s\) not yet applied were dropped/.test(l.message)), JSON.stringify(logger.records.slice(-3)));
 });
