@@ -78,7 +78,9 @@ export function sampleDocuments(): EcsDocument[] {
     status: 'degraded', problems: ['output siem is backoff (3 failed send(s), 120 queued)'], uptime_seconds: 86_400, queued_events: 120,
     oldest_queued_age_seconds: 42, outputs_failing: 1, dropped_total: 0, lost_total: 0, rules: 57, realtime: 'ebpf', policy_version: '2026-11-27.3',
   };
-  docs.push(builder.agentEvent({ action: Action.heartbeat, kind: 'metric', message: 'heartbeat', fields: { portwarden: { health, pipeline: { received: 10 } } } }));
+  // The relay watch's budget report (agent/watch/relay-watch.ts RelayBudgetReport), once a look went over it.
+  const relayWatch = { max_per_look: 64, candidates: 180, deferred: 116, looks_over_budget: 3, last_over_budget: at(3600) };
+  docs.push(builder.agentEvent({ action: Action.heartbeat, kind: 'metric', message: 'heartbeat', fields: { portwarden: { health, pipeline: { received: 10 }, relay_watch: relayWatch } } }));
   docs.push(builder.agentEvent({
     action: Action.configReloaded, message: 'portwarden config reloaded (SIGHUP): applied detect, outputs.siem',
     fields: { portwarden: { reload: { reason: 'SIGHUP', outcome: 'applied', applied: ['detect', 'outputs.siem'], restart_required: [], outputs_restarted: ['siem'], outputs_added: ['archive'], outputs_removed: [], rules: 58 } } },

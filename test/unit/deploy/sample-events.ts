@@ -145,8 +145,12 @@ function agentEvents(b: DocumentBuilder): EcsDocument[] {
     const telemetry = new Telemetry({
       heartbeat: { enabled: false, schedule: '*/5 * * * *' }, stats: () => s, emit: (input) => { out.push(b.agentEvent(input)); },
       logger: silentLogger, lastFailure: () => '', warnIntervalMs: 30_000,
-      // As agent/app/agent.ts adds them when eBPF reports connections: the kernel's counters.
-      health: () => ({ health, collector: { connections: { reported: 4_210, suppressed: 18_733, loopback: 902 } } }),
+      // As agent/app/agent.ts adds them when eBPF reports connections: the kernel's counters; and,
+      // once a relay look went over its budget, the relay watch's report (RelayBudgetReport).
+      health: () => ({
+        health, collector: { connections: { reported: 4_210, suppressed: 18_733, loopback: 902 } },
+        ...(s === losing ? { relay_watch: { max_per_look: 64, candidates: 180, deferred: 116, looks_over_budget: 3, last_over_budget: '2026-11-27T11:58:00.000Z' } } : {}),
+      }),
     });
     telemetry.heartbeat();
     // The losing agent's events_dropped, from the real aggregation.
