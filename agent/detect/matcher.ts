@@ -2,6 +2,7 @@ import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { getField } from '../ecs/document.js';
 import { F } from '../ecs/fields.js';
 import { clauseGate, fold, regexClauses } from './regex-literals.js';
+import { parseWildcard, wildcardTest } from './wildcard-match.js';
 
 /**
  * The condition language of detection rules (built-in packs and user YAML alike).
@@ -127,14 +128,18 @@ function stringTest(op: string, raw: Scalar, path: (string | number)[]): Pattern
       const m = /^\/([\s\S]*)\/([gimsuy]*)$/.exec(exact);
       if (m === null) throw new RuleSyntaxError(path, 'expected a regex literal /source/flags');
       let re: RegExp;
+      const flags = (m[2] ?? '').replace(/[gy]/g, '');
       try {
-        re = new RegExp(m[1] ?? '', (m[2] ?? '').replace(/[gy]/g, ''));
+        re = new RegExp(m[1] ?? '', flags);
       } catch (err) {
         throw new RuleSyntaxError(path, `invalid re: ${(err as Error).message}`);
       }
+      // Literals and `[\s\S]*` only (Sigma wildcards): linear, not V8's backtracking (wildcard-match.ts).
+      const wild = parseWildcard(m[1] ?? '', flags);
+      const test = wild === undefined ? (v: string) => re.test(v) : wildcardTest(wild, flags === 'i');
       const gate = clauseGate(regexClauses(m[1] ?? '', 1));
-      if (gate === undefined) return (v) => re.test(v);
-      return (v) => gate(folded(v)) && re.test(v);
+      if (gate === undefined) return test;
+      return (v) => gate(folded(v)) && test(v);
     }
     default:
       throw new RuleSyntaxError(path, `unknown operator "${op}" (expected one of ${OPERATORS.join(', ')}, with modifiers ${MODIFIERS.join(', ')})`);
