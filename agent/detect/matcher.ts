@@ -2,6 +2,7 @@ import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { getField } from '../ecs/document.js';
 import { F } from '../ecs/fields.js';
 import { clauseGate, fold, regexClauses } from './regex-literals.js';
+import { keepRecent } from './recent-strings.js';
 import { parseWildcard, wildcardTest } from './wildcard-match.js';
 
 /**
@@ -148,28 +149,10 @@ function stringTest(op: string, raw: Scalar, path: (string | number)[]): Pattern
 
 // The same field values are lower-cased by many rules per event: keep the last few (strings from
 // one document are the same objects, so the lookup hashes each once).
-const lowered = new Map<string, string>();
-function lower(v: string): string {
-  let out = lowered.get(v);
-  if (out === undefined) {
-    if (lowered.size >= 64) lowered.clear();
-    out = v.toLowerCase();
-    lowered.set(v, out);
-  }
-  return out;
-}
+const lower = keepRecent((v) => v.toLowerCase());
 
 // Regexes are first checked for the literals they need (regex-literals.ts), in the folded value.
-const foldedCache = new Map<string, string>();
-function folded(v: string): string {
-  let out = foldedCache.get(v);
-  if (out === undefined) {
-    if (foldedCache.size >= 64) foldedCache.clear();
-    out = fold(v);
-    foldedCache.set(v, out);
-  }
-  return out;
-}
+const folded = keepRecent(fold);
 
 /** All patterns of one operator; the value is lower-cased once, equals lists are set lookups. */
 function listTest(op: string, raws: Scalar[], path: (string | number)[], forceCase: boolean | undefined, all: boolean): Test {

@@ -1,3 +1,5 @@
+import { keepRecent } from './recent-strings.js';
+
 /**
  * Regexes that are only literals and `[\s\S]*` (what a Sigma value with `*` wildcards becomes, see
  * sigma-values.ts wildcardSource), matched in linear time with indexOf instead of V8's backtracking.
@@ -69,17 +71,8 @@ function canonical(s: string): string {
   return out;
 }
 
-// One command line is tested by many patterns: keep the last few canonical forms.
-const canonCache = new Map<string, string>();
-function canonicalCached(v: string): string {
-  let out = canonCache.get(v);
-  if (out === undefined) {
-    if (canonCache.size >= 64) canonCache.clear();
-    out = canonical(v);
-    canonCache.set(v, out);
-  }
-  return out;
-}
+// One command line is tested by many patterns: its canonical form is computed once.
+const canonicalCached = keepRecent(canonical);
 
 /** The test of a pure wildcard pattern: leftmost occurrences in order, which is what the regex finds if anything. */
 export function wildcardTest(w: Wildcard, ignoreCase: boolean): (value: string) => boolean {
