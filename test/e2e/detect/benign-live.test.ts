@@ -21,6 +21,7 @@ import { getField } from '../../../agent/ecs/document.js';
 import { startAgent } from '../../helpers/agent-process.js';
 import type { RunningAgent } from '../../helpers/agent-process.js';
 import { waitFor } from '../../helpers/wait.js';
+import { netns } from './live-helpers.js';
 
 const root = process.getuid?.() === 0;
 const me = process.pid;
@@ -66,15 +67,6 @@ function ourPids(docs: readonly EcsDocument[]): Set<number> {
 }
 
 const describe = (d: EcsDocument): string => `${String(getField(d, 'rule.id'))} (severity ${String(d.event.severity)}) on ${String(getField(d, 'process.parent.name'))} -> ${String(getField(d, 'process.command_line') ?? getField(d, 'process.name')).slice(0, 160)}${getField(d, 'destination.port') === undefined ? '' : ` port ${String(getField(d, 'destination.port'))}`}`;
-
-/** A private network namespace with loopback up; removed after the test. */
-function netns(t: TestContext, name: string): string {
-  const ns = `${name}-${process.pid}`;
-  execFileSync('ip', ['netns', 'add', ns]);
-  t.after(() => { try { execFileSync('ip', ['netns', 'del', ns]); } catch { /* gone */ } });
-  execFileSync('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
-  return ns;
-}
 
 /** Starts a long-running server; resolves once `ready` holds, kills it after the test. */
 async function server(t: TestContext, what: string, file: string, args: string[], ready: () => Promise<boolean>): Promise<void> {

