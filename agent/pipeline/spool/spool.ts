@@ -105,7 +105,8 @@ export class Spool {
    * Appends one event; resolves once written (and fsynced for `always`). At the cap: waits
    * (block), or counts a drop for every output and resolves at once (drop_newest), or evicts the
    * oldest segment (drop_oldest). `keep` events (alerts, agent reports) are not dropped by a drop
-   * policy: they wait. A stop past its handover share ends every wait (Room.release). Throws synchronously for an event that can never fit or a closed spool. `always`: held in memory
+   * policy: they wait. A stop past its handover share ends every wait (Room.release). Throws
+   * synchronously for an event that can never fit or a closed spool. `always`: held in memory
    * whatever memory_max_bytes says (the spool's own degraded/resumed reports). `bytes`: the JSON's
    * UTF-8 length when the caller measured it already.
    */
@@ -123,10 +124,7 @@ export class Spool {
 
   refuse(reason: RefusalReason): void { this.room.refuse(reason); }
 
-  /**
-   * Stopping, and the outputs made no room in time (the agent's producers did not finish handing
-   * over): appends stop waiting, see Room.release. True if one was waiting.
-   */
+  /** Stopping, and the outputs made no room in time: appends stop waiting (Room.release); true if one was. */
   release(): boolean { return this.room.release(); }
 
   private async appendWhenFull(json: string, keep: boolean, size: number): Promise<void> {
